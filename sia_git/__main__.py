@@ -1,0 +1,3 @@
+from sia_git.cli import main
+
+main()

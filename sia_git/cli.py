@@ -1,0 +1,144 @@
+"""The command line: parses flags and dispatches to sia_git.commands. No logic lives here."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sia_git import __version__
+from sia_git.errors import SiaError
+
+
+def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a SiaError into one line on stderr and its exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SiaError as exc:
+            click.echo(f"sia-git: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("sia-git: interrupted; `sia-git evolve --run RUN` resumes", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+repo_option = click.option("-C", "--repo", "repo", type=click.Path(path_type=Path),
+                           default=".", show_default=True, help="Repository to work in.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+run_option = click.option("--run", "run_id", help="Run id (default: the newest run).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sia-git")
+def cli() -> None:
+    """Make an agent improve itself, one reviewable git commit per generation.
+
+    \b
+    Typical use, inside any git repository:
+      sia-git tasks                              # the built-in tasks
+      sia-git evolve --task penguins --max-gen 8 # a run on branch sia/<run-id>
+      sia-git log                                # score per generation
+      sia-git show 3                             # what generation 3 changed, and why
+    """
+
+
+@cli.command()
+@_handle_errors
+def tasks() -> None:
+    """List the built-in tasks."""
+    from sia_git.commands import tasks as cmd
+
+    cmd.run()
+
+
+@cli.command()
+@click.option("--task", "name", help="Name of the new task (a folder of that name is made).")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+              help="Where to create it (default: ./NAME).")
+@_handle_errors
+def init(name: str | None, directory: Path | None) -> None:
+    """Scaffold a custom task (task.toml, task.md, evaluator, reference agent) that runs as is."""
+    from sia_git.commands import init as cmd
+
+    cmd.run(name, directory)
+
+
+@cli.command()
+@click.option("--task", help="Built-in task to evolve (see `sia-git tasks`).")
+@click.option("--task-dir", type=click.Path(path_type=Path),
+              help="A task directory (task.toml layout, or SIA's data/public layout).")
+@click.option("--agent", type=click.Path(path_type=Path),
+              help="Seed generation 1 with this agent file instead of the task's reference.")
+@click.option("--run", "run_id", help="Resume this run from its branch tip.")
+@click.option("--max-gen", type=int, help="Generations in the run, generation 1 included [8].")
+@click.option("--candidates", type=int, help="Candidates proposed per generation [2].")
+@click.option("--workers", type=int, help="Candidates evaluated at once [2].")
+@click.option("--sandbox", help="bwrap (default), unshare, or none (unsafe: asks for a warning).")
+@click.option("--seed", type=int, help="Seed given to agents as SIA_SEED [0].")
+@click.option("--confirm-runs", type=int,
+              help="Re-runs of an accepted generation; its gain must hold or it is reverted [1].")
+@click.option("--min-improvement", type=float, help="Margin a candidate must beat the best by [0].")
+@click.option("--agent-timeout", "agent_timeout_s", type=float,
+              help="Seconds an agent may run (default: the task's).")
+@click.option("--memory-mb", type=int, help="Memory limit for an agent (default: the task's).")
+@repo_option
+@_handle_errors
+def evolve(run_id: str | None, repo: Path, **flags: Any) -> None:
+    """Run the generation loop: propose, gate, run in the sandbox, score, commit or reject.
+
+    Work happens on branch sia/<run-id> in a worktree inside .git: your branch, index and files
+    are never touched. Settings come from these flags, then sia-git.toml, then [tool.sia-git]
+    in pyproject.toml. Kill it at any time; `sia-git evolve --run <run-id>` resumes.
+    """
+    from sia_git.commands import evolve as cmd
+
+    cmd.run(repo, run_id, flags)
+
+
+@cli.command()
+@run_option
+@json_option
+@repo_option
+@_handle_errors
+def log(run_id: str | None, as_json: bool, repo: Path) -> None:
+    """Table of a run: gen, commit, lever, score, delta, status, cost."""
+    from sia_git.commands import log as cmd
+
+    cmd.run(repo, run_id, as_json)
+
+
+@cli.command()
+@click.argument("generation", type=int)
+@run_option
+@json_option
+@repo_option
+@_handle_errors
+def show(generation: int, run_id: str | None, as_json: bool, repo: Path) -> None:
+    """A generation's improvement.md, diff against its parent, metrics and gate results."""
+    from sia_git.commands import show as cmd
+
+    cmd.run(repo, run_id, generation, as_json)
+
+
+@cli.command()
+@json_option
+@repo_option
+@_handle_errors
+def status(as_json: bool, repo: Path) -> None:
+    """The runs in this repository: branch, generations, best score, whether one is running."""
+    from sia_git.commands import status as cmd
+
+    cmd.run(repo, as_json)
+
+
+def main() -> None:
+    cli(prog_name="sia-git")

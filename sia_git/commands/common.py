@@ -1,0 +1,29 @@
+"""Helpers shared by the read-only commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sia_git import history as H
+from sia_git.errors import SiaError
+from sia_git.gitrepo import Repo, open_repo
+
+
+def open_run(repo_path: Path, run_id: str | None) -> tuple[Repo, H.RunHistory]:
+    """The repository and a run's history: the named run, or the newest one."""
+    repo = open_repo(repo_path)
+    runs = H.list_runs(repo)
+    if run_id is None:
+        if not runs:
+            raise SiaError("no sia-git runs in this repository; start one with "
+                           "`sia-git evolve --task NAME`")
+        run_id = runs[0]
+    hist = H.load(repo, run_id)
+    if not hist.exists:
+        known = ", ".join(runs[:5]) or "none"
+        raise SiaError(f"unknown run '{run_id}' (runs here: {known})")
+    return repo, hist
+
+
+def fmt_score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

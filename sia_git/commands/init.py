@@ -1,0 +1,28 @@
+"""`sia-git init --task NAME`: scaffold a custom task that runs as it is."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import click
+
+from sia_git.errors import SiaError
+from sia_git.resources import bundled, evaluator_script
+
+
+def run(name: str | None, directory: Path | None) -> None:
+    if not name:
+        raise SiaError("nothing to do: pass --task NAME to scaffold a task")
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise SiaError(f"--task: '{name}' must be letters, digits, '-' and '_' only")
+    dest = directory or Path(name)
+    if dest.exists() and any(dest.iterdir()):
+        raise SiaError(f"{dest} already exists and is not empty; choose another --dir")
+    shutil.copytree(bundled("templates") / "task", dest, dirs_exist_ok=True)
+    manifest = dest / "task.toml"
+    manifest.write_text(manifest.read_text().replace("{{name}}", name))
+    shutil.copyfile(evaluator_script("accuracy"), dest / "evaluate.py")
+    click.echo(f"created task '{name}' in {dest}")
+    click.echo(f"try it: sia-git evolve --task-dir {dest} --max-gen 3")
+    click.echo("then replace public/, private/ and reference/target_agent.py with your own")

@@ -1,0 +1,62 @@
+"""`sia-git log`: one row per generation and candidate of a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sia_git import history as H
+from sia_git import trailers as T
+from sia_git.commands.common import fmt_score, open_run
+
+
+def rows(hist: H.RunHistory) -> list[dict[str, Any]]:
+    """Rows in the order things happened: each generation, its rejected candidates, reverts."""
+    scores = {e.gen: e.score for e in hist.branch if e.kind == "generation"}
+    keyed: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
+    current = 0
+    for seq, e in enumerate(hist.branch):
+        if e.kind == "generation":
+            current = e.gen or current
+            keyed.append(((current, 0, 0), _row(e, scores)))
+        else:
+            keyed.append(((current, 2, seq), _row(e, scores)))
+    for e in hist.rejected:
+        cand = (e.trailers.get(T.CANDIDATE) or "0").split("/")[0]
+        keyed.append(((e.gen or 0, 1, int(cand) if cand.isdigit() else 0), _row(e, scores)))
+    return [r for _, r in sorted(keyed, key=lambda kr: kr[0])]
+
+
+def _row(e: H.Entry, scores: dict[int | None, float | None]) -> dict[str, Any]:
+    parent = e.trailers.get(T.PARENT)
+    base = scores.get(int(parent)) if parent and parent.isdigit() else None
+    delta = e.score - base if e.score is not None and base is not None else None
+    status = e.status
+    if e.kind == "revert":
+        status = f"revert of {e.reverts[:10] if e.reverts else '?'}"
+    return {"gen": e.gen, "commit": e.sha, "lever": e.trailers.get(T.LEVER),
+            "score": e.score, "delta": delta, "status": status, "cost_usd": e.cost,
+            "subject": e.subject, "reason": e.trailers.get(T.REJECTED) or e.trailers.get(T.REASON),
+            "ref": e.ref}
+
+
+def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
+    _, hist = open_run(repo_path, run_id)
+    table = rows(hist)
+    if as_json:
+        click.echo(json.dumps({"run": hist.run_id, "branch": H.branch(hist.run_id),
+                               "total_cost_usd": hist.cost(), "rows": table}, indent=1))
+        return
+    click.echo(f"run {hist.run_id}  (branch {H.branch(hist.run_id)})")
+    click.echo(f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8}  "
+               f"{'cost':>7}  status")
+    for r in table:
+        delta = "-" if r["delta"] is None else f"{r['delta']:+.4f}"
+        gen = "-" if r["gen"] is None else str(r["gen"])
+        status = r["status"] + (f": {r['reason']}" if r["status"] == "rejected" else "")
+        click.echo(f"{gen:>4}  {r['commit'][:10]:10}  {r['lever'] or '-':8} "
+                   f"{fmt_score(r['score']):>7} {delta:>8}  {r['cost_usd']:>7.4f}  {status[:90]}")
+    click.echo(f"total cost ${hist.cost():.4f}")

@@ -1,0 +1,90 @@
+"""Settings for `evolve`: defaults, then `[tool.sia-git]` in pyproject.toml, then sia-git.toml,
+then command-line flags. Every source is validated; an unknown key or a bad value is an error
+that names the key and where it came from."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sia_git.errors import SiaError
+
+
+class EvolveConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: str | None = None
+    task_dir: Path | None = None
+    agent: Path | None = None
+    max_gen: int = Field(default=8, ge=1, le=100_000)
+    candidates: int = Field(default=2, ge=1, le=64)
+    workers: int = Field(default=2, ge=1, le=64)
+    sandbox: Literal["bwrap", "unshare", "none"] = "bwrap"
+    seed: int = 0
+    confirm_runs: int = Field(default=1, ge=0, le=10)
+    min_improvement: float = Field(default=0.0, ge=0)
+    agent_timeout_s: float | None = Field(default=None, gt=0)
+    memory_mb: int | None = Field(default=None, ge=64)
+
+
+# Keys that make sense in a config file; the rest are per-invocation flags.
+FILE_KEYS = {"task", "task_dir", "max_gen", "candidates", "workers", "sandbox", "seed",
+             "confirm_runs", "min_improvement", "agent_timeout_s", "memory_mb"}
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _validate(data: dict[str, Any], origin: str, as_flags: bool) -> None:
+    try:
+        EvolveConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = str(err["loc"][0]) if err["loc"] else "?"
+        shown = _flag(key) if as_flags else key
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else ""
+        raise SiaError(f"{origin}: {shown}: {msg}{got}") from None
+
+
+def _from_file(path: Path, table: list[str]) -> dict[str, Any]:
+    try:
+        data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SiaError(f"{path}: invalid TOML: {exc}") from None
+    for key in table:
+        data = data.get(key, {}) if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise SiaError(f"{path}: [{'.'.join(table)}] must be a table")
+    out = {k.replace("-", "_"): v for k, v in data.items()}
+    origin = f"{path}" + (f" [{'.'.join(table)}]" if table else "")
+    unknown = sorted(set(out) - FILE_KEYS)
+    if unknown:
+        raise SiaError(f"{origin}: {unknown[0]}: unknown key")
+    _validate(out, origin, as_flags=False)
+    for key in ("task_dir",):
+        if key in out:
+            out[key] = (path.parent / out[key]).resolve()
+    return out
+
+
+def load(repo_root: Path, flags: dict[str, Any], recorded: dict[str, Any] | None = None
+         ) -> EvolveConfig:
+    """Merge the sources. A resumed run's `recorded` settings win over the files (they are the
+    run's own); flags given now win over everything."""
+    merged: dict[str, Any] = {}
+    pyproject = repo_root / "pyproject.toml"
+    if pyproject.is_file():
+        merged.update(_from_file(pyproject, ["tool", "sia-git"]))
+    own = repo_root / "sia-git.toml"
+    if own.is_file():
+        merged.update(_from_file(own, []))
+    merged.update(recorded or {})
+    given = {k: v for k, v in flags.items() if v is not None}
+    _validate(given, "command line", as_flags=True)
+    merged.update(given)
+    return EvolveConfig.model_validate(merged)

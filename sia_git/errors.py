@@ -1,0 +1,15 @@
+"""The one kind of error a user can cause, and how it reaches the terminal."""
+
+from __future__ import annotations
+
+
+class SiaError(Exception):
+    """A problem the user can fix. Its message is one line naming the thing to fix."""
+
+    exit_code = 2
+
+
+class RunLocked(SiaError):
+    """Another process is evolving the same run."""
+
+    exit_code = 3

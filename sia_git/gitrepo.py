@@ -1,0 +1,185 @@
+"""All git access: repository checks, worktrees, plumbing commits, atomic ref updates, notes.
+
+Generation commits are built with plumbing (a temporary index, `commit-tree`) and published with
+one `update-ref --stdin` transaction, so a kill at any moment leaves either the whole generation
+recorded or none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sia_git.errors import SiaError
+
+NOTES_REF = "refs/notes/sia"
+_FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "sia-git", "GIT_AUTHOR_EMAIL": "sia-git@localhost",
+                      "GIT_COMMITTER_NAME": "sia-git", "GIT_COMMITTER_EMAIL": "sia-git@localhost"}
+
+
+class GitError(SiaError):
+    pass
+
+
+@dataclass(frozen=True)
+class Repo:
+    root: Path  # top of the user's working tree
+    common_dir: Path  # the shared .git folder
+    # Commit identity to add when the user has none configured (CI machines often have none).
+    identity: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def sia_dir(self) -> Path:
+        """sia-git's private state inside .git: worktrees, scratch space, locks."""
+        return self.common_dir / "sia"
+
+    def git(self, *args: str, cwd: Path | None = None, input: str | None = None,
+            env: dict[str, str] | None = None, check: bool = True) -> str:
+        done = subprocess.run(["git", *args], cwd=cwd or self.root, input=input,
+                              capture_output=True, text=True,
+                              env={**os.environ, **self._identity(), **(env or {})})
+        if check and done.returncode != 0:
+            msg = (done.stderr.strip() or done.stdout.strip()).splitlines()
+            raise GitError(f"git {args[0]} failed: {msg[-1] if msg else done.returncode}")
+        return done.stdout
+
+    def _identity(self) -> dict[str, str]:
+        return dict(self.identity)
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def rev_parse(self, rev: str) -> str | None:
+        out = self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+        return out.strip() or None
+
+    def read_file(self, rev: str, path: str) -> str | None:
+        done = subprocess.run(["git", "cat-file", "blob", f"{rev}:{path}"], cwd=self.root,
+                              capture_output=True)
+        return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
+
+    def list_files(self, rev: str, path: str) -> list[str]:
+        out = self.git("ls-tree", "-r", "--name-only", rev, "--", path, check=False)
+        return out.splitlines()
+
+    def make_tree(self, base: str | None, files: dict[str, bytes | None]) -> str:
+        """A tree: `base` (a commit or tree) with `files` written (None deletes a path)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if base:
+                self.git("read-tree", base, env=env)
+            lines = []
+            for path, content in sorted(files.items()):
+                if content is None:
+                    self.git("update-index", "--force-remove", "--", path, env=env)
+                    continue
+                blob = Path(tmp) / "blob"
+                blob.write_bytes(content)
+                sha = self.git("hash-object", "-w", str(blob)).strip()
+                lines.append(f"100644 {sha}\t{path}")
+            if lines:
+                self.git("update-index", "--add", "--index-info", input="\n".join(lines) + "\n",
+                         env=env)
+            return self.git("write-tree", env=env).strip()
+
+    def commit(self, tree: str, parents: list[str], message: str) -> str:
+        args = ["commit-tree", tree]
+        for p in parents:
+            args += ["-p", p]
+        return self.git(*args, input=message).strip()
+
+    def update_refs(self, updates: list[tuple[str, str, str | None]]) -> None:
+        """Update refs all-or-nothing: (ref, new sha, expected old sha or None for 'create')."""
+        lines = ["start"]
+        for ref, new, old in updates:
+            lines.append(f"update {ref} {new} {old or '0' * 40}")
+        lines += ["prepare", "commit"]
+        self.git("update-ref", "--stdin", input="\n".join(lines) + "\n")
+
+    def for_each_ref(self, prefix: str, fmt: str) -> list[str]:
+        out = self.git("for-each-ref", f"--format={fmt}%1e", prefix)
+        return [line for line in out.split("\x1e") if line.strip()]
+
+    def log(self, rev: str, fmt: str, first_parent: bool = True) -> list[str]:
+        args = ["log", f"--format={fmt}%x1e"] + (["--first-parent"] if first_parent else [])
+        return [c.strip("\n") for c in self.git(*args, rev).split("\x1e") if c.strip()]
+
+    def diff(self, a: str, b: str, paths: list[str]) -> str:
+        return self.git("diff", a, b, "--", *paths)
+
+    def add_note(self, sha: str, text: str) -> None:
+        self.git("notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", sha, input=text)
+
+    def note(self, sha: str) -> str | None:
+        out = self.git("notes", "--ref", NOTES_REF, "show", sha, check=False)
+        return out or None
+
+    def fsck(self) -> str:
+        return self.git("fsck", "--no-progress", check=False)
+
+    # -- worktrees ---------------------------------------------------------------------------
+
+    def ensure_worktree(self, path: Path, branch: str) -> None:
+        """Check the run branch out in its own worktree (the user's checkout is never used)."""
+        if (path / ".git").exists():
+            self.sync_worktree(path)
+            return
+        self.git("worktree", "prune")
+        if path.exists():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.git("worktree", "add", "--quiet", str(path), branch)
+
+    def sync_worktree(self, path: Path) -> None:
+        """Make the worktree match its branch tip, clearing what a killed git left behind."""
+        gitdir = Path(self.git("rev-parse", "--git-dir", cwd=path).strip())
+        gitdir = gitdir if gitdir.is_absolute() else path / gitdir
+        for leftover in ("index.lock", "REVERT_HEAD", "MERGE_MSG", "sequencer"):
+            target = gitdir / leftover
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    target.unlink()
+        self.git("reset", "--hard", "--quiet", "HEAD", cwd=path)
+        self.git("clean", "-fdq", cwd=path)
+
+    def revert(self, worktree: Path, sha: str, message: str) -> str:
+        """`git revert` a commit in the run's worktree with our message; return the new tip."""
+        self.sync_worktree(worktree)
+        self.git("revert", "--no-commit", sha, cwd=worktree)
+        self.git("commit", "--quiet", "--no-verify", "-F", "-", cwd=worktree, input=message)
+        return self.git("rev-parse", "HEAD", cwd=worktree).strip()
+
+
+def open_repo(path: Path) -> Repo:
+    """Find the repository holding `path` and check it can host a run."""
+    if shutil.which("git") is None:
+        raise SiaError("git is not installed or not on PATH")
+    if not path.is_dir():
+        raise SiaError(f"not a directory: {path}")
+    done = subprocess.run(["git", "rev-parse", "--is-bare-repository", "--show-toplevel",
+                           "--git-common-dir"], cwd=path, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SiaError(f"not a git repository: {path} (run `git init` and make a first commit)")
+    lines = done.stdout.splitlines()
+    if lines[0] == "true" or len(lines) < 3:
+        raise SiaError(f"{path} is a bare repository; run sia-git inside a clone with a checkout")
+    root = Path(lines[1])
+    common = Path(lines[2])
+    common = common if common.is_absolute() else (path / common).resolve()
+    identity = []
+    for key, suffix in (("user.name", "NAME"), ("user.email", "EMAIL")):
+        got = subprocess.run(["git", "config", key], cwd=root, capture_output=True, text=True)
+        if not got.stdout.strip():
+            identity += [(k, v) for k, v in _FALLBACK_IDENTITY.items() if k.endswith(suffix)]
+    repo = Repo(root, common, tuple(identity))
+    if repo.rev_parse("HEAD") is None:
+        raise SiaError(f"{root}: the repository has no commits yet; make a first commit")
+    if not os.access(common, os.W_OK):
+        raise SiaError(f"{common} is not writable; sia-git records runs inside the repository")
+    return repo

@@ -1,0 +1,145 @@
+"""A run's state, read from git alone: the branch, its trailers, and refs under refs/sia/<run>/.
+
+Nothing else is consulted, so resuming, `log` and the optimiser's history all agree with what a
+clone of the repository shows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sia_git import trailers as T
+from sia_git.gitrepo import Repo
+from sia_git.proposer import Trial
+
+SEP, TSEP = "\x1f", "\x1d"
+_LOG_FMT = f"%H{SEP}%s{SEP}%(trailers:unfold,separator=%x1d){SEP}%b"
+_REF_FMT = f"%(refname){SEP}%(objectname){SEP}%(contents:subject){SEP}" \
+           "%(trailers:unfold,separator=%x1d)"
+_REVERT_RE = re.compile(r"This reverts commit ([0-9a-f]{40})")
+
+
+def branch(run_id: str) -> str:
+    return f"sia/{run_id}"
+
+
+def ref(run_id: str, kind: str, name: str = "") -> str:
+    return f"refs/sia/{run_id}/{kind}" + (f"/{name}" if name else "")
+
+
+@dataclass
+class Entry:
+    sha: str
+    subject: str
+    kind: str  # generation | revert | other (a person's commit on the run branch)
+    trailers: dict[str, str]
+    status: str = "accepted"  # accepted | reverted | rejected | revert | other
+    reverts: str | None = None
+    ref: str | None = None
+
+    @property
+    def gen(self) -> int | None:
+        v = self.trailers.get(T.GENERATION)
+        return int(v) if v and v.isdigit() else None
+
+    @property
+    def score(self) -> float | None:
+        return T.read_float(self.trailers.get(T.SCORE))
+
+    @property
+    def cost(self) -> float:
+        return T.read_float(self.trailers.get(T.COST)) or 0.0
+
+
+@dataclass
+class RunHistory:
+    run_id: str
+    base: str | None
+    branch: list[Entry] = field(default_factory=list)  # oldest first, from gen 1 to the tip
+    rejected: list[Entry] = field(default_factory=list)
+    attempts: set[int] = field(default_factory=set)
+    confirmed: set[int] = field(default_factory=set)
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.branch)
+
+    @property
+    def tip(self) -> Entry:
+        return self.branch[-1]
+
+    @property
+    def last_generation(self) -> int:
+        gens = [e.gen or 0 for e in (*self.branch, *self.rejected)]
+        return max([*gens, *self.attempts, 0])
+
+    def generation(self, gen: int) -> Entry | None:
+        return next((e for e in self.branch if e.kind == "generation" and e.gen == gen), None)
+
+    def incumbent(self) -> tuple[Entry, float | None]:
+        """The generation whose code the tip holds, with its score when the tip's tree is exactly
+        that generation's (a person's commit or an older revert makes the score unknown)."""
+        live = [e for e in self.branch if e.kind == "generation" and e.status == "accepted"]
+        tip = self.tip
+        if tip.kind == "generation":
+            return tip, tip.score
+        if tip.kind == "revert" and len(self.branch) > 1 and self.branch[-2].sha == tip.reverts:
+            return live[-1], live[-1].score
+        return live[-1] if live else tip, None
+
+    def trials(self) -> list[Trial]:
+        """Every scored or failed knob setting: the optimiser's history."""
+        out = []
+        for e in (*self.branch, *self.rejected):
+            knobs = T.read_knobs(e.trailers.get(T.KNOBS))
+            if knobs is not None and e.gen is not None:
+                out.append(Trial(knobs, e.score, e.gen))
+        return out
+
+    def cost(self) -> float:
+        return sum(e.cost for e in (*self.branch, *self.rejected))
+
+
+def load(repo: Repo, run_id: str) -> RunHistory:
+    base = repo.rev_parse(ref(run_id, "base"))
+    history = RunHistory(run_id, base)
+    tip = repo.rev_parse(f"refs/heads/{branch(run_id)}")
+    if tip is None or base is None:
+        return history
+    entries = [_entry(raw) for raw in repo.log(f"{base}..{tip}", _LOG_FMT)]
+    entries.reverse()
+    reverted = {e.reverts for e in entries if e.reverts}
+    for e in entries:
+        if e.kind == "generation" and e.sha in reverted:
+            e.status = "reverted"
+    history.branch = entries
+    for line in repo.for_each_ref(ref(run_id, "rejected") + "/", _REF_FMT):
+        name, sha, subject, block = line.strip("\n").split(SEP)
+        history.rejected.append(Entry(sha, subject, "generation", T.parse(block, TSEP),
+                                      status="rejected", ref=name))
+    history.rejected.sort(key=lambda e: (e.gen or 0, e.ref or ""))
+    for kind, target in (("attempts", history.attempts), ("confirmed", history.confirmed)):
+        for line in repo.for_each_ref(ref(run_id, kind) + "/", "%(refname)"):
+            target.add(int(line.strip().rsplit("/g", 1)[1]))
+    return history
+
+
+def _entry(raw: str) -> Entry:
+    sha, subject, block, body = raw.split(SEP, 3)
+    tr = T.parse(block, TSEP)
+    reverts = tr.get(T.REVERTS)
+    if not reverts and subject.startswith("Revert "):
+        m = _REVERT_RE.search(body)
+        reverts = m.group(1) if m else None
+    if reverts:
+        return Entry(sha, subject, "revert", tr, status="revert", reverts=reverts)
+    kind = "generation" if T.GENERATION in tr else "other"
+    return Entry(sha, subject, kind, tr, status="accepted" if kind == "generation" else "other")
+
+
+def list_runs(repo: Repo) -> list[str]:
+    """Run ids, newest first (by the tip's commit date)."""
+    lines = repo.git("for-each-ref", "--sort=-committerdate", "--format=%(refname:strip=3)",
+                     "refs/heads/sia/").split()
+    return [r for r in lines if repo.rev_parse(ref(r, "base"))]

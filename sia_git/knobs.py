@@ -1,0 +1,119 @@
+"""Read and rewrite the knobs a target agent declares, without running its code.
+
+An agent declares `KNOBS = {...}` (current values) and `KNOB_SPACE = {...}` (allowed values: a
+list for a choice, or {"low", "high", "type": "int"|"float", "log": bool} for a range) as plain
+literals at module level. They are read with `ast.literal_eval`: generated code is never imported.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from typing import Any
+
+Value = bool | int | float | str | None
+
+
+class KnobError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Range:
+    low: float
+    high: float
+    integer: bool
+    log: bool
+
+    def contains(self, v: Value) -> bool:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return False
+        return self.low <= v <= self.high and (not self.integer or float(v).is_integer())
+
+
+Space = dict[str, list[Value] | Range]
+
+
+def _assignments(source: str) -> dict[str, ast.Assign]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise KnobError(f"agent does not parse: {exc}") from None
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in ("KNOBS", "KNOB_SPACE"):
+                found[target.id] = node
+    return found
+
+
+def _literal(node: ast.Assign, name: str) -> dict[str, Any]:
+    try:
+        value = ast.literal_eval(node.value)
+    except ValueError:
+        raise KnobError(f"{name} must be a plain literal dict") from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise KnobError(f"{name} must be a dict with string keys")
+    return value
+
+
+def _range(name: str, spec: dict[str, Any]) -> Range:
+    unknown = set(spec) - {"low", "high", "type", "log"}
+    if unknown or "low" not in spec or "high" not in spec:
+        raise KnobError(f"KNOB_SPACE[{name!r}] needs 'low' and 'high' (and optional 'type', "
+                        f"'log'){'; unknown ' + ', '.join(sorted(unknown)) if unknown else ''}")
+    kind = spec.get("type", "float")
+    if kind not in ("int", "float"):
+        raise KnobError(f"KNOB_SPACE[{name!r}]['type'] must be 'int' or 'float'")
+    low, high = spec["low"], spec["high"]
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (low, high)):
+        raise KnobError(f"KNOB_SPACE[{name!r}] bounds must be numbers")
+    if low >= high or (spec.get("log") and low <= 0):
+        raise KnobError(f"KNOB_SPACE[{name!r}] needs low < high (and low > 0 with log)")
+    return Range(float(low), float(high), kind == "int", bool(spec.get("log", False)))
+
+
+def read(source: str) -> tuple[dict[str, Value], Space] | None:
+    """Return (KNOBS, KNOB_SPACE) of an agent, or None when it declares no knobs."""
+    found = _assignments(source)
+    if "KNOBS" not in found or "KNOB_SPACE" not in found:
+        return None
+    knobs = _literal(found["KNOBS"], "KNOBS")
+    raw = _literal(found["KNOB_SPACE"], "KNOB_SPACE")
+    space: Space = {}
+    for name, spec in raw.items():
+        if isinstance(spec, list) and spec:
+            space[name] = spec
+        elif isinstance(spec, dict):
+            space[name] = _range(name, spec)
+        else:
+            raise KnobError(f"KNOB_SPACE[{name!r}] must be a non-empty list or a range dict")
+    missing = set(space) - set(knobs)
+    if missing:
+        raise KnobError(f"KNOB_SPACE names knobs missing from KNOBS: {', '.join(sorted(missing))}")
+    return knobs, space
+
+
+def _format(value: Value) -> str:
+    if isinstance(value, float):
+        return repr(float(f"{value:.6g}"))
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def write(source: str, knobs: dict[str, Value]) -> str:
+    """Return `source` with its KNOBS literal replaced by `knobs` (everything else untouched)."""
+    node = _assignments(source)["KNOBS"]
+    lines = source.splitlines(keepends=True)
+    body = "".join(f"    {json.dumps(k)}: {_format(v)},\n" for k, v in knobs.items())
+    new = f"KNOBS = {{\n{body}}}\n"
+    assert node.end_lineno is not None
+    return "".join(lines[: node.lineno - 1]) + new + "".join(lines[node.end_lineno :])
+
+
+def tidy(value: Value) -> Value:
+    """Round floats the way `write` does, so recorded and written values agree."""
+    return float(f"{value:.6g}") if isinstance(value, float) else value

@@ -1,0 +1,147 @@
+"""The offline proposer: a real optimiser (optuna's TPE) over the knobs an agent declares.
+
+Its trial history is rebuilt from the run's commits and rejected refs every generation, so a
+resumed run continues the same search, and the same history with the same seed always proposes
+the same candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from sia_git import knobs as knobmod
+from sia_git.knobs import Range, Space, Value
+
+
+@dataclass(frozen=True)
+class Trial:
+    knobs: dict[str, Value]
+    score: float | None  # None: the candidate failed (gate, crash, timeout)
+    generation: int
+
+
+@dataclass
+class Proposal:
+    lever: str
+    source: str  # the new target_agent.py
+    subject: str  # one line for the commit subject
+    improvement: str  # improvement.md
+    knobs: dict[str, Value]
+
+
+def _distributions(space: Space) -> dict:
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    out = {}
+    for name, spec in space.items():
+        if isinstance(spec, Range):
+            if spec.integer:
+                out[name] = IntDistribution(int(spec.low), int(spec.high), log=spec.log)
+            else:
+                out[name] = FloatDistribution(spec.low, spec.high, log=spec.log)
+        else:
+            out[name] = CategoricalDistribution(spec)
+    return out
+
+
+def _seed(run_id: str, generation: int, attempt: int) -> int:
+    digest = hashlib.sha256(f"{run_id}/{generation}/{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _in_space(knobs: dict[str, Value], space: Space) -> bool:
+    for name, spec in space.items():
+        v = knobs.get(name)
+        if isinstance(spec, Range):
+            if not spec.contains(v):
+                return False
+        elif v not in spec:
+            return False
+    return True
+
+
+class KnobProposer:
+    """Proposes `n` new knob settings for the incumbent agent, none tried before."""
+
+    lever = "knobs"
+
+    def __init__(self, run_id: str, direction: str) -> None:
+        self.run_id = run_id
+        self.direction = direction
+
+    def propose(self, incumbent: str, history: list[Trial], generation: int,
+                n: int) -> list[Proposal]:
+        parsed = knobmod.read(incumbent)
+        if parsed is None:
+            return []
+        current, space = parsed
+        tried = {_key(t.knobs, space) for t in history} | {_key(current, space)}
+        proposals: list[Proposal] = []
+        for attempt in range(n * 25):
+            if len(proposals) == n:
+                break
+            params = self._ask(space, history, _seed(self.run_id, generation, attempt))
+            knobs = {**current, **{k: knobmod.tidy(v) for k, v in params.items()}}
+            key = _key(knobs, space)
+            if key in tried:
+                continue
+            tried.add(key)
+            proposals.append(self._proposal(incumbent, current, knobs, history))
+        return proposals
+
+    def _ask(self, space: Space, history: list[Trial], seed: int) -> dict[str, Value]:
+        import optuna
+        from optuna.trial import TrialState, create_trial
+
+        optuna.logging.set_verbosity(logging.WARNING)
+        dists = _distributions(space)
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True)
+        study = optuna.create_study(direction=self.direction, sampler=sampler)
+        for t in history:
+            if not _in_space(t.knobs, space):
+                continue  # tried under another space (the harness changed since)
+            params = {k: t.knobs[k] for k in space}
+            if t.score is None:
+                study.add_trial(create_trial(params=params, distributions=dists,
+                                             state=TrialState.FAIL))
+            else:
+                study.add_trial(create_trial(params=params, distributions=dists, value=t.score))
+        return study.ask(dists).params
+
+    def _proposal(self, source: str, old: dict[str, Value], new: dict[str, Value],
+                  history: list[Trial]) -> Proposal:
+        changed = [(k, old.get(k), v) for k, v in new.items() if old.get(k) != v]
+        subject = "knobs " + ", ".join(f"{k} {_show(a)}→{_show(b)}" for k, a, b in changed[:3])
+        if len(changed) > 3:
+            subject += f" (+{len(changed) - 3} more)"
+        scored = [t for t in history if t.score is not None]
+        best = (max if self.direction == "maximize" else min)(
+            scored, key=lambda t: t.score or 0.0, default=None)
+        rows = "\n".join(f"| `{k}` | `{_show(a)}` | `{_show(b)}` |" for k, a, b in changed)
+        why = (f"The search has scored {len(scored)} configuration(s) so far "
+               f"({len(history) - len(scored)} failed)"
+               + (f"; the best scored {best.score:.4f} in generation {best.generation}."
+                  if best else ".")
+               + " TPE (tree-structured Parzen estimator) proposes settings that look like the "
+               "high-scoring ones and unlike the low-scoring ones; while few trials exist it "
+               "explores the space at random.")
+        improvement = (f"# {subject}\n\n"
+                       "Lever: **knobs** — offline search over the agent's `KNOB_SPACE` "
+                       "(no model configured).\n\n"
+                       f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n\n"
+                       f"## Why\n\n{why}\n")
+        return Proposal("knobs", knobmod.write(source, new), subject, improvement, new)
+
+
+def _key(knobs: dict[str, Value], space: Space) -> tuple:
+    return tuple((k, knobmod.tidy(knobs.get(k))) for k in sorted(space))
+
+
+def _show(v: Value) -> str:
+    return repr(knobmod.tidy(v)) if isinstance(v, float) else str(v)

@@ -1,0 +1,114 @@
+"""Turn a generation's outcomes into git: candidate commits with trailers, an attempt record with
+traces, and one atomic ref transaction; then git notes, which are rebuilt if a kill lost them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sia_git import gates as gatemod
+from sia_git import history as H
+from sia_git import trailers as T
+from sia_git.candidates import Outcome
+from sia_git.gitrepo import Repo
+from sia_git.runs import CODE_DIR, IMPROVEMENT
+from sia_git.task import Task
+
+
+def outcome_record(o: Outcome, task: Task, full_items: bool = True) -> dict[str, Any]:
+    ev = o.evaluation
+    rec: dict[str, Any] = {
+        "candidate": o.index, "status": o.status, "reason": o.reason,
+        "lever": o.proposal.lever if o.proposal else "harness",
+        "subject": o.proposal.subject if o.proposal else "",
+        "knobs": o.proposal.knobs if o.proposal else None,
+        "gates": {g.name: {"passed": g.passed, "report": g.report} for g in o.gates},
+        "run": None if o.run is None else {
+            "backend": o.run.backend, "exit_code": o.run.exit_code,
+            "timed_out": o.run.timed_out, "duration_s": round(o.run.duration_s, 3),
+            "leftover_processes_killed": o.run.leftovers_killed},
+        "scores": {s: v.score for s, v in ev.splits.items()} if ev else {},
+        "metrics": {s: v.metrics for s, v in ev.splits.items()} if ev else {},
+        "dropped_outputs": ev.dropped if ev else [],
+    }
+    if ev:
+        rec["items"] = {s: [i for i in v.items if full_items or i["status"] != "correct"]
+                        for s, v in ev.splits.items()}
+    return rec
+
+
+def message(run_id: str, gen: int, parent_gen: int | None, o: Outcome, task: Task,
+            subject: str, body: str, extra: list[tuple[str, str]]) -> str:
+    select = task.manifest.splits.select
+    metric = task.manifest.metric
+    higher = "higher" if metric.direction == "maximize" else "lower"
+    score = o.score(select)
+    tr = [(T.RUN, run_id), (T.GENERATION, str(gen)),
+          (T.PARENT, str(parent_gen) if parent_gen else "none"),
+          (T.LEVER, o.proposal.lever if o.proposal else "harness"),
+          (T.SCORE, f"{score:.4f}" if score is not None else "none"),
+          (T.METRIC, f"{metric.name} ({higher} is better, split {select})")]
+    for split in task.splits[1:]:
+        s = o.score(split)
+        if s is not None:
+            tr.append((T.SCORE_TEST if split == "test" else f"Sia-Score-{split}", f"{s:.4f}"))
+    tr += [(T.MODEL, "none"), (T.COST, "0.0000"), (T.GATES, gatemod.summary(o.gates) or "none")]
+    if o.proposal:
+        tr.append((T.KNOBS, T.knobs_value(o.proposal.knobs)))
+    return T.render(f"gen {gen}: {subject}", body, tr + extra)
+
+
+def candidate_tree(repo: Repo, parent: str, o: Outcome, improvement: str,
+                   extra: dict[str, bytes] | None = None) -> str:
+    files: dict[str, bytes | None] = {f"{CODE_DIR}/{k}": v for k, v in o.files.items()}
+    files[IMPROVEMENT] = improvement.encode()
+    files.update(extra or {})
+    return repo.make_tree(parent, files)
+
+
+def attempt_tree(repo: Repo, record: dict[str, Any], outcomes: list[Outcome]) -> str:
+    files: dict[str, bytes | None] = {"attempt.json": json.dumps(record, indent=1).encode()}
+    for o in outcomes:
+        for name, data in o.traces.items():
+            files[f"c{o.index}/{name}"] = data
+    return repo.make_tree(None, files)
+
+
+def publish(repo: Repo, run_id: str, gen: int, commits: dict[int, str], accepted: int | None,
+            branch_old: str | None, record_tree: str,
+            extra_refs: list[tuple[str, str, str | None]] = ()) -> None:
+    """One transaction: the branch (when a candidate was accepted), each rejected candidate's
+    ref, and the attempt record. A kill before it leaves nothing; after it, everything."""
+    record = repo.commit(record_tree, [], f"sia attempt record: run {run_id} gen {gen}\n")
+    updates = list(extra_refs)
+    if accepted is not None:
+        updates.append((f"refs/heads/{H.branch(run_id)}", commits[accepted], branch_old))
+    for index, sha in commits.items():
+        if index != accepted:
+            updates.append((H.ref(run_id, "rejected", f"g{gen:04d}-c{index}"), sha, None))
+    updates.append((H.ref(run_id, "attempts", f"g{gen:04d}"), record, None))
+    repo.update_refs(updates)
+
+
+def ensure_notes(repo: Repo, run_id: str) -> int:
+    """Attach each candidate's result as a git note (`git notes --ref sia show <sha>`), from the
+    attempt records; return how many were missing (a kill between transaction and notes)."""
+    have = {line.split()[1] for line in
+            repo.git("notes", "--ref", "sia", "list", check=False).splitlines() if line.strip()}
+    added = 0
+    for line in repo.for_each_ref(H.ref(run_id, "attempts") + "/", "%(refname)"):
+        name = line.strip()
+        raw = repo.read_file(name, "attempt.json")
+        if raw is None:
+            continue
+        record = json.loads(raw)
+        for cand in record.get("candidates", []):
+            sha = cand.get("commit")
+            if sha and sha not in have:
+                note = {k: v for k, v in cand.items() if k != "items"}
+                note["failed_items"] = {s: [i for i in items if i["status"] != "correct"]
+                                        for s, items in cand.get("items", {}).items()}
+                note["run"], note["generation"] = record["run"], record["generation"]
+                repo.add_note(sha, json.dumps(note, indent=1) + "\n")
+                added += 1
+    return added

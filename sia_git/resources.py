@@ -1,0 +1,27 @@
+"""Where the bundled tasks, templates and hooks live, in a checkout and in an installed wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PKG = Path(__file__).resolve().parent
+
+
+def bundled(name: str) -> Path:
+    """Return the folder `tasks`, `templates` or `hooks`.
+
+    A wheel carries them under sia_git/_bundled/ (see pyproject.toml); an editable install or a
+    checkout finds them at the top of the repository.
+    """
+    for candidate in (_PKG / "_bundled" / name, _PKG.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"sia-git is missing its bundled '{name}' folder; reinstall sia-git")
+
+
+def evaluator_script(name: str) -> Path:
+    """Path of a built-in evaluator script shipped inside the package."""
+    path = _PKG / "evaluators" / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    return path

@@ -1,0 +1,132 @@
+"""A run's layout: what generation 1 commits under `sia-agent/`, its `run.toml`, and the scratch
+space (inside .git, never in the user's working tree) where candidates are staged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sia_git import __version__
+from sia_git.errors import SiaError
+from sia_git.gitrepo import Repo
+from sia_git.task import MANIFEST, Task
+
+AGENT_DIR = "sia-agent"  # everything sia-git commits lives under this folder of the run branch
+CODE_DIR = f"{AGENT_DIR}/agent"  # the agent's code: the only part the sandbox sees
+ENTRY = "target_agent.py"
+IMPROVEMENT = f"{AGENT_DIR}/improvement.md"
+RUN_TOML = f"{AGENT_DIR}/run.toml"
+TASK_COPY = f"{AGENT_DIR}/task"
+MAX_TASK_COPY = 20 * 1024 * 1024
+RECORDED = ("max_gen", "candidates", "workers", "sandbox", "seed", "confirm_runs",
+            "min_improvement", "agent_timeout_s", "memory_mb")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    repo: Repo
+    run_id: str
+
+    @property
+    def worktree(self) -> Path:
+        return self.repo.sia_dir / "worktrees" / self.run_id
+
+    @property
+    def scratch(self) -> Path:
+        return self.repo.sia_dir / "scratch" / self.run_id
+
+    @property
+    def locks(self) -> Path:
+        return self.repo.sia_dir / "locks"
+
+
+def new_run_id(repo: Repo, task_name: str) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    run_id, n = f"{task_name}-{stamp}", 1
+    while repo.rev_parse(f"refs/heads/sia/{run_id}") or repo.rev_parse(f"refs/sia/{run_id}/base"):
+        n += 1
+        run_id = f"{task_name}-{stamp}-{n}"
+    return run_id
+
+
+def run_toml(run_id: str, task: Task, settings: dict[str, Any]) -> str:
+    lines = ["# Written by sia-git when the run started; `evolve --run` reads it to resume.",
+             f'run_id = "{run_id}"', f'task_source = "{task.source}"',
+             f'task_name = "{task.name}"', f'task_version = "{task.manifest.version}"',
+             f'sia_git_version = "{__version__}"', "", "[settings]"]
+    for key in RECORDED:
+        value = settings.get(key)
+        if value is not None:
+            lines.append(f"{key} = {_toml(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def read_run_toml(repo: Repo, rev: str) -> dict[str, Any]:
+    text = repo.read_file(rev, RUN_TOML)
+    if text is None:
+        raise SiaError(f"{rev[:10]} has no {RUN_TOML}; is this a sia-git run branch?")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SiaError(f"{RUN_TOML} on the run branch is invalid TOML: {exc}") from None
+
+
+def agent_files(repo: Repo, rev: str) -> dict[str, bytes]:
+    """The agent's code at a revision, keyed by path inside the agent folder."""
+    out = {}
+    for path in repo.list_files(rev, CODE_DIR):
+        text = repo.read_file(rev, path)
+        if text is not None:
+            out[path.removeprefix(CODE_DIR + "/")] = text.encode()
+    if ENTRY not in out:
+        raise SiaError(f"{rev[:10]} has no {CODE_DIR}/{ENTRY}")
+    return out
+
+
+def task_copy(task: Task) -> dict[str, bytes]:
+    """Public task files committed with generation 1, so the branch is reviewable and re-runnable
+    on its own (the private answers are never among them)."""
+    files: dict[str, bytes] = {}
+    total = 0
+    manifest = task.root / MANIFEST
+    if manifest.is_file():
+        files[f"{TASK_COPY}/{MANIFEST}"] = manifest.read_bytes()
+    for path in sorted(p for p in task.public_dir.rglob("*") if p.is_file()):
+        total += path.stat().st_size
+        if total > MAX_TASK_COPY:
+            return {f"{TASK_COPY}/public/task.md": task.task_md.read_bytes(), **files}
+        files[f"{TASK_COPY}/public/{path.relative_to(task.public_dir)}"] = path.read_bytes()
+    return files
+
+
+def stage_dataset(task: Task, dest: Path) -> Path:
+    """Copy the public inputs the agent may read, leaving out an evaluator kept beside them."""
+    evaluator = task.evaluator.resolve()
+    shutil.copytree(task.public_dir, dest, symlinks=False,
+                    ignore=lambda d, names: [n for n in names
+                                             if (Path(d) / n).resolve() == evaluator])
+    return dest
+
+
+def check_private_untracked(repo: Repo, task: Task) -> None:
+    """Refuse a task whose answer key is committed in this repository: the run branch, made
+    from HEAD, would carry it."""
+    private = task.private_dir.resolve()
+    if not private.is_relative_to(repo.root.resolve()):
+        return
+    tracked = repo.git("ls-files", "--", str(private.relative_to(repo.root.resolve())))
+    if tracked.strip():
+        raise SiaError(f"{private}: the task's private answers are committed in this repository; "
+                       "move them out of it or `git rm --cached` them first")

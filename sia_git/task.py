@@ -1,0 +1,209 @@
+"""Load a task directory (sia-git's `task.toml` layout or SIA's `data/public` layout) and check it.
+
+A task is: public inputs the agent may read, a private answer key only the evaluator reads, a
+trusted evaluator, and a reference agent that seeds generation 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sia_git.errors import SiaError
+from sia_git.resources import bundled, evaluator_script
+
+MANIFEST = "task.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MetricSpec(_Strict):
+    name: str = "accuracy"
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+
+class SplitSpec(_Strict):
+    select: str = "dev"
+    report: list[str] = Field(default_factory=list)
+
+
+class AgentSpec(_Strict):
+    timeout_s: float = Field(default=120.0, gt=0)
+    memory_mb: int = Field(default=2048, ge=64)
+    # Distributions the agent may import. "*" means the whole environment (SIA tasks' default).
+    packages: list[str] = Field(default_factory=list)
+    # Distributions that must never be importable by the agent (the task's data source).
+    forbid_packages: list[str] = Field(default_factory=list)
+
+
+class EvaluatorSpec(_Strict):
+    path: str | None = None
+    builtin: Literal["accuracy"] | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EvaluatorSpec:
+        if (self.path is None) == (self.builtin is None):
+            raise ValueError("set exactly one of 'path' or 'builtin'")
+        return self
+
+
+class LayoutSpec(_Strict):
+    public: str = "public"
+    private: str = "private"
+    reference: str = "reference/target_agent.py"
+
+
+class Manifest(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    version: str = "1"
+    metric: MetricSpec = Field(default_factory=MetricSpec)
+    splits: SplitSpec = Field(default_factory=SplitSpec)
+    agent: AgentSpec = Field(default_factory=AgentSpec)
+    evaluator: EvaluatorSpec = Field(default_factory=lambda: EvaluatorSpec(builtin="accuracy"))
+    layout: LayoutSpec = Field(default_factory=LayoutSpec)
+
+
+@dataclass(frozen=True)
+class Task:
+    root: Path
+    manifest: Manifest
+    kind: Literal["native", "sia"]
+    source: str  # how to find the task again: "builtin:NAME" or an absolute path
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def public_dir(self) -> Path:
+        return self.root / self.manifest.layout.public
+
+    @property
+    def private_dir(self) -> Path:
+        return self.root / self.manifest.layout.private
+
+    @property
+    def reference_agent(self) -> Path:
+        return self.root / self.manifest.layout.reference
+
+    @property
+    def task_md(self) -> Path:
+        return self.public_dir / "task.md"
+
+    @property
+    def evaluator(self) -> Path:
+        spec = self.manifest.evaluator
+        return evaluator_script(spec.builtin) if spec.builtin else self.root / str(spec.path)
+
+    @property
+    def splits(self) -> list[str]:
+        s = self.manifest.splits
+        return [s.select, *[r for r in s.report if r != s.select]]
+
+    def better(self, a: float, b: float) -> bool:
+        """True when score a is strictly better than score b."""
+        return a > b if self.manifest.metric.direction == "maximize" else a < b
+
+    def evaluator_command(self, outputs: Path, split: str, result: Path) -> list[str]:
+        if self.kind == "sia":
+            return [sys.executable, str(self.evaluator), "--gen-dir", str(outputs)]
+        return [sys.executable, str(self.evaluator), "--predictions", str(outputs),
+                "--answers", str(self.private_dir), "--split", split, "--output", str(result)]
+
+
+def builtin_tasks() -> dict[str, Path]:
+    root = bundled("tasks")
+    return {p.parent.name: p.parent for p in sorted(root.glob(f"*/{MANIFEST}"))
+            if not p.parent.name.startswith("_")}
+
+
+def resolve(name: str | None, task_dir: Path | None) -> Task:
+    """Find a task by built-in name or by directory; exactly one must be given."""
+    if (name is None) == (task_dir is None):
+        raise SiaError("give exactly one of --task NAME (see `sia-git tasks`) or --task-dir PATH")
+    if name is not None:
+        tasks = builtin_tasks()
+        if name not in tasks:
+            known = ", ".join(tasks) or "none"
+            raise SiaError(f"unknown task '{name}' (built-in tasks: {known})")
+        return load(tasks[name], source=f"builtin:{name}")
+    assert task_dir is not None
+    return load(task_dir, source=str(task_dir.resolve()))
+
+
+def from_source(source: str) -> Task:
+    """Reload a task recorded as `builtin:NAME` or a path (used when resuming a run)."""
+    if source.startswith("builtin:"):
+        return resolve(source.removeprefix("builtin:"), None)
+    return resolve(None, Path(source))
+
+
+def load(root: Path, source: str) -> Task:
+    if not root.is_dir():
+        raise SiaError(f"task directory not found: {root}")
+    if (root / MANIFEST).is_file():
+        task = Task(root, _read_manifest(root / MANIFEST), "native", source)
+    elif (root / "data" / "public" / "task.md").is_file():
+        task = _load_sia_layout(root, source)
+    else:
+        raise SiaError(f"{root}: not a task (no {MANIFEST}, and no SIA data/public/task.md)")
+    _check_files(task)
+    return task
+
+
+def _read_manifest(path: Path, defaults: dict | None = None) -> Manifest:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SiaError(f"{path}: invalid TOML: {exc}") from None
+    try:
+        return Manifest.model_validate({**(defaults or {}), **data})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise SiaError(f"{path}: {key}: {err['msg']}") from None
+
+
+def _load_sia_layout(root: Path, source: str) -> Task:
+    # SIA keeps everything under data/; its evaluator sits beside the public inputs and finds the
+    # answers itself. An optional task.toml inside data/ can narrow packages or change the metric.
+    defaults = {
+        "name": root.name,
+        "splits": {"select": "dev", "report": []},
+        "agent": {"packages": ["*"]},
+        "evaluator": {"path": "data/public/evaluate.py"},
+        "layout": {"public": "data/public", "private": "data/private",
+                   "reference": "reference/reference_target_agent.py"},
+    }
+    override = root / "data" / MANIFEST
+    if override.is_file():
+        manifest = _read_manifest(override, defaults)
+    else:
+        manifest = Manifest.model_validate(defaults)
+    return Task(root, manifest, "sia", source)
+
+
+def _check_files(task: Task) -> None:
+    required = {
+        "public inputs folder": task.public_dir,
+        "private answers folder": task.private_dir,
+    }
+    for what, path in required.items():
+        if not path.is_dir():
+            raise SiaError(f"{path}: missing {what} of task '{task.name}'")
+    for what, path in {"task description": task.task_md, "reference agent": task.reference_agent,
+                       "evaluator": task.evaluator}.items():
+        if not path.is_file():
+            raise SiaError(f"{path}: missing {what} of task '{task.name}'")
+    clash = set(task.manifest.agent.packages) & set(task.manifest.agent.forbid_packages)
+    if clash:
+        raise SiaError(f"{task.root / MANIFEST}: agent.packages allows forbidden {sorted(clash)}")

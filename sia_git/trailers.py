@@ -1,0 +1,63 @@
+"""Commit trailers: the generation metadata that `git interpret-trailers --parse` reads."""
+
+from __future__ import annotations
+
+import json
+
+from sia_git.knobs import Value
+
+RUN = "Sia-Run"
+GENERATION = "Sia-Generation"
+PARENT = "Sia-Parent"
+LEVER = "Sia-Lever"
+SCORE = "Sia-Score"
+SCORE_TEST = "Sia-Score-Test"
+METRIC = "Sia-Metric"
+MODEL = "Sia-Model"
+COST = "Sia-Cost-USD"
+GATES = "Sia-Gates"
+KNOBS = "Sia-Knobs"
+CANDIDATE = "Sia-Candidate"
+REJECTED = "Sia-Rejected"
+REVERTS = "Sia-Reverts"
+REASON = "Sia-Reason"
+
+
+def render(subject: str, body: str, trailers: list[tuple[str, str]]) -> str:
+    lines = [subject.strip(), ""]
+    if body.strip():
+        lines += [body.strip(), ""]
+    for key, value in trailers:
+        lines.append(f"{key}: {' '.join(str(value).split())}")
+    return "\n".join(lines) + "\n"
+
+
+def parse(block: str, sep: str) -> dict[str, str]:
+    """Parse `%(trailers:unfold,separator=SEP)` output into a dict (last value wins)."""
+    out: dict[str, str] = {}
+    for line in block.split(sep):
+        key, colon, value = line.partition(":")
+        if colon and key.strip():
+            out[key.strip()] = value.strip()
+    return out
+
+
+def knobs_value(knobs: dict[str, Value]) -> str:
+    return json.dumps(knobs, sort_keys=True, separators=(",", ":"))
+
+
+def read_knobs(value: str | None) -> dict[str, Value] | None:
+    if not value:
+        return None
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "", "none") else None
+    except ValueError:
+        return None
