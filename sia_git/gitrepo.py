@@ -162,15 +162,22 @@ def open_repo(path: Path) -> Repo:
         raise SiaError("git is not installed or not on PATH")
     if not path.is_dir():
         raise SiaError(f"not a directory: {path}")
-    done = subprocess.run(["git", "rev-parse", "--is-bare-repository", "--show-toplevel",
-                           "--git-common-dir"], cwd=path, capture_output=True, text=True)
+    done = subprocess.run(["git", "rev-parse", "--is-bare-repository", "--git-common-dir"],
+                          cwd=path, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SiaError(f"not a git repository: {path} (run `git init` and make a first commit)")
-    lines = done.stdout.splitlines()
-    if lines[0] == "true" or len(lines) < 3:
-        raise SiaError(f"{path} is a bare repository; run sia-git inside a clone with a checkout")
-    root = Path(lines[1])
-    common = Path(lines[2])
+        raise SiaError(f"not a git repository: {path.resolve()} "
+                       "(run `git init` and make a first commit)")
+    bare, common_out = done.stdout.splitlines()[:2]
+    if bare == "true":
+        raise SiaError(f"{path.resolve()} is a bare repository; run sia-git inside a clone with "
+                       "a checkout")
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True,
+                         text=True)
+    if top.returncode != 0 or not top.stdout.strip():
+        raise SiaError(f"{path.resolve()} is inside .git, not a working tree; run sia-git from "
+                       "the checkout")
+    root = Path(top.stdout.strip())
+    common = Path(common_out)
     common = common if common.is_absolute() else (path / common).resolve()
     identity = []
     for key, suffix in (("user.name", "NAME"), ("user.email", "EMAIL")):

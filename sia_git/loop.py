@@ -41,6 +41,7 @@ from sia_git.sandbox import Limits, Sandbox, choose_backend
 from sia_git.task import Task, from_source, resolve
 
 Echo = Callable[[str], None]
+EPS = 1e-9
 
 
 @dataclass
@@ -66,10 +67,12 @@ class Context:
         return Limits(timeout_s=self.cfg.agent_timeout_s or a.timeout_s,
                       memory_mb=self.cfg.memory_mb or a.memory_mb)
 
-    def gain(self, score: float, incumbent: float) -> float:
-        """How much better `score` is than `incumbent` (positive = better)."""
-        d = score - incumbent
-        return d if self.task.manifest.metric.direction == "maximize" else -d
+    def beats(self, score: float, incumbent: float) -> bool:
+        """Whether `score` improves on `incumbent` by more than the configured margin (with a
+        tolerance for scores read back from trailers)."""
+        d = score - incumbent if self.task.manifest.metric.direction == "maximize" else (
+            incumbent - score)
+        return d > self.cfg.min_improvement + EPS
 
     def attempt(self, index: int, proposal: Proposal | None, files: dict[str, bytes],
                 gen: int, seed_offset: int = 0) -> Outcome:
@@ -242,7 +245,7 @@ def _select(ctx: Context, outcomes: list[Outcome], incumbent: float | None
         if o is not best:
             reasons[o.index] = f"not the best candidate of its generation (c{best.index} was)"
     best_score = best.score(ctx.select) or 0.0
-    if incumbent is not None and ctx.gain(best_score, incumbent) <= ctx.cfg.min_improvement:
+    if incumbent is not None and not ctx.beats(best_score, incumbent):
         reasons[best.index] = (f"{best_score:.4f} does not beat the incumbent's {incumbent:.4f}"
                                + (f" by more than {ctx.cfg.min_improvement:g}"
                                   if ctx.cfg.min_improvement else ""))
@@ -284,7 +287,7 @@ def _confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     held = None not in scores
     mean = sum(s for s in scores if s is not None) / len(scores)
     if held and incumbent is not None:
-        held = ctx.gain(mean, incumbent) > ctx.cfg.min_improvement
+        held = ctx.beats(mean, incumbent)
     done = {"generation": tip.gen, "commit": tip.sha, "scores": scores, "mean": mean,
             "incumbent_score": incumbent, "held": held}
     tree = ctx.repo.make_tree(None, {"confirm.json": json.dumps(done, indent=1).encode()})
@@ -304,7 +307,7 @@ def _revert(ctx: Context, tip: H.Entry, done: dict[str, Any]) -> None:
     msg = T.render(f'Revert "{tip.subject}"',
                    f"This reverts commit {tip.sha}.\n\nGeneration {tip.gen}'s {why}.",
                    [(T.RUN, ctx.run_id), (T.REVERTS, tip.sha), (T.REASON, why),
-                    (T.SCORE, f"{inc:.4f}" if inc is not None else "none")])
+                    (T.SCORE, T.score_value(inc))])
     sha = ctx.repo.revert(ctx.paths.worktree, tip.sha, msg)
     ctx.echo(f"gen {tip.gen}: reverted by {sha[:10]}: {why}")
 

@@ -46,12 +46,13 @@ def message(run_id: str, gen: int, parent_gen: int | None, o: Outcome, task: Tas
     tr = [(T.RUN, run_id), (T.GENERATION, str(gen)),
           (T.PARENT, str(parent_gen) if parent_gen else "none"),
           (T.LEVER, o.proposal.lever if o.proposal else "harness"),
-          (T.SCORE, f"{score:.4f}" if score is not None else "none"),
+          (T.SCORE, T.score_value(score)),
           (T.METRIC, f"{metric.name} ({higher} is better, split {select})")]
     for split in task.splits[1:]:
         s = o.score(split)
         if s is not None:
-            tr.append((T.SCORE_TEST if split == "test" else f"Sia-Score-{split}", f"{s:.4f}"))
+            tr.append((T.SCORE_TEST if split == "test" else f"Sia-Score-{split}",
+                       T.score_value(s)))
     tr += [(T.MODEL, "none"), (T.COST, "0.0000"), (T.GATES, gatemod.summary(o.gates) or "none")]
     if o.proposal:
         tr.append((T.KNOBS, T.knobs_value(o.proposal.knobs)))

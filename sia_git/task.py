@@ -150,6 +150,7 @@ def from_source(source: str) -> Task:
 def load(root: Path, source: str) -> Task:
     if not root.is_dir():
         raise SiaError(f"task directory not found: {root}")
+    root = root.resolve()  # the evaluator runs with the task root as its working directory
     if (root / MANIFEST).is_file():
         task = Task(root, _read_manifest(root / MANIFEST), "native", source)
     elif (root / "data" / "public" / "task.md").is_file():

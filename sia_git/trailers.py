@@ -23,6 +23,12 @@ REVERTS = "Sia-Reverts"
 REASON = "Sia-Reason"
 
 
+def score_value(score: float | None) -> str:
+    """Scores are written with 10 significant digits so that reading one back and comparing
+    (with the loop's 1e-9 tolerance) gives the same verdict as the exact number."""
+    return "none" if score is None else format(score, ".10g")
+
+
 def render(subject: str, body: str, trailers: list[tuple[str, str]]) -> str:
     lines = [subject.strip(), ""]
     if body.strip():

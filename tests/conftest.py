@@ -1,0 +1,69 @@
+"""Shared fixtures: real git repositories in temporary folders, and the real CLI as a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GIT_ENV = {"GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
+           "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.com"}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV}).stdout
+
+
+def make_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "--initial-branch=main")
+    (path / "README.md").write_text("a user's project\n")
+    (path / "notes.txt").write_text("work in progress\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-qm", "first commit")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A user's repository: one commit on main, a staged change, an untracked file."""
+    path = make_repo(tmp_path / "project")
+    (path / "README.md").write_text("a user's project, edited\n")
+    git(path, "add", "README.md")
+    return path
+
+
+def snapshot(repo: Path) -> dict[str, str]:
+    """What the user sees of their checkout: branch, tip, index, working tree, file contents."""
+    return {"head": git(repo, "symbolic-ref", "HEAD"), "tip": git(repo, "rev-parse", "main"),
+            "status": git(repo, "status", "--porcelain", "--untracked-files=all"),
+            "index": git(repo, "diff", "--cached"),
+            "files": "".join(f"{p.name}:{p.read_text()}" for p in sorted(repo.iterdir())
+                             if p.is_file())}
+
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def sia() -> Runner:
+    """Run the real `sia-git` command line in a separate process."""
+
+    def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "sia_git", *args], cwd=cwd,
+                              capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **GIT_ENV, **(env or {})})
+
+    return run
+
+
+def run_ids(repo: Path) -> list[str]:
+    out = git(repo, "for-each-ref", "--format=%(refname:strip=3)", "refs/heads/sia/")
+    return out.split()

@@ -1,0 +1,71 @@
+"""The git layer: repository checks, plumbing commits, all-or-nothing ref updates."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sia_git.errors import SiaError
+from sia_git.gitrepo import GitError, open_repo
+from tests.conftest import git, make_repo
+
+
+def test_open_repo_rejects_what_cannot_host_a_run(tmp_path: Path) -> None:
+    with pytest.raises(SiaError, match="not a git repository"):
+        open_repo(tmp_path)
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "bare")], check=True)
+    with pytest.raises(SiaError, match="bare repository"):
+        open_repo(tmp_path / "bare")
+    subprocess.run(["git", "init", "-q", str(tmp_path / "empty")], check=True)
+    with pytest.raises(SiaError, match="no commits yet"):
+        open_repo(tmp_path / "empty")
+
+
+def test_make_tree_and_commit_leave_the_checkout_alone(tmp_path: Path) -> None:
+    path = make_repo(tmp_path / "r")
+    repo = open_repo(path)
+    head = repo.rev_parse("HEAD")
+    tree = repo.make_tree(head, {"sia-agent/a.py": b"print(1)\n", "README.md": None})
+    sha = repo.commit(tree, [head], "subject\n\nSia-Run: x\n")
+    assert repo.read_file(sha, "sia-agent/a.py") == "print(1)\n"
+    assert repo.read_file(sha, "README.md") is None
+    assert git(path, "status", "--porcelain", "--untracked-files=no") == ""
+    assert repo.rev_parse("HEAD") == head
+
+
+def test_update_refs_is_all_or_nothing(tmp_path: Path) -> None:
+    path = make_repo(tmp_path / "r")
+    repo = open_repo(path)
+    head = repo.rev_parse("HEAD")
+    repo.update_refs([("refs/sia/x/a", head, None)])
+    with pytest.raises(GitError):
+        # the second update expects a ref to be new that already exists: nothing may land
+        repo.update_refs([("refs/sia/x/b", head, None), ("refs/sia/x/a", head, None)])
+    assert repo.rev_parse("refs/sia/x/b") is None
+    assert repo.rev_parse("refs/sia/x/a") == head
+
+
+def test_commits_work_without_a_configured_identity(tmp_path: Path) -> None:
+    path = tmp_path / "r"
+    path.mkdir()
+    env = {"HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", "init", "-q"], cwd=path, check=True, env=env)
+    (path / "f").write_text("x")
+    subprocess.run(["git", "add", "f"], cwd=path, check=True, env=env)
+    subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "x"],
+                   cwd=path, check=True, env=env)
+    import os
+
+    old = dict(os.environ)
+    os.environ.update(env)
+    for key in [k for k in os.environ if k.startswith("GIT_AUTHOR") or k.startswith("GIT_COMM")]:
+        del os.environ[key]
+    try:
+        repo = open_repo(path)
+        sha = repo.commit(repo.make_tree("HEAD", {}), [repo.rev_parse("HEAD")], "msg\n")
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    assert "sia-git" in git(path, "log", "-1", "--format=%an", sha)

@@ -1,0 +1,153 @@
+"""Hostile target agents are contained by the sandbox and score as failures.
+
+Each agent in tests/hostile/ runs through the real pipeline (gates, bubblewrap sandbox, trusted
+evaluator) on the built-in penguins task. Network attempts target only a loopback listener this
+test starts.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from sia_git.candidates import Outcome, try_candidate
+from sia_git.runs import stage_dataset
+from sia_git.sandbox import Limits, Sandbox, choose_backend
+from sia_git.sandbox.procs import PidsCgroup
+from sia_git.task import resolve
+
+HOSTILE = Path(__file__).parent / "hostile"
+TASK = resolve("penguins", None)
+
+
+def agent_source(name: str, **subs: str) -> bytes:
+    text = (HOSTILE / "_common.py").read_text() + "\n" + (HOSTILE / f"{name}.py").read_text()
+    for key, value in subs.items():
+        text = text.replace(f"@@{key}@@", value)
+    return text.encode()
+
+
+def run_hostile(tmp_path: Path, name: str, limits: Limits | None = None, **subs: str) -> Outcome:
+    backend, _ = choose_backend("bwrap")
+    sandbox = Sandbox(backend, TASK.manifest.agent.packages, TASK.manifest.agent.forbid_packages)
+    dataset = stage_dataset(TASK, tmp_path / "dataset")
+    return try_candidate(1, None, {"target_agent.py": agent_source(name, **subs)}, TASK, sandbox,
+                         dataset, tmp_path / "scratch", limits or Limits(timeout_s=20), seed=0)
+
+
+def no_agent_processes() -> bool:
+    found = subprocess.run(["pgrep", "-f", "/sia/agent/target_agent.py"], capture_output=True)
+    return found.returncode == 1
+
+
+def test_loopback_connection_is_blocked(tmp_path: Path) -> None:
+    connections: list[bytes] = []
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.5)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            connections.append(conn.recv(100))
+            conn.close()
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    try:
+        out = run_hostile(tmp_path, "net_loopback", PORT=str(server.getsockname()[1]))
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+    assert connections == []
+    assert out.status == "crashed"
+    assert "Connection refused" in out.run.stderr_tail or "unreachable" in out.run.stderr_tail
+
+
+@pytest.mark.parametrize("name", ["read_private", "walk_up_private"])
+def test_private_answers_are_out_of_reach(tmp_path: Path, name: str) -> None:
+    out = run_hostile(tmp_path, name, PRIVATE=str(TASK.private_dir.resolve()))
+    assert out.status == "crashed", out.reason
+    assert out.evaluation is None
+
+
+def test_writes_outside_the_working_dir_do_not_land(tmp_path: Path) -> None:
+    outside = tmp_path / "escaped.txt"
+    before = (TASK.public_dir / "train.csv").read_bytes()
+    out = run_hostile(tmp_path, "write_outside", OUTSIDE=str(outside))
+    assert out.status == "crashed"
+    assert not outside.exists()
+    assert (tmp_path / "dataset" / "train.csv").read_bytes() == before
+
+
+def test_infinite_loop_is_killed_at_the_timeout(tmp_path: Path) -> None:
+    out = run_hostile(tmp_path, "infinite_loop", Limits(timeout_s=2))
+    assert out.status == "timed-out"
+    assert out.run.duration_s < 15
+    assert no_agent_processes()
+
+
+def test_memory_bomb_is_stopped_by_the_memory_limit(tmp_path: Path) -> None:
+    out = run_hostile(tmp_path, "memory_bomb", Limits(timeout_s=30, memory_mb=512))
+    assert out.status == "crashed"
+    assert "MemoryError" in out.run.stderr_tail or (out.run.exit_code or 0) < 0
+
+
+def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path) -> None:
+    probe = PidsCgroup(8)
+    if probe.path is None:
+        pytest.skip("no writable pids cgroup on this machine: the process cap cannot bind root")
+    probe.remove()
+    out = run_hostile(tmp_path, "fork_bomb", Limits(timeout_s=10, max_procs=32))
+    assert out.status in ("crashed", "timed-out")
+    assert "fork refused after" in out.run.stderr_tail
+    made = int(out.run.stderr_tail.split("fork refused after ")[1].split(":")[0])
+    assert made < 32
+    assert no_agent_processes()
+
+
+def test_forged_results_json_is_never_trusted(tmp_path: Path) -> None:
+    out = run_hostile(tmp_path, "forge_results")
+    assert out.status == "ok"
+    assert out.score("dev") == 0.0
+    assert any("results.json" in d for d in out.evaluation.dropped)
+
+
+def test_symlinks_to_the_answer_key_are_not_followed(tmp_path: Path) -> None:
+    out = run_hostile(tmp_path, "symlink_answers", PRIVATE=str(TASK.private_dir.resolve()))
+    assert out.score("dev") == 0.0
+    assert sum("symlink" in d for d in out.evaluation.dropped) == 2
+
+
+def test_api_keys_never_enter_the_sandbox(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-canary-1234")
+    monkeypatch.setenv("HF_TOKEN", "hf_canary")
+    out = run_hostile(tmp_path, "env_secrets", TOKEN="canary")
+    assert out.status == "crashed"
+    assert "no secrets to steal" in out.run.stderr_tail
+
+
+def test_background_processes_do_not_outlive_the_run(tmp_path: Path) -> None:
+    marker = "4242.4242"
+    out = run_hostile(tmp_path, "background_process", TOKEN=marker)
+    assert out.status == "ok"
+    left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True)
+    assert left.returncode == 1, left.stdout
+
+
+def test_data_source_package_is_not_importable(tmp_path: Path) -> None:
+    pytest.importorskip("palmerpenguins", reason="the test extra installs the data source")
+    out = run_hostile(tmp_path, "import_data_source")
+    assert out.status == "crashed"
+    assert "palmerpenguins" in out.run.stderr_tail

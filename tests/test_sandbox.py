@@ -1,0 +1,47 @@
+"""Sandbox backends: every backend runs a well-behaved agent; limits apply to all of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sia_git.sandbox import Limits, Sandbox, choose_backend
+from sia_git.task import resolve
+
+TASK = resolve("penguins", None)
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "unshare", "none"])
+def test_reference_agent_runs_in_each_backend(tmp_path: Path, backend: str) -> None:
+    chosen, warning = choose_backend(backend)
+    if chosen != backend:
+        pytest.skip(f"{backend} cannot run on this machine: {warning}")
+    sandbox = Sandbox(chosen, ["numpy"], [])
+    result = sandbox.run(TASK.reference_agent.parent, TASK.public_dir, tmp_path,
+                         Limits(timeout_s=60))
+    assert result.ok, result.stderr_tail
+    assert (tmp_path / "work" / "predictions" / "dev.csv").is_file()
+    assert (warning is not None) == (backend == "none")
+
+
+def test_unallowed_package_is_a_clear_error() -> None:
+    from sia_git.errors import SiaError
+
+    with pytest.raises(SiaError, match="not installed here: pip install surely-not-a-package"):
+        Sandbox("bwrap", ["surely-not-a-package"], [])
+
+
+def test_sandbox_environment_is_minimal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-canary")
+    agent = tmp_path / "agent"
+    agent.mkdir()
+    (agent / "target_agent.py").write_text(
+        "import os, sys\n"
+        "wd = sys.argv[sys.argv.index('--working_dir') + 1]\n"
+        "open(os.path.join(wd, 'env.txt'), 'w').write(repr(sorted(os.environ)))\n")
+    result = Sandbox("bwrap", [], []).run(agent, TASK.public_dir, tmp_path / "s",
+                                          Limits(timeout_s=30), seed=7)
+    assert result.ok, result.stderr_tail
+    names = (tmp_path / "s" / "work" / "env.txt").read_text()
+    assert "ANTHROPIC_API_KEY" not in names and "SIA_SEED" in names

@@ -1,0 +1,74 @@
+"""Loading tasks: the task.toml layout, SIA's layout, and one clear error per malformed task."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sia_git.errors import SiaError
+from sia_git.task import builtin_tasks, load, resolve
+
+SIA_TASK = Path(__file__).parent / "data" / "sia_task"
+
+
+def test_builtin_tasks_are_listed_and_load() -> None:
+    names = set(builtin_tasks())
+    assert {"penguins", "word-sentiment"} <= names
+    for name in names:
+        task = resolve(name, None)
+        assert task.kind == "native"
+        assert task.splits == ["dev", "test"]
+        assert task.reference_agent.is_file()
+
+
+def test_sia_layout_is_detected() -> None:
+    task = load(SIA_TASK, source=str(SIA_TASK))
+    assert task.kind == "sia"
+    assert task.public_dir == SIA_TASK / "data" / "public"
+    assert task.evaluator == SIA_TASK / "data" / "public" / "evaluate.py"
+    assert task.reference_agent.name == "reference_target_agent.py"
+    cmd = task.evaluator_command(Path("/out"), "dev", Path("/r.json"))
+    assert cmd[-2:] == ["--gen-dir", "/out"]
+
+
+def _template(tmp_path: Path) -> Path:
+    dest = tmp_path / "t"
+    shutil.copytree(resolve("penguins", None).root, dest)
+    return dest
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda t: (t / "task.toml").write_text("name = ["), "task.toml: invalid TOML"),
+    (lambda t: (t / "task.toml").write_text('name = "x"\ncolour = "red"\n'),
+     "task.toml: colour: Extra inputs are not permitted"),
+    (lambda t: (t / "task.toml").write_text('name = "x"\n[metric]\ndirection = "up"\n'),
+     "task.toml: metric.direction"),
+    (lambda t: (t / "task.toml").write_text('name = "x"\n[agent]\ntimeout_s = -1\n'),
+     "task.toml: agent.timeout_s"),
+    (lambda t: (t / "task.toml").write_text('name = "x"\n[evaluator]\ntimeout_s = 5\n'),
+     "task.toml: evaluator: Value error, set exactly one of 'path' or 'builtin'"),
+    (lambda t: shutil.rmtree(t / "private"), "missing private answers folder"),
+    (lambda t: (t / "public" / "task.md").unlink(), "task.md: missing task description"),
+    (lambda t: (t / "reference" / "target_agent.py").unlink(), "missing reference agent"),
+])
+def test_malformed_task_names_the_file_and_problem(tmp_path: Path, edit, expected: str) -> None:
+    root = _template(tmp_path)
+    edit(root)
+    with pytest.raises(SiaError) as err:
+        load(root, source=str(root))
+    assert expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_task_lists_the_builtin_ones() -> None:
+    with pytest.raises(SiaError, match="unknown task 'nope' .*penguins"):
+        resolve("nope", None)
+
+
+def test_exactly_one_task_source_is_required(tmp_path: Path) -> None:
+    with pytest.raises(SiaError, match="exactly one"):
+        resolve(None, None)
+    with pytest.raises(SiaError, match="exactly one"):
+        resolve("penguins", tmp_path)
