@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from sia_git.resources import bundled
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -28,14 +30,14 @@ class Gate(Protocol):
 
 
 class RuffGate:
-    """ruff with the rules that catch code that cannot run, not style."""
+    """ruff with the rules in hooks/ruff.toml: code that cannot run, not style."""
 
     name = "ruff"
-    rules = "E9,F63,F7,F82"
 
     def check(self, files: list[Path]) -> GateResult:
-        argv = [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache",
-                "--output-format", "json", "--select", self.rules, *map(str, files)]
+        config = bundled("hooks") / "ruff.toml"
+        argv = [sys.executable, "-m", "ruff", "check", "--no-cache", "--config", str(config),
+                "--output-format", "json", *map(str, files)]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         except subprocess.TimeoutExpired:

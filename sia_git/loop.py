@@ -140,8 +140,10 @@ def _seed_generation(ctx: Context) -> None:
     files = {ENTRY: source.read_bytes()}
     out = ctx.attempt(0, None, files, 1)
     if not out.ok:
-        hint = " (the task's evaluator is broken)" if out.status == "eval-failed" else ""
-        raise SiaError(f"generation 1 ({what} {source}) {out.status}{hint}: {out.reason}")
+        verdict = {"gate-failed": "failed its gates", "timed-out": "timed out",
+                   "eval-failed": "could not be scored (is the task's evaluator broken?)"}
+        raise SiaError(f"generation 1 ({source}) {verdict.get(out.status, out.status)}: "
+                       f"{out.reason}")
     base = ctx.repo.rev_parse("HEAD")
     assert base is not None
     settings = ctx.cfg.model_dump()

@@ -8,6 +8,7 @@ the same candidates.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -83,10 +84,21 @@ class KnobProposer:
         current, space = parsed
         tried = {_key(t.knobs, space) for t in history} | {_key(current, space)}
         proposals: list[Proposal] = []
-        for attempt in range(n * 25):
+        # TPE first; if it keeps proposing settings already tried (it favours the region of the
+        # best ones), fall back to plain random sampling, and in a small finite space to the
+        # settings not tried yet, so the search only stops when the space is exhausted.
+        for attempt in range(n * 40):
             if len(proposals) == n:
                 break
-            params = self._ask(space, history, _seed(self.run_id, generation, attempt))
+            seed = _seed(self.run_id, generation, attempt)
+            if attempt < n * 10:
+                params = self._ask(space, history, seed, tpe=True)
+            elif (grid := _untried(space, tried)) is not None:
+                if not grid:
+                    break
+                params = dict(grid[seed % len(grid)])
+            else:
+                params = self._ask(space, history, seed, tpe=False)
             knobs = {**current, **{k: knobmod.tidy(v) for k, v in params.items()}}
             key = _key(knobs, space)
             if key in tried:
@@ -95,13 +107,14 @@ class KnobProposer:
             proposals.append(self._proposal(incumbent, current, knobs, history))
         return proposals
 
-    def _ask(self, space: Space, history: list[Trial], seed: int) -> dict[str, Value]:
+    def _ask(self, space: Space, history: list[Trial], seed: int, tpe: bool) -> dict[str, Value]:
         import optuna
         from optuna.trial import TrialState, create_trial
 
         optuna.logging.set_verbosity(logging.WARNING)
         dists = _distributions(space)
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True)
+        sampler = (optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True)
+                   if tpe else optuna.samplers.RandomSampler(seed=seed))
         study = optuna.create_study(direction=self.direction, sampler=sampler)
         for t in history:
             if not _in_space(t.knobs, space):
@@ -137,6 +150,21 @@ class KnobProposer:
                        f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n\n"
                        f"## Why\n\n{why}\n")
         return Proposal("knobs", knobmod.write(source, new), subject, improvement, new)
+
+
+def _untried(space: Space, tried: set[tuple]) -> list[tuple] | None:
+    """Untried settings of an all-choice space small enough to list; None for other spaces."""
+    if any(isinstance(spec, Range) for spec in space.values()):
+        return None
+    names = sorted(space)
+    size = 1
+    for name in names:
+        size *= len(space[name])  # type: ignore[arg-type]
+    if size > 4096:
+        return None
+    combos = itertools.product(*(space[name] for name in names))  # type: ignore[misc]
+    keys = (tuple(zip(names, combo, strict=True)) for combo in combos)
+    return [key for key in keys if key not in tried]
 
 
 def _key(knobs: dict[str, Value], space: Space) -> tuple:

@@ -46,3 +46,19 @@ def test_history_steers_the_search() -> None:
     picks = KnobProposer("r", "maximize").propose(src, history, 21, 8)
     near = sum(abs(p.knobs["x"] - 0.8) < 0.25 for p in picks)
     assert near >= 5, [p.knobs for p in picks]
+
+
+def test_last_untried_setting_is_found() -> None:
+    """Regression: TPE kept re-proposing tried values and the run stopped with one untried."""
+    src = "KNOBS = {'offset': 3}\nKNOB_SPACE = {'offset': [0, 1, 2, 3, 4, 5]}\n"
+    history = [Trial({"offset": v}, 0.0, 1) for v in (1, 2, 3, 4, 5)]
+    for run in ("a", "b", "c", "d", "e"):
+        [p] = KnobProposer(run, "maximize").propose(src, history, 4, 2)
+        assert p.knobs == {"offset": 0}
+
+
+def test_continuous_space_falls_back_to_random_sampling() -> None:
+    src = "KNOBS = {'k': 1}\nKNOB_SPACE = {'k': {'low': 1, 'high': 3, 'type': 'int'}}\n"
+    history = [Trial({"k": 1}, 0.5, 1), Trial({"k": 2}, 0.1, 2)]
+    [p] = KnobProposer("r", "maximize").propose(src, history, 3, 1)
+    assert p.knobs == {"k": 3}

@@ -1,0 +1,20 @@
+"""The benchmark script runs and prints its summary line (timings are not asserted here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_loop_overhead_bench_prints_a_median() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "loop_overhead.py"), "--gens",
+                           "3", "--rounds", "1"], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "loop overhead per generation: median" in done.stdout

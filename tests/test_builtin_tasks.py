@@ -1,0 +1,75 @@
+"""The built-in tasks: reproducible splits, real headroom, answers out of the agent's reach."""
+
+from __future__ import annotations
+
+import filecmp
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sia_git.candidates import try_candidate
+from sia_git.runs import stage_dataset
+from sia_git.sandbox import Limits, Sandbox, choose_backend
+from sia_git.task import builtin_tasks, resolve
+
+SOURCES = {"penguins": "palmerpenguins", "word-sentiment": "vaderSentiment"}
+GOOD_KNOBS = {
+    "penguins": {"model": "knn", "features": "morpho", "standardize": True,
+                 "per_species": True, "k": 7, "l2": 0.1},
+    "word-sentiment": {"ngram_min": 3, "ngram_max": 6, "alpha": 0.1, "word_boundaries": True,
+                       "use_prior": True},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_prepare_step_reproduces_the_shipped_split(tmp_path: Path, name: str) -> None:
+    if importlib.util.find_spec(SOURCES[name]) is None:
+        pytest.fail(f"{SOURCES[name]} is missing: install the test extra (pip install .[test])")
+    root = builtin_tasks()[name]
+    subprocess.run([sys.executable, str(root / "prepare.py"), str(tmp_path)], check=True)
+    for part in ("public", "private"):
+        shipped = sorted(p.name for p in (root / part).iterdir() if p.suffix == ".csv")
+        assert shipped == sorted(p.name for p in (tmp_path / part).iterdir())
+        match, mismatch, errors = filecmp.cmpfiles(root / part, tmp_path / part, shipped,
+                                                   shallow=False)
+        assert mismatch == [] and errors == []
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_splits_are_disjoint_and_answers_private(name: str) -> None:
+    task = resolve(name, None)
+    ids = {}
+    for split in ("train", "dev", "test"):
+        lines = (task.public_dir / f"{split}.csv").read_text().splitlines()
+        ids[split] = {line.split(",")[0] for line in lines[1:]}
+        if split != "train":
+            header = lines[0].split(",")
+            assert header[-1] not in ("sex", "label"), "public split leaks its labels"
+    assert not (ids["train"] & ids["dev"] or ids["train"] & ids["test"] or ids["dev"] & ids["test"])
+    assert SOURCES[name] in task.manifest.agent.forbid_packages
+
+
+def _with_knobs(source: str, knobs: dict) -> str:
+    return re.sub(r"KNOBS = \{.*?\n\}", "KNOBS = " + repr(knobs), source, count=1, flags=re.S)
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_reference_agent_leaves_at_least_five_points_of_headroom(tmp_path: Path,
+                                                                  name: str) -> None:
+    task = resolve(name, None)
+    backend, _ = choose_backend("bwrap")
+    sandbox = Sandbox(backend, task.manifest.agent.packages, task.manifest.agent.forbid_packages)
+    dataset = stage_dataset(task, tmp_path / "dataset")
+    reference = task.reference_agent.read_text()
+    scores = {}
+    for label, source in (("reference", reference),
+                          ("good", _with_knobs(reference, GOOD_KNOBS[name]))):
+        out = try_candidate(0, None, {"target_agent.py": source.encode()}, task, sandbox,
+                            dataset, tmp_path / label, Limits(timeout_s=60), seed=0)
+        assert out.ok, out.reason
+        scores[label] = out.score("dev")
+    assert scores["good"] - scores["reference"] >= 0.05, scores

@@ -1,0 +1,46 @@
+"""A plain (non-editable) install carries the built-in tasks, templates, evaluators and hooks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GIT_ENV, ROOT, make_repo, run_ids
+
+pytestmark = pytest.mark.slow
+
+
+def test_built_wheel_installs_and_runs(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
+    [wheel] = wheels.glob("sia_git-*.whl")
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(target), str(wheel)], check=True, capture_output=True)
+    bundled = target / "sia_git" / "_bundled"
+    for path in ("tasks/penguins/task.toml", "tasks/word-sentiment/private/dev.csv",
+                 "templates/task/task.toml", "hooks/ruff.toml"):
+        assert (bundled / path).exists(), path
+    assert (target / "sia_git" / "evaluators" / "accuracy.py").is_file()
+
+    # Run the installed copy, from outside the checkout, with the checkout off sys.path.
+    env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(target), "PYTHONSAFEPATH": "1"}
+    repo = make_repo(tmp_path / "project")
+
+    def sia(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "sia_git", *args], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    where = subprocess.run([sys.executable, "-c", "import sia_git; print(sia_git.__file__)"],
+                           cwd=repo, env=env, capture_output=True, text=True).stdout
+    assert where.startswith(str(target))
+    assert "word-sentiment" in sia("tasks").stdout
+    assert sia("init", "--task", "custom").returncode == 0
+    done = sia("evolve", "--task", "penguins", "--max-gen", "2")
+    assert done.returncode == 0, done.stderr
+    assert len(run_ids(repo)) == 1
