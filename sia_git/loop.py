@@ -193,7 +193,8 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         inc_score = baseline.score(ctx.select)
         ctx.echo(f"gen {gen}: re-scored the branch tip as the baseline: {_scores(ctx, baseline)}")
     try:
-        proposals = KnobProposer(ctx.run_id, ctx.task.manifest.metric.direction).propose(
+        proposals = KnobProposer(f"{ctx.task.name}/{ctx.cfg.seed}",
+                                 ctx.task.manifest.metric.direction).propose(
             files[ENTRY].decode(), hist.trials(), gen, ctx.cfg.candidates)
     except knobmod.KnobError as exc:
         ctx.echo(f"gen {gen}: stopping: the agent's knobs are unusable: {exc}")

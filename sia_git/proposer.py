@@ -51,8 +51,8 @@ def _distributions(space: Space) -> dict:
     return out
 
 
-def _seed(run_id: str, generation: int, attempt: int) -> int:
-    digest = hashlib.sha256(f"{run_id}/{generation}/{attempt}".encode()).digest()
+def _seed(key: str, generation: int, attempt: int) -> int:
+    digest = hashlib.sha256(f"{key}/{generation}/{attempt}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
 
 
@@ -72,8 +72,10 @@ class KnobProposer:
 
     lever = "knobs"
 
-    def __init__(self, run_id: str, direction: str) -> None:
-        self.run_id = run_id
+    def __init__(self, seed_key: str, direction: str) -> None:
+        # The seed key (task name and --seed) makes a run reproducible: the same task, seed and
+        # history always give the same proposals, whatever the run is called.
+        self.seed_key = seed_key
         self.direction = direction
 
     def propose(self, incumbent: str, history: list[Trial], generation: int,
@@ -90,7 +92,7 @@ class KnobProposer:
         for attempt in range(n * 40):
             if len(proposals) == n:
                 break
-            seed = _seed(self.run_id, generation, attempt)
+            seed = _seed(self.seed_key, generation, attempt)
             if attempt < n * 10:
                 params = self._ask(space, history, seed, tpe=True)
             elif (grid := _untried(space, tried)) is not None:
