@@ -209,3 +209,30 @@ def test_init_scaffolds_a_task_that_runs_as_is(repo: Path, sia: Runner) -> None:
     done = sia("evolve", "--task-dir", "circle", "--max-gen", "3", cwd=repo)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "gen 1: reference agent" in done.stdout
+
+
+def test_hand_made_revert_is_followed_by_log_and_the_next_generation(repo: Path,
+                                                                      sia: Runner) -> None:
+    assert sia("evolve", "--task", "penguins", "--max-gen", "3", cwd=repo).returncode == 0
+    [run_id] = run_ids(repo)
+    worktree = repo / ".git" / "sia" / "worktrees" / run_id
+    tip = git(worktree, "rev-parse", "HEAD").strip()
+    reverted_gen = trailers(repo, tip)["Sia-Generation"]
+    assert reverted_gen != "1"
+    git(worktree, "revert", "--no-edit", "HEAD")
+
+    rows = json.loads(sia("log", "--json", cwd=repo).stdout)["rows"]
+    assert {r["commit"]: r["status"] for r in rows}[tip] == "reverted"
+    revert = git(worktree, "rev-parse", "HEAD").strip()
+    incumbent_gen = trailers(repo, f"{tip}^")["Sia-Generation"]
+    done = sia("evolve", "--run", run_id, "--max-gen", "4", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    # Generation 4's candidates were proposed from the reverted state, wherever they landed.
+    rejected = git(repo, "for-each-ref", "--format=%(objectname)",
+                   f"refs/sia/{run_id}/rejected/g0004-*").split()
+    accepted = [c for c in branch_commits(repo, run_id)
+                if trailers(repo, c).get("Sia-Generation") == "4"]
+    assert rejected or accepted
+    for cand in rejected + accepted:
+        assert git(repo, "rev-parse", f"{cand}^").strip() == revert
+        assert trailers(repo, cand)["Sia-Parent"] == incumbent_gen
