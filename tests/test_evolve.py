@@ -236,3 +236,17 @@ def test_hand_made_revert_is_followed_by_log_and_the_next_generation(repo: Path,
     for cand in rejected + accepted:
         assert git(repo, "rev-parse", f"{cand}^").strip() == revert
         assert trailers(repo, cand)["Sia-Parent"] == incumbent_gen
+
+
+def test_a_clone_with_the_run_refs_shows_the_same_run(repo: Path, sia: Runner,
+                                                      tmp_path: Path) -> None:
+    assert sia("evolve", "--task", "penguins", "--max-gen", "3", cwd=repo).returncode == 0
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    git(clone, "fetch", "-q", "origin", "refs/heads/sia/*:refs/heads/sia/*",
+        "refs/sia/*:refs/sia/*", "refs/notes/*:refs/notes/*")
+    original = json.loads(sia("log", "--json", cwd=repo).stdout)
+    cloned = json.loads(sia("log", "--json", cwd=clone).stdout)
+    assert cloned == original
+    shown = json.loads(sia("show", "1", "--json", cwd=clone).stdout)[0]
+    assert shown["result"]["scores"]["dev"] == original["rows"][0]["score"]
