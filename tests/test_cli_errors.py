@@ -26,33 +26,21 @@ def _task_copy(tmp: Path, edit: Callable[[Path], None]) -> Path:
     return dest
 
 
-def _crashing_evaluator(tmp: Path) -> tuple[Path, list[str]]:
-    def edit(t: Path) -> None:
-        (t / "evaluate.py").write_text("raise RuntimeError('evaluator bug')\n")
-        toml = (t / "task.toml").read_text().replace('builtin = "accuracy"', 'path = "evaluate.py"')
-        (t / "task.toml").write_text(toml)
+def _evaluator(body: str, timeout_s: int = 60) -> Setup:
+    """A copy of the penguins task whose evaluator is replaced by `body`."""
 
-    return _repo(tmp), ["evolve", "--task-dir", str(_task_copy(tmp, edit))]
+    def setup(tmp: Path) -> tuple[Path, list[str]]:
+        def edit(t: Path) -> None:
+            (t / "evaluate.py").write_text(body)
+            toml = (t / "task.toml").read_text().replace('builtin = "accuracy"',
+                                                         'path = "evaluate.py"')
+            toml = toml.replace("timeout_s = 60\n\n[layout]",
+                                f"timeout_s = {timeout_s}\n\n[layout]")
+            (t / "task.toml").write_text(toml)
 
+        return _repo(tmp), ["evolve", "--task-dir", str(_task_copy(tmp, edit))]
 
-def _hanging_evaluator(tmp: Path) -> tuple[Path, list[str]]:
-    def edit(t: Path) -> None:
-        (t / "evaluate.py").write_text("import time\ntime.sleep(60)\n")
-        toml = (t / "task.toml").read_text().replace('builtin = "accuracy"',
-                                                     'path = "evaluate.py"')
-        (t / "task.toml").write_text(toml.replace("timeout_s = 60\n\n[layout]",
-                                                  "timeout_s = 1\n\n[layout]"))
-
-    return _repo(tmp), ["evolve", "--task-dir", str(_task_copy(tmp, edit))]
-
-
-def _garbage_evaluator(tmp: Path) -> tuple[Path, list[str]]:
-    def edit(t: Path) -> None:
-        (t / "evaluate.py").write_text("import sys\nopen(sys.argv[-1], 'w').write('lol')\n")
-        toml = (t / "task.toml").read_text().replace('builtin = "accuracy"', 'path = "evaluate.py"')
-        (t / "task.toml").write_text(toml)
-
-    return _repo(tmp), ["evolve", "--task-dir", str(_task_copy(tmp, edit))]
+    return setup
 
 
 def _with_file(name: str, text: str, *args: str) -> Setup:
@@ -121,9 +109,12 @@ CASES: dict[str, tuple[Setup, str]] = {
         lambda tmp: (_repo(tmp), ["evolve", "--task-dir", str(_task_copy(
             tmp, lambda t: (t / "task.toml").write_text('name = "x"\nmetrc = 1\n')))]),
         "task.toml: metrc"),
-    "evaluator crash": (_crashing_evaluator, "RuntimeError: evaluator bug"),
-    "evaluator hangs": (_hanging_evaluator, "timed out after 1s"),
-    "evaluator prints garbage": (_garbage_evaluator, "is not JSON"),
+    "evaluator crash": (_evaluator("raise RuntimeError('evaluator bug')\n"),
+                        "RuntimeError: evaluator bug"),
+    "evaluator hangs": (_evaluator("import time\ntime.sleep(60)\n", timeout_s=1),
+                        "timed out after 1s"),
+    "evaluator prints garbage": (
+        _evaluator("import sys\nopen(sys.argv[-1], 'w').write('lol')\n"), "is not JSON"),
     "private answers committed": (_tracked_private, "private answers are committed"),
     "unknown config key": (_with_file("sia-git.toml", "max_gens = 2\n", "evolve", "--task",
                                       "penguins"), "sia-git.toml: max_gens: unknown key"),
