@@ -192,32 +192,15 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         baseline = ctx.attempt(0, None, files, gen)
         inc_score = baseline.score(ctx.select)
         ctx.echo(f"gen {gen}: re-scored the branch tip as the baseline: {_scores(ctx, baseline)}")
-    try:
-        proposals = KnobProposer(f"{ctx.task.name}/{ctx.cfg.seed}",
-                                 ctx.task.manifest.metric.direction).propose(
-            files[ENTRY].decode(), hist.trials(), gen, ctx.cfg.candidates)
-    except knobmod.KnobError as exc:
-        ctx.echo(f"gen {gen}: stopping: the agent's knobs are unusable: {exc}")
-        return False
+    proposals = _propose(ctx, hist, files, gen)
     if not proposals:
-        ctx.echo(f"gen {gen}: stopping: the agent declares no KNOBS/KNOB_SPACE to search, or "
-                 "every setting was tried (the LLM levers will propose code changes)")
         return False
     with ThreadPoolExecutor(max_workers=min(ctx.cfg.workers, len(proposals))) as pool:
         outcomes = list(pool.map(
             lambda ip: ctx.attempt(ip[0], ip[1], {**files, ENTRY: ip[1].source.encode()}, gen),
             enumerate(proposals, start=1)))
     accepted, reasons = _select(ctx, outcomes, inc_score)
-    commits = {}
-    for o in outcomes:
-        assert o.proposal is not None
-        extra = [(T.CANDIDATE, f"{o.index}/{len(outcomes)}")]
-        if o.index != accepted:
-            extra.append((T.REJECTED, reasons[o.index]))
-        tree = rec.candidate_tree(ctx.repo, hist.tip.sha, o, o.proposal.improvement)
-        body = o.proposal.improvement.split("\n", 2)[2]
-        commits[o.index] = ctx.repo.commit(tree, [hist.tip.sha], rec.message(
-            ctx.run_id, gen, inc.gen, o, ctx.task, o.proposal.subject, body, extra))
+    commits = _commit_candidates(ctx, hist, inc, gen, outcomes, accepted, reasons)
     record = _record(ctx, gen, inc_score, outcomes, accepted, commits, reasons)
     rec.publish(ctx.repo, ctx.run_id, gen, commits, accepted, hist.tip.sha,
                 rec.attempt_tree(ctx.repo, record, outcomes))
@@ -230,6 +213,39 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         ctx.echo(f"gen {gen} c{o.index}: {o.proposal.subject if o.proposal else ''}\n"
                  f"    {_scores(ctx, o)}  {verdict}")
     return True
+
+
+def _propose(ctx: Context, hist: H.RunHistory, files: dict[str, bytes],
+             gen: int) -> list[Proposal]:
+    proposer = KnobProposer(f"{ctx.task.name}/{ctx.cfg.seed}",
+                            ctx.task.manifest.metric.direction)
+    try:
+        proposals = proposer.propose(files[ENTRY].decode(), hist.trials(), gen,
+                                     ctx.cfg.candidates)
+    except knobmod.KnobError as exc:
+        ctx.echo(f"gen {gen}: stopping: the agent's knobs are unusable: {exc}")
+        return []
+    if not proposals:
+        ctx.echo(f"gen {gen}: stopping: the agent declares no KNOBS/KNOB_SPACE to search, or "
+                 "every setting was tried (the LLM levers will propose code changes)")
+    return proposals
+
+
+def _commit_candidates(ctx: Context, hist: H.RunHistory, inc: H.Entry, gen: int,
+                       outcomes: list[Outcome], accepted: int | None,
+                       reasons: dict[int, str]) -> dict[int, str]:
+    """A commit object per candidate (on top of the tip); refs come later, all at once."""
+    commits = {}
+    for o in outcomes:
+        assert o.proposal is not None
+        extra = [(T.CANDIDATE, f"{o.index}/{len(outcomes)}")]
+        if o.index != accepted:
+            extra.append((T.REJECTED, reasons[o.index]))
+        tree = rec.candidate_tree(ctx.repo, hist.tip.sha, o, o.proposal.improvement)
+        body = o.proposal.improvement.split("\n", 2)[2]
+        commits[o.index] = ctx.repo.commit(tree, [hist.tip.sha], rec.message(
+            ctx.run_id, gen, inc.gen, o, ctx.task, o.proposal.subject, body, extra))
+    return commits
 
 
 def _select(ctx: Context, outcomes: list[Outcome], incumbent: float | None

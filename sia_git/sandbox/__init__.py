@@ -101,7 +101,8 @@ def choose_backend(requested: Backend) -> tuple[Backend, str | None]:
     raise SiaError(f"`unshare -n` cannot run here ({why[:120]}); try --sandbox bwrap")
 
 
-def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path]) -> list[str]:
+def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path], seed: int
+                ) -> list[str]:
     exe, prefix = _interpreter()
     bind = ["--ro-bind", "/usr", "/usr"]
     for p in ("/lib", "/lib64", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives"):
@@ -117,23 +118,25 @@ def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path]) -> lis
     bwrap = _bwrap_path() or "bwrap"
     return [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *bind,
-            "--chdir", "/sia/work", *_setenv("/sia/site", "/sia/work"), exe]
+            "--chdir", "/sia/work", *_setenv("/sia/site", "/sia/work", seed), exe]
 
 
-def _setenv(site: str, home: str) -> list[str]:
-    return [a for k, v in _env(site, home).items() for a in ("--setenv", k, v)]
+def _setenv(site: str, home: str, seed: int) -> list[str]:
+    return [a for k, v in _env(site, home, seed).items() for a in ("--setenv", k, v)]
 
 
-def _env(site: str, home: str) -> dict[str, str]:
+def _env(site: str, home: str, seed: int) -> dict[str, str]:
+    """The agent's whole environment: nothing is inherited, so no key or token gets in."""
     return {"PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": site, "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "TMPDIR": "/tmp",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "SIA_SEED": str(seed)}
 
 
 def _command(backend: Backend, agent: Path, dataset: Path, work: Path, args: list[str],
-             site: list[Path]) -> list[str]:
+             site: list[Path], seed: int = 0) -> list[str]:
     if backend == "bwrap":
-        return [*_bwrap_args(agent, dataset, work, site), "-S", *args]
+        return [*_bwrap_args(agent, dataset, work, site, seed), "-S", *args]
     exe, _ = _interpreter()
     prefix = [] if backend == "none" else ["unshare", "-n" if os.geteuid() == 0 else "-rn", "--"]
     return [*prefix, exe, "-S", *args]
@@ -147,8 +150,8 @@ class Sandbox:
         self.packages = packages
         self.forbid = forbid
         if "*" in packages:
-            self.site = [p for d in pkgs.site_dirs() for p in d.iterdir()
-                         if p not in set(pkgs.hidden_paths(forbid))]
+            hidden = set(pkgs.hidden_paths(forbid))
+            self.site = [p for d in pkgs.site_dirs() for p in d.iterdir() if p not in hidden]
         else:
             self.site = pkgs.allowed_paths(packages, forbid)
 
@@ -161,8 +164,8 @@ class Sandbox:
         if self.backend == "bwrap":
             args = ["/sia/agent/target_agent.py", "--dataset_dir", "/sia/dataset",
                     "--working_dir", "/sia/work"]
-            argv = _command("bwrap", agent_dir, dataset_dir, work, args, self.site)
-            env = {}
+            argv = _command("bwrap", agent_dir, dataset_dir, work, args, self.site, seed)
+            env: dict[str, str] = {}
         else:
             # Fresh copies, so a candidate that scribbles on its inputs harms only itself.
             agent = shutil.copytree(agent_dir, scratch / "agent")
@@ -174,11 +177,7 @@ class Sandbox:
             args = [str(agent / "target_agent.py"), "--dataset_dir", str(data),
                     "--working_dir", str(work)]
             argv = _command(self.backend, agent, data, work, args, [])
-            env = _env(str(site), str(work))
-        env = {**env, "SIA_SEED": str(seed)}
-        if self.backend == "bwrap":
-            argv = [*argv[: argv.index("--chdir")], "--setenv", "SIA_SEED", str(seed),
-                    *argv[argv.index("--chdir"):]]
+            env = _env(str(site), str(work), seed)
         done = run_limited(argv, env, work, limits, scratch / "stdout.txt", scratch / "stderr.txt")
         return RunResult(self.backend, done.exit_code, done.timed_out, done.duration_s,
                          _tail(scratch / "stdout.txt"), _tail(scratch / "stderr.txt"),
