@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +113,15 @@ class Repo:
         return self.git("diff", a, b, "--", *paths)
 
     def add_note(self, sha: str, text: str) -> None:
-        self.git("notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", sha, input=text)
+        # Runs in one repository share the notes ref; retry when another holds its lock.
+        for attempt in range(5):
+            try:
+                self.git("notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", sha, input=text)
+                return
+            except GitError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def note(self, sha: str) -> str | None:
         out = self.git("notes", "--ref", NOTES_REF, "show", sha, check=False)

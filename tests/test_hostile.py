@@ -151,3 +151,25 @@ def test_data_source_package_is_not_importable(tmp_path: Path) -> None:
     out = run_hostile(tmp_path, "import_data_source")
     assert out.status == "crashed"
     assert "palmerpenguins" in out.run.stderr_tail
+
+
+def test_stale_empty_cgroups_of_killed_runs_are_swept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from sia_git.sandbox import procs
+
+    probe = PidsCgroup(8)
+    if probe.path is None:
+        pytest.skip("no writable pids cgroup on this machine")
+    root = probe.path.parent
+    probe.remove()
+    stale, fresh = root / "sia-git-stale0000000", root / "sia-git-fresh0000000"
+    stale.mkdir()
+    fresh.mkdir()
+    old = time.time() - procs.STALE_CGROUP_S - 60
+    os.utime(stale, (old, old))
+    procs._sweep_stale.cache_clear()
+    PidsCgroup(8).remove()
+    assert not stale.exists() and fresh.exists()
+    fresh.rmdir()

@@ -8,6 +8,7 @@ when the machine offers one, caps the process count: RLIMIT_NPROC does not bind 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -30,6 +31,18 @@ os.execvpe(cfg["argv"][0], cfg["argv"], cfg["env"])
 """
 
 _CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+STALE_CGROUP_S = 600
+
+
+@functools.cache
+def _sweep_stale(root: Path) -> None:
+    """Remove empty cgroups that a killed sia-git left behind. Only old ones: a sibling process
+    may have just made one that its agent has not joined yet."""
+    for path in root.glob("sia-git-*"):
+        with contextlib.suppress(OSError):
+            if (not _read(path / "cgroup.procs").strip()
+                    and time.time() - path.stat().st_mtime > STALE_CGROUP_S):
+                path.rmdir()
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,7 @@ class PidsCgroup:
                 continue
             if root == Path("/sys/fs/cgroup") and "pids" not in _read(root / "cgroup.controllers"):
                 continue
+            _sweep_stale(root)
             path = root / f"sia-git-{uuid.uuid4().hex[:12]}"
             try:
                 path.mkdir()
