@@ -25,7 +25,7 @@ def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"sia-git: error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("sia-git: interrupted; `sia-git evolve --run RUN` resumes", err=True)
+            click.echo("sia-git: interrupted", err=True)
             sys.exit(130)
 
     return wrapper

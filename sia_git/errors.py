@@ -13,3 +13,9 @@ class RunLocked(SiaError):
     """Another process is evolving the same run."""
 
     exit_code = 3
+
+
+class Interrupted(SiaError):
+    """Ctrl-C: nothing is lost, and the message says how to resume."""
+
+    exit_code = 130

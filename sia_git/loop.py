@@ -6,9 +6,10 @@ write. Killing it at any point and running `evolve --run` again continues where 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from sia_git import recording as rec
 from sia_git import trailers as T
 from sia_git.candidates import Outcome, try_candidate
 from sia_git.config import EvolveConfig
-from sia_git.errors import SiaError
+from sia_git.errors import Interrupted, SiaError
 from sia_git.gitrepo import Repo, open_repo
 from sia_git.lock import RunLock
 from sia_git.proposer import KnobProposer, Proposal
@@ -95,8 +96,9 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo) -> str:
         ctx = _context(repo, paths, task, cfg, echo)
         echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
              f"{ctx.sandbox.backend}")
-        _seed_generation(ctx)
-        _iterate(ctx)
+        with _resumable(run_id):
+            _seed_generation(ctx)
+            _iterate(ctx)
     return run_id
 
 
@@ -118,8 +120,17 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo) -> s
         added = rec.ensure_notes(repo, run_id)
         echo(f"resuming run {run_id} after generation {hist.last_generation}"
              + (f" (restored {added} note(s))" if added else ""))
-        _iterate(ctx)
+        with _resumable(run_id):
+            _iterate(ctx)
     return run_id
+
+
+@contextlib.contextmanager
+def _resumable(run_id: str) -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; `sia-git evolve --run {run_id}` resumes the run") from None
 
 
 def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: Echo) -> Context:

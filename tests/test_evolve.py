@@ -250,3 +250,24 @@ def test_a_clone_with_the_run_refs_shows_the_same_run(repo: Path, sia: Runner,
     assert cloned == original
     shown = json.loads(sia("show", "1", "--json", cwd=clone).stdout)[0]
     assert shown["result"]["scores"]["dev"] == original["rows"][0]["score"]
+
+
+def test_ctrl_c_names_the_run_to_resume(repo: Path) -> None:
+    import signal
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "sia_git", "evolve", "--task",
+                             "word-sentiment", "--max-gen", "40"], cwd=repo, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(600):
+        if run_ids(repo):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    [run_id] = run_ids(repo)
+    assert proc.returncode == 130
+    assert err.strip() == (f"sia-git: error: interrupted; `sia-git evolve --run {run_id}` "
+                           "resumes the run")
+    assert subprocess.run(["git", "fsck"], cwd=repo, capture_output=True).returncode == 0
