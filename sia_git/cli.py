@@ -82,11 +82,13 @@ def init(name: str | None, directory: Path | None) -> None:
 @click.option("--max-gen", type=int, help="Generations in the run, generation 1 included [8].")
 @click.option("--candidates", type=int, help="Candidates proposed per generation [2].")
 @click.option("--workers", type=int, help="Candidates evaluated at once [2].")
-@click.option("--sandbox", help="bwrap (default), unshare, or none (unsafe: asks for a warning).")
-@click.option("--seed", type=int, help="Seed given to agents as SIA_SEED [0].")
+@click.option("--sandbox",
+              help="bwrap (default), unshare, or none (unsandboxed: prints a warning).")
+@click.option("--seed", type=int, help="Seed for the search, also given to agents as SIA_SEED [0].")
 @click.option("--confirm-runs", type=int,
               help="Re-runs of an accepted generation; its gain must hold or it is reverted [1].")
-@click.option("--min-improvement", type=float, help="Margin a candidate must beat the best by [0].")
+@click.option("--min-improvement", type=float,
+              help="Margin by which a candidate must beat the incumbent [0].")
 @click.option("--agent-timeout", "agent_timeout_s", type=float,
               help="Seconds an agent may run (default: the task's).")
 @click.option("--memory-mb", type=int, help="Memory limit for an agent (default: the task's).")
