@@ -20,8 +20,9 @@ def bundled(name: str) -> Path:
 
 
 def evaluator_script(name: str) -> Path:
-    """Path of a built-in evaluator script shipped inside the package."""
-    path = _PKG / "evaluators" / f"{name}.py"
+    """A built-in evaluator: a standalone script in templates/evaluators/ that tasks name with
+    `builtin = NAME` and that `sia-git init` copies into a new task as its evaluate.py."""
+    path = bundled("templates") / "evaluators" / f"{name}.py"
     if not path.is_file():
         raise FileNotFoundError(path)
     return path

@@ -24,9 +24,9 @@ def test_built_wheel_installs_and_runs(tmp_path: Path) -> None:
                     str(target), str(wheel)], check=True, capture_output=True)
     bundled = target / "sia_git" / "_bundled"
     for path in ("tasks/penguins/task.toml", "tasks/word-sentiment/private/dev.csv",
-                 "templates/task/task.toml", "hooks/ruff.toml"):
+                 "templates/task/task.toml", "templates/evaluators/accuracy.py",
+                 "hooks/ruff.toml"):
         assert (bundled / path).exists(), path
-    assert (target / "sia_git" / "evaluators" / "accuracy.py").is_file()
 
     # Run the installed copy, from outside the checkout, with the checkout off sys.path.
     env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(target), "PYTHONSAFEPATH": "1"}
