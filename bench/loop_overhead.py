@@ -6,8 +6,9 @@ Each round evolves a built-in task in a fresh temporary repository with 2 candid
 one after another (so agent runs never overlap), and times every generation. Overhead is a
 generation's wall time minus the time its agents spent inside the sandbox; it covers proposing
 (optuna), gating (ruff), staging, the trusted evaluator, commits, the ref transaction, notes, the
-worktree sync and confirmation bookkeeping. Printed: median per round and over all generations.
-Aim (issue 2): under 2 s on 2 cores.
+worktree sync and confirmation bookkeeping. Printed: the median per round and over all
+generations, and the time the task's evaluator takes per candidate. Aims (issue 2): overhead
+under 2 s, evaluation under 60 s, on 2 cores.
 """
 
 from __future__ import annotations
@@ -20,12 +21,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from sia_git import loop
+from sia_git import candidates, loop
 from sia_git.sandbox import Sandbox
+
+EVAL_TIMES: list[float] = []
 
 
 def one_round(task: str, gens: int) -> list[tuple[float, float]]:
     agent_time = 0.0
+    real_evaluate = candidates.evaluate
+
+    def timed_evaluate(*args, **kwargs):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        try:
+            return real_evaluate(*args, **kwargs)
+        finally:
+            EVAL_TIMES.append(time.perf_counter() - start)
+
     real_run = Sandbox.run
 
     def timed_run(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -47,6 +59,7 @@ def one_round(task: str, gens: int) -> list[tuple[float, float]]:
         return wrapper
 
     Sandbox.run = timed_run  # type: ignore[method-assign]
+    candidates.evaluate = timed_evaluate
     loop._generation = timed("gen", real_generation)
     loop._confirm_tip = timed("confirm", real_confirm)
     try:
@@ -61,6 +74,7 @@ def one_round(task: str, gens: int) -> list[tuple[float, float]]:
                        echo=lambda line: None)
     finally:
         Sandbox.run = real_run  # type: ignore[method-assign]
+        candidates.evaluate = real_evaluate
         loop._generation, loop._confirm_tip = real_generation, real_confirm
     # A generation's cost is its own step plus the confirmation step that follows it.
     per_gen: list[tuple[float, float]] = []
@@ -90,6 +104,9 @@ def main() -> None:
               f"{statistics.median(a for _, a in gens):>15.3f}  {len(gens):>5}")
     print(f"loop overhead per generation: median {statistics.median(overheads):.3f} s over "
           f"{len(overheads)} generations (aim: under 2 s)")
+    print(f"evaluation of one candidate (dev and test, trusted evaluator): median "
+          f"{statistics.median(EVAL_TIMES):.3f} s, max {max(EVAL_TIMES):.3f} s over "
+          f"{len(EVAL_TIMES)} (aim: under 60 s)")
 
 
 if __name__ == "__main__":
