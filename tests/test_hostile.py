@@ -31,20 +31,28 @@ def agent_source(name: str, **subs: str) -> bytes:
     return text.encode()
 
 
-def run_hostile(tmp_path: Path, name: str, limits: Limits | None = None, **subs: str) -> Outcome:
-    backend, _ = choose_backend("bwrap")
+def run_hostile(tmp_path: Path, name: str, limits: Limits | None = None,
+                backend: str = "bwrap", **subs: str) -> Outcome:
+    chosen, warning = choose_backend(backend)
+    if chosen != backend:
+        pytest.skip(f"{backend} cannot run here: {warning}")
+    backend = chosen
     sandbox = Sandbox(backend, TASK.manifest.agent.packages, TASK.manifest.agent.forbid_packages)
     dataset = stage_dataset(TASK, tmp_path / "dataset")
     return try_candidate(1, None, {"target_agent.py": agent_source(name, **subs)}, TASK, sandbox,
                          dataset, tmp_path / "scratch", limits or Limits(timeout_s=20), seed=0)
 
 
+BACKENDS = pytest.mark.parametrize("backend", ["bwrap", "unshare"])
+
+
 def no_agent_processes() -> bool:
-    found = subprocess.run(["pgrep", "-f", "/sia/agent/target_agent.py"], capture_output=True)
+    found = subprocess.run(["pgrep", "-f", "agent/target_agent.py"], capture_output=True)
     return found.returncode == 1
 
 
-def test_loopback_connection_is_blocked(tmp_path: Path) -> None:
+@BACKENDS
+def test_loopback_connection_is_blocked(tmp_path: Path, backend: str) -> None:
     connections: list[bytes] = []
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -64,7 +72,8 @@ def test_loopback_connection_is_blocked(tmp_path: Path) -> None:
     thread = threading.Thread(target=accept)
     thread.start()
     try:
-        out = run_hostile(tmp_path, "net_loopback", PORT=str(server.getsockname()[1]))
+        out = run_hostile(tmp_path, "net_loopback", backend=backend,
+                          PORT=str(server.getsockname()[1]))
     finally:
         stop.set()
         thread.join()
@@ -90,25 +99,28 @@ def test_writes_outside_the_working_dir_do_not_land(tmp_path: Path) -> None:
     assert (tmp_path / "dataset" / "train.csv").read_bytes() == before
 
 
-def test_infinite_loop_is_killed_at_the_timeout(tmp_path: Path) -> None:
-    out = run_hostile(tmp_path, "infinite_loop", Limits(timeout_s=2))
+@BACKENDS
+def test_infinite_loop_is_killed_at_the_timeout(tmp_path: Path, backend: str) -> None:
+    out = run_hostile(tmp_path, "infinite_loop", Limits(timeout_s=2), backend)
     assert out.status == "timed-out"
     assert out.run.duration_s < 15
     assert no_agent_processes()
 
 
-def test_memory_bomb_is_stopped_by_the_memory_limit(tmp_path: Path) -> None:
-    out = run_hostile(tmp_path, "memory_bomb", Limits(timeout_s=30, memory_mb=512))
+@BACKENDS
+def test_memory_bomb_is_stopped_by_the_memory_limit(tmp_path: Path, backend: str) -> None:
+    out = run_hostile(tmp_path, "memory_bomb", Limits(timeout_s=30, memory_mb=512), backend)
     assert out.status == "crashed"
     assert "MemoryError" in out.run.stderr_tail or (out.run.exit_code or 0) < 0
 
 
-def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path) -> None:
+@BACKENDS
+def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path, backend: str) -> None:
     probe = PidsCgroup(8)
     if probe.path is None:
         pytest.skip("no writable pids cgroup on this machine: the process cap cannot bind root")
     probe.remove()
-    out = run_hostile(tmp_path, "fork_bomb", Limits(timeout_s=10, max_procs=32))
+    out = run_hostile(tmp_path, "fork_bomb", Limits(timeout_s=10, max_procs=32), backend)
     assert out.status in ("crashed", "timed-out")
     assert "fork refused after" in out.run.stderr_tail
     made = int(out.run.stderr_tail.split("fork refused after ")[1].split(":")[0])
@@ -116,31 +128,36 @@ def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path) -> None:
     assert no_agent_processes()
 
 
-def test_forged_results_json_is_never_trusted(tmp_path: Path) -> None:
-    out = run_hostile(tmp_path, "forge_results")
+@BACKENDS
+def test_forged_results_json_is_never_trusted(tmp_path: Path, backend: str) -> None:
+    out = run_hostile(tmp_path, "forge_results", backend=backend)
     assert out.status == "ok"
     assert out.score("dev") == 0.0
     assert any("results.json" in d for d in out.evaluation.dropped)
 
 
-def test_symlinks_to_the_answer_key_are_not_followed(tmp_path: Path) -> None:
-    out = run_hostile(tmp_path, "symlink_answers", PRIVATE=str(TASK.private_dir.resolve()))
+@BACKENDS
+def test_symlinks_to_the_answer_key_are_not_followed(tmp_path: Path, backend: str) -> None:
+    out = run_hostile(tmp_path, "symlink_answers", backend=backend,
+                      PRIVATE=str(TASK.private_dir.resolve()))
     assert out.score("dev") == 0.0
     assert sum("symlink" in d for d in out.evaluation.dropped) == 2
 
 
+@BACKENDS
 def test_api_keys_never_enter_the_sandbox(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                          monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-canary-1234")
     monkeypatch.setenv("HF_TOKEN", "hf_canary")
-    out = run_hostile(tmp_path, "env_secrets", TOKEN="canary")
+    out = run_hostile(tmp_path, "env_secrets", backend=backend, TOKEN="canary")
     assert out.status == "crashed"
     assert "no secrets to steal" in out.run.stderr_tail
 
 
-def test_background_processes_do_not_outlive_the_run(tmp_path: Path) -> None:
+@BACKENDS
+def test_background_processes_do_not_outlive_the_run(tmp_path: Path, backend: str) -> None:
     marker = "4242.4242"
-    out = run_hostile(tmp_path, "background_process", TOKEN=marker)
+    out = run_hostile(tmp_path, "background_process", backend=backend, TOKEN=marker)
     assert out.status == "ok"
     left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True)
     assert left.returncode == 1, left.stdout
