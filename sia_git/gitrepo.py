@@ -166,36 +166,34 @@ class Repo:
 
 
 def open_repo(path: Path) -> Repo:
-    """Find the repository holding `path` and check it can host a run."""
+    """Find the repository holding `path` (with GitPython) and check it can host a run."""
     if shutil.which("git") is None:
         raise SiaError("git is not installed or not on PATH")
+    import git  # GitPython refuses to import without a git executable, hence the check above
+
     if not path.is_dir():
         raise SiaError(f"not a directory: {path}")
-    done = subprocess.run(["git", "rev-parse", "--is-bare-repository", "--git-common-dir"],
-                          cwd=path, capture_output=True, text=True)
-    if done.returncode != 0:
+    try:
+        found = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise SiaError(f"not a git repository: {path.resolve()} "
-                       "(run `git init` and make a first commit)")
-    bare, common_out = done.stdout.splitlines()[:2]
-    if bare == "true":
+                       "(run `git init` and make a first commit)") from None
+    if found.bare:
         raise SiaError(f"{path.resolve()} is a bare repository; run sia-git inside a clone with "
                        "a checkout")
-    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True,
-                         text=True)
-    if top.returncode != 0 or not top.stdout.strip():
+    if found.working_tree_dir is None:
         raise SiaError(f"{path.resolve()} is inside .git, not a working tree; run sia-git from "
                        "the checkout")
-    root = Path(top.stdout.strip())
-    common = Path(common_out)
-    common = common if common.is_absolute() else (path / common).resolve()
-    identity = []
-    for key, suffix in (("user.name", "NAME"), ("user.email", "EMAIL")):
-        got = subprocess.run(["git", "config", key], cwd=root, capture_output=True, text=True)
-        if not got.stdout.strip():
-            identity += [(k, v) for k, v in _FALLBACK_IDENTITY.items() if k.endswith(suffix)]
-    repo = Repo(root, common, tuple(identity))
-    if repo.rev_parse("HEAD") is None:
-        raise SiaError(f"{root}: the repository has no commits yet; make a first commit")
+    if not found.head.is_valid():
+        raise SiaError(f"{found.working_tree_dir}: the repository has no commits yet; make a "
+                       "first commit")
+    common = Path(found.common_dir).resolve()
     if not os.access(common, os.W_OK):
         raise SiaError(f"{common} is not writable; sia-git records runs inside the repository")
-    return repo
+    reader = found.config_reader()
+    identity = []
+    for key, suffix in (("name", "NAME"), ("email", "EMAIL")):
+        if not reader.get_value("user", key, default=""):
+            identity += [(k, v) for k, v in _FALLBACK_IDENTITY.items()
+                         if k.endswith(suffix) and k not in os.environ]
+    return Repo(Path(found.working_tree_dir), common, tuple(identity))

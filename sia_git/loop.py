@@ -288,7 +288,7 @@ def _record(ctx: Context, gen: int, incumbent: float | None, outcomes: list[Outc
             reasons: dict[int, str] | None = None) -> dict[str, Any]:
     cands = []
     for o in outcomes:
-        c = rec.outcome_record(o, ctx.task)
+        c = rec.outcome_record(o)
         c["commit"] = commits.get(o.index)
         c["verdict"] = "accepted" if o.index == accepted else (reasons or {}).get(o.index, "")
         cands.append(c)

@@ -15,7 +15,7 @@ from sia_git.runs import CODE_DIR, IMPROVEMENT
 from sia_git.task import Task
 
 
-def outcome_record(o: Outcome, task: Task, full_items: bool = True) -> dict[str, Any]:
+def outcome_record(o: Outcome) -> dict[str, Any]:
     ev = o.evaluation
     rec: dict[str, Any] = {
         "candidate": o.index, "status": o.status, "reason": o.reason,
@@ -32,8 +32,7 @@ def outcome_record(o: Outcome, task: Task, full_items: bool = True) -> dict[str,
         "dropped_outputs": ev.dropped if ev else [],
     }
     if ev:
-        rec["items"] = {s: [i for i in v.items if full_items or i["status"] != "correct"]
-                        for s, v in ev.splits.items()}
+        rec["items"] = {s: v.items for s, v in ev.splits.items()}
     return rec
 
 

@@ -47,25 +47,28 @@ def test_update_refs_is_all_or_nothing(tmp_path: Path) -> None:
     assert repo.rev_parse("refs/sia/x/a") == head
 
 
-def test_commits_work_without_a_configured_identity(tmp_path: Path) -> None:
-    path = tmp_path / "r"
-    path.mkdir()
-    env = {"HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin"}
-    subprocess.run(["git", "init", "-q"], cwd=path, check=True, env=env)
-    (path / "f").write_text("x")
-    subprocess.run(["git", "add", "f"], cwd=path, check=True, env=env)
-    subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "x"],
-                   cwd=path, check=True, env=env)
-    import os
+def test_commits_work_without_a_configured_identity(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = make_repo(tmp_path / "r")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(key, raising=False)
+    repo = open_repo(path)
+    sha = repo.commit(repo.make_tree("HEAD", {}), [repo.rev_parse("HEAD")], "msg\n")
+    assert git(path, "log", "-1", "--format=%an <%ae>", sha).strip() == \
+        "sia-git <sia-git@localhost>"
 
-    old = dict(os.environ)
-    os.environ.update(env)
-    for key in [k for k in os.environ if k.startswith("GIT_AUTHOR") or k.startswith("GIT_COMM")]:
-        del os.environ[key]
-    try:
-        repo = open_repo(path)
-        sha = repo.commit(repo.make_tree("HEAD", {}), [repo.rev_parse("HEAD")], "msg\n")
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    assert "sia-git" in git(path, "log", "-1", "--format=%an", sha)
+
+def test_identity_from_the_environment_is_kept(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    path = make_repo(tmp_path / "r")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Env Person")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "env@example.com")
+    repo = open_repo(path)
+    sha = repo.commit(repo.make_tree("HEAD", {}), [repo.rev_parse("HEAD")], "msg\n")
+    assert git(path, "log", "-1", "--format=%an <%ae>", sha).strip() == \
+        "Env Person <env@example.com>"
