@@ -127,9 +127,6 @@ class Repo:
         out = self.git("notes", "--ref", NOTES_REF, "show", sha, check=False)
         return out or None
 
-    def fsck(self) -> str:
-        return self.git("fsck", "--no-progress", check=False)
-
     # -- worktrees ---------------------------------------------------------------------------
 
     def ensure_worktree(self, path: Path, branch: str) -> None:

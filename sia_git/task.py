@@ -109,10 +109,6 @@ class Task:
         s = self.manifest.splits
         return [s.select, *[r for r in s.report if r != s.select]]
 
-    def better(self, a: float, b: float) -> bool:
-        """True when score a is strictly better than score b."""
-        return a > b if self.manifest.metric.direction == "maximize" else a < b
-
     def evaluator_command(self, outputs: Path, split: str, result: Path) -> list[str]:
         if self.kind == "sia":
             return [sys.executable, str(self.evaluator), "--gen-dir", str(outputs)]
