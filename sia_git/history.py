@@ -142,4 +142,6 @@ def list_runs(repo: Repo) -> list[str]:
     """Run ids, newest first (by the tip's commit date)."""
     lines = repo.git("for-each-ref", "--sort=-committerdate", "--format=%(refname:strip=3)",
                      "refs/heads/sia/").split()
-    return [r for r in lines if repo.rev_parse(ref(r, "base"))]
+    based = {name.split("/")[2] for name in repo.for_each_ref("refs/sia/", "%(refname)")
+             if name.strip().endswith("/base")}
+    return [r for r in lines if r in based]
