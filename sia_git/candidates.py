@@ -13,6 +13,8 @@ from pathlib import Path
 from sia_git import gates as gatemod
 from sia_git.evaluation import Evaluation, EvaluatorFailed, evaluate
 from sia_git.gates import GateResult
+from sia_git.gateway.server import Gateway
+from sia_git.llm.client import ModelClient
 from sia_git.proposer import Proposal
 from sia_git.runs import ENTRY
 from sia_git.sandbox import Limits, RunResult, Sandbox
@@ -20,6 +22,8 @@ from sia_git.task import Task
 
 TRACE_BYTES = 256 * 1024
 TRACE_FILES = 20
+TRANSCRIPT = "transcript.json"
+GATEWAY_LOG_BYTES = 4 * 1024 * 1024  # ~200 calls of capped entries: every call is kept
 
 
 @dataclass
@@ -27,12 +31,15 @@ class Outcome:
     index: int  # 1..N for candidates, 0 for a baseline or the reference agent
     proposal: Proposal | None
     files: dict[str, bytes]  # the agent folder it ran: path -> content
-    status: str  # ok | gate-failed | crashed | timed-out | eval-failed
+    # ok | model-failed | budget-stopped | gate-failed | crashed | timed-out | eval-failed
+    status: str
     reason: str = ""
     gates: list[GateResult] = field(default_factory=list)
     run: RunResult | None = None
     evaluation: Evaluation | None = None
     traces: dict[str, bytes] = field(default_factory=dict)
+    cost_usd: float = 0.0  # the proposal's model calls plus the agent's gateway calls
+    gateway_calls: int = 0
 
     @property
     def ok(self) -> bool:
@@ -44,8 +51,9 @@ class Outcome:
 
 def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes], task: Task,
                   sandbox: Sandbox, dataset: Path, scratch: Path, limits: Limits,
-                  seed: int) -> Outcome:
-    """`files` is the whole agent folder (path -> content), already holding the proposal."""
+                  seed: int, target: ModelClient | None = None) -> Outcome:
+    """`files` is the whole agent folder (path -> content), already holding the proposal.
+    With a `target` model client, a gateway serves it to the agent for the length of its run."""
     if scratch.exists():
         shutil.rmtree(scratch)
     agent_dir = scratch / "agent"
@@ -53,6 +61,13 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
         (agent_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (agent_dir / rel).write_bytes(content)
     out = Outcome(index, proposal, files, "ok")
+    if proposal is not None:
+        out.cost_usd = proposal.cost_usd
+        if proposal.transcript is not None:
+            out.traces[TRANSCRIPT] = proposal.transcript
+        if proposal.failed:
+            out.status, out.reason = proposal.failed_status, proposal.failed
+            return out
     out.gates = gatemod.run_gates(sorted(agent_dir.rglob("*.py")))
     failed = [g for g in out.gates if not g.passed]
     if failed:
@@ -63,8 +78,17 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
     if not (agent_dir / ENTRY).is_file():
         out.status, out.reason = "crashed", f"the agent has no {ENTRY}"
         return out
-    out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed)
-    out.traces = collect_traces(scratch / "sandbox")
+    if target is None:
+        out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed)
+    else:
+        with Gateway(target, scratch / "gateway.jsonl") as gw:
+            out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed,
+                                  gw.socket)
+        out.cost_usd += gw.cost_usd
+        out.gateway_calls = gw.calls
+    out.traces.update(collect_traces(scratch / "sandbox"))
+    if (scratch / "gateway.jsonl").is_file():
+        out.traces["gateway.jsonl"] = _head(scratch / "gateway.jsonl", GATEWAY_LOG_BYTES)
     if not out.run.ok:
         out.status = "timed-out" if out.run.timed_out else "crashed"
         out.reason = out.run.reason()
@@ -91,7 +115,7 @@ def collect_traces(sandbox_dir: Path) -> dict[str, bytes]:
     return out
 
 
-def _head(path: Path) -> bytes:
+def _head(path: Path, limit: int = TRACE_BYTES) -> bytes:
     with path.open("rb") as f:
-        data = f.read(TRACE_BYTES + 1)
-    return data if len(data) <= TRACE_BYTES else data[:TRACE_BYTES] + b"\n[... truncated]\n"
+        data = f.read(limit + 1)
+    return data if len(data) <= limit else data[:limit] + b"\n[... truncated]\n"

@@ -92,6 +92,25 @@ def init(name: str | None, directory: Path | None) -> None:
 @click.option("--agent-timeout", "agent_timeout_s", type=float,
               help="Seconds an agent may run (default: the task's).")
 @click.option("--memory-mb", type=int, help="Memory limit for an agent (default: the task's).")
+@click.option("--model", help="Model for the Meta- and Feedback-Agents: a litellm model string "
+              "(openai/gpt-4o-mini, ollama/llama3, ...) or a profile name from the config. "
+              "Without it, the offline knob search proposes.")
+@click.option("--api-base", help="Endpoint for --model (a local or self-hosted server).")
+@click.option("--api-key-env", help="NAME of the environment variable holding --model's key "
+              "(the key itself is never stored).")
+@click.option("--target-model", help="Model the target agent may call through the gateway.")
+@click.option("--target-api-base", help="Endpoint for --target-model.")
+@click.option("--target-api-key-env", help="NAME of the variable holding --target-model's key.")
+@click.option("--budget-usd", type=float, help="Hard limit on model spending for the run; the "
+              "run stops before a call could pass it, and resumes with a higher limit.")
+@click.option("--model-timeout", "model_timeout_s", type=float,
+              help="Seconds per model call [120].")
+@click.option("--model-retries", type=int, help="Retries on rate limits and server errors [4].")
+@click.option("--feedback-turns", type=int, help="Tool-use turns per Feedback-Agent [16].")
+@click.option("--meta-retries", type=int,
+              help="Times the Meta-Agent may fix a broken first agent [2].")
+@click.option("--allow-rewrite/--no-allow-rewrite", default=None,
+              help="Let the Feedback-Agent replace whole files, not only patch them [no].")
 @repo_option
 @_handle_errors
 def evolve(run_id: str | None, repo: Path, **flags: Any) -> None:

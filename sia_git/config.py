@@ -11,6 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sia_git.errors import SiaError
+from sia_git.llm.profiles import ModelProfile
+
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class EvolveConfig(BaseModel):
@@ -28,11 +31,28 @@ class EvolveConfig(BaseModel):
     min_improvement: float = Field(default=0.0, ge=0)
     agent_timeout_s: float | None = Field(default=None, gt=0)
     memory_mb: int | None = Field(default=None, ge=64)
+    # Models (litellm model strings or profile names). None: the offline knob search.
+    model: str | None = Field(default=None, min_length=1)
+    api_base: str | None = Field(default=None, min_length=1)
+    api_key_env: str | None = Field(default=None, pattern=ENV_NAME)
+    target_model: str | None = Field(default=None, min_length=1)
+    target_api_base: str | None = Field(default=None, min_length=1)
+    target_api_key_env: str | None = Field(default=None, pattern=ENV_NAME)
+    budget_usd: float | None = Field(default=None, gt=0)
+    model_timeout_s: float | None = Field(default=None, gt=0)
+    model_retries: int | None = Field(default=None, ge=0, le=20)
+    feedback_turns: int = Field(default=16, ge=1, le=200)
+    meta_retries: int = Field(default=2, ge=0, le=10)
+    allow_rewrite: bool = False
+    profiles: dict[str, ModelProfile] = Field(default_factory=dict)
 
 
 # Keys that make sense in a config file; the rest are per-invocation flags.
 FILE_KEYS = {"task", "task_dir", "max_gen", "candidates", "workers", "sandbox", "seed",
-             "confirm_runs", "min_improvement", "agent_timeout_s", "memory_mb"}
+             "confirm_runs", "min_improvement", "agent_timeout_s", "memory_mb", "model",
+             "api_base", "api_key_env", "target_model", "target_api_base", "target_api_key_env",
+             "budget_usd", "model_timeout_s", "model_retries", "feedback_turns", "meta_retries",
+             "allow_rewrite", "profiles"}
 
 
 def _flag(key: str) -> str:
@@ -45,7 +65,7 @@ def _validate(data: dict[str, Any], origin: str, as_flags: bool) -> None:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = str(err["loc"][0]) if err["loc"] else "?"
-        shown = _flag(key) if as_flags else key
+        shown = _flag(key) if as_flags else ".".join(str(part) for part in err["loc"]) or "?"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else ""
         raise SiaError(f"{origin}: {shown}: {msg}{got}") from None

@@ -13,10 +13,11 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sia_git.errors import SiaError
+from sia_git.redact import Redactor
 
 NOTES_REF = "refs/notes/sia"
 _FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "sia-git", "GIT_AUTHOR_EMAIL": "sia-git@localhost",
@@ -33,6 +34,8 @@ class Repo:
     common_dir: Path  # the shared .git folder
     # Commit identity to add when the user has none configured (CI machines often have none).
     identity: tuple[tuple[str, str], ...] = ()
+    # Every blob, commit message and note sia-git writes passes through it (see redact.py).
+    redactor: Redactor = field(default_factory=Redactor.from_env, compare=False)
 
     @property
     def sia_dir(self) -> Path:
@@ -79,7 +82,7 @@ class Repo:
                     self.git("update-index", "--force-remove", "--", path, env=env)
                     continue
                 blob = Path(tmp) / "blob"
-                blob.write_bytes(content)
+                blob.write_bytes(self.redactor.bytes(content))
                 sha = self.git("hash-object", "-w", str(blob)).strip()
                 lines.append(f"100644 {sha}\t{path}")
             if lines:
@@ -91,7 +94,7 @@ class Repo:
         args = ["commit-tree", tree]
         for p in parents:
             args += ["-p", p]
-        return self.git(*args, input=message).strip()
+        return self.git(*args, input=self.redactor.text(message)).strip()
 
     def update_refs(self, updates: list[tuple[str, str, str | None]]) -> None:
         """Update refs all-or-nothing: (ref, new sha, expected old sha or None for 'create')."""
@@ -116,7 +119,8 @@ class Repo:
         # Runs in one repository share the notes ref; retry when another holds its lock.
         for attempt in range(5):
             try:
-                self.git("notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", sha, input=text)
+                self.git("notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", sha,
+                         input=self.redactor.text(text))
                 return
             except GitError:
                 if attempt == 4:
@@ -158,7 +162,8 @@ class Repo:
         """`git revert` a commit in the run's worktree with our message; return the new tip."""
         self.sync_worktree(worktree)
         self.git("revert", "--no-commit", sha, cwd=worktree)
-        self.git("commit", "--quiet", "--no-verify", "-F", "-", cwd=worktree, input=message)
+        self.git("commit", "--quiet", "--no-verify", "-F", "-", cwd=worktree,
+                 input=self.redactor.text(message))
         return self.git("rev-parse", "HEAD", cwd=worktree).strip()
 
 

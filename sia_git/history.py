@@ -60,6 +60,7 @@ class RunHistory:
     rejected: list[Entry] = field(default_factory=list)
     attempts: set[int] = field(default_factory=set)
     confirmed: set[int] = field(default_factory=set)
+    stops: dict[int, str] = field(default_factory=dict)  # generation -> why the run stopped
 
     @property
     def exists(self) -> bool:
@@ -97,9 +98,6 @@ class RunHistory:
                 out.append(Trial(knobs, e.score, e.gen))
         return out
 
-    def cost(self) -> float:
-        return sum(e.cost for e in (*self.branch, *self.rejected))
-
 
 def load(repo: Repo, run_id: str) -> RunHistory:
     base = repo.rev_parse(ref(run_id, "base"))
@@ -119,6 +117,9 @@ def load(repo: Repo, run_id: str) -> RunHistory:
         history.rejected.append(Entry(sha, subject, "generation", T.parse(block, TSEP),
                                       status="rejected", ref=name))
     history.rejected.sort(key=lambda e: (e.gen or 0, e.ref or ""))
+    for line in repo.for_each_ref(ref(run_id, "stops") + "/", f"%(refname){SEP}%(contents:body)"):
+        name, body = line.strip("\n").split(SEP, 1)
+        history.stops[int(name.rsplit("/g", 1)[1])] = body.strip()
     for kind, target in (("attempts", history.attempts), ("confirmed", history.confirmed)):
         for line in repo.for_each_ref(ref(run_id, kind) + "/", "%(refname)"):
             target.add(int(line.strip().rsplit("/g", 1)[1]))

@@ -7,11 +7,10 @@ write. Killing it at any point and running `evolve --run` again continues where 
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,18 @@ from sia_git import history as H
 from sia_git import knobs as knobmod
 from sia_git import recording as rec
 from sia_git import trailers as T
-from sia_git.candidates import Outcome, try_candidate
+from sia_git import writers
+from sia_git.agents.runview import RunView
+from sia_git.candidates import Outcome
 from sia_git.config import EvolveConfig
+from sia_git.confirm import confirm_tip
+from sia_git.context import Context, Echo
 from sia_git.errors import Interrupted, SiaError
 from sia_git.gitrepo import Repo, open_repo
+from sia_git.llm import roles
 from sia_git.lock import RunLock
 from sia_git.proposer import KnobProposer, Proposal
+from sia_git.redact import Redactor
 from sia_git.runs import (
     ENTRY,
     RUN_TOML,
@@ -38,48 +43,8 @@ from sia_git.runs import (
     stage_dataset,
     task_copy,
 )
-from sia_git.sandbox import Limits, Sandbox, choose_backend
+from sia_git.sandbox import Sandbox, choose_backend
 from sia_git.task import Task, from_source, resolve
-
-Echo = Callable[[str], None]
-EPS = 1e-9
-
-
-@dataclass
-class Context:
-    repo: Repo
-    paths: RunPaths
-    task: Task
-    cfg: EvolveConfig
-    sandbox: Sandbox
-    dataset: Path
-    echo: Echo
-
-    @property
-    def run_id(self) -> str:
-        return self.paths.run_id
-
-    @property
-    def select(self) -> str:
-        return self.task.manifest.splits.select
-
-    def limits(self) -> Limits:
-        a = self.task.manifest.agent
-        return Limits(timeout_s=self.cfg.agent_timeout_s or a.timeout_s,
-                      memory_mb=self.cfg.memory_mb or a.memory_mb)
-
-    def beats(self, score: float, incumbent: float) -> bool:
-        """Whether `score` improves on `incumbent` by more than the configured margin (with a
-        tolerance for scores read back from trailers)."""
-        d = score - incumbent if self.task.manifest.metric.direction == "maximize" else (
-            incumbent - score)
-        return d > self.cfg.min_improvement + EPS
-
-    def attempt(self, index: int, proposal: Proposal | None, files: dict[str, bytes],
-                gen: int, seed_offset: int = 0) -> Outcome:
-        scratch = self.paths.scratch / f"g{gen:04d}" / f"c{index}-{seed_offset}"
-        return try_candidate(index, proposal, files, self.task, self.sandbox, self.dataset,
-                             scratch, self.limits(), self.cfg.seed + seed_offset)
 
 
 def start(repo_path: Path, flags: dict[str, Any], echo: Echo) -> str:
@@ -90,12 +55,13 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo) -> str:
     check_private_untracked(repo, task)
     if cfg.agent is not None and not cfg.agent.is_file():
         raise SiaError(f"--agent: no such file: {cfg.agent}")
+    models = roles.build(cfg)
     run_id = new_run_id(repo, task.name)
     paths = RunPaths(repo, run_id)
     with RunLock(paths.locks, run_id):
-        ctx = _context(repo, paths, task, cfg, echo)
+        ctx = _context(repo, paths, task, cfg, echo, models)
         echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
-             f"{ctx.sandbox.backend}")
+             f"{ctx.sandbox.backend}, proposer {_proposer(ctx)}")
         with _resumable(run_id):
             _seed_generation(ctx)
             _iterate(ctx)
@@ -115,11 +81,14 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo) -> s
         recorded = read_run_toml(repo, hist.tip.sha)
         cfg = configmod.load(repo.root, flags, recorded.get("settings", {}))
         task = from_source(str(recorded.get("task_source", "")))
-        ctx = _context(repo, paths, task, cfg, echo)
+        models = roles.build(cfg, spent_usd=rec.run_cost(repo, run_id))
+        ctx = _context(repo, paths, task, cfg, echo, models)
         repo.ensure_worktree(paths.worktree, H.branch(run_id))
-        added = rec.ensure_notes(repo, run_id)
+        added = rec.ensure_notes(ctx.repo, run_id)
         echo(f"resuming run {run_id} after generation {hist.last_generation}"
-             + (f" (restored {added} note(s))" if added else ""))
+             + (f" (restored {added} note(s))" if added else "")
+             + (f", ${models.budget.spent_usd:.4f} spent so far" if models.budget.spent_usd
+                else ""))
         with _resumable(run_id):
             _iterate(ctx)
     return run_id
@@ -133,39 +102,64 @@ def _resumable(run_id: str) -> Iterator[None]:
         raise Interrupted(f"interrupted; `sia-git evolve --run {run_id}` resumes the run") from None
 
 
-def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: Echo) -> Context:
+def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: Echo,
+             models: roles.Models) -> Context:
     backend, warning = choose_backend(cfg.sandbox)
-    if warning:
-        echo(f"warning: {warning}")
+    for w in ([warning] if warning else []) + models.warnings:
+        echo(f"warning: {w}")
+    # Keys named by the model settings are secrets even when their names do not look it.
+    repo = dataclasses.replace(repo, redactor=Redactor.from_env(key_names=models.key_names))
+    paths = RunPaths(repo, paths.run_id)
     a = task.manifest.agent
     sandbox = Sandbox(backend, a.packages, a.forbid_packages)
     if paths.scratch.exists():
         shutil.rmtree(paths.scratch)  # what a killed process left behind
     dataset = stage_dataset(task, paths.scratch / "dataset")
-    return Context(repo, paths, task, cfg, sandbox, dataset, echo)
+    return Context(repo, paths, task, cfg, sandbox, dataset, echo, models)
+
+
+def _proposer(ctx: Context) -> str:
+    if ctx.models.proposer is None:
+        return "knob search (no --model)"
+    target = ctx.models.target
+    return (f"{ctx.models.proposer_name}"
+            + (f", target model {target.profile.model} via the gateway" if target else "")
+            + (f", budget ${ctx.cfg.budget_usd:g}" if ctx.cfg.budget_usd else ""))
 
 
 def _seed_generation(ctx: Context) -> None:
-    source = ctx.cfg.agent or ctx.task.reference_agent
-    what = f"agent {source.name}" if ctx.cfg.agent else "reference agent"
-    files = {ENTRY: source.read_bytes()}
-    out = ctx.attempt(0, None, files, 1)
+    first = writers.meta_first_agent(ctx) if (
+        ctx.models.proposer is not None and ctx.cfg.agent is None) else None
+    if first is not None:
+        files, out, what, model = first.files, first.outcome, "Meta-Agent", first.model
+        improvement = first.improvement
+    else:
+        source = ctx.cfg.agent or ctx.task.reference_agent
+        what = f"agent {source.name}" if ctx.cfg.agent else "reference agent"
+        files, model = {ENTRY: source.read_bytes()}, None
+        out = ctx.attempt(0, None, files, 1)
+        improvement = (f"# gen 1: {what}\n\nThe starting point: {what} for task "
+                       f"`{ctx.task.name}`, unchanged. Later generations must beat its score.\n")
+        if ctx.meta_fallback:
+            transcript, cost, why = ctx.meta_fallback
+            out.cost_usd += cost
+            out.traces[writers.META_TRANSCRIPT] = transcript
+            improvement += (f"\nThe Meta-Agent was asked first and wrote no usable agent "
+                            f"({why}); its transcript is kept in the attempt record.\n")
     if not out.ok:
         verdict = {"gate-failed": "failed its gates", "timed-out": "timed out",
                    "eval-failed": "could not be scored (is the task's evaluator broken?)"}
-        raise SiaError(f"generation 1 ({source}) {verdict.get(out.status, out.status)}: "
+        raise SiaError(f"generation 1 ({what}) {verdict.get(out.status, out.status)}: "
                        f"{out.reason}")
     base = ctx.repo.rev_parse("HEAD")
     assert base is not None
     settings = ctx.cfg.model_dump()
     extra = {RUN_TOML: run_toml(ctx.run_id, ctx.task, settings).encode(), **task_copy(ctx.task)}
-    improvement = (f"# gen 1: {what}\n\nThe starting point: {what} for task "
-                   f"`{ctx.task.name}`, unchanged. Later generations must beat its score.\n")
     tree = rec.candidate_tree(ctx.repo, base, out, improvement, extra)
     parsed = _knobs(files)
     trailers = [(T.KNOBS, T.knobs_value(parsed))] if parsed else []
     msg = rec.message(ctx.run_id, 1, None, out, ctx.task, f"{what} for {ctx.task.name}",
-                      improvement.split("\n", 2)[2], trailers)
+                      improvement.split("\n", 2)[2], trailers, model)
     sha = ctx.repo.commit(tree, [base], msg)
     record = _record(ctx, 1, None, [out], 0, {0: sha})
     rec.publish(ctx.repo, ctx.run_id, 1, {0: sha}, 0, None,
@@ -173,7 +167,7 @@ def _seed_generation(ctx: Context) -> None:
                 [(H.ref(ctx.run_id, "base"), base, None)])
     ctx.repo.ensure_worktree(ctx.paths.worktree, H.branch(ctx.run_id))
     rec.ensure_notes(ctx.repo, ctx.run_id)
-    ctx.echo(f"gen 1: {what}  {_scores(ctx, out)}  committed {sha[:10]}")
+    ctx.echo(f"gen 1: {what}  {_scores(ctx, out)}{_cost(ctx, out)}  committed {sha[:10]}")
 
 
 def _knobs(files: dict[str, bytes]) -> dict | None:
@@ -187,29 +181,29 @@ def _knobs(files: dict[str, bytes]) -> dict | None:
 def _iterate(ctx: Context) -> None:
     hist = H.load(ctx.repo, ctx.run_id)
     for gen in range(hist.last_generation + 1, ctx.cfg.max_gen + 1):
-        _confirm_tip(ctx, H.load(ctx.repo, ctx.run_id))
+        confirm_tip(ctx, H.load(ctx.repo, ctx.run_id))
         if not _generation(ctx, H.load(ctx.repo, ctx.run_id), gen):
             break
-    _confirm_tip(ctx, H.load(ctx.repo, ctx.run_id))
+    confirm_tip(ctx, H.load(ctx.repo, ctx.run_id))
     _summary(ctx, H.load(ctx.repo, ctx.run_id))
     shutil.rmtree(ctx.paths.scratch, ignore_errors=True)
 
 
 def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
-    """Run generation `gen`; return False when there is nothing left to try."""
+    """Run generation `gen`; return False when the run must stop (nothing left to try, or the
+    budget is spent)."""
     inc, inc_score = hist.incumbent()
     files = agent_files(ctx.repo, hist.tip.sha)
     if inc_score is None:
         baseline = ctx.attempt(0, None, files, gen)
         inc_score = baseline.score(ctx.select)
         ctx.echo(f"gen {gen}: re-scored the branch tip as the baseline: {_scores(ctx, baseline)}")
-    proposals = _propose(ctx, hist, files, gen)
-    if not proposals:
+    outcomes = _candidates(ctx, hist, files, gen)
+    if not outcomes:
         return False
-    with ThreadPoolExecutor(max_workers=min(ctx.cfg.workers, len(proposals))) as pool:
-        outcomes = list(pool.map(
-            lambda ip: ctx.attempt(ip[0], ip[1], {**files, ENTRY: ip[1].source.encode()}, gen),
-            enumerate(proposals, start=1)))
+    if all(o.status == "budget-stopped" and not o.cost_usd for o in outcomes):
+        _stop(ctx, gen, ctx.models.budget.exhausted or "budget reached")
+        return False
     accepted, reasons = _select(ctx, outcomes, inc_score)
     commits = _commit_candidates(ctx, hist, inc, gen, outcomes, accepted, reasons)
     record = _record(ctx, gen, inc_score, outcomes, accepted, commits, reasons)
@@ -222,8 +216,44 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         verdict = (f"accepted {commits[o.index][:10]}" if o.index == accepted
                    else f"rejected: {reasons[o.index]}")
         ctx.echo(f"gen {gen} c{o.index}: {o.proposal.subject if o.proposal else ''}\n"
-                 f"    {_scores(ctx, o)}  {verdict}")
+                 f"    {_scores(ctx, o)}{_cost(ctx, o)}  {verdict}")
+    if ctx.models.auth_error:
+        raise SiaError(f"stopping: {ctx.models.auth_error}; generation {gen} is recorded, and "
+                       f"`sia-git evolve --run {ctx.run_id}` resumes once the key works")
+    if ctx.models.budget.exhausted:
+        _stop(ctx, gen, ctx.models.budget.exhausted)
+        return False
     return True
+
+
+def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes],
+                gen: int) -> list[Outcome]:
+    """Propose and try this generation's candidates, `workers` at a time."""
+    if ctx.models.proposer is None:
+        proposals = _propose(ctx, hist, files, gen)
+        if not proposals:
+            return []
+        jobs = [(i, lambda p=p: p) for i, p in enumerate(proposals, start=1)]
+    else:
+        view = RunView(ctx.repo, ctx.run_id, hist, ctx.dataset, ctx.select)
+        pool = writers.KnobPool(ctx, hist, files[ENTRY].decode(), gen)
+        jobs = [(i, lambda i=i: writers.feedback_proposal(ctx, view, files, gen, i, pool))
+                for i in range(1, ctx.cfg.candidates + 1)]
+
+    def run(job: tuple[int, Any]) -> Outcome:
+        index, make = job
+        p: Proposal = make()
+        return ctx.attempt(index, p, p.files or {**files, ENTRY: p.source.encode()}, gen)
+
+    with ThreadPoolExecutor(max_workers=min(ctx.cfg.workers, len(jobs))) as threads:
+        return list(threads.map(run, jobs))
+
+
+def _stop(ctx: Context, gen: int, why: str) -> None:
+    rec.record_stop(ctx.repo, ctx.run_id, gen, "budget", why, ctx.models.budget.spent_usd,
+                    ctx.cfg.budget_usd)
+    ctx.echo(f"gen {gen}: stopping: {why}. `sia-git evolve --run {ctx.run_id} --budget-usd "
+             "<more>` goes on")
 
 
 def _propose(ctx: Context, hist: H.RunHistory, files: dict[str, bytes],
@@ -238,7 +268,7 @@ def _propose(ctx: Context, hist: H.RunHistory, files: dict[str, bytes],
         return []
     if not proposals:
         ctx.echo(f"gen {gen}: stopping: the agent declares no KNOBS/KNOB_SPACE to search, or "
-                 "every setting was tried (the LLM levers will propose code changes)")
+                 "every setting was tried (give a --model to have a Feedback-Agent change code)")
     return proposals
 
 
@@ -254,8 +284,11 @@ def _commit_candidates(ctx: Context, hist: H.RunHistory, inc: H.Entry, gen: int,
             extra.append((T.REJECTED, reasons[o.index]))
         tree = rec.candidate_tree(ctx.repo, hist.tip.sha, o, o.proposal.improvement)
         body = o.proposal.improvement.split("\n", 2)[2]
+        if o.proposal.lever_reason:
+            extra.append((T.LEVER_REASON, o.proposal.lever_reason))
         commits[o.index] = ctx.repo.commit(tree, [hist.tip.sha], rec.message(
-            ctx.run_id, gen, inc.gen, o, ctx.task, o.proposal.subject, body, extra))
+            ctx.run_id, gen, inc.gen, o, ctx.task, o.proposal.subject, body, extra,
+            o.proposal.model))
     return commits
 
 
@@ -296,56 +329,14 @@ def _record(ctx: Context, gen: int, incumbent: float | None, outcomes: list[Outc
             "select_split": ctx.select, "accepted": accepted, "candidates": cands}
 
 
-def _confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
-    """Re-run a freshly accepted generation; revert it if its gain does not hold."""
-    tip = hist.tip
-    if ctx.cfg.confirm_runs == 0 or tip.kind != "generation" or (tip.gen or 1) <= 1:
-        return
-    record_ref = H.ref(ctx.run_id, "confirmed", f"g{tip.gen:04d}")
-    if tip.gen in hist.confirmed:
-        done = json.loads(ctx.repo.read_file(record_ref, "confirm.json") or "{}")
-        if not done.get("held", True):
-            _revert(ctx, tip, done)  # a kill came between the record and the revert
-        return
-    attempt = json.loads(ctx.repo.read_file(
-        H.ref(ctx.run_id, "attempts", f"g{tip.gen:04d}"), "attempt.json") or "{}")
-    incumbent = attempt.get("incumbent_score")
-    files = agent_files(ctx.repo, tip.sha)
-    reruns = [ctx.attempt(0, None, files, tip.gen or 0, seed_offset=k)
-              for k in range(1, ctx.cfg.confirm_runs + 1)]
-    scores = [tip.score] + [o.score(ctx.select) for o in reruns]
-    held = None not in scores
-    mean = sum(s for s in scores if s is not None) / len(scores)
-    if held and incumbent is not None:
-        held = ctx.beats(mean, incumbent)
-    done = {"generation": tip.gen, "commit": tip.sha, "scores": scores, "mean": mean,
-            "incumbent_score": incumbent, "held": held}
-    tree = ctx.repo.make_tree(None, {"confirm.json": json.dumps(done, indent=1).encode()})
-    record = ctx.repo.commit(tree, [], f"sia confirmation: run {ctx.run_id} gen {tip.gen}\n")
-    ctx.repo.update_refs([(record_ref, record, None)])
-    shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in scores)
-    ctx.echo(f"gen {tip.gen}: confirmation {'held' if held else 'FAILED'} ({shown})")
-    if not held:
-        _revert(ctx, tip, done)
-
-
-def _revert(ctx: Context, tip: H.Entry, done: dict[str, Any]) -> None:
-    inc = done.get("incumbent_score")
-    shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in done["scores"])
-    why = (f"gain did not hold on confirmation: runs scored {shown} (mean {done['mean']:.4f})"
-           + (f", not above the incumbent's {inc:.4f}" if inc is not None else ""))
-    msg = T.render(f'Revert "{tip.subject}"',
-                   f"This reverts commit {tip.sha}.\n\nGeneration {tip.gen}'s {why}.",
-                   [(T.RUN, ctx.run_id), (T.REVERTS, tip.sha), (T.REASON, why),
-                    (T.SCORE, T.score_value(inc))])
-    sha = ctx.repo.revert(ctx.paths.worktree, tip.sha, msg)
-    ctx.echo(f"gen {tip.gen}: reverted by {sha[:10]}: {why}")
-
-
 def _scores(ctx: Context, o: Outcome) -> str:
     if not o.ok:
         return f"{o.status}: {o.reason}"
     return "  ".join(f"{s} {o.score(s):.4f}" for s in ctx.task.splits if o.score(s) is not None)
+
+
+def _cost(ctx: Context, o: Outcome) -> str:
+    return f"  ${o.cost_usd:.4f}" if ctx.models.proposer or ctx.models.target else ""
 
 
 def _summary(ctx: Context, hist: H.RunHistory) -> None:
@@ -354,5 +345,7 @@ def _summary(ctx: Context, hist: H.RunHistory) -> None:
     start = first.score if first else None
     gain = (f" (generation 1: {start:.4f})" if start is not None else "")
     ctx.echo(f"done: {H.branch(ctx.run_id)} at generation {inc.gen}, "
-             f"{ctx.select} score {score if score is None else f'{score:.4f}'}{gain}. "
-             f"Worktree: {ctx.paths.worktree}")
+             f"{ctx.select} score {score if score is None else f'{score:.4f}'}{gain}."
+             + (f" Spent ${ctx.models.budget.spent_usd:.4f} on models."
+                if ctx.models.budget.spent_usd else "")
+             + f" Worktree: {ctx.paths.worktree}")

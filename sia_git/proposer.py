@@ -29,7 +29,14 @@ class Proposal:
     source: str  # the new target_agent.py
     subject: str  # one line for the commit subject
     improvement: str  # improvement.md
-    knobs: dict[str, Value]
+    knobs: dict[str, Value] | None
+    files: dict[str, bytes] | None = None  # the whole agent folder, when more than one file
+    model: str | None = None  # the model that wrote it
+    lever_reason: str = ""
+    cost_usd: float = 0.0  # what writing it cost
+    transcript: bytes | None = None  # the model conversation, stored with the attempt
+    failed: str | None = None  # why no usable proposal came out (the candidate then fails)
+    failed_status: str = "model-failed"  # or budget-stopped
 
 
 def _distributions(space: Space) -> dict:

@@ -30,6 +30,10 @@ def outcome_record(o: Outcome) -> dict[str, Any]:
         "scores": {s: v.score for s, v in ev.splits.items()} if ev else {},
         "metrics": {s: v.metrics for s, v in ev.splits.items()} if ev else {},
         "dropped_outputs": ev.dropped if ev else [],
+        "cost_usd": round(o.cost_usd, 8),
+        "model": o.proposal.model if o.proposal else None,
+        "lever_reason": o.proposal.lever_reason if o.proposal else "",
+        "gateway_calls": o.gateway_calls,
     }
     if ev:
         rec["items"] = {s: v.items for s, v in ev.splits.items()}
@@ -37,7 +41,8 @@ def outcome_record(o: Outcome) -> dict[str, Any]:
 
 
 def message(run_id: str, gen: int, parent_gen: int | None, o: Outcome, task: Task,
-            subject: str, body: str, extra: list[tuple[str, str]]) -> str:
+            subject: str, body: str, extra: list[tuple[str, str]],
+            model: str | None = None) -> str:
     select = task.manifest.splits.select
     metric = task.manifest.metric
     higher = "higher" if metric.direction == "maximize" else "lower"
@@ -52,8 +57,9 @@ def message(run_id: str, gen: int, parent_gen: int | None, o: Outcome, task: Tas
         if s is not None:
             tr.append((T.SCORE_TEST if split == "test" else f"Sia-Score-{split}",
                        T.score_value(s)))
-    tr += [(T.MODEL, "none"), (T.COST, "0.0000"), (T.GATES, gatemod.summary(o.gates) or "none")]
-    if o.proposal:
+    tr += [(T.MODEL, model or "none"), (T.COST, f"{o.cost_usd:.6f}"),
+           (T.GATES, gatemod.summary(o.gates) or "none")]
+    if o.proposal and o.proposal.knobs is not None:
         tr.append((T.KNOBS, T.knobs_value(o.proposal.knobs)))
     return T.render(f"gen {gen}: {subject}", body, tr + extra)
 
@@ -112,3 +118,32 @@ def ensure_notes(repo: Repo, run_id: str) -> int:
                 repo.add_note(sha, json.dumps(note, indent=1) + "\n")
                 added += 1
     return added
+
+
+def record_stop(repo: Repo, run_id: str, gen: int, kind: str, why: str, spent_usd: float,
+                budget_usd: float | None) -> None:
+    """Why a run stopped early (the budget), on `refs/sia/<run>/stops/gNNNN`; resuming goes on."""
+    data = {"run": run_id, "generation": gen, "kind": kind, "reason": why,
+            "spent_usd": round(spent_usd, 8), "budget_usd": budget_usd}
+    tree = repo.make_tree(None, {"stop.json": json.dumps(data, indent=1).encode()})
+    sha = repo.commit(tree, [], f"sia stop: run {run_id} gen {gen}: {kind}\n\n{why}\n")
+    name = H.ref(run_id, "stops", f"g{gen:04d}")
+    old = repo.rev_parse(name)
+    repo.update_refs([(name, sha, old)])
+
+
+def run_cost(repo: Repo, run_id: str) -> float:
+    """Dollars the run has spent on models, from its attempt and confirmation records (failed
+    and rejected candidates included): what a resumed run's budget starts from."""
+    total = 0.0
+    for kind, name in (("attempts", "attempt.json"), ("confirmed", "confirm.json")):
+        for line in repo.for_each_ref(H.ref(run_id, kind) + "/", "%(refname)"):
+            raw = repo.read_file(line.strip(), name)
+            if raw is None:
+                continue
+            data = json.loads(raw)
+            if kind == "attempts":
+                total += sum(c.get("cost_usd", 0.0) for c in data.get("candidates", []))
+            else:
+                total += data.get("cost_usd", 0.0)
+    return total

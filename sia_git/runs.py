@@ -4,6 +4,7 @@ space (inside .git, never in the user's working tree) where candidates are stage
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import tomllib
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ RUN_TOML = f"{AGENT_DIR}/run.toml"
 TASK_COPY = f"{AGENT_DIR}/task"
 MAX_TASK_COPY = 20 * 1024 * 1024
 RECORDED = ("max_gen", "candidates", "workers", "sandbox", "seed", "confirm_runs",
-            "min_improvement", "agent_timeout_s", "memory_mb")
+            "min_improvement", "agent_timeout_s", "memory_mb", "model", "api_base", "api_key_env",
+            "target_model", "target_api_base", "target_api_key_env", "budget_usd",
+            "model_timeout_s", "model_retries", "feedback_turns", "meta_retries", "allow_rewrite")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f'"{value}"'
+        return json.dumps(value)  # a TOML basic string (JSON's escapes are TOML's)
     return repr(value)
 
 

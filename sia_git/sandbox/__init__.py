@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from sia_git.errors import SiaError
+from sia_git.gateway.server import HELPER as GATEWAY_HELPER
 from sia_git.sandbox import packages as pkgs
 from sia_git.sandbox.procs import Limits, run_limited
 
@@ -30,6 +31,7 @@ __all__ = ["Backend", "Limits", "RunResult", "Sandbox", "choose_backend"]
 
 Backend = Literal["bwrap", "unshare", "none"]
 TAIL = 4000
+GATEWAY_IN_SANDBOX = "/sia/gateway.sock"
 
 
 @dataclass
@@ -100,8 +102,8 @@ def choose_backend(requested: Backend) -> tuple[Backend, str | None]:
     raise SiaError(f"`unshare -n` cannot run here ({why[:120]}); try --sandbox bwrap")
 
 
-def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path], seed: int
-                ) -> list[str]:
+def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path], seed: int,
+                gateway: Path | None = None) -> list[str]:
     exe, prefix = _interpreter()
     bind = ["--ro-bind", "/usr", "/usr"]
     for p in ("/lib", "/lib64", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives"):
@@ -114,28 +116,34 @@ def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path], seed: 
         bind += ["--ro-bind", str(path), f"/sia/site/{path.name}"]
     bind += ["--ro-bind", str(agent), "/sia/agent", "--ro-bind", str(dataset), "/sia/dataset",
              "--bind", str(work), "/sia/work"]
+    if gateway is not None:
+        bind += ["--bind", str(gateway), GATEWAY_IN_SANDBOX]
     bwrap = _bwrap_path() or "bwrap"
     return [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *bind,
-            "--chdir", "/sia/work", *_setenv("/sia/site", "/sia/work", seed), exe]
+            "--chdir", "/sia/work",
+            *_setenv("/sia/site", "/sia/work", seed, GATEWAY_IN_SANDBOX if gateway else None),
+            exe]
 
 
-def _setenv(site: str, home: str, seed: int) -> list[str]:
-    return [a for k, v in _env(site, home, seed).items() for a in ("--setenv", k, v)]
+def _setenv(site: str, home: str, seed: int, gateway: str | None) -> list[str]:
+    return [a for k, v in _env(site, home, seed, gateway).items() for a in ("--setenv", k, v)]
 
 
-def _env(site: str, home: str, seed: int) -> dict[str, str]:
-    """The agent's whole environment: nothing is inherited, so no key or token gets in."""
-    return {"PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": site, "LANG": "C.UTF-8",
+def _env(site: str, home: str, seed: int, gateway: str | None = None) -> dict[str, str]:
+    """The agent's whole environment: nothing is inherited, so no key or token gets in. The
+    model gateway, when there is one, is a Unix socket: the network stays cut."""
+    extra = {"SIA_GATEWAY": gateway} if gateway else {}
+    return {**extra, "PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": site, "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "TMPDIR": "/tmp",
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "SIA_SEED": str(seed)}
 
 
 def _command(backend: Backend, agent: Path, dataset: Path, work: Path, args: list[str],
-             site: list[Path], seed: int = 0) -> list[str]:
+             site: list[Path], seed: int = 0, gateway: Path | None = None) -> list[str]:
     if backend == "bwrap":
-        return [*_bwrap_args(agent, dataset, work, site, seed), "-S", *args]
+        return [*_bwrap_args(agent, dataset, work, site, seed, gateway), "-S", *args]
     exe, _ = _interpreter()
     prefix = [] if backend == "none" else ["unshare", "-n" if os.geteuid() == 0 else "-rn", "--"]
     return [*prefix, exe, "-S", *args]
@@ -153,17 +161,20 @@ class Sandbox:
             self.site = [p for d in pkgs.site_dirs() for p in d.iterdir() if p not in hidden]
         else:
             self.site = pkgs.allowed_paths(packages, forbid)
+        self.site.append(GATEWAY_HELPER)  # `import sia_gateway` works in every agent
 
     def run(self, agent_dir: Path, dataset_dir: Path, scratch: Path, limits: Limits,
-            seed: int = 0) -> RunResult:
-        """Run the agent; `scratch` receives work/ (its outputs) and the logs."""
+            seed: int = 0, gateway: Path | None = None) -> RunResult:
+        """Run the agent; `scratch` receives work/ (its outputs) and the logs. `gateway` is the
+        model gateway's socket, when the run has a target model."""
         agent_dir, dataset_dir, scratch = (p.resolve() for p in (agent_dir, dataset_dir, scratch))
         work = scratch / "work"
         work.mkdir(parents=True)
         if self.backend == "bwrap":
             args = ["/sia/agent/target_agent.py", "--dataset_dir", "/sia/dataset",
                     "--working_dir", "/sia/work"]
-            argv = _command("bwrap", agent_dir, dataset_dir, work, args, self.site, seed)
+            argv = _command("bwrap", agent_dir, dataset_dir, work, args, self.site, seed,
+                            gateway)
             env: dict[str, str] = {}
         else:
             # Fresh copies, so a candidate that scribbles on its inputs harms only itself.
@@ -176,7 +187,7 @@ class Sandbox:
             args = [str(agent / "target_agent.py"), "--dataset_dir", str(data),
                     "--working_dir", str(work)]
             argv = _command(self.backend, agent, data, work, args, [])
-            env = _env(str(site), str(work), seed)
+            env = _env(str(site), str(work), seed, str(gateway) if gateway else None)
         done = run_limited(argv, env, work, limits, scratch / "stdout.txt", scratch / "stderr.txt")
         return RunResult(self.backend, done.exit_code, done.timed_out, done.duration_s,
                          _tail(scratch / "stdout.txt"), _tail(scratch / "stderr.txt"),

@@ -1,0 +1,72 @@
+"""A conversation with a model: the messages sent, the replies, their cost, and a transcript
+(capped and redacted when stored) so a reviewer can read why a change was made."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sia_git.llm.client import ChatReply, ModelClient, ModelError
+
+MAX_STORED_MESSAGE = 64_000
+
+
+@dataclass
+class Conversation:
+    client: ModelClient
+    role: str  # meta | feedback
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    cost_usd: float = 0.0
+    calls: int = 0
+    events: list[str] = field(default_factory=list)  # failures and notes, in order
+
+    def system(self, text: str) -> None:
+        self.messages.append({"role": "system", "content": text})
+
+    def user(self, text: str) -> None:
+        self.messages.append({"role": "user", "content": text})
+
+    def tool_result(self, call_id: str, text: str) -> None:
+        self.messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
+
+    def ask(self, tools: list[dict[str, Any]] | None = None) -> ChatReply:
+        self.calls += 1
+        try:
+            reply = self.client.chat(self.messages, tools)
+        except ModelError as exc:
+            self.cost_usd += exc.cost_usd
+            self.events.append(f"call {self.calls} failed: {exc}")
+            raise
+        self.cost_usd += reply.cost_usd
+        msg: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
+        if reply.tool_calls:
+            msg["tool_calls"] = [{"id": c["id"], "type": "function",
+                                  "function": {"name": c["name"], "arguments": c["arguments"]}}
+                                 for c in reply.tool_calls]
+        self.messages.append(msg)
+        if reply.finish_reason == "length":
+            self.events.append(f"call {self.calls}: the reply was cut off (max_tokens)")
+        return reply
+
+    def transcript(self, outcome: str) -> bytes:
+        stored = []
+        for m in self.messages:
+            m = dict(m)
+            content = m.get("content")
+            if isinstance(content, str):
+                m["content"] = _cut(content)
+            if "tool_calls" in m:
+                m["tool_calls"] = [{**c, "function": {**c["function"], "arguments": _cut(
+                    c["function"]["arguments"])}} for c in m["tool_calls"]]
+            stored.append(m)
+        return json.dumps({"role": self.role, "model": self.client.profile.model,
+                           "calls": self.calls, "cost_usd": round(self.cost_usd, 8),
+                           "outcome": outcome, "events": self.events, "messages": stored},
+                          indent=1).encode()
+
+
+def _cut(text: str) -> str:
+    if len(text) <= MAX_STORED_MESSAGE:
+        return text
+    return text[:MAX_STORED_MESSAGE] + f"\n[... {len(text) - MAX_STORED_MESSAGE} characters cut]"

@@ -1,0 +1,177 @@
+"""The Feedback-Agent's read-only view of a run: earlier generations, their diffs, traces,
+gold-free evaluation summaries, gate reports of rejected candidates, and the task's public files.
+
+Everything comes from git (the run's commits and attempt records) and the staged public inputs.
+Nothing here can reach the private answers: they are never in git nor in the staged inputs, and
+evaluation summaries carry each failed item's id and status only, for the selection split only
+(the report split never feeds back into the search).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sia_git import history as H
+from sia_git import trailers as T
+from sia_git.gitrepo import Repo
+from sia_git.runs import CODE_DIR, IMPROVEMENT
+
+MAX_TOOL_CHARS = 20_000
+MAX_FAILED_ITEMS = 200
+
+
+class ToolError(Exception):
+    """A tool call the model got wrong; the message goes back to the model."""
+
+
+def cap(text: str, limit: int = MAX_TOOL_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[... {len(text) - limit} more characters not shown]"
+
+
+@dataclass
+class RunView:
+    repo: Repo
+    run_id: str
+    hist: H.RunHistory
+    dataset: Path  # the staged public inputs, exactly what the agent sees
+    select: str
+    _records: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    # -- generations -------------------------------------------------------------------------
+
+    def list_generations(self) -> str:
+        rows = ["gen  cand  status    lever    score    commit      subject"]
+        entries = [e for e in self.hist.branch if e.kind == "generation"] + self.hist.rejected
+        for e in sorted(entries, key=lambda e: (e.gen or 0, e.status != "accepted")):
+            cand = (e.trailers.get(T.CANDIDATE) or "0").split("/")[0]
+            score = "-" if e.score is None else f"{e.score:.4f}"
+            reason = e.trailers.get(T.REJECTED)
+            rows.append(f"{e.gen or 0:>3}  c{cand:<3} {e.status:9} {e.trailers.get(T.LEVER, '-'):8}"
+                        f" {score:>7}  {e.sha[:10]}  {e.subject}"
+                        + (f"\n{'':>15}why rejected: {reason}" if reason else ""))
+        for e in self.hist.branch:
+            if e.kind == "revert":
+                rows.append(f"  -  -     revert    -              -  {e.sha[:10]}  {e.subject}: "
+                            f"{e.trailers.get(T.REASON, '')}")
+        return cap("\n".join(rows))
+
+    def _entry(self, generation: int, candidate: int | None) -> H.Entry:
+        if candidate is None:
+            found = self.hist.generation(generation)
+            if found:
+                return found
+        for e in self.hist.rejected:
+            cand = (e.trailers.get(T.CANDIDATE) or "").split("/")[0]
+            if e.gen == generation and (candidate is None or cand == str(candidate)):
+                return e
+        if candidate is not None:
+            found = self.hist.generation(generation)
+            if found and (found.trailers.get(T.CANDIDATE) or "0/").split("/")[0] in (
+                    str(candidate), "0"):
+                return found
+        raise ToolError(f"no generation {generation}"
+                        + (f" candidate {candidate}" if candidate is not None else "")
+                        + "; see list_generations")
+
+    def show_generation(self, generation: int, candidate: int | None = None) -> str:
+        e = self._entry(generation, candidate)
+        parent = self.repo.rev_parse(f"{e.sha}^")
+        message = self.repo.git("log", "-1", "--format=%B", e.sha)
+        improvement = self.repo.read_file(e.sha, IMPROVEMENT) or ""
+        diff = self.repo.diff(parent, e.sha, [CODE_DIR]) if parent else "(first generation)"
+        return cap(f"commit {e.sha} [{e.status}]\n{message}\n--- improvement.md ---\n"
+                   f"{improvement}\n--- diff of the agent against its parent ---\n"
+                   f"{diff or '(no change to the code)'}")
+
+    def diff(self, from_generation: int, to_generation: int) -> str:
+        a = self._entry(from_generation, None)
+        b = self._entry(to_generation, None)
+        return cap(self.repo.diff(a.sha, b.sha, [CODE_DIR]) or "(no difference)")
+
+    # -- attempt records ---------------------------------------------------------------------
+
+    def _record(self, generation: int) -> dict[str, Any]:
+        if generation not in self._records:
+            raw = self.repo.read_file(H.ref(self.run_id, "attempts", f"g{generation:04d}"),
+                                      "attempt.json")
+            if raw is None:
+                raise ToolError(f"generation {generation} has no attempt record")
+            self._records[generation] = json.loads(raw)
+        return self._records[generation]
+
+    def _candidate(self, generation: int, candidate: int | None) -> dict[str, Any]:
+        record = self._record(generation)
+        cands = record.get("candidates", [])
+        if candidate is None:
+            accepted = record.get("accepted")
+            candidate = accepted if accepted is not None else (cands[0]["candidate"]
+                                                               if cands else 0)
+        for c in cands:
+            if c.get("candidate") == candidate:
+                return c
+        shown = ", ".join(str(c.get("candidate")) for c in cands)
+        raise ToolError(f"generation {generation} has no candidate {candidate} (it has {shown})")
+
+    def eval_summary(self, generation: int, candidate: int | None = None) -> str:
+        c = self._candidate(generation, candidate)
+        items = c.get("items", {}).get(self.select, [])
+        failed = [i for i in items if i.get("status") != "correct"]
+        counts: dict[str, int] = {}
+        for i in items:
+            counts[i.get("status", "?")] = counts.get(i.get("status", "?"), 0) + 1
+        lines = [f"generation {generation} candidate {c.get('candidate')}: {c.get('status')}"
+                 + (f" ({c.get('reason')})" if c.get("reason") else ""),
+                 f"{self.select} score: {c.get('scores', {}).get(self.select)}",
+                 f"{self.select} metrics: {json.dumps(c.get('metrics', {}).get(self.select, {}))}",
+                 f"item statuses: {json.dumps(counts, sort_keys=True)}",
+                 f"failed items (id: status), {min(len(failed), MAX_FAILED_ITEMS)} of "
+                 f"{len(failed)} shown:"]
+        lines += [f"  {i.get('id')}: {i.get('status')}" for i in failed[:MAX_FAILED_ITEMS]]
+        return cap("\n".join(lines))
+
+    def gate_report(self, generation: int, candidate: int | None = None) -> str:
+        c = self._candidate(generation, candidate)
+        lines = [f"status: {c.get('status')}" + (f" ({c.get('reason')})" if c.get("reason")
+                                                  else ""),
+                 f"verdict: {c.get('verdict') or '-'}"]
+        for name, g in c.get("gates", {}).items():
+            lines.append(f"gate {name}: {'pass' if g.get('passed') else 'FAIL'}"
+                         + (f"\n{g.get('report')}" if g.get("report") else ""))
+        if c.get("run"):
+            lines.append(f"sandbox run: {json.dumps(c['run'])}")
+        return cap("\n".join(lines))
+
+    def read_trace(self, generation: int, candidate: int | None = None,
+                   name: str | None = None) -> str:
+        c = self._candidate(generation, candidate)
+        ref = H.ref(self.run_id, "attempts", f"g{generation:04d}")
+        prefix = f"c{c.get('candidate')}/"
+        names = [p.removeprefix(prefix) for p in self.repo.list_files(ref, prefix)]
+        if not name:
+            return "traces: " + (", ".join(names) if names else "(none)")
+        if name not in names:
+            raise ToolError(f"no trace '{name}' (there are: {', '.join(names) or 'none'})")
+        return cap(self.repo.read_file(ref, prefix + name) or "")
+
+    # -- the task's public files -------------------------------------------------------------
+
+    def list_task_files(self) -> str:
+        files = sorted(p for p in self.dataset.rglob("*") if p.is_file())
+        return "\n".join(f"{p.relative_to(self.dataset)} ({p.stat().st_size} bytes)"
+                         for p in files) or "(no files)"
+
+    def read_task_file(self, path: str, offset: int = 0) -> str:
+        target = (self.dataset / path).resolve()
+        if not target.is_relative_to(self.dataset.resolve()) or not target.is_file():
+            raise ToolError(f"no public task file '{path}'; see list_task_files")
+        text = target.read_text(encoding="utf-8", errors="replace")
+        offset = max(0, int(offset))
+        chunk = text[offset:offset + MAX_TOOL_CHARS]
+        more = len(text) - offset - len(chunk)
+        return chunk + (f"\n[... {more} more characters; read on with offset="
+                        f"{offset + len(chunk)}]" if more > 0 else "")

@@ -1,0 +1,63 @@
+"""Confirmation: re-run a freshly accepted generation with other seeds; if its gain does not
+hold, `git revert` it with trailers saying why. The record is written before the revert, so a
+kill between the two is finished on resume."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sia_git import history as H
+from sia_git import trailers as T
+from sia_git.context import Context
+from sia_git.runs import agent_files
+
+
+def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
+    tip = hist.tip
+    if ctx.cfg.confirm_runs == 0 or tip.kind != "generation" or (tip.gen or 1) <= 1:
+        return
+    record_ref = H.ref(ctx.run_id, "confirmed", f"g{tip.gen:04d}")
+    if tip.gen in hist.confirmed:
+        done = json.loads(ctx.repo.read_file(record_ref, "confirm.json") or "{}")
+        if not done.get("held", True):
+            revert(ctx, tip, done)  # a kill came between the record and the revert
+        return
+    if ctx.models.budget.exhausted:
+        return  # re-runs could not reach the target model; confirm when the run resumes
+    attempt = json.loads(ctx.repo.read_file(
+        H.ref(ctx.run_id, "attempts", f"g{tip.gen:04d}"), "attempt.json") or "{}")
+    incumbent = attempt.get("incumbent_score")
+    files = agent_files(ctx.repo, tip.sha)
+    reruns = [ctx.attempt(0, None, files, tip.gen or 0, seed_offset=k)
+              for k in range(1, ctx.cfg.confirm_runs + 1)]
+    if ctx.models.budget.exhausted:
+        return  # the re-runs were cut short by the budget: their scores prove nothing
+    scores = [tip.score] + [o.score(ctx.select) for o in reruns]
+    held = None not in scores
+    mean = sum(s for s in scores if s is not None) / len(scores)
+    if held and incumbent is not None:
+        held = ctx.beats(mean, incumbent)
+    done = {"generation": tip.gen, "commit": tip.sha, "scores": scores, "mean": mean,
+            "incumbent_score": incumbent, "held": held,
+            "cost_usd": round(sum(o.cost_usd for o in reruns), 8)}
+    tree = ctx.repo.make_tree(None, {"confirm.json": json.dumps(done, indent=1).encode()})
+    record = ctx.repo.commit(tree, [], f"sia confirmation: run {ctx.run_id} gen {tip.gen}\n")
+    ctx.repo.update_refs([(record_ref, record, None)])
+    shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in scores)
+    ctx.echo(f"gen {tip.gen}: confirmation {'held' if held else 'FAILED'} ({shown})")
+    if not held:
+        revert(ctx, tip, done)
+
+
+def revert(ctx: Context, tip: H.Entry, done: dict[str, Any]) -> None:
+    inc = done.get("incumbent_score")
+    shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in done["scores"])
+    why = (f"gain did not hold on confirmation: runs scored {shown} (mean {done['mean']:.4f})"
+           + (f", not above the incumbent's {inc:.4f}" if inc is not None else ""))
+    msg = T.render(f'Revert "{tip.subject}"',
+                   f"This reverts commit {tip.sha}.\n\nGeneration {tip.gen}'s {why}.",
+                   [(T.RUN, ctx.run_id), (T.REVERTS, tip.sha), (T.REASON, why),
+                    (T.SCORE, T.score_value(inc))])
+    sha = ctx.repo.revert(ctx.paths.worktree, tip.sha, msg)
+    ctx.echo(f"gen {tip.gen}: reverted by {sha[:10]}: {why}")

@@ -1,0 +1,61 @@
+"""What one `evolve` invocation works with: the repository, the run's paths, the task, the
+settings, the sandbox, the staged inputs and the models. Shared by loop.py and writers.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sia_git.candidates import Outcome, try_candidate
+from sia_git.config import EvolveConfig
+from sia_git.gitrepo import Repo
+from sia_git.llm.roles import Models
+from sia_git.proposer import Proposal
+from sia_git.runs import RunPaths
+from sia_git.sandbox import Limits, Sandbox
+from sia_git.task import Task
+
+Echo = Callable[[str], None]
+EPS = 1e-9
+
+
+@dataclass
+class Context:
+    repo: Repo
+    paths: RunPaths
+    task: Task
+    cfg: EvolveConfig
+    sandbox: Sandbox
+    dataset: Path
+    echo: Echo
+    models: Models
+    # Set when the Meta-Agent failed and the reference agent stands in: (transcript, cost, why)
+    meta_fallback: tuple[bytes, float, str] | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.paths.run_id
+
+    @property
+    def select(self) -> str:
+        return self.task.manifest.splits.select
+
+    def limits(self) -> Limits:
+        a = self.task.manifest.agent
+        return Limits(timeout_s=self.cfg.agent_timeout_s or a.timeout_s,
+                      memory_mb=self.cfg.memory_mb or a.memory_mb)
+
+    def beats(self, score: float, incumbent: float) -> bool:
+        """Whether `score` improves on `incumbent` by more than the configured margin (with a
+        tolerance for scores read back from trailers)."""
+        d = score - incumbent if self.task.manifest.metric.direction == "maximize" else (
+            incumbent - score)
+        return d > self.cfg.min_improvement + EPS
+
+    def attempt(self, index: int, proposal: Proposal | None, files: dict[str, bytes],
+                gen: int, seed_offset: int = 0, tag: str = "") -> Outcome:
+        scratch = self.paths.scratch / f"g{gen:04d}" / f"c{index}-{seed_offset}{tag}"
+        return try_candidate(index, proposal, files, self.task, self.sandbox, self.dataset,
+                             scratch, self.limits(), self.cfg.seed + seed_offset,
+                             self.models.target)

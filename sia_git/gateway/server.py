@@ -1,0 +1,139 @@
+"""The gateway server: an OpenAI-compatible chat endpoint on a Unix socket, alive for one
+sandboxed run. The socket is bind-mounted into the sandbox; the key stays in this process.
+
+Every call is appended to a JSON-lines log outside the sandbox (it becomes `gateway.jsonl` in
+the candidate's trace, so a trace exists even when an agent logs nothing), and its cost goes to
+the run's budget like any other call.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socketserver
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+from sia_git.llm.client import BudgetExhausted, ModelClient, ModelError
+
+MAX_REQUEST_BYTES = 1_000_000
+MAX_LOGGED_CHARS = 8_000
+HELPER = Path(__file__).with_name("sia_gateway.py")
+
+
+class Gateway:
+    """`with Gateway(client, log) as gw:` serves on `gw.socket` until the block ends."""
+
+    def __init__(self, client: ModelClient, log_path: Path, max_calls: int = 200) -> None:
+        self.client = client
+        self.log_path = log_path
+        self.max_calls = max_calls
+        self.calls = 0
+        self.cost_usd = 0.0
+        self._lock = threading.Lock()
+        # A short path: Unix socket paths are limited to ~107 bytes.
+        self._dir = Path(tempfile.mkdtemp(prefix="sia-gw-"))
+        self.socket = self._dir / "gw.sock"
+        self._server = socketserver.ThreadingUnixStreamServer(str(self.socket), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Gateway:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def handle(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Serve one request; return the HTTP status and the JSON reply."""
+        with self._lock:
+            self.calls += 1
+            n = self.calls
+        started = time.monotonic()
+        entry: dict[str, Any] = {"call": n, "request": _shown(body)}
+        status, reply = self._answer(body, n, entry)
+        entry.update(status=status, duration_s=round(time.monotonic() - started, 3))
+        with self._lock:
+            self.cost_usd += entry.get("cost_usd", 0.0)
+            with self.log_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(entry) + "\n")
+        return status, reply
+
+    def _answer(self, body: dict[str, Any], n: int,
+                entry: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return _error(entry, 400, "`messages` must be a non-empty list")
+        if n > self.max_calls:
+            return _error(entry, 429, f"call limit reached ({self.max_calls} per run)")
+        asked = body.get("max_tokens")
+        limit = min(asked, self.client.profile.max_tokens) if isinstance(asked, int) and (
+            asked > 0) else None
+        try:
+            reply = self.client.chat(messages, max_tokens=limit)
+        except BudgetExhausted as exc:
+            return _error(entry, 429, f"budget exhausted: {exc}")
+        except ModelError as exc:
+            entry["cost_usd"] = exc.cost_usd
+            return _error(entry, 502, str(exc))
+        entry.update(reply=reply.content[:MAX_LOGGED_CHARS], cost_usd=reply.cost_usd,
+                     usage={"prompt_tokens": reply.prompt_tokens,
+                            "completion_tokens": reply.completion_tokens})
+        return 200, {
+            "id": f"sia-gw-{n}", "object": "chat.completion", "model": self.client.profile.model,
+            "choices": [{"index": 0, "finish_reason": reply.finish_reason,
+                         "message": {"role": "assistant", "content": reply.content}}],
+            "usage": {"prompt_tokens": reply.prompt_tokens,
+                      "completion_tokens": reply.completion_tokens,
+                      "total_tokens": reply.prompt_tokens + reply.completion_tokens}}
+
+
+def _error(entry: dict[str, Any], status: int, message: str) -> tuple[int, dict[str, Any]]:
+    entry["error"] = message
+    return status, {"error": {"message": message, "code": status}}
+
+
+def _shown(body: dict[str, Any]) -> dict[str, Any]:
+    text = json.dumps(body.get("messages"))
+    return {"messages": text if len(text) <= MAX_LOGGED_CHARS
+            else text[:MAX_LOGGED_CHARS] + "[... cut]", "max_tokens": body.get("max_tokens")}
+
+
+def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass  # every call is logged by Gateway.handle instead
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            size = int(self.headers.get("Content-Length") or 0)
+            if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+                self._send(404, {"error": {"message": f"no endpoint {self.path}"}})
+            elif size > MAX_REQUEST_BYTES:
+                self.close_connection = True  # the unread body would be taken for a request
+                self._send(413, {"error": {"message": "request too large"}})
+            else:
+                try:
+                    body = json.loads(self.rfile.read(size) or b"{}")
+                except ValueError:
+                    self._send(400, {"error": {"message": "body is not JSON"}})
+                    return
+                self._send(*gateway.handle(body if isinstance(body, dict) else {}))
+
+        def _send(self, status: int, data: dict[str, Any]) -> None:
+            payload = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler

@@ -1,0 +1,194 @@
+"""Every model call sia-git makes goes through here, and only this module imports litellm.
+
+One `chat()` call: reserve the worst-case cost against the budget, call with a timeout, retry
+with backoff on rate limits, server errors and timeouts, stop at once on authentication errors,
+refuse oversized replies, and settle the real cost (litellm's price map, or the profile's own
+prices for models the map does not know).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sia_git.llm.budget import Budget, BudgetExhausted
+from sia_git.llm.profiles import ModelProfile
+
+__all__ = ["BudgetExhausted", "ChatReply", "ModelAuthError", "ModelClient", "ModelError",
+           "check_model", "litellm"]
+
+
+class ModelError(Exception):
+    """A call failed for good (after retries): the candidate that made it fails, the run goes on."""
+
+    def __init__(self, message: str, cost_usd: float = 0.0) -> None:
+        super().__init__(message)
+        self.cost_usd = cost_usd  # what the failed call still cost (an oversized reply is paid)
+
+
+class ModelAuthError(ModelError):
+    """The provider refused the key: every later call would fail too, so the run stops."""
+
+
+@dataclass
+class ChatReply:
+    content: str
+    tool_calls: list[dict[str, Any]]  # [{"id", "name", "arguments" (raw JSON text)}]
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+_import_lock = threading.Lock()
+
+
+def litellm() -> Any:
+    """Import litellm with its offline settings: it must not fetch a price map or phone home."""
+    with _import_lock:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+        os.environ.setdefault("LITELLM_LOG", "ERROR")
+        import litellm as lib
+
+        lib.suppress_debug_info = True
+        lib.telemetry = False
+        return lib
+
+
+def check_model(profile: ModelProfile, role: str) -> None:
+    """Reject a model string litellm cannot route, before any work starts."""
+    from sia_git.errors import SiaError
+
+    lib = litellm()
+    try:
+        lib.get_llm_provider(profile.model, api_base=profile.api_base)
+    except Exception as exc:  # litellm raises several types for an unroutable name
+        raise SiaError(f"{role}: litellm cannot call model '{profile.model}' "
+                       f"({str(exc).splitlines()[0][:160]}); use provider/model, e.g. "
+                       "openai/gpt-4o-mini, or a profile name") from None
+
+
+@dataclass
+class ModelClient:
+    profile: ModelProfile
+    budget: Budget
+    sleep: Any = field(default=time.sleep, repr=False)  # replaced in tests of the backoff
+    auth_error: str | None = None  # set once the provider refuses the key: the run must stop
+
+    def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+             max_tokens: int | None = None) -> ChatReply:
+        lib = litellm()
+        limit = max_tokens or self.profile.max_tokens
+        reservation = self.budget.reserve(self._worst_case(lib, messages, tools, limit))
+        cost = 0.0
+        try:
+            response = self._call_with_retries(lib, messages, tools, limit)
+            reply = self._reply(lib, response)
+            cost = reply.cost_usd
+            return reply
+        finally:
+            self.budget.settle(reservation, cost)
+
+    def _call_with_retries(self, lib: Any, messages: list[dict[str, Any]],
+                           tools: list[dict[str, Any]] | None, limit: int) -> Any:
+        p = self.profile
+        kwargs: dict[str, Any] = {
+            "model": p.model, "messages": messages, "temperature": p.temperature,
+            "max_tokens": limit, "timeout": p.timeout_s, "num_retries": 0, "max_retries": 0}
+        if p.api_base:
+            kwargs["api_base"] = p.api_base
+        key = p.api_key()
+        if key:
+            kwargs["api_key"] = key
+        if tools:
+            kwargs["tools"] = tools
+        for attempt in range(p.retries + 1):
+            try:
+                return lib.completion(**kwargs)
+            except (lib.AuthenticationError, lib.PermissionDeniedError) as exc:
+                self.auth_error = (f"{p.model} refused the credentials ({_status(exc)}): check "
+                                   f"{p.api_key_env or 'the provider key variable'}")
+                raise ModelAuthError(self.auth_error) from None
+            except (lib.RateLimitError, lib.InternalServerError, lib.ServiceUnavailableError,
+                    lib.APIConnectionError, lib.Timeout, lib.BadGatewayError) as exc:
+                if attempt == p.retries:
+                    raise ModelError(f"{p.model}: {_describe(exc)} after {attempt + 1} "
+                                     "attempt(s)") from None
+                self.sleep(p.backoff_s * (2 ** attempt) * (0.5 + random.random() / 2))  # noqa: S311
+            except lib.APIError as exc:
+                raise ModelError(f"{p.model}: {_describe(exc)}") from None
+            except Exception as exc:  # a reply litellm cannot parse, among others
+                raise ModelError(f"{p.model}: {type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+        raise AssertionError("unreachable")
+
+    def _reply(self, lib: Any, response: Any) -> ChatReply:
+        choice = response.choices[0]
+        msg = choice.message
+        content = msg.content or ""
+        calls = [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments or ""}
+                 for c in (getattr(msg, "tool_calls", None) or [])]
+        size = len(content) + sum(len(c["arguments"]) for c in calls)
+        usage = getattr(response, "usage", None)
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        cost = self._cost(lib, response, prompt, completion)
+        if size > self.profile.max_reply_chars:
+            self.budget.settle(0.0, cost)
+            raise ModelError(f"{self.profile.model}: reply of {size:,} characters is over the "
+                             f"limit of {self.profile.max_reply_chars:,}", cost)
+        return ChatReply(content, calls, choice.finish_reason or "stop", prompt, completion, cost)
+
+    def _cost(self, lib: Any, response: Any, prompt: int, completion: int) -> float:
+        p = self.profile
+        if p.input_cost_per_token is not None or p.output_cost_per_token is not None:
+            return prompt * (p.input_cost_per_token or 0) + completion * (
+                p.output_cost_per_token or 0)
+        try:
+            return float(lib.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # a model missing from the price map costs what the profile says: 0
+            return 0.0
+
+    def _worst_case(self, lib: Any, messages: list[dict[str, Any]],
+                    tools: list[dict[str, Any]] | None, limit: int) -> float:
+        if self.budget.limit_usd is None:
+            return 0.0
+        try:
+            prompt = lib.token_counter(model=self.profile.model, messages=messages, tools=tools)
+        except Exception:
+            prompt = sum(len(str(m.get("content") or "")) for m in messages) // 3 + 1000
+        p = self.profile
+        if p.input_cost_per_token is not None or p.output_cost_per_token is not None:
+            return prompt * (p.input_cost_per_token or 0) + limit * (p.output_cost_per_token or 0)
+        try:
+            a, b = lib.cost_per_token(model=p.model, prompt_tokens=prompt,
+                                      completion_tokens=limit)
+            return float(a) + float(b)
+        except Exception:
+            return 0.0
+
+    def priced(self) -> bool:
+        """Whether this model's calls have a price (else a budget cannot limit them)."""
+        p = self.profile
+        if p.input_cost_per_token is not None or p.output_cost_per_token is not None:
+            return True
+        try:
+            litellm().cost_per_token(model=p.model, prompt_tokens=1, completion_tokens=1)
+            return True
+        except Exception:
+            return False
+
+
+def _status(exc: Exception) -> str:
+    code = getattr(exc, "status_code", None)
+    return f"HTTP {code}" if code else type(exc).__name__
+
+
+def _describe(exc: Exception) -> str:
+    first = (str(exc).splitlines() or [""])[0]
+    return f"{_status(exc)}: {first[:200]}"

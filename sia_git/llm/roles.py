@@ -1,0 +1,65 @@
+"""The models of a run, built from its settings: one client for the Meta- and Feedback-Agents,
+one for target agents (through the gateway), one shared budget. Bad settings are rejected here,
+before any work starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sia_git.config import EvolveConfig
+from sia_git.errors import SiaError
+from sia_git.llm.budget import Budget
+from sia_git.llm.client import ModelClient, check_model
+from sia_git.llm.profiles import resolve
+
+
+@dataclass
+class Models:
+    proposer: ModelClient | None  # writes agents: the Meta-Agent and the Feedback-Agents
+    target: ModelClient | None  # what target agents may call through the gateway
+    budget: Budget
+    warnings: list[str]
+
+    @property
+    def key_names(self) -> list[str]:
+        return [c.profile.api_key_env for c in (self.proposer, self.target)
+                if c is not None and c.profile.api_key_env]
+
+    @property
+    def auth_error(self) -> str | None:
+        return next((c.auth_error for c in (self.proposer, self.target)
+                     if c is not None and c.auth_error), None)
+
+    @property
+    def proposer_name(self) -> str:
+        return self.proposer.profile.model if self.proposer else "none"
+
+
+def build(cfg: EvolveConfig, spent_usd: float = 0.0) -> Models:
+    budget = Budget(cfg.budget_usd, spent_usd)
+    clients: list[ModelClient | None] = []
+    for role, name, base, key in (
+            ("--model", cfg.model, cfg.api_base, cfg.api_key_env),
+            ("--target-model", cfg.target_model, cfg.target_api_base, cfg.target_api_key_env)):
+        if name is None:
+            if base or key:
+                raise SiaError(f"{role.replace('model', 'api-base')} / api-key-env are set but "
+                               f"{role} is not; name the model too")
+            clients.append(None)
+            continue
+        profile = resolve(name, cfg.profiles, base, key, cfg.model_timeout_s, cfg.model_retries)
+        check_model(profile, role)
+        clients.append(ModelClient(profile, budget))
+    warnings = []
+    if cfg.budget_usd is not None:
+        if not any(clients):
+            warnings.append("--budget-usd has no effect without --model or --target-model")
+        for c in clients:
+            if c is not None and not c.priced():
+                warnings.append(f"{c.profile.model} has no known price, so its calls count as "
+                                "$0 against --budget-usd (set input_cost_per_token and "
+                                "output_cost_per_token in its profile)")
+    if spent_usd and cfg.budget_usd is not None and spent_usd >= cfg.budget_usd:
+        raise SiaError(f"the run has spent ${spent_usd:.4f} of its ${cfg.budget_usd:.4f} budget; "
+                       "raise --budget-usd to go on")
+    return Models(clients[0], clients[1], budget, warnings)

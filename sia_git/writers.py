@@ -1,0 +1,171 @@
+"""Model-written proposals: generation 1 by the Meta-Agent, later candidates by Feedback-Agents.
+
+A model that misbehaves yields a failed candidate (recorded like any other), never an exception.
+A refused key and a spent budget also fail the candidate; the loop sees them (on the clients and
+the budget) and stops the run after it has recorded the generation.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sia_git import history as H
+from sia_git import knobs as knobmod
+from sia_git.agents import meta
+from sia_git.agents.feedback import FeedbackAgent, FeedbackResult, Finish
+from sia_git.agents.runview import RunView
+from sia_git.candidates import Outcome
+from sia_git.context import Context
+from sia_git.errors import SiaError
+from sia_git.llm import prompts
+from sia_git.llm.client import BudgetExhausted, ModelAuthError
+from sia_git.proposer import KnobProposer, Proposal
+from sia_git.runs import ENTRY
+
+META_TRANSCRIPT = "meta-transcript.json"
+
+
+@dataclass
+class FirstAgent:
+    files: dict[str, bytes]
+    outcome: Outcome
+    model: str
+    improvement: str
+
+
+def meta_first_agent(ctx: Context) -> FirstAgent | None:
+    """Generation 1 written by the Meta-Agent, already run and scored; None when it could not
+    write a usable agent (the caller falls back to the reference agent and says so)."""
+    client = ctx.models.proposer
+    assert client is not None
+
+    def trial(source: str) -> tuple[str | None, Outcome]:
+        out = ctx.attempt(0, None, {ENTRY: source.encode()}, 1, tag="-meta")
+        return (None if out.ok else f"it was run and {out.status}: {out.reason}"), out
+
+    try:
+        result = meta.write_first_agent(client, ctx.task, ctx.dataset, ctx.cfg.meta_retries,
+                                        ctx.models.target is not None, trial)
+    except ModelAuthError as exc:
+        raise SiaError(f"the Meta-Agent's model refused the key: {exc}") from None
+    except BudgetExhausted as exc:
+        raise SiaError(f"the budget ran out before generation 1 was written: {exc}") from None
+    transcript = result.conversation.transcript("accepted" if result.source else
+                                                f"failed: {result.error}")
+    if result.source is None:
+        ctx.echo(f"warning: the Meta-Agent ({client.profile.model}) wrote no usable agent in "
+                 f"{result.conversation.calls} call(s): {result.error}; generation 1 is the "
+                 "task's reference agent instead")
+        ctx.meta_fallback = (transcript, result.cost_usd, result.error or "")
+        return None
+    out: Outcome = result.payload
+    out.cost_usd += result.cost_usd
+    out.traces[META_TRANSCRIPT] = transcript
+    improvement = (f"# gen 1: written by the Meta-Agent\n\nThe starting point: an agent the "
+                   f"Meta-Agent ({client.profile.model}) wrote from the task description "
+                   f"(`task.md`), its public files and its reference agent, in "
+                   f"{result.conversation.calls} call(s). Later generations must beat its "
+                   f"score.\n\nTranscript: `{META_TRANSCRIPT}` in the attempt record "
+                   f"`{H.ref(ctx.run_id, 'attempts', 'g0001')}` (under c0/).\n")
+    return FirstAgent({ENTRY: result.source.encode()}, out, client.profile.model, improvement)
+
+
+class KnobPool:
+    """Knob settings for the candidates whose Feedback-Agent chose the knobs lever without
+    editing: proposed once per generation by the optimiser, one distinct setting each."""
+
+    def __init__(self, ctx: Context, hist: H.RunHistory, source: str, gen: int) -> None:
+        self._args = (ctx, hist, source, gen)
+        self._lock = threading.Lock()
+        self._proposals: list[Proposal] | None = None
+
+    def take(self, index: int) -> Proposal | None:
+        with self._lock:
+            if self._proposals is None:
+                ctx, hist, source, gen = self._args
+                proposer = KnobProposer(f"{ctx.task.name}/{ctx.cfg.seed}",
+                                        ctx.task.manifest.metric.direction)
+                try:
+                    self._proposals = proposer.propose(source, hist.trials(), gen,
+                                                       ctx.cfg.candidates)
+                except knobmod.KnobError:
+                    self._proposals = []
+            return self._proposals[index - 1] if index <= len(self._proposals) else None
+
+
+def feedback_proposal(ctx: Context, view: RunView, files: dict[str, bytes], gen: int,
+                      index: int, knobs: KnobPool) -> Proposal:
+    client = ctx.models.proposer
+    assert client is not None
+    inc, inc_score = view.hist.incumbent()
+    contract = meta.contract_context(ctx.task, ctx.models.target is not None)
+    metric = ctx.task.manifest.metric
+    system = prompts.render(
+        "feedback_system", **contract, select=ctx.select, metric=metric.name,
+        direction="higher is better" if metric.direction == "maximize" else "lower is better",
+        index=index, count=ctx.cfg.candidates, generation=gen, turns=ctx.cfg.feedback_turns,
+        allow_rewrite=ctx.cfg.allow_rewrite)
+    user = prompts.render(
+        "feedback_user", **contract, select=ctx.select, incumbent_gen=inc.gen,
+        incumbent_score="unknown" if inc_score is None else f"{inc_score:.4f}",
+        agent_files=sorted(files), history=view.list_generations())
+    agent = FeedbackAgent(client, view, ctx.cfg.feedback_turns, ctx.cfg.allow_rewrite)
+    result = agent.run(system, user, files)
+    transcript = result.conversation.transcript(result.error or "finished")
+    if result.error or result.finish is None:
+        return _failed(files, client.profile.model, result.error or "no finish",
+                       "budget-stopped" if result.budget_stopped else "model-failed",
+                       cost=result.conversation.cost_usd, transcript=transcript)
+    if result.finish.lever == "knobs" and not result.changed:
+        return _knob_proposal(result, knobs.take(index), files, client.profile.model, transcript)
+    new = result.files
+    parsed = _read_knobs(new.get(ENTRY, b""))
+    return Proposal(result.finish.lever, new.get(ENTRY, b"").decode(), result.finish.subject,
+                    _improvement(result.finish, client.profile.model), parsed, files=new,
+                    model=client.profile.model, lever_reason=result.finish.lever_reason,
+                    cost_usd=result.conversation.cost_usd, transcript=transcript)
+
+
+def _knob_proposal(result: FeedbackResult, knob: Proposal | None, files: dict[str, bytes],
+                   model: str, transcript: bytes) -> Proposal:
+    cost = result.conversation.cost_usd
+    assert result.finish is not None
+    if knob is None:
+        return _failed(files, model, "chose the knobs lever, but the agent declares no "
+                       "KNOBS/KNOB_SPACE or every setting was tried", cost=cost,
+                       transcript=transcript)
+    f = result.finish
+    text = knob.improvement.split("\n", 2)[2]
+    improvement = (f"# {knob.subject}\n\nLever: **knobs** — {f.lever_reason}\n\nThe "
+                   f"Feedback-Agent ({model}) chose the knobs lever and left the values to the "
+                   f"optimiser.\n\n## Diagnosis\n\n{f.diagnosis}\n\n## Hypothesis\n\n"
+                   f"{f.hypothesis}\n\n{text}")
+    return Proposal("knobs", knob.source, knob.subject, improvement, knob.knobs,
+                    files={**files, ENTRY: knob.source.encode()}, model=model,
+                    lever_reason=f.lever_reason, cost_usd=cost, transcript=transcript)
+
+
+def _improvement(f: Finish, model: str) -> str:
+    return (f"# {f.subject}\n\nLever: **{f.lever}** — {f.lever_reason}\n\nWritten by the "
+            f"Feedback-Agent ({model}).\n\n## Diagnosis\n\n{f.diagnosis}\n\n## Hypothesis\n\n"
+            f"{f.hypothesis}\n\n## What changed\n\n{f.change}\n")
+
+
+def _failed(files: dict[str, bytes], model: str, why: str, status: str = "model-failed",
+            cost: float = 0.0, transcript: bytes | None = None) -> Proposal:
+    short = " ".join(why.split())[:100]
+    improvement = (f"# feedback agent failed\n\nNo usable change came out of the Feedback-Agent "
+                   f"({model}): {why}\n\n## What changed\n\nNothing: the agent is the "
+                   "incumbent's.\n")
+    return Proposal("harness", files.get(ENTRY, b"").decode(), f"no change ({short})",
+                    improvement, None, files=dict(files), model=model, cost_usd=cost,
+                    transcript=transcript, failed=why, failed_status=status)
+
+
+def _read_knobs(source: bytes) -> dict | None:
+    try:
+        parsed = knobmod.read(source.decode("utf-8", errors="replace"))
+    except knobmod.KnobError:
+        return None
+    return parsed[0] if parsed else None

@@ -1,0 +1,294 @@
+"""`sia-git evolve` with models, end to end through the real command line and real litellm.
+
+The model provider is tests/fakellm.py: an OpenAI-compatible server on 127.0.0.1 that plays
+scripted replies (tool calls included). Scripts read the conversation they are given (which
+agent is asking, which generation, how many turns so far), so concurrent candidates each get
+their own consistent story.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sia_git.task import resolve
+from tests.conftest import Runner, git, run_ids
+from tests.fakellm import FakeLLM, Reply, code_reply, error, text, tool
+
+pytestmark = pytest.mark.slow
+MODEL = "openai/gpt-4o-mini"
+REFERENCE = resolve("penguins", None).reference_agent.read_text()
+THRESHOLD = '"model": "threshold",\n    "features": "mass",'
+MAJORITY_AGENT = REFERENCE.replace(THRESHOLD, '"model": "majority",\n    "features": "mass",')
+KNN_MORPHO = '"model": "knn",\n    "features": "morpho",'  # dev 0.725, beats threshold's 0.675
+PRIVATE = resolve("penguins", None).private_dir
+
+
+def role(body: dict[str, Any]) -> str:
+    return "meta" if "Meta-Agent" in body["messages"][0]["content"] else "feedback"
+
+
+def generation(body: dict[str, Any]) -> int:
+    m = re.search(r"for generation (\d+)", body["messages"][0]["content"])
+    return int(m.group(1)) if m else 1
+
+
+def turn(body: dict[str, Any]) -> int:
+    return sum(1 for m in body["messages"] if m["role"] == "assistant")
+
+
+def finish(**kw: str) -> Reply:
+    args = {"subject": "switch the classifier", "diagnosis": "the incumbent misclassifies many "
+            "birds", "hypothesis": "a better model separates the sexes", "change": "edited "
+            "KNOBS", "lever": "harness", "lever_reason": "the model choice is code-level"}
+    return tool("finish", **{**args, **kw})
+
+
+def good_feedback(search: str, replace: str) -> Callable[[dict[str, Any]], Reply]:
+    steps = [tool("list_generations"), tool("eval_summary", generation=1),
+             tool("read_trace", generation=1, name="stdout.txt"), tool("read_agent_file"),
+             tool("edit_agent_file", search=search, replace=replace), finish()]
+    return lambda body: steps[min(turn(body), len(steps) - 1)]
+
+
+def evolve(sia: Runner, repo: Path, llm: FakeLLM, *args: str, env: dict[str, str] | None = None
+           ) -> subprocess.CompletedProcess[str]:
+    return sia("evolve", "--task", "penguins", "--model", MODEL, "--api-base", llm.api_base,
+               "--candidates", "1", "--confirm-runs", "0", *args, cwd=repo, env=env)
+
+
+def trailers(repo: Path, rev: str) -> dict[str, str]:
+    msg = git(repo, "log", "-1", "--format=%B", rev)
+    out = subprocess.run(["git", "interpret-trailers", "--parse"], input=msg, text=True,
+                         capture_output=True, check=True).stdout
+    return dict(line.split(": ", 1) for line in out.splitlines())
+
+
+def attempt(repo: Path, run_id: str, gen: int) -> dict[str, Any]:
+    return json.loads(git(repo, "show", f"refs/sia/{run_id}/attempts/g{gen:04d}:attempt.json"))
+
+
+def blob(repo: Path, run_id: str, gen: int, path: str) -> str:
+    return git(repo, "show", f"refs/sia/{run_id}/attempts/g{gen:04d}:{path}")
+
+
+def fsck_clean(repo: Path) -> bool:
+    done = subprocess.run(["git", "fsck", "--strict"], cwd=repo, capture_output=True, text=True)
+    return done.returncode == 0 and "error" not in done.stderr
+
+
+def test_meta_agent_writes_generation_one_and_a_feedback_patch_is_generation_two(
+        repo: Path, sia: Runner) -> None:
+    feedback = good_feedback('"model": "majority",', '"model": "threshold",')
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        if role(body) == "meta":  # first a reply with no code: it is retried with the error
+            return text("Sure! I would use a classifier.") if turn(body) == 0 else code_reply(
+                MAJORITY_AGENT)
+        return feedback(body)
+
+    with FakeLLM(script) as llm:
+        done = evolve(sia, repo, llm, "--max-gen", "2")
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(repo)
+    gen1, gen2 = git(repo, "rev-list", "--reverse", f"refs/sia/{run_id}/base..sia/{run_id}"
+                     ).split()
+
+    t1 = trailers(repo, gen1)
+    assert t1["Sia-Model"] == MODEL and float(t1["Sia-Cost-USD"]) > 0
+    assert git(repo, "show", f"{gen1}:sia-agent/agent/target_agent.py") == MAJORITY_AGENT
+    meta = json.loads(blob(repo, run_id, 1, "c0/meta-transcript.json"))
+    assert meta["calls"] == 2 and "no ```python code block" in meta["messages"][3]["content"]
+
+    t2 = trailers(repo, gen2)
+    assert t2["Sia-Generation"] == "2" and t2["Sia-Lever"] == "harness"
+    assert t2["Sia-Lever-Reason"] == "the model choice is code-level"
+    assert t2["Sia-Model"] == MODEL and float(t2["Sia-Cost-USD"]) == pytest.approx(6 * 0.000045)
+    assert float(t2["Sia-Score"]) > float(t1["Sia-Score"])
+    assert '+    "model": "threshold",' in git(repo, "show", gen2)
+    improvement = git(repo, "show", f"{gen2}:sia-agent/improvement.md")
+    assert "## Diagnosis" in improvement and "## What changed" in improvement
+    transcript = json.loads(blob(repo, run_id, 2, "c1/transcript.json"))
+    called = [c["function"]["name"] for m in transcript["messages"]
+              for c in m.get("tool_calls", [])]
+    assert called == ["list_generations", "eval_summary", "read_trace", "read_agent_file",
+                      "edit_agent_file", "finish"]
+
+    # The feedback agent saw scores and failed item ids, never an expected answer.
+    shown = json.dumps(llm.requests)
+    assert "failed items (id: status)" in shown
+    for split in ("dev", "test"):
+        for line in (PRIVATE / f"{split}.csv").read_text().splitlines()[1:]:
+            assert line not in shown, line
+    log = json.loads(sia("log", "--json", cwd=repo).stdout)
+    assert log["total_cost_usd"] == pytest.approx(float(t1["Sia-Cost-USD"])
+                                                  + float(t2["Sia-Cost-USD"]))
+    assert fsck_clean(repo)
+
+
+BAD: dict[str, Callable[[dict[str, Any], int], Reply]] = {
+    "no code": lambda body, n: finish(),  # finishes without any edit
+    "code that does not parse": lambda body, n: [
+        tool("edit_agent_file", search="import argparse\n", replace="import argparse(\n"),
+        finish()][min(turn(body), 1)],
+    "a patch that does not apply": lambda body, n: [
+        tool("edit_agent_file", search="no such text", replace="x"), finish()][
+            min(turn(body), 1)],
+    "a truncated reply": lambda body, n: Reply(
+        tool_calls=[{"id": "c1", "type": "function", "function": {
+            "name": "edit_agent_file", "arguments": '{"search": "KNOBS = {\\n  "'}}],
+        finish_reason="length"),
+    "a 20 MB reply": lambda body, n: Reply(content="x" * 20_000_000),
+    "a refusal": lambda body, n: text("I'm sorry, but I can't help with that."),
+    "a tool-call loop past the turn limit": lambda body, n: tool("list_generations"),
+    "a timeout": lambda body, n: Reply(content="late", delay_s=4),
+    "500 forever": lambda body, n: error(500),
+}
+EXPECTED = {
+    "no code": "finished without changing the agent",
+    "code that does not parse": "gate-failed",
+    "a patch that does not apply": "search` text not found",
+    "a truncated reply": "no `finish` within the 6-turn limit",
+    "a 20 MB reply": "over the limit",
+    "a refusal": "stopped using its tools",
+    "a tool-call loop past the turn limit": "no `finish` within the 6-turn limit",
+    "a timeout": "Timeout",
+    "500 forever": "HTTP 500",
+}
+
+
+@pytest.mark.parametrize("behaviour", sorted(BAD))
+def test_bad_model_behaviour_is_a_recorded_failed_candidate_and_the_run_goes_on(
+        repo: Path, sia: Runner, behaviour: str) -> None:
+    good = good_feedback(THRESHOLD, KNN_MORPHO)
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        if generation(body) == 2 or behaviour == "500 forever":
+            return BAD[behaviour](body, n)
+        return good(body)
+
+    with FakeLLM(script) as llm:
+        done = evolve(sia, repo, llm, "--agent", str(resolve("penguins", None).reference_agent),
+                      "--max-gen", "3", "--feedback-turns", "6", "--model-retries", "1",
+                      "--model-timeout", "2")
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(repo)
+    failed = attempt(repo, run_id, 2)["candidates"][0]
+    assert failed["verdict"] != "accepted" and failed["commit"]
+    assert EXPECTED[behaviour] in failed["reason"] + failed["status"], failed
+    rejected = git(repo, "rev-parse", f"refs/sia/{run_id}/rejected/g0002-c1").strip()
+    assert trailers(repo, rejected)["Sia-Rejected"].startswith(failed["status"])
+    assert "transcript.json" in git(repo, "ls-tree", "-r", "--name-only",
+                                    f"refs/sia/{run_id}/attempts/g0002")
+    third = attempt(repo, run_id, 3)  # the run went on
+    if behaviour == "500 forever":
+        assert third["accepted"] is None
+    else:
+        assert third["accepted"] == 1, third
+        assert trailers(repo, f"sia/{run_id}")["Sia-Generation"] == "3"
+    assert fsck_clean(repo)
+
+
+def test_429_then_success_gives_a_normal_candidate(repo: Path, sia: Runner) -> None:
+    good = good_feedback(THRESHOLD, KNN_MORPHO)
+    with FakeLLM(lambda body, n: error(429) if n == 0 else good(body)) as llm:
+        done = evolve(sia, repo, llm, "--agent", str(resolve("penguins", None).reference_agent),
+                      "--max-gen", "2", "--model-retries", "2")
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(repo)
+    assert attempt(repo, run_id, 2)["accepted"] == 1
+    assert len(llm.requests) == 7  # the refused call, then six turns
+
+
+def test_401_stops_the_run_with_one_line_and_resuming_goes_on(repo: Path, sia: Runner) -> None:
+    agent = str(resolve("penguins", None).reference_agent)
+    env = {"SIA_TEST_KEY": "sk-test-wrong-key-0123456789"}
+    with FakeLLM(lambda body, n: error(401, "Incorrect API key provided")) as llm:
+        done = evolve(sia, repo, llm, "--agent", agent, "--max-gen", "3",
+                      "--api-key-env", "SIA_TEST_KEY", env=env)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "refused the credentials (HTTP 401): check SIA_TEST_KEY" in done.stderr
+    [run_id] = run_ids(repo)
+    assert attempt(repo, run_id, 2)["candidates"][0]["status"] == "model-failed"
+    assert fsck_clean(repo)
+
+    good = good_feedback(THRESHOLD, KNN_MORPHO)
+    with FakeLLM(lambda body, n: good(body)) as llm:
+        again = sia("evolve", "--run", run_id, "--api-base", llm.api_base, cwd=repo,
+                    env={"SIA_TEST_KEY": "sk-test-right-key-0123456789"})
+    assert again.returncode == 0, again.stderr
+    assert attempt(repo, run_id, 3)["accepted"] == 1
+
+
+def test_budget_stops_the_run_before_it_is_exceeded_and_resuming_goes_on(
+        repo: Path, sia: Runner) -> None:
+    # A priced profile: $0.00001 per reply token, 100 tokens at most: a call's worst case is
+    # $0.001, and each scripted reply (50 tokens) costs $0.0005.
+    (repo / "sia-git.toml").write_text(
+        '[profiles.priced]\nmodel = "openai/house-model"\ninput_cost_per_token = 0.0\n'
+        'output_cost_per_token = 0.00001\nmax_tokens = 100\n')
+    good = good_feedback(THRESHOLD, KNN_MORPHO)
+    agent = str(resolve("penguins", None).reference_agent)
+    with FakeLLM(lambda body, n: good(body)) as llm:
+        done = sia("evolve", "--task", "penguins", "--agent", agent, "--model", "priced",
+                   "--api-base", llm.api_base, "--candidates", "1", "--confirm-runs", "0",
+                   "--max-gen", "5", "--budget-usd", "0.0042", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "stopping: budget $0.0042 reached" in done.stdout
+    [run_id] = run_ids(repo)
+    log = json.loads(sia("log", "--json", cwd=repo).stdout)
+    assert log["total_cost_usd"] <= 0.0042
+    # Gen 2: six calls ($0.003). Gen 3: one call fits ($0.0035), the next could pass $0.004.
+    assert log["total_cost_usd"] == pytest.approx(0.0035)
+    assert list(log["stops"]) == ["3"] and "budget" in log["stops"]["3"]
+    assert attempt(repo, run_id, 3)["candidates"][0]["status"] == "budget-stopped"
+    assert "stopped after generation 3" in sia("log", cwd=repo).stdout
+
+    with FakeLLM(lambda body, n: good(body)) as llm:
+        again = sia("evolve", "--run", run_id, "--api-base", llm.api_base,
+                    "--budget-usd", "0.02", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    assert "$0.0035 spent so far" in again.stdout
+    assert {4, 5} <= {int(g) for g in re.findall(
+        r"attempts/g(\d+)", git(repo, "for-each-ref", f"refs/sia/{run_id}/attempts/"))}
+    assert json.loads(sia("log", "--json", cwd=repo).stdout)["total_cost_usd"] <= 0.02
+
+
+def test_no_secret_from_the_environment_is_stored_anywhere(repo: Path, sia: Runner) -> None:
+    secrets = {"SIA_PROVIDER": "provider-secret-value-6d1f0a",  # named by --api-key-env
+               "MY_SERVICE_TOKEN": "tok-9f8e7d6c5b4a-service",
+               "OPENAI_API_KEY": "sk-proj-abcdefghijklmnopqrstuvwx123456"}
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        # A model that leaks every secret it could know into what sia-git stores.
+        leak = " ".join(secrets.values())
+        if role(body) == "meta":
+            return code_reply(REFERENCE.replace('"""Reference agent', f'"""{leak}\nAgent', 1))
+        steps = [tool("read_agent_file"),
+                 tool("edit_agent_file", search=THRESHOLD, replace=KNN_MORPHO),
+                 finish(diagnosis=f"keys: {leak}", subject=f"leak {secrets['OPENAI_API_KEY']}")]
+        return steps[min(turn(body), 2)]
+
+    with FakeLLM(script) as llm:
+        done = evolve(sia, repo, llm, "--max-gen", "2", "--api-key-env", "SIA_PROVIDER",
+                      "--target-model", MODEL, "--target-api-base", llm.api_base, env=secrets)
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(repo)
+    assert trailers(repo, f"sia/{run_id}")["Sia-Generation"] == "2"
+    everything = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo,
+                                capture_output=True, check=True).stdout
+    everything += git(repo, "for-each-ref").encode()
+    everything += git(repo, "log", "--all", "--format=%B%N", "--notes=refs/notes/sia").encode()
+    for path in (repo / ".git").rglob("*"):
+        if path.is_file() and "objects" not in path.parts:
+            everything += path.read_bytes()
+    for name, value in secrets.items():
+        assert value.encode() not in everything, f"{name}'s value is stored in the repo"
+    assert b"[REDACTED]" in everything  # the leaks were there, and masked

@@ -1,0 +1,153 @@
+"""The model client: real litellm over HTTP to a scripted OpenAI-compatible server on 127.0.0.1
+(tests/fakellm.py stands in for the provider)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from sia_git.llm.budget import Budget, BudgetExhausted
+from sia_git.llm.client import ModelAuthError, ModelClient, ModelError
+from sia_git.llm.profiles import ModelProfile, resolve
+from tests.fakellm import FakeLLM, Reply, error, text, tool
+
+MODEL = "openai/gpt-4o-mini"  # priced in litellm's bundled map, served by the fake
+
+
+def client(llm: FakeLLM, budget: Budget | None = None, **kw: object) -> ModelClient:
+    profile = ModelProfile(model=MODEL, api_base=llm.api_base, retries=2, backoff_s=0.5,
+                           timeout_s=5, **kw)  # type: ignore[arg-type]
+    c = ModelClient(profile, budget or Budget(None))
+    c.sleep = lambda s: sleeps.append(s)
+    return c
+
+
+sleeps: list[float] = []
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    sleeps.clear()
+
+
+MSG = [{"role": "user", "content": "hello"}]
+
+
+def test_reply_text_tool_calls_and_cost_come_back() -> None:
+    replies = [text("hi there"), tool("read_task_file", path="task.md")]
+    with FakeLLM(lambda body, n: replies[n]) as llm:
+        c = client(llm)
+        first = c.chat(MSG)
+        second = c.chat(MSG, tools=[{"type": "function", "function": {
+            "name": "read_task_file", "parameters": {"type": "object", "properties": {}}}}])
+    assert first.content == "hi there" and first.finish_reason == "stop"
+    assert first.prompt_tokens == 100 and first.completion_tokens == 50
+    # gpt-4o-mini's bundled price: $0.15 / $0.60 per million tokens.
+    assert first.cost_usd == pytest.approx(100 * 0.15e-6 + 50 * 0.6e-6)
+    assert second.tool_calls[0]["name"] == "read_task_file"
+    assert second.tool_calls[0]["arguments"] == '{"path": "task.md"}'
+    assert llm.requests[1]["tools"][0]["function"]["name"] == "read_task_file"
+
+
+def test_429_then_success_is_retried_with_growing_backoff() -> None:
+    replies = [error(429), error(503), text("ok")]
+    with FakeLLM(lambda body, n: replies[n]) as llm:
+        reply = client(llm).chat(MSG)
+    assert reply.content == "ok" and len(llm.requests) == 3
+    # backoff_s * 2**attempt, with jitter in [50%, 100%)
+    assert len(sleeps) == 2 and 0.25 <= sleeps[0] < 0.5 <= sleeps[1] < 1.0
+
+
+def test_500_forever_fails_after_the_retries() -> None:
+    with FakeLLM(lambda body, n: error(500)) as llm, pytest.raises(
+            ModelError, match=r"HTTP 500.*after 3 attempt"):
+        client(llm).chat(MSG)
+    assert len(llm.requests) == 3
+
+
+def test_401_stops_at_once_and_names_the_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIA_TEST_KEY", "sk-test-0123456789abcdefghij")
+    with FakeLLM(lambda body, n: error(401, "invalid key")) as llm:
+        c = client(llm, api_key_env="SIA_TEST_KEY")
+        with pytest.raises(ModelAuthError, match="SIA_TEST_KEY"):
+            c.chat(MSG)
+    assert len(llm.requests) == 1, "an auth error must not be retried"
+    assert c.auth_error and "SIA_TEST_KEY" in c.auth_error
+    sent = {k.lower(): v for k, v in llm.headers[0].items()}
+    assert sent["authorization"] == "Bearer sk-test-0123456789abcdefghij"
+
+
+def test_a_timeout_is_retried_then_fails() -> None:
+    with FakeLLM(lambda body, n: Reply(content="late", delay_s=3)) as llm:
+        c = client(llm)
+        c.profile = c.profile.model_copy(update={"timeout_s": 0.5, "retries": 1})
+        with pytest.raises(ModelError, match="after 2 attempt"):
+            c.chat(MSG)
+
+
+def test_an_oversized_reply_is_refused_but_still_paid_for() -> None:
+    huge = Reply(content="x" * 20_000_000)
+    budget = Budget(None)
+    with FakeLLM(lambda body, n: huge) as llm, pytest.raises(
+            ModelError, match="over the limit") as info:
+        client(llm, budget).chat(MSG)
+    assert info.value.cost_usd > 0 and budget.spent_usd == pytest.approx(info.value.cost_usd)
+
+
+def test_budget_refuses_a_call_whose_worst_case_does_not_fit() -> None:
+    # Worst case of one call: ~10 prompt tokens + 1000 reply tokens at $0.60/M ≈ $0.000601.
+    budget = Budget(0.00063)
+    with FakeLLM(lambda body, n: text("ok")) as llm:
+        c = client(llm, budget, max_tokens=1000)
+        c.chat(MSG)  # fits; really costs $0.000045
+        with pytest.raises(BudgetExhausted, match=r"budget \$0.0006 reached"):
+            c.chat(MSG)  # 0.000045 spent + 0.000601 worst case > 0.00063
+        assert len(llm.requests) == 1
+    assert budget.spent_usd == pytest.approx(0.000045) and budget.exhausted
+
+
+def test_calls_in_flight_count_against_the_budget() -> None:
+    """Two concurrent calls, each with a worst case of ~60% of the budget: only one is made."""
+    budget = Budget(0.004)
+    release = threading.Event()
+
+    def script(body: dict, n: int) -> Reply:
+        release.wait(5)
+        return text("ok")
+
+    results: list[str] = []
+    with FakeLLM(script) as llm:
+        c = client(llm, budget, max_tokens=4000)
+
+        def call() -> None:
+            try:
+                c.chat(MSG)
+                results.append("made")
+            except BudgetExhausted:
+                results.append("refused")
+                release.set()
+
+        threads = [threading.Thread(target=call) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+    assert sorted(results) == ["made", "refused"]
+    assert len(llm.requests) == 1
+    assert budget.spent_usd <= 0.004 and budget.exhausted
+
+
+def test_profile_names_a_key_variable_that_is_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sia_git.errors import SiaError
+
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    with pytest.raises(SiaError, match="NO_SUCH_KEY_VAR .*is not set"):
+        resolve("openai/gpt-4o-mini", {}, api_key_env="NO_SUCH_KEY_VAR")
+
+
+def test_a_profile_by_name_with_flags_winning() -> None:
+    profiles = {"local": ModelProfile(model="openai/qwen", api_base="http://127.0.0.1:1/v1",
+                                      temperature=0.7)}
+    p = resolve("local", profiles, api_base="http://127.0.0.1:2/v1")
+    assert (p.model, p.api_base, p.temperature) == ("openai/qwen", "http://127.0.0.1:2/v1", 0.7)
