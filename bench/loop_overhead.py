@@ -47,7 +47,7 @@ def one_round(task: str, gens: int) -> list[tuple[float, float]]:
         return result
 
     steps: list[tuple[str, float, float]] = []  # (kind, wall s, agent s)
-    real_generation, real_confirm = loop._generation, loop._confirm_tip
+    real_generation, real_confirm = loop._generation, loop.confirm_tip
 
     def timed(kind: str, fn):  # type: ignore[no-untyped-def]
         def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -61,7 +61,7 @@ def one_round(task: str, gens: int) -> list[tuple[float, float]]:
     Sandbox.run = timed_run  # type: ignore[method-assign]
     candidates.evaluate = timed_evaluate
     loop._generation = timed("gen", real_generation)
-    loop._confirm_tip = timed("confirm", real_confirm)
+    loop.confirm_tip = timed("confirm", real_confirm)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             repo = Path(tmp)
@@ -75,7 +75,7 @@ def one_round(task: str, gens: int) -> list[tuple[float, float]]:
     finally:
         Sandbox.run = real_run  # type: ignore[method-assign]
         candidates.evaluate = real_evaluate
-        loop._generation, loop._confirm_tip = real_generation, real_confirm
+        loop._generation, loop.confirm_tip = real_generation, real_confirm
     # A generation's cost is its own step plus the confirmation step that follows it.
     per_gen: list[tuple[float, float]] = []
     for i, (kind, wall, agent) in enumerate(steps):

@@ -21,7 +21,7 @@ from sia_git import recording as rec
 from sia_git import trailers as T
 from sia_git import writers
 from sia_git.agents.runview import RunView
-from sia_git.candidates import Outcome
+from sia_git.candidates import TRANSCRIPT, Outcome
 from sia_git.config import EvolveConfig
 from sia_git.confirm import confirm_tip
 from sia_git.context import Context, Echo
@@ -158,6 +158,8 @@ def _seed_generation(ctx: Context) -> None:
     tree = rec.candidate_tree(ctx.repo, base, out, improvement, extra)
     parsed = _knobs(files)
     trailers = [(T.KNOBS, T.knobs_value(parsed))] if parsed else []
+    if writers.META_TRANSCRIPT in out.traces:
+        trailers.append((T.TRANSCRIPT, _transcript_ref(ctx, 1, 0, writers.META_TRANSCRIPT)))
     msg = rec.message(ctx.run_id, 1, None, out, ctx.task, f"{what} for {ctx.task.name}",
                       improvement.split("\n", 2)[2], trailers, model)
     sha = ctx.repo.commit(tree, [base], msg)
@@ -286,6 +288,8 @@ def _commit_candidates(ctx: Context, hist: H.RunHistory, inc: H.Entry, gen: int,
         body = o.proposal.improvement.split("\n", 2)[2]
         if o.proposal.lever_reason:
             extra.append((T.LEVER_REASON, o.proposal.lever_reason))
+        if TRANSCRIPT in o.traces:
+            extra.append((T.TRANSCRIPT, _transcript_ref(ctx, gen, o.index, TRANSCRIPT)))
         commits[o.index] = ctx.repo.commit(tree, [hist.tip.sha], rec.message(
             ctx.run_id, gen, inc.gen, o, ctx.task, o.proposal.subject, body, extra,
             o.proposal.model))
@@ -333,6 +337,11 @@ def _scores(ctx: Context, o: Outcome) -> str:
     if not o.ok:
         return f"{o.status}: {o.reason}"
     return "  ".join(f"{s} {o.score(s):.4f}" for s in ctx.task.splits if o.score(s) is not None)
+
+
+def _transcript_ref(ctx: Context, gen: int, index: int, name: str) -> str:
+    """Where a candidate's model transcript is stored: `git show` takes it as it is."""
+    return f"{H.ref(ctx.run_id, 'attempts', f'g{gen:04d}')}:c{index}/{name}"
 
 
 def _cost(ctx: Context, o: Outcome) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ def test_meta_agent_writes_generation_one_and_a_feedback_patch_is_generation_two
 
     t1 = trailers(repo, gen1)
     assert t1["Sia-Model"] == MODEL and float(t1["Sia-Cost-USD"]) > 0
+    assert t1["Sia-Transcript"] == f"refs/sia/{run_id}/attempts/g0001:c0/meta-transcript.json"
     assert git(repo, "show", f"{gen1}:sia-agent/agent/target_agent.py") == MAJORITY_AGENT
     meta = json.loads(blob(repo, run_id, 1, "c0/meta-transcript.json"))
     assert meta["calls"] == 2 and "no ```python code block" in meta["messages"][3]["content"]
@@ -114,7 +116,7 @@ def test_meta_agent_writes_generation_one_and_a_feedback_patch_is_generation_two
     assert '+    "model": "threshold",' in git(repo, "show", gen2)
     improvement = git(repo, "show", f"{gen2}:sia-agent/improvement.md")
     assert "## Diagnosis" in improvement and "## What changed" in improvement
-    transcript = json.loads(blob(repo, run_id, 2, "c1/transcript.json"))
+    transcript = json.loads(git(repo, "show", t2["Sia-Transcript"]))
     called = [c["function"]["name"] for m in transcript["messages"]
               for c in m.get("tool_calls", [])]
     assert called == ["list_generations", "eval_summary", "read_trace", "read_agent_file",
@@ -126,6 +128,9 @@ def test_meta_agent_writes_generation_one_and_a_feedback_patch_is_generation_two
     for split in ("dev", "test"):
         for line in (PRIVATE / f"{split}.csv").read_text().splitlines()[1:]:
             assert line not in shown, line
+    shown_gen2 = sia("show", "2", cwd=repo).stdout
+    assert f"transcript: git show refs/sia/{run_id}/attempts/g0002:c1/transcript.json" in (
+        shown_gen2)
     log = json.loads(sia("log", "--json", cwd=repo).stdout)
     assert log["total_cost_usd"] == pytest.approx(float(t1["Sia-Cost-USD"])
                                                   + float(t2["Sia-Cost-USD"]))
@@ -292,3 +297,61 @@ def test_no_secret_from_the_environment_is_stored_anywhere(repo: Path, sia: Runn
     for name, value in secrets.items():
         assert value.encode() not in everything, f"{name}'s value is stored in the repo"
     assert b"[REDACTED]" in everything  # the leaks were there, and masked
+
+
+def test_candidates_are_written_concurrently_and_the_best_on_dev_is_kept(
+        repo: Path, sia: Runner) -> None:
+    both_asking = threading.Barrier(2, timeout=30)  # breaks unless two agents ask at once
+    better = good_feedback(THRESHOLD, KNN_MORPHO)  # dev 0.725
+    worse = good_feedback('"model": "threshold",', '"model": "majority",')  # dev 0.5125
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        index = int(re.search(r"candidate (\d) of 2", body["messages"][0]["content"]).group(1))
+        if turn(body) == 0:
+            both_asking.wait()
+        return (better if index == 2 else worse)(body)
+
+    with FakeLLM(script) as llm:
+        done = sia("evolve", "--task", "penguins", "--model", MODEL, "--api-base", llm.api_base,
+                   "--agent", str(resolve("penguins", None).reference_agent),
+                   "--candidates", "2", "--workers", "2", "--max-gen", "2", cwd=repo)
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(repo)
+    record = attempt(repo, run_id, 2)
+    assert record["accepted"] == 2
+    scores = {c["candidate"]: c["scores"]["dev"] for c in record["candidates"]}
+    assert scores[2] > scores[1]
+    assert "not the best candidate" in record["candidates"][0]["verdict"]
+    assert all(c["cost_usd"] > 0 and c["model"] == MODEL for c in record["candidates"])
+
+
+GATEWAY_AGENT = REFERENCE.replace('if __name__ == "__main__":', '''def ask_model() -> None:
+    import sia_gateway
+
+    for word in ("delightful", "dreadful", "bland"):
+        sia_gateway.chat(f"Is '{word}' positive?", max_tokens=8)
+
+
+if __name__ == "__main__":
+    ask_model()''')
+
+
+def test_a_target_agent_reaches_its_model_through_the_gateway_and_every_call_is_stored(
+        repo: Path, sia: Runner, tmp_path: Path) -> None:
+    assert GATEWAY_AGENT != REFERENCE
+    agent = tmp_path / "agent.py"
+    agent.write_text(GATEWAY_AGENT)
+    key = "sk-target-key-for-the-gateway-0123"
+    with FakeLLM(lambda body, n: text("yes")) as llm:
+        done = sia("evolve", "--task", "penguins", "--agent", str(agent), "--max-gen", "1",
+                   "--target-model", MODEL, "--target-api-base", llm.api_base,
+                   "--target-api-key-env", "SIA_TARGET_KEY", cwd=repo,
+                   env={"SIA_TARGET_KEY": key})
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(repo)
+    log = [json.loads(line) for line in blob(repo, run_id, 1, "c0/gateway.jsonl").splitlines()]
+    assert [(e["status"], e["reply"]) for e in log] == [(200, "yes")] * 3
+    assert "dreadful" in log[1]["request"]["messages"]
+    assert {h.get("Authorization") or h.get("authorization") for h in llm.headers} == {
+        f"Bearer {key}"}
+    assert float(trailers(repo, f"sia/{run_id}")["Sia-Cost-USD"]) == pytest.approx(3 * 0.000045)

@@ -151,3 +151,24 @@ def test_a_profile_by_name_with_flags_winning() -> None:
                                       temperature=0.7)}
     p = resolve("local", profiles, api_base="http://127.0.0.1:2/v1")
     assert (p.model, p.api_base, p.temperature) == ("openai/qwen", "http://127.0.0.1:2/v1", 0.7)
+
+
+def test_litellm_imports_offline_with_its_bundled_price_map() -> None:
+    """Imported with no network at all (`unshare -n`), litellm must not stall on a price-map
+    fetch, and must price models from the map it ships."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not available")
+    code = ("from sia_git.llm.client import litellm\nlib = litellm()\n"
+            "print(lib.model_cost['gpt-4o-mini']['input_cost_per_token'])")
+    done = subprocess.run(["unshare", "-n", sys.executable, "-c", code], capture_output=True,
+                          text=True, timeout=60,
+                          env={k: v for k, v in __import__("os").environ.items()
+                               if not k.startswith("LITELLM")})
+    if done.returncode != 0 and "unshare" in done.stderr:
+        pytest.skip(f"unshare -n cannot run here: {done.stderr.strip()[:100]}")
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip()) == pytest.approx(1.5e-7)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import GIT_ENV, ROOT, make_repo, run_ids
+from tests.fakellm import FakeLLM, code_reply
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +26,10 @@ def test_built_wheel_installs_and_runs(tmp_path: Path) -> None:
     bundled = target / "sia_git" / "_bundled"
     for path in ("tasks/penguins/task.toml", "tasks/word-sentiment/private/dev.csv",
                  "templates/task/task.toml", "templates/evaluators/accuracy.py",
-                 "hooks/ruff.toml"):
+                 "hooks/ruff.toml", "templates/prompts/meta_system.md.j2",
+                 "templates/prompts/feedback_system.md.j2", "templates/prompts/sample_tasks"):
         assert (bundled / path).exists(), path
+    assert (target / "sia_git" / "gateway" / "sia_gateway.py").is_file()
 
     # Run the installed copy, from outside the checkout, with the checkout off sys.path.
     env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(target), "PYTHONSAFEPATH": "1"}
@@ -44,3 +47,12 @@ def test_built_wheel_installs_and_runs(tmp_path: Path) -> None:
     done = sia("evolve", "--task", "penguins", "--max-gen", "2")
     assert done.returncode == 0, done.stderr
     assert len(run_ids(repo)) == 1
+
+    # The Meta-Agent's prompts render from the installed templates.
+    reference = (bundled / "tasks/penguins/reference/target_agent.py").read_text()
+    with FakeLLM(lambda body, n: code_reply(reference)) as llm:
+        done = sia("evolve", "--task", "penguins", "--max-gen", "1", "--model",
+                   "openai/gpt-4o-mini", "--api-base", llm.api_base)
+    assert done.returncode == 0, done.stderr
+    assert "# Task: penguins" in llm.requests[0]["messages"][1]["content"]
+    assert "gen 1: Meta-Agent" in done.stdout

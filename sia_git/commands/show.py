@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from sia_git import history as H
+from sia_git import trailers as T
 from sia_git.commands.common import open_run
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo
@@ -31,8 +32,17 @@ def details(repo: Repo, hist: H.RunHistory, gen: int) -> list[dict[str, Any]]:
             "improvement": repo.read_file(e.sha, IMPROVEMENT) or "",
             "diff": repo.diff(parent, e.sha, [CODE_DIR]) if parent else "",
             "result": json.loads(note) if note else None,
+            "transcripts": _transcripts(repo, hist.run_id, gen, e),
         })
     return out
+
+
+def _transcripts(repo: Repo, run_id: str, gen: int, e: H.Entry) -> list[str]:
+    """`git show` arguments for the model transcripts behind this commit."""
+    ref = H.ref(run_id, "attempts", f"g{gen:04d}")
+    cand = (e.trailers.get(T.CANDIDATE) or "0").split("/")[0]
+    return [f"{ref}:{path}" for path in repo.list_files(ref, f"c{cand}/")
+            if path.endswith("transcript.json")]
 
 
 def run(repo_path: Path, run_id: str | None, gen: int, as_json: bool) -> None:
@@ -48,6 +58,8 @@ def run(repo_path: Path, run_id: str | None, gen: int, as_json: bool) -> None:
         for k, v in d["trailers"].items():
             click.echo(f"  {k}: {v}")
         click.echo("\n" + d["improvement"].strip() + "\n")
+        for t in d["transcripts"]:
+            click.echo(f"transcript: git show {t}")
         res = d["result"] or {}
         if res:
             click.echo(f"result: {res.get('status')} {res.get('reason') or ''}".rstrip())
