@@ -10,9 +10,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sia_git import gates as gatemod
 from sia_git.evaluation import Evaluation, EvaluatorFailed, evaluate
 from sia_git.gates import GateResult
+from sia_git.gates.precommit import CandidateGates
 from sia_git.gateway.server import Gateway
 from sia_git.llm.client import ModelClient
 from sia_git.proposer import Proposal
@@ -51,9 +51,11 @@ class Outcome:
 
 def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes], task: Task,
                   sandbox: Sandbox, dataset: Path, scratch: Path, limits: Limits,
-                  seed: int, target: ModelClient | None = None) -> Outcome:
+                  seed: int, gates: CandidateGates | None,
+                  target: ModelClient | None = None) -> Outcome:
     """`files` is the whole agent folder (path -> content), already holding the proposal.
-    With a `target` model client, a gateway serves it to the agent for the length of its run."""
+    `gates` None skips the gates: only tests do that, to show the sandbox alone contains an
+    agent. With a `target` model client, a gateway serves it to the agent while it runs."""
     if scratch.exists():
         shutil.rmtree(scratch)
     agent_dir = scratch / "agent"
@@ -68,7 +70,7 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
         if proposal.failed:
             out.status, out.reason = proposal.failed_status, proposal.failed
             return out
-    out.gates = gatemod.run_gates(sorted(agent_dir.rglob("*.py")))
+    out.gates = gates.check(files, scratch) if gates is not None else []
     failed = [g for g in out.gates if not g.passed]
     if failed:
         out.status = "gate-failed"

@@ -161,5 +161,37 @@ def status(as_json: bool, repo: Path) -> None:
     cmd.run(repo, as_json)
 
 
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--forbid-package", "forbid", multiple=True,
+              help="A package agents must not import (the task's data source); repeatable.")
+@json_option
+@_handle_errors
+def check(files: tuple[Path, ...], forbid: tuple[str, ...], as_json: bool) -> None:
+    """Run the candidate gates (ruff, bandit, semgrep, secret scan) on FILES.
+
+    Exit 0 when every gate passes, 1 when one fails. Results are cached by content: an
+    unchanged file is not scanned twice.
+    """
+    from sia_git.commands import check as cmd
+
+    sys.exit(cmd.run(files, as_json, forbid))
+
+
+@cli.group()
+def hooks() -> None:
+    """sia-git's gates as pre-commit hooks in this repository."""
+
+
+@hooks.command("install")
+@repo_option
+@_handle_errors
+def hooks_install(repo: Path) -> None:
+    """Add sia-git's gates to .pre-commit-config.yaml and install pre-commit's git hook."""
+    from sia_git.commands import hooks as cmd
+
+    cmd.run_install(repo)
+
+
 def main() -> None:
     cli(prog_name="sia-git")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sia_git.candidates import Outcome, try_candidate
 from sia_git.config import EvolveConfig
+from sia_git.gates.precommit import CandidateGates
 from sia_git.gitrepo import Repo
 from sia_git.llm.roles import Models
 from sia_git.proposer import Proposal
@@ -30,6 +31,7 @@ class Context:
     dataset: Path
     echo: Echo
     models: Models
+    gates: CandidateGates
     # Set when the Meta-Agent failed and the reference agent stands in: (transcript, cost, why)
     meta_fallback: tuple[bytes, float, str] | None = None
 
@@ -57,5 +59,5 @@ class Context:
                 gen: int, seed_offset: int = 0, tag: str = "") -> Outcome:
         scratch = self.paths.scratch / f"g{gen:04d}" / f"c{index}-{seed_offset}{tag}"
         return try_candidate(index, proposal, files, self.task, self.sandbox, self.dataset,
-                             scratch, self.limits(), self.cfg.seed + seed_offset,
+                             scratch, self.limits(), self.cfg.seed + seed_offset, self.gates,
                              self.models.target)

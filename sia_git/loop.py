@@ -26,6 +26,7 @@ from sia_git.config import EvolveConfig
 from sia_git.confirm import confirm_tip
 from sia_git.context import Context, Echo
 from sia_git.errors import Interrupted, SiaError
+from sia_git.gates.precommit import CONFIG, CandidateGates
 from sia_git.gitrepo import Repo, open_repo
 from sia_git.llm import roles
 from sia_git.lock import RunLock
@@ -59,7 +60,7 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo) -> str:
     run_id = new_run_id(repo, task.name)
     paths = RunPaths(repo, run_id)
     with RunLock(paths.locks, run_id):
-        ctx = _context(repo, paths, task, cfg, echo, models)
+        ctx = _context(repo, paths, task, cfg, echo, models, "HEAD")
         echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
              f"{ctx.sandbox.backend}, proposer {_proposer(ctx)}")
         with _resumable(run_id):
@@ -82,7 +83,7 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo) -> s
         cfg = configmod.load(repo.root, flags, recorded.get("settings", {}))
         task = from_source(str(recorded.get("task_source", "")))
         models = roles.build(cfg, spent_usd=rec.run_cost(repo, run_id))
-        ctx = _context(repo, paths, task, cfg, echo, models)
+        ctx = _context(repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha)
         repo.ensure_worktree(paths.worktree, H.branch(run_id))
         added = rec.ensure_notes(ctx.repo, run_id)
         echo(f"resuming run {run_id} after generation {hist.last_generation}"
@@ -103,7 +104,7 @@ def _resumable(run_id: str) -> Iterator[None]:
 
 
 def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: Echo,
-             models: roles.Models) -> Context:
+             models: roles.Models, base: str) -> Context:
     backend, warning = choose_backend(cfg.sandbox)
     for w in ([warning] if warning else []) + models.warnings:
         echo(f"warning: {w}")
@@ -115,7 +116,11 @@ def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: E
     if paths.scratch.exists():
         shutil.rmtree(paths.scratch)  # what a killed process left behind
     dataset = stage_dataset(task, paths.scratch / "dataset")
-    return Context(repo, paths, task, cfg, sandbox, dataset, echo, models)
+    # The repository's own pre-commit hooks, as of the commit the run started from.
+    user_hooks = repo.read_file(base, CONFIG)
+    gates = CandidateGates.for_run(user_hooks, repo.sia_dir / "gate-cache", a.forbid_packages,
+                                   paths.scratch / "hooks-setup")
+    return Context(repo, paths, task, cfg, sandbox, dataset, echo, models, gates)
 
 
 def _proposer(ctx: Context) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sia_git import gates as gatemod
 from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.candidates import Outcome
+from sia_git.gates import summary as gate_summary
 from sia_git.gitrepo import Repo
 from sia_git.runs import CODE_DIR, IMPROVEMENT
 from sia_git.task import Task
@@ -58,7 +58,7 @@ def message(run_id: str, gen: int, parent_gen: int | None, o: Outcome, task: Tas
             tr.append((T.SCORE_TEST if split == "test" else f"Sia-Score-{split}",
                        T.score_value(s)))
     tr += [(T.MODEL, model or "none"), (T.COST, f"{o.cost_usd:.6f}"),
-           (T.GATES, gatemod.summary(o.gates) or "none")]
+           (T.GATES, gate_summary(o.gates) or "none")]
     if o.proposal and o.proposal.knobs is not None:
         tr.append((T.KNOBS, T.knobs_value(o.proposal.knobs)))
     return T.render(f"gen {gen}: {subject}", body, tr + extra)

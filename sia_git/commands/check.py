@@ -1,0 +1,42 @@
+"""`sia-git check FILE...`: the candidate gates on any files, with a readable report (or JSON).
+It is also the entry of sia-git's pre-commit hook, which is how candidates are gated."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from sia_git.errors import SiaError
+from sia_git.gates import Cache, Options, run_gates
+from sia_git.gates.cache import default_dir
+from sia_git.redact import Redactor
+
+
+def run(files: tuple[Path, ...], as_json: bool, forbid: tuple[str, ...]) -> int:
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise SiaError(f"no such file: {missing[0]}")
+    if not files:
+        raise SiaError("give the files to check, e.g. `sia-git check target_agent.py`")
+    from_env = [p for p in os.environ.get("SIA_GATE_FORBID", "").split(",") if p]
+    opts = Options(tuple(dict.fromkeys([*forbid, *from_env])),
+                   tuple(Redactor.from_env().secrets))
+    cache_dir = os.environ.get("SIA_GATE_CACHE")
+    cache = Cache(Path(cache_dir) if cache_dir else default_dir(Path.cwd()))
+    results = run_gates(list(files), opts, cache)
+    report = os.environ.get("SIA_GATE_REPORT")
+    if report:  # set when sia-git runs this hook for a candidate: it reads the results back
+        Path(report).write_text(json.dumps([r.to_json() for r in results]), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps({"passed": all(r.passed for r in results),
+                               "gates": [r.to_json() for r in results]}, indent=1))
+    else:
+        for r in results:
+            click.echo(f"{r.name:8} {'pass' if r.passed else 'FAIL'}"
+                       + (f"  ({r.cached} cached)" if r.cached else ""))
+            for line in r.report.splitlines():
+                click.echo(f"    {line}")
+    return 0 if all(r.passed for r in results) else 1

@@ -1,0 +1,5 @@
+import pickle
+
+
+def load(blob):
+    return pickle.loads(blob)

@@ -1,0 +1,3 @@
+from palmerpenguins import load_penguins
+
+print(load_penguins().head())

@@ -1,0 +1,3 @@
+import csv
+
+print(csv.__name__)

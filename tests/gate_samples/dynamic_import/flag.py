@@ -1,0 +1,2 @@
+name = "sock" + "et"
+mod = __import__(name)

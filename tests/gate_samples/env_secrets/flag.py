@@ -1,0 +1,4 @@
+import os
+
+key = os.environ.get("OPENAI_API_KEY", "")
+print(len(key))

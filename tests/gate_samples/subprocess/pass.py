@@ -1,0 +1,3 @@
+import os
+
+print(os.path.join("predictions", "dev.csv"))
