@@ -69,7 +69,7 @@ def test_reference_agent_leaves_at_least_five_points_of_headroom(tmp_path: Path,
     for label, source in (("reference", reference),
                           ("good", _with_knobs(reference, GOOD_KNOBS[name]))):
         out = try_candidate(0, None, {"target_agent.py": source.encode()}, task, sandbox,
-                            dataset, tmp_path / label, Limits(timeout_s=60), seed=0)
+                            dataset, tmp_path / label, Limits(timeout_s=60), seed=0, gates=None)
         assert out.ok, out.reason
         scores[label] = out.score("dev")
     assert scores["good"] - scores["reference"] >= 0.05, scores

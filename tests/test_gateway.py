@@ -1,5 +1,6 @@
 """The target-model gateway: an agent in the sandbox gets model answers through it, has no other
-network, never sees the key, and every call lands in the stored trace. The model provider is
+network, never sees the key, and every call lands in the stored trace (gates off here: the
+agent tries a socket on purpose, to show the sandbox blocks it). The model provider is
 tests/fakellm.py, a scripted OpenAI-compatible server on 127.0.0.1, reached by real litellm."""
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def test_agent_uses_the_gateway_and_nothing_else(tmp_path: Path, backend: str,
         client = ModelClient(profile, Budget(None))
         out = try_candidate(0, None, {"target_agent.py": source.encode()}, TASK,
                             Sandbox(backend, [], []), TASK.public_dir, tmp_path / "c",
-                            Limits(timeout_s=60), 0, target=client)
+                            Limits(timeout_s=60), 0, gates=None, target=client)
     listener.close()
     result = json.loads((tmp_path / "c" / "sandbox" / "work" / "out.json").read_text())
     assert result["available"] is True

@@ -1,8 +1,10 @@
-"""Hostile target agents are contained by the sandbox and score as failures.
+"""Hostile target agents are contained by the sandbox alone and score as failures.
 
-Each agent in tests/hostile/ runs through the real pipeline (gates, bubblewrap sandbox, trusted
-evaluator) on the built-in penguins task. Network attempts target only a loopback listener this
-test starts.
+The gates would stop most of these agents before they run; here they are switched off, so each
+agent runs in the sandbox (bubblewrap, or the unshare fallback) and the trusted evaluator on the
+built-in penguins task, to show that code which slips past the gates is still contained. The
+whole pipeline, gates included, is tests/test_hostile_corpus.py. Network attempts target only a
+loopback listener this test starts.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def run_hostile(tmp_path: Path, name: str, limits: Limits | None = None,
     sandbox = Sandbox(backend, TASK.manifest.agent.packages, TASK.manifest.agent.forbid_packages)
     dataset = stage_dataset(TASK, tmp_path / "dataset")
     return try_candidate(1, None, {"target_agent.py": agent_source(name, **subs)}, TASK, sandbox,
-                         dataset, tmp_path / "scratch", limits or Limits(timeout_s=20), seed=0)
+                         dataset, tmp_path / "scratch", limits or Limits(timeout_s=20), seed=0,
+                         gates=None)
 
 
 BACKENDS = pytest.mark.parametrize("backend", ["bwrap", "unshare"])

@@ -77,6 +77,7 @@ class CandidateGates:
                 scratch: Path) -> CandidateGates:
         """Build and check the config once, before any candidate: a user hook pre-commit
         cannot install (a remote repo, offline) is a setup error, not a failed candidate."""
+        _preflight()
         entry = f"{sys.executable} -m sia_git check"
         gates = cls(merged_config(user_config, entry), cache_dir, tuple(forbid))
         if user_config:
@@ -115,6 +116,21 @@ class CandidateGates:
             tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
             return [GateResult("pre-commit", False, "pre-commit failed: " + " | ".join(tail))]
         return ours + theirs
+
+
+def _preflight() -> None:
+    """Every gate's tool must be here before a run starts, not fail each candidate later."""
+    import importlib.util
+
+    from sia_git.gates.runners import semgrep_executable
+
+    missing = [m for m in ("pre_commit", "ruff", "bandit", "detect_secrets", "yaml")
+               if importlib.util.find_spec(m) is None]
+    if semgrep_executable() is None:
+        missing.append("semgrep")
+    if missing:
+        raise SiaError(f"the gates need {', '.join(missing)}, which is not installed in "
+                       f"{sys.prefix}; reinstall sia-git (pip install sia-git)")
 
 
 def _user_hook_results(output: str) -> list[GateResult]:

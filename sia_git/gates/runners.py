@@ -195,8 +195,7 @@ class Semgrep:
         )
 
     def scan(self, paths: Sequence[Path], opts: Options) -> Findings:
-        exe = Path(sys.executable).parent / "semgrep"
-        exe_s = str(exe) if exe.exists() else (shutil.which("semgrep") or "semgrep")
+        exe_s = semgrep_executable() or "semgrep"
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="sia-semgrep-") as tmp:
@@ -236,6 +235,12 @@ class Semgrep:
                 },
             )
         return names.found
+
+
+def semgrep_executable() -> str | None:
+    """semgrep beside this interpreter (a venv that is not activated), else on PATH."""
+    exe = Path(sys.executable).parent / "semgrep"
+    return str(exe) if exe.exists() else shutil.which("semgrep")
 
 
 def _data_source_rule(packages: Sequence[str]) -> str:
