@@ -10,6 +10,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sia_git import faults
 from sia_git.evaluation import Evaluation, EvaluatorFailed, evaluate
 from sia_git.gates import GateResult
 from sia_git.gates.precommit import CandidateGates
@@ -95,6 +96,7 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
         out.status = "timed-out" if out.run.timed_out else "crashed"
         out.reason = out.run.reason()
         return out
+    faults.point("evaluating")
     try:
         out.evaluation = evaluate(task, scratch / "sandbox" / "work", scratch / "eval")
     except EvaluatorFailed as exc:

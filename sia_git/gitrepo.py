@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sia_git import faults
 from sia_git.errors import SiaError
 from sia_git.redact import Redactor
 
@@ -162,6 +163,7 @@ class Repo:
         """`git revert` a commit in the run's worktree with our message; return the new tip."""
         self.sync_worktree(worktree)
         self.git("revert", "--no-commit", sha, cwd=worktree)
+        faults.point("reverting")
         self.git("commit", "--quiet", "--no-verify", "-F", "-", cwd=worktree,
                  input=self.redactor.text(message))
         return self.git("rev-parse", "HEAD", cwd=worktree).strip()

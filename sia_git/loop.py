@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import config as configmod
+from sia_git import faults, writers
 from sia_git import history as H
 from sia_git import knobs as knobmod
 from sia_git import recording as rec
 from sia_git import trailers as T
-from sia_git import writers
 from sia_git.agents.runview import RunView
 from sia_git.candidates import TRANSCRIPT, Outcome
 from sia_git.config import EvolveConfig
@@ -42,6 +42,7 @@ from sia_git.runs import (
     read_run_toml,
     run_toml,
     stage_dataset,
+    sweep_orphans,
     task_copy,
 )
 from sia_git.sandbox import Sandbox, choose_backend
@@ -57,6 +58,7 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo) -> str:
     if cfg.agent is not None and not cfg.agent.is_file():
         raise SiaError(f"--agent: no such file: {cfg.agent}")
     models = roles.build(cfg)
+    sweep_orphans(repo)
     run_id = new_run_id(repo, task.name)
     paths = RunPaths(repo, run_id)
     with RunLock(paths.locks, run_id):
@@ -249,6 +251,7 @@ def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes],
 
     def run(job: tuple[int, Any]) -> Outcome:
         index, make = job
+        faults.point("proposing")
         p: Proposal = make()
         return ctx.attempt(index, p, p.files or {**files, ENTRY: p.source.encode()}, gen)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sia_git import faults
 from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.candidates import Outcome
@@ -93,6 +94,7 @@ def publish(repo: Repo, run_id: str, gen: int, commits: dict[int, str], accepted
         if index != accepted:
             updates.append((H.ref(run_id, "rejected", f"g{gen:04d}-c{index}"), sha, None))
     updates.append((H.ref(run_id, "attempts", f"g{gen:04d}"), record, None))
+    faults.point("committing")
     repo.update_refs(updates)
 
 
@@ -117,6 +119,7 @@ def ensure_notes(repo: Repo, run_id: str) -> int:
                 note["run"], note["generation"] = record["run"], record["generation"]
                 repo.add_note(sha, json.dumps(note, indent=1) + "\n")
                 added += 1
+                faults.point("notes")
     return added
 
 

@@ -123,6 +123,22 @@ def stage_dataset(task: Task, dest: Path) -> Path:
     return dest
 
 
+def sweep_orphans(repo: Repo) -> list[str]:
+    """Remove the scratch space of runs that were killed before their first generation was
+    recorded (no branch, nobody holding their lock); return their ids."""
+    from sia_git.lock import RunLock
+
+    gone = []
+    scratch = repo.sia_dir / "scratch"
+    for folder in sorted(scratch.iterdir()) if scratch.is_dir() else []:
+        run_id = folder.name
+        if (repo.rev_parse(f"refs/heads/sia/{run_id}") is None
+                and RunLock.holder(repo.sia_dir / "locks", run_id) is None):
+            shutil.rmtree(folder, ignore_errors=True)
+            gone.append(run_id)
+    return gone
+
+
 def check_private_untracked(repo: Repo, task: Task) -> None:
     """Refuse a task whose answer key is committed in this repository: the run branch, made
     from HEAD, would carry it."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sia_git import faults
 from sia_git.errors import SiaError
 from sia_git.gates import GateResult
 
@@ -102,6 +103,7 @@ class CandidateGates:
             target.write_bytes(content)
             paths.append(f"sia-agent/agent/{rel}")
         (repo / CONFIG).write_text(self.config, encoding="utf-8")
+        faults.point("gating")
         report = scratch / "gates.json"
         env = {"SIA_GATE_REPORT": str(report), "SIA_GATE_CACHE": str(self.cache_dir),
                "SIA_GATE_FORBID": ",".join(self.forbid)}

@@ -19,9 +19,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from sia_git import faults
+
 _LAUNCHER = r"""
-import json, os, resource, sys
+import ctypes, json, os, resource, signal, sys
 cfg = json.loads(sys.argv[1])
+# Die with sia-git: if it is killed (SIGKILL, OOM), nothing of the agent's run may go on.
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+if os.getppid() != cfg["parent"]:
+    sys.exit(137)  # sia-git died before the line above took effect
 if cfg["cgroup"]:
     with open(cfg["cgroup"], "w") as f:
         f.write(str(os.getpid()))
@@ -36,13 +42,29 @@ STALE_CGROUP_S = 600
 
 @functools.cache
 def _sweep_stale(root: Path) -> None:
-    """Remove empty cgroups that a killed sia-git left behind. Only old ones: a sibling process
-    may have just made one that its agent has not joined yet."""
+    """Clean up after a killed sia-git: kill what is left in the cgroups of owners that are
+    gone (named `sia-git-<owner pid>-...`), and remove empty cgroups. Only old empty ones: a
+    sibling process may have just made one that its agent has not joined yet."""
     for path in root.glob("sia-git-*"):
         with contextlib.suppress(OSError):
+            owner = path.name.split("-")[2]
+            if owner.isdigit() and not _alive(int(owner)):
+                for pid in _read(path / "cgroup.procs").split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), signal.SIGKILL)
             if (not _read(path / "cgroup.procs").strip()
                     and time.time() - path.stat().st_mtime > STALE_CGROUP_S):
                 path.rmdir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -85,7 +107,7 @@ class PidsCgroup:
             if root == Path("/sys/fs/cgroup") and "pids" not in _read(root / "cgroup.controllers"):
                 continue
             _sweep_stale(root)
-            path = root / f"sia-git-{uuid.uuid4().hex[:12]}"
+            path = root / f"sia-git-{os.getpid()}-{uuid.uuid4().hex[:12]}"
             try:
                 path.mkdir()
                 (path / "pids.max").write_text(str(max_procs))
@@ -134,13 +156,15 @@ def run_limited(argv: list[str], env: dict[str, str], cwd: Path, limits: Limits,
                 stdout: Path, stderr: Path) -> Finished:
     """Run argv with rlimits, a pids cgroup and a wall timeout; kill everything it started."""
     cgroup = PidsCgroup(limits.max_procs)
-    cfg = {"cgroup": cgroup.procs_file, "rlimits": limits.rlimits(), "argv": argv, "env": env}
+    cfg = {"cgroup": cgroup.procs_file, "rlimits": limits.rlimits(), "argv": argv, "env": env,
+           "parent": os.getpid()}
     launcher = [sys.executable, "-S", "-c", _LAUNCHER, json.dumps(cfg)]
     start = time.monotonic()
     timed_out = False
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(launcher, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=err, start_new_session=True, env={})
+        faults.point("running")  # the agent is running: it must die with sia-git
         try:
             proc.wait(timeout=limits.timeout_s)
         except subprocess.TimeoutExpired:

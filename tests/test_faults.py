@@ -1,0 +1,94 @@
+"""Fault injection: `evolve` is SIGKILLed (its whole process group, as a power cut or the OOM
+killer would) at each phase of a generation, through SIA_GIT_FAULT (sia_git/faults.py), then run
+again. Every time: the repository is consistent, no lock blocks the resume, nothing of the
+killed process is left running, no generation is lost or recorded twice, and the run finishes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sia_git.lock import RunLock
+from tests.conftest import GIT_ENV, git, run_ids
+from tests.test_evolve import NOISY, SIA_TASK, branch_commits, trailers
+
+pytestmark = pytest.mark.slow
+
+# phase -> which occurrence to kill at (all in generation 2 or later, so the run exists).
+PHASES = {"proposing": 1, "gating": 3, "running": 3, "evaluating": 3, "committing": 2,
+          "notes": 2, "reverting": 1}
+
+
+def evolve(repo: Path, *args: str, fault: str | None = None) -> int:
+    env = {**os.environ, **GIT_ENV}
+    env.pop("SIA_GIT_FAULT", None)
+    if fault:
+        env["SIA_GIT_FAULT"] = fault
+    proc = subprocess.Popen([sys.executable, "-m", "sia_git", "evolve", *args], cwd=repo,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    _, err = proc.communicate(timeout=600)
+    assert fault or proc.returncode == 0, err.decode()
+    return proc.returncode
+
+
+def consistent(repo: Path, run_id: str) -> None:
+    fsck = subprocess.run(["git", "fsck", "--strict"], cwd=repo, capture_output=True, text=True)
+    assert fsck.returncode == 0 and "error" not in fsck.stderr, fsck.stderr
+    assert RunLock.holder(repo / ".git" / "sia" / "locks", run_id) is None
+    left = subprocess.run(["pgrep", "-f", str(repo / ".git" / "sia")], capture_output=True)
+    assert left.returncode == 1, left.stdout
+
+
+@pytest.mark.parametrize("phase", sorted(PHASES))
+def test_sigkill_at_each_phase_then_resume(repo: Path, tmp_path: Path, phase: str) -> None:
+    if phase == "reverting":  # needs a gain that does not hold on confirmation
+        agent = tmp_path / "noisy.py"
+        agent.write_text(NOISY)
+        args = ["--task-dir", str(SIA_TASK), "--agent", str(agent), "--candidates", "1"]
+    else:
+        args = ["--task", "penguins", "--candidates", "2"]
+    code = evolve(repo, *args, "--max-gen", "3", fault=f"{phase}:{PHASES[phase]}")
+    assert code == -9, f"the fault point '{phase}' was never reached"
+    [run_id] = run_ids(repo)
+    consistent(repo, run_id)
+
+    evolve(repo, "--run", run_id)
+    consistent(repo, run_id)
+    attempts = git(repo, "for-each-ref", "--format=%(refname:strip=4)",
+                   f"refs/sia/{run_id}/attempts/").split()
+    assert attempts == ["g0001", "g0002", "g0003"]
+    commits = branch_commits(repo, run_id)
+    gens = [trailers(repo, c).get("Sia-Generation") for c in commits]
+    gens = [int(g) for g in gens if g]
+    assert gens == sorted(set(gens)) and gens[0] == 1
+    reverted = [trailers(repo, c)["Sia-Reverts"] for c in commits
+                if "Sia-Reverts" in trailers(repo, c)]
+    assert len(reverted) == len(set(reverted))
+    if phase == "reverting":
+        assert reverted, "the revert the kill interrupted was not finished"
+    notes = {line.split()[1] for line in
+             git(repo, "notes", "--ref", "sia", "list").splitlines()}
+    for gen in attempts:
+        record = json.loads(git(repo, "show", f"refs/sia/{run_id}/attempts/{gen}:attempt.json"))
+        for cand in record["candidates"]:
+            assert cand["commit"] in notes, (gen, cand["candidate"])
+    worktree = repo / ".git" / "sia" / "worktrees" / run_id
+    assert git(worktree, "status", "--porcelain") == ""
+    assert not (repo / ".git" / "worktrees" / run_id / "REVERT_HEAD").exists()
+    assert not list((repo / ".git" / "sia" / "scratch").glob("*/*"))
+
+
+def test_a_kill_before_generation_one_leaves_nothing_that_blocks_a_new_run(repo: Path) -> None:
+    assert evolve(repo, "--task", "penguins", "--max-gen", "1", fault="gating:1") == -9
+    assert run_ids(repo) == []
+    [orphan] = list((repo / ".git" / "sia" / "scratch").iterdir())
+    evolve(repo, "--task", "penguins", "--max-gen", "1")
+    assert len(run_ids(repo)) == 1
+    assert not orphan.exists()
+    assert subprocess.run(["git", "fsck", "--strict"], cwd=repo).returncode == 0
