@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from collections.abc import Callable
@@ -12,6 +13,26 @@ import click
 
 from sia_git import __version__
 from sia_git.errors import SiaError
+
+# Out of space, quota, file too large, read-only: the machine's state, not a bug.
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+def _storage_error(exc: OSError) -> str | None:
+    """'<reason> writing <file>' when `exc` is the disk's fault, else None. shutil.copytree
+    gathers its failures into one shutil.Error whose errno is only in the text."""
+    import re
+    import shutil
+
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
+        for _src, dst, text in exc.args[0]:
+            m = re.search(r"\[Errno (\d+)\] ([^:]+)", str(text))
+            if m and int(m.group(1)) in _STORAGE_ERRORS:
+                return f"{m.group(2)} writing {dst}"
+        return None
+    if exc.errno not in _STORAGE_ERRORS:
+        return None
+    return exc.strerror + (f" writing {exc.filename}" if exc.filename else "")
 
 
 def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -27,6 +48,14 @@ def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("sia-git: interrupted", err=True)
             sys.exit(130)
+        except OSError as exc:
+            why = _storage_error(exc)
+            if why is None:
+                raise
+            click.echo(f"sia-git: error: {why}: free some space (or raise the file size limit) "
+                       "and run the command again; a run resumes with "
+                       "`sia-git evolve --run <run-id>`", err=True)
+            sys.exit(2)
 
     return wrapper
 
@@ -194,4 +223,20 @@ def hooks_install(repo: Path) -> None:
 
 
 def main() -> None:
-    cli(prog_name="sia-git")
+    """Entry point: a usage error (a bad flag value, an unknown option) is one line too."""
+    try:
+        code = cli.main(prog_name="sia-git", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `sia-git`: the help, not an error
+        click.echo(exc.ctx.get_help() if exc.ctx else cli.get_help(click.Context(cli)))
+        sys.exit(0)
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        click.echo(f"sia-git: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"sia-git: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("sia-git: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -136,14 +136,29 @@ class Repo:
 
     def ensure_worktree(self, path: Path, branch: str) -> None:
         """Check the run branch out in its own worktree (the user's checkout is never used)."""
+        self.git("worktree", "prune")
+        for where, ref in self._checkouts():
+            if ref == f"refs/heads/{branch}" and Path(where).resolve() != path.resolve():
+                raise SiaError(f"branch {branch} is checked out at {where}; switch that checkout "
+                               "to another branch first (sia-git works on the run branch in its "
+                               "own worktree, and moving it under your checkout would break it)")
         if (path / ".git").exists():
             self.sync_worktree(path)
             return
-        self.git("worktree", "prune")
         if path.exists():
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.git("worktree", "add", "--quiet", str(path), branch)
+
+    def _checkouts(self) -> list[tuple[str, str]]:
+        """(worktree path, checked-out ref) for every worktree of the repository."""
+        out, where = [], ""
+        for line in self.git("worktree", "list", "--porcelain").splitlines():
+            if line.startswith("worktree "):
+                where = line.split(" ", 1)[1]
+            elif line.startswith("branch "):
+                out.append((where, line.split(" ", 1)[1]))
+        return out
 
     def sync_worktree(self, path: Path) -> None:
         """Make the worktree match its branch tip, clearing what a killed git left behind."""

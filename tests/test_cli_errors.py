@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from sia_git.task import resolve
-from tests.conftest import Runner, git, make_repo
+from tests.conftest import GIT_ENV, Runner, git, make_repo, run_ids
 
 Setup = Callable[[Path], tuple[Path, list[str]]]
 
@@ -76,12 +78,52 @@ def _broken_agent(tmp: Path) -> tuple[Path, list[str]]:
     return repo, ["evolve", "--task", "penguins", "--agent", str(tmp / "broken.py")]
 
 
+def _one_gen_run(tmp: Path) -> tuple[Path, list[str]]:
+    repo = _repo(tmp)
+    done = subprocess.run([sys.executable, "-m", "sia_git", "evolve", "--task", "penguins",
+                           "--max-gen", "1"], cwd=repo, capture_output=True, env=_env())
+    assert done.returncode == 0, done.stderr
+    return repo, ["show", "9"]
+
+
 def _plain(*args: str) -> Setup:
     return lambda tmp: (_repo(tmp), list(args))
 
 
 def _not_repo(tmp: Path) -> tuple[Path, list[str]]:
     return tmp, ["evolve", "--task", "penguins"]
+
+
+def _checked_out_elsewhere(tmp: Path) -> tuple[Path, list[str]]:
+    """The user checked the run branch out in their own checkout (after removing sia-git's
+    worktree): moving it under them would break their checkout."""
+    repo = _repo(tmp)
+    done = subprocess.run([sys.executable, "-m", "sia_git", "evolve", "--task", "penguins",
+                           "--max-gen", "1"], cwd=repo, capture_output=True, env=_env())
+    assert done.returncode == 0, done.stderr
+    [run_id] = run_ids(repo)
+    git(repo, "worktree", "remove", "--force", str(repo / ".git" / "sia" / "worktrees" / run_id))
+    git(repo, "checkout", "-q", f"sia/{run_id}")
+    return repo, ["evolve", "--run", run_id]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, **GIT_ENV}
+
+
+# Wrappers around the command: (prefix, extra environment).
+WRAPS: dict[str, tuple[list[str], dict[str, str]]] = {
+    # The repository's .git on a read-only mount (root ignores file modes, not mounts).
+    "read-only": (["unshare", "-m", "sh", "-c", 'mount --bind "$PWD/.git" "$PWD/.git" && '
+                   'mount -o remount,ro,bind "$PWD/.git" && exec "$@"', "sh"], {}),
+    "no git": ([], {"PATH": "/nonexistent"}),
+    # A 16 KiB file size limit: the first bigger write fails as a full disk would.
+    "disk full": (["sh", "-c", 'ulimit -f 16 && exec "$@"', "sh"], {}),
+}
+
+
+def _wrapped(kind: str, *args: str) -> Setup:
+    return lambda tmp: (_repo(tmp), [f"@{kind}", *args])
 
 
 def _existing_dir(tmp: Path) -> tuple[Path, list[str]]:
@@ -131,7 +173,7 @@ CASES: dict[str, tuple[Setup, str]] = {
     "missing --agent file": (_plain("evolve", "--task", "penguins", "--agent", "nope.py"),
                              "--agent: no such file"),
     "--agent that fails the gate": (_broken_agent,
-                                    "failed its gates: ruff: target_agent.py:1: F821"),
+                                    "failed its gates: ruff: sia-agent/agent/target_agent.py:1: F821"),
     "unknown run": (_plain("evolve", "--run", "nope"), "unknown run 'nope'"),
     "changing task on resume": (_plain("evolve", "--run", "x", "--task", "penguins"),
                                 "cannot be changed when resuming"),
@@ -157,6 +199,22 @@ CASES: dict[str, tuple[Setup, str]] = {
                                            '[profiles.local]\nmodel = "openai/a"\napi_kye = 1\n',
                                            "evolve", "--task", "penguins", "--model", "local"),
                                 "profiles.local.api_kye: unknown key"),
+    "run branch checked out elsewhere": (_checked_out_elsewhere, "is checked out at"),
+    "read-only repository": (_wrapped("read-only", "evolve", "--task", "penguins"),
+                             "is not writable"),
+    "git missing": (_wrapped("no git", "evolve", "--task", "penguins"),
+                    "git is not installed or not on PATH"),
+    "disk full (file size limit)": (_wrapped("disk full", "evolve", "--task", "penguins"),
+                                    "File too large writing"),
+    "flag value of the wrong type": (_plain("evolve", "--max-gen", "many"),
+                                     "'many' is not a valid integer"),
+    "unknown option": (_plain("evolve", "--max-gens", "3"), "No such option"),
+    "unknown command": (_plain("evolv"), "No such command 'evolv'"),
+    "check without files": (_plain("check"), "give the files to check"),
+    "check a missing file": (_plain("check", "nope.py"), "no such file: nope.py"),
+    "hooks install outside a repo": (lambda tmp: (tmp, ["hooks", "install"]),
+                                     "not a git repository"),
+    "show a generation that does not exist": (_one_gen_run, "has no generation 9"),
     "bad profile value": (_with_file("sia-git.toml",
                                      '[profiles.local]\nmodel = "openai/a"\ntemperature = 9\n',
                                      "evolve", "--task", "penguins", "--model", "local"),
@@ -164,11 +222,20 @@ CASES: dict[str, tuple[Setup, str]] = {
 }
 
 
+def test_there_are_at_least_thirty_cases() -> None:
+    assert len(CASES) >= 30
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_gets_one_clear_line(tmp_path: Path, sia: Runner, case: str) -> None:
     setup, expected = CASES[case]
     cwd, args = setup(tmp_path)
-    done = sia(*args, cwd=cwd, timeout=120)
+    if args and args[0].startswith("@"):
+        prefix, env = WRAPS[args[0][1:]]
+        done = subprocess.run([*prefix, sys.executable, "-m", "sia_git", *args[1:]], cwd=cwd,
+                              capture_output=True, text=True, timeout=120, env={**_env(), **env})
+    else:
+        done = sia(*args, cwd=cwd, timeout=120)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
