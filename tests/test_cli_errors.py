@@ -172,8 +172,8 @@ CASES: dict[str, tuple[Setup, str]] = {
                         "--sandbox"),
     "missing --agent file": (_plain("evolve", "--task", "penguins", "--agent", "nope.py"),
                              "--agent: no such file"),
-    "--agent that fails the gate": (_broken_agent,
-                                    "failed its gates: ruff: sia-agent/agent/target_agent.py:1: F821"),
+    "--agent that fails the gate": (
+        _broken_agent, "failed its gates: ruff: sia-agent/agent/target_agent.py:1: F821"),
     "unknown run": (_plain("evolve", "--run", "nope"), "unknown run 'nope'"),
     "changing task on resume": (_plain("evolve", "--run", "x", "--task", "penguins"),
                                 "cannot be changed when resuming"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner, git, run_ids, snapshot
+from tests.conftest import Runner, git, make_repo, run_ids, snapshot
 
 pytestmark = pytest.mark.slow
 SIA_TASK = Path(__file__).parent / "data" / "sia_task"
@@ -271,3 +271,25 @@ def test_ctrl_c_names_the_run_to_resume(repo: Path) -> None:
     assert err.strip() == (f"sia-git: error: interrupted; `sia-git evolve --run {run_id}` "
                            "resumes the run")
     assert subprocess.run(["git", "fsck"], cwd=repo, capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("state", ["detached HEAD", "shallow clone"])
+def test_runs_start_from_a_detached_head_or_a_shallow_clone(tmp_path: Path, sia: Runner,
+                                                             state: str) -> None:
+    """Not bad input: both are ordinary ways to have a commit checked out. The run starts from
+    that commit, and the user's checkout stays as it was."""
+    origin = make_repo(tmp_path / "origin")
+    git(origin, "commit", "-q", "--allow-empty", "-m", "second")
+    if state == "detached HEAD":
+        repo = origin
+        git(repo, "checkout", "-q", "--detach", "HEAD~1")
+    else:
+        repo = tmp_path / "shallow"
+        git(tmp_path, "clone", "-q", "--depth", "1", f"file://{origin}", str(repo))
+    head = git(repo, "rev-parse", "HEAD").strip()
+    done = sia("evolve", "--task", "penguins", "--max-gen", "2", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    [run_id] = run_ids(repo)
+    assert git(repo, "rev-parse", f"refs/sia/{run_id}/base").strip() == head
+    assert git(repo, "rev-parse", "HEAD").strip() == head
+    assert subprocess.run(["git", "fsck", "--strict"], cwd=repo).returncode == 0

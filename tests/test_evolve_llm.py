@@ -355,3 +355,30 @@ def test_a_target_agent_reaches_its_model_through_the_gateway_and_every_call_is_
     assert {h.get("Authorization") or h.get("authorization") for h in llm.headers} == {
         f"Bearer {key}"}
     assert float(trailers(repo, f"sia/{run_id}")["Sia-Cost-USD"]) == pytest.approx(3 * 0.000045)
+
+
+def test_a_gate_failure_is_kept_with_its_report_and_the_next_feedback_agent_sees_it(
+        repo: Path, sia: Runner) -> None:
+    sneaky = good_feedback("import argparse\n", "import argparse\nimport subprocess\n")
+    looks = [tool("gate_report", generation=2, candidate=1), tool("read_agent_file"),
+             tool("edit_agent_file", search=THRESHOLD, replace=KNN_MORPHO), finish()]
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        if generation(body) == 2:
+            return sneaky(body)
+        return looks[min(turn(body), len(looks) - 1)]
+
+    with FakeLLM(script) as llm:
+        done = evolve(sia, repo, llm, "--agent", str(resolve("penguins", None).reference_agent),
+                      "--max-gen", "3")
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(repo)
+    rejected = f"refs/sia/{run_id}/rejected/g0002-c1"
+    t = trailers(repo, rejected)
+    assert t["Sia-Gates"] == "ruff=pass bandit=pass semgrep=fail secrets=pass"
+    assert t["Sia-Rejected"].startswith("gate-failed: semgrep:")
+    gates = attempt(repo, run_id, 2)["candidates"][0]["gates"]
+    assert "sia-subprocess" in gates["semgrep"]["report"]
+    shown = [m["content"] for m in llm.requests[-1]["messages"] if m["role"] == "tool"]
+    assert any("gate semgrep: FAIL" in s and "sia-subprocess" in s for s in shown), shown
+    assert attempt(repo, run_id, 3)["accepted"] == 1
