@@ -18,3 +18,11 @@ def test_loop_overhead_bench_prints_a_median() -> None:
                           cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "loop overhead per generation: median" in done.stdout
+
+
+def test_check_speed_bench_prints_cold_and_warm_medians() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "check_speed.py"), "--rounds",
+                           "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "cold (empty cache): median" in done.stdout
+    assert "warm (cached):      median" in done.stdout

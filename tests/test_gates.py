@@ -135,3 +135,11 @@ def test_check_command_reports_and_exits_nonzero_on_a_failure(sia: Runner,
     assert all(g["cached"] == 1 for g in again["gates"])
     missing = sia("check", "nope.py", cwd=tmp_path)
     assert missing.returncode == 2 and "no such file: nope.py" in missing.stderr
+
+
+def test_a_file_that_does_not_parse_fails_ruff_not_the_other_gates(tmp_path: Path) -> None:
+    agent = tmp_path / "target_agent.py"
+    agent.write_text("import os\ndef main(:\n    return os.sep\n")
+    results = {r.name: r for r in run_gates([agent], Options(), Cache(None))}
+    assert not results["ruff"].passed and "target_agent.py:2" in results["ruff"].report
+    assert "could not run" not in results["semgrep"].report

@@ -205,25 +205,21 @@ class Semgrep:
                 extra.write_text(_data_source_rule(opts.forbid_packages), encoding="utf-8")
                 configs += ["--config", str(extra)]
             # Offline: no version check (it stalls ~97 s), no metrics, local rules only.
-            out = _run(
-                [
-                    exe_s,
-                    "scan",
-                    *configs,
-                    "--disable-version-check",
-                    "--metrics=off",
-                    "--json",
-                    "--quiet",
-                    "--no-git-ignore",
-                    *map(str, paths),
-                ],
-                (0, 1),
-                "semgrep",
-                env={"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"},
-            )
+            argv = [exe_s, "scan", *configs, "--disable-version-check", "--metrics=off",
+                    "--json", "--quiet", "--no-git-ignore", *map(str, paths)]
+            env = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
+            try:
+                # osemgrep (the native CLI) finds the same results ~10x faster than the Python
+                # wrapper (0.3 s against 3 s for a 200-line file here).
+                out = _run([*argv[:2], "--experimental", *argv[2:]], (0, 1), "semgrep", env)
+            except GateToolError:
+                out = _run(argv, (0, 1), "semgrep", env)
         data = json.loads(out or "{}")
-        if data.get("errors"):
-            raise GateToolError(f"semgrep: {data['errors'][0].get('message', '')[:300]}")
+        # Warnings (a file that only partly parses) are not failures to run: ruff reports the
+        # syntax error itself.
+        errors = [e for e in data.get("errors", []) if e.get("level") == "error"]
+        if errors:
+            raise GateToolError(f"semgrep: {errors[0].get('message', '')[:300]}")
         names = _Names(paths)
         for r in data.get("results", []):
             names.add(
