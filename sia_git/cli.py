@@ -112,7 +112,8 @@ def init(name: str | None, directory: Path | None) -> None:
 @click.option("--candidates", type=int, help="Candidates proposed per generation [2].")
 @click.option("--workers", type=int, help="Candidates evaluated at once [2].")
 @click.option("--sandbox",
-              help="bwrap (default), unshare, or none (unsandboxed: prints a warning).")
+              help="bwrap (default), unshare, docker (a container through Docker or podman's "
+                   "Docker-compatible service), or none (unsandboxed: prints a warning).")
 @click.option("--seed", type=int, help="Seed for the search, also given to agents as SIA_SEED [0].")
 @click.option("--confirm-runs", type=int,
               help="Re-runs of an accepted generation; its gain must hold or it is reverted [1].")

@@ -25,7 +25,7 @@ class EvolveConfig(BaseModel):
     max_gen: int = Field(default=8, ge=1, le=100_000)
     candidates: int = Field(default=2, ge=1, le=64)
     workers: int = Field(default=2, ge=1, le=64)
-    sandbox: Literal["bwrap", "unshare", "none"] = "bwrap"
+    sandbox: Literal["bwrap", "unshare", "docker", "none"] = "bwrap"
     seed: int = 0
     confirm_runs: int = Field(default=1, ge=0, le=10)
     min_improvement: float = Field(default=0.0, ge=0)

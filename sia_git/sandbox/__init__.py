@@ -7,6 +7,8 @@ Backends:
 - `unshare`: fallback when bubblewrap cannot start. `unshare -n` cuts the network; the agent gets
   fresh copies of its inputs, a clean environment and the same limits, but the filesystem is
   otherwise visible.
+- `docker`: a container through the `docker` package (Docker, or podman's compatible service),
+  with the same read-only binds, no network, and memory, process and rlimit caps.
 - `none`: only when asked, with a warning. Limits and a clean environment still apply.
 """
 
@@ -29,7 +31,7 @@ from sia_git.sandbox.procs import Limits, run_limited
 
 __all__ = ["Backend", "Limits", "RunResult", "Sandbox", "choose_backend"]
 
-Backend = Literal["bwrap", "unshare", "none"]
+Backend = Literal["bwrap", "unshare", "docker", "none"]
 TAIL = 4000
 GATEWAY_IN_SANDBOX = "/sia/gateway.sock"
 
@@ -88,6 +90,11 @@ def choose_backend(requested: Backend) -> tuple[Backend, str | None]:
     """Return the backend to use and a warning to show, or raise when none can run."""
     if requested == "none":
         return "none", "sandbox disabled (--sandbox none): the agent runs with your file access"
+    if requested == "docker":
+        from sia_git.sandbox import container
+
+        container.client()  # raises a one-line error when no engine answers
+        return "docker", None
     if requested == "bwrap":
         why = _probe("bwrap") if _bwrap_path() else "bubblewrap is not installed"
         if why is None:
@@ -162,6 +169,11 @@ class Sandbox:
         else:
             self.site = pkgs.allowed_paths(packages, forbid)
         self.site.append(GATEWAY_HELPER)  # `import sia_gateway` works in every agent
+        self._docker = None
+        if backend == "docker":
+            from sia_git.sandbox import container
+
+            self._docker = container.client()
 
     def run(self, agent_dir: Path, dataset_dir: Path, scratch: Path, limits: Limits,
             seed: int = 0, gateway: Path | None = None) -> RunResult:
@@ -170,6 +182,9 @@ class Sandbox:
         agent_dir, dataset_dir, scratch = (p.resolve() for p in (agent_dir, dataset_dir, scratch))
         work = scratch / "work"
         work.mkdir(parents=True)
+        if self.backend == "docker":
+            return self._run_container(agent_dir, dataset_dir, scratch, work, limits, seed,
+                                       gateway)
         if self.backend == "bwrap":
             args = ["/sia/agent/target_agent.py", "--dataset_dir", "/sia/dataset",
                     "--working_dir", "/sia/work"]
@@ -192,6 +207,19 @@ class Sandbox:
         return RunResult(self.backend, done.exit_code, done.timed_out, done.duration_s,
                          _tail(scratch / "stdout.txt"), _tail(scratch / "stderr.txt"),
                          done.leftovers_killed)
+
+
+    def _run_container(self, agent_dir: Path, dataset_dir: Path, scratch: Path, work: Path,
+                       limits: Limits, seed: int, gateway: Path | None) -> RunResult:
+        from sia_git.sandbox import container
+
+        exe, prefix = _interpreter()
+        env = _env("/sia/site", "/sia/work", seed, str(gateway) if gateway else None)
+        out, err = scratch / "stdout.txt", scratch / "stderr.txt"
+        code, timed_out, seconds = container.run(self._docker, exe, prefix, self.site,
+                                                 agent_dir, dataset_dir, work, env, limits,
+                                                 out, err)
+        return RunResult("docker", code, timed_out, seconds, _tail(out), _tail(err))
 
 
 def _tail(path: Path) -> str:

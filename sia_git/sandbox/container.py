@@ -1,0 +1,154 @@
+"""The `docker` backend: the agent runs in a container through the `docker` Python package, for
+users who have Docker (or podman's Docker-compatible service).
+
+The image is empty (sia-git imports it from a tiny tarball, no registry needed); the host's
+system libraries, interpreter and the allowed packages are bind-mounted read-only, like the
+bubblewrap backend's binds. No network, a read-only root, no capabilities, memory, process and
+rlimit caps, and the working dir as the one writable mount.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sia_git.errors import SiaError
+from sia_git.sandbox import packages as pkgs
+from sia_git.sandbox.procs import Limits
+
+IMAGE_REPO = "localhost/sia-git-base"
+IMAGE = f"{IMAGE_REPO}:latest"
+LABEL = "sia-git.owner-pid"
+
+
+def client() -> Any:
+    """A client for the engine DOCKER_HOST names (or the default socket), checked to answer."""
+    try:
+        import docker
+    except ImportError:
+        raise SiaError("--sandbox docker needs the `docker` package (pip install docker)"
+                       ) from None
+    try:
+        c = docker.from_env(timeout=60)
+        c.ping()
+    except Exception as exc:  # the SDK raises several types for an absent engine
+        where = os.environ.get("DOCKER_HOST", "the default Docker socket")
+        raise SiaError(f"--sandbox docker: no Docker engine answers at {where} "
+                       f"({str(exc).splitlines()[0][:120]}); start Docker, or set DOCKER_HOST"
+                       ) from None
+    _ensure_image(c)
+    _sweep(c)
+    return c
+
+
+def _ensure_image(c: Any) -> None:
+    import docker
+
+    try:
+        c.images.get(IMAGE)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name in ("sia", "sia/site", "tmp", "proc", "dev", "etc"):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+    c.api.import_image_from_data(buf.getvalue(), repository=IMAGE_REPO, tag="latest")
+
+
+def _sweep(c: Any) -> None:
+    """Remove containers a killed sia-git left running."""
+    for ct in c.containers.list(all=True, filters={"label": LABEL}):
+        owner = ct.labels.get(LABEL, "")
+        if owner.isdigit() and not _alive(int(owner)):
+            with contextlib.suppress(Exception):
+                ct.remove(force=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _binds(exe_prefix: Path, site: list[Path], agent: Path, dataset: Path, work: Path,
+           gateway: Path | None) -> dict[str, dict[str, str]]:
+    binds = {p: {"bind": p, "mode": "ro"} for p in ("/usr", "/lib", "/lib64")
+             if Path(p).exists()}
+    binds[str(exe_prefix)] = {"bind": str(exe_prefix), "mode": "ro"}
+    for path in site:
+        binds[str(path)] = {"bind": f"/sia/site/{path.name}", "mode": "ro"}
+    binds[str(agent)] = {"bind": "/sia/agent", "mode": "ro"}
+    binds[str(dataset)] = {"bind": "/sia/dataset", "mode": "ro"}
+    binds[str(work)] = {"bind": "/sia/work", "mode": "rw"}
+    if gateway is not None:
+        binds[str(gateway)] = {"bind": "/sia/gateway.sock", "mode": "rw"}
+    return binds
+
+
+def run(c: Any, exe: str, exe_prefix: Path, site: list[Path], agent: Path, dataset: Path,
+        work: Path, env: dict[str, str], limits: Limits, stdout: Path, stderr: Path
+        ) -> tuple[int | None, bool, float]:
+    """Run the agent; return (exit code or None on timeout, timed out, seconds)."""
+    import docker
+
+    rl = limits.rlimits()
+    ulimits = [docker.types.Ulimit(name=n, soft=v, hard=v) for n, v in (
+        ("nofile", rl["RLIMIT_NOFILE"]), ("fsize", rl["RLIMIT_FSIZE"]),
+        ("cpu", rl["RLIMIT_CPU"]), ("nproc", limits.max_procs * 8))]
+    # Hide the interpreter's own site-packages (only the allowed ones are mounted) under an
+    # empty read-only folder: a tmpfs there would be filled with a copy of it (podman's
+    # tmpcopyup), hundreds of MB counted against the memory limit.
+    hidden = sorted({str(d.resolve()) for d in pkgs.site_dirs()
+                     if d.resolve().is_relative_to(exe_prefix)})
+    empties = {}
+    for i, d in enumerate(hidden):
+        empty = stdout.parent / f"empty-{i}"
+        empty.mkdir(exist_ok=True)
+        empties[str(empty)] = {"bind": d, "mode": "ro"}
+    gateway = Path(env["SIA_GATEWAY"]) if "SIA_GATEWAY" in env else None
+    if gateway is not None:
+        env = {**env, "SIA_GATEWAY": "/sia/gateway.sock"}
+    args = [exe, "-S", "/sia/agent/target_agent.py", "--dataset_dir", "/sia/dataset",
+            "--working_dir", "/sia/work"]
+    ct = c.containers.create(
+        IMAGE, args, environment=env, working_dir="/sia/work", network_mode="none",
+        read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+        mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
+        pids_limit=limits.max_procs, ulimits=ulimits, tmpfs={"/tmp": "rw,size=256m"},
+        volumes={**_binds(exe_prefix, site, agent, dataset, work, gateway),
+                 **empties},
+        labels={LABEL: str(os.getpid())})
+    start = time.monotonic()
+    timed_out, code = False, None
+    try:
+        try:
+            ct.start()
+        except docker.errors.APIError as exc:
+            raise SiaError(f"--sandbox docker: the engine could not start the agent's container: "
+                           f"{str(exc.explanation or exc)[:200]}") from None
+        try:
+            code = int(ct.wait(timeout=limits.timeout_s)["StatusCode"])
+        except Exception:  # the SDK's timeout is a requests exception
+            timed_out = True
+            with contextlib.suppress(Exception):
+                ct.kill()
+        stdout.write_bytes(ct.logs(stdout=True, stderr=False))
+        stderr.write_bytes(ct.logs(stdout=False, stderr=True))
+    finally:
+        with contextlib.suppress(Exception):
+            ct.remove(force=True)
+    if code is not None and code > 128:
+        code = -(code - 128)  # killed by a signal, as subprocess reports it
+    return code, timed_out, time.monotonic() - start
