@@ -56,8 +56,10 @@ class Context:
         return d > self.cfg.min_improvement + EPS
 
     def attempt(self, index: int, proposal: Proposal | None, files: dict[str, bytes],
-                gen: int, seed_offset: int = 0, tag: str = "") -> Outcome:
+                gen: int, seed_offset: int = 0, tag: str = "", gated: bool = True) -> Outcome:
+        """Try an agent. `gated=False` only for code that already passed the gates unchanged
+        (a confirmation re-run of a committed generation)."""
         scratch = self.paths.scratch / f"g{gen:04d}" / f"c{index}-{seed_offset}{tag}"
         return try_candidate(index, proposal, files, self.task, self.sandbox, self.dataset,
-                             scratch, self.limits(), self.cfg.seed + seed_offset, self.gates,
-                             self.models.target)
+                             scratch, self.limits(), self.cfg.seed + seed_offset,
+                             self.gates if gated else None, self.models.target)
