@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,14 @@ def consistent(repo: Path, run_id: str) -> None:
     fsck = subprocess.run(["git", "fsck", "--strict"], cwd=repo, capture_output=True, text=True)
     assert fsck.returncode == 0 and "error" not in fsck.stderr, fsck.stderr
     assert RunLock.holder(repo / ".git" / "sia" / "locks", run_id) is None
-    left = subprocess.run(["pgrep", "-f", str(repo / ".git" / "sia")], capture_output=True)
+    # Processes the kill orphaned get SIGKILL from the kernel as their parent dies (pdeathsig):
+    # give that a moment to land, then nothing may be left.
+    for _ in range(50):
+        left = subprocess.run(["pgrep", "-af", str(repo / ".git" / "sia")], capture_output=True,
+                              text=True)
+        if left.returncode == 1:
+            break
+        time.sleep(0.1)
     assert left.returncode == 1, left.stdout
 
 
