@@ -6,9 +6,12 @@ with a status and a reason; none of them escapes as an exception.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sia_git import faults
 from sia_git.evaluation import Evaluation, EvaluatorFailed, evaluate
@@ -53,10 +56,12 @@ class Outcome:
 def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes], task: Task,
                   sandbox: Sandbox, dataset: Path, scratch: Path, limits: Limits,
                   seed: int, gates: CandidateGates | None,
-                  target: ModelClient | None = None) -> Outcome:
+                  target: ModelClient | None = None,
+                  slot: AbstractContextManager[Any] | None = None) -> Outcome:
     """`files` is the whole agent folder (path -> content), already holding the proposal.
     `gates` None skips the gates: only tests do that, to show the sandbox alone contains an
-    agent. With a `target` model client, a gateway serves it to the agent while it runs."""
+    agent. With a `target` model client, a gateway serves it to the agent while it runs.
+    `slot` is held while the agent runs (how many run at once is limited; gating is not)."""
     if scratch.exists():
         shutil.rmtree(scratch)
     agent_dir = scratch / "agent"
@@ -81,14 +86,15 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
     if not (agent_dir / ENTRY).is_file():
         out.status, out.reason = "crashed", f"the agent has no {ENTRY}"
         return out
-    if target is None:
-        out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed)
-    else:
-        with Gateway(target, scratch / "gateway.jsonl") as gw:
-            out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed,
-                                  gw.socket)
-        out.cost_usd += gw.cost_usd
-        out.gateway_calls = gw.calls
+    with slot or contextlib.nullcontext():
+        if target is None:
+            out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed)
+        else:
+            with Gateway(target, scratch / "gateway.jsonl") as gw:
+                out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed,
+                                      gw.socket)
+            out.cost_usd += gw.cost_usd
+            out.gateway_calls = gw.calls
     out.traces.update(collect_traces(scratch / "sandbox"))
     if (scratch / "gateway.jsonl").is_file():
         out.traces["gateway.jsonl"] = _head(scratch / "gateway.jsonl", GATEWAY_LOG_BYTES)

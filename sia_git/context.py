@@ -3,8 +3,9 @@ settings, the sandbox, the staged inputs and the models. Shared by loop.py and w
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sia_git.candidates import Outcome, try_candidate
@@ -34,6 +35,11 @@ class Context:
     gates: CandidateGates
     # Set when the Meta-Agent failed and the reference agent stands in: (transcript, cost, why)
     meta_fallback: tuple[bytes, float, str] | None = None
+    # Agents in the sandbox at once (--workers); proposing and gating are not limited by it.
+    run_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
+
+    def __post_init__(self) -> None:
+        self.run_slots = threading.Semaphore(self.cfg.workers)
 
     @property
     def run_id(self) -> str:
@@ -62,4 +68,5 @@ class Context:
         scratch = self.paths.scratch / f"g{gen:04d}" / f"c{index}-{seed_offset}{tag}"
         return try_candidate(index, proposal, files, self.task, self.sandbox, self.dataset,
                              scratch, self.limits(), self.cfg.seed + seed_offset,
-                             self.gates if gated else None, self.models.target)
+                             self.gates if gated else None, self.models.target,
+                             self.run_slots)

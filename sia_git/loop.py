@@ -237,7 +237,8 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
 
 def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes],
                 gen: int) -> list[Outcome]:
-    """Propose and try this generation's candidates, `workers` at a time."""
+    """Propose, gate and try this generation's candidates, all at once; the agents themselves
+    run `workers` at a time (Context.run_slots)."""
     if ctx.models.proposer is None:
         proposals = _propose(ctx, hist, files, gen)
         if not proposals:
@@ -255,7 +256,7 @@ def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes],
         p: Proposal = make()
         return ctx.attempt(index, p, p.files or {**files, ENTRY: p.source.encode()}, gen)
 
-    with ThreadPoolExecutor(max_workers=min(ctx.cfg.workers, len(jobs))) as threads:
+    with ThreadPoolExecutor(max_workers=len(jobs)) as threads:
         return list(threads.map(run, jobs))
 
 

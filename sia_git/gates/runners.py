@@ -250,6 +250,8 @@ def _data_source_rule(packages: Sequence[str]) -> str:
 def _modules(dist: str) -> set[str]:
     """Import names of a distribution: its top-level packages when installed, else its name."""
     names = {dist.replace("-", "_"), dist.replace("-", "_").lower()}
+    if any(importlib.util.find_spec(n) for n in names):
+        return names  # importable under its own name: no need to read the metadata
     from importlib import metadata
 
     try:
