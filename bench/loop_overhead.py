@@ -2,11 +2,12 @@
 
 Usage: python bench/loop_overhead.py [--task penguins] [--gens 8] [--rounds 3]
 
-Each round evolves a built-in task in a fresh temporary repository with 2 candidates evaluated
-one after another (so agent runs never overlap), and times every generation. Overhead is a
-generation's wall time minus the time its agents spent inside the sandbox; it covers proposing
-(optuna), gating (ruff), staging, the trusted evaluator, commits, the ref transaction, notes, the
-worktree sync and confirmation bookkeeping. Printed: the median per round and over all
+Each round evolves a built-in task in a fresh temporary repository with 2 candidates and
+`--workers 1`, so agent runs never overlap (proposing and gating still run concurrently, as in
+any run), and times every generation. Overhead is a generation's wall time minus the time its
+agents spent inside the sandbox; it covers proposing (optuna), the gates (ruff, bandit, semgrep
+and the secret scan, through pre-commit), staging, the trusted evaluator, commits, the ref
+transaction, notes, the worktree sync and confirmation bookkeeping. Printed: the median per round and over all
 generations, and the time the task's evaluator takes per candidate. Aims (issue 2): overhead
 under 2 s, evaluation under 60 s, on 2 cores.
 """
