@@ -7,9 +7,9 @@ Each round evolves a built-in task in a fresh temporary repository with 2 candid
 any run), and times every generation. Overhead is a generation's wall time minus the time its
 agents spent inside the sandbox; it covers proposing (optuna), the gates (ruff, bandit, semgrep
 and the secret scan, through pre-commit), staging, the trusted evaluator, commits, the ref
-transaction, notes, the worktree sync and confirmation bookkeeping. Printed: the median per round and over all
-generations, and the time the task's evaluator takes per candidate. Aims (issue 2): overhead
-under 2 s, evaluation under 60 s, on 2 cores.
+transaction, notes, the worktree sync and confirmation bookkeeping. Printed: the median per
+round and over all generations, and the time the task's evaluator takes per candidate. Aims
+(issue 2): overhead under 2 s, evaluation under 60 s, on 2 cores.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,29 @@ def sia() -> Runner:
 def run_ids(repo: Path) -> list[str]:
     out = git(repo, "for-each-ref", "--format=%(refname:strip=3)", "refs/heads/sia/")
     return out.split()
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[int, list[bytes]]]:
+    """A loopback TCP listener (the only kind of server agents are ever pointed at): its port,
+    and what each connection that reached it sent."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.3)
+    got: list[bytes] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            got.append(conn.recv(100) or b"(connected)")
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], got
+    stop.set()
+    thread.join()
+    server.close()

@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,29 +94,15 @@ def test_the_reference_agent_runs_and_scores(engine: str, tmp_path: Path) -> Non
     assert out.run.backend == "docker" and out.score("dev") == pytest.approx(0.675)
 
 
-def test_no_network_read_only_root_no_private_answers(engine: str, tmp_path: Path) -> None:
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.3)
-    got: list[bool] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                server.accept()[0].close()
-                got.append(True)
-            except TimeoutError:
-                continue
-            except OSError:
-                return  # closed at the end of the test
-
-    threading.Thread(target=accept, daemon=True).start()
+def test_no_network_read_only_root_no_private_answers(
+        engine: str, tmp_path: Path, listener: tuple[int, list[bytes]]) -> None:
+    port, got = listener
     probe = f'''
 import importlib.util, json, os, socket, sys
 wd = sys.argv[sys.argv.index("--working_dir") + 1]
 out = {{}}
 try:
-    socket.create_connection(("127.0.0.1", {server.getsockname()[1]}), timeout=2)
+    socket.create_connection(("127.0.0.1", {port}), timeout=2)
     out["net"] = "connected"
 except OSError as exc:
     out["net"] = str(exc)
@@ -139,8 +123,6 @@ json.dump(out, open(os.path.join(wd, "probe.json"), "w"))
         result = run_agent(tmp_path, probe)
     finally:
         os.environ.pop("OPENAI_API_KEY")
-        stop.set()
-        server.close()
     assert result.ok, result.stderr_tail
     seen = json.loads((tmp_path / "run" / "work" / "probe.json").read_text())
     assert seen["net"] != "connected" and not got

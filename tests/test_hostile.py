@@ -9,9 +9,7 @@ loopback listener this test starts.
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -55,32 +53,10 @@ def no_agent_processes() -> bool:
 
 
 @BACKENDS
-def test_loopback_connection_is_blocked(tmp_path: Path, backend: str) -> None:
-    connections: list[bytes] = []
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.5)
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            connections.append(conn.recv(100))
-            conn.close()
-
-    thread = threading.Thread(target=accept)
-    thread.start()
-    try:
-        out = run_hostile(tmp_path, "net_loopback", backend=backend,
-                          PORT=str(server.getsockname()[1]))
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
+def test_loopback_connection_is_blocked(tmp_path: Path, backend: str,
+                                        listener: tuple[int, list[bytes]]) -> None:
+    port, connections = listener
+    out = run_hostile(tmp_path, "net_loopback", backend=backend, PORT=str(port))
     assert connections == []
     assert out.status == "crashed"
     assert "Connection refused" in out.run.stderr_tail or "unreachable" in out.run.stderr_tail

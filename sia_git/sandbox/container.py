@@ -19,7 +19,7 @@ from typing import Any
 
 from sia_git.errors import SiaError
 from sia_git.sandbox import packages as pkgs
-from sia_git.sandbox.procs import Limits
+from sia_git.sandbox.procs import Limits, pid_alive
 
 IMAGE_REPO = "localhost/sia-git-base"
 IMAGE = f"{IMAGE_REPO}:latest"
@@ -67,19 +67,9 @@ def _sweep(c: Any) -> None:
     """Remove containers a killed sia-git left running."""
     for ct in c.containers.list(all=True, filters={"label": LABEL}):
         owner = ct.labels.get(LABEL, "")
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not pid_alive(int(owner)):
             with contextlib.suppress(Exception):
                 ct.remove(force=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _binds(exe_prefix: Path, site: list[Path], agent: Path, dataset: Path, work: Path,

@@ -48,7 +48,7 @@ def _sweep_stale(root: Path) -> None:
     for path in root.glob("sia-git-*"):
         with contextlib.suppress(OSError):
             owner = path.name.split("-")[2]
-            if owner.isdigit() and not _alive(int(owner)):
+            if owner.isdigit() and not pid_alive(int(owner)):
                 for pid in _read(path / "cgroup.procs").split():
                     with contextlib.suppress(OSError):
                         os.kill(int(pid), signal.SIGKILL)
@@ -57,7 +57,7 @@ def _sweep_stale(root: Path) -> None:
                 path.rmdir()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
