@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import click
 
 from sia_git import __version__
-from sia_git.errors import SiaError
+from sia_git.errors import Interrupted, SiaError
 
 # Out of space, quota, file too large, read-only: the machine's state, not a bug.
 _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
@@ -42,6 +43,13 @@ def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except Interrupted as exc:
+            click.echo(f"sia-git: error: {exc}", err=True)
+            # Leave now, as a kill would (which every phase survives), instead of waiting for
+            # worker threads still inside a model call or an agent run.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.exit_code)
         except SiaError as exc:
             click.echo(f"sia-git: error: {exc}", err=True)
             sys.exit(exc.exit_code)

@@ -256,8 +256,19 @@ def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes],
         p: Proposal = make()
         return ctx.attempt(index, p, p.files or {**files, ENTRY: p.source.encode()}, gen)
 
-    with ThreadPoolExecutor(max_workers=len(jobs)) as threads:
-        return list(threads.map(run, jobs))
+    threads = ThreadPoolExecutor(max_workers=len(jobs))
+    try:
+        outcomes = list(threads.map(run, jobs))
+    except KeyboardInterrupt:
+        # Do not wait for model calls in flight: the CLI exits at once (see cli.py), and
+        # everything not yet recorded is redone on resume, as after a kill.
+        threads.shutdown(wait=False, cancel_futures=True)
+        raise
+    except BaseException:
+        threads.shutdown(wait=True)
+        raise
+    threads.shutdown(wait=True)
+    return outcomes
 
 
 def _stop(ctx: Context, gen: int, why: str) -> None:

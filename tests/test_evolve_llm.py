@@ -382,3 +382,39 @@ def test_a_gate_failure_is_kept_with_its_report_and_the_next_feedback_agent_sees
     shown = [m["content"] for m in llm.requests[-1]["messages"] if m["role"] == "tool"]
     assert any("gate semgrep: FAIL" in s and "sia-subprocess" in s for s in shown), shown
     assert attempt(repo, run_id, 3)["accepted"] == 1
+
+
+def test_ctrl_c_during_a_slow_model_call_exits_at_once_and_resumes(repo: Path,
+                                                                    sia: Runner) -> None:
+    import signal
+    import sys
+    import time
+
+    asked = threading.Event()
+
+    def slow(body: dict[str, Any], n: int) -> Reply:
+        asked.set()
+        return Reply(content="too late", delay_s=90)
+
+    with FakeLLM(slow) as llm:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sia_git", "evolve", "--task", "penguins", "--model", MODEL,
+             "--api-base", llm.api_base, "--agent",
+             str(resolve("penguins", None).reference_agent), "--max-gen", "3",
+             "--model-timeout", "60"], cwd=repo, text=True, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        assert asked.wait(120), "the Feedback-Agent never called the model"
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        waited = time.monotonic() - start
+    [run_id] = run_ids(repo)
+    assert proc.returncode == 130
+    assert f"`sia-git evolve --run {run_id}` resumes the run" in err
+    assert waited < 45, f"Ctrl-C waited {waited:.0f} s for the 90 s model call in flight"
+    assert fsck_clean(repo)
+    good = good_feedback(THRESHOLD, KNN_MORPHO)
+    with FakeLLM(lambda body, n: good(body)) as llm:
+        again = sia("evolve", "--run", run_id, "--api-base", llm.api_base, cwd=repo)
+    assert again.returncode == 0, again.stderr
+    assert attempt(repo, run_id, 2)["accepted"] == 1
