@@ -53,6 +53,12 @@ def consistent(repo: Path, run_id: str) -> None:
     assert left.returncode == 1, left.stdout
 
 
+def test_every_fault_point_has_a_kill_test() -> None:
+    from sia_git.faults import PHASES as POINTS
+
+    assert set(PHASES) == set(POINTS)
+
+
 @pytest.mark.parametrize("phase", sorted(PHASES))
 def test_sigkill_at_each_phase_then_resume(repo: Path, tmp_path: Path, phase: str) -> None:
     if phase == "reverting":  # needs a gain that does not hold on confirmation

@@ -42,7 +42,3 @@ class Budget:
         with self._lock:
             self._reserved = max(0.0, self._reserved - reservation)
             self.spent_usd += actual_usd
-
-    @property
-    def remaining_usd(self) -> float | None:
-        return None if self.limit_usd is None else self.limit_usd - self.spent_usd
