@@ -7,7 +7,9 @@ with a status and a reason; none of them escapes as an exception.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,8 @@ from sia_git.proposer import Proposal
 from sia_git.runs import ENTRY
 from sia_git.sandbox import Limits, RunResult, Sandbox
 from sia_git.task import Task
+from sia_git.weights.hparams import HParams
+from sia_git.weights.runtime import WeightsRuntime
 
 TRACE_BYTES = 256 * 1024
 TRACE_FILES = 20
@@ -35,7 +39,8 @@ class Outcome:
     index: int  # 1..N for candidates, 0 for a baseline or the reference agent
     proposal: Proposal | None
     files: dict[str, bytes]  # the agent folder it ran: path -> content
-    # ok | model-failed | budget-stopped | gate-failed | crashed | timed-out | eval-failed
+    # ok | model-failed | budget-stopped | gate-failed | train-failed | crashed | timed-out
+    # | eval-failed
     status: str
     reason: str = ""
     gates: list[GateResult] = field(default_factory=list)
@@ -44,6 +49,8 @@ class Outcome:
     traces: dict[str, bytes] = field(default_factory=dict)
     cost_usd: float = 0.0  # the proposal's model calls plus the agent's gateway calls
     gateway_calls: int = 0
+    adapter: str | None = None  # the LoRA adapter it ran with (sha256:...), if any
+    training: dict[str, Any] | None = None  # a weights candidate's sia_adapter.json
 
     @property
     def ok(self) -> bool:
@@ -57,11 +64,15 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
                   sandbox: Sandbox, dataset: Path, scratch: Path, limits: Limits,
                   seed: int, gates: CandidateGates | None,
                   target: ModelClient | None = None,
-                  slot: AbstractContextManager[Any] | None = None) -> Outcome:
+                  slot: AbstractContextManager[Any] | None = None,
+                  weights: WeightsRuntime | None = None, adapter: str | None = None,
+                  say: Callable[[str], None] | None = None) -> Outcome:
     """`files` is the whole agent folder (path -> content), already holding the proposal.
     `gates` None skips the gates: only tests do that, to show the sandbox alone contains an
     agent. With a `target` model client, a gateway serves it to the agent while it runs.
-    `slot` is held while the agent runs (how many run at once is limited; gating is not)."""
+    `slot` is held while the agent runs, or trains (how many run at once is limited; gating is
+    not). With `weights`, the agent runs with the base model and `adapter` mounted; a proposal
+    with training settings first trains its own adapter, which replaces `adapter`."""
     if scratch.exists():
         shutil.rmtree(scratch)
     agent_dir = scratch / "agent"
@@ -86,13 +97,19 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
     if not (agent_dir / ENTRY).is_file():
         out.status, out.reason = "crashed", f"the agent has no {ENTRY}"
         return out
+    out.adapter = adapter
     with slot or contextlib.nullcontext():
+        trains = weights is not None and proposal is not None and proposal.train is not None
+        if trains and not _train(out, proposal, weights, adapter, scratch / "train", say):
+            return out
+        mounts = weights.mounts(out.adapter) if weights is not None else None
         if target is None:
-            out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed)
+            out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed,
+                                  mounts=mounts)
         else:
             with Gateway(target, scratch / "gateway.jsonl") as gw:
                 out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed,
-                                      gw.socket)
+                                      gw.socket, mounts)
             out.cost_usd += gw.cost_usd
             out.gateway_calls = gw.calls
     out.traces.update(collect_traces(scratch / "sandbox"))
@@ -108,6 +125,24 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
     except EvaluatorFailed as exc:
         out.status, out.reason = "eval-failed", str(exc)
     return out
+
+
+def _train(out: Outcome, proposal: Proposal, weights: WeightsRuntime, incumbent: str | None,
+           scratch: Path, say: Callable[[str], None] | None) -> bool:
+    """Train the proposal's adapter; False (with the outcome marked failed) when it could not."""
+    hp = HParams.model_validate(proposal.train)
+    init = incumbent if hp.continue_from_incumbent else None
+    result = weights.train(hp, out.files.get(ENTRY, b"").decode("utf-8", errors="replace"),
+                           init, scratch, say or (lambda _line: None))
+    out.traces["training.log"] = result.log[-TRACE_BYTES:]
+    if result.address is None:
+        out.status, out.reason = "train-failed", result.error
+        return False
+    out.adapter, out.training = result.address, result.record
+    out.traces["training.json"] = json.dumps(
+        {**result.record, "address": result.address, "seconds": round(result.seconds, 2)},
+        indent=1).encode()
+    return True
 
 
 def collect_traces(sandbox_dir: Path) -> dict[str, bytes]:

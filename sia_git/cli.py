@@ -149,6 +149,13 @@ def init(name: str | None, directory: Path | None) -> None:
               help="Times the Meta-Agent may fix a broken first agent [2].")
 @click.option("--allow-rewrite/--no-allow-rewrite", default=None,
               help="Let the Feedback-Agent replace whole files, not only patch them [no].")
+@click.option("--lever", type=click.Choice(["auto", "harness", "knobs", "weights"]),
+              help="Force one lever for every generation; auto lets the Feedback-Agent choose "
+              "(offline: a bandit over the levers' measured gains) [auto].")
+@click.option("--train-timeout", "train_timeout_s", type=float,
+              help="Seconds one LoRA adapter may train before it stops and is scored [900].")
+@click.option("--hub-repo", help="Also upload accepted adapters to this Hugging Face Hub model "
+              "repo (user/name); HF_ENDPOINT and HF_TOKEN are honoured.")
 @repo_option
 @_handle_errors
 def evolve(run_id: str | None, repo: Path, **flags: Any) -> None:

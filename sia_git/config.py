@@ -44,6 +44,15 @@ class EvolveConfig(BaseModel):
     feedback_turns: int = Field(default=16, ge=1, le=200)
     meta_retries: int = Field(default=2, ge=0, le=10)
     allow_rewrite: bool = False
+    # Which lever changes the agent: auto lets the Feedback-Agent (or, offline, a bandit over
+    # measured gains) choose per generation.
+    lever: Literal["auto", "harness", "knobs", "weights"] = "auto"
+    train_timeout_s: float = Field(default=900.0, gt=0)  # one adapter's training, at most
+    train_memory_mb: int = Field(default=16384, ge=512)
+    # Adapters also go to this Hugging Face Hub model repo ("user/name"); HF_ENDPOINT or
+    # hub_endpoint picks the server, the token comes from HF_TOKEN or `hf auth login`.
+    hub_repo: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+    hub_endpoint: str | None = Field(default=None, pattern=r"^https?://")
     profiles: dict[str, ModelProfile] = Field(default_factory=dict)
 
 
@@ -52,7 +61,8 @@ FILE_KEYS = {"task", "task_dir", "max_gen", "candidates", "workers", "sandbox", 
              "confirm_runs", "min_improvement", "agent_timeout_s", "memory_mb", "model",
              "api_base", "api_key_env", "target_model", "target_api_base", "target_api_key_env",
              "budget_usd", "model_timeout_s", "model_retries", "feedback_turns", "meta_retries",
-             "allow_rewrite", "profiles"}
+             "allow_rewrite", "profiles", "lever", "train_timeout_s", "train_memory_mb",
+             "hub_repo", "hub_endpoint"}
 
 
 def _flag(key: str) -> str:

@@ -29,7 +29,9 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
         H.ref(ctx.run_id, "attempts", f"g{tip.gen:04d}"), "attempt.json") or "{}")
     incumbent = attempt.get("incumbent_score")
     files = agent_files(ctx.repo, tip.sha)
-    reruns = [ctx.attempt(0, None, files, tip.gen or 0, seed_offset=k, gated=False)
+    adapter = ctx.adapter_at(tip.sha)
+    reruns = [ctx.attempt(0, None, files, tip.gen or 0, seed_offset=k, gated=False,
+                          adapter=adapter)
               for k in range(1, ctx.cfg.confirm_runs + 1)]
     if ctx.models.budget.exhausted:
         return  # the re-runs were cut short by the budget: their scores prove nothing

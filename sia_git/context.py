@@ -17,6 +17,8 @@ from sia_git.proposer import Proposal
 from sia_git.runs import RunPaths
 from sia_git.sandbox import Limits, Sandbox
 from sia_git.task import Task
+from sia_git.weights import pins
+from sia_git.weights.runtime import WeightsRuntime
 
 Echo = Callable[[str], None]
 EPS = 1e-9
@@ -35,8 +37,10 @@ class Context:
     gates: CandidateGates
     # Set when the Meta-Agent failed and the reference agent stands in: (transcript, cost, why)
     meta_fallback: tuple[bytes, float, str] | None = None
-    # Agents in the sandbox at once (--workers); proposing and gating are not limited by it.
+    # Agents in the sandbox (or training) at once (--workers); proposing and gating are not
+    # limited by it.
     run_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
+    weights: WeightsRuntime | None = None  # the task runs a model: the weights lever
 
     def __post_init__(self) -> None:
         self.run_slots = threading.Semaphore(self.cfg.workers)
@@ -61,12 +65,22 @@ class Context:
             incumbent - score)
         return d > self.cfg.min_improvement + EPS
 
+    def adapter_at(self, rev: str) -> str | None:
+        """The adapter the agent at `rev` runs with (None for a task without a model)."""
+        if self.weights is None:
+            return None
+        pin = pins.read(self.repo, rev)
+        return pin.address if pin else None
+
     def attempt(self, index: int, proposal: Proposal | None, files: dict[str, bytes],
-                gen: int, seed_offset: int = 0, tag: str = "", gated: bool = True) -> Outcome:
-        """Try an agent. `gated=False` only for code that already passed the gates unchanged
-        (a confirmation re-run of a committed generation)."""
+                gen: int, seed_offset: int = 0, tag: str = "", gated: bool = True,
+                adapter: str | None = None) -> Outcome:
+        """Try an agent, with the LoRA `adapter` it runs with (a weights proposal trains its
+        own). `gated=False` only for code that already passed the gates unchanged (a
+        confirmation re-run of a committed generation)."""
         scratch = self.paths.scratch / f"g{gen:04d}" / f"c{index}-{seed_offset}{tag}"
         return try_candidate(index, proposal, files, self.task, self.sandbox, self.dataset,
                              scratch, self.limits(), self.cfg.seed + seed_offset,
                              self.gates if gated else None, self.models.target,
-                             self.run_slots)
+                             self.run_slots, self.weights, adapter,
+                             lambda line: self.echo(f"gen {gen} c{index}: {line}"))

@@ -9,7 +9,8 @@ import os
 import signal
 import threading
 
-PHASES = ("proposing", "gating", "running", "evaluating", "committing", "notes", "reverting")
+PHASES = ("proposing", "training", "gating", "running", "evaluating", "committing", "notes",
+          "reverting")
 _counts: dict[str, int] = {}
 _lock = threading.Lock()
 

@@ -116,11 +116,17 @@ class Repo:
     def diff(self, a: str, b: str, paths: list[str]) -> str:
         return self.git("diff", a, b, "--", *paths)
 
-    def add_note(self, sha: str, text: str) -> None:
+    def last_change(self, rev: str, path: str) -> str | None:
+        """The newest commit reachable from `rev` (first parents) that changed `path`."""
+        out = self.git("log", "-1", "--first-parent", "--format=%H", rev, "--", path,
+                       check=False)
+        return out.strip() or None
+
+    def add_note(self, sha: str, text: str, ref: str = NOTES_REF) -> None:
         # Runs in one repository share the notes ref; retry when another holds its lock.
         for attempt in range(5):
             try:
-                self.git("notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", sha,
+                self.git("notes", "--ref", ref, "add", "-f", "-F", "-", sha,
                          input=self.redactor.text(text))
                 return
             except GitError:
@@ -128,8 +134,8 @@ class Repo:
                     raise
                 time.sleep(0.2 * (attempt + 1))
 
-    def note(self, sha: str) -> str | None:
-        out = self.git("notes", "--ref", NOTES_REF, "show", sha, check=False)
+    def note(self, sha: str, ref: str = NOTES_REF) -> str | None:
+        out = self.git("notes", "--ref", ref, "show", sha, check=False)
         return out or None
 
     # -- worktrees ---------------------------------------------------------------------------

@@ -51,6 +51,11 @@ class Entry:
     def cost(self) -> float:
         return T.read_float(self.trailers.get(T.COST)) or 0.0
 
+    @property
+    def adapter(self) -> str | None:
+        value = self.trailers.get(T.ADAPTER)
+        return value.split()[0] if value else None
+
 
 @dataclass
 class RunHistory:
@@ -89,13 +94,33 @@ class RunHistory:
             return live[-1], live[-1].score
         return live[-1] if live else tip, None
 
-    def trials(self) -> list[Trial]:
-        """Every scored or failed knob setting: the optimiser's history."""
+    def trials(self, adapter: str | None = None) -> list[Trial]:
+        """Every scored or failed knob setting: the optimiser's history. Only settings tried
+        with the same adapter (or none) count: new weights change what the knobs do."""
         out = []
         for e in (*self.branch, *self.rejected):
             knobs = T.read_knobs(e.trailers.get(T.KNOBS))
-            if knobs is not None and e.gen is not None:
+            if knobs is not None and e.gen is not None and e.adapter == adapter:
                 out.append(Trial(knobs, e.score, e.gen))
+        return out
+
+    def weight_trials(self) -> list[Trial]:
+        """Every LoRA training tried (its `Sia-Train` settings) and what it scored."""
+        return [Trial(train, e.score, e.gen) for e in (*self.branch, *self.rejected)
+                if e.gen is not None and (train := T.read_knobs(e.trailers.get(T.TRAIN)))]
+
+    def lever_gains(self) -> dict[str, list[float]]:
+        """What each lever gained over its parent generation, per candidate tried (0 for a
+        candidate that failed or scored lower): the offline lever bandit's evidence."""
+        scores = {e.gen: e.score for e in self.branch if e.kind == "generation"}
+        out: dict[str, list[float]] = {}
+        for e in (*self.branch, *self.rejected):
+            lever, parent = e.trailers.get(T.LEVER), e.trailers.get(T.PARENT, "")
+            if e.gen is None or e.gen < 2 or not lever or not parent.isdigit():
+                continue
+            before = scores.get(int(parent))
+            gain = (e.score - before) if e.score is not None and before is not None else 0.0
+            out.setdefault(lever, []).append(gain)
         return out
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import config as configmod
-from sia_git import faults, writers
+from sia_git import faults, levers, writers
 from sia_git import history as H
 from sia_git import knobs as knobmod
 from sia_git import recording as rec
@@ -30,7 +30,7 @@ from sia_git.gates.precommit import CONFIG, CandidateGates
 from sia_git.gitrepo import Repo, open_repo
 from sia_git.llm import roles
 from sia_git.lock import RunLock
-from sia_git.proposer import KnobProposer, Proposal
+from sia_git.proposer import Proposal
 from sia_git.redact import Redactor
 from sia_git.runs import (
     ENTRY,
@@ -47,6 +47,9 @@ from sia_git.runs import (
 )
 from sia_git.sandbox import Sandbox, choose_backend
 from sia_git.task import Task, from_source, resolve
+from sia_git.weights import pins
+from sia_git.weights.runtime import WeightsRuntime
+from sia_git.weights.store import AdapterStore
 
 
 def start(repo_path: Path, flags: dict[str, Any], echo: Echo) -> str:
@@ -122,7 +125,13 @@ def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: E
     user_hooks = repo.read_file(base, CONFIG)
     gates = CandidateGates.for_run(user_hooks, repo.sia_dir / "gate-cache", a.forbid_packages,
                                    paths.scratch / "hooks-setup")
-    return Context(repo, paths, task, cfg, sandbox, dataset, echo, models, gates)
+    w = task.manifest.weights
+    levers.check_forced(cfg.lever, w is not None, models.proposer is not None, task.name)
+    weights = None if w is None else WeightsRuntime.build(
+        w, task.name, dataset, AdapterStore(repo.sia_dir / "adapters"), cfg.train_timeout_s,
+        cfg.train_memory_mb, cfg.hub_repo)
+    return Context(repo, paths, task, cfg, sandbox, dataset, echo, models, gates,
+                   weights=weights)
 
 
 def _proposer(ctx: Context) -> str:
@@ -203,11 +212,12 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     budget is spent)."""
     inc, inc_score = hist.incumbent()
     files = agent_files(ctx.repo, hist.tip.sha)
+    adapter = ctx.adapter_at(hist.tip.sha)
     if inc_score is None:
-        baseline = ctx.attempt(0, None, files, gen)
+        baseline = ctx.attempt(0, None, files, gen, adapter=adapter)
         inc_score = baseline.score(ctx.select)
         ctx.echo(f"gen {gen}: re-scored the branch tip as the baseline: {_scores(ctx, baseline)}")
-    outcomes = _candidates(ctx, hist, files, gen)
+    outcomes = _candidates(ctx, hist, files, gen, adapter)
     if not outcomes:
         return False
     if all(o.status == "budget-stopped" and not o.cost_usd for o in outcomes):
@@ -235,26 +245,36 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     return True
 
 
-def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes],
-                gen: int) -> list[Outcome]:
+def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: int,
+                adapter: str | None) -> list[Outcome]:
     """Propose, gate and try this generation's candidates, all at once; the agents themselves
-    run `workers` at a time (Context.run_slots)."""
+    run (and train) `workers` at a time (Context.run_slots)."""
+    source = files[ENTRY].decode()
+    can = levers.available(source, ctx.weights is not None, ctx.models.proposer is not None)
+    if ctx.cfg.lever != "auto":
+        can = [ctx.cfg.lever] if ctx.cfg.lever in can else []
     if ctx.models.proposer is None:
-        proposals = _propose(ctx, hist, files, gen)
+        proposals = _propose(ctx, hist, files, gen, can, adapter)
         if not proposals:
             return []
         jobs = [(i, lambda p=p: p) for i, p in enumerate(proposals, start=1)]
     else:
+        if not can:
+            ctx.echo(f"gen {gen}: stopping: the agent cannot be changed by the {ctx.cfg.lever} "
+                     "lever (it declares no KNOBS/KNOB_SPACE)")
+            return []
         view = RunView(ctx.repo, ctx.run_id, hist, ctx.dataset, ctx.select)
-        pool = writers.KnobPool(ctx, hist, files[ENTRY].decode(), gen)
-        jobs = [(i, lambda i=i: writers.feedback_proposal(ctx, view, files, gen, i, pool))
+        pool = writers.KnobPool(ctx, hist, source, gen, adapter)
+        jobs = [(i, lambda i=i: writers.feedback_proposal(ctx, view, files, gen, i, pool,
+                                                          tuple(can)))
                 for i in range(1, ctx.cfg.candidates + 1)]
 
     def run(job: tuple[int, Any]) -> Outcome:
         index, make = job
         faults.point("proposing")
         p: Proposal = make()
-        return ctx.attempt(index, p, p.files or {**files, ENTRY: p.source.encode()}, gen)
+        return ctx.attempt(index, p, p.files or {**files, ENTRY: p.source.encode()}, gen,
+                           adapter=adapter)
 
     threads = ThreadPoolExecutor(max_workers=len(jobs))
     try:
@@ -278,19 +298,29 @@ def _stop(ctx: Context, gen: int, why: str) -> None:
              "<more>` goes on")
 
 
-def _propose(ctx: Context, hist: H.RunHistory, files: dict[str, bytes],
-             gen: int) -> list[Proposal]:
-    proposer = KnobProposer(f"{ctx.task.name}/{ctx.cfg.seed}",
-                            ctx.task.manifest.metric.direction)
+def _propose(ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: int,
+             can: list[str], adapter: str | None) -> list[Proposal]:
+    source = files[ENTRY].decode()
+    direction = ctx.task.manifest.metric.direction
+    seed_key = f"{ctx.task.name}/{ctx.cfg.seed}"
+    lever = levers.choose_offline(hist, can, direction)
+    if lever is None:
+        forced = f"the {ctx.cfg.lever} lever cannot change this agent" if ctx.cfg.lever != \
+            "auto" else "the agent declares no KNOBS/KNOB_SPACE to search"
+        ctx.echo(f"gen {gen}: stopping: {forced} (give a --model to have a Feedback-Agent "
+                 "change code)")
+        return []
+    if lever == "weights":
+        return levers.weights_proposals(hist, source, files, seed_key, direction, gen,
+                                        ctx.cfg.candidates, ctx.cfg.seed)
     try:
-        proposals = proposer.propose(files[ENTRY].decode(), hist.trials(), gen,
-                                     ctx.cfg.candidates)
+        proposals = levers.knob_proposals(hist, source, seed_key, direction, gen,
+                                          ctx.cfg.candidates, adapter)
     except knobmod.KnobError as exc:
         ctx.echo(f"gen {gen}: stopping: the agent's knobs are unusable: {exc}")
         return []
     if not proposals:
-        ctx.echo(f"gen {gen}: stopping: the agent declares no KNOBS/KNOB_SPACE to search, or "
-                 "every setting was tried (give a --model to have a Feedback-Agent change code)")
+        ctx.echo(f"gen {gen}: stopping: every setting of the agent's KNOB_SPACE was tried")
     return proposals
 
 
@@ -304,16 +334,29 @@ def _commit_candidates(ctx: Context, hist: H.RunHistory, inc: H.Entry, gen: int,
         extra = [(T.CANDIDATE, f"{o.index}/{len(outcomes)}")]
         if o.index != accepted:
             extra.append((T.REJECTED, reasons[o.index]))
-        tree = rec.candidate_tree(ctx.repo, hist.tip.sha, o, o.proposal.improvement)
+        pin = {pins.PIN: ctx.weights.pin(o.adapter).dump()} if (
+            ctx.weights is not None and o.adapter is not None) else None
+        tree = rec.candidate_tree(ctx.repo, hist.tip.sha, o, o.proposal.improvement, pin)
         body = o.proposal.improvement.split("\n", 2)[2]
         if o.proposal.lever_reason:
             extra.append((T.LEVER_REASON, o.proposal.lever_reason))
         if TRANSCRIPT in o.traces:
             extra.append((T.TRANSCRIPT, _transcript_ref(ctx, gen, o.index, TRANSCRIPT)))
+        extra += _weights_trailers(ctx, o)
         commits[o.index] = ctx.repo.commit(tree, [hist.tip.sha], rec.message(
             ctx.run_id, gen, inc.gen, o, ctx.task, o.proposal.subject, body, extra,
             o.proposal.model))
     return commits
+
+
+def _weights_trailers(ctx: Context, o: Outcome) -> list[tuple[str, str]]:
+    out = []
+    if o.proposal is not None and o.proposal.train is not None:
+        out.append((T.TRAIN, levers.train_trailer(o.proposal.train)))
+    if o.adapter is not None:
+        hub = f" hf://{ctx.cfg.hub_repo}" if ctx.cfg.hub_repo else ""
+        out.append((T.ADAPTER, o.adapter + hub))
+    return out
 
 
 def _select(ctx: Context, outcomes: list[Outcome], incumbent: float | None

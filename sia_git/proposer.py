@@ -37,6 +37,7 @@ class Proposal:
     transcript: bytes | None = None  # the model conversation, stored with the attempt
     failed: str | None = None  # why no usable proposal came out (the candidate then fails)
     failed_status: str = "model-failed"  # or budget-stopped
+    train: dict[str, Value] | None = None  # LoRA settings: a weights candidate trains first
 
 
 def _distributions(space: Space) -> dict:
@@ -74,6 +75,57 @@ def _in_space(knobs: dict[str, Value], space: Space) -> bool:
     return True
 
 
+def search(space: Space, current: dict[str, Value], history: list[Trial], seed_key: str,
+           direction: str, generation: int, n: int) -> list[dict[str, Value]]:
+    """`n` settings of `space` (merged over `current`) not tried before: TPE first; if it keeps
+    proposing settings already tried (it favours the region of the best ones), plain random
+    sampling, and in a small finite space the settings not tried yet, so the search only stops
+    when the space is exhausted. The same history and seed key always give the same settings."""
+    tried = {_key(t.knobs, space) for t in history} | {_key(current, space)}
+    found: list[dict[str, Value]] = []
+    for attempt in range(n * 40):
+        if len(found) == n:
+            break
+        seed = _seed(seed_key, generation, attempt)
+        if attempt < n * 10:
+            params = _ask(space, history, seed, direction, tpe=True)
+        elif (grid := _untried(space, tried)) is not None:
+            if not grid:
+                break
+            params = dict(grid[seed % len(grid)])
+        else:
+            params = _ask(space, history, seed, direction, tpe=False)
+        knobs = {**current, **{k: knobmod.tidy(v) for k, v in params.items()}}
+        key = _key(knobs, space)
+        if key in tried:
+            continue
+        tried.add(key)
+        found.append(knobs)
+    return found
+
+
+def _ask(space: Space, history: list[Trial], seed: int, direction: str,
+         tpe: bool) -> dict[str, Value]:
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    optuna.logging.set_verbosity(logging.WARNING)
+    dists = _distributions(space)
+    sampler = (optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True)
+               if tpe else optuna.samplers.RandomSampler(seed=seed))
+    study = optuna.create_study(direction=direction, sampler=sampler)
+    for t in history:
+        if not _in_space(t.knobs, space):
+            continue  # tried under another space (the harness changed since)
+        params = {k: t.knobs[k] for k in space}
+        if t.score is None:
+            study.add_trial(create_trial(params=params, distributions=dists,
+                                         state=TrialState.FAIL))
+        else:
+            study.add_trial(create_trial(params=params, distributions=dists, value=t.score))
+    return study.ask(dists).params
+
+
 class KnobProposer:
     """Proposes `n` new knob settings for the incumbent agent, none tried before."""
 
@@ -91,50 +143,9 @@ class KnobProposer:
         if parsed is None:
             return []
         current, space = parsed
-        tried = {_key(t.knobs, space) for t in history} | {_key(current, space)}
-        proposals: list[Proposal] = []
-        # TPE first; if it keeps proposing settings already tried (it favours the region of the
-        # best ones), fall back to plain random sampling, and in a small finite space to the
-        # settings not tried yet, so the search only stops when the space is exhausted.
-        for attempt in range(n * 40):
-            if len(proposals) == n:
-                break
-            seed = _seed(self.seed_key, generation, attempt)
-            if attempt < n * 10:
-                params = self._ask(space, history, seed, tpe=True)
-            elif (grid := _untried(space, tried)) is not None:
-                if not grid:
-                    break
-                params = dict(grid[seed % len(grid)])
-            else:
-                params = self._ask(space, history, seed, tpe=False)
-            knobs = {**current, **{k: knobmod.tidy(v) for k, v in params.items()}}
-            key = _key(knobs, space)
-            if key in tried:
-                continue
-            tried.add(key)
-            proposals.append(self._proposal(incumbent, current, knobs, history))
-        return proposals
-
-    def _ask(self, space: Space, history: list[Trial], seed: int, tpe: bool) -> dict[str, Value]:
-        import optuna
-        from optuna.trial import TrialState, create_trial
-
-        optuna.logging.set_verbosity(logging.WARNING)
-        dists = _distributions(space)
-        sampler = (optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True)
-                   if tpe else optuna.samplers.RandomSampler(seed=seed))
-        study = optuna.create_study(direction=self.direction, sampler=sampler)
-        for t in history:
-            if not _in_space(t.knobs, space):
-                continue  # tried under another space (the harness changed since)
-            params = {k: t.knobs[k] for k in space}
-            if t.score is None:
-                study.add_trial(create_trial(params=params, distributions=dists,
-                                             state=TrialState.FAIL))
-            else:
-                study.add_trial(create_trial(params=params, distributions=dists, value=t.score))
-        return study.ask(dists).params
+        found = search(space, current, history, f"{self.seed_key}", self.direction,
+                       generation, n)
+        return [self._proposal(incumbent, current, knobs, history) for knobs in found]
 
     def _proposal(self, source: str, old: dict[str, Value], new: dict[str, Value],
                   history: list[Trial]) -> Proposal:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sia_git.errors import SiaError
 from sia_git.resources import bundled, evaluator_script
+from sia_git.weights.spec import WeightsSpec
 
 MANIFEST = "task.toml"
 
@@ -70,6 +71,7 @@ class Manifest(_Strict):
     agent: AgentSpec = Field(default_factory=AgentSpec)
     evaluator: EvaluatorSpec = Field(default_factory=lambda: EvaluatorSpec(builtin="accuracy"))
     layout: LayoutSpec = Field(default_factory=LayoutSpec)
+    weights: WeightsSpec | None = None  # the model the agent runs; enables the weights lever
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,13 @@ from sia_git.agents.runview import RunView
 from sia_git.candidates import Outcome
 from sia_git.context import Context
 from sia_git.errors import SiaError
+from sia_git.levers import train_table, weights_proposal
 from sia_git.llm import prompts
 from sia_git.llm.client import BudgetExhausted, ModelAuthError
 from sia_git.proposer import KnobProposer, Proposal
 from sia_git.runs import ENTRY
+from sia_git.weights import hparams
+from sia_git.weights.hparams import HParams
 
 META_TRANSCRIPT = "meta-transcript.json"
 
@@ -75,8 +78,11 @@ class KnobPool:
     """Knob settings for the candidates whose Feedback-Agent chose the knobs lever without
     editing: proposed once per generation by the optimiser, one distinct setting each."""
 
-    def __init__(self, ctx: Context, hist: H.RunHistory, source: str, gen: int) -> None:
+    def __init__(self, ctx: Context, hist: H.RunHistory, source: str, gen: int,
+                 adapter: str | None = None) -> None:
         self._args = (ctx, hist, source, gen)
+        self._adapter = adapter
+        self._weights: list[HParams] | None = None
         self._lock = threading.Lock()
         self._proposals: list[Proposal] | None = None
 
@@ -87,15 +93,26 @@ class KnobPool:
                 proposer = KnobProposer(f"{ctx.task.name}/{ctx.cfg.seed}",
                                         ctx.task.manifest.metric.direction)
                 try:
-                    self._proposals = proposer.propose(source, hist.trials(), gen,
+                    self._proposals = proposer.propose(source, hist.trials(self._adapter), gen,
                                                        ctx.cfg.candidates)
                 except knobmod.KnobError:
                     self._proposals = []
             return self._proposals[index - 1] if index <= len(self._proposals) else None
 
+    def take_weights(self, index: int) -> HParams:
+        """LoRA settings for a candidate whose Feedback-Agent chose weights but gave none."""
+        with self._lock:
+            if self._weights is None:
+                ctx, hist, _source, gen = self._args
+                self._weights = hparams.propose(
+                    hist.weight_trials(), f"{ctx.task.name}/{ctx.cfg.seed}",
+                    ctx.task.manifest.metric.direction, gen, ctx.cfg.candidates, ctx.cfg.seed)
+            return self._weights[(index - 1) % len(self._weights)]
+
 
 def feedback_proposal(ctx: Context, view: RunView, files: dict[str, bytes], gen: int,
-                      index: int, knobs: KnobPool) -> Proposal:
+                      index: int, knobs: KnobPool,
+                      levers: tuple[str, ...] = ("harness", "knobs")) -> Proposal:
     client = ctx.models.proposer
     assert client is not None
     inc, inc_score = view.hist.incumbent()
@@ -105,12 +122,12 @@ def feedback_proposal(ctx: Context, view: RunView, files: dict[str, bytes], gen:
         "feedback_system", **contract, select=ctx.select, metric=metric.name,
         direction="higher is better" if metric.direction == "maximize" else "lower is better",
         index=index, count=ctx.cfg.candidates, generation=gen, turns=ctx.cfg.feedback_turns,
-        allow_rewrite=ctx.cfg.allow_rewrite)
+        allow_rewrite=ctx.cfg.allow_rewrite, levers=levers, **_weights_context(ctx))
     user = prompts.render(
         "feedback_user", **contract, select=ctx.select, incumbent_gen=inc.gen,
         incumbent_score="unknown" if inc_score is None else f"{inc_score:.4f}",
         agent_files=sorted(files), history=view.list_generations())
-    agent = FeedbackAgent(client, view, ctx.cfg.feedback_turns, ctx.cfg.allow_rewrite)
+    agent = FeedbackAgent(client, view, ctx.cfg.feedback_turns, ctx.cfg.allow_rewrite, levers)
     result = agent.run(system, user, files)
     transcript = result.conversation.transcript(result.error or "finished")
     if result.error or result.finish is None:
@@ -120,11 +137,29 @@ def feedback_proposal(ctx: Context, view: RunView, files: dict[str, bytes], gen:
     if result.finish.lever == "knobs" and not result.changed:
         return _knob_proposal(result, knobs.take(index), files, client.profile.model, transcript)
     new = result.files
+    if result.finish.lever == "weights":
+        f = result.finish
+        hp = (HParams.model_validate({"seed": ctx.cfg.seed, **f.train}) if f.train is not None
+              else knobs.take_weights(index))
+        p = weights_proposal(hp, new.get(ENTRY, b"").decode(), new, f.lever_reason,
+                             client.profile.model)
+        p.improvement = (_improvement(f, client.profile.model) + "\n## Training\n\n"
+                         + train_table(p.train or {}))
+        p.subject = f.subject
+        p.cost_usd, p.transcript = result.conversation.cost_usd, transcript
+        return p
     parsed = _read_knobs(new.get(ENTRY, b""))
     return Proposal(result.finish.lever, new.get(ENTRY, b"").decode(), result.finish.subject,
                     _improvement(result.finish, client.profile.model), parsed, files=new,
                     model=client.profile.model, lever_reason=result.finish.lever_reason,
                     cost_usd=result.conversation.cost_usd, transcript=transcript)
+
+
+def _weights_context(ctx: Context) -> dict[str, str]:
+    w = ctx.task.manifest.weights
+    if w is None:
+        return {}
+    return {"base_model": w.base_model, "train_file": w.train_file, "objective": w.objective}
 
 
 def _knob_proposal(result: FeedbackResult, knob: Proposal | None, files: dict[str, bytes],

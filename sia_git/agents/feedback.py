@@ -17,9 +17,11 @@ from typing import Any
 from sia_git.agents.conversation import Conversation
 from sia_git.agents.runview import RunView, ToolError
 from sia_git.agents.workspace import Workspace
+from sia_git.errors import SiaError
 from sia_git.llm.client import BudgetExhausted, ModelClient, ModelError
+from sia_git.weights.hparams import HParams
 
-LEVERS = ("harness", "knobs")
+LEVERS = ("harness", "knobs", "weights")
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Finish:
     change: str
     lever: str
     lever_reason: str
+    train: dict[str, Any] | None = None  # LoRA settings, for the weights lever
 
 
 @dataclass
@@ -54,7 +57,15 @@ _STR = {"type": "string"}
 _GEN = {"generation": _INT, "candidate": {**_INT, "description": "default: the accepted one"}}
 
 
-def tool_specs(allow_rewrite: bool) -> list[dict[str, Any]]:
+def tool_specs(allow_rewrite: bool, levers: tuple[str, ...] = ("harness", "knobs")
+               ) -> list[dict[str, Any]]:
+    finish = {"subject": {**_STR, "description": "one line for the commit subject"},
+              "diagnosis": _STR, "hypothesis": _STR, "change": _STR,
+              "lever": {"type": "string", "enum": list(levers)}, "lever_reason": _STR}
+    if "weights" in levers:
+        finish["train"] = {"type": "object", "description": "LoRA settings for the weights "
+                           "lever (optional): r, alpha_ratio, dropout, lr, epochs, batch_size, "
+                           "continue_from_incumbent"}
     specs = [
         _fn("list_generations", "Every generation and rejected candidate: score, lever, subject, "
             "why rejected.", {}, []),
@@ -77,11 +88,7 @@ def tool_specs(allow_rewrite: bool) -> list[dict[str, Any]]:
             {"path": {**_STR, "description": "default target_agent.py"}}, []),
         _fn("edit_agent_file", "Replace one exact, unique occurrence of `search` with `replace`.",
             {"path": _STR, "search": _STR, "replace": _STR}, ["search", "replace"]),
-        _fn("finish", "End: describe the change and the lever chosen.",
-            {"subject": {**_STR, "description": "one line for the commit subject"},
-             "diagnosis": _STR, "hypothesis": _STR, "change": _STR,
-             "lever": {"type": "string", "enum": list(LEVERS)},
-             "lever_reason": _STR},
+        _fn("finish", "End: describe the change and the lever chosen.", finish,
             ["subject", "diagnosis", "hypothesis", "change", "lever", "lever_reason"]),
     ]
     if allow_rewrite:
@@ -96,6 +103,7 @@ class FeedbackAgent:
     view: RunView
     turns: int
     allow_rewrite: bool
+    levers: tuple[str, ...] = ("harness", "knobs")  # the levers it may choose from
 
     def run(self, system: str, user: str, files: dict[str, bytes]) -> FeedbackResult:
         convo = Conversation(self.client, "feedback")
@@ -103,7 +111,7 @@ class FeedbackAgent:
         convo.user(user)
         ws = Workspace.from_bytes(files)
         result = FeedbackResult(convo)
-        specs = tool_specs(self.allow_rewrite)
+        specs = tool_specs(self.allow_rewrite, self.levers)
         silent = 0
         for _ in range(self.turns):
             try:
@@ -175,16 +183,24 @@ class FeedbackAgent:
     def _finish(self, args: dict[str, Any], ws: Workspace,
                 result: FeedbackResult) -> tuple[str, bool]:
         fields = {k: " ".join(str(args.get(k, "")).split()) if k in ("subject", "lever")
-                  else str(args.get(k, "")).strip() for k in Finish.__dataclass_fields__}
+                  else str(args.get(k, "")).strip() for k in Finish.__dataclass_fields__
+                  if k != "train"}
         missing = [k for k, v in fields.items() if not v]
-        if missing or fields["lever"] not in LEVERS:
+        if missing or fields["lever"] not in self.levers:
             why = (f"missing {', '.join(missing)}" if missing
-                   else f"lever must be one of {', '.join(LEVERS)}")
+                   else f"lever must be one of {', '.join(self.levers)}")
             return f"error: {why}; call finish again", False
-        result.finish = Finish(**fields)
+        train = args.get("train") if fields["lever"] == "weights" else None
+        if train is not None:
+            try:
+                train = HParams.parse(train if isinstance(train, dict) else {"?": train},
+                                      "train").model_dump(exclude_unset=True)
+            except SiaError as exc:
+                return f"error: {exc}; call finish again", False
+        result.finish = Finish(**fields, train=train)
         result.changed = ws.changed
         result.files = ws.as_bytes()
-        if not ws.changed and fields["lever"] != "knobs":
+        if not ws.changed and fields["lever"] not in ("knobs", "weights"):
             result.error = ("finished without changing the agent"
                             + (f" (last edit error: {ws.last_error})" if ws.last_error else ""))
         return "recorded", True

@@ -110,7 +110,7 @@ def choose_backend(requested: Backend) -> tuple[Backend, str | None]:
 
 
 def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path], seed: int,
-                gateway: Path | None = None) -> list[str]:
+                gateway: Path | None = None, mounts: dict[str, Path] | None = None) -> list[str]:
     exe, prefix = _interpreter()
     bind = ["--ro-bind", "/usr", "/usr"]
     for p in ("/lib", "/lib64", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives"):
@@ -125,22 +125,34 @@ def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path], seed: 
              "--bind", str(work), "/sia/work"]
     if gateway is not None:
         bind += ["--bind", str(gateway), GATEWAY_IN_SANDBOX]
+    for name, path in (mounts or {}).items():
+        bind += ["--ro-bind", str(path), f"/sia/{name}"]
     bwrap = _bwrap_path() or "bwrap"
     return [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *bind,
             "--chdir", "/sia/work",
-            *_setenv("/sia/site", "/sia/work", seed, GATEWAY_IN_SANDBOX if gateway else None),
+            *_setenv("/sia/site", "/sia/work", seed, GATEWAY_IN_SANDBOX if gateway else None,
+                     {n: Path(f"/sia/{n}") for n in mounts or {}}),
             exe]
 
 
-def _setenv(site: str, home: str, seed: int, gateway: str | None) -> list[str]:
-    return [a for k, v in _env(site, home, seed, gateway).items() for a in ("--setenv", k, v)]
+def _setenv(site: str, home: str, seed: int, gateway: str | None,
+            mounts: dict[str, Path]) -> list[str]:
+    return [a for k, v in _env(site, home, seed, gateway, mounts).items()
+            for a in ("--setenv", k, v)]
 
 
-def _env(site: str, home: str, seed: int, gateway: str | None = None) -> dict[str, str]:
+def _env(site: str, home: str, seed: int, gateway: str | None = None,
+         mounts: dict[str, Path] | None = None) -> dict[str, str]:
     """The agent's whole environment: nothing is inherited, so no key or token gets in. The
-    model gateway, when there is one, is a Unix socket: the network stays cut."""
+    model gateway, when there is one, is a Unix socket: the network stays cut. Read-only
+    mounts (the base model, the adapter) are named by SIA_<NAME>_DIR."""
     extra = {"SIA_GATEWAY": gateway} if gateway else {}
+    extra |= {f"SIA_{n.upper()}_DIR": str(p) for n, p in (mounts or {}).items()}
+    if mounts:
+        # Model libraries: everything they need is mounted; never try the (absent) network.
+        extra |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": "/tmp/hf",
+                  "TOKENIZERS_PARALLELISM": "false"}
     return {**extra, "PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": site, "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "TMPDIR": "/tmp",
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -148,9 +160,10 @@ def _env(site: str, home: str, seed: int, gateway: str | None = None) -> dict[st
 
 
 def _command(backend: Backend, agent: Path, dataset: Path, work: Path, args: list[str],
-             site: list[Path], seed: int = 0, gateway: Path | None = None) -> list[str]:
+             site: list[Path], seed: int = 0, gateway: Path | None = None,
+             mounts: dict[str, Path] | None = None) -> list[str]:
     if backend == "bwrap":
-        return [*_bwrap_args(agent, dataset, work, site, seed, gateway), "-S", *args]
+        return [*_bwrap_args(agent, dataset, work, site, seed, gateway, mounts), "-S", *args]
     exe, _ = _interpreter()
     prefix = [] if backend == "none" else ["unshare", "-n" if os.geteuid() == 0 else "-rn", "--"]
     return [*prefix, exe, "-S", *args]
@@ -176,20 +189,23 @@ class Sandbox:
             self._docker = container.client()
 
     def run(self, agent_dir: Path, dataset_dir: Path, scratch: Path, limits: Limits,
-            seed: int = 0, gateway: Path | None = None) -> RunResult:
+            seed: int = 0, gateway: Path | None = None,
+            mounts: dict[str, Path] | None = None) -> RunResult:
         """Run the agent; `scratch` receives work/ (its outputs) and the logs. `gateway` is the
-        model gateway's socket, when the run has a target model."""
+        model gateway's socket, when the run has a target model. `mounts` are folders shown
+        read-only at /sia/<name> (the base model, the adapter)."""
+        mounts = {n: p.resolve() for n, p in (mounts or {}).items()}
         agent_dir, dataset_dir, scratch = (p.resolve() for p in (agent_dir, dataset_dir, scratch))
         work = scratch / "work"
         work.mkdir(parents=True)
         if self.backend == "docker":
             return self._run_container(agent_dir, dataset_dir, scratch, work, limits, seed,
-                                       gateway)
+                                       gateway, mounts)
         if self.backend == "bwrap":
             args = ["/sia/agent/target_agent.py", "--dataset_dir", "/sia/dataset",
                     "--working_dir", "/sia/work"]
             argv = _command("bwrap", agent_dir, dataset_dir, work, args, self.site, seed,
-                            gateway)
+                            gateway, mounts)
             env: dict[str, str] = {}
         else:
             # Fresh copies, so a candidate that scribbles on its inputs harms only itself.
@@ -201,8 +217,12 @@ class Sandbox:
                 (site / p.name).symlink_to(p)
             args = [str(agent / "target_agent.py"), "--dataset_dir", str(data),
                     "--working_dir", str(work)]
+            # No read-only binds here: the adapter is copied too (the store stays intact); the
+            # base model is shown where it is.
+            shown = {n: (shutil.copytree(p, scratch / f"mount-{n}") if n == "adapter" else p)
+                     for n, p in mounts.items()}
             argv = _command(self.backend, agent, data, work, args, [])
-            env = _env(str(site), str(work), seed, str(gateway) if gateway else None)
+            env = _env(str(site), str(work), seed, str(gateway) if gateway else None, shown)
         done = run_limited(argv, env, work, limits, scratch / "stdout.txt", scratch / "stderr.txt")
         return RunResult(self.backend, done.exit_code, done.timed_out, done.duration_s,
                          _tail(scratch / "stdout.txt"), _tail(scratch / "stderr.txt"),
@@ -210,15 +230,17 @@ class Sandbox:
 
 
     def _run_container(self, agent_dir: Path, dataset_dir: Path, scratch: Path, work: Path,
-                       limits: Limits, seed: int, gateway: Path | None) -> RunResult:
+                       limits: Limits, seed: int, gateway: Path | None,
+                       mounts: dict[str, Path]) -> RunResult:
         from sia_git.sandbox import container
 
         exe, prefix = _interpreter()
-        env = _env("/sia/site", "/sia/work", seed, str(gateway) if gateway else None)
+        env = _env("/sia/site", "/sia/work", seed, str(gateway) if gateway else None,
+                   {n: Path(f"/sia/{n}") for n in mounts})
         out, err = scratch / "stdout.txt", scratch / "stderr.txt"
         code, timed_out, seconds = container.run(self._docker, exe, prefix, self.site,
                                                  agent_dir, dataset_dir, work, env, limits,
-                                                 out, err)
+                                                 out, err, mounts)
         return RunResult("docker", code, timed_out, seconds, _tail(out), _tail(err))
 
 

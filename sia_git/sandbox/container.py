@@ -88,8 +88,8 @@ def _binds(exe_prefix: Path, site: list[Path], agent: Path, dataset: Path, work:
 
 
 def run(c: Any, exe: str, exe_prefix: Path, site: list[Path], agent: Path, dataset: Path,
-        work: Path, env: dict[str, str], limits: Limits, stdout: Path, stderr: Path
-        ) -> tuple[int | None, bool, float]:
+        work: Path, env: dict[str, str], limits: Limits, stdout: Path, stderr: Path,
+        mounts: dict[str, Path] | None = None) -> tuple[int | None, bool, float]:
     """Run the agent; return (exit code or None on timeout, timed out, seconds)."""
     import docker
 
@@ -118,7 +118,9 @@ def run(c: Any, exe: str, exe_prefix: Path, site: list[Path], agent: Path, datas
         mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
         pids_limit=limits.max_procs, ulimits=ulimits, tmpfs={"/tmp": "rw,size=256m"},
         volumes={**_binds(exe_prefix, site, agent, dataset, work, gateway),
-                 **empties},
+                 **empties,
+                 **{str(p): {"bind": f"/sia/{n}", "mode": "ro"}
+                    for n, p in (mounts or {}).items()}},
         labels={LABEL: str(os.getpid())})
     start = time.monotonic()
     timed_out, code = False, None

@@ -30,6 +30,16 @@ def _top_levels(dist: metadata.Distribution) -> set[Path]:
     return {t for t in tops if t.exists()}
 
 
+def _metadata_dir(dist: metadata.Distribution) -> set[Path]:
+    """The distribution's .dist-info: libraries ask importlib.metadata for their dependencies'
+    versions at import time (transformers does), which fails without it."""
+    for f in dist.files or []:
+        if f.parts[0].endswith(".dist-info"):
+            path = Path(str(dist.locate_file(f.parts[0])))
+            return {path} if path.is_dir() else set()
+    return set()
+
+
 def _requirements(dist: metadata.Distribution) -> list[str]:
     names = []
     for spec in dist.requires or []:
@@ -61,7 +71,7 @@ def allowed_paths(packages: list[str], forbid: list[str]) -> list[Path]:
                 raise SiaError(f"the task lets its agent use '{name}', which is not installed "
                                f"here: pip install {name}") from None
             continue  # an optional dependency that is not installed
-        paths |= _top_levels(dist)
+        paths |= _top_levels(dist) | _metadata_dir(dist)
         todo.extend(_requirements(dist))
     return sorted(paths)
 

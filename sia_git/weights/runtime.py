@@ -1,0 +1,87 @@
+"""A run's weights lever: the resolved base model, the adapter store, and training a candidate's
+adapter. Built once per `evolve` when the task has a `[weights]` table."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sia_git import knobs as knobmod
+from sia_git.errors import SiaError
+from sia_git.weights import training
+from sia_git.weights.hparams import HParams
+from sia_git.weights.pins import Pin
+from sia_git.weights.spec import WeightsSpec, base_revision, resolve_base
+from sia_git.weights.store import AdapterStore
+from sia_git.weights.train import DEFAULT_TEMPLATE, Job
+
+INSTALL = "pip install torch==2.13.0 && pip install 'sia-git[weights]'"
+
+
+def require_libraries(why: str) -> None:
+    missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SiaError(f"{why} needs {', '.join(missing)}, which is not installed: {INSTALL}")
+
+
+@dataclass
+class WeightsRuntime:
+    spec: WeightsSpec
+    base: Path | str
+    base_revision: str
+    store: AdapterStore
+    train_csv: Path
+    max_seconds: float
+    memory_mb: int
+    hub_repo: str | None = None
+
+    @classmethod
+    def build(cls, spec: WeightsSpec, task_name: str, dataset: Path, store: AdapterStore,
+              max_seconds: float, memory_mb: int, hub_repo: str | None) -> WeightsRuntime:
+        require_libraries(f"task {task_name} (its agent runs a model)")
+        base = resolve_base(spec)
+        train_csv = dataset / spec.train_file
+        if not train_csv.is_file():
+            raise SiaError(f"task {task_name}: [weights] train_file: no {spec.train_file} in "
+                           "the task's public folder")
+        store.sweep()
+        return cls(spec, base, base_revision(spec, base), store, train_csv, max_seconds,
+                   memory_mb, hub_repo)
+
+    def mounts(self, address: str | None) -> dict[str, Path]:
+        """What the sandbox shows the agent: the base model (a local folder) and the adapter."""
+        out: dict[str, Path] = {}
+        if isinstance(self.base, Path):
+            out["model"] = self.base
+        if address is not None:
+            out["adapter"] = self.store.get(address)
+        return out
+
+    def pin(self, address: str) -> Pin:
+        return Pin(address, self.spec.base_model, self.base_revision, self.spec.objective,
+                   self.hub_repo)
+
+    def train(self, hp: HParams, agent_source: str, init: str | None, scratch: Path,
+              say: Callable[[str], None]) -> training.Training:
+        """Train an adapter for the agent in `agent_source` (its `template` knob formats the
+        examples); `init` continues from that stored adapter."""
+        job = Job(base=str(self.base), base_model=self.spec.base_model,
+                  base_revision=self.base_revision, train_csv=str(self.train_csv),
+                  text_column=self.spec.text_column, label_column=self.spec.label_column,
+                  template=template_of(agent_source), max_length=self.spec.max_length,
+                  target_modules=self.spec.target_modules, hparams=hp.model_dump(),
+                  out_dir=str(scratch / "adapter"), max_seconds=self.max_seconds,
+                  init_adapter=str(self.store.get(init)) if init else None)
+        return training.run(job, scratch, self.store, self.memory_mb, say)
+
+
+def template_of(source: str) -> str:
+    """The harness's `template` knob, read without running the code."""
+    try:
+        parsed = knobmod.read(source)
+    except knobmod.KnobError:
+        return DEFAULT_TEMPLATE
+    value = parsed[0].get("template") if parsed else None
+    return value if isinstance(value, str) and "{text}" in value else DEFAULT_TEMPLATE

