@@ -14,7 +14,7 @@ from sia_git.gitrepo import Repo
 from sia_git.proposer import Trial
 
 SEP, TSEP = "\x1f", "\x1d"
-_LOG_FMT = f"%H{SEP}%s{SEP}%(trailers:unfold,separator=%x1d){SEP}%b"
+LOG_FMT = f"%H{SEP}%s{SEP}%(trailers:unfold,separator=%x1d){SEP}%b"
 _REF_FMT = f"%(refname){SEP}%(objectname){SEP}%(contents:subject){SEP}" \
            "%(trailers:unfold,separator=%x1d)"
 _REVERT_RE = re.compile(r"This reverts commit ([0-9a-f]{40})")
@@ -130,7 +130,7 @@ def load(repo: Repo, run_id: str) -> RunHistory:
     tip = repo.rev_parse(f"refs/heads/{branch(run_id)}")
     if tip is None or base is None:
         return history
-    entries = [_entry(raw) for raw in repo.log(f"{base}..{tip}", _LOG_FMT)]
+    entries = [entry(raw) for raw in repo.log(f"{base}..{tip}", LOG_FMT)]
     entries.reverse()
     reverted = {e.reverts for e in entries if e.reverts}
     for e in entries:
@@ -151,7 +151,7 @@ def load(repo: Repo, run_id: str) -> RunHistory:
     return history
 
 
-def _entry(raw: str) -> Entry:
+def entry(raw: str) -> Entry:
     sha, subject, block, body = raw.split(SEP, 3)
     tr = T.parse(block, TSEP)
     reverts = tr.get(T.REVERTS)

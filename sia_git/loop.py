@@ -47,7 +47,8 @@ from sia_git.runs import (
 )
 from sia_git.sandbox import Sandbox, choose_backend
 from sia_git.task import Task, from_source, resolve
-from sia_git.weights import pins
+from sia_git.weights import pins, publish
+from sia_git.weights.hub import Hub
 from sia_git.weights.runtime import WeightsRuntime
 from sia_git.weights.store import AdapterStore
 
@@ -231,6 +232,7 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     if accepted is not None:
         ctx.repo.sync_worktree(ctx.paths.worktree)
     rec.ensure_notes(ctx.repo, ctx.run_id)
+    _upload_adapters(ctx)
     for o in outcomes:
         verdict = (f"accepted {commits[o.index][:10]}" if o.index == accepted
                    else f"rejected: {reasons[o.index]}")
@@ -347,6 +349,20 @@ def _commit_candidates(ctx: Context, hist: H.RunHistory, inc: H.Entry, gen: int,
             ctx.run_id, gen, inc.gen, o, ctx.task, o.proposal.subject, body, extra,
             o.proposal.model))
     return commits
+
+
+def _upload_adapters(ctx: Context) -> None:
+    """Send the run's adapters not on the hub yet (this generation's, and any a failed upload
+    left pending); a hub that is down leaves them pending, and the run goes on."""
+    if ctx.weights is None or not ctx.cfg.hub_repo:
+        return
+    hub = Hub(ctx.cfg.hub_repo, ctx.cfg.hub_endpoint)
+    items = publish.trained(ctx.repo, [ctx.run_id])
+    left = publish.push_pending(ctx.repo, items, lambda _t: hub, lambda _t: ctx.task.name,
+                                lambda line: ctx.echo(f"hub: {line}"))
+    if left:
+        ctx.echo(f"warning: {left} adapter(s) not on the hub yet: they are committed and "
+                 "stored here; `sia-git adapters push` uploads them")
 
 
 def _weights_trailers(ctx: Context, o: Outcome) -> list[tuple[str, str]]:

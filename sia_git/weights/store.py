@@ -17,11 +17,17 @@ from sia_git.errors import SiaError
 PREFIX = "sha256:"
 
 
+# Not part of an adapter's weights: the hub's model card, and what hub downloads leave behind.
+IGNORED = ("README.md", ".gitattributes", ".cache")
+
+
 def digest(folder: Path) -> str:
     """`sha256:<hex>` over every file under `folder` (relative path and content)."""
     h = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
+        if rel.split("/")[0] in IGNORED:
+            continue
         fh = hashlib.sha256(path.read_bytes()).hexdigest()
         h.update(f"{rel}\0{fh}\n".encode())
     return PREFIX + h.hexdigest()
@@ -49,7 +55,8 @@ class AdapterStore:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self.root))
         try:
-            shutil.copytree(folder, tmp, dirs_exist_ok=True)
+            shutil.copytree(folder, tmp, dirs_exist_ok=True,
+                            ignore=lambda d, names: [n for n in names if n in IGNORED])
             for p in tmp.rglob("*"):
                 if p.is_file():
                     p.chmod(0o444)  # stored adapters are never edited in place
