@@ -1,8 +1,8 @@
 """Which lever changes the agent in a generation, and the offline proposals for each.
 
-`--lever` forces one. Otherwise the Feedback-Agent chooses (with a model), or, offline, a UCB1
+`--lever` forces one. Otherwise the Feedback-Agent chooses (with a model), or, offline, a UCB
 bandit over the levers' measured gains picks one per generation: a lever not tried yet first,
-then the one whose mean gain plus an exploration bonus is highest.
+then the one whose mean gain plus an exploration bonus (scaled to the gains seen) is highest.
 """
 
 from __future__ import annotations
@@ -53,18 +53,22 @@ def choose_offline(hist: H.RunHistory, levers: list[str], direction: str) -> str
         if not gains.get(lever):
             return lever
     total = sum(len(gains[lever]) for lever in choices)
+    # Gains are fractions of a point, not rewards in [0, 1]: scale the exploration bonus to the
+    # largest gain seen, or it would drown the evidence and the bandit would only alternate.
+    scale = max((abs(x) for lever in choices for x in gains[lever]), default=0.0) or 1e-3
 
     def ucb(lever: str) -> float:
         g = [sign * x for x in gains[lever]]
-        return sum(g) / len(g) + math.sqrt(2 * math.log(total) / len(g))
+        return sum(g) / len(g) + scale * math.sqrt(math.log(total) / len(g))
 
     return max(choices, key=ucb)
 
 
 def weights_proposals(hist: H.RunHistory, source: str, files: dict[str, bytes], seed_key: str,
-                      direction: str, gen: int, n: int, seed: int) -> list[Proposal]:
+                      direction: str, gen: int, n: int, seed: int,
+                      defaults: dict | None = None) -> list[Proposal]:
     """`n` LoRA trainings of the incumbent's harness, settings from the offline search."""
-    settings = hparams.propose(hist.weight_trials(), seed_key, direction, gen, n, seed)
+    settings = hparams.propose(hist.weight_trials(), seed_key, direction, gen, n, seed, defaults)
     return [weights_proposal(hp, source, files, "offline search over the LoRA settings (no "
                              "model configured)") for hp in settings]
 

@@ -313,8 +313,10 @@ def _propose(ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: int
                  "change code)")
         return []
     if lever == "weights":
+        assert ctx.task.manifest.weights is not None
         return levers.weights_proposals(hist, source, files, seed_key, direction, gen,
-                                        ctx.cfg.candidates, ctx.cfg.seed)
+                                        ctx.cfg.candidates, ctx.cfg.seed,
+                                        ctx.task.manifest.weights.hparams)
     try:
         proposals = levers.knob_proposals(hist, source, seed_key, direction, gen,
                                           ctx.cfg.candidates, adapter)

@@ -35,6 +35,8 @@ def outcome_record(o: Outcome) -> dict[str, Any]:
         "model": o.proposal.model if o.proposal else None,
         "lever_reason": o.proposal.lever_reason if o.proposal else "",
         "gateway_calls": o.gateway_calls,
+        "adapter": o.adapter,
+        "train": o.proposal.train if o.proposal else None,
     }
     if ev:
         rec["items"] = {s: v.items for s, v in ev.splits.items()}

@@ -104,9 +104,11 @@ class KnobPool:
         with self._lock:
             if self._weights is None:
                 ctx, hist, _source, gen = self._args
+                w = ctx.task.manifest.weights
                 self._weights = hparams.propose(
                     hist.weight_trials(), f"{ctx.task.name}/{ctx.cfg.seed}",
-                    ctx.task.manifest.metric.direction, gen, ctx.cfg.candidates, ctx.cfg.seed)
+                    ctx.task.manifest.metric.direction, gen, ctx.cfg.candidates, ctx.cfg.seed,
+                    w.hparams if w else None)
             return self._weights[(index - 1) % len(self._weights)]
 
 
@@ -139,7 +141,9 @@ def feedback_proposal(ctx: Context, view: RunView, files: dict[str, bytes], gen:
     new = result.files
     if result.finish.lever == "weights":
         f = result.finish
-        hp = (HParams.model_validate({"seed": ctx.cfg.seed, **f.train}) if f.train is not None
+        w = ctx.task.manifest.weights
+        hp = (HParams.model_validate({**(w.hparams if w else {}), "seed": ctx.cfg.seed,
+                                      **f.train}) if f.train is not None
               else knobs.take_weights(index))
         p = weights_proposal(hp, new.get(ENTRY, b"").decode(), new, f.lever_reason,
                              client.profile.model)

@@ -95,3 +95,20 @@ def listener() -> Iterator[tuple[int, list[bytes]]]:
     stop.set()
     thread.join()
     server.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A task that runs a tiny random BERT (tests/tinymodel.py): the weights lever in seconds.
+    Needs the weights extra; without it the test fails and says how to install it."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "transformers", "peft")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: pip install torch==2.13.0 && "
+                    "pip install '.[test,weights]'")
+    from tests.tinymodel import build_model, build_task
+
+    root = tmp_path_factory.mktemp("tiny")
+    return build_task(root / "task", build_model(root / "model"))

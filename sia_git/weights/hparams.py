@@ -50,9 +50,10 @@ SPACE: Space = {
 
 
 def propose(history: list[Trial], seed_key: str, direction: str, generation: int, n: int,
-            seed: int) -> list[HParams]:
-    """`n` untried settings: the defaults first (a sound starting point), then the optimiser."""
-    defaults = HParams(seed=seed).model_dump()
+            seed: int, task_defaults: dict[str, Any] | None = None) -> list[HParams]:
+    """`n` untried settings: the defaults (the task's, over sia-git's) first, a sound starting
+    point; then the optimiser."""
+    defaults = HParams.model_validate({**(task_defaults or {}), "seed": seed}).model_dump()
     out: list[dict[str, Value]] = []
     if not any(_same(t.knobs, defaults) for t in history):
         out.append(defaults)

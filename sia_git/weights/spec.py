@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from importlib import metadata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sia_git.errors import SiaError
 
@@ -32,6 +32,17 @@ class WeightsSpec(BaseModel):
     label_column: str = "label"
     max_length: int = Field(default=64, ge=4, le=4096)
     target_modules: list[str] = Field(default_factory=lambda: ["query", "value"])
+    # The task's own defaults for the LoRA settings (see weights/hparams.py): the first weights
+    # candidate trains with them, and the search starts from them.
+    hparams: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("hparams")
+    @classmethod
+    def _known(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from sia_git.weights.hparams import HParams
+
+        HParams.model_validate(value)
+        return value
 
 
 def resolve_base(spec: WeightsSpec) -> Path | str:
