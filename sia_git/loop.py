@@ -232,12 +232,12 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     if accepted is not None:
         ctx.repo.sync_worktree(ctx.paths.worktree)
     rec.ensure_notes(ctx.repo, ctx.run_id)
-    _upload_adapters(ctx)
     for o in outcomes:
         verdict = (f"accepted {commits[o.index][:10]}" if o.index == accepted
                    else f"rejected: {reasons[o.index]}")
         ctx.echo(f"gen {gen} c{o.index}: {o.proposal.subject if o.proposal else ''}\n"
                  f"    {_scores(ctx, o)}{_cost(ctx, o)}  {verdict}")
+    _upload_adapters(ctx)
     if ctx.models.auth_error:
         raise SiaError(f"stopping: {ctx.models.auth_error}; generation {gen} is recorded, and "
                        f"`sia-git evolve --run {ctx.run_id}` resumes once the key works")

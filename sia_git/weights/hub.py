@@ -66,13 +66,15 @@ class Hub:
             staged = Path(tmp) / "adapter"
             shutil.copytree(folder, staged)
             (staged / "README.md").write_text(card.render(), encoding="utf-8")
-            info: Any = self._call("upload", lambda: (
-                self.api.create_repo(self.repo, repo_type="model", exist_ok=True),
-                self.api.upload_folder(repo_id=self.repo, folder_path=staged,
-                                       repo_type="model", commit_message=(
-                                           f"sia-git: adapter of {card.run} at "
-                                           f"{card.commit[:10]} ({card.address[:19]})")))[1])
+            info: Any = self._call("upload", lambda: self.api.upload_folder(
+                repo_id=self.repo, folder_path=staged, repo_type="model", commit_message=(
+                    f"sia-git: adapter of {card.run} at {card.commit[:10]} "
+                    f"({card.address[:19]})")))
         return str(info.oid)
+
+    def ensure_repo(self) -> None:
+        self._call("create", lambda: self.api.create_repo(self.repo, repo_type="model",
+                                                          exist_ok=True))
 
     def tag(self, commit_sha: str, hub_commit: str) -> None:
         """Tag `hub_commit` with the generation's SHA; an existing tag on the same upload is

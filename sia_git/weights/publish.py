@@ -64,6 +64,8 @@ def push(repo: Repo, t: Trained, hub: Hub, task: str) -> dict[str, str]:
     if done and done.get("repo") == hub.repo:
         return done
     folder = store_of(repo).get(t.pin.address)
+    hub.ensure_repo()
+    # A push killed after its upload finds its tag (or re-uploads: the same files).
     hub_commit = hub.resolve(t.sha) or hub.upload(folder, card(t, task))
     hub.tag(t.sha, hub_commit)
     record = {"repo": hub.repo, "endpoint": hub.endpoint, "hub_commit": hub_commit,
