@@ -3,8 +3,9 @@
 It stands in for huggingface.co (no Hub server installs from the package registries): the real
 huggingface_hub client talks to it over HTTP. It speaks the subset sia-git uses: repos/create,
 preupload (every file "regular", so contents travel inline in the commit), commit (NDJSON),
-tag, refs, revision info, tree, resolve (HEAD and GET), and the model card's YAML check. Tokens are checked when `token` is
-set; `down` makes every request fail with 503, as a hub outage would.
+tag, refs, revision info, tree, resolve (HEAD and GET), and the model card's YAML check.
+Tokens are checked when `token` is set; `down` makes every request fail with 503, as a hub
+outage would.
 """
 
 from __future__ import annotations

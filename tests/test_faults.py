@@ -21,8 +21,8 @@ from tests.test_evolve import NOISY, SIA_TASK, branch_commits, trailers
 pytestmark = pytest.mark.slow
 
 # phase -> which occurrence to kill at (all in generation 2 or later, so the run exists).
-PHASES = {"proposing": 1, "gating": 3, "running": 3, "evaluating": 3, "committing": 2,
-          "notes": 2, "reverting": 1}
+PHASES = {"proposing": 1, "training": 1, "gating": 3, "running": 3, "evaluating": 3,
+          "committing": 2, "notes": 2, "reverting": 1}
 
 
 def evolve(repo: Path, *args: str, fault: str | None = None) -> int:
@@ -60,11 +60,16 @@ def test_every_fault_point_has_a_kill_test() -> None:
 
 
 @pytest.mark.parametrize("phase", sorted(PHASES))
-def test_sigkill_at_each_phase_then_resume(repo: Path, tmp_path: Path, phase: str) -> None:
+def test_sigkill_at_each_phase_then_resume(repo: Path, tmp_path: Path, phase: str,
+                                           request: pytest.FixtureRequest) -> None:
     if phase == "reverting":  # needs a gain that does not hold on confirmation
         agent = tmp_path / "noisy.py"
         agent.write_text(NOISY)
         args = ["--task-dir", str(SIA_TASK), "--agent", str(agent), "--candidates", "1"]
+    elif phase == "training":  # a weights generation, killed while its adapter trains
+        task = request.getfixturevalue("tiny_task")
+        args = ["--task-dir", str(task), "--lever", "weights", "--candidates", "1",
+                "--confirm-runs", "0"]
     else:
         args = ["--task", "penguins", "--candidates", "2"]
     code = evolve(repo, *args, "--max-gen", "3", fault=f"{phase}:{PHASES[phase]}")

@@ -75,6 +75,7 @@ class Trainer:
         torch.manual_seed(hp.seed)
         self.job, self.hp, self.labels = job, hp, labels
         self.tokenizer = AutoTokenizer.from_pretrained(job.base)
+        self.tokenizer_kwargs: dict[str, Any] = {"padding": True}
         base = AutoModelForSequenceClassification.from_pretrained(
             job.base, num_labels=len(labels), id2label=dict(enumerate(labels)),
             label2id={lab: i for i, lab in enumerate(labels)})
@@ -84,6 +85,9 @@ class Trainer:
             cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=hp.r, lora_alpha=hp.r * hp.alpha_ratio,
                              lora_dropout=hp.dropout, target_modules=job.target_modules)
             self.model = get_peft_model(base, cfg)
+        # On a GPU when the machine has one (the adapter's files are the same either way).
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model.to(self.device)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=hp.lr)
         self.model.train()
@@ -91,10 +95,10 @@ class Trainer:
     def batch(self, texts: list[str], labels: list[str]) -> dict[str, Any]:
         import torch
 
-        enc = self.tokenizer(texts, padding=True, truncation=True,
-                             max_length=self.job.max_length, return_tensors="pt")
+        enc = self.tokenizer(texts, truncation=True, max_length=self.job.max_length,
+                             return_tensors="pt", **self.tokenizer_kwargs)
         enc["labels"] = torch.tensor([self.labels.index(lab) for lab in labels])
-        return dict(enc)
+        return {k: v.to(self.device) for k, v in enc.items()}
 
     def step(self, batch: dict[str, Any]) -> float:
         loss = self.model(**batch).loss
@@ -159,7 +163,7 @@ def train(job: Job, progress: Progress) -> dict[str, Any]:
               "hparams": hp.model_dump(), "train_rows": len(texts), "steps": steps,
               "epoch_losses": losses, "stopped_early": stopped,
               "continued_from": job.init_adapter and Path(job.init_adapter).name,
-              "versions": versions()}
+              "device": trainer.device, "versions": versions()}
     trainer.save(Path(job.out_dir), record)
     return record
 
