@@ -25,6 +25,8 @@ def test_built_wheel_installs_and_runs(tmp_path: Path) -> None:
                     str(target), str(wheel)], check=True, capture_output=True)
     bundled = target / "sia_git" / "_bundled"
     for path in ("tasks/penguins/task.toml", "tasks/word-sentiment/private/dev.csv",
+                 "tasks/word-sentiment-lm/task.toml",
+                 "tasks/word-sentiment-lm/reference/target_agent.py",
                  "templates/task/task.toml", "templates/evaluators/accuracy.py",
                  "hooks/ruff.toml", "templates/prompts/meta_system.md.j2",
                  "templates/prompts/feedback_system.md.j2", "templates/prompts/sample_tasks"):
@@ -42,7 +44,7 @@ def test_built_wheel_installs_and_runs(tmp_path: Path) -> None:
     where = subprocess.run([sys.executable, "-c", "import sia_git; print(sia_git.__file__)"],
                            cwd=repo, env=env, capture_output=True, text=True).stdout
     assert where.startswith(str(target))
-    assert "word-sentiment" in sia("tasks").stdout
+    assert "word-sentiment-lm" in sia("tasks").stdout
     assert sia("init", "--task", "custom").returncode == 0
     done = sia("evolve", "--task", "penguins", "--max-gen", "2")
     assert done.returncode == 0, done.stderr

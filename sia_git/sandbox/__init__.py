@@ -127,6 +127,8 @@ def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path], seed: 
         bind += ["--bind", str(gateway), GATEWAY_IN_SANDBOX]
     for name, path in (mounts or {}).items():
         bind += ["--ro-bind", str(path), f"/sia/{name}"]
+    if mounts:
+        bind += _gpu_binds()  # an agent that runs a model uses the machine's GPU, if any
     bwrap = _bwrap_path() or "bwrap"
     return [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *bind,
@@ -134,6 +136,13 @@ def _bwrap_args(agent: Path, dataset: Path, work: Path, site: list[Path], seed: 
             *_setenv("/sia/site", "/sia/work", seed, GATEWAY_IN_SANDBOX if gateway else None,
                      {n: Path(f"/sia/{n}") for n in mounts or {}}),
             exe]
+
+
+def _gpu_binds() -> list[str]:
+    """NVIDIA device nodes, when the machine has them: the GPU, and only the GPU, from /dev."""
+    nodes = sorted(str(p) for p in Path("/dev").glob("nvidia*") if not p.is_dir())
+    nodes += sorted(str(p) for p in Path("/dev/nvidia-caps").glob("*"))
+    return [a for node in nodes for a in ("--dev-bind", node, node)]
 
 
 def _setenv(site: str, home: str, seed: int, gateway: str | None,
@@ -153,7 +162,10 @@ def _env(site: str, home: str, seed: int, gateway: str | None = None,
         # Model libraries: everything they need is mounted; never try the (absent) network.
         extra |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": "/tmp/hf",
                   "TOKENIZERS_PARALLELISM": "false"}
-    return {**extra, "PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": site, "LANG": "C.UTF-8",
+    # USER/LOGNAME: there is no passwd entry for the agent's uid, and libraries ask who it is
+    # (getpass.getuser, e.g. torch's cache folders).
+    return {**extra, "PATH": "/usr/bin:/bin", "HOME": home, "USER": "sia", "LOGNAME": "sia",
+            "PYTHONPATH": site, "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "TMPDIR": "/tmp",
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "SIA_SEED": str(seed)}
