@@ -45,3 +45,30 @@ def test_sandbox_environment_is_minimal(tmp_path: Path, monkeypatch: pytest.Monk
     assert result.ok, result.stderr_tail
     names = (tmp_path / "s" / "work" / "env.txt").read_text()
     assert "ANTHROPIC_API_KEY" not in names and "SIA_SEED" in names
+
+
+def test_an_agent_running_a_model_sees_it_read_only_and_can_ask_who_it_is(
+        tmp_path: Path) -> None:
+    """Read-only mounts come with SIA_<NAME>_DIR; `getpass.getuser()` works although the sandbox
+    has no passwd entry (torch asks it at import: found on a GPU machine)."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    agent = tmp_path / "agent"
+    agent.mkdir()
+    (agent / "target_agent.py").write_text(
+        "import getpass, os, sys\n"
+        "wd = sys.argv[sys.argv.index('--working_dir') + 1]\n"
+        "m = os.environ['SIA_MODEL_DIR']\n"
+        "try:\n"
+        "    open(os.path.join(m, 'config.json'), 'w').write('changed')\n"
+        "    wrote = 'yes'\n"
+        "except OSError:\n"
+        "    wrote = 'no'\n"
+        "seen = open(os.path.join(m, 'config.json')).read()\n"
+        "open(os.path.join(wd, 'out.txt'), 'w').write(f'{getpass.getuser()} {wrote} {seen}')\n")
+    result = Sandbox("bwrap", [], []).run(agent, TASK.public_dir, tmp_path / "s",
+                                          Limits(timeout_s=30), mounts={"model": model})
+    assert result.ok, result.stderr_tail
+    assert (tmp_path / "s" / "work" / "out.txt").read_text() == "sia no {}"
+    assert (model / "config.json").read_text() == "{}"
