@@ -130,7 +130,7 @@ def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: E
     levers.check_forced(cfg.lever, w is not None, models.proposer is not None, task.name)
     weights = None if w is None else WeightsRuntime.build(
         w, task.name, dataset, AdapterStore(repo.sia_dir / "adapters"), cfg.train_timeout_s,
-        cfg.train_memory_mb, cfg.hub_repo)
+        cfg.train_memory_mb, cfg.hub_repo, task.evaluator_template())
     return Context(repo, paths, task, cfg, sandbox, dataset, echo, models, gates,
                    weights=weights)
 

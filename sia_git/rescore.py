@@ -72,7 +72,8 @@ def _run(repo: Repo, sha: str, task: Task, cfg: configmod.EvolveConfig, scratch:
     if task.manifest.weights is not None:
         weights = WeightsRuntime.build(task.manifest.weights, task.name, dataset,
                                        publish.store_of(repo), cfg.train_timeout_s,
-                                       cfg.train_memory_mb, cfg.hub_repo)
+                                       cfg.train_memory_mb, cfg.hub_repo,
+                                       task.evaluator_template())
         if pin is not None:
             publish.pull(repo, sha, None, cfg.hub_endpoint)  # fetched from the hub if need be
             adapter = pin.address

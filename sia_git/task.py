@@ -118,6 +118,15 @@ class Task:
                 "--answers", str(self.private_dir), "--split", split, "--output", str(result)]
 
 
+    def evaluator_template(self) -> list[str] | None:
+        """The evaluator's argv with {predictions}, {answers}, {split} and {output} left to fill
+        (the weights lever scores training items with it); None for SIA-layout evaluators."""
+        if self.kind == "sia":
+            return None
+        return [sys.executable, str(self.evaluator), "--predictions", "{predictions}",
+                "--answers", "{answers}", "--split", "{split}", "--output", "{output}"]
+
+
 def builtin_tasks() -> dict[str, Path]:
     root = bundled("tasks")
     return {p.parent.name: p.parent for p in sorted(root.glob(f"*/{MANIFEST}"))

@@ -112,3 +112,13 @@ def tiny_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("tiny")
     return build_task(root / "task", build_model(root / "model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_gen_task(tiny_task: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generation task on a tiny random Llama (tests/tinymodel.py): the generation objective,
+    rewarded by the task's evaluator."""
+    from tests.tinymodel import build_gen_model, build_gen_task
+
+    root = tmp_path_factory.mktemp("tinygen")
+    return build_gen_task(root / "task", build_gen_model(root / "model"))

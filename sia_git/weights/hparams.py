@@ -26,6 +26,7 @@ class HParams(BaseModel):
     seed: int = 0
     # Go on from the incumbent's adapter instead of starting from the base model.
     continue_from_incumbent: bool = False
+    group_size: int = Field(default=4, ge=2, le=64)  # generation: answers sampled per prompt
 
     @classmethod
     def parse(cls, data: dict[str, Any], origin: str) -> HParams:

@@ -36,11 +36,17 @@ class WeightsRuntime:
     max_seconds: float
     memory_mb: int
     hub_repo: str | None = None
+    evaluator: list[str] | None = None  # the task's, with placeholders (generation's reward)
 
     @classmethod
     def build(cls, spec: WeightsSpec, task_name: str, dataset: Path, store: AdapterStore,
-              max_seconds: float, memory_mb: int, hub_repo: str | None) -> WeightsRuntime:
+              max_seconds: float, memory_mb: int, hub_repo: str | None,
+              evaluator: list[str] | None = None) -> WeightsRuntime:
         require_libraries(f"task {task_name} (its agent runs a model)")
+        if spec.objective == "generation" and evaluator is None:
+            raise SiaError(f"task {task_name}: [weights] objective = \"generation\" needs a "
+                           "task.toml task (its evaluator scores training items); SIA-layout "
+                           "evaluators score whole runs only")
         base = resolve_base(spec)
         train_csv = dataset / spec.train_file
         if not train_csv.is_file():
@@ -48,7 +54,7 @@ class WeightsRuntime:
                            "the task's public folder")
         store.sweep()
         return cls(spec, base, base_revision(spec, base), store, train_csv, max_seconds,
-                   memory_mb, hub_repo)
+                   memory_mb, hub_repo, evaluator)
 
     def mounts(self, address: str | None) -> dict[str, Path]:
         """What the sandbox shows the agent: the base model (a local folder) and the adapter."""
@@ -73,7 +79,10 @@ class WeightsRuntime:
                   template=template_of(agent_source), max_length=self.spec.max_length,
                   target_modules=self.spec.target_modules, hparams=hp.model_dump(),
                   out_dir=str(scratch / "adapter"), max_seconds=self.max_seconds,
-                  init_adapter=str(self.store.get(init)) if init else None)
+                  init_adapter=str(self.store.get(init)) if init else None,
+                  objective=self.spec.objective, evaluator=self.evaluator,
+                  id_column=self.spec.id_column, max_new_tokens=self.spec.max_new_tokens,
+                  gguf_file=self.spec.gguf_file)
         return training.run(job, scratch, self.store, self.memory_mb, say)
 
 

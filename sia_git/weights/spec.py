@@ -26,11 +26,15 @@ class WeightsSpec(BaseModel):
     # an installed Python package (found offline).
     base_model: str = Field(min_length=1)
     gguf_file: str | None = None  # a GGUF checkpoint inside the base model's folder
-    objective: Literal["classification"] = "classification"
+    # classification: supervised, a sequence-classification head over the labels; generation:
+    # a causal LM whose sampled answers the task's evaluator rewards (weights/generation.py).
+    objective: Literal["classification", "generation"] = "classification"
     train_file: str = "train.csv"  # in the task's public folder
+    id_column: str = "id"
     text_column: str = "text"
     label_column: str = "label"
     max_length: int = Field(default=64, ge=4, le=4096)
+    max_new_tokens: int = Field(default=16, ge=1, le=4096)  # generation: answer length
     target_modules: list[str] = Field(default_factory=lambda: ["query", "value"])
     # The task's own defaults for the LoRA settings (see weights/hparams.py): the first weights
     # candidate trains with them, and the search starts from them.

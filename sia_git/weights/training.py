@@ -89,8 +89,10 @@ def _relay(worker: threading.Thread, out: Path, say: Callable[[str], None]) -> N
         events = [e for e in _events(out) if e.get("event") == "progress"]
         if events:
             e = events[-1]
+            shown_values = ", ".join(f"{k} {v:.4f}" for k, v in e.items()
+                                     if k not in ("event", "epoch", "epochs", "step", "steps"))
             say(f"training: epoch {e['epoch']}/{e['epochs']}, step {e['step']}/{e['steps']}, "
-                f"loss {e['loss']:.4f}")
+                f"{shown_values}")
             shown = now
 
 
