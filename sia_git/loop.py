@@ -49,7 +49,7 @@ from sia_git.sandbox import Sandbox, choose_backend
 from sia_git.task import Task, from_source, resolve
 from sia_git.weights import pins, publish
 from sia_git.weights.hub import Hub
-from sia_git.weights.runtime import WeightsRuntime
+from sia_git.weights.runtime import WeightsRuntime, require_libraries
 from sia_git.weights.store import AdapterStore
 
 
@@ -118,6 +118,8 @@ def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: E
     repo = dataclasses.replace(repo, redactor=Redactor.from_env(key_names=models.key_names))
     paths = RunPaths(repo, paths.run_id)
     a = task.manifest.agent
+    if task.manifest.weights is not None:  # before the sandbox names torch alone (unpinned)
+        require_libraries(f"task {task.name} (its agent runs a model)")
     sandbox = Sandbox(backend, a.packages, a.forbid_packages)
     if paths.scratch.exists():
         shutil.rmtree(paths.scratch)  # what a killed process left behind

@@ -8,10 +8,13 @@ from sia_git.task import builtin_tasks, load
 
 
 def run() -> None:
-    for name, root in builtin_tasks().items():
+    tasks = builtin_tasks()
+    width = max(16, *(len(n) + 2 for n in tasks))
+    for name, root in tasks.items():
         task = load(root, source=f"builtin:{name}")
         m = task.manifest
         splits = f"select on {m.splits.select}" + (
             f", report {', '.join(m.splits.report)}" if m.splits.report else "")
-        click.echo(f"{name:16} {m.description}")
-        click.echo(f"{'':16} metric {m.metric.name} ({m.metric.direction}), {splits}")
+        click.echo(f"{name:{width}}{m.description}")
+        click.echo(f"{'':{width}}metric {m.metric.name} ({m.metric.direction}), {splits}"
+                   + (f"; runs {m.weights.base_model} (weights lever)" if m.weights else ""))
