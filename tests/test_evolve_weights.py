@@ -6,11 +6,14 @@ Feedback-Agent with its own settings, and can be forced or refused with `--lever
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner, git, run_ids
+from tests.conftest import GIT_ENV, Runner, git, run_ids
 from tests.fakellm import FakeLLM, tool
 from tests.test_evolve import branch_commits, trailers
 from tests.test_evolve_llm import MODEL, finish, turn
@@ -122,3 +125,26 @@ def test_a_generation_task_trains_on_its_evaluators_reward(repo: Path, sia: Runn
     assert rewards[-1] > rewards[0]  # the evaluator's reward on training items went up
     again = json.loads(sia("eval", gen2, "--json", cwd=repo).stdout)
     assert all(row["same"] for row in again["splits"]), again
+
+
+BLOCK_TORCH = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'transformers', 'peft'):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Block())
+from sia_git.cli import main
+sys.argv = ['sia-git', 'evolve', '--task', 'word-sentiment-lm']
+main()
+"""
+
+
+def test_a_model_task_without_the_weights_extra_says_how_to_install_it(repo: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", BLOCK_TORCH], cwd=repo, capture_output=True,
+                          text=True, env={**os.environ, **GIT_ENV})
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "sia-git: error: task word-sentiment-lm (its agent runs a model) needs torch, "
+        "transformers, peft, not installed here: pip install torch==2.13.0 && "
+        "pip install 'sia-git[weights]'")

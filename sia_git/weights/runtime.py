@@ -21,9 +21,16 @@ INSTALL = "pip install torch==2.13.0 && pip install 'sia-git[weights]'"
 
 
 def require_libraries(why: str) -> None:
-    missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("torch", "transformers", "peft") if not _importable(m)]
     if missing:
-        raise SiaError(f"{why} needs {', '.join(missing)}, which is not installed: {INSTALL}")
+        raise SiaError(f"{why} needs {', '.join(missing)}, not installed here: {INSTALL}")
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 @dataclass
