@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sia_git import pysource
+
 Value = bool | int | float | str | None
 
 
@@ -37,7 +39,7 @@ Space = dict[str, list[Value] | Range]
 
 def _assignments(source: str) -> dict[str, ast.Assign]:
     try:
-        tree = ast.parse(source)
+        tree = pysource.parse(source)
     except SyntaxError as exc:
         raise KnobError(f"agent does not parse: {exc}") from None
     found = {}

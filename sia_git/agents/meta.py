@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sia_git import pysource
 from sia_git.agents.conversation import Conversation
 from sia_git.llm import prompts
 from sia_git.llm.client import ModelClient, ModelError
@@ -76,7 +77,7 @@ def extract_code(reply: str, finish_reason: str) -> tuple[str | None, str | None
 def check_source(source: str) -> str | None:
     """Why `source` cannot be a target agent, or None."""
     try:
-        tree = ast.parse(source)
+        tree = pysource.parse(source)
     except SyntaxError as exc:
         return f"target_agent.py does not parse: line {exc.lineno}: {exc.msg}"
     strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
