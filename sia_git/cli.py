@@ -100,13 +100,17 @@ def tasks() -> None:
 @cli.command()
 @click.option("--task", "name", help="Name of the new task (a folder of that name is made).")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
-              help="Where to create it (default: ./NAME).")
+              help="Where to create it (default: ./NAME; with --ci alone: the repository).")
+@click.option("--ci", type=click.Choice(["github"]),
+              help="Write a CI workflow that runs `sia-git eval` on pull requests from sia/* "
+              "branches, comments the result and fails on a regression.")
 @_handle_errors
-def init(name: str | None, directory: Path | None) -> None:
-    """Scaffold a custom task (task.toml, task.md, evaluator, reference agent) that runs as is."""
+def init(name: str | None, directory: Path | None, ci: str | None) -> None:
+    """Scaffold a custom task (task.toml, task.md, evaluator, reference agent) that runs as is,
+    and/or a CI workflow (--ci github)."""
     from sia_git.commands import init as cmd
 
-    cmd.run(name, directory)
+    cmd.run(name, directory, ci)
 
 
 @cli.command()
@@ -225,16 +229,52 @@ def check(files: tuple[Path, ...], forbid: tuple[str, ...], as_json: bool) -> No
 
 @cli.command("eval")
 @click.argument("rev", required=False)
-@json_option
+@click.option("--split", default="all", show_default=True,
+              help="Split to report (dev, test, ...) or all; regressions are judged on the "
+              "task's selection split.")
+@click.option("--baseline", help="Commit to compare with [default: REV's parent on the run "
+              "branch].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@click.option("--markdown", is_flag=True, help="Print Markdown (a pull-request comment).")
+@click.option("--fail-on-regression", is_flag=True,
+              help="Exit 1 when the selection split's score falls below the baseline's by more "
+              "than --tolerance.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="How far below the baseline still counts as no regression.")
+@click.option("--task-dir", type=click.Path(path_type=Path),
+              help="Score with this task folder instead of the one the run recorded (in CI: "
+              "sia-agent/task with the private answers unpacked into it).")
 @repo_option
 @_handle_errors
-def eval_(rev: str | None, as_json: bool, repo: Path) -> None:
+def eval_(rev: str | None, split: str, baseline: str | None, as_json: bool, markdown: bool,
+         fail_on_regression: bool, tolerance: float, task_dir: Path | None, repo: Path) -> None:
     """Run generation REV's agent again in the sandbox, with its pinned adapter (pulled from the
-    hub if it is not stored here), and compare its scores with those in the commit [default:
-    the newest run's tip]."""
+    hub if it is not stored here), and compare it with a baseline [default REV: the newest
+    run's tip]. The result is stored as a git note (`git notes --ref sia-eval show REV`) and
+    cached by the agent's tree, adapter and task version."""
     from sia_git.commands import eval as cmd
 
-    cmd.run(repo, rev, as_json)
+    if as_json and markdown:
+        raise click.UsageError("give at most one of --json and --markdown")
+    fmt = "json" if as_json else "markdown" if markdown else "table"
+    code = cmd.run(repo, rev, cmd.Options(split, baseline, fmt, fail_on_regression, tolerance,
+                                          task_dir))
+    if code:
+        raise SystemExit(code)
+
+
+@cli.command()
+@click.argument("generation", type=int)
+@run_option
+@click.option("--reason", help="Why, for the revert commit's Sia-Reason trailer.")
+@repo_option
+@_handle_errors
+def revert(generation: int, run_id: str | None, reason: str | None, repo: Path) -> None:
+    """Undo GENERATION with a `git revert` commit on the run branch, with trailers saying what,
+    why and the score the branch returns to; `evolve --run` goes on from there."""
+    from sia_git.commands import revert as cmd
+
+    cmd.run(repo, run_id, generation, reason)
 
 
 @cli.group()

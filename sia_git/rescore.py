@@ -1,9 +1,14 @@
 """Score a committed generation again: its agent code and its pinned adapter, run in the sandbox
 on the task the run recorded, scored by the trusted evaluator. The same commit gives the same
-score: this is how a pulled adapter is shown to be exactly the one the commit was scored with."""
+score: this is how a pulled adapter is shown to be exactly the one the commit was scored with.
+
+Results are cached in `.git/sia/eval-cache/` by what decides them: the agent's tree, the adapter
+pin, the task and its version, and the seed; re-scoring an unchanged agent costs nothing."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -15,10 +20,12 @@ from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.candidates import Outcome, try_candidate
 from sia_git.errors import SiaError
+from sia_git.evaluation import Evaluation, SplitScore
 from sia_git.gitrepo import Repo
-from sia_git.runs import agent_files, read_run_toml, stage_dataset
+from sia_git.runs import CODE_DIR, agent_files, read_run_toml, stage_dataset
 from sia_git.sandbox import Limits, Sandbox, choose_backend
 from sia_git.task import Task, from_source
+from sia_git.task import load as load_task
 from sia_git.weights import pins, publish
 from sia_git.weights.runtime import WeightsRuntime
 
@@ -29,10 +36,14 @@ class Rescored:
     entry: H.Entry
     task: Task
     outcome: Outcome
+    cached: bool = False
 
     @property
     def committed(self) -> float | None:
         return self.entry.score
+
+    def scores(self) -> dict[str, float | None]:
+        return {s: self.outcome.score(s) for s in self.task.splits}
 
 
 def entry_of(repo: Repo, sha: str) -> H.Entry:
@@ -44,20 +55,62 @@ def entry_of(repo: Repo, sha: str) -> H.Entry:
     return entry
 
 
-def rescore(repo: Repo, rev: str, say: Callable[[str], None]) -> Rescored:
+def rescore(repo: Repo, rev: str, say: Callable[[str], None], generation: bool = True,
+            use_cache: bool = True, task_dir: Path | None = None) -> Rescored:
+    """Run `rev`'s agent again. `generation=False` accepts any commit of a run branch (a revert,
+    a person's commit), as a baseline. `task_dir` replaces the task the run recorded (in CI: the
+    run branch's task copy with the private answers unpacked into it)."""
     sha = repo.rev_parse(rev)
     if sha is None:
         raise SiaError(f"no such commit: {rev}")
-    entry = entry_of(repo, sha)
+    entry = entry_of(repo, sha) if generation else H.entry(repo.log(f"{sha}^!", H.LOG_FMT)[0])
     recorded = read_run_toml(repo, sha)
-    task = from_source(str(recorded.get("task_source", "")))
+    task = (load_task(task_dir, str(task_dir.resolve()), need_reference=False) if task_dir
+            else from_source(str(recorded.get("task_source", ""))))
     cfg = configmod.load(repo.root, {}, recorded.get("settings", {}))
+    key = _cache_key(repo, sha, task, cfg.seed)
+    hit = _cached(repo, key) if use_cache else None
+    if hit is not None:
+        return Rescored(sha, entry, task, hit, cached=True)
     scratch = repo.sia_dir / "scratch" / f"eval-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
     try:
-        return Rescored(sha, entry, task, _run(repo, sha, task, cfg, scratch, say))
+        out = _run(repo, sha, task, cfg, scratch, say)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if out.ok:
+        _store(repo, key, out)
+    return Rescored(sha, entry, task, out)
+
+
+def _cache_key(repo: Repo, sha: str, task: Task, seed: int) -> str:
+    agent = repo.git("rev-parse", f"{sha}:{CODE_DIR}").strip()
+    pin = repo.git("rev-parse", "--verify", "--quiet", f"{sha}:{pins.PIN}", check=False).strip()
+    parts = [agent, pin or "-", task.source, task.manifest.version, str(seed)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _cached(repo: Repo, key: str) -> Outcome | None:
+    path = repo.sia_dir / "eval-cache" / f"{key}.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    splits = {s: SplitScore(v["score"], v.get("metrics", {})) for s, v in data["splits"].items()}
+    out = Outcome(0, None, {}, "ok", evaluation=Evaluation(splits, []))
+    out.adapter = data.get("adapter")
+    return out
+
+
+def _store(repo: Repo, key: str, out: Outcome) -> None:
+    assert out.evaluation is not None
+    folder = repo.sia_dir / "eval-cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {"adapter": out.adapter, "splits": {
+        s: {"score": v.score, "metrics": v.metrics} for s, v in out.evaluation.splits.items()}}
+    tmp = folder / f".{key}.{os.getpid()}"
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, folder / f"{key}.json")
 
 
 def _run(repo: Repo, sha: str, task: Task, cfg: configmod.EvolveConfig, scratch: Path,

@@ -154,7 +154,9 @@ def from_source(source: str) -> Task:
     return resolve(None, Path(source))
 
 
-def load(root: Path, source: str) -> Task:
+def load(root: Path, source: str, need_reference: bool = True) -> Task:
+    """`need_reference=False` for scoring committed agents only (a run branch's task copy
+    carries no reference agent)."""
     if not root.is_dir():
         raise SiaError(f"task directory not found: {root}")
     root = root.resolve()  # the evaluator runs with the task root as its working directory
@@ -164,7 +166,7 @@ def load(root: Path, source: str) -> Task:
         task = _load_sia_layout(root, source)
     else:
         raise SiaError(f"{root}: not a task (no {MANIFEST}, and no SIA data/public/task.md)")
-    _check_files(task)
+    _check_files(task, need_reference)
     return task
 
 
@@ -200,7 +202,7 @@ def _load_sia_layout(root: Path, source: str) -> Task:
     return Task(root, manifest, "sia", source)
 
 
-def _check_files(task: Task) -> None:
+def _check_files(task: Task, need_reference: bool = True) -> None:
     required = {
         "public inputs folder": task.public_dir,
         "private answers folder": task.private_dir,
@@ -208,8 +210,10 @@ def _check_files(task: Task) -> None:
     for what, path in required.items():
         if not path.is_dir():
             raise SiaError(f"{path}: missing {what} of task '{task.name}'")
-    for what, path in {"task description": task.task_md, "reference agent": task.reference_agent,
-                       "evaluator": task.evaluator}.items():
+    files = {"task description": task.task_md, "evaluator": task.evaluator}
+    if need_reference:
+        files["reference agent"] = task.reference_agent
+    for what, path in files.items():
         if not path.is_file():
             raise SiaError(f"{path}: missing {what} of task '{task.name}'")
     clash = set(task.manifest.agent.packages) & set(task.manifest.agent.forbid_packages)

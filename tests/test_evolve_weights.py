@@ -51,7 +51,7 @@ def test_a_weights_generation_pins_its_adapter_and_scores_the_same_again(
 
     again = json.loads(sia("eval", gen2, "--json", cwd=repo).stdout)
     assert again["adapter"] == address
-    assert all(row["same"] for row in again["splits"]), again
+    assert all(row["score"] == row["committed"] for row in again["splits"]), again
     listed = json.loads(sia("adapters", "list", "--json", cwd=repo).stdout)
     assert [(r["commit"], r["adapter"], r["local"], r["hub"]) for r in listed] == [
         (gen2, address, True, "-")]
@@ -124,7 +124,7 @@ def test_a_generation_task_trains_on_its_evaluators_reward(repo: Path, sia: Runn
     rewards = record["epoch_rewards"]
     assert rewards[-1] > rewards[0]  # the evaluator's reward on training items went up
     again = json.loads(sia("eval", gen2, "--json", cwd=repo).stdout)
-    assert all(row["same"] for row in again["splits"]), again
+    assert all(row["score"] == row["committed"] for row in again["splits"]), again
 
 
 BLOCK_TORCH = """

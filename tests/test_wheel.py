@@ -28,6 +28,7 @@ def test_built_wheel_installs_and_runs(tmp_path: Path) -> None:
                  "tasks/word-sentiment-lm/task.toml",
                  "tasks/word-sentiment-lm/reference/target_agent.py",
                  "templates/task/task.toml", "templates/evaluators/accuracy.py",
+                 "templates/ci/github.yml",
                  "hooks/ruff.toml", "templates/prompts/meta_system.md.j2",
                  "templates/prompts/feedback_system.md.j2", "templates/prompts/sample_tasks"):
         assert (bundled / path).exists(), path

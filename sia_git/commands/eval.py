@@ -1,52 +1,142 @@
-"""`sia-git eval [REV]`: run a generation's agent again, with its pinned adapter, and compare
-with the score in its commit."""
+"""`sia-git eval [REV]`: run a generation's agent again in the sandbox (with its pinned
+adapter), compare with a baseline, store the result as a git note, and fail on a regression."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from sia_git import history as H
 from sia_git import trailers as T
-from sia_git.commands.common import fmt_score
 from sia_git.errors import SiaError
-from sia_git.gitrepo import open_repo
-from sia_git.rescore import rescore
+from sia_git.gitrepo import Repo, open_repo
+from sia_git.rescore import Rescored, rescore
+
+NOTES = "refs/notes/sia-eval"
 
 
-def run(repo_path: Path, rev: str | None, as_json: bool) -> None:
+@dataclass
+class Options:
+    split: str  # a split name or "all"
+    baseline: str | None
+    fmt: str  # table | json | markdown
+    fail_on_regression: bool
+    tolerance: float
+    task_dir: Path | None = None
+
+
+def run(repo_path: Path, rev: str | None, opts: Options) -> int:
     repo = open_repo(repo_path)
+    rev = rev or _newest_tip(repo)
+    say = _say(opts.fmt)
+    now = rescore(repo, rev, say, task_dir=opts.task_dir)
+    if not now.outcome.ok:
+        raise SiaError(f"{rev}: the agent {now.outcome.status}: {now.outcome.reason}")
+    base = _baseline(repo, now, opts.baseline, say, opts)
+    report = _report(now, base, opts)
+    repo.add_note(now.sha, json.dumps(report, indent=1, sort_keys=True), NOTES)
+    click.echo({"json": lambda: json.dumps(report, indent=1), "markdown": lambda: _markdown(
+        report), "table": lambda: _table(report)}[opts.fmt]())
+    if opts.fail_on_regression and report["regression"]:
+        click.echo(f"sia-git: regression: {report['verdict']}", err=True)
+        return 1
+    return 0
+
+
+def _newest_tip(repo: Repo) -> str:
+    runs = H.list_runs(repo)
+    if not runs:
+        raise SiaError("no sia-git runs in this repository: name a commit (REV)")
+    return H.branch(runs[0])
+
+
+def _say(fmt: str) -> Any:
+    return lambda line: click.echo(line, err=True)
+
+
+def _baseline(repo: Repo, now: Rescored, rev: str | None, say: Any,
+              opts: Options) -> Rescored | None:
+    """The named baseline, or the generation's parent commit when it is on the run branch (the
+    first generation's parent is the user's commit: it has no agent to run)."""
     if rev is None:
-        runs = H.list_runs(repo)
-        if not runs:
-            raise SiaError("no sia-git runs in this repository: name a commit (REV)")
-        rev = H.branch(runs[0])
-    result = rescore(repo, rev, lambda line: click.echo(line, err=True))
-    o = result.outcome
-    if not o.ok:
-        raise SiaError(f"{rev}: the agent {o.status}: {o.reason}")
-    committed = {result.task.manifest.splits.select: result.entry.score}
-    for split in result.task.splits[1:]:
-        key = T.SCORE_TEST if split == "test" else f"Sia-Score-{split}"
-        committed[split] = T.read_float(result.entry.trailers.get(key))
-    rows = [{"split": s, "score": o.score(s), "committed": committed.get(s),
-             "same": _same(o.score(s), committed.get(s))} for s in result.task.splits]
-    if as_json:
-        click.echo(json.dumps({"commit": result.sha, "generation": result.entry.gen,
-                               "adapter": o.adapter, "splits": rows}, indent=1))
-        return
-    click.echo(f"{result.sha[:10]} (generation {result.entry.gen}"
-               + (f", adapter {o.adapter[:19]}" if o.adapter else "") + ")")
-    click.echo(f"{'split':<8} {'now':>8} {'committed':>10}")
-    for r in rows:
-        mark = "" if r["same"] else "  (differs)"
-        click.echo(f"{r['split']:<8} {fmt_score(r['score']):>8} "  # type: ignore[arg-type]
-                   f"{fmt_score(r['committed']):>10}{mark}")  # type: ignore[arg-type]
+        parent = repo.rev_parse(f"{now.sha}^")
+        if parent is None or repo.read_file(parent, "sia-agent/run.toml") is None:
+            return None
+        rev = parent
+    base = rescore(repo, rev, say, generation=False, task_dir=opts.task_dir)
+    if not base.outcome.ok:
+        raise SiaError(f"baseline {rev}: the agent {base.outcome.status}: "
+                       f"{base.outcome.reason}")
+    return base
 
 
-def _same(now: float | None, committed: float | None) -> bool:
-    if now is None or committed is None:
-        return now is committed
-    return float(T.score_value(now)) == committed
+def _report(now: Rescored, base: Rescored | None, opts: Options) -> dict[str, Any]:
+    task = now.task
+    splits = task.splits if opts.split == "all" else [opts.split]
+    unknown = [s for s in splits if s not in task.splits]
+    if unknown:
+        raise SiaError(f"--split {unknown[0]}: task {task.name} scores {', '.join(task.splits)}")
+    committed = {task.manifest.splits.select: now.entry.score}
+    for s in task.splits[1:]:
+        committed[s] = T.read_float(now.entry.trailers.get(
+            T.SCORE_TEST if s == "test" else f"Sia-Score-{s}"))
+    sign = 1 if task.manifest.metric.direction == "maximize" else -1
+    rows = []
+    for s in splits:
+        score = now.outcome.score(s)
+        b = base.outcome.score(s) if base else None
+        rows.append({"split": s, "score": score, "baseline": b, "committed": committed.get(s),
+                     "delta": None if score is None or b is None else score - b})
+    gate = next((r for r in rows if r["split"] == task.manifest.splits.select), rows[0])
+    drop = -sign * gate["delta"] if gate["delta"] is not None else 0.0
+    regression = drop > opts.tolerance + 1e-12
+    verdict = (f"{gate['split']} {gate['score']:.4f} vs baseline {gate['baseline']:.4f} "
+               f"({'regression' if regression else 'within tolerance' if drop > 0 else 'ok'}; "
+               f"tolerance {opts.tolerance:g})" if gate["delta"] is not None
+               else "no baseline (the first generation)")
+    return {"commit": now.sha, "generation": now.entry.gen, "run": now.entry.trailers.get(T.RUN),
+            "task": task.name, "task_version": task.manifest.version,
+            "metric": task.manifest.metric.name, "direction": task.manifest.metric.direction,
+            "adapter": now.outcome.adapter, "cached": now.cached,
+            "baseline": None if base is None else {"commit": base.sha,
+                                                   "generation": base.entry.gen},
+            "splits": rows, "regression": regression, "tolerance": opts.tolerance,
+            "verdict": verdict}
+
+
+def _fmt(v: float | None, signed: bool = False) -> str:
+    return "-" if v is None else (f"{v:+.4f}" if signed else f"{v:.4f}")
+
+
+def _title(r: dict[str, Any]) -> str:
+    base = r["baseline"]
+    against = ""
+    if base:
+        who = f"generation {base['generation']}" if base["generation"] else "its parent"
+        against = f" vs {who} ({base['commit'][:10]})"
+    return (f"generation {r['generation']} ({r['commit'][:10]}){against}"
+            + (f", adapter {r['adapter'][:19]}" if r["adapter"] else ""))
+
+
+def _table(r: dict[str, Any]) -> str:
+    lines = [_title(r),
+             f"{'split':<8} {'score':>8} {'baseline':>9} {'delta':>8} {'committed':>10}"]
+    for row in r["splits"]:
+        lines.append(f"{row['split']:<8} {_fmt(row['score']):>8} {_fmt(row['baseline']):>9} "
+                     f"{_fmt(row['delta'], True):>8} {_fmt(row['committed']):>10}")
+    lines.append(r["verdict"])
+    return "\n".join(lines)
+
+
+def _markdown(r: dict[str, Any]) -> str:
+    icon = "❌ regression" if r["regression"] else "✅ no regression"
+    rows = "\n".join(f"| {x['split']} | {_fmt(x['score'])} | {_fmt(x['baseline'])} | "
+                     f"{_fmt(x['delta'], True)} | {_fmt(x['committed'])} |" for x in r["splits"])
+    return (f"### sia-git eval: {icon}\n\n{_title(r)} — {r['metric']} "
+            f"({'higher' if r['direction'] == 'maximize' else 'lower'} is better)\n\n"
+            f"| split | score | baseline | delta | committed |\n|---|---|---|---|---|\n{rows}\n\n"
+            f"{r['verdict']}\n")

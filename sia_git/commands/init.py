@@ -10,10 +10,16 @@ import click
 from sia_git.errors import SiaError
 from sia_git.resources import bundled, evaluator_script
 
+WORKFLOW = Path(".github") / "workflows" / "sia-git.yml"
 
-def run(name: str | None, directory: Path | None) -> None:
+
+def run(name: str | None, directory: Path | None, ci: str | None = None) -> None:
+    if ci:
+        _ci(ci, directory or Path("."))
+        if not name:
+            return
     if not name:
-        raise SiaError("nothing to do: pass --task NAME to scaffold a task")
+        raise SiaError("nothing to do: pass --task NAME to scaffold a task, or --ci github")
     if not name.replace("-", "").replace("_", "").isalnum():
         raise SiaError(f"--task: '{name}' must be letters, digits, '-' and '_' only")
     dest = directory or Path(name)
@@ -26,3 +32,16 @@ def run(name: str | None, directory: Path | None) -> None:
     click.echo(f"created task '{name}' in {dest}")
     click.echo(f"try it: sia-git evolve --task-dir {dest} --max-gen 3")
     click.echo("then replace public/, private/ and reference/target_agent.py with your own")
+
+
+def _ci(kind: str, root: Path) -> None:
+    """Write the CI workflow that evaluates pull requests from run branches."""
+    dest = root / WORKFLOW
+    if dest.exists():
+        raise SiaError(f"{dest} already exists; remove it first to write it again")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(bundled("templates") / "ci" / f"{kind}.yml", dest)
+    click.echo(f"created {dest}: pull requests from sia/* branches are evaluated with "
+               "`sia-git eval --fail-on-regression`")
+    click.echo("for a task whose answers are not built in, add the repository secret "
+               "SIA_TASK_PRIVATE (see the comment at the top of the file)")

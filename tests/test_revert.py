@@ -1,0 +1,72 @@
+"""`sia-git revert GEN`: a revert commit with trailers, followed by `log` and the next
+generation; the refusals are one line each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Runner, git, run_ids
+from tests.test_evolve import branch_commits, trailers
+
+pytestmark = pytest.mark.slow
+
+
+def test_revert_of_the_tip_is_a_commit_the_run_continues_from(repo: Path, sia: Runner) -> None:
+    assert sia("evolve", "--task", "penguins", "--max-gen", "3", "--confirm-runs", "0",
+               cwd=repo).returncode == 0
+    [run_id] = run_ids(repo)
+    commits = branch_commits(repo, run_id)
+    tip = commits[-1]
+    gen = int(trailers(repo, tip)["Sia-Generation"])
+    assert gen > 1
+    parent_score = trailers(repo, f"{tip}^")["Sia-Score"]
+    done = sia("revert", str(gen), "--reason", "overfits the dev split", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert f"gen {gen}: reverted by" in done.stdout
+    revert = git(repo, "rev-parse", f"sia/{run_id}").strip()
+    t = trailers(repo, revert)
+    assert t["Sia-Reverts"] == tip and t["Sia-Reason"] == "overfits the dev split"
+    assert t["Sia-Score"] == parent_score
+    assert git(repo, "diff", f"{tip}^", revert, "--stat") == ""  # back to the parent's tree
+
+    rows = json.loads(sia("log", "--json", cwd=repo).stdout)["rows"]
+    assert {r["commit"]: r["status"] for r in rows}[tip] == "reverted"
+    again = sia("revert", str(gen), cwd=repo)
+    assert again.returncode != 0 and "is already reverted" in again.stderr
+    assert "generation 1 is the run's starting point" in sia("revert", "1", cwd=repo).stderr
+    assert "has no generation 9" in sia("revert", "9", cwd=repo).stderr
+
+    done = sia("evolve", "--run", run_id, "--max-gen", "4", "--confirm-runs", "0", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    later = [c for c in branch_commits(repo, run_id)
+             if trailers(repo, c).get("Sia-Generation") == "4"]
+    rejected = git(repo, "for-each-ref", "--format=%(objectname)",
+                   f"refs/sia/{run_id}/rejected/g0004-*").split()
+    for cand in later + rejected:
+        assert git(repo, "rev-parse", f"{cand}^").strip() == revert
+
+
+def test_a_run_goes_on_after_a_person_commits_onto_its_branch(repo: Path, sia: Runner) -> None:
+    assert sia("evolve", "--task", "penguins", "--max-gen", "2", "--confirm-runs", "0",
+               cwd=repo).returncode == 0
+    [run_id] = run_ids(repo)
+    worktree = repo / ".git" / "sia" / "worktrees" / run_id
+    agent = worktree / "sia-agent" / "agent" / "target_agent.py"
+    agent.write_text(agent.read_text() + "\n# reviewed by a person\n")
+    git(worktree, "commit", "-qam", "a person's review note")
+    theirs = git(worktree, "rev-parse", "HEAD").strip()
+    done = sia("evolve", "--run", run_id, "--max-gen", "3", "--confirm-runs", "0", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "re-scored the branch tip as the baseline" in done.stdout
+    rows = json.loads(sia("log", "--json", cwd=repo).stdout)["rows"]
+    assert any(r["commit"] == theirs for r in rows)
+    cands = [c for c in branch_commits(repo, run_id)
+             if trailers(repo, c).get("Sia-Generation") == "3"]
+    cands += git(repo, "for-each-ref", "--format=%(objectname)",
+                 f"refs/sia/{run_id}/rejected/g0003-*").split()
+    assert cands and all(git(repo, "rev-parse", f"{c}^").strip() == theirs for c in cands)
+    assert all("# reviewed by a person" in git(repo, "show", f"{c}:sia-agent/agent/"
+                                               "target_agent.py") for c in cands)
