@@ -9,6 +9,7 @@ import random
 import re
 import shutil
 import string
+from collections.abc import Callable
 from pathlib import Path
 
 from sia_git.task import resolve
@@ -47,20 +48,12 @@ def _word(rng: random.Random, positive: bool) -> str:
 def build_task(dest: Path, model: Path, sizes: tuple[int, int, int] = (240, 80, 80)) -> Path:
     """A task like word-sentiment-lm on synthetic words, running the tiny model at `model`."""
     rng = random.Random(7)
-    for part in ("public", "private", "reference"):
-        (dest / part).mkdir(parents=True, exist_ok=True)
-    n = 0
-    for split, size in zip(("train", "dev", "test"), sizes, strict=True):
-        rows = []
-        for _ in range(size):
-            n += 1
-            label = rng.random() < 0.5
-            rows.append((f"T{n:04d}", _word(rng, label), "positive" if label else "negative"))
-        _write(dest / "public" / f"{split}.csv", ["id", "text", "label"] if split == "train"
-               else ["id", "text"], [r if split == "train" else r[:2] for r in rows])
-        if split != "train":
-            _write(dest / "private" / f"{split}.csv", ["id", "label"],
-                   [(r[0], r[2]) for r in rows])
+
+    def row(n: int) -> tuple[str, str, str]:
+        label = rng.random() < 0.5
+        return f"T{n:04d}", _word(rng, label), "positive" if label else "negative"
+
+    _write_splits(dest, sizes, row)
     real = resolve("word-sentiment-lm", None)
     (dest / "public" / "task.md").write_text("# tiny words\n\nLabel each word positive or "
                                              "negative (train.csv has examples).\n")
@@ -78,6 +71,22 @@ def build_task(dest: Path, model: Path, sizes: tuple[int, int, int] = (240, 80, 
     agent = real.reference_agent.read_text().replace('"l2": 0.001,', '"l2": 0.05,')
     (dest / "reference" / "target_agent.py").write_text(agent)
     return dest
+
+
+def _write_splits(dest: Path, sizes: tuple[int, int, int],
+                  row: Callable[[int], tuple[str, str, str]]) -> None:
+    """train (public, labelled), dev and test (public inputs, private answers) of `row`s."""
+    for part in ("public", "private", "reference"):
+        (dest / part).mkdir(parents=True, exist_ok=True)
+    n = 0
+    for split, size in zip(("train", "dev", "test"), sizes, strict=True):
+        rows = [row(n + i + 1) for i in range(size)]
+        n += size
+        _write(dest / "public" / f"{split}.csv", ["id", "text", "label"] if split == "train"
+               else ["id", "text"], [r if split == "train" else r[:2] for r in rows])
+        if split != "train":
+            _write(dest / "private" / f"{split}.csv", ["id", "label"],
+                   [(r[0], r[2]) for r in rows])
 
 
 def _write(path: Path, header: list[str], rows: list) -> None:
@@ -171,20 +180,12 @@ def build_gen_model(dest: Path) -> Path:
 def build_gen_task(dest: Path, model: Path, sizes: tuple[int, int, int] = (64, 40, 40)) -> Path:
     """Prompts are strings of a and b; the answer is x when a is the majority, else y."""
     rng = random.Random(11)
-    for part in ("public", "private", "reference"):
-        (dest / part).mkdir(parents=True, exist_ok=True)
-    n = 0
-    for split, size in zip(("train", "dev", "test"), sizes, strict=True):
-        rows = []
-        for _ in range(size):
-            n += 1
-            text = "".join(rng.choice("ab") for _ in range(3))
-            rows.append((f"G{n:04d}", text, "x" if text.count("a") >= 2 else "y"))
-        _write(dest / "public" / f"{split}.csv", ["id", "text", "label"] if split == "train"
-               else ["id", "text"], [r if split == "train" else r[:2] for r in rows])
-        if split != "train":
-            _write(dest / "private" / f"{split}.csv", ["id", "label"],
-                   [(r[0], r[2]) for r in rows])
+
+    def row(n: int) -> tuple[str, str, str]:
+        text = "".join(rng.choice("ab") for _ in range(3))
+        return f"G{n:04d}", text, "x" if text.count("a") >= 2 else "y"
+
+    _write_splits(dest, sizes, row)
     (dest / "public" / "task.md").write_text("# majority\n\nAnswer x if most letters are a, "
                                              "else y.\n")
     (dest / "reference" / "target_agent.py").write_text(GEN_AGENT)
