@@ -39,10 +39,9 @@ def list_(repo_path: Path, run_id: str | None, as_json: bool) -> None:
     click.echo(f"{'run':<34} {'gen':>4} {'commit':<10} {'status':<9} {'score':>7}  "
                f"{'adapter':<19} {'local':<5} hub")
     for r in rows:
-        click.echo(f"{str(r['run']):<34} {r['generation']:>4} {str(r['commit'])[:10]:<10} "
-                   f"{str(r['status']):<9} {fmt_score(r['score']):>7}  "  # type: ignore[arg-type]
-                   f"{short(str(r['adapter'])):<19} {'yes' if r['local'] else 'no':<5} "
-                   f"{r['hub']}")
+        click.echo(f"{r['run']:<34} {r['generation']:>4} {r['commit'][:10]:<10} "
+                   f"{r['status']:<9} {fmt_score(r['score']):>7}  "
+                   f"{short(r['adapter']):<19} {'yes' if r['local'] else 'no':<5} {r['hub']}")
 
 
 def pull(repo_path: Path, rev: str, hub_repo: str | None, to: Path | None) -> None:

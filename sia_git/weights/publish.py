@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sia_git import history as H
 from sia_git import trailers as T
@@ -135,7 +136,7 @@ def copy_to(folder: Path, dest: Path) -> Path:
     return dest
 
 
-def listing(repo: Repo, items: list[Trained]) -> list[dict[str, object]]:
+def listing(repo: Repo, items: list[Trained]) -> list[dict[str, Any]]:
     store = store_of(repo)
     rows = []
     for t in items:
