@@ -160,6 +160,13 @@ def init(name: str | None, directory: Path | None, ci: str | None) -> None:
               help="Seconds one LoRA adapter may train before it stops and is scored [900].")
 @click.option("--hub-repo", help="Also upload accepted adapters to this Hugging Face Hub model "
               "repo (user/name); HF_ENDPOINT and HF_TOKEN are honoured.")
+@click.option("--review", type=click.Choice(["none", "pr", "run-pr"]),
+              help="Open a pull request per accepted generation (pr) or one for the run "
+              "(run-pr), updated as the run goes on [none].")
+@click.option("--forge", type=click.Choice(["local", "github"]),
+              help="Where pull requests go: local (review state in refs/sia/reviews) or github "
+              "(GITHUB_TOKEN; pushes to origin) [local].")
+@click.option("--review-base", help="Branch a run's pull request targets [main].")
 @repo_option
 @_handle_errors
 def evolve(run_id: str | None, repo: Path, **flags: Any) -> None:
@@ -275,6 +282,27 @@ def revert(generation: int, run_id: str | None, reason: str | None, repo: Path) 
     from sia_git.commands import revert as cmd
 
     cmd.run(repo, run_id, generation, reason)
+
+
+@cli.command()
+@run_option
+@click.option("--mode", type=click.Choice(["pr", "run-pr"]), default="pr", show_default=True,
+              help="A pull request per accepted generation, or one for the whole run.")
+@click.option("--forge", type=click.Choice(["local", "github"]), default="local",
+              show_default=True, help="local (refs/sia/reviews) or github (GITHUB_TOKEN).")
+@click.option("--base", "base_branch", default="main", show_default=True,
+              help="Branch a run's pull request targets.")
+@click.option("--github-repo", help="owner/name (default: GITHUB_REPOSITORY or origin's URL).")
+@click.option("--merge", is_flag=True, help="Also merge the pull requests (oldest first).")
+@repo_option
+@_handle_errors
+def pr(run_id: str | None, mode: str, forge: str, base_branch: str, github_repo: str | None,
+       merge: bool, repo: Path) -> None:
+    """Open or update pull requests for a run's generations (or the run), with score tables,
+    improvement notes, gates, cost and lever."""
+    from sia_git.commands import pr as cmd
+
+    cmd.run(repo, run_id, mode, forge, base_branch, github_repo, merge)
 
 
 @cli.group()

@@ -53,6 +53,11 @@ class EvolveConfig(BaseModel):
     # hub_endpoint picks the server, the token comes from HF_TOKEN or `hf auth login`.
     hub_repo: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
     hub_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    # Review: a pull request per accepted generation (pr) or per run (run-pr), on a forge.
+    review: Literal["none", "pr", "run-pr"] = "none"
+    forge: Literal["local", "github"] = "local"
+    review_base: str = Field(default="main", min_length=1)  # what a run's pull request targets
+    github_repo: str | None = Field(default=None, pattern=r"^[\w.-]+/[\w.-]+$")
     profiles: dict[str, ModelProfile] = Field(default_factory=dict)
 
 
@@ -62,7 +67,7 @@ FILE_KEYS = {"task", "task_dir", "max_gen", "candidates", "workers", "sandbox", 
              "api_base", "api_key_env", "target_model", "target_api_base", "target_api_key_env",
              "budget_usd", "model_timeout_s", "model_retries", "feedback_turns", "meta_retries",
              "allow_rewrite", "profiles", "lever", "train_timeout_s", "train_memory_mb",
-             "hub_repo", "hub_endpoint"}
+             "hub_repo", "hub_endpoint", "review", "forge", "review_base", "github_repo"}
 
 
 def _flag(key: str) -> str:

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from sia_git import history as H
+from sia_git import review
 from sia_git import trailers as T
 from sia_git.context import Context
 from sia_git.runs import agent_files
@@ -63,3 +64,4 @@ def revert(ctx: Context, tip: H.Entry, done: dict[str, Any]) -> None:
                     (T.SCORE, T.score_value(inc))])
     sha = ctx.repo.revert(ctx.paths.worktree, tip.sha, msg)
     ctx.echo(f"gen {tip.gen}: reverted by {sha[:10]}: {why}")
+    review.follow(ctx.repo, ctx.run_id, ctx.cfg.model_dump(), ctx.echo, (tip, sha, why))

@@ -116,6 +116,10 @@ class Repo:
     def diff(self, a: str, b: str, paths: list[str]) -> str:
         return self.git("diff", a, b, "--", *paths)
 
+    def is_ancestor(self, a: str, b: str) -> bool:
+        return subprocess.run(["git", "merge-base", "--is-ancestor", a, b], cwd=self.root,
+                              capture_output=True).returncode == 0
+
     def last_change(self, rev: str, path: str) -> str | None:
         """The newest commit reachable from `rev` (first parents) that changed `path`."""
         out = self.git("log", "-1", "--first-parent", "--format=%H", rev, "--", path,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import config as configmod
-from sia_git import faults, levers, writers
+from sia_git import faults, levers, review, writers
 from sia_git import history as H
 from sia_git import knobs as knobmod
 from sia_git import recording as rec
@@ -240,6 +240,8 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         ctx.echo(f"gen {gen} c{o.index}: {o.proposal.subject if o.proposal else ''}\n"
                  f"    {_scores(ctx, o)}{_cost(ctx, o)}  {verdict}")
     _upload_adapters(ctx)
+    if accepted is not None:
+        review.follow(ctx.repo, ctx.run_id, ctx.cfg.model_dump(), ctx.echo)
     if ctx.models.auth_error:
         raise SiaError(f"stopping: {ctx.models.auth_error}; generation {gen} is recorded, and "
                        f"`sia-git evolve --run {ctx.run_id}` resumes once the key works")

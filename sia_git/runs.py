@@ -27,7 +27,8 @@ RECORDED = ("max_gen", "candidates", "workers", "sandbox", "seed", "confirm_runs
             "min_improvement", "agent_timeout_s", "memory_mb", "model", "api_base", "api_key_env",
             "target_model", "target_api_base", "target_api_key_env", "budget_usd",
             "model_timeout_s", "model_retries", "feedback_turns", "meta_retries", "allow_rewrite",
-            "lever", "train_timeout_s", "train_memory_mb", "hub_repo", "hub_endpoint")
+            "lever", "train_timeout_s", "train_memory_mb", "hub_repo", "hub_endpoint", "review",
+            "forge", "review_base", "github_repo")
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,10 @@ def sia() -> Runner:
 
 
 def run_ids(repo: Path) -> list[str]:
+    """Runs: branches sia/R with a refs/sia/R/base (review branches sia/R-gN are not runs)."""
     out = git(repo, "for-each-ref", "--format=%(refname:strip=3)", "refs/heads/sia/")
-    return out.split()
+    bases = git(repo, "for-each-ref", "--format=%(refname)", "refs/sia/").split()
+    return [r for r in out.split() if f"refs/sia/{r}/base" in bases]
 
 
 @pytest.fixture

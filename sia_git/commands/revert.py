@@ -9,12 +9,13 @@ from pathlib import Path
 import click
 
 from sia_git import history as H
+from sia_git import review
 from sia_git import trailers as T
 from sia_git.commands.common import open_run
 from sia_git.errors import SiaError
 from sia_git.gitrepo import GitError
 from sia_git.lock import RunLock
-from sia_git.runs import RunPaths
+from sia_git.runs import RunPaths, read_run_toml
 
 
 def run(repo_path: Path, run_id: str | None, gen: int, reason: str | None) -> None:
@@ -50,6 +51,8 @@ def run(repo_path: Path, run_id: str | None, gen: int, reason: str | None) -> No
                            "changed the same lines; revert those first, newest first") from None
     click.echo(f"gen {gen}: reverted by {sha[:10]} on {H.branch(hist.run_id)}"
                + (f"; the branch is back to {before:.4f}" if before is not None else ""))
+    settings = read_run_toml(repo, sha).get("settings", {})
+    review.follow(repo, hist.run_id, settings, click.echo, (entry, sha, why))
 
 
 def _score_before(hist: H.RunHistory, entry: H.Entry) -> float | None:
