@@ -12,30 +12,24 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from tests.loopback import LoopbackServer
 
-class FakeGitHub:
+
+class FakeGitHub(LoopbackServer):
+    """`with FakeGitHub(...) as gh:` serves on `gh.api` until the block ends."""
+
     def __init__(self, full_name: str, origin: Path, token: str) -> None:
         self.full_name, self.origin, self.token = full_name, origin, token
         self.pulls: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[str]] = {}
         self.requests: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.api = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeGitHub:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler(self))
+        self.api = self.url
 
     def _sha(self, branch: str) -> str:
         done = subprocess.run(["git", "rev-parse", f"refs/heads/{branch}"], cwd=self.origin,

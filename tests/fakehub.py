@@ -14,11 +14,12 @@ import base64
 import hashlib
 import json
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlparse
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass
@@ -33,7 +34,7 @@ class HubRepo:
         return self.branches.get(rev) or self.tags.get(rev)
 
 
-class FakeHub:
+class FakeHub(LoopbackServer):
     """`with FakeHub() as hub:` serves on `hub.endpoint` until the block ends."""
 
     def __init__(self, token: str | None = None) -> None:
@@ -41,17 +42,8 @@ class FakeHub:
         self.token = token
         self.down = False
         self.requests: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeHub:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler(self))
+        self.endpoint = self.url
 
     def files(self, repo: str, rev: str) -> dict[str, bytes]:
         r = self.repos[repo]
