@@ -207,6 +207,22 @@ def show(generation: int, run_id: str | None, as_json: bool, repo: Path) -> None
 
 
 @cli.command()
+@click.argument("run_id", required=False, metavar="[RUN]")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="The HTML file to write [./sia-report-RUN.html]; the main plot goes beside "
+              "it with the same name and .png.")
+@repo_option
+@_handle_errors
+def report(run_id: str | None, out: Path | None, repo: Path) -> None:
+    """Write an HTML report of a run (default: the newest): score per generation with every
+    candidate's verdict and lever, dev against test, cumulative cost, improvement notes, diffs,
+    gate failures and the best agent's commit. Self-contained: it opens offline."""
+    from sia_git.commands import report as cmd
+
+    cmd.run(repo, run_id, out)
+
+
+@cli.command()
 @json_option
 @repo_option
 @_handle_errors

@@ -80,6 +80,22 @@ class RunHistory:
         gens = [e.gen or 0 for e in (*self.branch, *self.rejected)]
         return max([*gens, *self.attempts, 0])
 
+    def in_order(self) -> list[Entry]:
+        """Every entry in the order things happened: each generation, then its rejected
+        candidates, then what followed it on the branch (reverts, a person's commits)."""
+        keyed: list[tuple[tuple[int, int, int], Entry]] = []
+        current = 0
+        for seq, e in enumerate(self.branch):
+            if e.kind == "generation":
+                current = e.gen or current
+                keyed.append(((current, 0, 0), e))
+            else:
+                keyed.append(((current, 2, seq), e))
+        for e in self.rejected:
+            cand = (e.trailers.get(T.CANDIDATE) or "0").split("/")[0]
+            keyed.append(((e.gen or 0, 1, int(cand) if cand.isdigit() else 0), e))
+        return [e for _, e in sorted(keyed, key=lambda ke: ke[0])]
+
     def generation(self, gen: int) -> Entry | None:
         return next((e for e in self.branch if e.kind == "generation" and e.gen == gen), None)
 

@@ -140,15 +140,22 @@ def record_stop(repo: Repo, run_id: str, gen: int, kind: str, why: str, spent_us
 def run_cost(repo: Repo, run_id: str) -> float:
     """Dollars the run has spent on models, from its attempt and confirmation records (failed
     and rejected candidates included): what a resumed run's budget starts from."""
-    total = 0.0
+    return sum(cost_by_generation(repo, run_id).values())
+
+
+def cost_by_generation(repo: Repo, run_id: str) -> dict[int, float]:
+    """Dollars spent on models per generation (its candidates and its confirmation runs)."""
+    out: dict[int, float] = {}
     for kind, name in (("attempts", "attempt.json"), ("confirmed", "confirm.json")):
         for line in repo.for_each_ref(H.ref(run_id, kind) + "/", "%(refname)"):
             raw = repo.read_file(line.strip(), name)
             if raw is None:
                 continue
+            gen = int(line.strip().rsplit("/g", 1)[1])
             data = json.loads(raw)
             if kind == "attempts":
-                total += sum(c.get("cost_usd", 0.0) for c in data.get("candidates", []))
+                cost = sum(c.get("cost_usd", 0.0) for c in data.get("candidates", []))
             else:
-                total += data.get("cost_usd", 0.0)
-    return total
+                cost = data.get("cost_usd", 0.0)
+            out[gen] = out.get(gen, 0.0) + cost
+    return out

@@ -53,17 +53,18 @@ def snapshot(repo: Path) -> dict[str, str]:
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def run_sia(*args: str, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real `sia-git` command line in a separate process."""
+    return subprocess.run([sys.executable, "-m", "sia_git", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **GIT_ENV, **(env or {})})
+
+
 @pytest.fixture
 def sia() -> Runner:
     """Run the real `sia-git` command line in a separate process."""
-
-    def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "sia_git", *args], cwd=cwd,
-                              capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **GIT_ENV, **(env or {})})
-
-    return run
+    return run_sia
 
 
 def run_ids(repo: Path) -> list[str]:

@@ -17,18 +17,7 @@ from sia_git.recording import run_cost
 def rows(hist: H.RunHistory) -> list[dict[str, Any]]:
     """Rows in the order things happened: each generation, its rejected candidates, reverts."""
     scores = {e.gen: e.score for e in hist.branch if e.kind == "generation"}
-    keyed: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
-    current = 0
-    for seq, e in enumerate(hist.branch):
-        if e.kind == "generation":
-            current = e.gen or current
-            keyed.append(((current, 0, 0), _row(e, scores)))
-        else:
-            keyed.append(((current, 2, seq), _row(e, scores)))
-    for e in hist.rejected:
-        cand = (e.trailers.get(T.CANDIDATE) or "0").split("/")[0]
-        keyed.append(((e.gen or 0, 1, int(cand) if cand.isdigit() else 0), _row(e, scores)))
-    return [r for _, r in sorted(keyed, key=lambda kr: kr[0])]
+    return [_row(e, scores) for e in hist.in_order()]
 
 
 def _row(e: H.Entry, scores: dict[int | None, float | None]) -> dict[str, Any]:

@@ -1,0 +1,26 @@
+"""`sia-git report [RUN]`: an HTML page (and a PNG of its main plot) for one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sia_git import report_data, report_html
+from sia_git.commands.common import open_run
+from sia_git.errors import SiaError
+
+
+def run(repo_path: Path, run_id: str | None, out: Path | None) -> None:
+    repo, hist = open_run(repo_path, run_id)
+    html_path = out or Path(f"sia-report-{hist.run_id}.html")
+    if html_path.suffix.lower() not in (".html", ".htm"):
+        raise SiaError(f"--out must name an .html file (got {html_path})")
+    if html_path.is_dir():
+        raise SiaError(f"--out {html_path} is a folder; name the .html file to write")
+    data = report_data.collect(repo, hist)
+    png = report_html.write(report_html.render(data), html_path)
+    click.echo(f"wrote {html_path} and {png}")
+    if data.best is not None:
+        click.echo(f"best: generation {data.best.gen} at {data.best.sha[:10]} "
+                   f"(dev {data.best.dev:.4f})")
