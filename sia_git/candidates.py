@@ -66,13 +66,15 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
                   target: ModelClient | None = None,
                   slot: AbstractContextManager[Any] | None = None,
                   weights: WeightsRuntime | None = None, adapter: str | None = None,
-                  say: Callable[[str], None] | None = None) -> Outcome:
+                  say: Callable[[str], None] | None = None,
+                  on_state: Callable[[str], None] | None = None) -> Outcome:
     """`files` is the whole agent folder (path -> content), already holding the proposal.
     `gates` None skips the gates: only tests do that, to show the sandbox alone contains an
     agent. With a `target` model client, a gateway serves it to the agent while it runs.
     `slot` is held while the agent runs, or trains (how many run at once is limited; gating is
     not). With `weights`, the agent runs with the base model and `adapter` mounted; a proposal
-    with training settings first trains its own adapter, which replaces `adapter`."""
+    with training settings first trains its own adapter, which replaces `adapter`.
+    `on_state` hears each step it reaches (gating, waiting, training, running, scoring)."""
     if scratch.exists():
         shutil.rmtree(scratch)
     agent_dir = scratch / "agent"
@@ -87,6 +89,9 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
         if proposal.failed:
             out.status, out.reason = proposal.failed_status, proposal.failed
             return out
+    state = on_state or (lambda _s: None)
+    if gates is not None:
+        state("gating")
     out.gates = gates.check(files, scratch) if gates is not None else []
     failed = [g for g in out.gates if not g.passed]
     if failed:
@@ -98,11 +103,15 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
         out.status, out.reason = "crashed", f"the agent has no {ENTRY}"
         return out
     out.adapter = adapter
+    state("waiting for a worker")
     with slot or contextlib.nullcontext():
         trains = weights is not None and proposal is not None and proposal.train is not None
+        if trains:
+            state("training")
         if trains and not _train(out, proposal, weights, adapter, scratch / "train", say):
             return out
         mounts = weights.mounts(out.adapter) if weights is not None else None
+        state("running")
         if target is None:
             out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed,
                                   mounts=mounts)
@@ -120,6 +129,7 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
         out.reason = out.run.reason()
         return out
     faults.point("evaluating")
+    state("scoring")
     try:
         out.evaluation = evaluate(task, scratch / "sandbox" / "work", scratch / "eval")
     except EvaluatorFailed as exc:

@@ -167,6 +167,8 @@ def init(name: str | None, directory: Path | None, ci: str | None) -> None:
               help="Where pull requests go: local (review state in refs/sia/reviews) or github "
               "(GITHUB_TOKEN; pushes to origin) [local].")
 @click.option("--review-base", help="Branch a run's pull request targets [main].")
+@click.option("--quiet", is_flag=True, default=None,
+              help="Plain lines only, no live display (as in a pipe or CI).")
 @repo_option
 @_handle_errors
 def evolve(run_id: str | None, repo: Path, **flags: Any) -> None:

@@ -13,6 +13,7 @@ from sia_git.config import EvolveConfig
 from sia_git.gates.precommit import CandidateGates
 from sia_git.gitrepo import Repo
 from sia_git.llm.roles import Models
+from sia_git.progress import Progress
 from sia_git.proposer import Proposal
 from sia_git.runs import RunPaths
 from sia_git.sandbox import Limits, Sandbox
@@ -41,6 +42,7 @@ class Context:
     # limited by it.
     run_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
     weights: WeightsRuntime | None = None  # the task runs a model: the weights lever
+    progress: Progress = field(default_factory=Progress)  # the live display, if any
 
     def __post_init__(self) -> None:
         self.run_slots = threading.Semaphore(self.cfg.workers)
@@ -79,8 +81,11 @@ class Context:
         own). `gated=False` only for code that already passed the gates unchanged (a
         confirmation re-run of a committed generation)."""
         scratch = self.paths.scratch / f"g{gen:04d}" / f"c{index}-{seed_offset}{tag}"
+        label = (f"c{index}" if index else "agent") + (
+            f" re-run {seed_offset}" if seed_offset else "")
         return try_candidate(index, proposal, files, self.task, self.sandbox, self.dataset,
                              scratch, self.limits(), self.cfg.seed + seed_offset,
                              self.gates if gated else None, self.models.target,
                              self.run_slots, self.weights, adapter,
-                             lambda line: self.echo(f"gen {gen} c{index}: {line}"))
+                             lambda line: self.echo(f"gen {gen} c{index}: {line}"),
+                             lambda state: self.progress.state(gen, label, state))

@@ -30,6 +30,7 @@ from sia_git.gates.precommit import CONFIG, CandidateGates
 from sia_git.gitrepo import Repo, open_repo
 from sia_git.llm import roles
 from sia_git.lock import RunLock
+from sia_git.progress import Progress
 from sia_git.proposer import Proposal
 from sia_git.redact import Redactor
 from sia_git.runs import (
@@ -53,8 +54,10 @@ from sia_git.weights.runtime import WeightsRuntime, require_libraries
 from sia_git.weights.store import AdapterStore
 
 
-def start(repo_path: Path, flags: dict[str, Any], echo: Echo) -> str:
-    """Begin a new run from HEAD; return its id."""
+def start(repo_path: Path, flags: dict[str, Any], echo: Echo,
+          progress: Progress | None = None) -> str:
+    """Begin a new run from HEAD; return its id. `progress` hears the run's state as it goes
+    (the live display); `echo` gets every line."""
     repo = open_repo(repo_path)
     cfg = configmod.load(repo.root, flags)
     task = resolve(cfg.task, cfg.task_dir)
@@ -66,7 +69,7 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo) -> str:
     run_id = new_run_id(repo, task.name)
     paths = RunPaths(repo, run_id)
     with RunLock(paths.locks, run_id):
-        ctx = _context(repo, paths, task, cfg, echo, models, "HEAD")
+        ctx = _context(repo, paths, task, cfg, echo, models, "HEAD", progress)
         echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
              f"{ctx.sandbox.backend}, proposer {_proposer(ctx)}")
         with _resumable(run_id):
@@ -75,7 +78,8 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo) -> str:
     return run_id
 
 
-def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo) -> str:
+def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo,
+           progress: Progress | None = None) -> str:
     """Continue a run from its branch tip after a crash, a kill, or to add generations."""
     repo = open_repo(repo_path)
     if any(flags.get(k) is not None for k in ("task", "task_dir", "agent")):
@@ -89,7 +93,8 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo) -> s
         cfg = configmod.load(repo.root, flags, recorded.get("settings", {}))
         task = from_source(str(recorded.get("task_source", "")))
         models = roles.build(cfg, spent_usd=rec.run_cost(repo, run_id))
-        ctx = _context(repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha)
+        ctx = _context(repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha,
+                       progress)
         repo.ensure_worktree(paths.worktree, H.branch(run_id))
         added = rec.ensure_notes(ctx.repo, run_id)
         echo(f"resuming run {run_id} after generation {hist.last_generation}"
@@ -110,7 +115,7 @@ def _resumable(run_id: str) -> Iterator[None]:
 
 
 def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: Echo,
-             models: roles.Models, base: str) -> Context:
+             models: roles.Models, base: str, progress: Progress | None) -> Context:
     backend, warning = choose_backend(cfg.sandbox)
     for w in ([warning] if warning else []) + models.warnings:
         echo(f"warning: {w}")
@@ -133,8 +138,10 @@ def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: E
     weights = None if w is None else WeightsRuntime.build(
         w, task.name, dataset, AdapterStore(repo.sia_dir / "adapters"), cfg.train_timeout_s,
         cfg.train_memory_mb, cfg.hub_repo, task.evaluator_template())
+    shown = progress or Progress(echo)
+    shown.start(paths.run_id, cfg.max_gen, lambda: models.budget.spent_usd, cfg.budget_usd)
     return Context(repo, paths, task, cfg, sandbox, dataset, echo, models, gates,
-                   weights=weights)
+                   weights=weights, progress=shown)
 
 
 def _proposer(ctx: Context) -> str:
@@ -147,6 +154,7 @@ def _proposer(ctx: Context) -> str:
 
 
 def _seed_generation(ctx: Context) -> None:
+    ctx.progress.generation(1)
     first = writers.meta_first_agent(ctx) if (
         ctx.models.proposer is not None and ctx.cfg.agent is None) else None
     if first is not None:
@@ -189,6 +197,7 @@ def _seed_generation(ctx: Context) -> None:
     ctx.repo.ensure_worktree(ctx.paths.worktree, H.branch(ctx.run_id))
     rec.ensure_notes(ctx.repo, ctx.run_id)
     ctx.echo(f"gen 1: {what}  {_scores(ctx, out)}{_cost(ctx, out)}  committed {sha[:10]}")
+    ctx.progress.best(1, out.score(ctx.select))
 
 
 def _knobs(files: dict[str, bytes]) -> dict | None:
@@ -203,7 +212,11 @@ def _iterate(ctx: Context) -> None:
     hist = H.load(ctx.repo, ctx.run_id)
     for gen in range(hist.last_generation + 1, ctx.cfg.max_gen + 1):
         confirm_tip(ctx, H.load(ctx.repo, ctx.run_id))
-        if not _generation(ctx, H.load(ctx.repo, ctx.run_id), gen):
+        hist = H.load(ctx.repo, ctx.run_id)
+        inc, score = hist.incumbent()
+        ctx.progress.best(inc.gen or 0, score)
+        ctx.progress.generation(gen)
+        if not _generation(ctx, hist, gen):
             break
     confirm_tip(ctx, H.load(ctx.repo, ctx.run_id))
     _summary(ctx, H.load(ctx.repo, ctx.run_id))
@@ -237,6 +250,7 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     for o in outcomes:
         verdict = (f"accepted {commits[o.index][:10]}" if o.index == accepted
                    else f"rejected: {reasons[o.index]}")
+        ctx.progress.state(gen, f"c{o.index}", verdict)
         ctx.echo(f"gen {gen} c{o.index}: {o.proposal.subject if o.proposal else ''}\n"
                  f"    {_scores(ctx, o)}{_cost(ctx, o)}  {verdict}")
     _upload_adapters(ctx)
@@ -277,6 +291,7 @@ def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: 
 
     def run(job: tuple[int, Any]) -> Outcome:
         index, make = job
+        ctx.progress.state(gen, f"c{index}", "proposing")
         faults.point("proposing")
         p: Proposal = make()
         return ctx.attempt(index, p, p.files or {**files, ENTRY: p.source.encode()}, gen,

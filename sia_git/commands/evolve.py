@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
-
 from sia_git import loop
+from sia_git.progress import for_terminal
 
 
 def run(repo: Path, run_id: str | None, flags: dict[str, Any]) -> None:
-    def echo(line: str) -> None:
-        click.echo(line)
-
-    if run_id:
-        loop.resume(repo, run_id, flags, echo)
-    else:
-        loop.start(repo, flags, echo)
+    progress = for_terminal(bool(flags.pop("quiet", False)))
+    try:
+        if run_id:
+            loop.resume(repo, run_id, flags, progress.echo, progress)
+        else:
+            loop.start(repo, flags, progress.echo, progress)
+    finally:
+        progress.close()
