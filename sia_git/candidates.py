@@ -17,13 +17,14 @@ from typing import Any
 
 from sia_git import faults
 from sia_git.evaluation import Evaluation, EvaluatorFailed, evaluate
+from sia_git.executors import AgentRunner
 from sia_git.gates import GateResult
 from sia_git.gates.precommit import CandidateGates
 from sia_git.gateway.server import Gateway
 from sia_git.llm.client import ModelClient
 from sia_git.proposer import Proposal
 from sia_git.runs import ENTRY
-from sia_git.sandbox import Limits, RunResult, Sandbox
+from sia_git.sandbox import Limits, RunResult
 from sia_git.task import Task
 from sia_git.weights.hparams import HParams
 from sia_git.weights.runtime import WeightsRuntime
@@ -61,7 +62,7 @@ class Outcome:
 
 
 def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes], task: Task,
-                  sandbox: Sandbox, dataset: Path, scratch: Path, limits: Limits,
+                  sandbox: AgentRunner, dataset: Path, scratch: Path, limits: Limits,
                   seed: int, gates: CandidateGates | None,
                   target: ModelClient | None = None,
                   slot: AbstractContextManager[Any] | None = None,

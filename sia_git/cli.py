@@ -167,6 +167,12 @@ def init(name: str | None, directory: Path | None, ci: str | None) -> None:
               help="Where pull requests go: local (review state in refs/sia/reviews) or github "
               "(GITHUB_TOKEN; pushes to origin) [local].")
 @click.option("--review-base", help="Branch a run's pull request targets [main].")
+@click.option("--executor", type=click.Choice(["local", "ray"]),
+              help="Where candidate agents run: here, in --workers sandboxed processes "
+              "(local), or as Ray tasks, each in its sandbox on a worker (ray; needs "
+              "`pip install 'sia-git[ray]'`). Gates and scoring stay here [local].")
+@click.option("--ray-address", help="A running Ray cluster (host:port, or auto) for --executor "
+              "ray; without it a local Ray instance is started for the run.")
 @click.option("--quiet", is_flag=True, default=None,
               help="Plain lines only, no live display (as in a pipe or CI).")
 @repo_option

@@ -58,6 +58,9 @@ class EvolveConfig(BaseModel):
     forge: Literal["local", "github"] = "local"
     review_base: str = Field(default="main", min_length=1)  # what a run's pull request targets
     github_repo: str | None = Field(default=None, pattern=r"^[\w.-]+/[\w.-]+$")
+    # Where agents run: here, or as Ray tasks (a local instance, or the cluster at ray_address).
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = Field(default=None, min_length=1)
     profiles: dict[str, ModelProfile] = Field(default_factory=dict)
 
 
@@ -67,7 +70,8 @@ FILE_KEYS = {"task", "task_dir", "max_gen", "candidates", "workers", "sandbox", 
              "api_base", "api_key_env", "target_model", "target_api_base", "target_api_key_env",
              "budget_usd", "model_timeout_s", "model_retries", "feedback_turns", "meta_retries",
              "allow_rewrite", "profiles", "lever", "train_timeout_s", "train_memory_mb",
-             "hub_repo", "hub_endpoint", "review", "forge", "review_base", "github_repo"}
+             "hub_repo", "hub_endpoint", "review", "forge", "review_base", "github_repo",
+             "executor", "ray_address"}
 
 
 def _flag(key: str) -> str:
@@ -122,4 +126,7 @@ def load(repo_root: Path, flags: dict[str, Any], recorded: dict[str, Any] | None
     given = {k: v for k, v in flags.items() if v is not None}
     _validate(given, "command line", as_flags=True)
     merged.update(given)
-    return EvolveConfig.model_validate(merged)
+    cfg = EvolveConfig.model_validate(merged)
+    if cfg.ray_address and cfg.executor != "ray":
+        raise SiaError("--ray-address (ray_address) is only used with --executor ray")
+    return cfg

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from sia_git.candidates import Outcome, try_candidate
 from sia_git.config import EvolveConfig
+from sia_git.executors import AgentRunner
 from sia_git.gates.precommit import CandidateGates
 from sia_git.gitrepo import Repo
 from sia_git.llm.roles import Models
 from sia_git.progress import Progress
 from sia_git.proposer import Proposal
 from sia_git.runs import RunPaths
-from sia_git.sandbox import Limits, Sandbox
+from sia_git.sandbox import Limits
 from sia_git.task import Task
 from sia_git.weights import pins
 from sia_git.weights.runtime import WeightsRuntime
@@ -31,7 +32,7 @@ class Context:
     paths: RunPaths
     task: Task
     cfg: EvolveConfig
-    sandbox: Sandbox
+    sandbox: AgentRunner  # the sandbox, or an executor that runs it elsewhere (Ray)
     dataset: Path
     echo: Echo
     models: Models

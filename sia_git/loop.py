@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import config as configmod
-from sia_git import faults, levers, review, writers
+from sia_git import executors, faults, levers, review, writers
 from sia_git import history as H
 from sia_git import knobs as knobmod
 from sia_git import recording as rec
@@ -72,7 +72,7 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo,
         ctx = _context(repo, paths, task, cfg, echo, models, "HEAD", progress)
         echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
              f"{ctx.sandbox.backend}, proposer {_proposer(ctx)}")
-        with _resumable(run_id):
+        with _resumable(ctx):
             _seed_generation(ctx)
             _iterate(ctx)
     return run_id
@@ -101,17 +101,20 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo,
              + (f" (restored {added} note(s))" if added else "")
              + (f", ${models.budget.spent_usd:.4f} spent so far" if models.budget.spent_usd
                 else ""))
-        with _resumable(run_id):
+        with _resumable(ctx):
             _iterate(ctx)
     return run_id
 
 
 @contextlib.contextmanager
-def _resumable(run_id: str) -> Iterator[None]:
+def _resumable(ctx: Context) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; `sia-git evolve --run {run_id}` resumes the run") from None
+        raise Interrupted(f"interrupted; `sia-git evolve --run {ctx.run_id}` resumes the run"
+                          ) from None
+    finally:
+        executors.close(ctx.sandbox)
 
 
 def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: Echo,
@@ -138,9 +141,10 @@ def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: E
     weights = None if w is None else WeightsRuntime.build(
         w, task.name, dataset, AdapterStore(repo.sia_dir / "adapters"), cfg.train_timeout_s,
         cfg.train_memory_mb, cfg.hub_repo, task.evaluator_template())
+    runner = executors.make(cfg.executor, sandbox, cfg.ray_address, echo)  # last: it may
     shown = progress or Progress(echo)
     shown.start(paths.run_id, cfg.max_gen, lambda: models.budget.spent_usd, cfg.budget_usd)
-    return Context(repo, paths, task, cfg, sandbox, dataset, echo, models, gates,
+    return Context(repo, paths, task, cfg, runner, dataset, echo, models, gates,
                    weights=weights, progress=shown)
 
 

@@ -27,7 +27,8 @@ def outcome_record(o: Outcome) -> dict[str, Any]:
         "run": None if o.run is None else {
             "backend": o.run.backend, "exit_code": o.run.exit_code,
             "timed_out": o.run.timed_out, "duration_s": round(o.run.duration_s, 3),
-            "leftover_processes_killed": o.run.leftovers_killed},
+            "leftover_processes_killed": o.run.leftovers_killed,
+            "where": o.run.where or "here"},
         "scores": {s: v.score for s, v in ev.splits.items()} if ev else {},
         "metrics": {s: v.metrics for s, v in ev.splits.items()} if ev else {},
         "dropped_outputs": ev.dropped if ev else [],

@@ -45,6 +45,7 @@ class RunResult:
     stdout_tail: str
     stderr_tail: str
     leftovers_killed: int = 0
+    where: str = ""  # which machine ran it, when not this one (an executor's worker)
 
     @property
     def ok(self) -> bool:
@@ -53,9 +54,11 @@ class RunResult:
     def reason(self) -> str:
         if self.timed_out:
             return "timed out"
-        if self.exit_code and self.exit_code < 0:
-            return f"killed by signal {-self.exit_code}"
         last = self.stderr_tail.strip().splitlines()[-1:] or [""]
+        if self.exit_code is None:  # it never ran: the reason is all there is
+            return last[0][:300]
+        if self.exit_code < 0:
+            return f"killed by signal {-self.exit_code}"
         return f"exit code {self.exit_code}: {last[0][:200]}"
 
 

@@ -1,0 +1,171 @@
+"""Where candidate agents run: on this machine (the default), or as Ray tasks.
+
+Everything else about a candidate stays with the loop: proposing, the gates, training, and
+scoring with the trusted evaluator, so the task's answer key never leaves this machine. An
+executor only runs `target_agent.py` in its sandbox and hands back what the sandbox wrote
+(work/ and the logs), exactly as `Sandbox.run` does here.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from sia_git.errors import SiaError
+from sia_git.sandbox import Limits, RunResult, Sandbox
+
+OUTPUT_BYTES = 1 << 30  # what one agent may hand back through Ray (work/ and the logs)
+OUTPUTS = ("work", "stdout.txt", "stderr.txt")
+
+
+class AgentRunner(Protocol):
+    """What the loop needs to run one agent: `Sandbox` itself, or an executor around it."""
+
+    backend: str
+
+    def run(self, agent_dir: Path, dataset_dir: Path, scratch: Path, limits: Limits,
+            seed: int = 0, gateway: Path | None = None,
+            mounts: dict[str, Path] | None = None) -> RunResult: ...
+
+
+def make(name: str, sandbox: Sandbox, address: str | None,
+         echo: Callable[[str], None]) -> AgentRunner:
+    if name == "local":
+        return sandbox
+    return RayExecutor(sandbox, address, echo)
+
+
+def close(runner: AgentRunner) -> None:
+    if isinstance(runner, RayExecutor):
+        runner.close()
+
+
+class RayExecutor:
+    """Each agent run is a Ray task (1 CPU) that rebuilds the sandbox on its worker. A run that
+    needs something only this machine has (the model gateway's socket, a mounted base model or
+    adapter) is pinned to this machine's node."""
+
+    def __init__(self, sandbox: Sandbox, address: str | None,
+                 echo: Callable[[str], None]) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise SiaError("--executor ray needs Ray: pip install 'sia-git[ray]'") from None
+        self._ray = ray
+        self.sandbox = sandbox
+        self.backend = f"{sandbox.backend}, on Ray"
+        self._datasets: dict[Path, Any] = {}
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home
+        if address:
+            _reachable(address)
+        quiet = logging.getLogger("ray")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # its start-up notices would bury the run's own lines
+        try:
+            # A local instance listens on loopback only.
+            local = {} if address else {"_node_ip_address": "127.0.0.1"}
+            info = ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                            logging_level=logging.ERROR, ignore_reinit_error=True, **local)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
+            where = f"at {address}" if address else "locally"
+            raise SiaError(f"could not start or reach Ray {where}: {exc}".splitlines()[0]
+                           ) from None
+        finally:
+            quiet.setLevel(level)
+        self._node = ray.get_runtime_context().get_node_id()
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        echo(f"executor: Ray {'cluster ' + address if address else 'local instance'} "
+             f"({cpus} CPUs, dashboard {getattr(info, 'dashboard_url', None) or 'off'})")
+        self._task = ray.remote(num_cpus=1, max_retries=0)(run_on_worker)
+
+    def run(self, agent_dir: Path, dataset_dir: Path, scratch: Path, limits: Limits,
+            seed: int = 0, gateway: Path | None = None,
+            mounts: dict[str, Path] | None = None) -> RunResult:
+        options: dict[str, Any] = {}
+        if gateway is not None or mounts:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self._node,
+                                                                            soft=False)
+        ref = self._task.options(**options).remote(
+            pack(agent_dir, ["."]), self._dataset(dataset_dir), self.sandbox.backend,
+            self.sandbox.packages, self.sandbox.forbid, limits, seed,
+            str(gateway) if gateway else None,
+            {n: str(p.resolve()) for n, p in (mounts or {}).items()})
+        try:
+            result, outputs = self._ray.get(ref)
+        except self._ray.exceptions.RayError as exc:
+            return RunResult(self.backend, None, False, 0.0, "",
+                             f"the Ray task failed: {str(exc).strip().splitlines()[-1]}",
+                             where="ray")
+        scratch.mkdir(parents=True, exist_ok=True)
+        unpack(outputs, scratch)
+        return result
+
+    def _dataset(self, path: Path) -> Any:
+        """The staged public inputs, put into Ray's object store once per run."""
+        if path not in self._datasets:
+            self._datasets[path] = self._ray.put(pack(path, ["."]))
+        return self._datasets[path]
+
+    def close(self) -> None:
+        self._ray.shutdown()
+
+
+def _reachable(address: str) -> None:
+    """Fail at once on an address where nothing listens (Ray itself retries for minutes)."""
+    host_port = address.removeprefix("ray://")
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local", or a form Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise SiaError(f"--ray-address {address}: nothing answers there ({exc.strerror or exc}); "
+                       "start the cluster with `ray start --head` or fix the address") from None
+
+
+def run_on_worker(agent: bytes, dataset: bytes, backend: str, packages: list[str],
+                  forbid: list[str], limits: Limits, seed: int, gateway: str | None,
+                  mounts: dict[str, str]) -> tuple[RunResult, bytes]:
+    """The Ray task: unpack the agent and the inputs, run them in a sandbox built here, and
+    return the result with the sandbox's outputs."""
+    import ray
+
+    with tempfile.TemporaryDirectory(prefix="sia-ray-") as tmp:
+        root = Path(tmp)
+        unpack(agent, root / "agent")
+        unpack(dataset, root / "dataset")
+        sandbox = Sandbox(backend, packages, forbid)  # type: ignore[arg-type]
+        result = sandbox.run(root / "agent", root / "dataset", root / "run", limits, seed,
+                             Path(gateway) if gateway else None,
+                             {n: Path(p) for n, p in mounts.items()})
+        result.where = (f"ray node {ray.get_runtime_context().get_node_id()[:12]} "
+                        f"pid {os.getpid()}")
+        outputs = pack(root / "run", [n for n in OUTPUTS if (root / "run" / n).exists()])
+    return result, outputs
+
+
+def pack(folder: Path, names: list[str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tar:
+        for name in names:
+            tar.add(folder / name, arcname=name)
+    if buf.tell() > OUTPUT_BYTES:
+        raise SiaError(f"{folder} holds more than {OUTPUT_BYTES >> 20} MB to send through Ray")
+    return buf.getvalue()
+
+
+def unpack(data: bytes, dest: Path) -> None:
+    """Extract an archive made by `pack`; the "data" filter refuses links or paths that would
+    leave `dest` (an agent's outputs are untrusted)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(dest, filter="data")
