@@ -45,7 +45,9 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
             "incumbent_score": incumbent, "held": held,
             "cost_usd": round(sum(o.cost_usd for o in reruns), 8)}
     tree = ctx.repo.make_tree(None, {"confirm.json": json.dumps(done, indent=1).encode()})
-    record = ctx.repo.commit(tree, [], f"sia confirmation: run {ctx.run_id} gen {tip.gen}\n")
+    record = ctx.repo.commit(tree, [], T.render(
+        f"sia confirmation: run {ctx.run_id} gen {tip.gen}", "",
+        [(T.COST, format(done["cost_usd"], ".12g"))]))
     ctx.repo.update_refs([(record_ref, record, None)])
     shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in scores)
     ctx.echo(f"gen {tip.gen}: confirmation {'held' if held else 'FAILED'} ({shown})")

@@ -45,11 +45,16 @@ class Repo:
 
     def git(self, *args: str, cwd: Path | None = None, input: str | None = None,
             env: dict[str, str] | None = None, check: bool = True) -> str:
-        done = subprocess.run(["git", *args], cwd=cwd or self.root, input=input,
-                              capture_output=True, text=True,
-                              env={**os.environ, **self._identity(), **(env or {})})
+        # stderr goes to a file: with one pipe, a large output (a long run's log) is read in
+        # one go instead of through a select loop.
+        with tempfile.TemporaryFile() as err:
+            done = subprocess.run(["git", *args], cwd=cwd or self.root, input=input,
+                                  stdout=subprocess.PIPE, stderr=err, text=True,
+                                  env={**os.environ, **self._identity(), **(env or {})})
+            err.seek(0)
+            stderr = err.read().decode("utf-8", errors="replace")
         if check and done.returncode != 0:
-            msg = (done.stderr.strip() or done.stdout.strip()).splitlines()
+            msg = (stderr.strip() or done.stdout.strip()).splitlines()
             raise GitError(f"git {args[0]} failed: {msg[-1] if msg else done.returncode}")
         return done.stdout
 
@@ -105,8 +110,9 @@ class Repo:
         lines += ["prepare", "commit"]
         self.git("update-ref", "--stdin", input="\n".join(lines) + "\n")
 
-    def for_each_ref(self, prefix: str, fmt: str) -> list[str]:
-        out = self.git("for-each-ref", f"--format={fmt}%1e", prefix)
+    def for_each_ref(self, prefix: str | list[str], fmt: str) -> list[str]:
+        patterns = [prefix] if isinstance(prefix, str) else prefix
+        out = self.git("for-each-ref", f"--format={fmt}%1e", *patterns)
         return [line for line in out.split("\x1e") if line.strip()]
 
     def log(self, rev: str, fmt: str, first_parent: bool = True) -> list[str]:

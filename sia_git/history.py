@@ -6,9 +6,11 @@ clone of the repository shows.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
+from sia_git import history_cache
 from sia_git import trailers as T
 from sia_git.gitrepo import Repo
 from sia_git.proposer import Trial
@@ -66,6 +68,12 @@ class RunHistory:
     attempts: set[int] = field(default_factory=set)
     confirmed: set[int] = field(default_factory=set)
     stops: dict[int, str] = field(default_factory=dict)  # generation -> why the run stopped
+    # Dollars spent on models per generation: its candidates and its confirmation runs.
+    costs: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def total_cost_usd(self) -> float:
+        return sum(self.costs.values())
 
     @property
     def exists(self) -> bool:
@@ -146,24 +154,34 @@ def load(repo: Repo, run_id: str) -> RunHistory:
     tip = repo.rev_parse(f"refs/heads/{branch(run_id)}")
     if tip is None or base is None:
         return history
-    entries = [entry(raw) for raw in repo.log(f"{base}..{tip}", LOG_FMT)]
+    kinds = [ref(run_id, kind) + "/" for kind in ("rejected", "attempts", "confirmed")]
+    raw_log, ref_lines = history_cache.read(repo, run_id, base, tip, LOG_FMT, _REF_FMT, kinds,
+                                            SEP)
+    entries = [entry(raw) for raw in raw_log]
     entries.reverse()
     reverted = {e.reverts for e in entries if e.reverts}
     for e in entries:
         if e.kind == "generation" and e.sha in reverted:
             e.status = "reverted"
     history.branch = entries
-    for line in repo.for_each_ref(ref(run_id, "rejected") + "/", _REF_FMT):
+    for line in ref_lines:
         name, sha, subject, block = line.strip("\n").split(SEP)
-        history.rejected.append(Entry(sha, subject, "generation", T.parse(block, TSEP),
-                                      status="rejected", ref=name))
+        kind = name.split("/")[3]  # refs/sia/<run>/<kind>/...
+        if kind == "rejected":
+            history.rejected.append(Entry(sha, subject, "generation", T.parse(block, TSEP),
+                                          status="rejected", ref=name))
+            continue
+        gen = int(name.rsplit("/g", 1)[1])
+        (history.attempts if kind == "attempts" else history.confirmed).add(gen)
+        cost = T.read_float(T.parse(block, TSEP).get(T.COST)) if T.COST in block else None
+        if cost is None:  # a record written before records carried their cost
+            cost = _record_cost(repo, name, "attempt.json" if kind == "attempts"
+                                else "confirm.json")
+        history.costs[gen] = history.costs.get(gen, 0.0) + cost
     history.rejected.sort(key=lambda e: (e.gen or 0, e.ref or ""))
     for line in repo.for_each_ref(ref(run_id, "stops") + "/", f"%(refname){SEP}%(contents:body)"):
         name, body = line.strip("\n").split(SEP, 1)
         history.stops[int(name.rsplit("/g", 1)[1])] = body.strip()
-    for kind, target in (("attempts", history.attempts), ("confirmed", history.confirmed)):
-        for line in repo.for_each_ref(ref(run_id, kind) + "/", "%(refname)"):
-            target.add(int(line.strip().rsplit("/g", 1)[1]))
     return history
 
 
@@ -184,6 +202,23 @@ def list_runs(repo: Repo) -> list[str]:
     """Run ids, newest first (by the tip's commit date)."""
     lines = repo.git("for-each-ref", "--sort=-committerdate", "--format=%(refname:strip=3)",
                      "refs/heads/sia/").split()
-    based = {name.split("/")[2] for name in repo.for_each_ref("refs/sia/", "%(refname)")
-             if name.strip().endswith("/base")}
+    # Only the base refs: a long run holds tens of thousands of other refs under refs/sia/.
+    based = {name.strip().split("/")[2] for name in repo.for_each_ref("refs/sia/*/base",
+                                                                       "%(refname)")}
     return [r for r in lines if r in based]
+
+
+def run_cost(repo: Repo, run_id: str) -> float:
+    """Dollars the run has spent on models, from its attempt and confirmation records (failed
+    and rejected candidates included): what a resumed run's budget starts from."""
+    return load(repo, run_id).total_cost_usd
+
+
+def _record_cost(repo: Repo, record_ref: str, name: str) -> float:
+    raw = repo.read_file(record_ref, name)
+    if raw is None:
+        return 0.0
+    data = json.loads(raw)
+    if "candidates" in data:
+        return sum(c.get("cost_usd", 0.0) for c in data["candidates"])
+    return float(data.get("cost_usd", 0.0))

@@ -92,7 +92,7 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo,
         recorded = read_run_toml(repo, hist.tip.sha)
         cfg = configmod.load(repo.root, flags, recorded.get("settings", {}))
         task = from_source(str(recorded.get("task_source", "")))
-        models = roles.build(cfg, spent_usd=rec.run_cost(repo, run_id))
+        models = roles.build(cfg, spent_usd=H.run_cost(repo, run_id))
         ctx = _context(repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha,
                        progress)
         repo.ensure_worktree(paths.worktree, H.branch(run_id))
@@ -195,7 +195,7 @@ def _seed_generation(ctx: Context) -> None:
                       improvement.split("\n", 2)[2], trailers, model)
     sha = ctx.repo.commit(tree, [base], msg)
     record = _record(ctx, 1, None, [out], 0, {0: sha})
-    rec.publish(ctx.repo, ctx.run_id, 1, {0: sha}, 0, None,
+    rec.publish(ctx.repo, ctx.run_id, 1, {0: sha}, 0, None, record,
                 rec.attempt_tree(ctx.repo, record, [out]),
                 [(H.ref(ctx.run_id, "base"), base, None)])
     ctx.repo.ensure_worktree(ctx.paths.worktree, H.branch(ctx.run_id))
@@ -246,7 +246,7 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     accepted, reasons = _select(ctx, outcomes, inc_score)
     commits = _commit_candidates(ctx, hist, inc, gen, outcomes, accepted, reasons)
     record = _record(ctx, gen, inc_score, outcomes, accepted, commits, reasons)
-    rec.publish(ctx.repo, ctx.run_id, gen, commits, accepted, hist.tip.sha,
+    rec.publish(ctx.repo, ctx.run_id, gen, commits, accepted, hist.tip.sha, record,
                 rec.attempt_tree(ctx.repo, record, outcomes))
     if accepted is not None:
         ctx.repo.sync_worktree(ctx.paths.worktree)

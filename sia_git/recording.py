@@ -85,18 +85,20 @@ def attempt_tree(repo: Repo, record: dict[str, Any], outcomes: list[Outcome]) ->
 
 
 def publish(repo: Repo, run_id: str, gen: int, commits: dict[int, str], accepted: int | None,
-            branch_old: str | None, record_tree: str,
+            branch_old: str | None, record: dict[str, Any], record_tree: str,
             extra_refs: list[tuple[str, str, str | None]] = ()) -> None:
     """One transaction: the branch (when a candidate was accepted), each rejected candidate's
     ref, and the attempt record. A kill before it leaves nothing; after it, everything."""
-    record = repo.commit(record_tree, [], f"sia attempt record: run {run_id} gen {gen}\n")
+    cost = sum(c.get("cost_usd", 0.0) for c in record.get("candidates", []))
+    record_commit = repo.commit(record_tree, [], T.render(
+        f"sia attempt record: run {run_id} gen {gen}", "", [(T.COST, format(cost, ".12g"))]))
     updates = list(extra_refs)
     if accepted is not None:
         updates.append((f"refs/heads/{H.branch(run_id)}", commits[accepted], branch_old))
     for index, sha in commits.items():
         if index != accepted:
             updates.append((H.ref(run_id, "rejected", f"g{gen:04d}-c{index}"), sha, None))
-    updates.append((H.ref(run_id, "attempts", f"g{gen:04d}"), record, None))
+    updates.append((H.ref(run_id, "attempts", f"g{gen:04d}"), record_commit, None))
     faults.point("committing")
     repo.update_refs(updates)
 
@@ -136,27 +138,3 @@ def record_stop(repo: Repo, run_id: str, gen: int, kind: str, why: str, spent_us
     name = H.ref(run_id, "stops", f"g{gen:04d}")
     old = repo.rev_parse(name)
     repo.update_refs([(name, sha, old)])
-
-
-def run_cost(repo: Repo, run_id: str) -> float:
-    """Dollars the run has spent on models, from its attempt and confirmation records (failed
-    and rejected candidates included): what a resumed run's budget starts from."""
-    return sum(cost_by_generation(repo, run_id).values())
-
-
-def cost_by_generation(repo: Repo, run_id: str) -> dict[int, float]:
-    """Dollars spent on models per generation (its candidates and its confirmation runs)."""
-    out: dict[int, float] = {}
-    for kind, name in (("attempts", "attempt.json"), ("confirmed", "confirm.json")):
-        for line in repo.for_each_ref(H.ref(run_id, kind) + "/", "%(refname)"):
-            raw = repo.read_file(line.strip(), name)
-            if raw is None:
-                continue
-            gen = int(line.strip().rsplit("/g", 1)[1])
-            data = json.loads(raw)
-            if kind == "attempts":
-                cost = sum(c.get("cost_usd", 0.0) for c in data.get("candidates", []))
-            else:
-                cost = data.get("cost_usd", 0.0)
-            out[gen] = out.get(gen, 0.0) + cost
-    return out

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.gitrepo import Repo
-from sia_git.recording import cost_by_generation
 from sia_git.runs import CODE_DIR, IMPROVEMENT, read_run_toml
 
 DIFF_CHARS = 20_000  # per candidate: a rewrite of a big agent stays readable in the page
@@ -72,7 +71,7 @@ def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
     inc, _ = hist.incumbent()
     settings = read_run_toml(repo, hist.tip.sha)
     return ReportData(hist.run_id, str(settings.get("task_name", "?")), metric, maximize, points,
-                      cost_by_generation(repo, hist.run_id), hist.stops, best, inc.gen,
+                      hist.costs, hist.stops, best, inc.gen,
                       H.branch(hist.run_id), dict(settings.get("settings", {})))
 
 

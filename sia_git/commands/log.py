@@ -11,7 +11,6 @@ import click
 from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.commands.common import fmt_score, open_run
-from sia_git.recording import run_cost
 
 
 def rows(hist: H.RunHistory) -> list[dict[str, Any]]:
@@ -36,21 +35,23 @@ def _row(e: H.Entry, scores: dict[int | None, float | None]) -> dict[str, Any]:
 def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
     repo, hist = open_run(repo_path, run_id)
     table = rows(hist)
-    total = run_cost(repo, hist.run_id)
+    total = hist.total_cost_usd
     if as_json:
         click.echo(json.dumps({"run": hist.run_id, "branch": H.branch(hist.run_id),
                                "total_cost_usd": total, "stops": hist.stops, "rows": table},
                               indent=1))
         return
-    click.echo(f"run {hist.run_id}  (branch {H.branch(hist.run_id)})")
-    click.echo(f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8}  "
-               f"{'cost':>7}  status")
+    # One write: a long run has tens of thousands of rows.
+    lines = [f"run {hist.run_id}  (branch {H.branch(hist.run_id)})",
+             f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8}  "
+             f"{'cost':>7}  status"]
     for r in table:
         delta = "-" if r["delta"] is None else f"{r['delta']:+.4f}"
         gen = "-" if r["gen"] is None else str(r["gen"])
         status = r["status"] + (f": {r['reason']}" if r["status"] == "rejected" else "")
-        click.echo(f"{gen:>4}  {r['commit'][:10]:10}  {r['lever'] or '-':8} "
-                   f"{fmt_score(r['score']):>7} {delta:>8}  {r['cost_usd']:>7.4f}  {status[:90]}")
-    for gen, why in sorted(hist.stops.items()):
-        click.echo(f"stopped after generation {gen}: {why}")
-    click.echo(f"total cost ${total:.4f} (every model call, rejected candidates included)")
+        lines.append(f"{gen:>4}  {r['commit'][:10]:10}  {r['lever'] or '-':8} "
+                     f"{fmt_score(r['score']):>7} {delta:>8}  {r['cost_usd']:>7.4f}  "
+                     f"{status[:90]}")
+    lines += [f"stopped after generation {gen}: {why}" for gen, why in sorted(hist.stops.items())]
+    lines.append(f"total cost ${total:.4f} (every model call, rejected candidates included)")
+    click.echo("\n".join(lines))

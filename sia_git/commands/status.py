@@ -11,7 +11,6 @@ from sia_git import history as H
 from sia_git.commands.common import fmt_score
 from sia_git.gitrepo import open_repo
 from sia_git.lock import RunLock
-from sia_git.recording import run_cost
 from sia_git.runs import RunPaths
 
 
@@ -26,7 +25,7 @@ def run(repo_path: Path, as_json: bool) -> None:
         runs.append({"run": run_id, "branch": H.branch(run_id),
                      "generations": hist.last_generation, "incumbent_generation": inc.gen,
                      "score": score, "state": f"running (pid {pid})" if pid else "idle",
-                     "worktree": str(paths.worktree), "cost_usd": run_cost(repo, run_id)})
+                     "worktree": str(paths.worktree), "cost_usd": H.run_cost(repo, run_id)})
     if as_json:
         click.echo(json.dumps(runs, indent=1))
         return
