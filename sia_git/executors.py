@@ -54,6 +54,10 @@ class RayExecutor:
 
     def __init__(self, sandbox: Sandbox, address: str | None,
                  echo: Callable[[str], None]) -> None:
+        if address is None:
+            # A local instance in single-machine mode: every Ray server listens on 127.0.0.1
+            # only (in cluster mode Ray binds all interfaces). Read when ray is imported.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         try:
             import ray
         except ImportError:
@@ -69,10 +73,8 @@ class RayExecutor:
         level = quiet.level
         quiet.setLevel(logging.ERROR)  # its start-up notices would bury the run's own lines
         try:
-            # A local instance listens on loopback only.
-            local = {} if address else {"_node_ip_address": "127.0.0.1"}
             info = ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                            logging_level=logging.ERROR, ignore_reinit_error=True, **local)
+                            logging_level=logging.ERROR, ignore_reinit_error=True)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
             where = f"at {address}" if address else "locally"
             raise SiaError(f"could not start or reach Ray {where}: {exc}".splitlines()[0]

