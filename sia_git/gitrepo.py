@@ -72,6 +72,27 @@ class Repo:
                               capture_output=True)
         return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
 
+    def read_files(self, specs: list[str]) -> dict[str, str | None]:
+        """Many `rev:path` blobs in one `git cat-file --batch` (None for a missing one)."""
+        if not specs:
+            return {}
+        done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, check=True,
+                              input="".join(f"{spec}\n" for spec in specs).encode(),
+                              capture_output=True)
+        out, pos = {}, 0
+        data = done.stdout
+        for spec in specs:
+            end = data.index(b"\n", pos)
+            header = data[pos:end].split()
+            pos = end + 1
+            if len(header) != 3 or header[1] != b"blob":
+                out[spec] = None  # "<spec> missing", or not a blob
+                continue
+            size = int(header[2])
+            out[spec] = data[pos:pos + size].decode("utf-8", errors="replace")
+            pos += size + 1
+        return out
+
     def list_files(self, rev: str, path: str) -> list[str]:
         out = self.git("ls-tree", "-r", "--name-only", rev, "--", path, check=False)
         return out.splitlines()
@@ -121,6 +142,27 @@ class Repo:
 
     def diff(self, a: str, b: str, paths: list[str]) -> str:
         return self.git("diff", a, b, "--", *paths)
+
+    def diffs_to_parent(self, shas: list[str], paths: list[str]) -> dict[str, str]:
+        """Each commit's diff against its first parent, limited to `paths`, in one process."""
+        if not shas:
+            return {}
+        out = self.git("diff-tree", "--stdin", "--always", "--root", "-p", "-m",
+                       "--first-parent", "--no-color", "--", *paths,
+                       input="".join(f"{sha}\n" for sha in shas))
+        wanted, diffs, current = set(shas), {sha: "" for sha in shas}, None
+        lines: list[str] = []
+        for line in out.splitlines(keepends=True):
+            # A commit's header is its bare id; every diff line starts with a marker instead.
+            if line.rstrip("\n") in wanted:
+                if current is not None:
+                    diffs[current] = "".join(lines)
+                current, lines = line.rstrip("\n"), []
+            else:
+                lines.append(line)
+        if current is not None:
+            diffs[current] = "".join(lines)
+        return diffs
 
     def is_ancestor(self, a: str, b: str) -> bool:
         return subprocess.run(["git", "merge-base", "--is-ancestor", a, b], cwd=self.root,

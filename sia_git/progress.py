@@ -82,8 +82,11 @@ class LiveProgress(Progress):
 
     def state(self, gen: int, label: str, state: str) -> None:
         with self._lock:
-            if gen == self._gen or not self._gen:
-                self._states[label] = (state, time.monotonic())
+            if gen != self._gen and self._gen:
+                return
+            self._states[label] = (state, time.monotonic())
+        if self._live is not None:
+            self._live.refresh()  # every step is drawn, however short it was
 
     def best(self, gen: int, score: float | None) -> None:
         with self._lock:

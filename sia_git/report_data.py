@@ -58,7 +58,12 @@ class ReportData:
 
 
 def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
-    points = [_point(repo, e) for e in hist.in_order()]
+    entries = hist.in_order()
+    # Two git processes for every candidate's note and diff: a long run has thousands.
+    notes = repo.read_files([f"{e.sha}:{IMPROVEMENT}" for e in entries])
+    diffs = repo.diffs_to_parent([e.sha for e in entries], [CODE_DIR])
+    points = [_point(e, notes[f"{e.sha}:{IMPROVEMENT}"] or "", diffs.get(e.sha, ""))
+              for e in entries]
     metric = next((e.trailers.get(T.METRIC, "") for e in hist.branch if e.kind == "generation"),
                   "")
     maximize = "lower is better" not in metric
@@ -75,15 +80,13 @@ def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
                       H.branch(hist.run_id), dict(settings.get("settings", {})))
 
 
-def _point(repo: Repo, e: H.Entry) -> Point:
+def _point(e: H.Entry, improvement: str, diff: str) -> Point:
     t = e.trailers
     reason = t.get(T.REJECTED) or t.get(T.REASON) or ""
     if e.kind == "revert" and not reason:
         reason = f"reverts {e.reverts[:10]}" if e.reverts else "a revert"
-    parent = repo.rev_parse(f"{e.sha}^")
-    diff = repo.diff(parent, e.sha, [CODE_DIR]) if parent else ""
     if len(diff) > DIFF_CHARS:
         diff = diff[:DIFF_CHARS] + f"\n[... {len(diff) - DIFF_CHARS} more characters]\n"
     return Point(e.gen, e.sha, e.status, t.get(T.LEVER), e.score,
                  T.read_float(t.get(T.SCORE_TEST)), e.cost, e.subject, reason,
-                 t.get(T.GATES, ""), repo.read_file(e.sha, IMPROVEMENT) or "", diff)
+                 t.get(T.GATES, ""), improvement, diff)

@@ -72,3 +72,30 @@ def test_identity_from_the_environment_is_kept(tmp_path: Path,
     sha = repo.commit(repo.make_tree("HEAD", {}), [repo.rev_parse("HEAD")], "msg\n")
     assert git(path, "log", "-1", "--format=%an <%ae>", sha).strip() == \
         "Env Person <env@example.com>"
+
+
+def test_batch_reads_match_one_call_per_commit(tmp_path: Path) -> None:
+    """read_files and diffs_to_parent (one git process each, for reports of long runs) give
+    what read_file and diff give one commit at a time."""
+    path = make_repo(tmp_path / "r")
+    repo = open_repo(path)
+    head = repo.rev_parse("HEAD")
+    assert head is not None
+    shas, parent = [], head
+    for i, content in enumerate([b"a = 1\n", b"a = 2\n", b"a = 2\n", "ü = 3\n".encode()]):
+        tree = repo.make_tree(parent, {"sia-agent/agent/x.py": content,
+                                       "sia-agent/notes.md": f"note {i}\n".encode(),
+                                       "elsewhere.txt": f"{i}\n".encode()})
+        parent = repo.commit(tree, [parent], f"gen {i}\n")
+        shas.append(parent)
+    root = repo.commit(repo.make_tree(None, {"sia-agent/agent/x.py": b"r\n"}), [], "root\n")
+    shas.append(root)
+    diffs = repo.diffs_to_parent(shas, ["sia-agent/agent"])
+    for sha in shas[:-1]:
+        assert diffs[sha] == repo.diff(f"{sha}^", sha, ["sia-agent/agent"])
+    assert diffs[shas[2]] == ""  # no change to the agent in that commit
+    assert "+r" in diffs[root] and "elsewhere" not in "".join(diffs.values())
+    specs = [f"{sha}:sia-agent/notes.md" for sha in shas] + [f"{head}:missing.md"]
+    got = repo.read_files(specs)
+    assert got == {spec: repo.read_file(*spec.split(":", 1)) for spec in specs}
+    assert got[f"{shas[3]}:sia-agent/notes.md"] == "note 3\n" and got[specs[-1]] is None
