@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sia_git import history_cache
 from sia_git import trailers as T
@@ -40,16 +41,16 @@ class Entry:
     reverts: str | None = None
     ref: str | None = None
 
-    @property
+    @cached_property  # read tens of thousands of times on a long run
     def gen(self) -> int | None:
         v = self.trailers.get(T.GENERATION)
         return int(v) if v and v.isdigit() else None
 
-    @property
+    @cached_property
     def score(self) -> float | None:
         return T.read_float(self.trailers.get(T.SCORE))
 
-    @property
+    @cached_property
     def cost(self) -> float:
         return T.read_float(self.trailers.get(T.COST)) or 0.0
 
@@ -173,7 +174,9 @@ def load(repo: Repo, run_id: str) -> RunHistory:
             continue
         gen = int(name.rsplit("/g", 1)[1])
         (history.attempts if kind == "attempts" else history.confirmed).add(gen)
-        cost = T.read_float(T.parse(block, TSEP).get(T.COST)) if T.COST in block else None
+        # A record's only trailer is its cost: "Sia-Cost-USD: <dollars>".
+        key, _, value = block.partition(":")
+        cost = T.read_float(value.strip()) if key.strip() == T.COST else None
         if cost is None:  # a record written before records carried their cost
             cost = _record_cost(repo, name, "attempt.json" if kind == "attempts"
                                 else "confirm.json")

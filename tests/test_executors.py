@@ -59,6 +59,46 @@ def test_ray_and_the_default_executor_accept_the_same_generations(tmp_path: Path
 
 
 @pytest.mark.slow
+def test_agents_that_mount_a_model_run_on_ray_with_the_same_results(
+        tmp_path: Path, sia: Runner, tiny_task: Path) -> None:
+    """A weights run (tests/tinymodel.py): its agents mount the base model and the adapter, so
+    Ray keeps them on this machine's node; training stays on the driver."""
+    runs = {}
+    for executor in ("local", "ray"):
+        repo = make_repo(tmp_path / executor)
+        done = sia("evolve", "--task-dir", str(tiny_task), "--max-gen", "2", "--lever",
+                   "weights", "--candidates", "1", "--confirm-runs", "0", "--executor",
+                   executor, cwd=repo)
+        assert done.returncode == 0, done.stderr + done.stdout
+        runs[executor] = candidates(repo)
+    local, ray = runs["local"], runs["ray"]
+    assert local[(2, 1)]["accepted"], "the weights generation should win"
+    assert {k: {f: v for f, v in c.items() if f != "where"} for k, c in local.items()} == {
+        k: {f: v for f, v in c.items() if f != "where"} for k, c in ray.items()}
+    assert all(c["where"].startswith("ray node ") for c in ray.values())
+
+
+@pytest.mark.slow
+def test_a_target_agent_reaches_the_gateway_from_a_ray_worker(repo: Path, tmp_path: Path,
+                                                              sia: Runner) -> None:
+    from tests.fakellm import FakeLLM, text
+    from tests.test_evolve_llm import GATEWAY_AGENT, MODEL
+
+    agent = tmp_path / "agent.py"
+    agent.write_text(GATEWAY_AGENT)
+    with FakeLLM(lambda body, n: text("yes")) as llm:
+        done = sia("evolve", "--task", "penguins", "--agent", str(agent), "--max-gen", "1",
+                   "--target-model", MODEL, "--target-api-base", llm.api_base,
+                   "--target-api-key-env", "SIA_TARGET_KEY", "--executor", "ray", cwd=repo,
+                   env={"SIA_TARGET_KEY": "sk-target-key-for-the-gateway-0123"})
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(repo)
+    log = git(repo, "show", f"refs/sia/{run_id}/attempts/g0001:c0/gateway.jsonl")
+    assert [json.loads(line)["status"] for line in log.splitlines()] == [200] * 3
+    assert candidates(repo)[(1, 0)]["where"].startswith("ray node ")
+
+
+@pytest.mark.slow
 def test_an_agent_that_crashes_on_a_ray_worker_is_reported_with_its_stderr(
         repo: Path, tmp_path: Path, sia: Runner) -> None:
     agent = tmp_path / "crash.py"
