@@ -70,9 +70,9 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo,
     paths = RunPaths(repo, run_id)
     with RunLock(paths.locks, run_id):
         ctx = _context(repo, paths, task, cfg, echo, models, "HEAD", progress)
-        echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
-             f"{ctx.sandbox.backend}, proposer {_proposer(ctx)}")
         with _resumable(ctx):
+            echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
+                 f"{ctx.sandbox.backend}, proposer {_proposer(ctx)}")
             _seed_generation(ctx)
             _iterate(ctx)
     return run_id
@@ -92,16 +92,16 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo,
         recorded = read_run_toml(repo, hist.tip.sha)
         cfg = configmod.load(repo.root, flags, recorded.get("settings", {}))
         task = from_source(str(recorded.get("task_source", "")))
-        models = roles.build(cfg, spent_usd=H.run_cost(repo, run_id))
+        models = roles.build(cfg, spent_usd=hist.total_cost_usd)
         ctx = _context(repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha,
                        progress)
-        repo.ensure_worktree(paths.worktree, H.branch(run_id))
-        added = rec.ensure_notes(ctx.repo, run_id)
-        echo(f"resuming run {run_id} after generation {hist.last_generation}"
-             + (f" (restored {added} note(s))" if added else "")
-             + (f", ${models.budget.spent_usd:.4f} spent so far" if models.budget.spent_usd
-                else ""))
         with _resumable(ctx):
+            repo.ensure_worktree(paths.worktree, H.branch(run_id))
+            added = rec.ensure_notes(ctx.repo, run_id)
+            echo(f"resuming run {run_id} after generation {hist.last_generation}"
+                 + (f" (restored {added} note(s))" if added else "")
+                 + (f", ${models.budget.spent_usd:.4f} spent so far"
+                    if models.budget.spent_usd else ""))
             _iterate(ctx)
     return run_id
 
@@ -141,7 +141,8 @@ def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: E
     weights = None if w is None else WeightsRuntime.build(
         w, task.name, dataset, AdapterStore(repo.sia_dir / "adapters"), cfg.train_timeout_s,
         cfg.train_memory_mb, cfg.hub_repo, task.evaluator_template())
-    runner = executors.make(cfg.executor, sandbox, cfg.ray_address, echo)  # last: it may
+    # Last: a Ray executor starts processes that only `_resumable` shuts down again.
+    runner = executors.make(cfg.executor, sandbox, cfg.ray_address, echo)
     shown = progress or Progress(echo)
     shown.start(paths.run_id, cfg.max_gen, lambda: models.budget.spent_usd, cfg.budget_usd)
     return Context(repo, paths, task, cfg, runner, dataset, echo, models, gates,
