@@ -135,6 +135,8 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
         out.evaluation = evaluate(task, scratch / "sandbox" / "work", scratch / "eval")
     except EvaluatorFailed as exc:
         out.status, out.reason = "eval-failed", str(exc)
+    else:
+        out.traces.update(out.evaluation.logs)  # the evaluator's output on unsealed splits
     return out
 
 

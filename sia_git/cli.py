@@ -173,6 +173,10 @@ def init(name: str | None, directory: Path | None, ci: str | None) -> None:
               "`pip install 'sia-git[ray]'`). Gates and scoring stay here [local].")
 @click.option("--ray-address", help="A running Ray cluster (host:port, or auto) for --executor "
               "ray; without it a local Ray instance is started for the run.")
+@click.option("--select-on-test", is_flag=True, default=None,
+              help="For a task with one answer set that sia-git cannot split into dev and test: "
+              "select on it (the test labels). Printed as a warning and recorded in every "
+              "commit's Sia-Metric; there is then no sealed test score.")
 @click.option("--quiet", is_flag=True, default=None,
               help="Plain lines only, no live display (as in a pipe or CI).")
 @repo_option
@@ -187,6 +191,23 @@ def evolve(run_id: str | None, repo: Path, **flags: Any) -> None:
     from sia_git.commands import evolve as cmd
 
     cmd.run(repo, run_id, flags)
+
+
+@cli.command()
+@run_option
+@click.option("--task-dir", type=click.Path(path_type=Path),
+              help="The task folder, when the path the run recorded is not here (the audit "
+              "reads the answer files to know which item ids are sealed).")
+@json_option
+@repo_option
+@_handle_errors
+def audit(run_id: str | None, task_dir: Path | None, as_json: bool, repo: Path) -> None:
+    """Check a run for leaks of the sealed test split: every commit, ref and note a clone would
+    get is read; a test item's id next to a status, a score or a gold value, or a private answer
+    file's content, is a finding. Exit 1 on any finding."""
+    from sia_git.commands import audit as cmd
+
+    sys.exit(cmd.run(repo, run_id, task_dir, as_json))
 
 
 @cli.command()

@@ -62,6 +62,8 @@ class EvolveConfig(BaseModel):
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = Field(default=None, min_length=1)
     profiles: dict[str, ModelProfile] = Field(default_factory=dict)
+    # Only as a flag (never from a config file): select on a one-answer-set task's test labels.
+    select_on_test: bool = False
 
 
 # Keys that make sense in a config file; the rest are per-invocation flags.

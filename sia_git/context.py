@@ -54,7 +54,7 @@ class Context:
 
     @property
     def select(self) -> str:
-        return self.task.manifest.splits.select
+        return self.task.select
 
     def limits(self) -> Limits:
         a = self.task.manifest.agent

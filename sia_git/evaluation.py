@@ -2,6 +2,10 @@
 
 The agent's working dir is copied first, keeping regular files only: a `results.json` the agent
 wrote, and any symlink (which could point the evaluator at the answer key), never reach it.
+
+Splits follow the task's plan (splits.py). A sealed split's result is its aggregate score only:
+its items' statuses, its metrics and the evaluator's own output stay in this process. The
+selection split keeps all three (they are what the Feedback-Agent learns from).
 """
 
 from __future__ import annotations
@@ -14,9 +18,13 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sia_git import answers
+from sia_git.splits import CORRECT, SplitPlan
 from sia_git.task import Task
 
 MAX_COPY_BYTES = 256 * 1024 * 1024
+LOG_BYTES = 64 * 1024  # of the evaluator's own output on the selection split, kept as a trace
+TOLERANCE = 5e-4  # between the evaluator's aggregate and the share of correct items
 
 
 class EvaluatorFailed(Exception):
@@ -34,6 +42,8 @@ class SplitScore:
 class Evaluation:
     splits: dict[str, SplitScore]
     dropped: list[str]  # what the agent wrote that the evaluator was not shown
+    # The evaluator's stdout, stderr and result file for unsealed splits (trace name -> bytes)
+    logs: dict[str, bytes] = field(default_factory=dict)
 
     def score(self, split: str) -> float | None:
         s = self.splits.get(split)
@@ -66,34 +76,150 @@ def copy_outputs(work: Path, dest: Path) -> list[str]:
 
 
 def evaluate(task: Task, work: Path, scratch: Path) -> Evaluation:
-    """Run the evaluator on every split the task scores; raise EvaluatorFailed on its failure."""
+    """Run the evaluator on every split the task's plan scores; raise EvaluatorFailed on its
+    failure."""
     outputs = scratch / "eval-input"
     dropped = copy_outputs(work, outputs)
-    splits: dict[str, SplitScore] = {}
-    if task.kind == "sia":
-        _run(task, task.evaluator_command(outputs, task.splits[0], outputs / "results.json"))
-        splits[task.splits[0]] = _parse_sia(task, outputs / "results.json")
-    else:
-        for split in task.splits:
-            result = scratch / f"result-{split}.json"
-            _run(task, task.evaluator_command(outputs, split, result))
-            splits[split] = _parse_native(result)
-    return Evaluation(splits, dropped)
+    plan = task.plan
+    ev = Evaluation({}, dropped)
+    if plan.mode == "hashed":
+        ev.splits = _hashed(task, plan, outputs, scratch, ev.logs)
+    elif plan.mode == "declared":
+        for split in plan.splits:
+            ev.splits[split] = _score(task, split, split, outputs, scratch,
+                                      split in plan.sealed, ev.logs)
+    else:  # select-on-test, legacy: the task's one answer set, under the plan's name
+        ev.splits[plan.select] = _score(task, plan.select, task.manifest.splits.select,
+                                        outputs, scratch, True, ev.logs)
+    return ev
 
 
-def _run(task: Task, argv: list[str]) -> None:
+def sealed_score(score: float) -> SplitScore:
+    return SplitScore(score)
+
+
+def _score(task: Task, name: str, ev_split: str, outputs: Path, scratch: Path, sealed: bool,
+           logs: dict[str, bytes], root: Path | None = None) -> SplitScore:
+    """One evaluator run scored as split `name` (`ev_split` is the task's own split name).
+    `root`: a copy of the task whose answer files were narrowed to this split."""
+    raw = _evaluate_once(task, name, ev_split, outputs, scratch, sealed, logs, root)
+    return sealed_score(raw.score) if sealed else raw
+
+
+def _evaluate_once(task: Task, name: str, ev_split: str, outputs: Path, scratch: Path,
+                   sealed: bool, logs: dict[str, bytes], root: Path | None) -> SplitScore:
+    gen = scratch / f"gen-{name}"  # SIA evaluators write results.json into the outputs folder
+    shutil.copytree(outputs, gen, copy_function=os.link)
+    result = gen / "results.json" if task.kind == "sia" else scratch / f"result-{name}.json"
+    answers_dir = (root / task.private_dir.relative_to(task.root)) if root else None
+    argv = task.evaluator_command(gen, ev_split, result, root, answers_dir)
+    done = _run(task, argv, root or task.root, sealed)
+    parsed = _parse_sia(task, result) if task.kind == "sia" else _parse_native(result)
+    if not sealed:
+        logs[f"evaluator/{name}.stdout.txt"] = done.stdout.encode()[:LOG_BYTES]
+        logs[f"evaluator/{name}.stderr.txt"] = done.stderr.encode()[:LOG_BYTES]
+        logs[f"evaluator/{name}.result.json"] = result.read_bytes()[:LOG_BYTES]
+    return parsed
+
+
+def _hashed(task: Task, plan: SplitPlan, outputs: Path, scratch: Path,
+            logs: dict[str, bytes]) -> dict[str, SplitScore]:
+    if plan.method == "items":
+        whole = _evaluate_once(task, "all", task.manifest.splits.select, outputs, scratch,
+                               True, logs, None)
+        if whole.items:
+            return _by_items(task, plan, whole)
+        if not plan.narrow_fallback:
+            raise EvaluatorFailed(
+                "the evaluator reported no per-item statuses (items: [{id, status}]), so dev "
+                "and test cannot be scored apart; declare [splits] id_field so sia-git can "
+                "narrow the answer files, or pass --select-on-test")
+    out = {}
+    for side in ("dev", "test"):
+        root = _narrowed_task(task, plan, side, scratch / f"task-{side}")
+        out[side] = _score(task, side, task.manifest.splits.select, outputs, scratch,
+                           side in plan.sealed, logs, root)
+    return out
+
+
+def _by_items(task: Task, plan: SplitPlan, whole: SplitScore) -> dict[str, SplitScore]:
+    """Dev and test scores as shares of correct items, checked against the evaluator's own
+    aggregate (a metric that is not such a share would be silently misreported)."""
+    good = [i["status"] in CORRECT for i in whole.items]
+    share = sum(good) / len(good)
+    complement = abs(whole.score - (1 - share)) <= TOLERANCE < abs(whole.score - share)
+    if not complement and abs(whole.score - share) > TOLERANCE:
+        raise EvaluatorFailed(
+            f"the evaluator's per-item statuses do not reproduce its "
+            f"{task.manifest.metric.name} ({share:.4f} of items correct, it reported "
+            f"{whole.score:.4f}); set [splits] method = \"narrow\" (with an id_field) or "
+            "[metric] mean_over_items = false")
+    sides: dict[str, list[dict[str, str]]] = {"dev": [], "test": []}
+    for item in whole.items:
+        sides[plan.side(item["id"])].append(item)
+    if not sides["dev"] or not sides["test"]:
+        raise EvaluatorFailed(f"the hash split left no {'dev' if not sides['dev'] else 'test'} "
+                              f"items among the evaluator's {len(whole.items)}")
+
+    def share_of(items: list[dict[str, str]]) -> float:
+        s = sum(i["status"] in CORRECT for i in items) / len(items)
+        return 1 - s if complement else s
+
+    counts: dict[str, float | int | str] = {"items": len(sides["dev"])}
+    for item in sides["dev"]:
+        counts[item["status"]] = int(counts.get(item["status"], 0)) + 1
+    return {"dev": SplitScore(share_of(sides["dev"]), counts, sides["dev"]),
+            "test": sealed_score(share_of(sides["test"]))}
+
+
+def _narrowed_task(task: Task, plan: SplitPlan, side: str, dest: Path) -> Path:
+    """A copy of the task root for one side: its answer files narrowed to that side's items,
+    the evaluator copied (it finds the answers relative to its own path), the rest linked."""
+    private = task.private_dir.relative_to(task.root)
+    evaluator = task.evaluator.relative_to(task.root) if task.evaluator.is_relative_to(
+        task.root) else None
+    special = {private, *([evaluator] if evaluator else [])}
+
+    def build(src: Path, dst: Path, rel: Path) -> None:
+        dst.mkdir(parents=True, exist_ok=True)
+        for entry in src.iterdir():
+            r = rel / entry.name
+            if r == private:
+                answers.narrow(entry, dst / entry.name, str(plan.id_field),
+                               lambda i: plan.side(i) == side)
+            elif r == evaluator:
+                shutil.copyfile(entry, dst / entry.name)
+            elif any(s.is_relative_to(r) for s in special) and entry.is_dir():
+                build(entry, dst / entry.name, r)
+            else:
+                (dst / entry.name).symlink_to(entry)
+
+    try:
+        build(task.root, dest, Path("."))
+    except (answers.NotNarrowable, OSError, ValueError) as exc:
+        raise EvaluatorFailed(f"could not narrow the answer files to the {side} split: "
+                              f"{exc}") from None
+    return dest
+
+
+def _run(task: Task, argv: list[str], cwd: Path, sealed: bool) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-           "HOME": str(task.root), "PYTHONDONTWRITEBYTECODE": "1"}
+           "HOME": str(task.root), "PYTHONDONTWRITEBYTECODE": "1",
+           **task.manifest.evaluator.env}
     timeout = task.manifest.evaluator.timeout_s
     try:
-        done = subprocess.run(argv, cwd=task.root, env=env, capture_output=True, text=True,
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise EvaluatorFailed(f"evaluator {task.evaluator} timed out after {timeout:g}s") from None
     if done.returncode != 0:
+        if sealed:  # its output may name sealed test items
+            raise EvaluatorFailed(f"evaluator {task.evaluator} failed (exit {done.returncode}) "
+                                  "on sealed test items; its output is not kept")
         last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
         raise EvaluatorFailed(f"evaluator {task.evaluator} failed "
                               f"(exit {done.returncode}): {last[:300]}")
+    return done
 
 
 def _load(path: Path) -> dict:

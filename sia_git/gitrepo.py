@@ -93,6 +93,33 @@ class Repo:
             pos += size + 1
         return out
 
+    def reachable_objects(self, tips: list[str], exclude: list[str]) -> list[tuple[str, str]]:
+        """(object id, path or "") of every object reachable from `tips` and not from
+        `exclude`: what a clone fetching those refs gets beyond what it already had."""
+        if not tips:
+            return []
+        out = self.git("rev-list", "--objects", *tips, "--not", *exclude, "--")
+        return [(line[:40], line[41:]) for line in out.splitlines() if line]
+
+    def read_objects(self, shas: list[str]) -> list[tuple[str, str, bytes]]:
+        """(id, type, content) of many objects in one `git cat-file --batch`."""
+        if not shas:
+            return []
+        done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, check=True,
+                              input="".join(f"{s}\n" for s in shas).encode(),
+                              capture_output=True)
+        data, pos, out = done.stdout, 0, []
+        for sha in shas:
+            end = data.index(b"\n", pos)
+            header = data[pos:end].split()
+            pos = end + 1
+            if len(header) != 3:
+                continue
+            size = int(header[2])
+            out.append((sha, header[1].decode(), data[pos:pos + size]))
+            pos += size + 1
+        return out
+
     def list_files(self, rev: str, path: str) -> list[str]:
         out = self.git("ls-tree", "-r", "--name-only", rev, "--", path, check=False)
         return out.splitlines()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import config as configmod
-from sia_git import executors, faults, levers, review, writers
+from sia_git import executors, faults, levers, review, splits, writers
 from sia_git import history as H
 from sia_git import knobs as knobmod
 from sia_git import recording as rec
@@ -61,6 +61,7 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo,
     repo = open_repo(repo_path)
     cfg = configmod.load(repo.root, flags)
     task = resolve(cfg.task, cfg.task_dir)
+    task = task.with_plan(splits.for_new_run(task, cfg.select_on_test))
     check_private_untracked(repo, task)
     if cfg.agent is not None and not cfg.agent.is_file():
         raise SiaError(f"--agent: no such file: {cfg.agent}")
@@ -73,6 +74,10 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo,
         with _resumable(ctx):
             echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
                  f"{ctx.sandbox.backend}, proposer {_proposer(ctx)}")
+            if task.plan.selects_on_test:
+                echo(f"warning: --select-on-test: run {run_id} selects on the test labels of "
+                     f"task {task.name}; its scores say nothing about unseen items")
+            echo(task.plan.describe())
             _seed_generation(ctx)
             _iterate(ctx)
     return run_id
@@ -82,8 +87,9 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo,
            progress: Progress | None = None) -> str:
     """Continue a run from its branch tip after a crash, a kill, or to add generations."""
     repo = open_repo(repo_path)
-    if any(flags.get(k) is not None for k in ("task", "task_dir", "agent")):
-        raise SiaError("--task, --task-dir and --agent cannot be changed when resuming a run")
+    if any(flags.get(k) is not None for k in ("task", "task_dir", "agent", "select_on_test")):
+        raise SiaError("--task, --task-dir, --agent and --select-on-test cannot be changed when "
+                       "resuming a run")
     paths = RunPaths(repo, run_id)
     if not H.load(repo, run_id).exists:
         raise SiaError(f"unknown run '{run_id}' (see `sia-git status` for this repository's runs)")
@@ -92,6 +98,10 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo,
         recorded = read_run_toml(repo, hist.tip.sha)
         cfg = configmod.load(repo.root, flags, recorded.get("settings", {}))
         task = from_source(str(recorded.get("task_source", "")))
+        task = task.with_plan(splits.from_record(task, recorded))
+        if task.plan.mode == "legacy":
+            raise SiaError(f"run {run_id} was {splits.LEGACY_NOTE}; start a new run instead of "
+                           "resuming it")
         models = roles.build(cfg, spent_usd=hist.total_cost_usd)
         ctx = _context(repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha,
                        progress)

@@ -39,23 +39,22 @@ def outcome_record(o: Outcome) -> dict[str, Any]:
         "adapter": o.adapter,
         "train": o.proposal.train if o.proposal else None,
     }
-    if ev:
-        rec["items"] = {s: v.items for s, v in ev.splits.items()}
+    if ev:  # per-item statuses of the selection split only; sealed splits never carry any
+        rec["items"] = {s: v.items for s, v in ev.splits.items() if v.items}
     return rec
 
 
 def message(run_id: str, gen: int, parent_gen: int | None, o: Outcome, task: Task,
             subject: str, body: str, extra: list[tuple[str, str]],
             model: str | None = None) -> str:
-    select = task.manifest.splits.select
     metric = task.manifest.metric
     higher = "higher" if metric.direction == "maximize" else "lower"
-    score = o.score(select)
+    score = o.score(task.select)
     tr = [(T.RUN, run_id), (T.GENERATION, str(gen)),
           (T.PARENT, str(parent_gen) if parent_gen else "none"),
           (T.LEVER, o.proposal.lever if o.proposal else "harness"),
           (T.SCORE, T.score_value(score)),
-          (T.METRIC, f"{metric.name} ({higher} is better, split {select})")]
+          (T.METRIC, f"{metric.name} ({higher} is better, {task.plan.metric_note()})")]
     for split in task.splits[1:]:
         s = o.score(split)
         if s is not None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sia_git import config as configmod
 from sia_git import history as H
+from sia_git import splits
 from sia_git import trailers as T
 from sia_git.candidates import Outcome, try_candidate
 from sia_git.errors import SiaError
@@ -67,6 +68,7 @@ def rescore(repo: Repo, rev: str, say: Callable[[str], None], generation: bool =
     recorded = read_run_toml(repo, sha)
     task = (load_task(task_dir, str(task_dir.resolve()), need_reference=False) if task_dir
             else from_source(str(recorded.get("task_source", ""))))
+    task = task.with_plan(splits.from_record(task, recorded))
     cfg = configmod.load(repo.root, {}, recorded.get("settings", {}))
     key = _cache_key(repo, sha, task, cfg.seed)
     hit = _cached(repo, key) if use_cache else None
@@ -86,7 +88,8 @@ def rescore(repo: Repo, rev: str, say: Callable[[str], None], generation: bool =
 def _cache_key(repo: Repo, sha: str, task: Task, seed: int) -> str:
     agent = repo.git("rev-parse", f"{sha}:{CODE_DIR}").strip()
     pin = repo.git("rev-parse", "--verify", "--quiet", f"{sha}:{pins.PIN}", check=False).strip()
-    parts = [agent, pin or "-", task.source, task.manifest.version, str(seed)]
+    parts = [agent, pin or "-", task.source, task.manifest.version, str(seed),
+             json.dumps(task.plan.record(), sort_keys=True)]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

@@ -67,14 +67,16 @@ def run_toml(run_id: str, task: Task, settings: dict[str, Any]) -> str:
         value = settings.get(key)
         if value is not None:
             lines.append(f"{key} = {_toml(value)}")
+    # How dev and test were divided: a resume, `eval` and the audit use the same plan.
+    lines += ["", "[split]", *(f"{k} = {_toml(v)}" for k, v in task.plan.record().items())]
     return "\n".join(lines) + "\n"
 
 
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)  # a TOML basic string (JSON's escapes are TOML's)
+    if isinstance(value, str | list):
+        return json.dumps(value)  # a TOML basic string or array (JSON's escapes are TOML's)
     return repr(value)
 
 

@@ -6,17 +6,21 @@ trusted evaluator, and a reference agent that seeds generation 1.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sia_git.errors import SiaError
 from sia_git.resources import bundled, evaluator_script
 from sia_git.weights.spec import WeightsSpec
+
+if TYPE_CHECKING:
+    from sia_git.splits import SplitPlan
 
 MANIFEST = "task.toml"
 
@@ -28,11 +32,18 @@ class _Strict(BaseModel):
 class MetricSpec(_Strict):
     name: str = "accuracy"
     direction: Literal["maximize", "minimize"] = "maximize"
+    # Whether the metric is the share of items whose status is correct (then sia-git scores dev
+    # and test from the evaluator's per-item statuses). None: decided by the metric's name.
+    mean_over_items: bool | None = None
 
 
 class SplitSpec(_Strict):
     select: str = "dev"
     report: list[str] = Field(default_factory=list)
+    # A task with one answer set (no report split) is split into dev and test by sia-git:
+    dev_fraction: float = Field(default=0.5, gt=0, lt=1)
+    method: Literal["auto", "items", "narrow"] = "auto"
+    id_field: str | None = Field(default=None, min_length=1)  # the answer files' id column/key
 
 
 class AgentSpec(_Strict):
@@ -48,6 +59,8 @@ class EvaluatorSpec(_Strict):
     path: str | None = None
     builtin: Literal["accuracy"] | None = None
     timeout_s: float = Field(default=60.0, gt=0)
+    env: dict[str, str] = Field(default_factory=dict)  # added to the evaluator's environment
+    args: list[str] = Field(default_factory=list)  # appended to its command line
 
     @model_validator(mode="after")
     def _one_source(self) -> EvaluatorSpec:
@@ -80,6 +93,9 @@ class Task:
     manifest: Manifest
     kind: Literal["native", "sia"]
     source: str  # how to find the task again: "builtin:NAME" or an absolute path
+    # How its answers divide into a selection split and sealed report splits; a run records
+    # the plan it used (splits.py). None: the task's default plan, made when first asked for.
+    split_plan: SplitPlan | None = None
 
     @property
     def name(self) -> str:
@@ -107,15 +123,47 @@ class Task:
         return evaluator_script(spec.builtin) if spec.builtin else self.root / str(spec.path)
 
     @property
+    def plan(self) -> SplitPlan:
+        """Raises SiaError when the task's one answer set cannot be split (see splits.py)."""
+        if self.split_plan is not None:
+            return self.split_plan
+        from sia_git.splits import default_plan
+
+        return default_plan(self)
+
+    def with_plan(self, plan: SplitPlan) -> Task:
+        return dataclasses.replace(self, split_plan=plan)
+
+    @property
+    def select(self) -> str:
+        """The split that selection uses (dev unless a run chose --select-on-test)."""
+        return self.plan.select
+
+    @property
     def splits(self) -> list[str]:
+        return list(self.plan.splits)
+
+    @property
+    def declared_splits(self) -> list[str]:
+        """The splits the task's own answer key has (its evaluator's --split values)."""
         s = self.manifest.splits
         return [s.select, *[r for r in s.report if r != s.select]]
 
-    def evaluator_command(self, outputs: Path, split: str, result: Path) -> list[str]:
+    def evaluator_command(self, outputs: Path, split: str, result: Path,
+                          root: Path | None = None, answers: Path | None = None) -> list[str]:
+        """`root` replaces the task root (a copy whose answers were narrowed to one split) and
+        `answers` the private folder handed to a native evaluator."""
+        root = root or self.root
         if self.kind == "sia":
-            return [sys.executable, str(self.evaluator), "--gen-dir", str(outputs)]
-        return [sys.executable, str(self.evaluator), "--predictions", str(outputs),
-                "--answers", str(self.private_dir), "--split", split, "--output", str(result)]
+            script = root / self.evaluator.relative_to(self.root)
+            argv = [sys.executable, str(script), "--gen-dir", str(outputs)]
+        else:
+            script = self.evaluator if self.manifest.evaluator.builtin else (
+                root / self.evaluator.relative_to(self.root))
+            argv = [sys.executable, str(script), "--predictions", str(outputs),
+                    "--answers", str(answers or self.private_dir), "--split", split,
+                    "--output", str(result)]
+        return argv + list(self.manifest.evaluator.args)
 
 
     def evaluator_template(self) -> list[str] | None:
@@ -124,7 +172,8 @@ class Task:
         if self.kind == "sia":
             return None
         return [sys.executable, str(self.evaluator), "--predictions", "{predictions}",
-                "--answers", "{answers}", "--split", "{split}", "--output", "{output}"]
+                "--answers", "{answers}", "--split", "{split}", "--output", "{output}",
+                *self.manifest.evaluator.args]
 
 
 def builtin_tasks() -> dict[str, Path]:
@@ -176,11 +225,23 @@ def _read_manifest(path: Path, defaults: dict | None = None) -> Manifest:
     except tomllib.TOMLDecodeError as exc:
         raise SiaError(f"{path}: invalid TOML: {exc}") from None
     try:
-        return Manifest.model_validate({**(defaults or {}), **data})
+        return Manifest.model_validate(merge(defaults or {}, data))
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         raise SiaError(f"{path}: {key}: {err['msg']}") from None
+
+
+def merge(defaults: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` over `defaults` key by key, tables recursively: a partial data/task.toml
+    keeps every default it does not name."""
+    out = dict(defaults)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _load_sia_layout(root: Path, source: str) -> Task:

@@ -80,7 +80,7 @@ def _report(now: Rescored, base: Rescored | None, opts: Options) -> dict[str, An
     unknown = [s for s in splits if s not in task.splits]
     if unknown:
         raise SiaError(f"--split {unknown[0]}: task {task.name} scores {', '.join(task.splits)}")
-    committed = {task.manifest.splits.select: now.entry.score}
+    committed = {task.select: now.entry.score}
     for s in task.splits[1:]:
         committed[s] = T.read_float(now.entry.trailers.get(
             T.SCORE_TEST if s == "test" else f"Sia-Score-{s}"))
@@ -91,7 +91,7 @@ def _report(now: Rescored, base: Rescored | None, opts: Options) -> dict[str, An
         b = base.outcome.score(s) if base else None
         rows.append({"split": s, "score": score, "baseline": b, "committed": committed.get(s),
                      "delta": None if score is None or b is None else score - b})
-    gate = next((r for r in rows if r["split"] == task.manifest.splits.select), rows[0])
+    gate = next((r for r in rows if r["split"] == task.select), rows[0])
     drop = -sign * gate["delta"] if gate["delta"] is not None else 0.0
     regression = drop > opts.tolerance + 1e-12
     verdict = (f"{gate['split']} {gate['score']:.4f} vs baseline {gate['baseline']:.4f} "

@@ -1,0 +1,40 @@
+"""`sia-git audit`: check that nothing a clone of a run would get ties a sealed test item to its
+result, and that no private answer file's content is in it (see audit.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from sia_git import splits
+from sia_git.audit import audit
+from sia_git.commands.common import open_run
+from sia_git.runs import read_run_toml
+from sia_git.task import from_source
+from sia_git.task import load as load_task
+
+
+def run(repo_path: Path, run_id: str | None, task_dir: Path | None, as_json: bool) -> int:
+    repo, hist = open_run(repo_path, run_id)
+    recorded = read_run_toml(repo, hist.tip.sha)
+    task = (load_task(task_dir, str(task_dir.resolve()), need_reference=False) if task_dir
+            else from_source(str(recorded.get("task_source", ""))))
+    task = task.with_plan(splits.from_record(task, recorded))
+    result = audit(repo, hist.run_id, task)
+    if as_json:
+        click.echo(json.dumps({"run": result.run_id, "objects": result.objects,
+                               "sealed_items": result.sealed_items, "clean": result.clean,
+                               "findings": [{"object": f.obj, "where": f.where, "what": f.what}
+                                            for f in result.findings]}, indent=1))
+    else:
+        for f in result.findings:
+            click.echo(f.line())
+        verdict = "clean" if result.clean else f"{len(result.findings)} finding(s)"
+        click.echo(f"audit of run {result.run_id}: {verdict} ({result.objects} objects read, "
+                   f"{result.sealed_items} sealed test items checked"
+                   + (f"; {splits.LEGACY_NOTE}" if task.plan.mode == "legacy" else "") + ")",
+                   file=sys.stdout if result.clean else sys.stderr)
+    return 0 if result.clean else 1
