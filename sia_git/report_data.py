@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.gitrepo import Repo
-from sia_git.runs import CODE_DIR, IMPROVEMENT, read_run_toml
+from sia_git.runs import CODE_DIR, IMPROVEMENT, read_run_toml, selection_warning
 
 DIFF_CHARS = 20_000  # per candidate: a rewrite of a big agent stays readable in the page
 
@@ -48,6 +48,7 @@ class ReportData:
     tip_gen: int | None  # the generation whose code the run branch holds now
     branch: str = ""
     settings: dict[str, object] = field(default_factory=dict)
+    warning: str | None = None  # a run that selected on the test labels
 
     @property
     def total_cost_usd(self) -> float:
@@ -77,7 +78,8 @@ def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
     settings = read_run_toml(repo, hist.tip.sha)
     return ReportData(hist.run_id, str(settings.get("task_name", "?")), metric, maximize, points,
                       hist.costs, hist.stops, best, inc.gen,
-                      H.branch(hist.run_id), dict(settings.get("settings", {})))
+                      H.branch(hist.run_id), dict(settings.get("settings", {})),
+                      selection_warning(repo, hist))
 
 
 def _point(e: H.Entry, improvement: str, diff: str) -> Point:

@@ -90,6 +90,24 @@ def read_run_toml(repo: Repo, rev: str) -> dict[str, Any]:
         raise SiaError(f"{RUN_TOML} on the run branch is invalid TOML: {exc}") from None
 
 
+def selection_warning(repo: Repo, hist: Any) -> str | None:
+    """For `log`, `show` and `report`: a line when the run selected on the test labels (a run
+    from before sealed splits, on a task with one answer set, or one made with
+    --select-on-test), read from what the run branch holds."""
+    from sia_git import splits
+
+    recorded = read_run_toml(repo, hist.tip.sha)
+    if recorded.get("split", {}).get("mode") == "select-on-test":
+        return (f"run {hist.run_id} selected on the test labels (--select-on-test): its scores "
+                "say nothing about unseen items")
+    manifest = repo.read_file(hist.tip.sha, f"{TASK_COPY}/{MANIFEST}")
+    try:
+        report = bool(manifest and tomllib.loads(manifest).get("splits", {}).get("report"))
+    except tomllib.TOMLDecodeError:
+        report = False
+    return splits.legacy_note(recorded, manifest is not None, report)
+
+
 def agent_files(repo: Repo, rev: str) -> dict[str, bytes]:
     """The agent's code at a revision, keyed by path inside the agent folder."""
     out = {}

@@ -7,6 +7,7 @@ trusted evaluator, and a reference agent that seeds generation 1.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -125,8 +126,10 @@ class Task:
     @property
     def plan(self) -> SplitPlan:
         """Raises SiaError when the task's one answer set cannot be split (see splits.py)."""
-        if self.split_plan is not None:
-            return self.split_plan
+        return self.split_plan if self.split_plan is not None else self._default_plan
+
+    @functools.cached_property
+    def _default_plan(self) -> SplitPlan:  # reads the answer files: once per Task
         from sia_git.splits import default_plan
 
         return default_plan(self)

@@ -15,7 +15,7 @@ import csv
 import random
 from pathlib import Path
 
-EVALUATOR = '''"""Evaluate a submission against the private ground truth (SIA's --gen-dir contract)."""
+EVALUATOR = '''"""Evaluate a submission against the private ground truth (SIA's --gen-dir)."""
 import argparse
 import csv
 import json

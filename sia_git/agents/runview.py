@@ -81,7 +81,10 @@ class RunView:
     def show_generation(self, generation: int, candidate: int | None = None) -> str:
         e = self._entry(generation, candidate)
         parent = self.repo.rev_parse(f"{e.sha}^")
-        message = self.repo.git("log", "-1", "--format=%B", e.sha)
+        # The sealed splits' aggregate scores (Sia-Score-Test) are for people, not for the
+        # model that proposes: choosing changes by them would be selecting on the test set.
+        message = "".join(line for line in self.repo.git("log", "-1", "--format=%B", e.sha)
+                          .splitlines(keepends=True) if not line.startswith("Sia-Score-"))
         improvement = self.repo.read_file(e.sha, IMPROVEMENT) or ""
         diff = self.repo.diff(parent, e.sha, [CODE_DIR]) if parent else "(first generation)"
         return cap(f"commit {e.sha} [{e.status}]\n{message}\n--- improvement.md ---\n"

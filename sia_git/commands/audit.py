@@ -33,8 +33,10 @@ def run(repo_path: Path, run_id: str | None, task_dir: Path | None, as_json: boo
         for f in result.findings:
             click.echo(f.line())
         verdict = "clean" if result.clean else f"{len(result.findings)} finding(s)"
+        items = ("every item sealed" if result.sealed_items < 0
+                 else f"{result.sealed_items} sealed test items checked")
         click.echo(f"audit of run {result.run_id}: {verdict} ({result.objects} objects read, "
-                   f"{result.sealed_items} sealed test items checked"
+                   f"{items}"
                    + (f"; {splits.LEGACY_NOTE}" if task.plan.mode == "legacy" else "") + ")",
                    file=sys.stdout if result.clean else sys.stderr)
     return 0 if result.clean else 1

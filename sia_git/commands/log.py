@@ -11,6 +11,7 @@ import click
 from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.commands.common import fmt_score, open_run
+from sia_git.runs import selection_warning
 
 
 def rows(hist: H.RunHistory) -> list[dict[str, Any]]:
@@ -36,11 +37,14 @@ def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
     repo, hist = open_run(repo_path, run_id)
     table = rows(hist)
     total = hist.total_cost_usd
+    warning = selection_warning(repo, hist)
     if as_json:
         click.echo(json.dumps({"run": hist.run_id, "branch": H.branch(hist.run_id),
-                               "total_cost_usd": total, "stops": hist.stops, "rows": table},
-                              indent=1))
+                               "total_cost_usd": total, "stops": hist.stops,
+                               "warning": warning, "rows": table}, indent=1))
         return
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     # One write: a long run has tens of thousands of rows.
     lines = [f"run {hist.run_id}  (branch {H.branch(hist.run_id)})",
              f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8}  "

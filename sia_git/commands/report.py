@@ -19,6 +19,8 @@ def run(repo_path: Path, run_id: str | None, out: Path | None) -> None:
     if html_path.is_dir():
         raise SiaError(f"--out {html_path} is a folder; name the .html file to write")
     data = report_data.collect(repo, hist)
+    if data.warning:
+        click.echo(f"warning: {data.warning}", err=True)
     png = report_html.write(report_html.render(data), html_path)
     click.echo(f"wrote {html_path} and {png}")
     if data.best is not None:

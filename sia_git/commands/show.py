@@ -13,7 +13,7 @@ from sia_git import trailers as T
 from sia_git.commands.common import open_run
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo
-from sia_git.runs import CODE_DIR, IMPROVEMENT
+from sia_git.runs import CODE_DIR, IMPROVEMENT, selection_warning
 
 
 def details(repo: Repo, hist: H.RunHistory, gen: int) -> list[dict[str, Any]]:
@@ -48,6 +48,9 @@ def _transcripts(repo: Repo, run_id: str, gen: int, e: H.Entry) -> list[str]:
 def run(repo_path: Path, run_id: str | None, gen: int, as_json: bool) -> None:
     repo, hist = open_run(repo_path, run_id)
     items = details(repo, hist, gen)
+    warning = selection_warning(repo, hist)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(items, indent=1))
         return
