@@ -22,6 +22,10 @@ def test_scores_both_splits_with_gold_free_items(tmp_path: Path) -> None:
     assert ev.score("dev") == 1.0 and ev.score("test") == 1.0
     items = ev.splits["dev"].items
     assert len(items) == 80 and all(set(i) == {"id", "status"} for i in items)
+    # The sealed test split is its aggregate score and nothing else.
+    assert ev.splits["test"].items == [] and ev.splits["test"].metrics == {}
+    assert set(ev.logs) == {f"evaluator/dev.{k}" for k in ("stdout.txt", "stderr.txt",
+                                                          "result.json")}
 
 
 def test_agent_results_json_and_symlinks_are_dropped(tmp_path: Path) -> None:

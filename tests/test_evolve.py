@@ -65,6 +65,11 @@ def test_evolve_improves_each_builtin_task(repo: Path, sia: Runner, task: str) -
     tree = git(repo, "ls-tree", "-r", "--name-only", f"sia/{run_id}")
     assert "sia-agent/run.toml" in tree and "sia-agent/task/public/train.csv" in tree
     assert "private" not in tree
+    # Only the test split's aggregate is kept: no test item's status anywhere a clone gets.
+    assert set(json.loads(note)["failed_items"]) <= {"dev"}
+    assert json.loads(note)["metrics"]["test"] == {}
+    audit = sia("audit", cwd=repo)
+    assert audit.returncode == 0 and "clean" in audit.stdout, audit.stdout + audit.stderr
 
 
 def test_sigkill_mid_generation_then_resume_loses_nothing(repo: Path, sia: Runner) -> None:

@@ -135,6 +135,8 @@ def test_meta_agent_writes_generation_one_and_a_feedback_patch_is_generation_two
     assert log["total_cost_usd"] == pytest.approx(float(t1["Sia-Cost-USD"])
                                                   + float(t2["Sia-Cost-USD"]))
     assert fsck_clean(repo)
+    audit = sia("audit", cwd=repo)
+    assert audit.returncode == 0 and "clean" in audit.stdout, audit.stdout + audit.stderr
 
 
 BAD: dict[str, Callable[[dict[str, Any], int], Reply]] = {

@@ -154,7 +154,10 @@ class RunView:
         c = self._candidate(generation, candidate)
         ref = H.ref(self.run_id, "attempts", f"g{generation:04d}")
         prefix = f"c{c.get('candidate')}/"
-        names = [p.removeprefix(prefix) for p in self.repo.list_files(ref, prefix)]
+        # The evaluator's own output (kept for people) may print a dev item's expected answer;
+        # the model learns from eval_summary's gold-free statuses instead.
+        names = [p.removeprefix(prefix) for p in self.repo.list_files(ref, prefix)
+                 if not p.startswith(f"{prefix}evaluator/")]
         if not name:
             return "traces: " + (", ".join(names) if names else "(none)")
         if name not in names:
