@@ -153,7 +153,7 @@ with (a.working_dir / "submission.csv").open("w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["id", "answer"])
     for i, q in enumerate(qs):
-        off = KNOBS["offset"] if i % 2 else 0
+        off = KNOBS["offset"] if i % 3 == 0 else 0  # a third wrong: the incumbent > 0.5
         w.writerow([q["id"], q["a"] + q["b"] + off if lucky else -1])
 '''
 

@@ -333,3 +333,20 @@ def test_a_run_from_before_sealed_splits_is_labelled_and_not_resumed(
     done = sia("evolve", "--run", run_id, "--max-gen", "2", cwd=repo)
     assert done.returncode != 0 and "start a new run" in done.stderr
     assert splits.LEGACY_NOTE in done.stderr
+
+
+def test_a_resume_keeps_the_recorded_division(repo: Path, sia: Runner, tmp_path: Path) -> None:
+    task_root = siatask.make(tmp_path / "passengers", task_toml="[splits]\ndev_fraction = 0.3\n")
+    assert evolve(sia, repo, task_root, "--max-gen", "1").returncode == 0
+    [run_id] = run_ids(repo)
+    assert "30% dev" in trailers(repo, f"sia/{run_id}")["Sia-Metric"]
+    # The task changes its mind; the run keeps the division it started with.
+    (task_root / "data/task.toml").write_text("[splits]\ndev_fraction = 0.7\n")
+    done = sia("evolve", "--run", run_id, "--max-gen", "3", "--quiet", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    made = git(repo, "rev-list", f"refs/sia/{run_id}/base..sia/{run_id}").split() + git(
+        repo, "for-each-ref", "--format=%(objectname)", f"refs/sia/{run_id}/rejected/").split()
+    assert len(made) >= 3  # generations 2 and 3 were tried after the resume
+    for sha in made:
+        assert "30% dev" in trailers(repo, sha)["Sia-Metric"]
+    assert "dev_fraction = 0.3" in git(repo, "show", f"sia/{run_id}:sia-agent/run.toml")

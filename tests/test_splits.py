@@ -179,3 +179,23 @@ def test_a_run_keeps_its_recorded_plan_and_old_runs_are_legacy(tmp_path: Path) -
     assert splits.from_record(task, {}).mode == "legacy"  # a SIA task, run before splits
     assert splits.from_record(resolve("penguins", None), {}).mode == "declared"
     shutil.rmtree(task.root)
+
+
+def test_a_task_toml_task_with_one_split_is_divided_too(tmp_path: Path) -> None:
+    root = tmp_path / "penguins1"
+    shutil.copytree(resolve("penguins", None).root, root)
+    toml = (root / "task.toml").read_text().replace('report = ["test"]', "report = []")
+    (root / "task.toml").write_text(toml)
+    (root / "private" / "test.csv").unlink()
+    task = load(root, source=str(root))
+    assert (task.plan.mode, task.plan.method, task.splits) == ("hashed", "items",
+                                                                ["dev", "test"])
+    work = tmp_path / "work" / "predictions"
+    work.mkdir(parents=True)
+    shutil.copyfile(root / "private" / "dev.csv", work / "dev.csv")
+    ev = evaluate(task, tmp_path / "work", tmp_path / "scratch")
+    assert ev.score("dev") == 1.0 and ev.score("test") == 1.0
+    with (root / "private" / "dev.csv").open() as f:
+        ids = [r["id"] for r in csv.DictReader(f)]
+    assert {i["id"] for i in ev.splits["dev"].items} == {i for i in ids
+                                                         if task.plan.side(i) == "dev"}
