@@ -77,16 +77,17 @@ def sealed_ids(task: Task) -> set[str] | None:
 def audit(repo: Repo, run_id: str, task: Task) -> AuditResult:
     ids = sealed_ids(task)
     base = H.ref(run_id, "base")
-    refs = [r.strip() for r in repo.for_each_ref([f"refs/sia/{run_id}/", "refs/notes/"],
-                                                 "%(refname)")]
-    tips = [f"refs/heads/{H.branch(run_id)}"] + [
-        r for r in refs if r != base and (r.startswith("refs/sia/") or
-                                          r.startswith("refs/notes/sia"))]
+    # The run branch, its review branches (sia/<run>-gN), its refs, the reviews and the notes.
+    refs = [r.strip() for r in repo.for_each_ref(
+        [f"refs/heads/{H.branch(run_id)}", f"refs/heads/{H.branch(run_id)}-g*",
+         f"refs/sia/{run_id}/", "refs/sia/reviews/", "refs/notes/"], "%(refname)")]
+    tips = [r for r in refs if r != base and not (r.startswith("refs/notes/")
+                                                  and not r.startswith("refs/notes/sia"))]
     objects = repo.reachable_objects(tips, [base] if repo.rev_parse(base) else [])
     where = dict(objects)
     result = AuditResult(run_id, len(objects), -1 if ids is None else len(ids))
     scanner = _Scanner(ids, _private_texts(task))
-    for sha, kind, data in repo.read_objects([sha for sha, _ in objects]):
+    for sha, kind, data in repo.iter_objects([sha for sha, _ in objects]):
         if kind not in ("blob", "commit"):
             continue
         text = data.decode("utf-8", errors="replace")

@@ -12,7 +12,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,24 +103,37 @@ class Repo:
         out = self.git("rev-list", "--objects", *tips, "--not", *exclude, "--")
         return [(line[:40], line[41:]) for line in out.splitlines() if line]
 
-    def read_objects(self, shas: list[str]) -> list[tuple[str, str, bytes]]:
-        """(id, type, content) of many objects in one `git cat-file --batch`."""
+    def iter_objects(self, shas: list[str]) -> Iterator[tuple[str, str, bytes]]:
+        """(id, type, content) of many objects from one `git cat-file --batch`, streamed: a
+        long run's objects never sit in memory together."""
         if not shas:
-            return []
-        done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, check=True,
-                              input="".join(f"{s}\n" for s in shas).encode(),
-                              capture_output=True)
-        data, pos, out = done.stdout, 0, []
-        for sha in shas:
-            end = data.index(b"\n", pos)
-            header = data[pos:end].split()
-            pos = end + 1
-            if len(header) != 3:
-                continue
-            size = int(header[2])
-            out.append((sha, header[1].decode(), data[pos:pos + size]))
-            pos += size + 1
-        return out
+            return
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def feed() -> None:  # a thread: git stops reading while its output is not drained
+            with contextlib.suppress(BrokenPipeError):
+                stdin.write("".join(f"{s}\n" for s in shas).encode())
+            with contextlib.suppress(BrokenPipeError):
+                stdin.close()
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        try:
+            for sha in shas:
+                header = stdout.readline().split()
+                if len(header) != 3:
+                    continue  # "<id> missing"
+                data = stdout.read(int(header[2]))
+                stdout.read(1)
+                yield sha, header[1].decode(), data
+        finally:
+            stdout.close()
+            proc.wait()
+            writer.join()
 
     def list_files(self, rev: str, path: str) -> list[str]:
         out = self.git("ls-tree", "-r", "--name-only", rev, "--", path, check=False)

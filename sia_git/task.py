@@ -12,16 +12,14 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sia_git.errors import SiaError
 from sia_git.resources import bundled, evaluator_script
+from sia_git.splits import SplitPlan, default_plan
 from sia_git.weights.spec import WeightsSpec
-
-if TYPE_CHECKING:
-    from sia_git.splits import SplitPlan
 
 MANIFEST = "task.toml"
 
@@ -130,8 +128,6 @@ class Task:
 
     @functools.cached_property
     def _default_plan(self) -> SplitPlan:  # reads the answer files: once per Task
-        from sia_git.splits import default_plan
-
         return default_plan(self)
 
     def with_plan(self, plan: SplitPlan) -> Task:
@@ -156,13 +152,14 @@ class Task:
                           root: Path | None = None, answers: Path | None = None) -> list[str]:
         """`root` replaces the task root (a copy whose answers were narrowed to one split) and
         `answers` the private folder handed to a native evaluator."""
-        root = root or self.root
+        # The evaluator inside the copy (it finds the answers relative to itself), unless it
+        # lives outside the task (a built-in one).
+        script = self.evaluator
+        if root is not None and script.is_relative_to(self.root):
+            script = root / script.relative_to(self.root)
         if self.kind == "sia":
-            script = root / self.evaluator.relative_to(self.root)
             argv = [sys.executable, str(script), "--gen-dir", str(outputs)]
         else:
-            script = self.evaluator if self.manifest.evaluator.builtin else (
-                root / self.evaluator.relative_to(self.root))
             argv = [sys.executable, str(script), "--predictions", str(outputs),
                     "--answers", str(answers or self.private_dir), "--split", split,
                     "--output", str(result)]
