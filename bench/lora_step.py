@@ -30,7 +30,8 @@ LABELS = ["positive", "negative"] * 4
 
 
 def sia_side(base: str, hp: dict[str, Any]) -> Any:
-    from sia_git.weights.train import Job, Trainer
+    from sia_git.weights.job import Job
+    from sia_git.weights.train import Trainer
 
     job = Job(base=base, base_model=base, base_revision="bench", train_csv="", text_column="text",
               label_column="label", template="{text}", max_length=128,

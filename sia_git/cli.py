@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from sia_git import __version__
+from sia_git import __version__, forges
 from sia_git.errors import Interrupted, SiaError
 
 # Out of space, quota, file too large, read-only: the machine's state, not a bug.
@@ -163,9 +163,8 @@ def init(name: str | None, directory: Path | None, ci: str | None) -> None:
 @click.option("--review", type=click.Choice(["none", "pr", "run-pr"]),
               help="Open a pull request per accepted generation (pr) or one for the run "
               "(run-pr), updated as the run goes on [none].")
-@click.option("--forge", type=click.Choice(["local", "github"]),
-              help="Where pull requests go: local (review state in refs/sia/reviews) or github "
-              "(GITHUB_TOKEN; pushes to origin) [local].")
+@click.option("--forge", type=click.Choice(forges.names()),
+              help=f"Where pull requests go: {forges.help_line()} [local].")
 @click.option("--review-base", help="Branch a run's pull request targets [main].")
 @click.option("--executor", type=click.Choice(["local", "ray"]),
               help="Where candidate agents run: here, in --workers sandboxed processes "
@@ -333,8 +332,8 @@ def revert(generation: int, run_id: str | None, reason: str | None, repo: Path) 
 @run_option
 @click.option("--mode", type=click.Choice(["pr", "run-pr"]), default="pr", show_default=True,
               help="A pull request per accepted generation, or one for the whole run.")
-@click.option("--forge", type=click.Choice(["local", "github"]), default="local",
-              show_default=True, help="local (refs/sia/reviews) or github (GITHUB_TOKEN).")
+@click.option("--forge", type=click.Choice(forges.names()), default="local",
+              show_default=True, help=f"Where pull requests go: {forges.help_line()}.")
 @click.option("--base", "base_branch", default="main", show_default=True,
               help="Branch a run's pull request targets.")
 @click.option("--github-repo", help="owner/name (default: GITHUB_REPOSITORY or origin's URL).")

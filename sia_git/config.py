@@ -8,8 +8,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sia_git import forges
 from sia_git.errors import SiaError
 from sia_git.llm.profiles import ModelProfile
 
@@ -55,7 +56,7 @@ class EvolveConfig(BaseModel):
     hub_endpoint: str | None = Field(default=None, pattern=r"^https?://")
     # Review: a pull request per accepted generation (pr) or per run (run-pr), on a forge.
     review: Literal["none", "pr", "run-pr"] = "none"
-    forge: Literal["local", "github"] = "local"
+    forge: str = "local"  # a name in forges.FORGES
     review_base: str = Field(default="main", min_length=1)  # what a run's pull request targets
     github_repo: str | None = Field(default=None, pattern=r"^[\w.-]+/[\w.-]+$")
     # Where agents run: here, or as Ray tasks (a local instance, or the cluster at ray_address).
@@ -64,6 +65,13 @@ class EvolveConfig(BaseModel):
     profiles: dict[str, ModelProfile] = Field(default_factory=dict)
     # Only as a flag (never from a config file): select on a one-answer-set task's test labels.
     select_on_test: bool = False
+
+    @field_validator("forge")
+    @classmethod
+    def _known_forge(cls, value: str) -> str:
+        if value not in forges.names():
+            raise ValueError(f"unknown forge (known: {', '.join(forges.names())})")
+        return value
 
 
 # Keys that make sense in a config file; the rest are per-invocation flags.

@@ -14,9 +14,10 @@ from sia_git.errors import SiaError
 from sia_git.levers import available, choose_offline
 from sia_git.proposer import Trial
 from sia_git.weights import hparams, training
+from sia_git.weights.job import MANIFEST, Job
 from sia_git.weights.spec import WeightsSpec, base_revision, package_model_dir, resolve_base
 from sia_git.weights.store import AdapterStore, digest
-from sia_git.weights.train import MANIFEST, Job, Trainer, read_examples
+from sia_git.weights.train import Trainer, read_examples
 
 
 def _adapter(folder: Path, payload: bytes = b"weights") -> Path:

@@ -1,55 +1,45 @@
 """Forges: where generations are reviewed as pull requests. `local` (the default, offline) keeps
 a "pull request" as review state under `refs/sia/reviews/`; `github` opens real ones through
-PyGithub. Both take the same calls from review.py."""
+PyGithub. Both take the same calls from review.py.
+
+The registry below is the one place that names them: the config's allowed values, the command
+line's choices and their help come from it. A forge is imported only when it is used.
+"""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
+import importlib
 
 from sia_git.errors import SiaError
+from sia_git.forges.base import Forge, Review
 from sia_git.gitrepo import Repo
 
+__all__ = ["FORGES", "Forge", "Review", "help_line", "make", "names", "register"]
 
-@dataclass
-class Review:
-    number: int
-    url: str
-    state: str  # open | merged | closed
-    head: str
-    base: str
+# name -> ("module:Class", one line of help)
+FORGES: dict[str, tuple[str, str]] = {
+    "local": ("sia_git.forges.local:LocalForge", "review state in refs/sia/reviews, offline"),
+    "github": ("sia_git.forges.github:GitHubForge", "GitHub pull requests: GITHUB_TOKEN, pushes "
+               "to origin"),
+}
 
 
-class Forge(ABC):
-    name = "forge"
+def register(name: str, target: str, help_text: str) -> None:
+    """Add a forge: `target` is "module:Class" of a Forge subclass."""
+    FORGES[name] = (target, help_text)
 
-    @abstractmethod
-    def push(self, branch: str, sha: str) -> None:
-        """Make `branch` on the forge point at `sha` (force: run branches are sia-git's)."""
 
-    @abstractmethod
-    def find(self, head: str, base: str) -> Review | None: ...
+def names() -> list[str]:
+    return list(FORGES)
 
-    @abstractmethod
-    def open(self, head: str, base: str, title: str, body: str) -> Review: ...
 
-    @abstractmethod
-    def update(self, review: Review, title: str, body: str) -> None: ...
-
-    @abstractmethod
-    def comment(self, review: Review, body: str) -> None: ...
-
-    @abstractmethod
-    def merge(self, review: Review) -> None: ...
+def help_line() -> str:
+    return "; ".join(f"{name} ({text})" for name, (_, text) in FORGES.items())
 
 
 def make(kind: str, repo: Repo, github_repo: str | None = None) -> Forge:
-    if kind == "local":
-        from sia_git.forges.local import LocalForge
-
-        return LocalForge(repo)
-    if kind == "github":
-        from sia_git.forges.github import GitHubForge
-
-        return GitHubForge.from_env(repo, github_repo)
-    raise SiaError(f"unknown forge '{kind}' (local or github)")
+    if kind not in FORGES:
+        raise SiaError(f"unknown forge '{kind}' ({' or '.join(FORGES)})")
+    module, _, cls = FORGES[kind][0].partition(":")
+    forge: type[Forge] = getattr(importlib.import_module(module), cls)
+    return forge.create(repo, github_repo)

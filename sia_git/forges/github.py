@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from sia_git.errors import SiaError
-from sia_git.forges import Forge, Review
+from sia_git.forges.base import Forge, Review
 from sia_git.gitrepo import GitError, Repo
 
 _REMOTE = re.compile(r"github\.com[:/]([^/]+/[^/]+?)(?:\.git)?/?$")
@@ -23,7 +23,7 @@ class GitHubForge(Forge):
         self.repo, self.gh, self.owner = repo, gh_repo, owner
 
     @classmethod
-    def from_env(cls, repo: Repo, github_repo: str | None) -> GitHubForge:
+    def create(cls, repo: Repo, github_repo: str | None = None) -> GitHubForge:
         from github import Auth, Github
 
         token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from sia_git.errors import SiaError
-from sia_git.forges import Forge, Review
+from sia_git.forges.base import Forge, Review
 from sia_git.gitrepo import Repo
 
 PREFIX = "refs/sia/reviews/"
@@ -18,6 +18,10 @@ class LocalForge(Forge):
 
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
+
+    @classmethod
+    def create(cls, repo: Repo, github_repo: str | None = None) -> LocalForge:
+        return cls(repo)
 
     def push(self, branch: str, sha: str) -> None:
         # Local branches are the run itself: never move one back to an older commit.

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git.weights.hparams import HParams
-from sia_git.weights.train import Job, Progress, record_of, run_epochs, save_adapter
+from sia_git.weights.job import Job, Progress, record_of, run_epochs, save_adapter
 
 CORRECT = ("correct", "pass", "ok")
 

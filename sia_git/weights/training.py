@@ -16,8 +16,8 @@ from typing import Any
 
 from sia_git import faults
 from sia_git.sandbox.procs import Finished, Limits, run_limited
+from sia_git.weights.job import MANIFEST, Job
 from sia_git.weights.store import AdapterStore
-from sia_git.weights.train import MANIFEST, Job
 
 PROGRESS_EVERY_S = 5.0
 # A training process gets room beyond its time limit to save the adapter and exit.
