@@ -2,71 +2,13 @@
 
 from __future__ import annotations
 
-import errno
-import functools
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from sia_git import __version__, forges
-from sia_git.errors import Interrupted, SiaError
-
-# Out of space, quota, file too large, read-only: the machine's state, not a bug.
-_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
-
-
-def _storage_error(exc: OSError) -> str | None:
-    """'<reason> writing <file>' when `exc` is the disk's fault, else None. shutil.copytree
-    gathers its failures into one shutil.Error whose errno is only in the text."""
-    import re
-    import shutil
-
-    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
-        for _src, dst, text in exc.args[0]:
-            m = re.search(r"\[Errno (\d+)\] ([^:]+)", str(text))
-            if m and int(m.group(1)) in _STORAGE_ERRORS:
-                return f"{m.group(2)} writing {dst}"
-        return None
-    if exc.errno not in _STORAGE_ERRORS:
-        return None
-    return exc.strerror + (f" writing {exc.filename}" if exc.filename else "")
-
-
-def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a SiaError into one line on stderr and its exit code, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except Interrupted as exc:
-            click.echo(f"sia-git: error: {exc}", err=True)
-            # Leave now, as a kill would (which every phase survives), instead of waiting for
-            # worker threads still inside a model call or an agent run.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(exc.exit_code)
-        except SiaError as exc:
-            click.echo(f"sia-git: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("sia-git: interrupted", err=True)
-            sys.exit(130)
-        except OSError as exc:
-            why = _storage_error(exc)
-            if why is None:
-                raise
-            click.echo(f"sia-git: error: {why}: free some space (or raise the file size limit) "
-                       "and run the command again; a run resumes with "
-                       "`sia-git evolve --run <run-id>`", err=True)
-            sys.exit(2)
-
-    return wrapper
-
+from sia_git import __version__, boundary, forges
 
 repo_option = click.option("-C", "--repo", "repo", type=click.Path(path_type=Path),
                            default=".", show_default=True, help="Repository to work in.")
@@ -89,7 +31,6 @@ def cli() -> None:
 
 
 @cli.command()
-@_handle_errors
 def tasks() -> None:
     """List the built-in tasks."""
     from sia_git.commands import tasks as cmd
@@ -104,7 +45,6 @@ def tasks() -> None:
 @click.option("--ci", type=click.Choice(["github"]),
               help="Write a CI workflow that runs `sia-git eval` on pull requests from sia/* "
               "branches, comments the result and fails on a regression.")
-@_handle_errors
 def init(name: str | None, directory: Path | None, ci: str | None) -> None:
     """Scaffold a custom task (task.toml, task.md, evaluator, reference agent) that runs as is,
     and/or a CI workflow (--ci github)."""
@@ -179,7 +119,6 @@ def init(name: str | None, directory: Path | None, ci: str | None) -> None:
 @click.option("--quiet", is_flag=True, default=None,
               help="Plain lines only, no live display (as in a pipe or CI).")
 @repo_option
-@_handle_errors
 def evolve(run_id: str | None, repo: Path, **flags: Any) -> None:
     """Run the generation loop: propose, gate, run in the sandbox, score, commit or reject.
 
@@ -199,7 +138,6 @@ def evolve(run_id: str | None, repo: Path, **flags: Any) -> None:
               "reads the answer files to know which item ids are sealed).")
 @json_option
 @repo_option
-@_handle_errors
 def audit(run_id: str | None, task_dir: Path | None, as_json: bool, repo: Path) -> None:
     """Check a run for leaks of the sealed test split: every commit, ref and note a clone would
     get is read; a test item's id next to a status, a score or a gold value, or a private answer
@@ -213,7 +151,6 @@ def audit(run_id: str | None, task_dir: Path | None, as_json: bool, repo: Path) 
 @run_option
 @json_option
 @repo_option
-@_handle_errors
 def log(run_id: str | None, as_json: bool, repo: Path) -> None:
     """Table of a run: gen, commit, lever, score, delta, status, cost."""
     from sia_git.commands import log as cmd
@@ -226,7 +163,6 @@ def log(run_id: str | None, as_json: bool, repo: Path) -> None:
 @run_option
 @json_option
 @repo_option
-@_handle_errors
 def show(generation: int, run_id: str | None, as_json: bool, repo: Path) -> None:
     """A generation's improvement.md, diff against its parent, metrics and gate results."""
     from sia_git.commands import show as cmd
@@ -240,7 +176,6 @@ def show(generation: int, run_id: str | None, as_json: bool, repo: Path) -> None
               help="The HTML file to write [./sia-report-RUN.html]; the main plot goes beside "
               "it with the same name and .png.")
 @repo_option
-@_handle_errors
 def report(run_id: str | None, out: Path | None, repo: Path) -> None:
     """Write an HTML report of a run (default: the newest): score per generation with every
     candidate's verdict and lever, dev against test, cumulative cost, improvement notes, diffs,
@@ -253,7 +188,6 @@ def report(run_id: str | None, out: Path | None, repo: Path) -> None:
 @cli.command()
 @json_option
 @repo_option
-@_handle_errors
 def status(as_json: bool, repo: Path) -> None:
     """The runs in this repository: branch, generations, best score, whether one is running."""
     from sia_git.commands import status as cmd
@@ -266,7 +200,6 @@ def status(as_json: bool, repo: Path) -> None:
 @click.option("--forbid-package", "forbid", multiple=True,
               help="A package agents must not import (the task's data source); repeatable.")
 @json_option
-@_handle_errors
 def check(files: tuple[Path, ...], forbid: tuple[str, ...], as_json: bool) -> None:
     """Run the candidate gates (ruff, bandit, semgrep, secret scan) on FILES.
 
@@ -296,7 +229,6 @@ def check(files: tuple[Path, ...], forbid: tuple[str, ...], as_json: bool) -> No
               help="Score with this task folder instead of the one the run recorded (in CI: "
               "sia-agent/task with the private answers unpacked into it).")
 @repo_option
-@_handle_errors
 def eval_(rev: str | None, split: str, baseline: str | None, as_json: bool, markdown: bool,
          fail_on_regression: bool, tolerance: float, task_dir: Path | None, repo: Path) -> None:
     """Run generation REV's agent again in the sandbox, with its pinned adapter (pulled from the
@@ -319,7 +251,6 @@ def eval_(rev: str | None, split: str, baseline: str | None, as_json: bool, mark
 @run_option
 @click.option("--reason", help="Why, for the revert commit's Sia-Reason trailer.")
 @repo_option
-@_handle_errors
 def revert(generation: int, run_id: str | None, reason: str | None, repo: Path) -> None:
     """Undo GENERATION with a `git revert` commit on the run branch, with trailers saying what,
     why and the score the branch returns to; `evolve --run` goes on from there."""
@@ -339,7 +270,6 @@ def revert(generation: int, run_id: str | None, reason: str | None, repo: Path) 
 @click.option("--github-repo", help="owner/name (default: GITHUB_REPOSITORY or origin's URL).")
 @click.option("--merge", is_flag=True, help="Also merge the pull requests (oldest first).")
 @repo_option
-@_handle_errors
 def pr(run_id: str | None, mode: str, forge: str, base_branch: str, github_repo: str | None,
        merge: bool, repo: Path) -> None:
     """Open or update pull requests for a run's generations (or the run), with score tables,
@@ -358,7 +288,6 @@ def adapters() -> None:
 @run_option
 @json_option
 @repo_option
-@_handle_errors
 def adapters_list(run_id: str | None, as_json: bool, repo: Path) -> None:
     """Every weights generation: its adapter, whether it is stored here, and where on the hub."""
     from sia_git.commands import adapters as cmd
@@ -371,7 +300,6 @@ def adapters_list(run_id: str | None, as_json: bool, repo: Path) -> None:
 @click.option("--hub-repo", help="Hub repo to fetch from (default: the one the run recorded).")
 @click.option("--to", type=click.Path(path_type=Path), help="Also copy the adapter here.")
 @repo_option
-@_handle_errors
 def adapters_pull(rev: str, hub_repo: str | None, to: Path | None, repo: Path) -> None:
     """Get exactly the adapter commit REV was scored with (checked against its hash); print
     the folder."""
@@ -384,7 +312,6 @@ def adapters_pull(rev: str, hub_repo: str | None, to: Path | None, repo: Path) -
 @run_option
 @click.option("--hub-repo", help="Hub repo (user/name) for adapters whose run named none.")
 @repo_option
-@_handle_errors
 def adapters_push(run_id: str | None, hub_repo: str | None, repo: Path) -> None:
     """Upload adapters still pending (stored while offline, or when the hub failed), with a
     model card, and tag each with its generation's commit SHA."""
@@ -400,7 +327,6 @@ def hooks() -> None:
 
 @hooks.command("install")
 @repo_option
-@_handle_errors
 def hooks_install(repo: Path) -> None:
     """Add sia-git's gates to .pre-commit-config.yaml and install pre-commit's git hook."""
     from sia_git.commands import hooks as cmd
@@ -409,20 +335,5 @@ def hooks_install(repo: Path) -> None:
 
 
 def main() -> None:
-    """Entry point: a usage error (a bad flag value, an unknown option) is one line too."""
-    try:
-        code = cli.main(prog_name="sia-git", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:  # bare `sia-git`: the help, not an error
-        click.echo(exc.ctx.get_help() if exc.ctx else cli.get_help(click.Context(cli)))
-        sys.exit(0)
-    except click.UsageError as exc:
-        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-        click.echo(f"sia-git: error: {exc.format_message()}{hint}", err=True)
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        click.echo(f"sia-git: error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("sia-git: interrupted", err=True)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    """Entry point: every ending is an exit code and at most one line (boundary.py)."""
+    boundary.run(lambda: cli.main(prog_name="sia-git", standalone_mode=False), cli)
