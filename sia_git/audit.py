@@ -20,8 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sia_git import answers
-from sia_git import history as H
+from sia_git import answers, refs
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo
 from sia_git.task import Task
@@ -76,13 +75,13 @@ def sealed_ids(task: Task) -> set[str] | None:
 
 def audit(repo: Repo, run_id: str, task: Task) -> AuditResult:
     ids = sealed_ids(task)
-    base = H.ref(run_id, "base")
+    base = refs.base(run_id)
     # The run branch, its review branches (sia/<run>-gN), its refs, the reviews and the notes.
-    refs = [r.strip() for r in repo.for_each_ref(
-        [f"refs/heads/{H.branch(run_id)}", f"refs/heads/{H.branch(run_id)}-g*",
-         f"refs/sia/{run_id}/", "refs/sia/reviews/", "refs/notes/"], "%(refname)")]
-    tips = [r for r in refs if r != base and not (r.startswith("refs/notes/")
-                                                  and not r.startswith("refs/notes/sia"))]
+    names = [r.strip() for r in repo.for_each_ref(
+        [refs.branch_ref(run_id), f"{refs.branch_ref(run_id)}-g*", refs.run_ref(run_id, ""),
+         refs.REVIEWS, "refs/notes/"], "%(refname)")]
+    tips = [r for r in names if r != base and not (r.startswith("refs/notes/")
+                                                   and not r.startswith(refs.NOTES))]
     objects = repo.reachable_objects(tips, [base] if repo.rev_parse(base) else [])
     where = dict(objects)
     result = AuditResult(run_id, len(objects), -1 if ids is None else len(ids))

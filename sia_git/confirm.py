@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from sia_git import history as H
-from sia_git import review
+from sia_git import refs, review
 from sia_git import trailers as T
 from sia_git.context import Context
 from sia_git.runs import agent_files
@@ -18,7 +18,7 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     tip = hist.tip
     if ctx.cfg.confirm_runs == 0 or tip.kind != "generation" or (tip.gen or 1) <= 1:
         return
-    record_ref = H.ref(ctx.run_id, "confirmed", f"g{tip.gen:04d}")
+    record_ref = refs.confirmed(ctx.run_id, tip.gen or 0)
     if tip.gen in hist.confirmed:
         done = json.loads(ctx.repo.read_file(record_ref, "confirm.json") or "{}")
         if not done.get("held", True):
@@ -27,7 +27,7 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     if ctx.models.budget.exhausted:
         return  # re-runs could not reach the target model; confirm when the run resumes
     attempt = json.loads(ctx.repo.read_file(
-        H.ref(ctx.run_id, "attempts", f"g{tip.gen:04d}"), "attempt.json") or "{}")
+        refs.attempts(ctx.run_id, tip.gen or 0), "attempt.json") or "{}")
     incumbent = attempt.get("incumbent_score")
     files = agent_files(ctx.repo, tip.sha)
     adapter = ctx.adapter_at(tip.sha)

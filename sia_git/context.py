@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sia_git import refs
 from sia_git.candidates import Outcome, try_candidate
 from sia_git.config import EvolveConfig
 from sia_git.executors import AgentRunner
@@ -81,7 +82,7 @@ class Context:
         """Try an agent, with the LoRA `adapter` it runs with (a weights proposal trains its
         own). `gated=False` only for code that already passed the gates unchanged (a
         confirmation re-run of a committed generation)."""
-        scratch = self.paths.scratch / f"g{gen:04d}" / f"c{index}-{seed_offset}{tag}"
+        scratch = self.paths.scratch / refs.gen_name(gen) / f"c{index}-{seed_offset}{tag}"
         label = (f"c{index}" if index else "agent") + (
             f" re-run {seed_offset}" if seed_offset else "")
         return try_candidate(index, proposal, files, self.task, self.sandbox, self.dataset,

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sia_git import faults
+from sia_git import faults, refs
 from sia_git.errors import SiaError
 from sia_git.redact import Redactor
 
-NOTES_REF = "refs/notes/sia"
+NOTES_REF = refs.NOTES
 _FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "sia-git", "GIT_AUTHOR_EMAIL": "sia-git@localhost",
                       "GIT_COMMITTER_NAME": "sia-git", "GIT_COMMITTER_EMAIL": "sia-git@localhost"}
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sia_git import history_cache
+from sia_git import history_cache, refs
 from sia_git import trailers as T
 from sia_git.gitrepo import Repo
 from sia_git.proposer import Trial
@@ -23,12 +23,8 @@ _REF_FMT = f"%(refname){SEP}%(objectname){SEP}%(contents:subject){SEP}" \
 _REVERT_RE = re.compile(r"This reverts commit ([0-9a-f]{40})")
 
 
-def branch(run_id: str) -> str:
-    return f"sia/{run_id}"
-
-
-def ref(run_id: str, kind: str, name: str = "") -> str:
-    return f"refs/sia/{run_id}/{kind}" + (f"/{name}" if name else "")
+branch = refs.branch
+ref = refs.run_ref
 
 
 @dataclass
@@ -167,12 +163,14 @@ def load(repo: Repo, run_id: str) -> RunHistory:
     history.branch = entries
     for line in ref_lines:
         name, sha, subject, block = line.strip("\n").split(SEP)
-        kind = name.split("/")[3]  # refs/sia/<run>/<kind>/...
+        parsed = refs.RunRef.parse(name)
+        if parsed is None or parsed.gen is None:
+            continue  # not one of the run's records (a hand-made ref)
+        kind, gen = parsed.kind, parsed.gen
         if kind == "rejected":
             history.rejected.append(Entry(sha, subject, "generation", T.parse(block, TSEP),
                                           status="rejected", ref=name))
             continue
-        gen = int(name.rsplit("/g", 1)[1])
         (history.attempts if kind == "attempts" else history.confirmed).add(gen)
         # A record's only trailer is its cost: "Sia-Cost-USD: <dollars>".
         key, _, value = block.partition(":")
@@ -184,7 +182,9 @@ def load(repo: Repo, run_id: str) -> RunHistory:
     history.rejected.sort(key=lambda e: (e.gen or 0, e.ref or ""))
     for line in repo.for_each_ref(ref(run_id, "stops") + "/", f"%(refname){SEP}%(contents:body)"):
         name, body = line.strip("\n").split(SEP, 1)
-        history.stops[int(name.rsplit("/g", 1)[1])] = body.strip()
+        stop = refs.RunRef.parse(name)
+        if stop is not None and stop.gen is not None:
+            history.stops[stop.gen] = body.strip()
     return history
 
 

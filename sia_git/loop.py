@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import config as configmod
-from sia_git import executors, faults, levers, review, splits, writers
+from sia_git import executors, faults, levers, refs, review, splits, writers
 from sia_git import history as H
 from sia_git import knobs as knobmod
 from sia_git import recording as rec
@@ -456,7 +456,7 @@ def _scores(ctx: Context, o: Outcome) -> str:
 
 def _transcript_ref(ctx: Context, gen: int, index: int, name: str) -> str:
     """Where a candidate's model transcript is stored: `git show` takes it as it is."""
-    return f"{H.ref(ctx.run_id, 'attempts', f'g{gen:04d}')}:c{index}/{name}"
+    return f"{refs.attempts(ctx.run_id, gen)}:c{index}/{name}"
 
 
 def _cost(ctx: Context, o: Outcome) -> str:

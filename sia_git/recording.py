@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sia_git import faults
+from sia_git import faults, refs
 from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.candidates import Outcome
@@ -96,8 +96,8 @@ def publish(repo: Repo, run_id: str, gen: int, commits: dict[int, str], accepted
         updates.append((f"refs/heads/{H.branch(run_id)}", commits[accepted], branch_old))
     for index, sha in commits.items():
         if index != accepted:
-            updates.append((H.ref(run_id, "rejected", f"g{gen:04d}-c{index}"), sha, None))
-    updates.append((H.ref(run_id, "attempts", f"g{gen:04d}"), record_commit, None))
+            updates.append((refs.rejected(run_id, gen, index), sha, None))
+    updates.append((refs.attempts(run_id, gen), record_commit, None))
     faults.point("committing")
     repo.update_refs(updates)
 
@@ -105,8 +105,8 @@ def publish(repo: Repo, run_id: str, gen: int, commits: dict[int, str], accepted
 def ensure_notes(repo: Repo, run_id: str) -> int:
     """Attach each candidate's result as a git note (`git notes --ref sia show <sha>`), from the
     attempt records; return how many were missing (a kill between transaction and notes)."""
-    have = {line.split()[1] for line in
-            repo.git("notes", "--ref", "sia", "list", check=False).splitlines() if line.strip()}
+    listed = repo.git("notes", "--ref", refs.NOTES, "list", check=False)
+    have = {line.split()[1] for line in listed.splitlines() if line.strip()}
     added = 0
     for line in repo.for_each_ref(H.ref(run_id, "attempts") + "/", "%(refname)"):
         name = line.strip()
@@ -134,6 +134,6 @@ def record_stop(repo: Repo, run_id: str, gen: int, kind: str, why: str, spent_us
             "spent_usd": round(spent_usd, 8), "budget_usd": budget_usd}
     tree = repo.make_tree(None, {"stop.json": json.dumps(data, indent=1).encode()})
     sha = repo.commit(tree, [], f"sia stop: run {run_id} gen {gen}: {kind}\n\n{why}\n")
-    name = H.ref(run_id, "stops", f"g{gen:04d}")
+    name = refs.stops(run_id, gen)
     old = repo.rev_parse(name)
     repo.update_refs([(name, sha, old)])

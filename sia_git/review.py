@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sia_git import history as H
+from sia_git import refs
 from sia_git import trailers as T
 from sia_git.forges import Forge, Review
 from sia_git.gitrepo import Repo
@@ -19,7 +20,7 @@ Say = Callable[[str], None]
 def gen_branch(run_id: str, gen: int) -> str:
     """A generation's review branch: beside the run branch, not under it (git cannot have both
     `sia/R` and `sia/R/x`), and still matching `sia/*` for CI."""
-    return f"{H.branch(run_id)}-g{gen:04d}"
+    return refs.review_branch(run_id, gen)
 
 
 def _fmt(v: float | None, signed: bool = False) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sia_git import __version__
+from sia_git import __version__, refs
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo
 from sia_git.task import MANIFEST, Task
@@ -52,7 +52,7 @@ class RunPaths:
 def new_run_id(repo: Repo, task_name: str) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     run_id, n = f"{task_name}-{stamp}", 1
-    while repo.rev_parse(f"refs/heads/sia/{run_id}") or repo.rev_parse(f"refs/sia/{run_id}/base"):
+    while repo.rev_parse(refs.branch_ref(run_id)) or repo.rev_parse(refs.base(run_id)):
         n += 1
         run_id = f"{task_name}-{stamp}-{n}"
     return run_id

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import history as H
+from sia_git import refs
 from sia_git import trailers as T
 from sia_git.gitrepo import Repo
 from sia_git.runs import CODE_DIR, IMPROVEMENT
@@ -100,7 +101,7 @@ class RunView:
 
     def _record(self, generation: int) -> dict[str, Any]:
         if generation not in self._records:
-            raw = self.repo.read_file(H.ref(self.run_id, "attempts", f"g{generation:04d}"),
+            raw = self.repo.read_file(refs.attempts(self.run_id, generation),
                                       "attempt.json")
             if raw is None:
                 raise ToolError(f"generation {generation} has no attempt record")
@@ -152,7 +153,7 @@ class RunView:
     def read_trace(self, generation: int, candidate: int | None = None,
                    name: str | None = None) -> str:
         c = self._candidate(generation, candidate)
-        ref = H.ref(self.run_id, "attempts", f"g{generation:04d}")
+        ref = refs.attempts(self.run_id, generation)
         prefix = f"c{c.get('candidate')}/"
         # The evaluator's own output (kept for people) may print a dev item's expected answer;
         # the model learns from eval_summary's gold-free statuses instead.

@@ -11,12 +11,13 @@ from typing import Any
 import click
 
 from sia_git import history as H
+from sia_git import refs
 from sia_git import trailers as T
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo, open_repo
 from sia_git.rescore import Rescored, rescore
 
-NOTES = "refs/notes/sia-eval"
+NOTES = refs.EVAL_NOTES
 
 
 @dataclass

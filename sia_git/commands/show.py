@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from sia_git import history as H
+from sia_git import refs
 from sia_git import trailers as T
 from sia_git.commands.common import open_run
 from sia_git.errors import SiaError
@@ -39,7 +40,7 @@ def details(repo: Repo, hist: H.RunHistory, gen: int) -> list[dict[str, Any]]:
 
 def _transcripts(repo: Repo, run_id: str, gen: int, e: H.Entry) -> list[str]:
     """`git show` arguments for the model transcripts behind this commit."""
-    ref = H.ref(run_id, "attempts", f"g{gen:04d}")
+    ref = refs.attempts(run_id, gen)
     cand = (e.trailers.get(T.CANDIDATE) or "0").split("/")[0]
     return [f"{ref}:{path}" for path in repo.list_files(ref, f"c{cand}/")
             if path.endswith("transcript.json")]

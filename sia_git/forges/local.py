@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 
+from sia_git import refs
 from sia_git.errors import SiaError
 from sia_git.forges.base import Forge, Review
 from sia_git.gitrepo import Repo
 
-PREFIX = "refs/sia/reviews/"
+PREFIX = refs.REVIEWS
 
 
 class LocalForge(Forge):
