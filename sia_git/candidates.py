@@ -23,6 +23,7 @@ from sia_git.gates.precommit import CandidateGates
 from sia_git.gateway.server import Gateway
 from sia_git.llm.client import ModelClient
 from sia_git.proposer import Proposal
+from sia_git.records import Status
 from sia_git.runs import ENTRY
 from sia_git.sandbox import Limits, RunResult
 from sia_git.task import Task
@@ -40,9 +41,7 @@ class Outcome:
     index: int  # 1..N for candidates, 0 for a baseline or the reference agent
     proposal: Proposal | None
     files: dict[str, bytes]  # the agent folder it ran: path -> content
-    # ok | model-failed | budget-stopped | gate-failed | train-failed | crashed | timed-out
-    # | eval-failed
-    status: str
+    status: Status
     reason: str = ""
     gates: list[GateResult] = field(default_factory=list)
     run: RunResult | None = None
@@ -55,7 +54,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == Status.OK
 
     def score(self, split: str) -> float | None:
         return self.evaluation.score(split) if self.evaluation else None
@@ -82,7 +81,7 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
     for rel, content in files.items():
         (agent_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (agent_dir / rel).write_bytes(content)
-    out = Outcome(index, proposal, files, "ok")
+    out = Outcome(index, proposal, files, Status.OK)
     if proposal is not None:
         out.cost_usd = proposal.cost_usd
         if proposal.transcript is not None:
@@ -96,12 +95,12 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
     out.gates = gates.check(files, scratch) if gates is not None else []
     failed = [g for g in out.gates if not g.passed]
     if failed:
-        out.status = "gate-failed"
+        out.status = Status.GATE_FAILED
         out.reason = "; ".join(f"{g.name}: {g.report.splitlines()[0] if g.report else 'failed'}"
                                for g in failed)
         return out
     if not (agent_dir / ENTRY).is_file():
-        out.status, out.reason = "crashed", f"the agent has no {ENTRY}"
+        out.status, out.reason = Status.CRASHED, f"the agent has no {ENTRY}"
         return out
     out.adapter = adapter
     state("waiting for a worker")
@@ -126,7 +125,7 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
     if (scratch / "gateway.jsonl").is_file():
         out.traces["gateway.jsonl"] = _head(scratch / "gateway.jsonl", GATEWAY_LOG_BYTES)
     if not out.run.ok:
-        out.status = "timed-out" if out.run.timed_out else "crashed"
+        out.status = Status.TIMED_OUT if out.run.timed_out else Status.CRASHED
         out.reason = out.run.reason()
         return out
     faults.point("evaluating")
@@ -134,7 +133,7 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
     try:
         out.evaluation = evaluate(task, scratch / "sandbox" / "work", scratch / "eval")
     except EvaluatorFailed as exc:
-        out.status, out.reason = "eval-failed", str(exc)
+        out.status, out.reason = Status.EVAL_FAILED, str(exc)
     else:
         out.traces.update(out.evaluation.logs)  # the evaluator's output on unsealed splits
     return out
@@ -149,7 +148,7 @@ def _train(out: Outcome, proposal: Proposal, weights: WeightsRuntime, incumbent:
                            init, scratch, say or (lambda _line: None))
     out.traces["training.log"] = result.log[-TRACE_BYTES:]
     if result.address is None:
-        out.status, out.reason = "train-failed", result.error
+        out.status, out.reason = Status.TRAIN_FAILED, result.error
         return False
     out.adapter, out.training = result.address, result.record
     out.traces["training.json"] = json.dumps(

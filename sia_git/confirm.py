@@ -4,11 +4,8 @@ kill between the two is finished on resume."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from sia_git import history as H
-from sia_git import refs, review
+from sia_git import records, refs, review
 from sia_git import trailers as T
 from sia_git.context import Context
 from sia_git.runs import agent_files
@@ -20,15 +17,14 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
         return
     record_ref = refs.confirmed(ctx.run_id, tip.gen or 0)
     if tip.gen in hist.confirmed:
-        done = json.loads(ctx.repo.read_file(record_ref, "confirm.json") or "{}")
-        if not done.get("held", True):
+        done = records.read_confirm(ctx.repo, ctx.run_id, tip.gen or 0)
+        if done is not None and done.held is False:
             revert(ctx, tip, done)  # a kill came between the record and the revert
         return
     if ctx.models.budget.exhausted:
         return  # re-runs could not reach the target model; confirm when the run resumes
-    attempt = json.loads(ctx.repo.read_file(
-        refs.attempts(ctx.run_id, tip.gen or 0), "attempt.json") or "{}")
-    incumbent = attempt.get("incumbent_score")
+    attempt = records.read_attempt(ctx.repo, ctx.run_id, tip.gen or 0)
+    incumbent = attempt.incumbent_score if attempt else None
     files = agent_files(ctx.repo, tip.sha)
     adapter = ctx.adapter_at(tip.sha)
     reruns = [ctx.attempt(0, None, files, tip.gen or 0, seed_offset=k, gated=False,
@@ -41,13 +37,13 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     mean = sum(s for s in scores if s is not None) / len(scores)
     if held and incumbent is not None:
         held = ctx.beats(mean, incumbent)
-    done = {"generation": tip.gen, "commit": tip.sha, "scores": scores, "mean": mean,
-            "incumbent_score": incumbent, "held": held,
-            "cost_usd": round(sum(o.cost_usd for o in reruns), 8)}
-    tree = ctx.repo.make_tree(None, {"confirm.json": json.dumps(done, indent=1).encode()})
+    done = records.ConfirmRecord(generation=tip.gen or 0, commit=tip.sha, scores=scores,
+                                 mean=mean, incumbent_score=incumbent, held=held,
+                                 cost_usd=round(sum(o.cost_usd for o in reruns), 8))
+    tree = ctx.repo.make_tree(None, {records.CONFIRM_FILE: done.dumps()})
     record = ctx.repo.commit(tree, [], T.render(
         f"sia confirmation: run {ctx.run_id} gen {tip.gen}", "",
-        [(T.COST, format(done["cost_usd"], ".12g"))]))
+        [(T.COST, format(done.cost_usd, ".12g"))]))
     ctx.repo.update_refs([(record_ref, record, None)])
     shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in scores)
     ctx.echo(f"gen {tip.gen}: confirmation {'held' if held else 'FAILED'} ({shown})")
@@ -55,10 +51,10 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
         revert(ctx, tip, done)
 
 
-def revert(ctx: Context, tip: H.Entry, done: dict[str, Any]) -> None:
-    inc = done.get("incumbent_score")
-    shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in done["scores"])
-    why = (f"gain did not hold on confirmation: runs scored {shown} (mean {done['mean']:.4f})"
+def revert(ctx: Context, tip: H.Entry, done: records.ConfirmRecord) -> None:
+    inc = done.incumbent_score
+    shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in done.scores)
+    why = (f"gain did not hold on confirmation: runs scored {shown} (mean {done.mean:.4f})"
            + (f", not above the incumbent's {inc:.4f}" if inc is not None else ""))
     msg = T.render(f'Revert "{tip.subject}"',
                    f"This reverts commit {tip.sha}.\n\nGeneration {tip.gen}'s {why}.",

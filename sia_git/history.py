@@ -6,12 +6,11 @@ clone of the repository shows.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sia_git import history_cache, refs
+from sia_git import history_cache, records, refs
 from sia_git import trailers as T
 from sia_git.gitrepo import Repo
 from sia_git.proposer import Trial
@@ -176,8 +175,7 @@ def load(repo: Repo, run_id: str) -> RunHistory:
         key, _, value = block.partition(":")
         cost = T.read_float(value.strip()) if key.strip() == T.COST else None
         if cost is None:  # a record written before records carried their cost
-            cost = _record_cost(repo, name, "attempt.json" if kind == "attempts"
-                                else "confirm.json")
+            cost = records.record_cost(repo, name)
         history.costs[gen] = history.costs.get(gen, 0.0) + cost
     history.rejected.sort(key=lambda e: (e.gen or 0, e.ref or ""))
     for line in repo.for_each_ref(ref(run_id, "stops") + "/", f"%(refname){SEP}%(contents:body)"):
@@ -217,11 +215,3 @@ def run_cost(repo: Repo, run_id: str) -> float:
     return load(repo, run_id).total_cost_usd
 
 
-def _record_cost(repo: Repo, record_ref: str, name: str) -> float:
-    raw = repo.read_file(record_ref, name)
-    if raw is None:
-        return 0.0
-    data = json.loads(raw)
-    if "candidates" in data:
-        return sum(c.get("cost_usd", 0.0) for c in data["candidates"])
-    return float(data.get("cost_usd", 0.0))

@@ -32,6 +32,7 @@ from sia_git.llm import roles
 from sia_git.lock import RunLock
 from sia_git.progress import Progress
 from sia_git.proposer import Proposal
+from sia_git.records import AttemptRecord, Status
 from sia_git.redact import Redactor
 from sia_git.runs import (
     ENTRY,
@@ -189,8 +190,8 @@ def _seed_generation(ctx: Context) -> None:
             improvement += (f"\nThe Meta-Agent was asked first and wrote no usable agent "
                             f"({why}); its transcript is kept in the attempt record.\n")
     if not out.ok:
-        verdict = {"gate-failed": "failed its gates", "timed-out": "timed out",
-                   "eval-failed": "could not be scored (is the task's evaluator broken?)"}
+        verdict = {Status.GATE_FAILED: "failed its gates", Status.TIMED_OUT: "timed out",
+                   Status.EVAL_FAILED: "could not be scored (is the task's evaluator broken?)"}
         raise SiaError(f"generation 1 ({what}) {verdict.get(out.status, out.status)}: "
                        f"{out.reason}")
     base = ctx.repo.rev_parse("HEAD")
@@ -251,7 +252,7 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     outcomes = _candidates(ctx, hist, files, gen, adapter)
     if not outcomes:
         return False
-    if all(o.status == "budget-stopped" and not o.cost_usd for o in outcomes):
+    if all(o.status == Status.BUDGET_STOPPED and not o.cost_usd for o in outcomes):
         _stop(ctx, gen, ctx.models.budget.exhausted or "budget reached")
         return False
     accepted, reasons = _select(ctx, outcomes, inc_score)
@@ -437,15 +438,11 @@ def _select(ctx: Context, outcomes: list[Outcome], incumbent: float | None
 
 def _record(ctx: Context, gen: int, incumbent: float | None, outcomes: list[Outcome],
             accepted: int | None, commits: dict[int, str],
-            reasons: dict[int, str] | None = None) -> dict[str, Any]:
-    cands = []
-    for o in outcomes:
-        c = rec.outcome_record(o)
-        c["commit"] = commits.get(o.index)
-        c["verdict"] = "accepted" if o.index == accepted else (reasons or {}).get(o.index, "")
-        cands.append(c)
-    return {"run": ctx.run_id, "generation": gen, "incumbent_score": incumbent,
-            "select_split": ctx.select, "accepted": accepted, "candidates": cands}
+            reasons: dict[int, str] | None = None) -> AttemptRecord:
+    cands = [rec.outcome_record(o, commits.get(o.index), "accepted" if o.index == accepted
+                                else (reasons or {}).get(o.index, "")) for o in outcomes]
+    return AttemptRecord(run=ctx.run_id, generation=gen, incumbent_score=incumbent,
+                         select_split=ctx.select, accepted=accepted, candidates=cands)
 
 
 def _scores(ctx: Context, o: Outcome) -> str:

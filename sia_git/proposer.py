@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sia_git import knobs as knobmod
 from sia_git.knobs import Range, Space, Value
+from sia_git.records import Status
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Proposal:
     cost_usd: float = 0.0  # what writing it cost
     transcript: bytes | None = None  # the model conversation, stored with the attempt
     failed: str | None = None  # why no usable proposal came out (the candidate then fails)
-    failed_status: str = "model-failed"  # or budget-stopped
+    failed_status: Status = Status.MODEL_FAILED  # or BUDGET_STOPPED
     train: dict[str, Value] | None = None  # LoRA settings: a weights candidate trains first
 
 

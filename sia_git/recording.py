@@ -12,11 +12,19 @@ from sia_git import trailers as T
 from sia_git.candidates import Outcome
 from sia_git.gates import summary as gate_summary
 from sia_git.gitrepo import Repo
+from sia_git.records import (
+    ATTEMPT_FILE,
+    STOP_FILE,
+    AttemptRecord,
+    CandidateRecord,
+    StopRecord,
+    read_attempt,
+)
 from sia_git.runs import CODE_DIR, IMPROVEMENT
 from sia_git.task import Task
 
 
-def outcome_record(o: Outcome) -> dict[str, Any]:
+def outcome_record(o: Outcome, commit: str | None = None, verdict: str = "") -> CandidateRecord:
     ev = o.evaluation
     rec: dict[str, Any] = {
         "candidate": o.index, "status": o.status, "reason": o.reason,
@@ -41,7 +49,7 @@ def outcome_record(o: Outcome) -> dict[str, Any]:
     }
     if ev:  # per-item statuses of the selection split only; sealed splits never carry any
         rec["items"] = {s: v.items for s, v in ev.splits.items() if v.items}
-    return rec
+    return CandidateRecord.model_validate({**rec, "commit": commit, "verdict": verdict})
 
 
 def message(run_id: str, gen: int, parent_gen: int | None, o: Outcome, task: Task,
@@ -75,8 +83,8 @@ def candidate_tree(repo: Repo, parent: str, o: Outcome, improvement: str,
     return repo.make_tree(parent, files)
 
 
-def attempt_tree(repo: Repo, record: dict[str, Any], outcomes: list[Outcome]) -> str:
-    files: dict[str, bytes | None] = {"attempt.json": json.dumps(record, indent=1).encode()}
+def attempt_tree(repo: Repo, record: AttemptRecord, outcomes: list[Outcome]) -> str:
+    files: dict[str, bytes | None] = {ATTEMPT_FILE: record.dumps()}
     for o in outcomes:
         for name, data in o.traces.items():
             files[f"c{o.index}/{name}"] = data
@@ -84,11 +92,11 @@ def attempt_tree(repo: Repo, record: dict[str, Any], outcomes: list[Outcome]) ->
 
 
 def publish(repo: Repo, run_id: str, gen: int, commits: dict[int, str], accepted: int | None,
-            branch_old: str | None, record: dict[str, Any], record_tree: str,
+            branch_old: str | None, record: AttemptRecord, record_tree: str,
             extra_refs: list[tuple[str, str, str | None]] = ()) -> None:
     """One transaction: the branch (when a candidate was accepted), each rejected candidate's
     ref, and the attempt record. A kill before it leaves nothing; after it, everything."""
-    cost = sum(c.get("cost_usd", 0.0) for c in record.get("candidates", []))
+    cost = record.cost_usd
     record_commit = repo.commit(record_tree, [], T.render(
         f"sia attempt record: run {run_id} gen {gen}", "", [(T.COST, format(cost, ".12g"))]))
     updates = list(extra_refs)
@@ -109,18 +117,14 @@ def ensure_notes(repo: Repo, run_id: str) -> int:
     have = {line.split()[1] for line in listed.splitlines() if line.strip()}
     added = 0
     for line in repo.for_each_ref(H.ref(run_id, "attempts") + "/", "%(refname)"):
-        name = line.strip()
-        raw = repo.read_file(name, "attempt.json")
-        if raw is None:
-            continue
-        record = json.loads(raw)
-        for cand in record.get("candidates", []):
-            sha = cand.get("commit")
+        found = refs.RunRef.parse(line)
+        record = read_attempt(repo, run_id, found.gen) if found and found.gen else None
+        for cand in record.candidates if record else []:
+            sha = cand.commit
             if sha and sha not in have:
-                note = {k: v for k, v in cand.items() if k != "items"}
-                note["failed_items"] = {s: [i for i in items if i["status"] != "correct"]
-                                        for s, items in cand.get("items", {}).items()}
-                note["run"], note["generation"] = record["run"], record["generation"]
+                note = cand.model_dump(mode="json", exclude={"items"})
+                note["failed_items"] = cand.failed()
+                note["run"], note["generation"] = record.run, record.generation
                 repo.add_note(sha, json.dumps(note, indent=1) + "\n")
                 added += 1
                 faults.point("notes")
@@ -130,9 +134,9 @@ def ensure_notes(repo: Repo, run_id: str) -> int:
 def record_stop(repo: Repo, run_id: str, gen: int, kind: str, why: str, spent_usd: float,
                 budget_usd: float | None) -> None:
     """Why a run stopped early (the budget), on `refs/sia/<run>/stops/gNNNN`; resuming goes on."""
-    data = {"run": run_id, "generation": gen, "kind": kind, "reason": why,
-            "spent_usd": round(spent_usd, 8), "budget_usd": budget_usd}
-    tree = repo.make_tree(None, {"stop.json": json.dumps(data, indent=1).encode()})
+    data = StopRecord(run=run_id, generation=gen, kind=kind, reason=why,
+                      spent_usd=round(spent_usd, 8), budget_usd=budget_usd)
+    tree = repo.make_tree(None, {STOP_FILE: data.dumps()})
     sha = repo.commit(tree, [], f"sia stop: run {run_id} gen {gen}: {kind}\n\n{why}\n")
     name = refs.stops(run_id, gen)
     old = repo.rev_parse(name)

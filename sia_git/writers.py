@@ -22,6 +22,7 @@ from sia_git.levers import train_table, weights_proposal
 from sia_git.llm import prompts
 from sia_git.llm.client import BudgetExhausted, ModelAuthError
 from sia_git.proposer import KnobProposer, Proposal
+from sia_git.records import Status
 from sia_git.runs import ENTRY
 from sia_git.weights import hparams
 from sia_git.weights.hparams import HParams
@@ -134,7 +135,7 @@ def feedback_proposal(ctx: Context, view: RunView, files: dict[str, bytes], gen:
     transcript = result.conversation.transcript(result.error or "finished")
     if result.error or result.finish is None:
         return _failed(files, client.profile.model, result.error or "no finish",
-                       "budget-stopped" if result.budget_stopped else "model-failed",
+                       Status.BUDGET_STOPPED if result.budget_stopped else Status.MODEL_FAILED,
                        cost=result.conversation.cost_usd, transcript=transcript)
     if result.finish.lever == "knobs" and not result.changed:
         return _knob_proposal(result, knobs.take(index), files, client.profile.model, transcript)
@@ -191,7 +192,7 @@ def _improvement(f: Finish, model: str) -> str:
             f"{f.hypothesis}\n\n## What changed\n\n{f.change}\n")
 
 
-def _failed(files: dict[str, bytes], model: str, why: str, status: str = "model-failed",
+def _failed(files: dict[str, bytes], model: str, why: str, status: Status = Status.MODEL_FAILED,
             cost: float = 0.0, transcript: bytes | None = None) -> Proposal:
     short = " ".join(why.split())[:100]
     improvement = (f"# feedback agent failed\n\nNo usable change came out of the Feedback-Agent "

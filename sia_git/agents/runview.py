@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sia_git import history as H
 from sia_git import refs
 from sia_git import trailers as T
 from sia_git.gitrepo import Repo
+from sia_git.records import AttemptRecord, CandidateRecord, read_attempt
 from sia_git.runs import CODE_DIR, IMPROVEMENT
 
 MAX_TOOL_CHARS = 20_000
@@ -41,7 +41,7 @@ class RunView:
     hist: H.RunHistory
     dataset: Path  # the staged public inputs, exactly what the agent sees
     select: str
-    _records: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _records: dict[int, AttemptRecord] = field(default_factory=dict)
 
     # -- generations -------------------------------------------------------------------------
 
@@ -99,39 +99,37 @@ class RunView:
 
     # -- attempt records ---------------------------------------------------------------------
 
-    def _record(self, generation: int) -> dict[str, Any]:
+    def _record(self, generation: int) -> AttemptRecord:
         if generation not in self._records:
-            raw = self.repo.read_file(refs.attempts(self.run_id, generation),
-                                      "attempt.json")
-            if raw is None:
+            found = read_attempt(self.repo, self.run_id, generation)
+            if found is None:
                 raise ToolError(f"generation {generation} has no attempt record")
-            self._records[generation] = json.loads(raw)
+            self._records[generation] = found
         return self._records[generation]
 
-    def _candidate(self, generation: int, candidate: int | None) -> dict[str, Any]:
+    def _candidate(self, generation: int, candidate: int | None) -> CandidateRecord:
         record = self._record(generation)
-        cands = record.get("candidates", [])
+        cands = record.candidates
         if candidate is None:
-            accepted = record.get("accepted")
-            candidate = accepted if accepted is not None else (cands[0]["candidate"]
-                                                               if cands else 0)
-        for c in cands:
-            if c.get("candidate") == candidate:
-                return c
-        shown = ", ".join(str(c.get("candidate")) for c in cands)
+            candidate = record.accepted if record.accepted is not None else (
+                cands[0].candidate if cands else 0)
+        found = record.candidate(candidate)
+        if found is not None:
+            return found
+        shown = ", ".join(str(c.candidate) for c in cands)
         raise ToolError(f"generation {generation} has no candidate {candidate} (it has {shown})")
 
     def eval_summary(self, generation: int, candidate: int | None = None) -> str:
         c = self._candidate(generation, candidate)
-        items = c.get("items", {}).get(self.select, [])
+        items = c.items.get(self.select, [])
         failed = [i for i in items if i.get("status") != "correct"]
         counts: dict[str, int] = {}
         for i in items:
             counts[i.get("status", "?")] = counts.get(i.get("status", "?"), 0) + 1
-        lines = [f"generation {generation} candidate {c.get('candidate')}: {c.get('status')}"
-                 + (f" ({c.get('reason')})" if c.get("reason") else ""),
-                 f"{self.select} score: {c.get('scores', {}).get(self.select)}",
-                 f"{self.select} metrics: {json.dumps(c.get('metrics', {}).get(self.select, {}))}",
+        lines = [f"generation {generation} candidate {c.candidate}: {c.status}"
+                 + (f" ({c.reason})" if c.reason else ""),
+                 f"{self.select} score: {c.scores.get(self.select)}",
+                 f"{self.select} metrics: {json.dumps(c.metrics.get(self.select, {}))}",
                  f"item statuses: {json.dumps(counts, sort_keys=True)}",
                  f"failed items (id: status), {min(len(failed), MAX_FAILED_ITEMS)} of "
                  f"{len(failed)} shown:"]
@@ -140,21 +138,20 @@ class RunView:
 
     def gate_report(self, generation: int, candidate: int | None = None) -> str:
         c = self._candidate(generation, candidate)
-        lines = [f"status: {c.get('status')}" + (f" ({c.get('reason')})" if c.get("reason")
-                                                  else ""),
-                 f"verdict: {c.get('verdict') or '-'}"]
-        for name, g in c.get("gates", {}).items():
-            lines.append(f"gate {name}: {'pass' if g.get('passed') else 'FAIL'}"
-                         + (f"\n{g.get('report')}" if g.get("report") else ""))
-        if c.get("run"):
-            lines.append(f"sandbox run: {json.dumps(c['run'])}")
+        lines = [f"status: {c.status}" + (f" ({c.reason})" if c.reason else ""),
+                 f"verdict: {c.verdict or '-'}"]
+        for name, g in c.gates.items():
+            lines.append(f"gate {name}: {'pass' if g.passed else 'FAIL'}"
+                         + (f"\n{g.report}" if g.report else ""))
+        if c.run:
+            lines.append(f"sandbox run: {json.dumps(c.run)}")
         return cap("\n".join(lines))
 
     def read_trace(self, generation: int, candidate: int | None = None,
                    name: str | None = None) -> str:
         c = self._candidate(generation, candidate)
         ref = refs.attempts(self.run_id, generation)
-        prefix = f"c{c.get('candidate')}/"
+        prefix = f"c{c.candidate}/"
         # The evaluator's own output (kept for people) may print a dev item's expected answer;
         # the model learns from eval_summary's gold-free statuses instead.
         names = [p.removeprefix(prefix) for p in self.repo.list_files(ref, prefix)

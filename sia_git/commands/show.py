@@ -14,6 +14,7 @@ from sia_git import trailers as T
 from sia_git.commands.common import open_run
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo
+from sia_git.records import read_note
 from sia_git.runs import CODE_DIR, IMPROVEMENT, selection_warning
 
 
@@ -26,13 +27,13 @@ def details(repo: Repo, hist: H.RunHistory, gen: int) -> list[dict[str, Any]]:
     out = []
     for e in entries:
         parent = repo.rev_parse(f"{e.sha}^")
-        note = repo.note(e.sha)
+        note = read_note(repo, e.sha)
         out.append({
             "generation": gen, "commit": e.sha, "status": e.status, "subject": e.subject,
             "ref": e.ref, "trailers": e.trailers,
             "improvement": repo.read_file(e.sha, IMPROVEMENT) or "",
             "diff": repo.diff(parent, e.sha, [CODE_DIR]) if parent else "",
-            "result": json.loads(note) if note else None,
+            "result": note.model_dump(mode="json") if note else None,
             "transcripts": _transcripts(repo, hist.run_id, gen, e),
         })
     return out
