@@ -23,6 +23,7 @@ from sia_git.errors import SiaError
 from sia_git.redact import Redactor
 
 NOTES_REF = refs.NOTES
+STALE_LOCK_S = 2.0  # a ref lock this old was left by a killed git
 _FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "sia-git", "GIT_AUTHOR_EMAIL": "sia-git@localhost",
                       "GIT_COMMITTER_NAME": "sia-git", "GIT_COMMITTER_EMAIL": "sia-git@localhost"}
 
@@ -217,16 +218,37 @@ class Repo:
         return out.strip() or None
 
     def add_note(self, sha: str, text: str, ref: str = NOTES_REF) -> None:
-        # Runs in one repository share the notes ref; retry when another holds its lock.
-        for attempt in range(5):
+        # Runs in one repository share the notes ref; retry when another holds its lock. A
+        # lock still there after the retries was left by a killed git (a live one holds it for
+        # milliseconds): it goes, and the note is written.
+        for attempt in range(6):
             try:
                 self.git("notes", "--ref", ref, "add", "-f", "-F", "-", sha,
                          input=self.redactor.text(text))
                 return
             except GitError:
-                if attempt == 4:
+                if attempt == 5:
                     raise
+                if attempt == 4:
+                    self.clear_stale_locks([ref], older_than_s=STALE_LOCK_S)
                 time.sleep(0.2 * (attempt + 1))
+
+    def clear_stale_locks(self, refs_: list[str], older_than_s: float = 0.0) -> list[str]:
+        """Remove the lock files a killed git left on these refs (and a ref folder below them),
+        when older than `older_than_s`; return what was removed. Call it only for refs no
+        other live process writes (a run's own refs, under its run lock), or with an age."""
+        gone = []
+        now = time.time()
+        for name in refs_:
+            path = self.common_dir / name
+            found = [Path(f"{path}.lock")] + (list(path.rglob("*.lock")) if path.is_dir()
+                                              else [])
+            for lock in found:
+                with contextlib.suppress(FileNotFoundError):
+                    if now - lock.stat().st_mtime >= older_than_s:
+                        lock.unlink()
+                        gone.append(str(lock.relative_to(self.common_dir)))
+        return gone
 
     def note(self, sha: str, ref: str = NOTES_REF) -> str | None:
         out = self.git("notes", "--ref", ref, "show", sha, check=False)

@@ -27,7 +27,7 @@ from sia_git.confirm import confirm_tip
 from sia_git.context import Context, Echo
 from sia_git.errors import Interrupted, SiaError
 from sia_git.gates.precommit import CONFIG, CandidateGates
-from sia_git.gitrepo import Repo, open_repo
+from sia_git.gitrepo import STALE_LOCK_S, Repo, open_repo
 from sia_git.llm import roles
 from sia_git.lock import RunLock
 from sia_git.progress import Progress
@@ -95,6 +95,9 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo,
     if not H.load(repo, run_id).exists:
         raise SiaError(f"unknown run '{run_id}' (see `sia-git status` for this repository's runs)")
     with RunLock(paths.locks, run_id):
+        # A kill mid-write leaves git's lock files: the run's own refs are ours alone now.
+        repo.clear_stale_locks([refs.branch_ref(run_id), refs.run_ref(run_id, "")])
+        repo.clear_stale_locks([refs.NOTES, "packed-refs"], older_than_s=STALE_LOCK_S)
         hist = H.load(repo, run_id)
         recorded = read_run_toml(repo, hist.tip.sha)
         cfg = configmod.load(repo.root, flags, recorded.get("settings", {}))
