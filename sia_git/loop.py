@@ -7,7 +7,6 @@ write. Killing it at any point and running `evolve --run` again continues where 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,44 +14,38 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import config as configmod
-from sia_git import executors, faults, levers, refs, review, splits, writers
+from sia_git import executors, faults, levers, refs, review, run_setup, selection, splits, writers
 from sia_git import history as H
 from sia_git import knobs as knobmod
 from sia_git import recording as rec
 from sia_git import trailers as T
 from sia_git.agents.runview import RunView
 from sia_git.candidates import TRANSCRIPT, Outcome
-from sia_git.config import EvolveConfig
 from sia_git.confirm import confirm_tip
 from sia_git.context import Context, Echo
 from sia_git.errors import Interrupted, SiaError
-from sia_git.gates.precommit import CONFIG, CandidateGates
-from sia_git.gitrepo import STALE_LOCK_S, Repo, open_repo
+from sia_git.gitrepo import STALE_LOCK_S, open_repo
 from sia_git.llm import roles
 from sia_git.lock import RunLock
 from sia_git.progress import Progress
 from sia_git.proposer import Proposal
-from sia_git.records import AttemptRecord, Status
-from sia_git.redact import Redactor
+from sia_git.records import Status
 from sia_git.runs import (
     ENTRY,
     RUN_TOML,
     RunPaths,
     agent_files,
     check_private_untracked,
+    legacy_note,
     new_run_id,
     read_run_toml,
     run_toml,
-    stage_dataset,
     sweep_orphans,
     task_copy,
 )
-from sia_git.sandbox import Sandbox, choose_backend
-from sia_git.task import Task, from_source, resolve
+from sia_git.task import resolve, task_of_run
 from sia_git.weights import pins, publish
 from sia_git.weights.hub import Hub
-from sia_git.weights.runtime import WeightsRuntime, require_libraries
-from sia_git.weights.store import AdapterStore
 
 
 def start(repo_path: Path, flags: dict[str, Any], echo: Echo,
@@ -71,10 +64,10 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo,
     run_id = new_run_id(repo, task.name)
     paths = RunPaths(repo, run_id)
     with RunLock(paths.locks, run_id):
-        ctx = _context(repo, paths, task, cfg, echo, models, "HEAD", progress)
+        ctx = run_setup.build_context(repo, paths, task, cfg, echo, models, "HEAD", progress)
         with _resumable(ctx):
             echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
-                 f"{ctx.sandbox.backend}, proposer {_proposer(ctx)}")
+                 f"{ctx.sandbox.backend}, proposer {run_setup.describe_proposer(ctx)}")
             if task.plan.selects_on_test:
                 echo(f"warning: --select-on-test: run {run_id} selects on the test labels of "
                      f"task {task.name}; its scores say nothing about unseen items")
@@ -101,14 +94,13 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo,
         hist = H.load(repo, run_id)
         recorded = read_run_toml(repo, hist.tip.sha)
         cfg = configmod.load(repo.root, flags, recorded.get("settings", {}))
-        task = from_source(str(recorded.get("task_source", "")))
-        task = task.with_plan(splits.from_record(task, recorded))
-        if task.plan.mode == "legacy":
+        if legacy_note(repo, hist.tip.sha, recorded):
             raise SiaError(f"run {run_id} was {splits.LEGACY_NOTE}; start a new run instead of "
                            "resuming it")
+        task = task_of_run(recorded)
         models = roles.build(cfg, spent_usd=hist.total_cost_usd)
-        ctx = _context(repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha,
-                       progress)
+        ctx = run_setup.build_context(repo, paths, task, cfg, echo, models,
+                                      hist.base or hist.tip.sha, progress)
         with _resumable(ctx):
             repo.ensure_worktree(paths.worktree, H.branch(run_id))
             added = rec.ensure_notes(ctx.repo, run_id)
@@ -129,47 +121,6 @@ def _resumable(ctx: Context) -> Iterator[None]:
                           ) from None
     finally:
         executors.close(ctx.sandbox)
-
-
-def _context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: Echo,
-             models: roles.Models, base: str, progress: Progress | None) -> Context:
-    backend, warning = choose_backend(cfg.sandbox)
-    for w in ([warning] if warning else []) + models.warnings:
-        echo(f"warning: {w}")
-    # Keys named by the model settings are secrets even when their names do not look it.
-    repo = dataclasses.replace(repo, redactor=Redactor.from_env(key_names=models.key_names))
-    paths = RunPaths(repo, paths.run_id)
-    a = task.manifest.agent
-    if task.manifest.weights is not None:  # before the sandbox names torch alone (unpinned)
-        require_libraries(f"task {task.name} (its agent runs a model)")
-    sandbox = Sandbox(backend, a.packages, a.forbid_packages)
-    if paths.scratch.exists():
-        shutil.rmtree(paths.scratch)  # what a killed process left behind
-    dataset = stage_dataset(task, paths.scratch / "dataset")
-    # The repository's own pre-commit hooks, as of the commit the run started from.
-    user_hooks = repo.read_file(base, CONFIG)
-    gates = CandidateGates.for_run(user_hooks, repo.sia_dir / "gate-cache", a.forbid_packages,
-                                   paths.scratch / "hooks-setup")
-    w = task.manifest.weights
-    levers.check_forced(cfg.lever, w is not None, models.proposer is not None, task.name)
-    weights = None if w is None else WeightsRuntime.build(
-        w, task.name, dataset, AdapterStore(repo.sia_dir / "adapters"), cfg.train_timeout_s,
-        cfg.train_memory_mb, cfg.hub_repo, task.evaluator_template())
-    # Last: a Ray executor starts processes that only `_resumable` shuts down again.
-    runner = executors.make(cfg.executor, sandbox, cfg.ray_address, echo)
-    shown = progress or Progress(echo)
-    shown.start(paths.run_id, cfg.max_gen, lambda: models.budget.spent_usd, cfg.budget_usd)
-    return Context(repo, paths, task, cfg, runner, dataset, echo, models, gates,
-                   weights=weights, progress=shown)
-
-
-def _proposer(ctx: Context) -> str:
-    if ctx.models.proposer is None:
-        return "knob search (no --model)"
-    target = ctx.models.target
-    return (f"{ctx.models.proposer_name}"
-            + (f", target model {target.profile.model} via the gateway" if target else "")
-            + (f", budget ${ctx.cfg.budget_usd:g}" if ctx.cfg.budget_usd else ""))
 
 
 def _seed_generation(ctx: Context) -> None:
@@ -209,7 +160,7 @@ def _seed_generation(ctx: Context) -> None:
     msg = rec.message(ctx.run_id, 1, None, out, ctx.task, f"{what} for {ctx.task.name}",
                       improvement.split("\n", 2)[2], trailers, model)
     sha = ctx.repo.commit(tree, [base], msg)
-    record = _record(ctx, 1, None, [out], 0, {0: sha})
+    record = selection.attempt_record(ctx, 1, None, [out], 0, {0: sha})
     rec.publish(ctx.repo, ctx.run_id, 1, {0: sha}, 0, None, record,
                 rec.attempt_tree(ctx.repo, record, [out]),
                 [(H.ref(ctx.run_id, "base"), base, None)])
@@ -258,9 +209,9 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     if all(o.status == Status.BUDGET_STOPPED and not o.cost_usd for o in outcomes):
         _stop(ctx, gen, ctx.models.budget.exhausted or "budget reached")
         return False
-    accepted, reasons = _select(ctx, outcomes, inc_score)
+    accepted, reasons = selection.select_best(ctx, outcomes, inc_score)
     commits = _commit_candidates(ctx, hist, inc, gen, outcomes, accepted, reasons)
-    record = _record(ctx, gen, inc_score, outcomes, accepted, commits, reasons)
+    record = selection.attempt_record(ctx, gen, inc_score, outcomes, accepted, commits, reasons)
     rec.publish(ctx.repo, ctx.run_id, gen, commits, accepted, hist.tip.sha, record,
                 rec.attempt_tree(ctx.repo, record, outcomes))
     if accepted is not None:
@@ -413,39 +364,6 @@ def _weights_trailers(ctx: Context, o: Outcome) -> list[tuple[str, str]]:
         hub = f" hf://{ctx.cfg.hub_repo}" if ctx.cfg.hub_repo else ""
         out.append((T.ADAPTER, o.adapter + hub))
     return out
-
-
-def _select(ctx: Context, outcomes: list[Outcome], incumbent: float | None
-            ) -> tuple[int | None, dict[int, str]]:
-    """Pick the best candidate on the selection split if it beats the incumbent."""
-    reasons: dict[int, str] = {}
-    scored = [o for o in outcomes if o.ok and o.score(ctx.select) is not None]
-    for o in outcomes:
-        if not o.ok:
-            reasons[o.index] = f"{o.status}: {o.reason}"
-    if not scored:
-        return None, reasons
-    sign = 1 if ctx.task.manifest.metric.direction == "maximize" else -1
-    best = max(scored, key=lambda o: (sign * (o.score(ctx.select) or 0.0), -o.index))
-    for o in scored:
-        if o is not best:
-            reasons[o.index] = f"not the best candidate of its generation (c{best.index} was)"
-    best_score = best.score(ctx.select) or 0.0
-    if incumbent is not None and not ctx.beats(best_score, incumbent):
-        reasons[best.index] = (f"{best_score:.4f} does not beat the incumbent's {incumbent:.4f}"
-                               + (f" by more than {ctx.cfg.min_improvement:g}"
-                                  if ctx.cfg.min_improvement else ""))
-        return None, reasons
-    return best.index, reasons
-
-
-def _record(ctx: Context, gen: int, incumbent: float | None, outcomes: list[Outcome],
-            accepted: int | None, commits: dict[int, str],
-            reasons: dict[int, str] | None = None) -> AttemptRecord:
-    cands = [rec.outcome_record(o, commits.get(o.index), "accepted" if o.index == accepted
-                                else (reasons or {}).get(o.index, "")) for o in outcomes]
-    return AttemptRecord(run=ctx.run_id, generation=gen, incumbent_score=incumbent,
-                         select_split=ctx.select, accepted=accepted, candidates=cands)
 
 
 def _scores(ctx: Context, o: Outcome) -> str:

@@ -17,16 +17,15 @@ from pathlib import Path
 
 from sia_git import config as configmod
 from sia_git import history as H
-from sia_git import splits
 from sia_git import trailers as T
 from sia_git.candidates import Outcome, try_candidate
 from sia_git.errors import SiaError
 from sia_git.evaluation import Evaluation, SplitScore
 from sia_git.gitrepo import Repo
+from sia_git.records import Status
 from sia_git.runs import CODE_DIR, agent_files, read_run_toml, stage_dataset
 from sia_git.sandbox import Limits, Sandbox, choose_backend
-from sia_git.task import Task, from_source
-from sia_git.task import load as load_task
+from sia_git.task import Task, task_of_run
 from sia_git.weights import pins, publish
 from sia_git.weights.runtime import WeightsRuntime
 
@@ -66,9 +65,7 @@ def rescore(repo: Repo, rev: str, say: Callable[[str], None], generation: bool =
         raise SiaError(f"no such commit: {rev}")
     entry = entry_of(repo, sha) if generation else H.entry(repo.log(f"{sha}^!", H.LOG_FMT)[0])
     recorded = read_run_toml(repo, sha)
-    task = (load_task(task_dir, str(task_dir.resolve()), need_reference=False) if task_dir
-            else from_source(str(recorded.get("task_source", ""))))
-    task = task.with_plan(splits.from_record(task, recorded))
+    task = task_of_run(recorded, task_dir)
     cfg = configmod.load(repo.root, {}, recorded.get("settings", {}))
     key = _cache_key(repo, sha, task, cfg.seed)
     hit = _cached(repo, key) if use_cache else None
@@ -100,7 +97,7 @@ def _cached(repo: Repo, key: str) -> Outcome | None:
     except (OSError, ValueError):
         return None
     splits = {s: SplitScore(v["score"], v.get("metrics", {})) for s, v in data["splits"].items()}
-    out = Outcome(0, None, {}, "ok", evaluation=Evaluation(splits, []))
+    out = Outcome(0, None, {}, Status.OK, evaluation=Evaluation(splits, []))
     out.adapter = data.get("adapter")
     return out
 

@@ -94,13 +94,19 @@ def selection_warning(repo: Repo, hist: Any) -> str | None:
     """For `log`, `show` and `report`: a line when the run selected on the test labels (a run
     from before sealed splits, on a task with one answer set, or one made with
     --select-on-test), read from what the run branch holds."""
-    from sia_git import splits
-
     recorded = read_run_toml(repo, hist.tip.sha)
     if recorded.get("split", {}).get("mode") == "select-on-test":
         return (f"run {hist.run_id} selected on the test labels (--select-on-test): its scores "
                 "say nothing about unseen items")
-    manifest = repo.read_file(hist.tip.sha, f"{TASK_COPY}/{MANIFEST}")
+    return legacy_note(repo, hist.tip.sha, recorded)
+
+
+def legacy_note(repo: Repo, rev: str, recorded: dict[str, Any]) -> str | None:
+    """The note for a run made before sealed splits on a one-answer-set task, from the branch
+    alone (the task's folder need not be here)."""
+    from sia_git import splits
+
+    manifest = repo.read_file(rev, f"{TASK_COPY}/{MANIFEST}")
     try:
         report = bool(manifest and tomllib.loads(manifest).get("splits", {}).get("report"))
     except tomllib.TOMLDecodeError:

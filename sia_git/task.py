@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sia_git.errors import SiaError
 from sia_git.resources import bundled, evaluator_script
-from sia_git.splits import SplitPlan, default_plan
+from sia_git.splits import SplitPlan, default_plan, from_record
 from sia_git.weights.spec import WeightsSpec
 
 MANIFEST = "task.toml"
@@ -201,6 +201,14 @@ def from_source(source: str) -> Task:
     if source.startswith("builtin:"):
         return resolve(source.removeprefix("builtin:"), None)
     return resolve(None, Path(source))
+
+
+def task_of_run(recorded: dict[str, Any], task_dir: Path | None = None) -> Task:
+    """The task a run's run.toml names (or `task_dir`, where that path is not here), with the
+    split plan the run recorded: resume, `eval` and `audit` score exactly as the run did."""
+    task = (load(task_dir, str(task_dir.resolve()), need_reference=False) if task_dir
+            else from_source(str(recorded.get("task_source", ""))))
+    return task.with_plan(from_record(task, recorded))
 
 
 def load(root: Path, source: str, need_reference: bool = True) -> Task:

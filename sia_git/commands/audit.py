@@ -13,16 +13,13 @@ from sia_git import splits
 from sia_git.audit import audit
 from sia_git.commands.common import open_run
 from sia_git.runs import read_run_toml
-from sia_git.task import from_source
-from sia_git.task import load as load_task
+from sia_git.task import task_of_run
 
 
 def run(repo_path: Path, run_id: str | None, task_dir: Path | None, as_json: bool) -> int:
     repo, hist = open_run(repo_path, run_id)
     recorded = read_run_toml(repo, hist.tip.sha)
-    task = (load_task(task_dir, str(task_dir.resolve()), need_reference=False) if task_dir
-            else from_source(str(recorded.get("task_source", ""))))
-    task = task.with_plan(splits.from_record(task, recorded))
+    task = task_of_run(recorded, task_dir)
     result = audit(repo, hist.run_id, task)
     if as_json:
         click.echo(json.dumps({"run": result.run_id, "objects": result.objects,
