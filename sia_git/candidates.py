@@ -7,6 +7,7 @@ with a status and a reason; none of them escapes as an exception.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import shutil
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from sia_git.llm.client import ModelClient
 from sia_git.proposer import Proposal
 from sia_git.records import Status
 from sia_git.runs import ENTRY
-from sia_git.sandbox import Limits, RunResult
+from sia_git.sandbox import Limits, RunResult, RunSpec
 from sia_git.task import Task
 from sia_git.weights.hparams import HParams
 from sia_git.weights.runtime import WeightsRuntime
@@ -112,13 +113,12 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
             return out
         mounts = weights.mounts(out.adapter) if weights is not None else None
         state("running")
+        spec = RunSpec(agent_dir, dataset, scratch / "sandbox", limits, seed, mounts=mounts or {})
         if target is None:
-            out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed,
-                                  mounts=mounts)
+            out.run = sandbox.run(spec)
         else:
             with Gateway(target, scratch / "gateway.jsonl") as gw:
-                out.run = sandbox.run(agent_dir, dataset, scratch / "sandbox", limits, seed,
-                                      gw.socket, mounts)
+                out.run = sandbox.run(dataclasses.replace(spec, gateway=gw.socket))
             out.cost_usd += gw.cost_usd
             out.gateway_calls = gw.calls
     out.traces.update(collect_traces(scratch / "sandbox"))

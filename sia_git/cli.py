@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from sia_git import __version__, boundary, forges
+from sia_git.sandbox import backends
 
 repo_option = click.option("-C", "--repo", "repo", type=click.Path(path_type=Path),
                            default=".", show_default=True, help="Repository to work in.")
@@ -63,9 +64,7 @@ def init(name: str | None, directory: Path | None, ci: str | None) -> None:
 @click.option("--max-gen", type=int, help="Generations in the run, generation 1 included [8].")
 @click.option("--candidates", type=int, help="Candidates proposed per generation [2].")
 @click.option("--workers", type=int, help="Candidates evaluated at once [2].")
-@click.option("--sandbox",
-              help="bwrap (default), unshare, docker (a container through Docker or podman's "
-                   "Docker-compatible service), or none (unsandboxed: prints a warning).")
+@click.option("--sandbox", help=f"Where agents run: {backends.help_line()} [bwrap].")
 @click.option("--seed", type=int, help="Seed for the search, also given to agents as SIA_SEED [0].")
 @click.option("--confirm-runs", type=int,
               help="Re-runs of an accepted generation; its gain must hold or it is reverted [1].")

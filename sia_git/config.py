@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sia_git import forges
 from sia_git.errors import SiaError
 from sia_git.llm.profiles import ModelProfile
+from sia_git.sandbox import backends
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -26,7 +27,7 @@ class EvolveConfig(BaseModel):
     max_gen: int = Field(default=8, ge=1, le=100_000)
     candidates: int = Field(default=2, ge=1, le=64)
     workers: int = Field(default=2, ge=1, le=64)
-    sandbox: Literal["bwrap", "unshare", "docker", "none"] = "bwrap"
+    sandbox: str = "bwrap"  # a name in sandbox.backends.BACKENDS
     seed: int = 0
     confirm_runs: int = Field(default=1, ge=0, le=10)
     min_improvement: float = Field(default=0.0, ge=0)
@@ -66,6 +67,13 @@ class EvolveConfig(BaseModel):
     # Only as a flag (never from a config file): select on a one-answer-set task's test labels.
     select_on_test: bool = False
 
+    @field_validator("sandbox")
+    @classmethod
+    def _known_sandbox(cls, value: str) -> str:
+        if value not in backends.names():
+            raise ValueError(f"unknown sandbox backend (known: {', '.join(backends.names())})")
+        return value
+
     @field_validator("forge")
     @classmethod
     def _known_forge(cls, value: str) -> str:
@@ -95,7 +103,8 @@ def _validate(data: dict[str, Any], origin: str, as_flags: bool) -> None:
         err = exc.errors()[0]
         key = str(err["loc"][0]) if err["loc"] else "?"
         shown = _flag(key) if as_flags else ".".join(str(part) for part in err["loc"]) or "?"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = ("unknown key" if err["type"] == "extra_forbidden"
+               else err["msg"].removeprefix("Value error, "))
         got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else ""
         raise SiaError(f"{origin}: {shown}: {msg}{got}") from None
 

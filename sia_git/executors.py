@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sia_git.errors import SiaError
-from sia_git.sandbox import Limits, RunResult, Sandbox
+from sia_git.sandbox import Limits, RunResult, RunSpec, Sandbox
 
 OUTPUT_BYTES = 1 << 30  # what one agent may hand back through Ray (work/ and the logs)
 OUTPUTS = ("work", "stdout.txt", "stderr.txt")
@@ -30,9 +30,9 @@ class AgentRunner(Protocol):
 
     backend: str
 
-    def run(self, agent_dir: Path, dataset_dir: Path, scratch: Path, limits: Limits,
-            seed: int = 0, gateway: Path | None = None,
-            mounts: dict[str, Path] | None = None) -> RunResult: ...
+    def run(self, spec: RunSpec) -> RunResult: ...
+
+    def close(self) -> None: ...
 
 
 def make(name: str, sandbox: Sandbox, address: str | None,
@@ -43,8 +43,7 @@ def make(name: str, sandbox: Sandbox, address: str | None,
 
 
 def close(runner: AgentRunner) -> None:
-    if isinstance(runner, RayExecutor):
-        runner.close()
+    runner.close()
 
 
 class RayExecutor:
@@ -87,28 +86,26 @@ class RayExecutor:
              f"({cpus} CPUs, dashboard {getattr(info, 'dashboard_url', None) or 'off'})")
         self._task = ray.remote(num_cpus=1, max_retries=0)(run_on_worker)
 
-    def run(self, agent_dir: Path, dataset_dir: Path, scratch: Path, limits: Limits,
-            seed: int = 0, gateway: Path | None = None,
-            mounts: dict[str, Path] | None = None) -> RunResult:
+    def run(self, spec: RunSpec) -> RunResult:
         options: dict[str, Any] = {}
-        if gateway is not None or mounts:
+        if spec.gateway is not None or spec.mounts:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self._node,
                                                                             soft=False)
         ref = self._task.options(**options).remote(
-            pack(agent_dir, ["."]), self._dataset(dataset_dir), self.sandbox.backend,
-            self.sandbox.packages, self.sandbox.forbid, limits, seed,
-            str(gateway) if gateway else None,
-            {n: str(p.resolve()) for n, p in (mounts or {}).items()})
+            pack(spec.agent_dir, ["."]), self._dataset(spec.dataset_dir), self.sandbox.backend,
+            self.sandbox.packages, self.sandbox.forbid, spec.limits, spec.seed,
+            str(spec.gateway) if spec.gateway else None,
+            {n: str(p.resolve()) for n, p in spec.mounts.items()})
         try:
             result, outputs = self._ray.get(ref)
         except self._ray.exceptions.RayError as exc:
             return RunResult(self.backend, None, False, 0.0, "",
                              f"the Ray task failed: {str(exc).strip().splitlines()[-1]}",
                              where="ray")
-        scratch.mkdir(parents=True, exist_ok=True)
-        unpack(outputs, scratch)
+        spec.scratch.mkdir(parents=True, exist_ok=True)
+        unpack(outputs, spec.scratch)
         return result
 
     def _dataset(self, path: Path) -> Any:
@@ -119,6 +116,7 @@ class RayExecutor:
 
     def close(self) -> None:
         self._ray.shutdown()
+        self.sandbox.close()
 
 
 def _reachable(address: str) -> None:
@@ -145,10 +143,11 @@ def run_on_worker(agent: bytes, dataset: bytes, backend: str, packages: list[str
         root = Path(tmp)
         unpack(agent, root / "agent")
         unpack(dataset, root / "dataset")
-        sandbox = Sandbox(backend, packages, forbid)  # type: ignore[arg-type]
-        result = sandbox.run(root / "agent", root / "dataset", root / "run", limits, seed,
-                             Path(gateway) if gateway else None,
-                             {n: Path(p) for n, p in mounts.items()})
+        sandbox = Sandbox(backend, packages, forbid)
+        result = sandbox.run(RunSpec(root / "agent", root / "dataset", root / "run", limits,
+                                     seed, Path(gateway) if gateway else None,
+                                     {n: Path(p) for n, p in mounts.items()}))
+        sandbox.close()
         result.where = (f"ray node {ray.get_runtime_context().get_node_id()[:12]} "
                         f"pid {os.getpid()}")
         outputs = pack(root / "run", [n for n in OUTPUTS if (root / "run" / n).exists()])

@@ -32,8 +32,8 @@ def test_recorded_run_settings_sit_between_files_and_flags(tmp_path: Path) -> No
 @pytest.mark.parametrize(("file", "text", "expected"), [
     ("sia-git.toml", "max_gens = 3\n", "sia-git.toml: max_gens: unknown key"),
     ("pyproject.toml", "[tool.sia-git]\nsandbox = 'vm'\n",
-     "pyproject.toml [tool.sia-git]: sandbox: Input should be 'bwrap', 'unshare', 'docker' "
-     "or 'none'"),
+     "pyproject.toml [tool.sia-git]: sandbox: unknown sandbox backend (known: bwrap, unshare, "
+     "docker, none) (got 'vm')"),
     ("sia-git.toml", "candidates = 0\n", "sia-git.toml: candidates: Input should be greater"),
     ("sia-git.toml", "candidates = [\n", "sia-git.toml: invalid TOML"),
     ("pyproject.toml", "[tool]\nsia-git = 3\n", "must be a table"),

@@ -21,7 +21,7 @@ from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient
 from sia_git.llm.profiles import ModelProfile
 from sia_git.runs import stage_dataset
-from sia_git.sandbox import Limits, Sandbox, choose_backend
+from sia_git.sandbox import Limits, RunSpec, Sandbox, choose_backend
 from sia_git.task import resolve
 from tests.conftest import Runner, run_ids
 from tests.fakellm import FakeLLM, text
@@ -70,8 +70,8 @@ def run_agent(tmp_path: Path, source: str, limits: Limits | None = None,
     agent.mkdir(parents=True, exist_ok=True)
     (agent / "target_agent.py").write_text(source)
     dataset = stage_dataset(TASK, tmp_path / "dataset")
-    return sandbox.run(agent, dataset, tmp_path / "run", limits or Limits(timeout_s=60),
-                       gateway=gateway)
+    return sandbox.run(RunSpec(agent, dataset, tmp_path / "run", limits or Limits(timeout_s=60),
+                               gateway=gateway))
 
 
 def hostile(name: str, **subs: str) -> str:

@@ -16,7 +16,7 @@ from sia_git.candidates import try_candidate
 from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient
 from sia_git.llm.profiles import ModelProfile
-from sia_git.sandbox import Limits, Sandbox, choose_backend
+from sia_git.sandbox import Limits, RunSpec, Sandbox, choose_backend
 from sia_git.task import resolve
 from tests.fakellm import FakeLLM, error, text
 
@@ -115,8 +115,8 @@ def test_without_a_target_model_the_helper_says_so(tmp_path: Path) -> None:
         "wd = sys.argv[sys.argv.index('--working_dir') + 1]\n"
         "try:\n    sia_gateway.chat('hi')\nexcept sia_gateway.GatewayError as e:\n"
         "    open(os.path.join(wd, 'err.txt'), 'w').write(str(e))\n")
-    result = Sandbox("bwrap", [], []).run(agent, TASK.public_dir, tmp_path / "s",
-                                          Limits(timeout_s=30))
+    result = Sandbox("bwrap", [], []).run(RunSpec(agent, TASK.public_dir, tmp_path / "s",
+                                                  Limits(timeout_s=30)))
     assert result.ok, result.stderr_tail
     assert "no --target-model" in (tmp_path / "s" / "work" / "err.txt").read_text()
 

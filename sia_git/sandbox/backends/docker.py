@@ -19,7 +19,9 @@ from typing import Any
 
 from sia_git.errors import SiaError
 from sia_git.sandbox import packages as pkgs
-from sia_git.sandbox.procs import Limits, pid_alive
+from sia_git.sandbox.backends.base import Backend
+from sia_git.sandbox.procs import pid_alive
+from sia_git.sandbox.spec import AGENT_ARGS, RunResult, RunSpec, inside_env, interpreter
 
 IMAGE_REPO = "localhost/sia-git-base"
 IMAGE = f"{IMAGE_REPO}:latest"
@@ -87,12 +89,38 @@ def _binds(exe_prefix: Path, site: list[Path], agent: Path, dataset: Path, work:
     return binds
 
 
-def run(c: Any, exe: str, exe_prefix: Path, site: list[Path], agent: Path, dataset: Path,
-        work: Path, env: dict[str, str], limits: Limits, stdout: Path, stderr: Path,
-        mounts: dict[str, Path] | None = None) -> tuple[int | None, bool, float]:
+class Docker(Backend):
+    name = "docker"
+
+    def __init__(self, site: list[Path]) -> None:
+        super().__init__(site)
+        self.client = client()
+
+    @classmethod
+    def probe(cls) -> str | None:
+        try:
+            client()
+        except SiaError as exc:
+            return str(exc)
+        return None
+
+    @classmethod
+    def unavailable(cls, why: str) -> str:
+        return why  # client() already says what to do
+
+    def run(self, spec: RunSpec) -> RunResult:
+        env = inside_env(spec)
+        code, timed_out, seconds = _run(self.client, self.site, spec, env)
+        return RunResult.read(self.name, spec, code, timed_out, seconds)
+
+
+def _run(c: Any, site: list[Path], spec: RunSpec,
+         env: dict[str, str]) -> tuple[int | None, bool, float]:
     """Run the agent; return (exit code or None on timeout, timed out, seconds)."""
     import docker
 
+    exe, exe_prefix = interpreter()
+    limits, stdout, stderr = spec.limits, spec.stdout, spec.stderr
     rl = limits.rlimits()
     ulimits = [docker.types.Ulimit(name=n, soft=v, hard=v) for n, v in (
         ("nofile", rl["RLIMIT_NOFILE"]), ("fsize", rl["RLIMIT_FSIZE"]),
@@ -107,20 +135,17 @@ def run(c: Any, exe: str, exe_prefix: Path, site: list[Path], agent: Path, datas
         empty = stdout.parent / f"empty-{i}"
         empty.mkdir(exist_ok=True)
         empties[str(empty)] = {"bind": d, "mode": "ro"}
-    gateway = Path(env["SIA_GATEWAY"]) if "SIA_GATEWAY" in env else None
-    if gateway is not None:
-        env = {**env, "SIA_GATEWAY": "/sia/gateway.sock"}
-    args = [exe, "-S", "/sia/agent/target_agent.py", "--dataset_dir", "/sia/dataset",
-            "--working_dir", "/sia/work"]
     ct = c.containers.create(
-        IMAGE, args, environment=env, working_dir="/sia/work", network_mode="none",
+        IMAGE, [exe, "-S", *AGENT_ARGS], environment=env, working_dir="/sia/work",
+        network_mode="none",
         read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
         mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
         pids_limit=limits.max_procs, ulimits=ulimits, tmpfs={"/tmp": "rw,size=256m"},
-        volumes={**_binds(exe_prefix, site, agent, dataset, work, gateway),
+        volumes={**_binds(exe_prefix, site, spec.agent_dir, spec.dataset_dir, spec.work,
+                          spec.gateway),
                  **empties,
                  **{str(p): {"bind": f"/sia/{n}", "mode": "ro"}
-                    for n, p in (mounts or {}).items()}},
+                    for n, p in spec.mounts.items()}},
         labels={LABEL: str(os.getpid())})
     start = time.monotonic()
     timed_out, code = False, None
