@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sia_git import candidates, loop
+from sia_git.evolve import candidates, loop
 from sia_git.sandbox import Sandbox
 
 EVAL_TIMES: list[float] = []

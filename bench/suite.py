@@ -50,7 +50,7 @@ def gate_latency(quick: bool) -> list[Row]:
 
 def throughput(quick: bool) -> list[Row]:
     """Candidates through sandbox + trusted evaluator per second, 2 workers against 1."""
-    from sia_git.candidates import try_candidate
+    from sia_git.evolve.candidates import try_candidate
     from sia_git.runs import ENTRY, stage_dataset
     from sia_git.sandbox import Limits, Sandbox, choose_backend
     from sia_git.task import resolve
@@ -157,8 +157,8 @@ PROPOSER_SETTINGS = {
 
 def proposer_score(quick: bool) -> list[Row]:
     from sia_git import history as H
+    from sia_git.evolve.loop import start
     from sia_git.gitrepo import open_repo
-    from sia_git.loop import start
 
     gens = 3 if quick else 10
     rows = []

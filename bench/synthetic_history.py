@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sia_git import trailers as T  # noqa: E402
-from sia_git.loop import start  # noqa: E402
+from sia_git.evolve.loop import start  # noqa: E402
 
 IDENT = "bench <bench@localhost>"
 

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from sia_git import __version__, boundary, forges
+from sia_git.evolve import proposers
 from sia_git.sandbox import backends
 
 repo_option = click.option("-C", "--repo", "repo", type=click.Path(path_type=Path),
@@ -92,6 +93,7 @@ def init(name: str | None, directory: Path | None, ci: str | None) -> None:
               help="Times the Meta-Agent may fix a broken first agent [2].")
 @click.option("--allow-rewrite/--no-allow-rewrite", default=None,
               help="Let the Feedback-Agent replace whole files, not only patch them [no].")
+@click.option("--proposer", help=f"Who writes the candidates: {proposers.help_line()} [auto].")
 @click.option("--lever", type=click.Choice(["auto", "harness", "knobs", "weights"]),
               help="Force one lever for every generation; auto lets the Feedback-Agent choose "
               "(offline: a bandit over the levers' measured gains) [auto].")

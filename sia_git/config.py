@@ -49,6 +49,8 @@ class EvolveConfig(BaseModel):
     # Which lever changes the agent: auto lets the Feedback-Agent (or, offline, a bandit over
     # measured gains) choose per generation.
     lever: Literal["auto", "harness", "knobs", "weights"] = "auto"
+    # Who writes the candidates: a name in evolve.proposers.PROPOSERS, or auto.
+    proposer: str = "auto"
     train_timeout_s: float = Field(default=900.0, gt=0)  # one adapter's training, at most
     train_memory_mb: int = Field(default=16384, ge=512)
     # Adapters also go to this Hugging Face Hub model repo ("user/name"); HF_ENDPOINT or
@@ -74,6 +76,15 @@ class EvolveConfig(BaseModel):
             raise ValueError(f"unknown sandbox backend (known: {', '.join(backends.names())})")
         return value
 
+    @field_validator("proposer")
+    @classmethod
+    def _known_proposer(cls, value: str) -> str:
+        from sia_git.evolve import proposers
+
+        if value not in proposers.names():
+            raise ValueError(f"unknown proposer (known: {', '.join(proposers.names())})")
+        return value
+
     @field_validator("forge")
     @classmethod
     def _known_forge(cls, value: str) -> str:
@@ -88,8 +99,8 @@ FILE_KEYS = {"task", "task_dir", "max_gen", "candidates", "workers", "sandbox", 
              "api_base", "api_key_env", "target_model", "target_api_base", "target_api_key_env",
              "budget_usd", "model_timeout_s", "model_retries", "feedback_turns", "meta_retries",
              "allow_rewrite", "profiles", "lever", "train_timeout_s", "train_memory_mb",
-             "hub_repo", "hub_endpoint", "review", "forge", "review_base", "github_repo",
-             "executor", "ray_address"}
+             "hub_repo", "hub_endpoint", "review", "forge", "proposer", "review_base",
+             "github_repo", "executor", "ray_address"}
 
 
 def _flag(key: str) -> str:

@@ -13,7 +13,7 @@ from functools import cached_property
 from sia_git import history_cache, records, refs
 from sia_git import trailers as T
 from sia_git.gitrepo import Repo
-from sia_git.proposer import Trial
+from sia_git.knob_search import Trial
 
 SEP, TSEP = "\x1f", "\x1d"
 LOG_FMT = f"%H{SEP}%s{SEP}%(trailers:unfold,separator=%x1d){SEP}%b"

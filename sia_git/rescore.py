@@ -18,9 +18,9 @@ from pathlib import Path
 from sia_git import config as configmod
 from sia_git import history as H
 from sia_git import trailers as T
-from sia_git.candidates import Outcome, try_candidate
 from sia_git.errors import SiaError
 from sia_git.evaluation import Evaluation, SplitScore
+from sia_git.evolve.candidates import Outcome, try_candidate
 from sia_git.gitrepo import Repo
 from sia_git.records import Status
 from sia_git.runs import CODE_DIR, agent_files, read_run_toml, stage_dataset

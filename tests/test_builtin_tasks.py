@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.candidates import try_candidate
+from sia_git.evolve.candidates import try_candidate
 from sia_git.runs import stage_dataset
 from sia_git.sandbox import Limits, Sandbox, choose_backend
 from sia_git.task import builtin_tasks, resolve

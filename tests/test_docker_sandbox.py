@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.candidates import try_candidate
+from sia_git.evolve.candidates import try_candidate
 from sia_git.gateway.server import Gateway
 from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient

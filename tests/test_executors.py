@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from sia_git import executors
 from sia_git.errors import SiaError
+from sia_git.evolve import executors
 from tests.conftest import Runner, git, make_repo, run_ids
 
 pytest.importorskip("ray", reason="the ray extra: pip install 'sia-git[ray]'")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.candidates import try_candidate
+from sia_git.evolve.candidates import try_candidate
 from sia_git.gates.precommit import CandidateGates
 from sia_git.resources import evaluator_script
 from sia_git.runs import stage_dataset

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from sia_git.report_plots import CURVE_COLOUR
+from sia_git.report.plots import CURVE_COLOUR
 from sia_git.task import resolve
 from tests.conftest import make_repo, run_ids, run_sia
 from tests.fakellm import FakeLLM, Reply, tool

@@ -11,8 +11,8 @@ import pytest
 
 from sia_git import history as H
 from sia_git.errors import SiaError
-from sia_git.levers import available, choose_offline
-from sia_git.proposer import Trial
+from sia_git.evolve.levers import available, choose_offline
+from sia_git.knob_search import Trial
 from sia_git.weights import hparams, training
 from sia_git.weights.job import MANIFEST, Job
 from sia_git.weights.spec import WeightsSpec, base_revision, package_model_dir, resolve_base

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sia_git import loop
+from sia_git.evolve import loop
 from sia_git.progress import for_terminal
 
 

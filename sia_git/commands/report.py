@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from sia_git import report_data, report_html
 from sia_git.commands.common import open_run
 from sia_git.errors import SiaError
+from sia_git.report import data as report_data
+from sia_git.report import html as report_html
 
 
 def run(repo_path: Path, run_id: str | None, out: Path | None) -> None:

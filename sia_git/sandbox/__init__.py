@@ -7,7 +7,6 @@ more). What every backend guarantees is in docs/DESIGN.md, "The sandbox".
 
 from __future__ import annotations
 
-from sia_git.gateway.server import HELPER as GATEWAY_HELPER
 from sia_git.sandbox import backends
 from sia_git.sandbox import packages as pkgs
 from sia_git.sandbox.procs import Limits
@@ -33,7 +32,9 @@ class Sandbox:
             self.site = [p for d in pkgs.site_dirs() for p in d.iterdir() if p not in hidden]
         else:
             self.site = pkgs.allowed_paths(packages, forbid)
-        self.site.append(GATEWAY_HELPER)  # `import sia_gateway` works in every agent
+        from sia_git.gateway.server import HELPER  # (imports the model client: only here)
+
+        self.site.append(HELPER)  # `import sia_gateway` works in every agent
         self._backend = backends.get(backend)(list(self.site))
 
     def run(self, spec: RunSpec) -> RunResult:

@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sia_git.errors import SiaError
+from sia_git.knob_search import Trial, search
 from sia_git.knobs import Range, Space, Value
-from sia_git.proposer import Trial, search
 
 
 class HParams(BaseModel):

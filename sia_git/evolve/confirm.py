@@ -7,7 +7,7 @@ from __future__ import annotations
 from sia_git import history as H
 from sia_git import records, refs, review
 from sia_git import trailers as T
-from sia_git.context import Context
+from sia_git.evolve.context import Context
 from sia_git.runs import agent_files
 
 

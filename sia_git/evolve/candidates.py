@@ -18,12 +18,12 @@ from typing import Any
 
 from sia_git import faults
 from sia_git.evaluation import Evaluation, EvaluatorFailed, evaluate
-from sia_git.executors import AgentRunner
+from sia_git.evolve.executors import AgentRunner
+from sia_git.evolve.proposal import Proposal
 from sia_git.gates import GateResult
 from sia_git.gates.precommit import CandidateGates
 from sia_git.gateway.server import Gateway
 from sia_git.llm.client import ModelClient
-from sia_git.proposer import Proposal
 from sia_git.records import Status
 from sia_git.runs import ENTRY
 from sia_git.sandbox import Limits, RunResult, RunSpec

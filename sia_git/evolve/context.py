@@ -1,5 +1,5 @@
 """What one `evolve` invocation works with: the repository, the run's paths, the task, the
-settings, the sandbox, the staged inputs and the models. Shared by loop.py and writers.py."""
+settings, the sandbox, the staged inputs and the models. Shared by the loop and the proposers."""
 
 from __future__ import annotations
 
@@ -7,21 +7,25 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sia_git import refs
-from sia_git.candidates import Outcome, try_candidate
 from sia_git.config import EvolveConfig
-from sia_git.executors import AgentRunner
+from sia_git.evolve.candidates import Outcome, try_candidate
+from sia_git.evolve.executors import AgentRunner
+from sia_git.evolve.proposal import Proposal
 from sia_git.gates.precommit import CandidateGates
 from sia_git.gitrepo import Repo
 from sia_git.llm.roles import Models
 from sia_git.progress import Progress
-from sia_git.proposer import Proposal
 from sia_git.runs import RunPaths
 from sia_git.sandbox import Limits
 from sia_git.task import Task
 from sia_git.weights import pins
 from sia_git.weights.runtime import WeightsRuntime
+
+if TYPE_CHECKING:
+    from sia_git.evolve.proposers.base import Proposer
 
 Echo = Callable[[str], None]
 EPS = 1e-9
@@ -38,13 +42,13 @@ class Context:
     echo: Echo
     models: Models
     gates: CandidateGates
-    # Set when the Meta-Agent failed and the reference agent stands in: (transcript, cost, why)
-    meta_fallback: tuple[bytes, float, str] | None = None
     # Agents in the sandbox (or training) at once (--workers); proposing and gating are not
     # limited by it.
     run_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
     weights: WeightsRuntime | None = None  # the task runs a model: the weights lever
     progress: Progress = field(default_factory=Progress)  # the live display, if any
+    # Who writes the candidates (--proposer); set once the context exists (it is given it).
+    proposer: Proposer = field(init=False)
 
     def __post_init__(self) -> None:
         self.run_slots = threading.Semaphore(self.cfg.workers)

@@ -1,4 +1,4 @@
-"""The offline proposer: a real optimiser (optuna's TPE) over the knobs an agent declares.
+"""The knob search: a real optimiser (optuna's TPE) over the knobs an agent declares.
 
 Its trial history is rebuilt from the run's commits and rejected refs every generation, so a
 resumed run continues the same search, and the same history with the same seed always proposes
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from sia_git import knobs as knobmod
 from sia_git.knobs import Range, Space, Value
-from sia_git.records import Status
 
 
 @dataclass(frozen=True)
@@ -22,23 +21,6 @@ class Trial:
     knobs: dict[str, Value]
     score: float | None  # None: the candidate failed (gate, crash, timeout)
     generation: int
-
-
-@dataclass
-class Proposal:
-    lever: str
-    source: str  # the new target_agent.py
-    subject: str  # one line for the commit subject
-    improvement: str  # improvement.md
-    knobs: dict[str, Value] | None
-    files: dict[str, bytes] | None = None  # the whole agent folder, when more than one file
-    model: str | None = None  # the model that wrote it
-    lever_reason: str = ""
-    cost_usd: float = 0.0  # what writing it cost
-    transcript: bytes | None = None  # the model conversation, stored with the attempt
-    failed: str | None = None  # why no usable proposal came out (the candidate then fails)
-    failed_status: Status = Status.MODEL_FAILED  # or BUDGET_STOPPED
-    train: dict[str, Value] | None = None  # LoRA settings: a weights candidate trains first
 
 
 def _distributions(space: Space) -> dict:
@@ -127,52 +109,6 @@ def _ask(space: Space, history: list[Trial], seed: int, direction: str,
     return study.ask(dists).params
 
 
-class KnobProposer:
-    """Proposes `n` new knob settings for the incumbent agent, none tried before."""
-
-    lever = "knobs"
-
-    def __init__(self, seed_key: str, direction: str) -> None:
-        # The seed key (task name and --seed) makes a run reproducible: the same task, seed and
-        # history always give the same proposals, whatever the run is called.
-        self.seed_key = seed_key
-        self.direction = direction
-
-    def propose(self, incumbent: str, history: list[Trial], generation: int,
-                n: int) -> list[Proposal]:
-        parsed = knobmod.read(incumbent)
-        if parsed is None:
-            return []
-        current, space = parsed
-        found = search(space, current, history, f"{self.seed_key}", self.direction,
-                       generation, n)
-        return [self._proposal(incumbent, current, knobs, history) for knobs in found]
-
-    def _proposal(self, source: str, old: dict[str, Value], new: dict[str, Value],
-                  history: list[Trial]) -> Proposal:
-        changed = [(k, old.get(k), v) for k, v in new.items() if old.get(k) != v]
-        subject = "knobs " + ", ".join(f"{k} {_show(a)}→{_show(b)}" for k, a, b in changed[:3])
-        if len(changed) > 3:
-            subject += f" (+{len(changed) - 3} more)"
-        scored = [t for t in history if t.score is not None]
-        best = (max if self.direction == "maximize" else min)(
-            scored, key=lambda t: t.score or 0.0, default=None)
-        rows = "\n".join(f"| `{k}` | `{_show(a)}` | `{_show(b)}` |" for k, a, b in changed)
-        why = (f"The search has scored {len(scored)} configuration(s) so far "
-               f"({len(history) - len(scored)} failed)"
-               + (f"; the best scored {best.score:.4f} in generation {best.generation}."
-                  if best else ".")
-               + " TPE (tree-structured Parzen estimator) proposes settings that look like the "
-               "high-scoring ones and unlike the low-scoring ones; while few trials exist it "
-               "explores the space at random.")
-        improvement = (f"# {subject}\n\n"
-                       "Lever: **knobs** — offline search over the agent's `KNOB_SPACE` "
-                       "(no model configured).\n\n"
-                       f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n\n"
-                       f"## Why\n\n{why}\n")
-        return Proposal("knobs", knobmod.write(source, new), subject, improvement, new)
-
-
 def _untried(space: Space, tried: set[tuple]) -> list[tuple] | None:
     """Untried settings of an all-choice space small enough to list; None for other spaces."""
     if any(isinstance(spec, Range) for spec in space.values()):
@@ -190,7 +126,3 @@ def _untried(space: Space, tried: set[tuple]) -> list[tuple] | None:
 
 def _key(knobs: dict[str, Value], space: Space) -> tuple:
     return tuple((k, knobmod.tidy(knobs.get(k))) for k in sorted(space))
-
-
-def _show(v: Value) -> str:
-    return repr(knobmod.tidy(v)) if isinstance(v, float) else str(v)

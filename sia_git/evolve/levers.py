@@ -13,7 +13,9 @@ import math
 from sia_git import history as H
 from sia_git import knobs as knobmod
 from sia_git.errors import SiaError
-from sia_git.proposer import KnobProposer, Proposal
+from sia_git.evolve.proposal import Proposal
+from sia_git.knob_search import Trial, search
+from sia_git.knobs import Value
 from sia_git.weights import hparams
 
 OFFLINE_ORDER = ("knobs", "weights")
@@ -100,3 +102,53 @@ def train_trailer(train: dict) -> str:
 def knob_proposals(hist: H.RunHistory, source: str, seed_key: str, direction: str, gen: int,
                    n: int, adapter: str | None) -> list[Proposal]:
     return KnobProposer(seed_key, direction).propose(source, hist.trials(adapter), gen, n)
+
+
+class KnobProposer:
+    """Proposes `n` new knob settings for the incumbent agent, none tried before."""
+
+    lever = "knobs"
+
+    def __init__(self, seed_key: str, direction: str) -> None:
+        # The seed key (task name and --seed) makes a run reproducible: the same task, seed and
+        # history always give the same proposals, whatever the run is called.
+        self.seed_key = seed_key
+        self.direction = direction
+
+    def propose(self, incumbent: str, history: list[Trial], generation: int,
+                n: int) -> list[Proposal]:
+        parsed = knobmod.read(incumbent)
+        if parsed is None:
+            return []
+        current, space = parsed
+        found = search(space, current, history, f"{self.seed_key}", self.direction,
+                       generation, n)
+        return [self._proposal(incumbent, current, knobs, history) for knobs in found]
+
+    def _proposal(self, source: str, old: dict[str, Value], new: dict[str, Value],
+                  history: list[Trial]) -> Proposal:
+        changed = [(k, old.get(k), v) for k, v in new.items() if old.get(k) != v]
+        subject = "knobs " + ", ".join(f"{k} {_show(a)}→{_show(b)}" for k, a, b in changed[:3])
+        if len(changed) > 3:
+            subject += f" (+{len(changed) - 3} more)"
+        scored = [t for t in history if t.score is not None]
+        best = (max if self.direction == "maximize" else min)(
+            scored, key=lambda t: t.score or 0.0, default=None)
+        rows = "\n".join(f"| `{k}` | `{_show(a)}` | `{_show(b)}` |" for k, a, b in changed)
+        why = (f"The search has scored {len(scored)} configuration(s) so far "
+               f"({len(history) - len(scored)} failed)"
+               + (f"; the best scored {best.score:.4f} in generation {best.generation}."
+                  if best else ".")
+               + " TPE (tree-structured Parzen estimator) proposes settings that look like the "
+               "high-scoring ones and unlike the low-scoring ones; while few trials exist it "
+               "explores the space at random.")
+        improvement = (f"# {subject}\n\n"
+                       "Lever: **knobs** — offline search over the agent's `KNOB_SPACE` "
+                       "(no model configured).\n\n"
+                       f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n\n"
+                       f"## Why\n\n{why}\n")
+        return Proposal("knobs", knobmod.write(source, new), subject, improvement, new)
+
+
+def _show(v: Value) -> str:
+    return repr(knobmod.tidy(v)) if isinstance(v, float) else str(v)

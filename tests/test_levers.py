@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sia_git import knobs
-from sia_git.proposer import KnobProposer, Trial
+from sia_git.evolve.levers import KnobProposer
+from sia_git.knob_search import Trial
 from sia_git.task import resolve
 
 SOURCE = resolve("penguins", None).reference_agent.read_text()

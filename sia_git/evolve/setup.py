@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
-from sia_git import executors, levers
 from sia_git.config import EvolveConfig
-from sia_git.context import Context, Echo
+from sia_git.evolve import executors, levers, proposers
+from sia_git.evolve.context import Context, Echo
 from sia_git.gates.precommit import CONFIG, CandidateGates
 from sia_git.gitrepo import Repo
 from sia_git.llm import roles
@@ -42,6 +42,7 @@ def build_context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, ec
                                    paths.scratch / "hooks-setup")
     w = task.manifest.weights
     levers.check_forced(cfg.lever, w is not None, models.proposer is not None, task.name)
+    proposers.check(cfg.proposer, models.proposer is not None)
     weights = None if w is None else WeightsRuntime.build(
         w, task.name, dataset, AdapterStore(repo.sia_dir / "adapters"), cfg.train_timeout_s,
         cfg.train_memory_mb, cfg.hub_repo, task.evaluator_template())
@@ -49,14 +50,7 @@ def build_context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, ec
     runner = executors.make(cfg.executor, sandbox, cfg.ray_address, echo)
     shown = progress or Progress(echo)
     shown.start(paths.run_id, cfg.max_gen, lambda: models.budget.spent_usd, cfg.budget_usd)
-    return Context(repo, paths, task, cfg, runner, dataset, echo, models, gates,
-                   weights=weights, progress=shown)
-
-
-def describe_proposer(ctx: Context) -> str:
-    if ctx.models.proposer is None:
-        return "knob search (no --model)"
-    target = ctx.models.target
-    return (f"{ctx.models.proposer_name}"
-            + (f", target model {target.profile.model} via the gateway" if target else "")
-            + (f", budget ${ctx.cfg.budget_usd:g}" if ctx.cfg.budget_usd else ""))
+    ctx = Context(repo, paths, task, cfg, runner, dataset, echo, models, gates,
+                  weights=weights, progress=shown)
+    ctx.proposer = proposers.make(cfg.proposer, ctx)
+    return ctx

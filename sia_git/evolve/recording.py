@@ -9,7 +9,7 @@ from typing import Any
 from sia_git import faults, refs
 from sia_git import history as H
 from sia_git import trailers as T
-from sia_git.candidates import Outcome
+from sia_git.evolve.candidates import Outcome
 from sia_git.gates import summary as gate_summary
 from sia_git.gitrepo import Repo
 from sia_git.records import (

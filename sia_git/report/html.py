@@ -6,8 +6,9 @@ import base64
 from dataclasses import dataclass
 from pathlib import Path
 
-from sia_git import __version__, report_plots
-from sia_git.report_data import ReportData
+from sia_git import __version__
+from sia_git.report import plots as report_plots
+from sia_git.report.data import ReportData
 from sia_git.resources import bundled
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from sia_git.report_data import Point, ReportData
+from sia_git.report.data import Point, ReportData
 
 # Colours by lever; the incumbent curve has its own so that tests (and eyes) can find it.
 LEVER_COLOURS = {"harness": "#1f77b4", "knobs": "#2ca02c", "weights": "#9467bd"}

@@ -14,21 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import config as configmod
-from sia_git import executors, faults, levers, refs, review, run_setup, selection, splits, writers
+from sia_git import faults, refs, review, splits
 from sia_git import history as H
 from sia_git import knobs as knobmod
-from sia_git import recording as rec
 from sia_git import trailers as T
-from sia_git.agents.runview import RunView
-from sia_git.candidates import TRANSCRIPT, Outcome
-from sia_git.confirm import confirm_tip
-from sia_git.context import Context, Echo
 from sia_git.errors import Interrupted, SiaError
+from sia_git.evolve import executors, levers, selection
+from sia_git.evolve import recording as rec
+from sia_git.evolve import setup as run_setup
+from sia_git.evolve.candidates import TRANSCRIPT, Outcome
+from sia_git.evolve.confirm import confirm_tip
+from sia_git.evolve.context import Context, Echo
+from sia_git.evolve.first_agent import META_TRANSCRIPT, FirstAgent, meta_first_agent
+from sia_git.evolve.proposal import Proposal
+from sia_git.evolve.proposers.base import Round
 from sia_git.gitrepo import STALE_LOCK_S, open_repo
 from sia_git.llm import roles
 from sia_git.lock import RunLock
 from sia_git.progress import Progress
-from sia_git.proposer import Proposal
 from sia_git.records import Status
 from sia_git.runs import (
     ENTRY,
@@ -67,7 +70,7 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo,
         ctx = run_setup.build_context(repo, paths, task, cfg, echo, models, "HEAD", progress)
         with _resumable(ctx):
             echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
-                 f"{ctx.sandbox.backend}, proposer {run_setup.describe_proposer(ctx)}")
+                 f"{ctx.sandbox.backend}, proposer {ctx.proposer.describe()}")
             if task.plan.selects_on_test:
                 echo(f"warning: --select-on-test: run {run_id} selects on the test labels of "
                      f"task {task.name}; its scores say nothing about unseen items")
@@ -125,9 +128,9 @@ def _resumable(ctx: Context) -> Iterator[None]:
 
 def _seed_generation(ctx: Context) -> None:
     ctx.progress.generation(1)
-    first = writers.meta_first_agent(ctx) if (
+    first = meta_first_agent(ctx) if (
         ctx.models.proposer is not None and ctx.cfg.agent is None) else None
-    if first is not None:
+    if isinstance(first, FirstAgent):
         files, out, what, model = first.files, first.outcome, "Meta-Agent", first.model
         improvement = first.improvement
     else:
@@ -137,12 +140,11 @@ def _seed_generation(ctx: Context) -> None:
         out = ctx.attempt(0, None, files, 1)
         improvement = (f"# gen 1: {what}\n\nThe starting point: {what} for task "
                        f"`{ctx.task.name}`, unchanged. Later generations must beat its score.\n")
-        if ctx.meta_fallback:
-            transcript, cost, why = ctx.meta_fallback
-            out.cost_usd += cost
-            out.traces[writers.META_TRANSCRIPT] = transcript
+        if first is not None:  # the Meta-Agent was asked first and failed
+            out.cost_usd += first.cost_usd
+            out.traces[META_TRANSCRIPT] = first.transcript
             improvement += (f"\nThe Meta-Agent was asked first and wrote no usable agent "
-                            f"({why}); its transcript is kept in the attempt record.\n")
+                            f"({first.why}); its transcript is kept in the attempt record.\n")
     if not out.ok:
         verdict = {Status.GATE_FAILED: "failed its gates", Status.TIMED_OUT: "timed out",
                    Status.EVAL_FAILED: "could not be scored (is the task's evaluator broken?)"}
@@ -155,8 +157,8 @@ def _seed_generation(ctx: Context) -> None:
     tree = rec.candidate_tree(ctx.repo, base, out, improvement, extra)
     parsed = _knobs(files)
     trailers = [(T.KNOBS, T.knobs_value(parsed))] if parsed else []
-    if writers.META_TRANSCRIPT in out.traces:
-        trailers.append((T.TRANSCRIPT, _transcript_ref(ctx, 1, 0, writers.META_TRANSCRIPT)))
+    if META_TRANSCRIPT in out.traces:
+        trailers.append((T.TRANSCRIPT, _transcript_ref(ctx, 1, 0, META_TRANSCRIPT)))
     msg = rec.message(ctx.run_id, 1, None, out, ctx.task, f"{what} for {ctx.task.name}",
                       improvement.split("\n", 2)[2], trailers, model)
     sha = ctx.repo.commit(tree, [base], msg)
@@ -243,21 +245,10 @@ def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: 
     can = levers.available(source, ctx.weights is not None, ctx.models.proposer is not None)
     if ctx.cfg.lever != "auto":
         can = [ctx.cfg.lever] if ctx.cfg.lever in can else []
-    if ctx.models.proposer is None:
-        proposals = _propose(ctx, hist, files, gen, can, adapter)
-        if not proposals:
-            return []
-        jobs = [(i, lambda p=p: p) for i, p in enumerate(proposals, start=1)]
-    else:
-        if not can:
-            ctx.echo(f"gen {gen}: stopping: the agent cannot be changed by the {ctx.cfg.lever} "
-                     "lever (it declares no KNOBS/KNOB_SPACE)")
-            return []
-        view = RunView(ctx.repo, ctx.run_id, hist, ctx.dataset, ctx.select)
-        pool = writers.KnobPool(ctx, hist, source, gen, adapter)
-        jobs = [(i, lambda i=i: writers.feedback_proposal(ctx, view, files, gen, i, pool,
-                                                          tuple(can)))
-                for i in range(1, ctx.cfg.candidates + 1)]
+    makers = ctx.proposer.propose(Round(hist, files, gen, adapter, tuple(can)))
+    jobs = list(enumerate(makers, start=1))
+    if not jobs:
+        return []
 
     def run(job: tuple[int, Any]) -> Outcome:
         index, make = job
@@ -287,34 +278,6 @@ def _stop(ctx: Context, gen: int, why: str) -> None:
                     ctx.cfg.budget_usd)
     ctx.echo(f"gen {gen}: stopping: {why}. `sia-git evolve --run {ctx.run_id} --budget-usd "
              "<more>` goes on")
-
-
-def _propose(ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: int,
-             can: list[str], adapter: str | None) -> list[Proposal]:
-    source = files[ENTRY].decode()
-    direction = ctx.task.manifest.metric.direction
-    seed_key = f"{ctx.task.name}/{ctx.cfg.seed}"
-    lever = levers.choose_offline(hist, can, direction)
-    if lever is None:
-        forced = f"the {ctx.cfg.lever} lever cannot change this agent" if ctx.cfg.lever != \
-            "auto" else "the agent declares no KNOBS/KNOB_SPACE to search"
-        ctx.echo(f"gen {gen}: stopping: {forced} (give a --model to have a Feedback-Agent "
-                 "change code)")
-        return []
-    if lever == "weights":
-        assert ctx.task.manifest.weights is not None
-        return levers.weights_proposals(hist, source, files, seed_key, direction, gen,
-                                        ctx.cfg.candidates, ctx.cfg.seed,
-                                        ctx.task.manifest.weights.hparams)
-    try:
-        proposals = levers.knob_proposals(hist, source, seed_key, direction, gen,
-                                          ctx.cfg.candidates, adapter)
-    except knobmod.KnobError as exc:
-        ctx.echo(f"gen {gen}: stopping: the agent's knobs are unusable: {exc}")
-        return []
-    if not proposals:
-        ctx.echo(f"gen {gen}: stopping: every setting of the agent's KNOB_SPACE was tried")
-    return proposals
 
 
 def _commit_candidates(ctx: Context, hist: H.RunHistory, inc: H.Entry, gen: int,

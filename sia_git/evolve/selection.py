@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from sia_git import recording as rec
-from sia_git.candidates import Outcome
-from sia_git.context import Context
+from sia_git.evolve import recording as rec
+from sia_git.evolve.candidates import Outcome
+from sia_git.evolve.context import Context
 from sia_git.records import AttemptRecord
 
 
