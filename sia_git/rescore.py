@@ -20,14 +20,14 @@ from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.errors import SiaError
 from sia_git.evaluation import Evaluation, SplitScore
+from sia_git.evolve import environment
 from sia_git.evolve.candidates import Outcome, try_candidate
+from sia_git.evolve.environment import Attempt
 from sia_git.gitrepo import Repo
 from sia_git.records import Status
-from sia_git.runs import CODE_DIR, agent_files, read_run_toml, stage_dataset
-from sia_git.sandbox import Limits, Sandbox, choose_backend
+from sia_git.runs import CODE_DIR, agent_files, read_run_toml
 from sia_git.task import Task, task_of_run
 from sia_git.weights import pins, publish
-from sia_git.weights.runtime import WeightsRuntime
 
 
 @dataclass
@@ -115,24 +115,14 @@ def _store(repo: Repo, key: str, out: Outcome) -> None:
 
 def _run(repo: Repo, sha: str, task: Task, cfg: configmod.EvolveConfig, scratch: Path,
          say: Callable[[str], None]) -> Outcome:
-    backend, warning = choose_backend(cfg.sandbox)
-    if warning:
-        say(f"warning: {warning}")
-    a = task.manifest.agent
-    dataset = stage_dataset(task, scratch / "dataset")
-    weights, adapter = None, None
+    env = environment.build(task, cfg, scratch, publish.store_of(repo), say)
+    adapter = None
     pin = pins.read(repo, sha)
-    if task.manifest.weights is not None:
-        weights = WeightsRuntime.build(task.manifest.weights, task.name, dataset,
-                                       publish.store_of(repo), cfg.train_timeout_s,
-                                       cfg.train_memory_mb, cfg.hub_repo,
-                                       task.evaluator_template())
-        if pin is not None:
-            publish.pull(repo, sha, None, cfg.hub_endpoint)  # fetched from the hub if need be
-            adapter = pin.address
-    limits = Limits(timeout_s=cfg.agent_timeout_s or a.timeout_s,
-                    memory_mb=cfg.memory_mb or a.memory_mb)
-    return try_candidate(0, None, agent_files(repo, sha), task,
-                         Sandbox(backend, a.packages, a.forbid_packages), dataset,
-                         scratch / "run", limits, cfg.seed, None, weights=weights,
-                         adapter=adapter)
+    if env.weights is not None and pin is not None:
+        publish.pull(repo, sha, None, cfg.hub_endpoint)  # fetched from the hub if need be
+        adapter = pin.address
+    try:
+        return try_candidate(env, Attempt(0, agent_files(repo, sha), scratch / "run", cfg.seed,
+                                          adapter=adapter, gated=False))
+    finally:
+        env.sandbox.close()

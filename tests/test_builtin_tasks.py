@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sia_git.evolve.candidates import try_candidate
+from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.runs import stage_dataset
 from sia_git.sandbox import Limits, Sandbox, choose_backend
 from sia_git.task import builtin_tasks, resolve
@@ -68,8 +69,8 @@ def test_reference_agent_leaves_at_least_five_points_of_headroom(tmp_path: Path,
     scores = {}
     for label, source in (("reference", reference),
                           ("good", _with_knobs(reference, GOOD_KNOBS[name]))):
-        out = try_candidate(0, None, {"target_agent.py": source.encode()}, task, sandbox,
-                            dataset, tmp_path / label, Limits(timeout_s=60), seed=0, gates=None)
+        out = try_candidate(RunEnvironment(task, sandbox, dataset, Limits(timeout_s=60)),
+                            Attempt(0, {"target_agent.py": source.encode()}, tmp_path / label, 0))
         assert out.ok, out.reason
         scores[label] = out.score("dev")
     assert scores["good"] - scores["reference"] >= 0.05, scores

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from sia_git.evolve.candidates import try_candidate
+from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.gateway.server import Gateway
 from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient
@@ -88,8 +89,9 @@ def test_choose_backend_finds_the_engine(engine: str) -> None:
 def test_the_reference_agent_runs_and_scores(engine: str, tmp_path: Path) -> None:
     sandbox = Sandbox("docker", TASK.manifest.agent.packages, TASK.manifest.agent.forbid_packages)
     dataset = stage_dataset(TASK, tmp_path / "dataset")
-    out = try_candidate(0, None, {"target_agent.py": TASK.reference_agent.read_bytes()}, TASK,
-                        sandbox, dataset, tmp_path / "c", Limits(timeout_s=60), 0, None)
+    out = try_candidate(RunEnvironment(TASK, sandbox, dataset, Limits(timeout_s=60)),
+                        Attempt(0, {"target_agent.py": TASK.reference_agent.read_bytes()},
+                                tmp_path / "c", 0))
     assert out.ok, (out.status, out.reason)
     assert out.run.backend == "docker" and out.score("dev") == pytest.approx(0.675)
 

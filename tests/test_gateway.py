@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sia_git.evolve.candidates import try_candidate
+from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient
 from sia_git.llm.profiles import ModelProfile
@@ -75,9 +76,10 @@ def test_agent_uses_the_gateway_and_nothing_else(tmp_path: Path, backend: str,
         profile = ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base,
                                api_key_env="SIA_TEST_TARGET_KEY", retries=0, max_tokens=64)
         client = ModelClient(profile, Budget(None))
-        out = try_candidate(0, None, {"target_agent.py": source.encode()}, TASK,
-                            Sandbox(backend, [], []), TASK.public_dir, tmp_path / "c",
-                            Limits(timeout_s=60), 0, gates=None, target=client)
+        env = RunEnvironment(TASK, Sandbox(backend, [], []), TASK.public_dir,
+                             Limits(timeout_s=60), target=client)
+        out = try_candidate(env, Attempt(0, {"target_agent.py": source.encode()},
+                                         tmp_path / "c", 0))
     listener.close()
     result = json.loads((tmp_path / "c" / "sandbox" / "work" / "out.json").read_text())
     assert result["available"] is True

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sia_git.evolve.candidates import Outcome, try_candidate
+from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.runs import stage_dataset
 from sia_git.sandbox import Limits, Sandbox, choose_backend
 from sia_git.sandbox.procs import PidsCgroup
@@ -39,9 +40,9 @@ def run_hostile(tmp_path: Path, name: str, limits: Limits | None = None,
     backend = chosen
     sandbox = Sandbox(backend, TASK.manifest.agent.packages, TASK.manifest.agent.forbid_packages)
     dataset = stage_dataset(TASK, tmp_path / "dataset")
-    return try_candidate(1, None, {"target_agent.py": agent_source(name, **subs)}, TASK, sandbox,
-                         dataset, tmp_path / "scratch", limits or Limits(timeout_s=20), seed=0,
-                         gates=None)
+    env = RunEnvironment(TASK, sandbox, dataset, limits or Limits(timeout_s=20))
+    return try_candidate(env, Attempt(1, {"target_agent.py": agent_source(name, **subs)},
+                                      tmp_path / "scratch", 0))
 
 
 BACKENDS = pytest.mark.parametrize("backend", ["bwrap", "unshare"])

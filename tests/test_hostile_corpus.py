@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sia_git.evolve.candidates import try_candidate
+from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.gates.precommit import CandidateGates
 from sia_git.resources import evaluator_script
 from sia_git.runs import stage_dataset
@@ -82,9 +83,9 @@ def test_hostile_agent_is_stopped_or_contained_and_leaves_nothing(
     staged = tree_digest(dataset)
     gates = CandidateGates.for_run(None, tmp_path / "cache", a.forbid_packages,
                                    tmp_path / "setup")
-    out = try_candidate(1, None, {"target_agent.py": source.encode()}, task, sandbox, dataset,
-                        tmp_path / "scratch", Limits(timeout_s=5, memory_mb=512, max_procs=32,
-                                                     file_size_mb=64), 0, gates)
+    limits = Limits(timeout_s=5, memory_mb=512, max_procs=32, file_size_mb=64)
+    out = try_candidate(RunEnvironment(task, sandbox, dataset, limits, gates=gates),
+                        Attempt(1, {"target_agent.py": source.encode()}, tmp_path / "scratch", 0))
 
     assert not out.ok, f"{name} was scored: {out.reason}"
     assert out.status in ("gate-failed", "crashed", "timed-out", "eval-failed"), out.status

@@ -11,23 +11,19 @@ import dataclasses
 import json
 import shutil
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sia_git import faults
 from sia_git.evaluation import Evaluation, EvaluatorFailed, evaluate
-from sia_git.evolve.executors import AgentRunner
+from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.evolve.proposal import Proposal
 from sia_git.gates import GateResult
-from sia_git.gates.precommit import CandidateGates
 from sia_git.gateway.server import Gateway
-from sia_git.llm.client import ModelClient
 from sia_git.records import Status
 from sia_git.runs import ENTRY
-from sia_git.sandbox import Limits, RunResult, RunSpec
-from sia_git.task import Task
+from sia_git.sandbox import RunResult, RunSpec
 from sia_git.weights.hparams import HParams
 from sia_git.weights.runtime import WeightsRuntime
 
@@ -61,28 +57,20 @@ class Outcome:
         return self.evaluation.score(split) if self.evaluation else None
 
 
-def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes], task: Task,
-                  sandbox: AgentRunner, dataset: Path, scratch: Path, limits: Limits,
-                  seed: int, gates: CandidateGates | None,
-                  target: ModelClient | None = None,
-                  slot: AbstractContextManager[Any] | None = None,
-                  weights: WeightsRuntime | None = None, adapter: str | None = None,
-                  say: Callable[[str], None] | None = None,
-                  on_state: Callable[[str], None] | None = None) -> Outcome:
-    """`files` is the whole agent folder (path -> content), already holding the proposal.
-    `gates` None skips the gates: only tests do that, to show the sandbox alone contains an
-    agent. With a `target` model client, a gateway serves it to the agent while it runs.
-    `slot` is held while the agent runs, or trains (how many run at once is limited; gating is
-    not). With `weights`, the agent runs with the base model and `adapter` mounted; a proposal
-    with training settings first trains its own adapter, which replaces `adapter`.
-    `on_state` hears each step it reaches (gating, waiting, training, running, scoring)."""
+def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
+    """Gate the attempt's agent, run it in the environment's sandbox (training its adapter
+    first, for a weights proposal), and score it with the trusted evaluator."""
+    proposal, files, scratch, adapter = (attempt.proposal, attempt.files, attempt.scratch,
+                                         attempt.adapter)
+    gates = env.gates if attempt.gated else None
+    weights, say = env.weights, attempt.say
     if scratch.exists():
         shutil.rmtree(scratch)
     agent_dir = scratch / "agent"
     for rel, content in files.items():
         (agent_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (agent_dir / rel).write_bytes(content)
-    out = Outcome(index, proposal, files, Status.OK)
+    out = Outcome(attempt.index, proposal, files, Status.OK)
     if proposal is not None:
         out.cost_usd = proposal.cost_usd
         if proposal.transcript is not None:
@@ -90,7 +78,7 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
         if proposal.failed:
             out.status, out.reason = proposal.failed_status, proposal.failed
             return out
-    state = on_state or (lambda _s: None)
+    state = attempt.on_state or (lambda _s: None)
     if gates is not None:
         state("gating")
     out.gates = gates.check(files, scratch) if gates is not None else []
@@ -105,7 +93,7 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
         return out
     out.adapter = adapter
     state("waiting for a worker")
-    with slot or contextlib.nullcontext():
+    with env.slot or contextlib.nullcontext():
         trains = weights is not None and proposal is not None and proposal.train is not None
         if trains:
             state("training")
@@ -113,12 +101,13 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
             return out
         mounts = weights.mounts(out.adapter) if weights is not None else None
         state("running")
-        spec = RunSpec(agent_dir, dataset, scratch / "sandbox", limits, seed, mounts=mounts or {})
-        if target is None:
-            out.run = sandbox.run(spec)
+        spec = RunSpec(agent_dir, env.dataset, scratch / "sandbox", env.limits, attempt.seed,
+                       mounts=mounts or {})
+        if env.target is None:
+            out.run = env.sandbox.run(spec)
         else:
-            with Gateway(target, scratch / "gateway.jsonl") as gw:
-                out.run = sandbox.run(dataclasses.replace(spec, gateway=gw.socket))
+            with Gateway(env.target, scratch / "gateway.jsonl") as gw:
+                out.run = env.sandbox.run(dataclasses.replace(spec, gateway=gw.socket))
             out.cost_usd += gw.cost_usd
             out.gateway_calls = gw.calls
     out.traces.update(collect_traces(scratch / "sandbox"))
@@ -131,7 +120,7 @@ def try_candidate(index: int, proposal: Proposal | None, files: dict[str, bytes]
     faults.point("evaluating")
     state("scoring")
     try:
-        out.evaluation = evaluate(task, scratch / "sandbox" / "work", scratch / "eval")
+        out.evaluation = evaluate(env.task, scratch / "sandbox" / "work", scratch / "eval")
     except EvaluatorFailed as exc:
         out.status, out.reason = Status.EVAL_FAILED, str(exc)
     else:

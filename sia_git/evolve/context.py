@@ -3,6 +3,7 @@ settings, the sandbox, the staged inputs and the models. Shared by the loop and 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,14 +13,13 @@ from typing import TYPE_CHECKING
 from sia_git import refs
 from sia_git.config import EvolveConfig
 from sia_git.evolve.candidates import Outcome, try_candidate
+from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.evolve.executors import AgentRunner
 from sia_git.evolve.proposal import Proposal
-from sia_git.gates.precommit import CandidateGates
 from sia_git.gitrepo import Repo
 from sia_git.llm.roles import Models
 from sia_git.progress import Progress
 from sia_git.runs import RunPaths
-from sia_git.sandbox import Limits
 from sia_git.task import Task
 from sia_git.weights import pins
 from sia_git.weights.runtime import WeightsRuntime
@@ -37,21 +37,29 @@ class Context:
     paths: RunPaths
     task: Task
     cfg: EvolveConfig
-    sandbox: AgentRunner  # the sandbox, or an executor that runs it elsewhere (Ray)
-    dataset: Path
     echo: Echo
     models: Models
-    gates: CandidateGates
-    # Agents in the sandbox (or training) at once (--workers); proposing and gating are not
-    # limited by it.
-    run_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
-    weights: WeightsRuntime | None = None  # the task runs a model: the weights lever
+    env: RunEnvironment  # the sandbox, staged inputs, gates, limits and weights runtime
     progress: Progress = field(default_factory=Progress)  # the live display, if any
     # Who writes the candidates (--proposer); set once the context exists (it is given it).
     proposer: Proposer = field(init=False)
 
     def __post_init__(self) -> None:
-        self.run_slots = threading.Semaphore(self.cfg.workers)
+        # Agents in the sandbox (or training) at once (--workers); proposing and gating are
+        # not limited by it.
+        self.env = dataclasses.replace(self.env, slot=threading.Semaphore(self.cfg.workers))
+
+    @property
+    def sandbox(self) -> AgentRunner:
+        return self.env.sandbox
+
+    @property
+    def dataset(self) -> Path:
+        return self.env.dataset
+
+    @property
+    def weights(self) -> WeightsRuntime | None:
+        return self.env.weights
 
     @property
     def run_id(self) -> str:
@@ -60,11 +68,6 @@ class Context:
     @property
     def select(self) -> str:
         return self.task.select
-
-    def limits(self) -> Limits:
-        a = self.task.manifest.agent
-        return Limits(timeout_s=self.cfg.agent_timeout_s or a.timeout_s,
-                      memory_mb=self.cfg.memory_mb or a.memory_mb)
 
     def beats(self, score: float, incumbent: float) -> bool:
         """Whether `score` improves on `incumbent` by more than the configured margin (with a
@@ -89,9 +92,7 @@ class Context:
         scratch = self.paths.scratch / refs.gen_name(gen) / f"c{index}-{seed_offset}{tag}"
         label = (f"c{index}" if index else "agent") + (
             f" re-run {seed_offset}" if seed_offset else "")
-        return try_candidate(index, proposal, files, self.task, self.sandbox, self.dataset,
-                             scratch, self.limits(), self.cfg.seed + seed_offset,
-                             self.gates if gated else None, self.models.target,
-                             self.run_slots, self.weights, adapter,
-                             lambda line: self.echo(f"gen {gen} c{index}: {line}"),
-                             lambda state: self.progress.state(gen, label, state))
+        return try_candidate(self.env, Attempt(
+            index, files, scratch, self.cfg.seed + seed_offset, proposal, adapter, gated,
+            lambda line: self.echo(f"gen {gen} c{index}: {line}"),
+            lambda state: self.progress.state(gen, label, state)))
