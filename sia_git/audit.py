@@ -25,12 +25,31 @@ from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo
 from sia_git.task import Task
 
-LINK_KEYS = frozenset({"status", "score", "correct", "is_correct", "passed", "result", "reward",
-                       "gold", "expected", "answer_key", "truth", "ground_truth",
-                       "correct_answer", "gold_label", "target"})
+LINK_KEYS = frozenset(
+    {
+        "status",
+        "score",
+        "correct",
+        "is_correct",
+        "passed",
+        "result",
+        "reward",
+        "gold",
+        "expected",
+        "answer_key",
+        "truth",
+        "ground_truth",
+        "correct_answer",
+        "gold_label",
+        "target",
+    }
+)
 ID_KEYS = frozenset({"id", "item", "item_id", "itemid", "qid", "question_id"})
-STATUS_WORDS = re.compile(r"\b(correct|incorrect|wrong|missing|invalid|passed|failed|solved|"
-                          r"unsolved)\b", re.IGNORECASE)
+STATUS_WORDS = re.compile(
+    r"\b(correct|incorrect|wrong|missing|invalid|passed|failed|solved|"
+    r"unsolved)\b",
+    re.IGNORECASE,
+)
 MAX_PER_OBJECT = 5
 
 
@@ -68,8 +87,10 @@ def sealed_ids(task: Task) -> set[str] | None:
     except answers.NotNarrowable as exc:
         if plan.selects_on_test:
             return None
-        raise SiaError(f"audit: cannot list task {task.name}'s items from its answer files "
-                       f"({exc}); the audit needs them to know which ids are sealed") from None
+        raise SiaError(
+            f"audit: cannot list task {task.name}'s items from its answer files "
+            f"({exc}); the audit needs them to know which ids are sealed"
+        ) from None
     return {i for i in ids if plan.side(i) == "test"} if plan.mode == "hashed" else ids
 
 
@@ -77,11 +98,24 @@ def audit(repo: Repo, run_id: str, task: Task) -> AuditResult:
     ids = sealed_ids(task)
     base = refs.base(run_id)
     # The run branch, its review branches (sia/<run>-gN), its refs, the reviews and the notes.
-    names = [r.strip() for r in repo.for_each_ref(
-        [refs.branch_ref(run_id), f"{refs.branch_ref(run_id)}-g*", refs.run_ref(run_id, ""),
-         refs.REVIEWS, "refs/notes/"], "%(refname)")]
-    tips = [r for r in names if r != base and not (r.startswith("refs/notes/")
-                                                   and not r.startswith(refs.NOTES))]
+    names = [
+        r.strip()
+        for r in repo.for_each_ref(
+            [
+                refs.branch_ref(run_id),
+                f"{refs.branch_ref(run_id)}-g*",
+                refs.run_ref(run_id, ""),
+                refs.REVIEWS,
+                "refs/notes/",
+            ],
+            "%(refname)",
+        )
+    ]
+    tips = [
+        r
+        for r in names
+        if r != base and not (r.startswith("refs/notes/") and not r.startswith(refs.NOTES))
+    ]
     objects = repo.reachable_objects(tips, [base] if repo.rev_parse(base) else [])
     where = dict(objects)
     result = AuditResult(run_id, len(objects), -1 if ids is None else len(ids))
@@ -108,18 +142,28 @@ def _private_texts(task: Task) -> list[tuple[str, str]]:
 class _Scanner:
     def __init__(self, ids: set[str] | None, private: list[tuple[str, str]]) -> None:
         self.ids = ids  # None: every id is sealed (then only JSON structures are checked)
-        textual = sorted((i for i in ids or () if len(i) >= 4 or not i.isdigit()), key=len,
-                         reverse=True)
-        self.id_re = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, textual)) + r")(?![\w-])"
-                                ) if textual else None
+        textual = sorted(
+            (i for i in ids or () if len(i) >= 4 or not i.isdigit()), key=len, reverse=True
+        )
+        self.id_re = (
+            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, textual)) + r")(?![\w-])")
+            if textual
+            else None
+        )
         self.files = [(name, text.strip()) for name, text in private if len(text.strip()) >= 64]
-        self.rows = {line.strip(): name for name, text in private
-                     for line in text.splitlines()[1:]
-                     if line.count(",") >= 2 and len(line.strip()) >= 12}
+        self.rows = {
+            line.strip(): name
+            for name, text in private
+            for line in text.splitlines()[1:]
+            if line.count(",") >= 2 and len(line.strip()) >= 12
+        }
 
     def scan(self, text: str) -> list[str]:
-        found = [f"holds the whole private answer file {name}"
-                 for name, content in self.files if content in text]
+        found = [
+            f"holds the whole private answer file {name}"
+            for name, content in self.files
+            if content in text
+        ]
         for line in text.splitlines():
             row = self.rows.get(line.strip())
             if row:
@@ -130,8 +174,10 @@ class _Scanner:
                 m = self.id_re.search(line)
                 s = STATUS_WORDS.search(line) if m else None
                 if m and s:
-                    found.append(f"links sealed test item {m.group(1)} to status "
-                                 f"'{s.group(1)}': {line.strip()[:80]}")
+                    found.append(
+                        f"links sealed test item {m.group(1)} to status "
+                        f"'{s.group(1)}': {line.strip()[:80]}"
+                    )
         return list(dict.fromkeys(found))
 
     def _json(self, text: str) -> list[str]:
@@ -150,16 +196,22 @@ class _Scanner:
 
     def _walk(self, node: Any, out: list[str]) -> None:
         if isinstance(node, dict):
-            ids = [str(v) for k, v in node.items()
-                   if isinstance(v, str | int) and (k.lower() in ID_KEYS
-                                                    or k.lower().endswith("id"))]
+            ids = [
+                str(v)
+                for k, v in node.items()
+                if isinstance(v, str | int) and (k.lower() in ID_KEYS or k.lower().endswith("id"))
+            ]
             sealed = [i for i in ids if self.ids is None or i in self.ids]
             linked = sorted(k for k in node if k.lower() in LINK_KEYS)
             if sealed and linked:
                 out.append(f"links sealed test item {sealed[0]} to '{linked[0]}'")
-            keyed = [k for k, v in node.items() if (self.ids is None or k in self.ids)
-                     and isinstance(v, str)
-                     and STATUS_WORDS.fullmatch(v.strip())]
+            keyed = [
+                k
+                for k, v in node.items()
+                if (self.ids is None or k in self.ids)
+                and isinstance(v, str)
+                and STATUS_WORDS.fullmatch(v.strip())
+            ]
             if keyed:
                 out.append(f"maps sealed test item {keyed[0]} to status '{node[keyed[0]]}'")
             for v in node.values():

@@ -66,11 +66,17 @@ def run(main: Callable[[], Any], group: click.Group) -> NoReturn:
     except Exception as exc:  # noqa: BLE001 - the boundary: nothing reaches the user raw
         why = _storage_error(exc) if isinstance(exc, OSError) else None
         if why is not None:
-            _fail(f"{why}: free some space (or raise the file size limit) and run the command "
-                  "again; a run resumes with `sia-git evolve --run <run-id>`", EXIT_ERROR)
+            _fail(
+                f"{why}: free some space (or raise the file size limit) and run the command "
+                "again; a run resumes with `sia-git evolve --run <run-id>`",
+                EXIT_ERROR,
+            )
         log = _crash_log(exc)
-        _fail(f"internal error ({type(exc).__name__}: {str(exc)[:200]}); the traceback is in "
-              f"{log}: please report it", EXIT_BUG)
+        _fail(
+            f"internal error ({type(exc).__name__}: {str(exc)[:200]}); the traceback is in "
+            f"{log}: please report it",
+            EXIT_BUG,
+        )
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -97,8 +103,9 @@ def _crash_log(exc: BaseException) -> Path:
     """Write the traceback under the repository's .git/sia/logs/ (or the temp folder when the
     command did not run in a repository); return the file."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    text = (f"sia-git {' '.join(sys.argv[1:])}\n\n"
-            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    text = f"sia-git {' '.join(sys.argv[1:])}\n\n" + "".join(
+        traceback.format_exception(type(exc), exc, exc.__traceback__)
+    )
     for folder in (_repo_logs(), Path(os.environ.get("TMPDIR", "/tmp"))):  # noqa: S108
         if folder is None:
             continue
@@ -121,9 +128,20 @@ def _repo_logs() -> Path | None:
         elif arg.startswith("--repo="):
             where = arg.split("=", 1)[1]
     try:
-        done = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "rev-parse",
-                               "--path-format=absolute", "--git-common-dir"], cwd=where,
-                              capture_output=True, text=True, timeout=10)
+        done = subprocess.run(
+            [
+                "git",
+                "-c",
+                "core.hooksPath=/dev/null",
+                "rev-parse",
+                "--path-format=absolute",
+                "--git-common-dir",
+            ],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return Path(done.stdout.strip()) / "sia" / "logs" if done.returncode == 0 else None

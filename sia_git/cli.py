@@ -9,11 +9,17 @@ from typing import Any
 import click
 
 from sia_git import __version__, boundary, forges
-from sia_git.evolve import proposers
-from sia_git.sandbox import backends
+from sia_git.cli_options import evolve_options
 
-repo_option = click.option("-C", "--repo", "repo", type=click.Path(path_type=Path),
-                           default=".", show_default=True, help="Repository to work in.")
+repo_option = click.option(
+    "-C",
+    "--repo",
+    "repo",
+    type=click.Path(path_type=Path),
+    default=".",
+    show_default=True,
+    help="Repository to work in.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 run_option = click.option("--run", "run_id", help="Run id (default: the newest run).")
 
@@ -42,11 +48,19 @@ def tasks() -> None:
 
 @cli.command()
 @click.option("--task", "name", help="Name of the new task (a folder of that name is made).")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
-              help="Where to create it (default: ./NAME; with --ci alone: the repository).")
-@click.option("--ci", type=click.Choice(["github"]),
-              help="Write a CI workflow that runs `sia-git eval` on pull requests from sia/* "
-              "branches, comments the result and fails on a regression.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to create it (default: ./NAME; with --ci alone: the repository).",
+)
+@click.option(
+    "--ci",
+    type=click.Choice(["github"]),
+    help="Write a CI workflow that runs `sia-git eval` on pull requests from sia/* "
+    "branches, comments the result and fails on a regression.",
+)
 def init(name: str | None, directory: Path | None, ci: str | None) -> None:
     """Scaffold a custom task (task.toml, task.md, evaluator, reference agent) that runs as is,
     and/or a CI workflow (--ci github)."""
@@ -56,69 +70,7 @@ def init(name: str | None, directory: Path | None, ci: str | None) -> None:
 
 
 @cli.command()
-@click.option("--task", help="Built-in task to evolve (see `sia-git tasks`).")
-@click.option("--task-dir", type=click.Path(path_type=Path),
-              help="A task directory (task.toml layout, or SIA's data/public layout).")
-@click.option("--agent", type=click.Path(path_type=Path),
-              help="Seed generation 1 with this agent file instead of the task's reference.")
-@click.option("--run", "run_id", help="Resume this run from its branch tip.")
-@click.option("--max-gen", type=int, help="Generations in the run, generation 1 included [8].")
-@click.option("--candidates", type=int, help="Candidates proposed per generation [2].")
-@click.option("--workers", type=int, help="Candidates evaluated at once [2].")
-@click.option("--sandbox", help=f"Where agents run: {backends.help_line()} [bwrap].")
-@click.option("--seed", type=int, help="Seed for the search, also given to agents as SIA_SEED [0].")
-@click.option("--confirm-runs", type=int,
-              help="Re-runs of an accepted generation; its gain must hold or it is reverted [1].")
-@click.option("--min-improvement", type=float,
-              help="Margin by which a candidate must beat the incumbent [0].")
-@click.option("--agent-timeout", "agent_timeout_s", type=float,
-              help="Seconds an agent may run (default: the task's).")
-@click.option("--memory-mb", type=int, help="Memory limit for an agent (default: the task's).")
-@click.option("--model", help="Model for the Meta- and Feedback-Agents: a litellm model string "
-              "(openai/gpt-4o-mini, ollama/llama3, ...) or a profile name from the config. "
-              "Without it, the offline knob search proposes.")
-@click.option("--api-base", help="Endpoint for --model (a local or self-hosted server).")
-@click.option("--api-key-env", help="NAME of the environment variable holding --model's key "
-              "(the key itself is never stored).")
-@click.option("--target-model", help="Model the target agent may call through the gateway.")
-@click.option("--target-api-base", help="Endpoint for --target-model.")
-@click.option("--target-api-key-env", help="NAME of the variable holding --target-model's key.")
-@click.option("--budget-usd", type=float, help="Hard limit on model spending for the run; the "
-              "run stops before a call could pass it, and resumes with a higher limit.")
-@click.option("--model-timeout", "model_timeout_s", type=float,
-              help="Seconds per model call [120].")
-@click.option("--model-retries", type=int, help="Retries on rate limits and server errors [4].")
-@click.option("--feedback-turns", type=int, help="Tool-use turns per Feedback-Agent [16].")
-@click.option("--meta-retries", type=int,
-              help="Times the Meta-Agent may fix a broken first agent [2].")
-@click.option("--allow-rewrite/--no-allow-rewrite", default=None,
-              help="Let the Feedback-Agent replace whole files, not only patch them [no].")
-@click.option("--proposer", help=f"Who writes the candidates: {proposers.help_line()} [auto].")
-@click.option("--lever", type=click.Choice(["auto", "harness", "knobs", "weights"]),
-              help="Force one lever for every generation; auto lets the Feedback-Agent choose "
-              "(offline: a bandit over the levers' measured gains) [auto].")
-@click.option("--train-timeout", "train_timeout_s", type=float,
-              help="Seconds one LoRA adapter may train before it stops and is scored [900].")
-@click.option("--hub-repo", help="Also upload accepted adapters to this Hugging Face Hub model "
-              "repo (user/name); HF_ENDPOINT and HF_TOKEN are honoured.")
-@click.option("--review", type=click.Choice(["none", "pr", "run-pr"]),
-              help="Open a pull request per accepted generation (pr) or one for the run "
-              "(run-pr), updated as the run goes on [none].")
-@click.option("--forge", type=click.Choice(forges.names()),
-              help=f"Where pull requests go: {forges.help_line()} [local].")
-@click.option("--review-base", help="Branch a run's pull request targets [main].")
-@click.option("--executor", type=click.Choice(["local", "ray"]),
-              help="Where candidate agents run: here, in --workers sandboxed processes "
-              "(local), or as Ray tasks, each in its sandbox on a worker (ray; needs "
-              "`pip install 'sia-git[ray]'`). Gates and scoring stay here [local].")
-@click.option("--ray-address", help="A running Ray cluster (host:port, or auto) for --executor "
-              "ray; without it a local Ray instance is started for the run.")
-@click.option("--select-on-test", is_flag=True, default=None,
-              help="For a task with one answer set that sia-git cannot split into dev and test: "
-              "select on it (the test labels). Printed as a warning and recorded in every "
-              "commit's Sia-Metric; there is then no sealed test score.")
-@click.option("--quiet", is_flag=True, default=None,
-              help="Plain lines only, no live display (as in a pipe or CI).")
+@evolve_options
 @repo_option
 def evolve(run_id: str | None, repo: Path, **flags: Any) -> None:
     """Run the generation loop: propose, gate, run in the sandbox, score, commit or reject.
@@ -134,9 +86,12 @@ def evolve(run_id: str | None, repo: Path, **flags: Any) -> None:
 
 @cli.command()
 @run_option
-@click.option("--task-dir", type=click.Path(path_type=Path),
-              help="The task folder, when the path the run recorded is not here (the audit "
-              "reads the answer files to know which item ids are sealed).")
+@click.option(
+    "--task-dir",
+    type=click.Path(path_type=Path),
+    help="The task folder, when the path the run recorded is not here (the audit "
+    "reads the answer files to know which item ids are sealed).",
+)
 @json_option
 @repo_option
 def audit(run_id: str | None, task_dir: Path | None, as_json: bool, repo: Path) -> None:
@@ -173,9 +128,12 @@ def show(generation: int, run_id: str | None, as_json: bool, repo: Path) -> None
 
 @cli.command()
 @click.argument("run_id", required=False, metavar="[RUN]")
-@click.option("--out", type=click.Path(path_type=Path),
-              help="The HTML file to write [./sia-report-RUN.html]; the main plot goes beside "
-              "it with the same name and .png.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="The HTML file to write [./sia-report-RUN.html]; the main plot goes beside "
+    "it with the same name and .png.",
+)
 @repo_option
 def report(run_id: str | None, out: Path | None, repo: Path) -> None:
     """Write an HTML report of a run (default: the newest): score per generation with every
@@ -198,8 +156,12 @@ def status(as_json: bool, repo: Path) -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--forbid-package", "forbid", multiple=True,
-              help="A package agents must not import (the task's data source); repeatable.")
+@click.option(
+    "--forbid-package",
+    "forbid",
+    multiple=True,
+    help="A package agents must not import (the task's data source); repeatable.",
+)
 @json_option
 def check(files: tuple[Path, ...], forbid: tuple[str, ...], as_json: bool) -> None:
     """Run the candidate gates (ruff, bandit, semgrep, secret scan) on FILES.
@@ -214,24 +176,49 @@ def check(files: tuple[Path, ...], forbid: tuple[str, ...], as_json: bool) -> No
 
 @cli.command("eval")
 @click.argument("rev", required=False)
-@click.option("--split", default="all", show_default=True,
-              help="Split to report (dev, test, ...) or all; regressions are judged on the "
-              "task's selection split.")
-@click.option("--baseline", help="Commit to compare with [default: REV's parent on the run "
-              "branch].")
+@click.option(
+    "--split",
+    default="all",
+    show_default=True,
+    help="Split to report (dev, test, ...) or all; regressions are judged on the "
+    "task's selection split.",
+)
+@click.option(
+    "--baseline", help="Commit to compare with [default: REV's parent on the run branch]."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @click.option("--markdown", is_flag=True, help="Print Markdown (a pull-request comment).")
-@click.option("--fail-on-regression", is_flag=True,
-              help="Exit 1 when the selection split's score falls below the baseline's by more "
-              "than --tolerance.")
-@click.option("--tolerance", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="How far below the baseline still counts as no regression.")
-@click.option("--task-dir", type=click.Path(path_type=Path),
-              help="Score with this task folder instead of the one the run recorded (in CI: "
-              "sia-agent/task with the private answers unpacked into it).")
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when the selection split's score falls below the baseline's by more "
+    "than --tolerance.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="How far below the baseline still counts as no regression.",
+)
+@click.option(
+    "--task-dir",
+    type=click.Path(path_type=Path),
+    help="Score with this task folder instead of the one the run recorded (in CI: "
+    "sia-agent/task with the private answers unpacked into it).",
+)
 @repo_option
-def eval_(rev: str | None, split: str, baseline: str | None, as_json: bool, markdown: bool,
-         fail_on_regression: bool, tolerance: float, task_dir: Path | None, repo: Path) -> None:
+def eval_(
+    rev: str | None,
+    split: str,
+    baseline: str | None,
+    as_json: bool,
+    markdown: bool,
+    fail_on_regression: bool,
+    tolerance: float,
+    task_dir: Path | None,
+    repo: Path,
+) -> None:
     """Run generation REV's agent again in the sandbox, with its pinned adapter (pulled from the
     hub if it is not stored here), and compare it with a baseline [default REV: the newest
     run's tip]. The result is stored as a git note (`git notes --ref sia-eval show REV`) and
@@ -241,8 +228,9 @@ def eval_(rev: str | None, split: str, baseline: str | None, as_json: bool, mark
     if as_json and markdown:
         raise click.UsageError("give at most one of --json and --markdown")
     fmt = "json" if as_json else "markdown" if markdown else "table"
-    code = cmd.run(repo, rev, cmd.Options(split, baseline, fmt, fail_on_regression, tolerance,
-                                          task_dir))
+    code = cmd.run(
+        repo, rev, cmd.Options(split, baseline, fmt, fail_on_regression, tolerance, task_dir)
+    )
     if code:
         raise SystemExit(code)
 
@@ -262,17 +250,38 @@ def revert(generation: int, run_id: str | None, reason: str | None, repo: Path) 
 
 @cli.command()
 @run_option
-@click.option("--mode", type=click.Choice(["pr", "run-pr"]), default="pr", show_default=True,
-              help="A pull request per accepted generation, or one for the whole run.")
-@click.option("--forge", type=click.Choice(forges.names()), default="local",
-              show_default=True, help=f"Where pull requests go: {forges.help_line()}.")
-@click.option("--base", "base_branch", default="main", show_default=True,
-              help="Branch a run's pull request targets.")
+@click.option(
+    "--mode",
+    type=click.Choice(["pr", "run-pr"]),
+    default="pr",
+    show_default=True,
+    help="A pull request per accepted generation, or one for the whole run.",
+)
+@click.option(
+    "--forge",
+    default="local",
+    show_default=True,
+    help=f"Where pull requests go: {forges.help_line()}.",
+)
+@click.option(
+    "--base",
+    "base_branch",
+    default="main",
+    show_default=True,
+    help="Branch a run's pull request targets.",
+)
 @click.option("--github-repo", help="owner/name (default: GITHUB_REPOSITORY or origin's URL).")
 @click.option("--merge", is_flag=True, help="Also merge the pull requests (oldest first).")
 @repo_option
-def pr(run_id: str | None, mode: str, forge: str, base_branch: str, github_repo: str | None,
-       merge: bool, repo: Path) -> None:
+def pr(
+    run_id: str | None,
+    mode: str,
+    forge: str,
+    base_branch: str,
+    github_repo: str | None,
+    merge: bool,
+    repo: Path,
+) -> None:
     """Open or update pull requests for a run's generations (or the run), with score tables,
     improvement notes, gates, cost and lever."""
     from sia_git.commands import pr as cmd

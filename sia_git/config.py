@@ -94,13 +94,44 @@ class EvolveConfig(BaseModel):
 
 
 # Keys that make sense in a config file; the rest are per-invocation flags.
-FILE_KEYS = {"task", "task_dir", "max_gen", "candidates", "workers", "sandbox", "seed",
-             "confirm_runs", "min_improvement", "agent_timeout_s", "memory_mb", "model",
-             "api_base", "api_key_env", "target_model", "target_api_base", "target_api_key_env",
-             "budget_usd", "model_timeout_s", "model_retries", "feedback_turns", "meta_retries",
-             "allow_rewrite", "profiles", "lever", "train_timeout_s", "train_memory_mb",
-             "hub_repo", "hub_endpoint", "review", "forge", "proposer", "review_base",
-             "github_repo", "executor", "ray_address"}
+FILE_KEYS = {
+    "task",
+    "task_dir",
+    "max_gen",
+    "candidates",
+    "workers",
+    "sandbox",
+    "seed",
+    "confirm_runs",
+    "min_improvement",
+    "agent_timeout_s",
+    "memory_mb",
+    "model",
+    "api_base",
+    "api_key_env",
+    "target_model",
+    "target_api_base",
+    "target_api_key_env",
+    "budget_usd",
+    "model_timeout_s",
+    "model_retries",
+    "feedback_turns",
+    "meta_retries",
+    "allow_rewrite",
+    "profiles",
+    "lever",
+    "train_timeout_s",
+    "train_memory_mb",
+    "hub_repo",
+    "hub_endpoint",
+    "review",
+    "forge",
+    "proposer",
+    "review_base",
+    "github_repo",
+    "executor",
+    "ray_address",
+}
 
 
 def _flag(key: str) -> str:
@@ -114,8 +145,11 @@ def _validate(data: dict[str, Any], origin: str, as_flags: bool) -> None:
         err = exc.errors()[0]
         key = str(err["loc"][0]) if err["loc"] else "?"
         shown = _flag(key) if as_flags else ".".join(str(part) for part in err["loc"]) or "?"
-        msg = ("unknown key" if err["type"] == "extra_forbidden"
-               else err["msg"].removeprefix("Value error, "))
+        msg = (
+            "unknown key"
+            if err["type"] == "extra_forbidden"
+            else err["msg"].removeprefix("Value error, ")
+        )
         got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else ""
         raise SiaError(f"{origin}: {shown}: {msg}{got}") from None
 
@@ -141,8 +175,9 @@ def _from_file(path: Path, table: list[str]) -> dict[str, Any]:
     return out
 
 
-def load(repo_root: Path, flags: dict[str, Any], recorded: dict[str, Any] | None = None
-         ) -> EvolveConfig:
+def load(
+    repo_root: Path, flags: dict[str, Any], recorded: dict[str, Any] | None = None
+) -> EvolveConfig:
     """Merge the sources. A resumed run's `recorded` settings win over the files (they are the
     run's own); flags given now win over everything."""
     merged: dict[str, Any] = {}

@@ -86,11 +86,13 @@ def evaluate(task: Task, work: Path, scratch: Path) -> Evaluation:
         ev.splits = _hashed(task, plan, outputs, scratch, ev.logs)
     elif plan.mode == "declared":
         for split in plan.splits:
-            ev.splits[split] = _score(task, split, split, outputs, scratch,
-                                      split in plan.sealed, ev.logs)
+            ev.splits[split] = _score(
+                task, split, split, outputs, scratch, split in plan.sealed, ev.logs
+            )
     else:  # select-on-test, legacy: the task's one answer set, under the plan's name
-        ev.splits[plan.select] = _score(task, plan.select, task.manifest.splits.select,
-                                        outputs, scratch, True, ev.logs)
+        ev.splits[plan.select] = _score(
+            task, plan.select, task.manifest.splits.select, outputs, scratch, True, ev.logs
+        )
     return ev
 
 
@@ -98,16 +100,32 @@ def sealed_score(score: float) -> SplitScore:
     return SplitScore(score)
 
 
-def _score(task: Task, name: str, ev_split: str, outputs: Path, scratch: Path, sealed: bool,
-           logs: dict[str, bytes], root: Path | None = None) -> SplitScore:
+def _score(
+    task: Task,
+    name: str,
+    ev_split: str,
+    outputs: Path,
+    scratch: Path,
+    sealed: bool,
+    logs: dict[str, bytes],
+    root: Path | None = None,
+) -> SplitScore:
     """One evaluator run scored as split `name` (`ev_split` is the task's own split name).
     `root`: a copy of the task whose answer files were narrowed to this split."""
     raw = _evaluate_once(task, name, ev_split, outputs, scratch, sealed, logs, root)
     return sealed_score(raw.score) if sealed else raw
 
 
-def _evaluate_once(task: Task, name: str, ev_split: str, outputs: Path, scratch: Path,
-                   sealed: bool, logs: dict[str, bytes], root: Path | None) -> SplitScore:
+def _evaluate_once(
+    task: Task,
+    name: str,
+    ev_split: str,
+    outputs: Path,
+    scratch: Path,
+    sealed: bool,
+    logs: dict[str, bytes],
+    root: Path | None,
+) -> SplitScore:
     gen = scratch / f"gen-{name}"  # SIA evaluators write results.json into the outputs folder
     shutil.copytree(outputs, gen, copy_function=os.link)
     result = gen / "results.json" if task.kind == "sia" else scratch / f"result-{name}.json"
@@ -122,23 +140,34 @@ def _evaluate_once(task: Task, name: str, ev_split: str, outputs: Path, scratch:
     return parsed
 
 
-def _hashed(task: Task, plan: SplitPlan, outputs: Path, scratch: Path,
-            logs: dict[str, bytes]) -> dict[str, SplitScore]:
+def _hashed(
+    task: Task, plan: SplitPlan, outputs: Path, scratch: Path, logs: dict[str, bytes]
+) -> dict[str, SplitScore]:
     if plan.method == "items":
-        whole = _evaluate_once(task, "all", task.manifest.splits.select, outputs, scratch,
-                               True, logs, None)
+        whole = _evaluate_once(
+            task, "all", task.manifest.splits.select, outputs, scratch, True, logs, None
+        )
         if whole.items:
             return _by_items(task, plan, whole)
         if not plan.narrow_fallback:
             raise EvaluatorFailed(
                 "the evaluator reported no per-item statuses (items: [{id, status}]), so dev "
                 "and test cannot be scored apart; declare [splits] id_field so sia-git can "
-                "narrow the answer files, or pass --select-on-test")
+                "narrow the answer files, or pass --select-on-test"
+            )
     out = {}
     for side in ("dev", "test"):
         root = _narrowed_task(task, plan, side, scratch / f"task-{side}")
-        out[side] = _score(task, side, task.manifest.splits.select, outputs, scratch,
-                           side in plan.sealed, logs, root)
+        out[side] = _score(
+            task,
+            side,
+            task.manifest.splits.select,
+            outputs,
+            scratch,
+            side in plan.sealed,
+            logs,
+            root,
+        )
     return out
 
 
@@ -152,14 +181,17 @@ def _by_items(task: Task, plan: SplitPlan, whole: SplitScore) -> dict[str, Split
         raise EvaluatorFailed(
             f"the evaluator's per-item statuses do not reproduce its "
             f"{task.manifest.metric.name} ({share:.4f} of items correct, it reported "
-            f"{whole.score:.4f}); set [splits] method = \"narrow\" (with an id_field) or "
-            "[metric] mean_over_items = false")
+            f'{whole.score:.4f}); set [splits] method = "narrow" (with an id_field) or '
+            "[metric] mean_over_items = false"
+        )
     sides: dict[str, list[dict[str, str]]] = {"dev": [], "test": []}
     for item in whole.items:
         sides[plan.side(item["id"])].append(item)
     if not sides["dev"] or not sides["test"]:
-        raise EvaluatorFailed(f"the hash split left no {'dev' if not sides['dev'] else 'test'} "
-                              f"items among the evaluator's {len(whole.items)}")
+        raise EvaluatorFailed(
+            f"the hash split left no {'dev' if not sides['dev'] else 'test'} "
+            f"items among the evaluator's {len(whole.items)}"
+        )
 
     def share_of(items: list[dict[str, str]]) -> float:
         s = sum(i["status"] in CORRECT for i in items) / len(items)
@@ -168,16 +200,19 @@ def _by_items(task: Task, plan: SplitPlan, whole: SplitScore) -> dict[str, Split
     counts: dict[str, float | int | str] = {"items": len(sides["dev"])}
     for item in sides["dev"]:
         counts[item["status"]] = int(counts.get(item["status"], 0)) + 1
-    return {"dev": SplitScore(share_of(sides["dev"]), counts, sides["dev"]),
-            "test": sealed_score(share_of(sides["test"]))}
+    return {
+        "dev": SplitScore(share_of(sides["dev"]), counts, sides["dev"]),
+        "test": sealed_score(share_of(sides["test"])),
+    }
 
 
 def _narrowed_task(task: Task, plan: SplitPlan, side: str, dest: Path) -> Path:
     """A copy of the task root for one side: its answer files narrowed to that side's items,
     the evaluator copied (it finds the answers relative to its own path), the rest linked."""
     private = task.private_dir.relative_to(task.root)
-    evaluator = task.evaluator.relative_to(task.root) if task.evaluator.is_relative_to(
-        task.root) else None
+    evaluator = (
+        task.evaluator.relative_to(task.root) if task.evaluator.is_relative_to(task.root) else None
+    )
     special = {private, *([evaluator] if evaluator else [])}
 
     def build(src: Path, dst: Path, rel: Path) -> None:
@@ -185,8 +220,9 @@ def _narrowed_task(task: Task, plan: SplitPlan, side: str, dest: Path) -> Path:
         for entry in src.iterdir():
             r = rel / entry.name
             if r == private:
-                answers.narrow(entry, dst / entry.name, str(plan.id_field),
-                               lambda i: plan.side(i) == side)
+                answers.narrow(
+                    entry, dst / entry.name, str(plan.id_field), lambda i: plan.side(i) == side
+                )
             elif r == evaluator:
                 shutil.copyfile(entry, dst / entry.name)
             elif any(s.is_relative_to(r) for s in special) and entry.is_dir():
@@ -197,28 +233,43 @@ def _narrowed_task(task: Task, plan: SplitPlan, side: str, dest: Path) -> Path:
     try:
         build(task.root, dest, Path("."))
     except (answers.NotNarrowable, OSError, ValueError) as exc:
-        raise EvaluatorFailed(f"could not narrow the answer files to the {side} split: "
-                              f"{exc}") from None
+        raise EvaluatorFailed(
+            f"could not narrow the answer files to the {side} split: {exc}"
+        ) from None
     return dest
 
 
 def _run(task: Task, argv: list[str], cwd: Path, sealed: bool) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-           "HOME": str(task.root), "PYTHONDONTWRITEBYTECODE": "1",
-           **task.manifest.evaluator.env}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": str(task.root),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **task.manifest.evaluator.env,
+    }
     timeout = task.manifest.evaluator.timeout_s
     try:
-        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         raise EvaluatorFailed(f"evaluator {task.evaluator} timed out after {timeout:g}s") from None
     if done.returncode != 0:
         if sealed:  # its output may name sealed test items
-            raise EvaluatorFailed(f"evaluator {task.evaluator} failed (exit {done.returncode}) "
-                                  "on sealed test items; its output is not kept")
+            raise EvaluatorFailed(
+                f"evaluator {task.evaluator} failed (exit {done.returncode}) "
+                "on sealed test items; its output is not kept"
+            )
         last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-        raise EvaluatorFailed(f"evaluator {task.evaluator} failed "
-                              f"(exit {done.returncode}): {last[:300]}")
+        raise EvaluatorFailed(
+            f"evaluator {task.evaluator} failed (exit {done.returncode}): {last[:300]}"
+        )
     return done
 
 
@@ -243,8 +294,11 @@ def _number(value: object, what: str) -> float:
 def _items(raw: object) -> list[dict[str, str]]:
     if not isinstance(raw, list):
         return []
-    return [{"id": str(i.get("id", "")), "status": str(i.get("status", "")).lower()}
-            for i in raw if isinstance(i, dict)]
+    return [
+        {"id": str(i.get("id", "")), "status": str(i.get("status", "")).lower()}
+        for i in raw
+        if isinstance(i, dict)
+    ]
 
 
 def _parse_native(path: Path) -> SplitScore:

@@ -9,8 +9,16 @@ import os
 import signal
 import threading
 
-PHASES = ("proposing", "training", "gating", "running", "evaluating", "committing", "notes",
-          "reverting")
+PHASES = (
+    "proposing",
+    "training",
+    "gating",
+    "running",
+    "evaluating",
+    "committing",
+    "notes",
+    "reverting",
+)
 _counts: dict[str, int] = {}
 _lock = threading.Lock()
 

@@ -17,8 +17,9 @@ from sia_git.knob_search import Trial
 
 SEP, TSEP = "\x1f", "\x1d"
 LOG_FMT = f"%H{SEP}%s{SEP}%(trailers:unfold,separator=%x1d){SEP}%b"
-_REF_FMT = f"%(refname){SEP}%(objectname){SEP}%(contents:subject){SEP}" \
-           "%(trailers:unfold,separator=%x1d)"
+_REF_FMT = (
+    f"%(refname){SEP}%(objectname){SEP}%(contents:subject){SEP}%(trailers:unfold,separator=%x1d)"
+)
 _REVERT_RE = re.compile(r"This reverts commit ([0-9a-f]{40})")
 
 
@@ -126,8 +127,11 @@ class RunHistory:
 
     def weight_trials(self) -> list[Trial]:
         """Every LoRA training tried (its `Sia-Train` settings) and what it scored."""
-        return [Trial(train, e.score, e.gen) for e in (*self.branch, *self.rejected)
-                if e.gen is not None and (train := T.read_knobs(e.trailers.get(T.TRAIN)))]
+        return [
+            Trial(train, e.score, e.gen)
+            for e in (*self.branch, *self.rejected)
+            if e.gen is not None and (train := T.read_knobs(e.trailers.get(T.TRAIN)))
+        ]
 
     def lever_gains(self) -> dict[str, list[float]]:
         """What each lever gained over its parent generation, per candidate tried (0 for a
@@ -151,8 +155,7 @@ def load(repo: Repo, run_id: str) -> RunHistory:
     if tip is None or base is None:
         return history
     kinds = [ref(run_id, kind) + "/" for kind in ("rejected", "attempts", "confirmed")]
-    raw_log, ref_lines = history_cache.read(repo, run_id, base, tip, LOG_FMT, _REF_FMT, kinds,
-                                            SEP)
+    raw_log, ref_lines = history_cache.read(repo, run_id, base, tip, LOG_FMT, _REF_FMT, kinds, SEP)
     entries = [entry(raw) for raw in raw_log]
     entries.reverse()
     reverted = {e.reverts for e in entries if e.reverts}
@@ -167,8 +170,9 @@ def load(repo: Repo, run_id: str) -> RunHistory:
             continue  # not one of the run's records (a hand-made ref)
         kind, gen = parsed.kind, parsed.gen
         if kind == "rejected":
-            history.rejected.append(Entry(sha, subject, "generation", T.parse(block, TSEP),
-                                          status="rejected", ref=name))
+            history.rejected.append(
+                Entry(sha, subject, "generation", T.parse(block, TSEP), status="rejected", ref=name)
+            )
             continue
         (history.attempts if kind == "attempts" else history.confirmed).add(gen)
         # A record's only trailer is its cost: "Sia-Cost-USD: <dollars>".
@@ -201,11 +205,13 @@ def entry(raw: str) -> Entry:
 
 def list_runs(repo: Repo) -> list[str]:
     """Run ids, newest first (by the tip's commit date)."""
-    lines = repo.git("for-each-ref", "--sort=-committerdate", "--format=%(refname:strip=3)",
-                     "refs/heads/sia/").split()
+    lines = repo.git(
+        "for-each-ref", "--sort=-committerdate", "--format=%(refname:strip=3)", "refs/heads/sia/"
+    ).split()
     # Only the base refs: a long run holds tens of thousands of other refs under refs/sia/.
-    based = {name.strip().split("/")[2] for name in repo.for_each_ref("refs/sia/*/base",
-                                                                       "%(refname)")}
+    based = {
+        name.strip().split("/")[2] for name in repo.for_each_ref("refs/sia/*/base", "%(refname)")
+    }
     return [r for r in lines if r in based]
 
 
@@ -213,5 +219,3 @@ def run_cost(repo: Repo, run_id: str) -> float:
     """Dollars the run has spent on models, from its attempt and confirmation records (failed
     and rejected candidates included): what a resumed run's budget starts from."""
     return load(repo, run_id).total_cost_usd
-
-

@@ -25,8 +25,16 @@ def _path(repo: Repo, run_id: str) -> Path:
     return repo.sia_dir / "cache" / f"history-{run_id}.json"
 
 
-def read(repo: Repo, run_id: str, base: str, tip: str, log_fmt: str, ref_fmt: str,
-         prefixes: list[str], sep: str) -> tuple[list[str], list[str]]:
+def read(
+    repo: Repo,
+    run_id: str,
+    base: str,
+    tip: str,
+    log_fmt: str,
+    ref_fmt: str,
+    prefixes: list[str],
+    sep: str,
+) -> tuple[list[str], list[str]]:
     """(git log of base..tip in `log_fmt`, newest first; for-each-ref lines in `ref_fmt` of
     every ref under `prefixes`). `ref_fmt` must start with %(refname) then `sep`."""
     cache = _load(repo, run_id, log_fmt + "\0" + ref_fmt)
@@ -34,8 +42,14 @@ def read(repo: Repo, run_id: str, base: str, tip: str, log_fmt: str, ref_fmt: st
         refs = pool.submit(_refs, repo, cache.get("refs", {}), ref_fmt, prefixes, sep)
         log = _log(repo, cache, base, tip, log_fmt)
         ref_details, current = refs.result()
-    fresh = {"version": VERSION, "formats": log_fmt + "\0" + ref_fmt, "base": base, "tip": tip,
-             "log": log, "refs": ref_details}
+    fresh = {
+        "version": VERSION,
+        "formats": log_fmt + "\0" + ref_fmt,
+        "base": base,
+        "tip": tip,
+        "log": log,
+        "refs": ref_details,
+    }
     if fresh != cache:
         _save(repo, run_id, fresh)
     return log, [ref_details[name][1] for name in current]
@@ -58,11 +72,13 @@ def _extends(repo: Repo, old_tip: str, tip: str) -> bool:
     return repo.rev_parse(f"{chain[-1]}^1") == old_tip
 
 
-def _refs(repo: Repo, cached: dict[str, list[str]], fmt: str, prefixes: list[str], sep: str
-          ) -> tuple[dict[str, list[str]], list[str]]:
+def _refs(
+    repo: Repo, cached: dict[str, list[str]], fmt: str, prefixes: list[str], sep: str
+) -> tuple[dict[str, list[str]], list[str]]:
     """({refname: [object id, line in fmt]} for every current ref, the names in git's order)."""
-    listing = [line.strip().split(" ") for line in
-               repo.for_each_ref(prefixes, "%(refname) %(objectname)")]
+    listing = [
+        line.strip().split(" ") for line in repo.for_each_ref(prefixes, "%(refname) %(objectname)")
+    ]
     stale = [name for name, sha in listing if cached.get(name, [None])[0] != sha]
     details = {name: cached[name] for name, _ in listing if name in cached}
     if stale:

@@ -58,8 +58,15 @@ def _in_space(knobs: dict[str, Value], space: Space) -> bool:
     return True
 
 
-def search(space: Space, current: dict[str, Value], history: list[Trial], seed_key: str,
-           direction: str, generation: int, n: int) -> list[dict[str, Value]]:
+def search(
+    space: Space,
+    current: dict[str, Value],
+    history: list[Trial],
+    seed_key: str,
+    direction: str,
+    generation: int,
+    n: int,
+) -> list[dict[str, Value]]:
     """`n` settings of `space` (merged over `current`) not tried before: TPE first; if it keeps
     proposing settings already tried (it favours the region of the best ones), plain random
     sampling, and in a small finite space the settings not tried yet, so the search only stops
@@ -87,23 +94,26 @@ def search(space: Space, current: dict[str, Value], history: list[Trial], seed_k
     return found
 
 
-def _ask(space: Space, history: list[Trial], seed: int, direction: str,
-         tpe: bool) -> dict[str, Value]:
+def _ask(
+    space: Space, history: list[Trial], seed: int, direction: str, tpe: bool
+) -> dict[str, Value]:
     import optuna
     from optuna.trial import TrialState, create_trial
 
     optuna.logging.set_verbosity(logging.WARNING)
     dists = _distributions(space)
-    sampler = (optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True)
-               if tpe else optuna.samplers.RandomSampler(seed=seed))
+    sampler = (
+        optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True)
+        if tpe
+        else optuna.samplers.RandomSampler(seed=seed)
+    )
     study = optuna.create_study(direction=direction, sampler=sampler)
     for t in history:
         if not _in_space(t.knobs, space):
             continue  # tried under another space (the harness changed since)
         params = {k: t.knobs[k] for k in space}
         if t.score is None:
-            study.add_trial(create_trial(params=params, distributions=dists,
-                                         state=TrialState.FAIL))
+            study.add_trial(create_trial(params=params, distributions=dists, state=TrialState.FAIL))
         else:
             study.add_trial(create_trial(params=params, distributions=dists, value=t.score))
     return study.ask(dists).params

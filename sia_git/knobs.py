@@ -64,8 +64,10 @@ def _literal(node: ast.Assign, name: str) -> dict[str, Any]:
 def _range(name: str, spec: dict[str, Any]) -> Range:
     unknown = set(spec) - {"low", "high", "type", "log"}
     if unknown or "low" not in spec or "high" not in spec:
-        raise KnobError(f"KNOB_SPACE[{name!r}] needs 'low' and 'high' (and optional 'type', "
-                        f"'log'){'; unknown ' + ', '.join(sorted(unknown)) if unknown else ''}")
+        raise KnobError(
+            f"KNOB_SPACE[{name!r}] needs 'low' and 'high' (and optional 'type', "
+            f"'log'){'; unknown ' + ', '.join(sorted(unknown)) if unknown else ''}"
+        )
     kind = spec.get("type", "float")
     if kind not in ("int", "float"):
         raise KnobError(f"KNOB_SPACE[{name!r}]['type'] must be 'int' or 'float'")

@@ -25,8 +25,10 @@ class RunLock:
         except BlockingIOError:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise RunLocked(f"run '{self.run_id}' is already being evolved (pid {holder}); "
-                            "wait for it to finish or stop it first") from None
+            raise RunLocked(
+                f"run '{self.run_id}' is already being evolved (pid {holder}); "
+                "wait for it to finish or stop it first"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd

@@ -22,7 +22,9 @@ def load() -> tuple[str, ...]:
             if callable(obj):
                 obj()
         except Exception as exc:  # a broken plugin is the user's to fix: name it
-            raise SiaError(f"plugin '{ep.name}' ({ep.value}) failed to load: "
-                           f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
+            raise SiaError(
+                f"plugin '{ep.name}' ({ep.value}) failed to load: "
+                f"{type(exc).__name__}: {exc}".splitlines()[0]
+            ) from None
         loaded.append(ep.name)
     return tuple(loaded)

@@ -28,8 +28,9 @@ class Progress:
     def echo(self, line: str) -> None:
         self._echo(line)
 
-    def start(self, run_id: str, max_gen: int, spend: Callable[[], float],
-              budget_usd: float | None) -> None:
+    def start(
+        self, run_id: str, max_gen: int, spend: Callable[[], float], budget_usd: float | None
+    ) -> None:
         """The run is known: its id, its last generation, and how to read its spend."""
 
     def generation(self, gen: int) -> None:
@@ -64,16 +65,25 @@ class LiveProgress(Progress):
     def echo(self, line: str) -> None:
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    def start(self, run_id: str, max_gen: int, spend: Callable[[], float],
-              budget_usd: float | None) -> None:
+    def start(
+        self, run_id: str, max_gen: int, spend: Callable[[], float], budget_usd: float | None
+    ) -> None:
         from rich.live import Live
 
         with self._lock:
-            self._run, self._max_gen, self._spend, self._budget = (run_id, max_gen, spend,
-                                                                   budget_usd)
+            self._run, self._max_gen, self._spend, self._budget = (
+                run_id,
+                max_gen,
+                spend,
+                budget_usd,
+            )
         if self._live is None:
-            self._live = Live(get_renderable=self._render, console=self.console,
-                              refresh_per_second=4, transient=True)
+            self._live = Live(
+                get_renderable=self._render,
+                console=self.console,
+                refresh_per_second=4,
+                transient=True,
+            )
             self._live.start()
 
     def generation(self, gen: int) -> None:
@@ -104,19 +114,25 @@ class LiveProgress(Progress):
 
         with self._lock:
             spend = self._spend()
-            best = "-" if self._best is None or self._best[1] is None else (
-                f"{self._best[1]:.4f} (gen {self._best[0]})")
+            best = (
+                "-"
+                if self._best is None or self._best[1] is None
+                else (f"{self._best[1]:.4f} (gen {self._best[0]})")
+            )
             budget = f" of ${self._budget:g}" if self._budget else ""
             head = Table.grid(padding=(0, 2))
-            head.add_row(Text(self._run, style="bold"),
-                         Text(f"generation {self._gen}/{self._max_gen}"),
-                         Text(f"best {best}", style="green"),
-                         Text(f"spend ${spend:.4f}{budget}"))
+            head.add_row(
+                Text(self._run, style="bold"),
+                Text(f"generation {self._gen}/{self._max_gen}"),
+                Text(f"best {best}", style="green"),
+                Text(f"spend ${spend:.4f}{budget}"),
+            )
             rows = Table(show_header=False, box=None, padding=(0, 2))
             now = time.monotonic()
             for label, (state, since) in self._states.items():
-                rows.add_row(Text(label), Text(state, style=_style(state)),
-                             Text(f"{now - since:5.1f}s"))
+                rows.add_row(
+                    Text(label), Text(state, style=_style(state)), Text(f"{now - since:5.1f}s")
+                )
         outer = Table.grid()
         outer.add_row(head)
         outer.add_row(rows)
@@ -132,6 +148,10 @@ def _style(state: str) -> str:
 def for_terminal(quiet: bool) -> Progress:
     """The live display on an interactive terminal; plain lines with --quiet, in a pipe, in CI,
     or where the terminal cannot redraw (TERM=dumb)."""
-    live = (not quiet and sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb"
-            and not os.environ.get("CI"))
+    live = (
+        not quiet
+        and sys.stdout.isatty()
+        and os.environ.get("TERM", "") != "dumb"
+        and not os.environ.get("CI")
+    )
     return LiveProgress() if live else Progress()

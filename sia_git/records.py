@@ -81,8 +81,9 @@ class CandidateRecord(BaseModel):
     verdict: str = ""
 
     def failed(self) -> dict[str, list[dict[str, str]]]:
-        return {s: [i for i in items if i.get("status") != "correct"]
-                for s, items in self.items.items()}
+        return {
+            s: [i for i in items if i.get("status") != "correct"] for s, items in self.items.items()
+        }
 
 
 class CandidateNote(CandidateRecord):

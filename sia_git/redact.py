@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping
 
 MASK = "[REDACTED]"
 MIN_SECRET_LEN = 8
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|PRIVATE|SESSION",
-                          re.IGNORECASE)
+_SECRET_NAME = re.compile(
+    r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|PRIVATE|SESSION", re.IGNORECASE
+)
 _PATTERNS = [
-    re.compile(p) for p in (
+    re.compile(p)
+    for p in (
         r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}",  # OpenAI, Anthropic
         r"\bhf_[A-Za-z0-9]{20,}",  # Hugging Face
         r"\bgh[pousr]_[A-Za-z0-9]{30,}",  # GitHub
@@ -32,12 +34,14 @@ _PATTERNS = [
 class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Longest first, so a secret that contains another is masked whole.
-        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_LEN},
-                              key=len, reverse=True)
+        self.secrets = sorted(
+            {s for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True
+        )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None,
-                 key_names: Iterable[str] = ()) -> Redactor:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, key_names: Iterable[str] = ()
+    ) -> Redactor:
         env = os.environ if env is None else env
         names = set(key_names)
         return cls(v for k, v in env.items() if k in names or _SECRET_NAME.search(k))

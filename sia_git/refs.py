@@ -21,8 +21,10 @@ HUB_NOTES = "refs/notes/sia-hub"
 EVAL_NOTES = "refs/notes/sia-eval"
 REVIEWS = "refs/sia/reviews/"
 KINDS = ("base", "attempts", "rejected", "confirmed", "stops")
-_RUN_REF = re.compile(r"^refs/sia/(?P<run>[^/]+)/(?P<kind>[a-z]+)"
-                      r"(?:/g(?P<gen>\d{4,})(?:-c(?P<cand>\d+))?)?$")
+_RUN_REF = re.compile(
+    r"^refs/sia/(?P<run>[^/]+)/(?P<kind>[a-z]+)"
+    r"(?:/g(?P<gen>\d{4,})(?:-c(?P<cand>\d+))?)?$"
+)
 
 
 def gen_name(gen: int) -> str:
@@ -55,6 +57,11 @@ def attempts(run_id: str, gen: int) -> str:
     return run_ref(run_id, "attempts", gen_name(gen))
 
 
+def transcript(run_id: str, gen: int, index: int, name: str) -> str:
+    """Where a candidate's model transcript is stored: `git show` takes it as it is."""
+    return f"{attempts(run_id, gen)}:c{index}/{name}"
+
+
 def rejected(run_id: str, gen: int, candidate: int) -> str:
     return run_ref(run_id, "rejected", f"{gen_name(gen)}-c{candidate}")
 
@@ -81,8 +88,12 @@ class RunRef:
         m = _RUN_REF.match(name.strip())
         if m is None or m["kind"] not in KINDS:
             return None
-        return cls(m["run"], m["kind"], int(m["gen"]) if m["gen"] else None,
-                   int(m["cand"]) if m["cand"] else None)
+        return cls(
+            m["run"],
+            m["kind"],
+            int(m["gen"]) if m["gen"] else None,
+            int(m["cand"]) if m["cand"] else None,
+        )
 
     def name(self) -> str:
         if self.gen is None:

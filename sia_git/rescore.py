@@ -50,13 +50,18 @@ def entry_of(repo: Repo, sha: str) -> H.Entry:
     raw = repo.log(f"{sha}^!", H.LOG_FMT)
     entry = H.entry(raw[0])
     if entry.kind != "generation":
-        raise SiaError(f"{sha[:10]} is not a sia-git generation (it has no {T.GENERATION} "
-                       "trailer)")
+        raise SiaError(f"{sha[:10]} is not a sia-git generation (it has no {T.GENERATION} trailer)")
     return entry
 
 
-def rescore(repo: Repo, rev: str, say: Callable[[str], None], generation: bool = True,
-            use_cache: bool = True, task_dir: Path | None = None) -> Rescored:
+def rescore(
+    repo: Repo,
+    rev: str,
+    say: Callable[[str], None],
+    generation: bool = True,
+    use_cache: bool = True,
+    task_dir: Path | None = None,
+) -> Rescored:
     """Run `rev`'s agent again. `generation=False` accepts any commit of a run branch (a revert,
     a person's commit), as a baseline. `task_dir` replaces the task the run recorded (in CI: the
     run branch's task copy with the private answers unpacked into it)."""
@@ -85,8 +90,14 @@ def rescore(repo: Repo, rev: str, say: Callable[[str], None], generation: bool =
 def _cache_key(repo: Repo, sha: str, task: Task, seed: int) -> str:
     agent = repo.git("rev-parse", f"{sha}:{CODE_DIR}").strip()
     pin = repo.git("rev-parse", "--verify", "--quiet", f"{sha}:{pins.PIN}", check=False).strip()
-    parts = [agent, pin or "-", task.source, task.manifest.version, str(seed),
-             json.dumps(task.plan.record(), sort_keys=True)]
+    parts = [
+        agent,
+        pin or "-",
+        task.source,
+        task.manifest.version,
+        str(seed),
+        json.dumps(task.plan.record(), sort_keys=True),
+    ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -106,15 +117,25 @@ def _store(repo: Repo, key: str, out: Outcome) -> None:
     assert out.evaluation is not None
     folder = repo.sia_dir / "eval-cache"
     folder.mkdir(parents=True, exist_ok=True)
-    data = {"adapter": out.adapter, "splits": {
-        s: {"score": v.score, "metrics": v.metrics} for s, v in out.evaluation.splits.items()}}
+    data = {
+        "adapter": out.adapter,
+        "splits": {
+            s: {"score": v.score, "metrics": v.metrics} for s, v in out.evaluation.splits.items()
+        },
+    }
     tmp = folder / f".{key}.{os.getpid()}"
     tmp.write_text(json.dumps(data))
     os.replace(tmp, folder / f"{key}.json")
 
 
-def _run(repo: Repo, sha: str, task: Task, cfg: configmod.EvolveConfig, scratch: Path,
-         say: Callable[[str], None]) -> Outcome:
+def _run(
+    repo: Repo,
+    sha: str,
+    task: Task,
+    cfg: configmod.EvolveConfig,
+    scratch: Path,
+    say: Callable[[str], None],
+) -> Outcome:
     env = environment.build(task, cfg, scratch, publish.store_of(repo), say)
     adapter = None
     pin = pins.read(repo, sha)
@@ -122,7 +143,11 @@ def _run(repo: Repo, sha: str, task: Task, cfg: configmod.EvolveConfig, scratch:
         publish.pull(repo, sha, None, cfg.hub_endpoint)  # fetched from the hub if need be
         adapter = pin.address
     try:
-        return try_candidate(env, Attempt(0, agent_files(repo, sha), scratch / "run", cfg.seed,
-                                          adapter=adapter, gated=False))
+        return try_candidate(
+            env,
+            Attempt(
+                0, agent_files(repo, sha), scratch / "run", cfg.seed, adapter=adapter, gated=False
+            ),
+        )
     finally:
         env.sandbox.close()

@@ -32,28 +32,36 @@ def score_table(hist: H.RunHistory) -> str:
     for e in hist.branch:
         if e.kind == "generation":
             delta = e.score - prev if e.score is not None and prev is not None else None
-            rows.append(f"| {e.gen} | `{e.sha[:10]}` | {e.trailers.get(T.LEVER, '-')} | "
-                        f"{_fmt(e.score)} | {_fmt(delta, True)} | {e.status} | "
-                        f"${e.cost:.4f} |")
+            rows.append(
+                f"| {e.gen} | `{e.sha[:10]}` | {e.trailers.get(T.LEVER, '-')} | "
+                f"{_fmt(e.score)} | {_fmt(delta, True)} | {e.status} | "
+                f"${e.cost:.4f} |"
+            )
             if e.status == "accepted":
                 prev = e.score
         elif e.kind == "revert":
-            rows.append(f"| revert | `{e.sha[:10]}` | - | {_fmt(e.score)} | | reverts "
-                        f"`{(e.reverts or '')[:10]}` | |")
-    return ("| gen | commit | lever | score | delta | status | cost |\n"
-            "|---|---|---|---|---|---|---|\n" + "\n".join(rows))
+            rows.append(
+                f"| revert | `{e.sha[:10]}` | - | {_fmt(e.score)} | | reverts "
+                f"`{(e.reverts or '')[:10]}` | |"
+            )
+    return (
+        "| gen | commit | lever | score | delta | status | cost |\n"
+        "|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+    )
 
 
 def body(repo: Repo, hist: H.RunHistory, entry: H.Entry) -> str:
     t = entry.trailers
     note = repo.read_file(entry.sha, IMPROVEMENT) or "(no improvement note)"
-    return (f"sia-git run `{hist.run_id}`, generation {entry.gen} — {t.get(T.METRIC, '')}\n\n"
-            f"{score_table(hist)}\n\n"
-            f"**Lever:** {t.get(T.LEVER, '-')}"
-            + (f" — {t[T.LEVER_REASON]}" if T.LEVER_REASON in t else "")
-            + f"  \n**Gates:** {t.get(T.GATES, '-')}  \n**Cost:** ${entry.cost:.6f}"
-            + (f"  \n**Adapter:** `{t[T.ADAPTER]}`" if T.ADAPTER in t else "")
-            + f"\n\n<details><summary>improvement.md</summary>\n\n{note}\n</details>\n")
+    return (
+        f"sia-git run `{hist.run_id}`, generation {entry.gen} — {t.get(T.METRIC, '')}\n\n"
+        f"{score_table(hist)}\n\n"
+        f"**Lever:** {t.get(T.LEVER, '-')}"
+        + (f" — {t[T.LEVER_REASON]}" if T.LEVER_REASON in t else "")
+        + f"  \n**Gates:** {t.get(T.GATES, '-')}  \n**Cost:** ${entry.cost:.6f}"
+        + (f"  \n**Adapter:** `{t[T.ADAPTER]}`" if T.ADAPTER in t else "")
+        + f"\n\n<details><summary>improvement.md</summary>\n\n{note}\n</details>\n"
+    )
 
 
 def _upsert(forge: Forge, head: str, base: str, title: str, text: str) -> tuple[Review, bool]:
@@ -87,24 +95,35 @@ def run(forge: Forge, repo: Repo, hist: H.RunHistory, base_branch: str) -> Revie
     return review
 
 
-def publish(forge: Forge, repo: Repo, hist: H.RunHistory, mode: str, base_branch: str,
-            say: Say) -> list[Review]:
+def publish(
+    forge: Forge, repo: Repo, hist: H.RunHistory, mode: str, base_branch: str, say: Say
+) -> list[Review]:
     """Every accepted generation's review (mode "pr"), or the run's (mode "run-pr")."""
     if mode == "run-pr":
         reviews = [run(forge, repo, hist, base_branch)]
     else:
-        reviews = [generation(forge, repo, hist, e) for e in hist.branch
-                   if e.kind == "generation" and e.status == "accepted" and (e.gen or 0) > 1]
+        reviews = [
+            generation(forge, repo, hist, e)
+            for e in hist.branch
+            if e.kind == "generation" and e.status == "accepted" and (e.gen or 0) > 1
+        ]
     for r in reviews:
         say(f"review #{r.number} ({r.state}): {r.head} -> {r.base}  {r.url}")
     return reviews
 
 
-def reverted(forge: Forge, repo: Repo, hist: H.RunHistory, entry: H.Entry, revert_sha: str,
-             why: str, mode: str, base_branch: str) -> None:
+def reverted(
+    forge: Forge,
+    repo: Repo,
+    hist: H.RunHistory,
+    entry: H.Entry,
+    revert_sha: str,
+    why: str,
+    mode: str,
+    base_branch: str,
+) -> None:
     """Say on the affected pull request that a generation was reverted, and why."""
-    text = (f"Generation {entry.gen} (`{entry.sha[:10]}`) was reverted by `{revert_sha[:10]}`: "
-            f"{why}")
+    text = f"Generation {entry.gen} (`{entry.sha[:10]}`) was reverted by `{revert_sha[:10]}`: {why}"
     if mode == "run-pr":
         review = run(forge, repo, hist, base_branch)
     else:
@@ -115,8 +134,13 @@ def reverted(forge: Forge, repo: Repo, hist: H.RunHistory, entry: H.Entry, rever
     forge.comment(review, text)
 
 
-def follow(repo: Repo, run_id: str, settings: dict, say: Say,
-           revert: tuple[H.Entry, str, str] | None = None) -> None:
+def follow(
+    repo: Repo,
+    run_id: str,
+    settings: dict,
+    say: Say,
+    revert: tuple[H.Entry, str, str] | None = None,
+) -> None:
     """What a run with `review` set does after a generation or a revert: update its pull
     requests (and comment on a revert). A forge that fails leaves the run going; `sia-git pr`
     catches up later."""

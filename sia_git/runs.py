@@ -23,12 +23,38 @@ IMPROVEMENT = f"{AGENT_DIR}/improvement.md"
 RUN_TOML = f"{AGENT_DIR}/run.toml"
 TASK_COPY = f"{AGENT_DIR}/task"
 MAX_TASK_COPY = 20 * 1024 * 1024
-RECORDED = ("max_gen", "candidates", "workers", "sandbox", "seed", "confirm_runs",
-            "min_improvement", "agent_timeout_s", "memory_mb", "model", "api_base", "api_key_env",
-            "target_model", "target_api_base", "target_api_key_env", "budget_usd",
-            "model_timeout_s", "model_retries", "feedback_turns", "meta_retries", "allow_rewrite",
-            "lever", "train_timeout_s", "train_memory_mb", "hub_repo", "hub_endpoint", "review",
-            "forge", "review_base", "github_repo")
+RECORDED = (
+    "max_gen",
+    "candidates",
+    "workers",
+    "sandbox",
+    "seed",
+    "confirm_runs",
+    "min_improvement",
+    "agent_timeout_s",
+    "memory_mb",
+    "model",
+    "api_base",
+    "api_key_env",
+    "target_model",
+    "target_api_base",
+    "target_api_key_env",
+    "budget_usd",
+    "model_timeout_s",
+    "model_retries",
+    "feedback_turns",
+    "meta_retries",
+    "allow_rewrite",
+    "lever",
+    "train_timeout_s",
+    "train_memory_mb",
+    "hub_repo",
+    "hub_endpoint",
+    "review",
+    "forge",
+    "review_base",
+    "github_repo",
+)
 
 
 @dataclass(frozen=True)
@@ -59,10 +85,16 @@ def new_run_id(repo: Repo, task_name: str) -> str:
 
 
 def run_toml(run_id: str, task: Task, settings: dict[str, Any]) -> str:
-    lines = ["# Written by sia-git when the run started; `evolve --run` reads it to resume.",
-             f'run_id = "{run_id}"', f'task_source = "{task.source}"',
-             f'task_name = "{task.name}"', f'task_version = "{task.manifest.version}"',
-             f'sia_git_version = "{__version__}"', "", "[settings]"]
+    lines = [
+        "# Written by sia-git when the run started; `evolve --run` reads it to resume.",
+        f'run_id = "{run_id}"',
+        f'task_source = "{task.source}"',
+        f'task_name = "{task.name}"',
+        f'task_version = "{task.manifest.version}"',
+        f'sia_git_version = "{__version__}"',
+        "",
+        "[settings]",
+    ]
     for key in RECORDED:
         value = settings.get(key)
         if value is not None:
@@ -96,8 +128,10 @@ def selection_warning(repo: Repo, hist: Any) -> str | None:
     --select-on-test), read from what the run branch holds."""
     recorded = read_run_toml(repo, hist.tip.sha)
     if recorded.get("split", {}).get("mode") == "select-on-test":
-        return (f"run {hist.run_id} selected on the test labels (--select-on-test): its scores "
-                "say nothing about unseen items")
+        return (
+            f"run {hist.run_id} selected on the test labels (--select-on-test): its scores "
+            "say nothing about unseen items"
+        )
     return legacy_note(repo, hist.tip.sha, recorded)
 
 
@@ -145,9 +179,12 @@ def task_copy(task: Task) -> dict[str, bytes]:
 def stage_dataset(task: Task, dest: Path) -> Path:
     """Copy the public inputs the agent may read, leaving out an evaluator kept beside them."""
     evaluator = task.evaluator.resolve()
-    shutil.copytree(task.public_dir, dest, symlinks=False,
-                    ignore=lambda d, names: [n for n in names
-                                             if (Path(d) / n).resolve() == evaluator])
+    shutil.copytree(
+        task.public_dir,
+        dest,
+        symlinks=False,
+        ignore=lambda d, names: [n for n in names if (Path(d) / n).resolve() == evaluator],
+    )
     return dest
 
 
@@ -160,8 +197,10 @@ def sweep_orphans(repo: Repo) -> list[str]:
     scratch = repo.sia_dir / "scratch"
     for folder in sorted(scratch.iterdir()) if scratch.is_dir() else []:
         run_id = folder.name
-        if (repo.rev_parse(f"refs/heads/sia/{run_id}") is None
-                and RunLock.holder(repo.sia_dir / "locks", run_id) is None):
+        if (
+            repo.rev_parse(f"refs/heads/sia/{run_id}") is None
+            and RunLock.holder(repo.sia_dir / "locks", run_id) is None
+        ):
             shutil.rmtree(folder, ignore_errors=True)
             gone.append(run_id)
     return gone
@@ -175,5 +214,7 @@ def check_private_untracked(repo: Repo, task: Task) -> None:
         return
     tracked = repo.git("ls-files", "--", str(private.relative_to(repo.root.resolve())))
     if tracked.strip():
-        raise SiaError(f"{private}: the task's private answers are committed in this repository; "
-                       "move them out of it or `git rm --cached` them first")
+        raise SiaError(
+            f"{private}: the task's private answers are committed in this repository; "
+            "move them out of it or `git rm --cached` them first"
+        )

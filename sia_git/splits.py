@@ -29,13 +29,26 @@ from sia_git.errors import SiaError
 if TYPE_CHECKING:
     from sia_git.task import Task
 
-MEAN_METRICS = frozenset({"accuracy", "acc", "exact_match", "em", "pass_rate", "pass@1",
-                          "success_rate", "solve_rate", "correct_rate"})
+MEAN_METRICS = frozenset(
+    {
+        "accuracy",
+        "acc",
+        "exact_match",
+        "em",
+        "pass_rate",
+        "pass@1",
+        "success_rate",
+        "solve_rate",
+        "correct_rate",
+    }
+)
 CORRECT = frozenset({"correct", "pass", "passed", "ok", "solved", "success", "true", "right"})
 Mode = Literal["declared", "hashed", "select-on-test", "legacy"]
 Method = Literal["items", "narrow"]
-LEGACY_NOTE = ("made before sealed test splits: its scores were selected on the task's only "
-               "answer set, the test labels (nothing was rewritten; a new run selects on dev)")
+LEGACY_NOTE = (
+    "made before sealed test splits: its scores were selected on the task's only "
+    "answer set, the test labels (nothing was rewritten; a new run selects on dev)"
+)
 
 
 @dataclass(frozen=True)
@@ -71,26 +84,37 @@ class SplitPlan:
 
     def record(self) -> dict[str, Any]:
         """What run.toml keeps under [split]; from_record reads it back."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
-                if v is not None and v != ()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(self).items()
+            if v is not None and v != ()
+        }
 
     def metric_note(self) -> str:
         """How the score was selected, for `Sia-Metric`."""
         if self.mode == "hashed":
-            return (f"split dev, test sealed; dev/test hashed by item id, "
-                    f"{self.dev_fraction:.0%} dev, scored by {self.method}")
+            return (
+                f"split dev, test sealed; dev/test hashed by item id, "
+                f"{self.dev_fraction:.0%} dev, scored by {self.method}"
+            )
         if self.mode == "declared":
-            return f"split {self.select}" + (f", {', '.join(self.report)} sealed"
-                                             if self.report else "")
+            return f"split {self.select}" + (
+                f", {', '.join(self.report)} sealed" if self.report else ""
+            )
         return f"split {self.select}, SELECTED ON THE TEST LABELS (--select-on-test)"
 
     def describe(self) -> str:
         """One line for the start of a run."""
         if self.mode == "hashed":
-            how = ("from the evaluator's per-item statuses" if self.method == "items"
-                   else f"by answer files narrowed by '{self.id_field}'")
-            return (f"splits: dev {self.dev_fraction:.0%} / test {1 - self.dev_fraction:.0%} "
-                    f"of the answer set by item-id hash, scored {how}; test is sealed")
+            how = (
+                "from the evaluator's per-item statuses"
+                if self.method == "items"
+                else f"by answer files narrowed by '{self.id_field}'"
+            )
+            return (
+                f"splits: dev {self.dev_fraction:.0%} / test {1 - self.dev_fraction:.0%} "
+                f"of the answer set by item-id hash, scored {how}; test is sealed"
+            )
         if self.mode == "declared":
             return f"splits: select on {self.select}, sealed {', '.join(self.report) or 'none'}"
         return "splits: SELECTING ON THE TEST LABELS (--select-on-test); no sealed test score"
@@ -116,27 +140,33 @@ def default_plan(task: Task) -> SplitPlan:
     except answers.NotNarrowable as exc:
         field, why_not = None, str(exc)
     if s.method == "narrow" and field is None:
-        raise SiaError(f"task {task.name}: [splits] method = \"narrow\" needs answer files "
-                       f"narrowable by item id, but {why_not}")
+        raise SiaError(
+            f'task {task.name}: [splits] method = "narrow" needs answer files '
+            f"narrowable by item id, but {why_not}"
+        )
     if s.method == "items" or (s.method == "auto" and is_mean_metric(task)):
-        return SplitPlan("hashed", "dev", ("test",), "items", field is not None,
-                         id_field=field, **base)
+        return SplitPlan(
+            "hashed", "dev", ("test",), "items", field is not None, id_field=field, **base
+        )
     if field is not None:
         return SplitPlan("hashed", "dev", ("test",), "narrow", id_field=field, **base)
     raise SiaError(
         f"task {task.name}: its one answer set cannot be split into dev and test: metric "
         f"'{task.manifest.metric.name}' is not a mean over items and {why_not}; declare "
         f"[metric] mean_over_items = true or [splits] id_field in {manifest_path(task)}, or "
-        "pass --select-on-test to select on the test labels")
+        "pass --select-on-test to select on the test labels"
+    )
 
 
 def for_new_run(task: Task, select_on_test: bool) -> SplitPlan:
     if not select_on_test:
         return default_plan(task)
     if task.manifest.splits.report:
-        raise SiaError(f"--select-on-test: task {task.name} has its own selection split "
-                       f"'{task.manifest.splits.select}'; the flag is only for tasks with one "
-                       "answer set")
+        raise SiaError(
+            f"--select-on-test: task {task.name} has its own selection split "
+            f"'{task.manifest.splits.select}'; the flag is only for tasks with one "
+            "answer set"
+        )
     return SplitPlan("select-on-test", "test")
 
 
@@ -158,8 +188,9 @@ def from_record(task: Task, recorded: dict[str, Any]) -> SplitPlan:
     return plan
 
 
-def legacy_note(recorded: dict[str, Any], has_manifest_copy: bool,
-                manifest_report: bool) -> str | None:
+def legacy_note(
+    recorded: dict[str, Any], has_manifest_copy: bool, manifest_report: bool
+) -> str | None:
     """A warning for runs that selected on the test labels, from run.toml alone: no [split]
     table, and a task with one answer set (SIA layout has no task.toml copy)."""
     if "split" in recorded or (has_manifest_copy and manifest_report):

@@ -148,8 +148,14 @@ class Task:
         s = self.manifest.splits
         return [s.select, *[r for r in s.report if r != s.select]]
 
-    def evaluator_command(self, outputs: Path, split: str, result: Path,
-                          root: Path | None = None, answers: Path | None = None) -> list[str]:
+    def evaluator_command(
+        self,
+        outputs: Path,
+        split: str,
+        result: Path,
+        root: Path | None = None,
+        answers: Path | None = None,
+    ) -> list[str]:
         """`root` replaces the task root (a copy whose answers were narrowed to one split) and
         `answers` the private folder handed to a native evaluator."""
         # The evaluator inside the copy (it finds the answers relative to itself), unless it
@@ -160,26 +166,47 @@ class Task:
         if self.kind == "sia":
             argv = [sys.executable, str(script), "--gen-dir", str(outputs)]
         else:
-            argv = [sys.executable, str(script), "--predictions", str(outputs),
-                    "--answers", str(answers or self.private_dir), "--split", split,
-                    "--output", str(result)]
+            argv = [
+                sys.executable,
+                str(script),
+                "--predictions",
+                str(outputs),
+                "--answers",
+                str(answers or self.private_dir),
+                "--split",
+                split,
+                "--output",
+                str(result),
+            ]
         return argv + list(self.manifest.evaluator.args)
-
 
     def evaluator_template(self) -> list[str] | None:
         """The evaluator's argv with {predictions}, {answers}, {split} and {output} left to fill
         (the weights lever scores training items with it); None for SIA-layout evaluators."""
         if self.kind == "sia":
             return None
-        return [sys.executable, str(self.evaluator), "--predictions", "{predictions}",
-                "--answers", "{answers}", "--split", "{split}", "--output", "{output}",
-                *self.manifest.evaluator.args]
+        return [
+            sys.executable,
+            str(self.evaluator),
+            "--predictions",
+            "{predictions}",
+            "--answers",
+            "{answers}",
+            "--split",
+            "{split}",
+            "--output",
+            "{output}",
+            *self.manifest.evaluator.args,
+        ]
 
 
 def builtin_tasks() -> dict[str, Path]:
     root = bundled("tasks")
-    return {p.parent.name: p.parent for p in sorted(root.glob(f"*/{MANIFEST}"))
-            if not p.parent.name.startswith("_")}
+    return {
+        p.parent.name: p.parent
+        for p in sorted(root.glob(f"*/{MANIFEST}"))
+        if not p.parent.name.startswith("_")
+    }
 
 
 def resolve(name: str | None, task_dir: Path | None) -> Task:
@@ -206,8 +233,11 @@ def from_source(source: str) -> Task:
 def task_of_run(recorded: dict[str, Any], task_dir: Path | None = None) -> Task:
     """The task a run's run.toml names (or `task_dir`, where that path is not here), with the
     split plan the run recorded: resume, `eval` and `audit` score exactly as the run did."""
-    task = (load(task_dir, str(task_dir.resolve()), need_reference=False) if task_dir
-            else from_source(str(recorded.get("task_source", ""))))
+    task = (
+        load(task_dir, str(task_dir.resolve()), need_reference=False)
+        if task_dir
+        else from_source(str(recorded.get("task_source", "")))
+    )
     return task.with_plan(from_record(task, recorded))
 
 
@@ -260,8 +290,11 @@ def _load_sia_layout(root: Path, source: str) -> Task:
         "splits": {"select": "dev", "report": []},
         "agent": {"packages": ["*"]},
         "evaluator": {"path": "data/public/evaluate.py"},
-        "layout": {"public": "data/public", "private": "data/private",
-                   "reference": "reference/reference_target_agent.py"},
+        "layout": {
+            "public": "data/public",
+            "private": "data/private",
+            "reference": "reference/reference_target_agent.py",
+        },
     }
     override = root / "data" / MANIFEST
     if override.is_file():

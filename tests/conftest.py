@@ -13,13 +13,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-GIT_ENV = {"GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
-           "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.com"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test User",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test User",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}).stdout
+    return subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+    ).stdout
 
 
 def make_repo(path: Path) -> Path:
@@ -43,22 +53,32 @@ def repo(tmp_path: Path) -> Path:
 
 def snapshot(repo: Path) -> dict[str, str]:
     """What the user sees of their checkout: branch, tip, index, working tree, file contents."""
-    return {"head": git(repo, "symbolic-ref", "HEAD"), "tip": git(repo, "rev-parse", "main"),
-            "status": git(repo, "status", "--porcelain", "--untracked-files=all"),
-            "index": git(repo, "diff", "--cached"),
-            "files": "".join(f"{p.name}:{p.read_text()}" for p in sorted(repo.iterdir())
-                             if p.is_file())}
+    return {
+        "head": git(repo, "symbolic-ref", "HEAD"),
+        "tip": git(repo, "rev-parse", "main"),
+        "status": git(repo, "status", "--porcelain", "--untracked-files=all"),
+        "index": git(repo, "diff", "--cached"),
+        "files": "".join(
+            f"{p.name}:{p.read_text()}" for p in sorted(repo.iterdir()) if p.is_file()
+        ),
+    }
 
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def run_sia(*args: str, cwd: Path, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_sia(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the real `sia-git` command line in a separate process."""
-    return subprocess.run([sys.executable, "-m", "sia_git", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **GIT_ENV, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "sia_git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **GIT_ENV, **(env or {})},
+    )
 
 
 @pytest.fixture
@@ -106,11 +126,12 @@ def tiny_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Needs the weights extra; without it the test fails and says how to install it."""
     import importlib.util
 
-    missing = [m for m in ("torch", "transformers", "peft")
-               if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
     if missing:
-        pytest.fail(f"{', '.join(missing)} missing: pip install torch==2.13.0 && "
-                    "pip install '.[test,weights]'")
+        pytest.fail(
+            f"{', '.join(missing)} missing: pip install torch==2.13.0 && "
+            "pip install '.[test,weights]'"
+        )
     from tests.tinymodel import build_model, build_task
 
     root = tmp_path_factory.mktemp("tiny")

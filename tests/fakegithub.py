@@ -32,52 +32,84 @@ class FakeGitHub(LoopbackServer):
         self.api = self.url
 
     def _sha(self, branch: str) -> str:
-        done = subprocess.run(["git", "rev-parse", f"refs/heads/{branch}"], cwd=self.origin,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["git", "rev-parse", f"refs/heads/{branch}"],
+            cwd=self.origin,
+            capture_output=True,
+            text=True,
+        )
         return done.stdout.strip()
 
     def _pull_json(self, pr: dict[str, Any]) -> dict[str, Any]:
         repo_url = f"{self.api}/repos/{self.full_name}"
         owner = self.full_name.split("/")[0]
-        return {**pr, "url": f"{repo_url}/pulls/{pr['number']}",
-                "issue_url": f"{repo_url}/issues/{pr['number']}",
-                "html_url": f"https://github.example/{self.full_name}/pull/{pr['number']}",
-                "head": {"ref": pr["head"], "label": f"{owner}:{pr['head']}",
-                         "sha": self._sha(pr["head"])},
-                "base": {"ref": pr["base"], "label": f"{owner}:{pr['base']}",
-                         "sha": self._sha(pr["base"])}}
+        return {
+            **pr,
+            "url": f"{repo_url}/pulls/{pr['number']}",
+            "issue_url": f"{repo_url}/issues/{pr['number']}",
+            "html_url": f"https://github.example/{self.full_name}/pull/{pr['number']}",
+            "head": {
+                "ref": pr["head"],
+                "label": f"{owner}:{pr['head']}",
+                "sha": self._sha(pr["head"]),
+            },
+            "base": {
+                "ref": pr["base"],
+                "label": f"{owner}:{pr['base']}",
+                "sha": self._sha(pr["base"]),
+            },
+        }
 
-    def route(self, method: str, path: str, query: dict[str, list[str]], body: dict
-              ) -> tuple[int, Any]:
+    def route(
+        self, method: str, path: str, query: dict[str, list[str]], body: dict
+    ) -> tuple[int, Any]:
         base = f"/repos/{self.full_name}"
         if path == base and method == "GET":
             owner, name = self.full_name.split("/")
-            return 200, {"full_name": self.full_name, "name": name, "owner": {"login": owner},
-                         "url": f"{self.api}{base}", "default_branch": "main",
-                         "html_url": f"https://github.example/{self.full_name}"}
+            return 200, {
+                "full_name": self.full_name,
+                "name": name,
+                "owner": {"login": owner},
+                "url": f"{self.api}{base}",
+                "default_branch": "main",
+                "html_url": f"https://github.example/{self.full_name}",
+            }
         if path == f"{base}/pulls" and method == "GET":
             state = query.get("state", ["open"])[0]
             head = query.get("head", [""])[0].split(":")[-1]
-            found = [p for p in self.pulls.values()
-                     if (state == "all" or p["state"] == state)
-                     and (not head or p["head"] == head)
-                     and p["base"] == query.get("base", [p["base"]])[0]]
+            found = [
+                p
+                for p in self.pulls.values()
+                if (state == "all" or p["state"] == state)
+                and (not head or p["head"] == head)
+                and p["base"] == query.get("base", [p["base"]])[0]
+            ]
             return 200, [self._pull_json(p) for p in found]
         if path == f"{base}/pulls" and method == "POST":
             if not self._sha(body["head"]) or not self._sha(body["base"]):
                 return 422, {"message": "Validation Failed: head or base branch not found"}
             number = len(self.pulls) + 1
-            self.pulls[number] = {"number": number, "state": "open", "merged": False,
-                                  "title": body["title"], "body": body.get("body", ""),
-                                  "head": body["head"], "base": body["base"], "edits": 0}
+            self.pulls[number] = {
+                "number": number,
+                "state": "open",
+                "merged": False,
+                "title": body["title"],
+                "body": body.get("body", ""),
+                "head": body["head"],
+                "base": body["base"],
+                "edits": 0,
+            }
             return 201, self._pull_json(self.pulls[number])
         m = re.fullmatch(rf"{base}/(pulls|issues)/(\d+)(/merge|/comments)?", path)
         if m and int(m.group(2)) in self.pulls:
             pr = self.pulls[int(m.group(2))]
             if m.group(3) == "/merge" and method == "PUT":
                 head = self._sha(pr["head"])
-                subprocess.run(["git", "update-ref", f"refs/heads/{pr['base']}", head],
-                               cwd=self.origin, check=True)
+                subprocess.run(
+                    ["git", "update-ref", f"refs/heads/{pr['base']}", head],
+                    cwd=self.origin,
+                    check=True,
+                )
                 pr.update(state="closed", merged=True)
                 return 200, {"merged": True, "sha": head, "message": "merged"}
             if m.group(3) == "/comments" and method == "POST":
@@ -105,12 +137,15 @@ def _handler(gh: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             url = urlparse(self.path)
             with gh._lock:
                 gh.requests.append((self.command, url.path))
-                if self.headers.get("Authorization") != f"token {gh.token}" and \
-                        self.headers.get("Authorization") != f"Bearer {gh.token}":
+                if (
+                    self.headers.get("Authorization") != f"token {gh.token}"
+                    and self.headers.get("Authorization") != f"Bearer {gh.token}"
+                ):
                     status, data = 401, {"message": "Bad credentials"}
                 else:
-                    status, data = gh.route(self.command, url.path, parse_qs(url.query),
-                                            json.loads(raw) if raw else {})
+                    status, data = gh.route(
+                        self.command, url.path, parse_qs(url.query), json.loads(raw) if raw else {}
+                    )
             out = json.dumps(data).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

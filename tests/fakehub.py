@@ -57,11 +57,19 @@ class FakeHub(LoopbackServer):
         m = re.fullmatch(r"/api/repos/create", path)
         if m and method == "POST":
             data = json.loads(body)
-            name = f"{data['organization']}/{data['name']}" if data.get("organization") \
+            name = (
+                f"{data['organization']}/{data['name']}"
+                if data.get("organization")
                 else data["name"]
+            )
             if name in self.repos:
-                return _json(409, {"error": "You already created this model repo",
-                                   "url": f"{self.endpoint}/{name}"})
+                return _json(
+                    409,
+                    {
+                        "error": "You already created this model repo",
+                        "url": f"{self.endpoint}/{name}",
+                    },
+                )
             self.repos[name] = HubRepo()
             return _json(200, {"url": f"{self.endpoint}/{name}", "name": name})
         if path == "/api/validate-yaml" and method == "POST":
@@ -74,9 +82,21 @@ class FakeHub(LoopbackServer):
             rev = unquote(m.group(3))
             if m.group(2) == "preupload":
                 files = json.loads(body)["files"]
-                return _json(200, {"files": [{"path": f["path"], "uploadMode": "regular",
-                                              "shouldIgnore": False, "oid": None}
-                                             for f in files], "commitOid": repo.resolve(rev)})
+                return _json(
+                    200,
+                    {
+                        "files": [
+                            {
+                                "path": f["path"],
+                                "uploadMode": "regular",
+                                "shouldIgnore": False,
+                                "oid": None,
+                            }
+                            for f in files
+                        ],
+                        "commitOid": repo.resolve(rev),
+                    },
+                )
             if m.group(2) == "commit":
                 return self._commit(m.group(1), repo, rev, body)
             data = json.loads(body)
@@ -92,12 +112,20 @@ class FakeHub(LoopbackServer):
             repo = self.repos.get(m.group(1))
             if repo is None:
                 return _json(404, {"error": "Repository not found"})
-            return _json(200, {
-                "branches": [{"name": n, "ref": f"refs/heads/{n}", "targetCommit": o}
-                             for n, o in repo.branches.items()],
-                "tags": [{"name": n, "ref": f"refs/tags/{n}", "targetCommit": o}
-                         for n, o in repo.tags.items()],
-                "converts": []})
+            return _json(
+                200,
+                {
+                    "branches": [
+                        {"name": n, "ref": f"refs/heads/{n}", "targetCommit": o}
+                        for n, o in repo.branches.items()
+                    ],
+                    "tags": [
+                        {"name": n, "ref": f"refs/tags/{n}", "targetCommit": o}
+                        for n, o in repo.tags.items()
+                    ],
+                    "converts": [],
+                },
+            )
         m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/(?:revision|tree)/([^/]+)(/.*)?", path)
         if m and method == "GET":
             repo = self.repos.get(m.group(1))
@@ -106,11 +134,23 @@ class FakeHub(LoopbackServer):
                 return _json(404, {"error": "Revision not found"})
             files = repo.commits[oid]
             if "/tree/" in path:
-                return _json(200, [{"type": "file", "path": p, "size": len(c),
-                                    "oid": _git_oid(c)} for p, c in sorted(files.items())])
-            return _json(200, {"id": m.group(1), "modelId": m.group(1), "sha": oid,
-                               "private": False, "siblings": [{"rfilename": p}
-                                                              for p in sorted(files)]})
+                return _json(
+                    200,
+                    [
+                        {"type": "file", "path": p, "size": len(c), "oid": _git_oid(c)}
+                        for p, c in sorted(files.items())
+                    ],
+                )
+            return _json(
+                200,
+                {
+                    "id": m.group(1),
+                    "modelId": m.group(1),
+                    "sha": oid,
+                    "private": False,
+                    "siblings": [{"rfilename": p} for p in sorted(files)],
+                },
+            )
         m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
         if m and method in ("GET", "HEAD"):
             repo = self.repos.get(m.group(1))
@@ -118,13 +158,21 @@ class FakeHub(LoopbackServer):
             content = repo.commits[oid].get(unquote(m.group(3))) if repo and oid else None
             if content is None:
                 return 404, {"X-Error-Code": "EntryNotFound"}, b"not found"
-            return 200, {"X-Repo-Commit": oid, "ETag": f'"{_git_oid(content)}"',
-                         "Content-Length": str(len(content)),
-                         "Content-Type": "application/octet-stream"}, content
+            return (
+                200,
+                {
+                    "X-Repo-Commit": oid,
+                    "ETag": f'"{_git_oid(content)}"',
+                    "Content-Length": str(len(content)),
+                    "Content-Type": "application/octet-stream",
+                },
+                content,
+            )
         return _json(404, {"error": f"fakehub: no route for {method} {path}"})
 
-    def _commit(self, name: str, repo: HubRepo, rev: str, body: bytes
-                ) -> tuple[int, dict[str, str], bytes]:
+    def _commit(
+        self, name: str, repo: HubRepo, rev: str, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         parent = repo.branches.get(rev)
         files = dict(repo.commits[parent]) if parent else {}
         summary = ""
@@ -137,12 +185,21 @@ class FakeHub(LoopbackServer):
                 files[value["path"]] = base64.b64decode(value["content"])
             elif item["key"] == "deletedFile":
                 files.pop(value["path"], None)
-        oid = hashlib.sha1(json.dumps([parent, summary, sorted(
-            (p, _git_oid(c)) for p, c in files.items())]).encode()).hexdigest()  # noqa: S324
+        oid = hashlib.sha1(
+            json.dumps(
+                [parent, summary, sorted((p, _git_oid(c)) for p, c in files.items())]
+            ).encode()
+        ).hexdigest()  # noqa: S324
         repo.commits[oid] = files
         repo.branches[rev] = oid
-        return _json(200, {"commitUrl": f"{self.endpoint}/{name}/commit/{oid}",
-                           "commitOid": oid, "success": True})
+        return _json(
+            200,
+            {
+                "commitUrl": f"{self.endpoint}/{name}/commit/{oid}",
+                "commitOid": oid,
+                "success": True,
+            },
+        )
 
 
 def _git_oid(content: bytes) -> str:
@@ -168,8 +225,12 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 hub.requests.append((self.command, path))
                 if hub.down:
                     status, headers, data = 503, {}, b"hub down"
-                elif hub.token and self.headers.get("Authorization") != f"Bearer {hub.token}" \
-                        and self.command != "GET" and self.command != "HEAD":
+                elif (
+                    hub.token
+                    and self.headers.get("Authorization") != f"Bearer {hub.token}"
+                    and self.command != "GET"
+                    and self.command != "HEAD"
+                ):
                     status, headers, data = _json(401, {"error": "Invalid credentials"})
                 else:
                     status, headers, data = hub.route(self.command, path, body)

@@ -39,9 +39,16 @@ def tool(_name: str, **args: Any) -> Reply:
 
 
 def tools(*calls: tuple[str, dict[str, Any]]) -> Reply:
-    return Reply(tool_calls=[{"id": f"call_{i}_{name}", "type": "function",
-                              "function": {"name": name, "arguments": json.dumps(args)}}
-                             for i, (name, args) in enumerate(calls)])
+    return Reply(
+        tool_calls=[
+            {
+                "id": f"call_{i}_{name}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args)},
+            }
+            for i, (name, args) in enumerate(calls)
+        ]
+    )
 
 
 def error(status: int, message: str = "scripted error") -> Reply:
@@ -114,16 +121,24 @@ class FakeLLM:
 
 def _payload(body: dict[str, Any], r: Reply) -> bytes:
     if r.status != 200:
-        return json.dumps({"error": {"message": r.content or "error", "type": "scripted",
-                                     "code": r.status}}).encode()
+        return json.dumps(
+            {"error": {"message": r.content or "error", "type": "scripted", "code": r.status}}
+        ).encode()
     message: dict[str, Any] = {"role": "assistant", "content": r.content}
     if r.tool_calls:
         message["tool_calls"] = r.tool_calls
     finish = r.finish_reason or ("tool_calls" if r.tool_calls else "stop")
-    return json.dumps({
-        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1764100000,
-        "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {"prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
-                  "total_tokens": r.prompt_tokens + r.completion_tokens},
-    }).encode()
+    return json.dumps(
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": 1764100000,
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "total_tokens": r.prompt_tokens + r.completion_tokens,
+            },
+        }
+    ).encode()

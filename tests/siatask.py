@@ -105,10 +105,16 @@ def _rows(rng: random.Random, n: int, start: int) -> list[dict[str, str]]:
         cryo = rng.random() < 0.35
         spa = 0.0 if cryo else round(rng.expovariate(1 / 600), 1)
         p = 0.85 if cryo else (0.6 if spa < 300 else 0.2)
-        out.append({"PassengerId": f"{start + k:04d}_0{rng.randint(1, 3)}",
-                    "HomePlanet": rng.choice(["Earth", "Europa", "Mars"]),
-                    "CryoSleep": str(cryo), "Age": str(rng.randint(1, 70)), "Spa": str(spa),
-                    "Transported": str(rng.random() < p)})
+        out.append(
+            {
+                "PassengerId": f"{start + k:04d}_0{rng.randint(1, 3)}",
+                "HomePlanet": rng.choice(["Earth", "Europa", "Mars"]),
+                "CryoSleep": str(cryo),
+                "Age": str(rng.randint(1, 70)),
+                "Spa": str(spa),
+                "Transported": str(rng.random() < p),
+            }
+        )
     return out
 
 
@@ -119,8 +125,9 @@ def _write(path: Path, rows: list[dict[str, str]], fields: list[str]) -> None:
         w.writerows(rows)
 
 
-def make(root: Path, n_train: int = 300, n_test: int = 200, seed: int = 7,
-         task_toml: str | None = None) -> Path:
+def make(
+    root: Path, n_train: int = 300, n_test: int = 200, seed: int = 7, task_toml: str | None = None
+) -> Path:
     """Lay the task out under `root` (its name is the folder's); return `root`."""
     rng = random.Random(seed)
     train, test = _rows(rng, n_train, 1), _rows(rng, n_test, 5001)
@@ -129,14 +136,17 @@ def make(root: Path, n_train: int = 300, n_test: int = 200, seed: int = 7,
         d.mkdir(parents=True, exist_ok=True)
     _write(public / "train.csv", train, [*FIELDS, "Transported"])
     _write(public / "test.csv", test, FIELDS)
-    _write(public / "sample_submission.csv",
-           [{"PassengerId": r["PassengerId"], "Transported": "False"} for r in test],
-           ["PassengerId", "Transported"])
+    _write(
+        public / "sample_submission.csv",
+        [{"PassengerId": r["PassengerId"], "Transported": "False"} for r in test],
+        ["PassengerId", "Transported"],
+    )
     _write(private / "test.csv", test, [*FIELDS, "Transported"])
     (public / "task.md").write_text(
         "# Passenger transport\n\nPredict `Transported` (True/False) for each passenger in "
         "test.csv from train.csv. Write submission.csv (PassengerId,Transported) to the "
-        "working dir.\n")
+        "working dir.\n"
+    )
     (public / "evaluate.py").write_text(EVALUATOR)
     (ref / "reference_target_agent.py").write_text(AGENT)
     (ref / "SAMPLE_TASK_DESCRIPTIONS.md").write_text("# Samples\n\nA tabular task.\n")

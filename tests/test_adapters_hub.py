@@ -37,16 +37,32 @@ def weights_commit(repo: Path) -> tuple[str, str]:
 
 def clone_with_runs(repo: Path, dest: Path) -> Path:
     subprocess.run(["git", "clone", "-q", str(repo), str(dest)], check=True)
-    git(dest, "fetch", "-q", "origin", "refs/heads/sia/*:refs/heads/sia/*",
-        "refs/sia/*:refs/sia/*", "refs/notes/*:refs/notes/*")
+    git(
+        dest,
+        "fetch",
+        "-q",
+        "origin",
+        "refs/heads/sia/*:refs/heads/sia/*",
+        "refs/sia/*:refs/sia/*",
+        "refs/notes/*:refs/notes/*",
+    )
     return dest
 
 
 def test_an_accepted_adapter_goes_to_the_hub_and_a_clone_pulls_and_rescores_it(
-        repo: Path, sia: Runner, tiny_task: Path, tmp_path: Path) -> None:
+    repo: Path, sia: Runner, tiny_task: Path, tmp_path: Path
+) -> None:
     with FakeHub(token=TOKEN) as hub:
-        done = sia("evolve", "--task-dir", str(tiny_task), "--hub-repo", "me/adapters",
-                   *WEIGHTS, cwd=repo, env=env(hub))
+        done = sia(
+            "evolve",
+            "--task-dir",
+            str(tiny_task),
+            "--hub-repo",
+            "me/adapters",
+            *WEIGHTS,
+            cwd=repo,
+            env=env(hub),
+        )
         assert done.returncode == 0, done.stderr + done.stdout
         run_id, gen2 = weights_commit(repo)
         address = trailers(repo, gen2)["Sia-Adapter"]
@@ -60,8 +76,14 @@ def test_an_accepted_adapter_goes_to_the_hub_and_a_clone_pulls_and_rescores_it(
         for f in stored.iterdir():
             assert files[f.name] == f.read_bytes()
         card = files["README.md"].decode()
-        for fact in (str(tiny_task.parent / "model"), "tiny-words", trailers(repo, gen2)[
-                "Sia-Score"], run_id, gen2, address):
+        for fact in (
+            str(tiny_task.parent / "model"),
+            "tiny-words",
+            trailers(repo, gen2)["Sia-Score"],
+            run_id,
+            gen2,
+            address,
+        ):
             assert fact in card
         note = json.loads(git(repo, "notes", "--ref", "sia-hub", "show", gen2))
         assert note["tag"] == gen2 and note["repo"] == "me/adapters"
@@ -72,12 +94,20 @@ def test_an_accepted_adapter_goes_to_the_hub_and_a_clone_pulls_and_rescores_it(
         # commit re-scores to exactly its committed numbers.
         clone = clone_with_runs(repo, tmp_path / "clone")
         assert not (clone / ".git" / "sia" / "adapters").exists()
-        pulled = sia("adapters", "pull", gen2[:10], "--to", str(tmp_path / "out"), cwd=clone,
-                     env=env(hub, token=""))
+        pulled = sia(
+            "adapters",
+            "pull",
+            gen2[:10],
+            "--to",
+            str(tmp_path / "out"),
+            cwd=clone,
+            env=env(hub, token=""),
+        )
         assert pulled.returncode == 0, pulled.stderr
         assert Path(pulled.stdout.strip()) == tmp_path / "out"
         assert (tmp_path / "out" / "adapter_model.safetensors").read_bytes() == (
-            stored / "adapter_model.safetensors").read_bytes()
+            stored / "adapter_model.safetensors"
+        ).read_bytes()
         rescored = json.loads(sia("eval", gen2, "--json", cwd=clone, env=env(hub)).stdout)
     assert rescored["adapter"] == address
     committed = trailers(repo, gen2)
@@ -87,11 +117,20 @@ def test_an_accepted_adapter_goes_to_the_hub_and_a_clone_pulls_and_rescores_it(
 
 
 def test_a_hub_that_is_down_or_refuses_leaves_uploads_pending_until_push(
-        repo: Path, sia: Runner, tiny_task: Path) -> None:
+    repo: Path, sia: Runner, tiny_task: Path
+) -> None:
     with FakeHub(token=TOKEN) as hub:
         hub.down = True
-        done = sia("evolve", "--task-dir", str(tiny_task), "--hub-repo", "me/adapters",
-                   *WEIGHTS, cwd=repo, env=env(hub))
+        done = sia(
+            "evolve",
+            "--task-dir",
+            str(tiny_task),
+            "--hub-repo",
+            "me/adapters",
+            *WEIGHTS,
+            cwd=repo,
+            env=env(hub),
+        )
         assert done.returncode == 0, done.stderr
         assert "1 adapter(s) not on the hub yet" in done.stdout
         run_id, gen2 = weights_commit(repo)  # committed all the same
@@ -113,7 +152,8 @@ def test_a_hub_that_is_down_or_refuses_leaves_uploads_pending_until_push(
 
 
 def test_an_offline_run_stores_adapters_and_a_later_push_uploads_them(
-        repo: Path, sia: Runner, tiny_task: Path, tmp_path: Path) -> None:
+    repo: Path, sia: Runner, tiny_task: Path, tmp_path: Path
+) -> None:
     done = sia("evolve", "--task-dir", str(tiny_task), *WEIGHTS, cwd=repo)
     assert done.returncode == 0, done.stderr
     run_id, gen2 = weights_commit(repo)

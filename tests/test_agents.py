@@ -18,8 +18,10 @@ from sia_git.llm.profiles import ModelProfile
 from sia_git.task import resolve
 from tests.fakellm import FakeLLM, code_reply, text
 
-GOOD = ("import argparse\np = argparse.ArgumentParser()\np.add_argument('--dataset_dir')\n"
-        "p.add_argument('--working_dir')\n")
+GOOD = (
+    "import argparse\np = argparse.ArgumentParser()\np.add_argument('--dataset_dir')\n"
+    "p.add_argument('--working_dir')\n"
+)
 
 
 def test_code_is_taken_from_the_fenced_block() -> None:
@@ -45,15 +47,17 @@ def test_meta_agent_retries_with_the_error_a_bounded_number_of_times(tmp_path: P
         return None, "ran"
 
     with FakeLLM(lambda body, n: replies[n]) as llm:
-        c = ModelClient(ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base),
-                        Budget(None))
+        c = ModelClient(
+            ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base), Budget(None)
+        )
         ok = write_first_agent(c, task, task.public_dir, 2, False, trial)
         assert ok.source == GOOD and ok.payload == "ran" and tried == [GOOD]
         errors = [m["content"] for m in llm.requests[2]["messages"] if m["role"] == "user"][1:]
         assert "no ```python code block" in errors[0] and "does not parse" in errors[1]
     with FakeLLM(lambda body, n: text("never code")) as llm:
-        c = ModelClient(ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base),
-                        Budget(None))
+        c = ModelClient(
+            ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base), Budget(None)
+        )
         failed = write_first_agent(c, task, task.public_dir, 1, False, trial)
         assert failed.source is None and "no ```python" in (failed.error or "")
         assert len(llm.requests) == 2
@@ -93,12 +97,24 @@ def _view(tmp_path: Path, record: dict) -> RunView:
 
 
 def test_eval_summary_is_gold_free_and_shows_the_selection_split_only(tmp_path: Path) -> None:
-    record = {"accepted": 1, "candidates": [{
-        "candidate": 1, "status": "ok", "scores": {"dev": 0.5, "test": 0.9},
-        "metrics": {"dev": {"accuracy": 0.5}, "test": {"accuracy": 0.9}},
-        "items": {"dev": [{"id": "P1", "status": "wrong", "expected": "male"},
-                          {"id": "P2", "status": "correct"}],
-                  "test": [{"id": "T9", "status": "wrong"}]}}]}
+    record = {
+        "accepted": 1,
+        "candidates": [
+            {
+                "candidate": 1,
+                "status": "ok",
+                "scores": {"dev": 0.5, "test": 0.9},
+                "metrics": {"dev": {"accuracy": 0.5}, "test": {"accuracy": 0.9}},
+                "items": {
+                    "dev": [
+                        {"id": "P1", "status": "wrong", "expected": "male"},
+                        {"id": "P2", "status": "correct"},
+                    ],
+                    "test": [{"id": "T9", "status": "wrong"}],
+                },
+            }
+        ],
+    }
     shown = _view(tmp_path, record).eval_summary(2)
     assert "P1: wrong" in shown and "dev score: 0.5" in shown
     assert "male" not in shown and "T9" not in shown and "0.9" not in shown
@@ -124,9 +140,16 @@ def test_bad_tool_calls_go_back_to_the_model_as_errors(tmp_path: Path) -> None:
     assert "not a JSON object" in call("read_agent_file", '{"path": "tar')
     assert "no tool named 'rm'" in call("rm", "{}")
     assert "bad arguments" in call("read_task_file", '{"nope": 1}')
-    assert "no tool named 'rewrite_agent_file'" in call("rewrite_agent_file",
-                                                        '{"path": "a.py", "content": ""}')
-    assert "lever must be one of" in call("finish", json.dumps(
-        {k: "x" for k in ("subject", "diagnosis", "hypothesis", "change", "lever",
-                          "lever_reason")}))
+    assert "no tool named 'rewrite_agent_file'" in call(
+        "rewrite_agent_file", '{"path": "a.py", "content": ""}'
+    )
+    assert "lever must be one of" in call(
+        "finish",
+        json.dumps(
+            {
+                k: "x"
+                for k in ("subject", "diagnosis", "hypothesis", "change", "lever", "lever_reason")
+            }
+        ),
+    )
     assert result.finish is None

@@ -32,8 +32,9 @@ def _add_ref(repo: Path, name: str, files: dict[str, str]) -> None:
     env = {**os.environ, **GIT_ENV, "GIT_INDEX_FILE": str(repo / ".git" / "audit-index")}
 
     def plumbing(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=repo, env=env, check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     plumbing("add", *files)
     git(repo, "update-ref", name, plumbing("commit-tree", plumbing("write-tree"), "-m", "x"))
@@ -51,17 +52,20 @@ def test_a_clean_run_is_clean_and_json_says_so(run, sia: Runner) -> None:
     assert out["sealed_items"] == len(_sealed(task)) and out["objects"] > 5
 
 
-@pytest.mark.parametrize("leak", ["status line", "json item", "keyed map", "private file",
-                                  "private row"])
+@pytest.mark.parametrize(
+    "leak", ["status line", "json item", "keyed map", "private file", "private row"]
+)
 def test_each_kind_of_leak_is_reported(run, sia: Runner, leak: str) -> None:
     repo, run_id, task = run
     item = _sealed(task)[0]
     private = (task / "data/private/test.csv").read_text()
-    text = {"status line": f"failed items:\n  {item}: wrong\n",
-            "json item": json.dumps({"items": [{"id": item, "status": "wrong"}]}),
-            "keyed map": json.dumps({item: "correct", "other": "x"}),
-            "private file": "copied:\n" + private,
-            "private row": "x\n" + private.splitlines()[3] + "\n"}[leak]
+    text = {
+        "status line": f"failed items:\n  {item}: wrong\n",
+        "json item": json.dumps({"items": [{"id": item, "status": "wrong"}]}),
+        "keyed map": json.dumps({item: "correct", "other": "x"}),
+        "private file": "copied:\n" + private,
+        "private row": "x\n" + private.splitlines()[3] + "\n",
+    }[leak]
     _add_ref(repo, f"refs/sia/{run_id}/attempts/g0099", {"leak/out.txt": text})
     done = sia("audit", cwd=repo)
     assert done.returncode == 1
@@ -77,8 +81,17 @@ def test_the_users_history_before_the_run_is_not_the_runs(run, sia: Runner) -> N
     _add_ref(repo, "refs/heads/unrelated", {"mine.txt": f"{item}: wrong\n"})
     assert sia("audit", cwd=repo).returncode == 0
     # ... but the same text reachable from the run's notes is.
-    git(repo, "notes", "--ref", "sia", "add", "-f", "-m", f"{item}: wrong",
-        git(repo, "rev-parse", f"sia/{run_id}").strip())
+    git(
+        repo,
+        "notes",
+        "--ref",
+        "sia",
+        "add",
+        "-f",
+        "-m",
+        f"{item}: wrong",
+        git(repo, "rev-parse", f"sia/{run_id}").strip(),
+    )
     done = sia("audit", cwd=repo)
     assert done.returncode == 1 and f"links sealed test item {item} to status" in done.stdout
 

@@ -13,16 +13,25 @@ pytestmark = pytest.mark.slow
 
 
 def test_loop_overhead_bench_prints_a_median() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "loop_overhead.py"), "--gens",
-                           "3", "--rounds", "1"], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "loop_overhead.py"), "--gens", "3", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     assert "loop overhead per generation: median" in done.stdout
 
 
 def test_check_speed_bench_prints_cold_and_warm_medians() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "check_speed.py"), "--rounds",
-                           "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "check_speed.py"), "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     assert "cold (empty cache): median" in done.stdout
     assert "warm (cached):      median" in done.stdout
@@ -30,13 +39,25 @@ def test_check_speed_bench_prints_cold_and_warm_medians() -> None:
 
 def test_the_whole_suite_runs_and_prints_one_table_of_ratios() -> None:
     """A --quick smoke run of every benchmark (numbers mean nothing; docs are not written)."""
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "run_all.py"), "--quick"],
-                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run_all.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| benchmark | A | median A | B | median B | A/B |")
     names = " ".join(table[1:])  # the |---| line does not start with "| "
-    for want in ("loop overhead per generation", "gate latency", "throughput",
-                 "`sia-git log`", "`sia-git eval`", "LoRA step", "offline proposer"):
+    for want in (
+        "loop overhead per generation",
+        "gate latency",
+        "throughput",
+        "`sia-git log`",
+        "`sia-git eval`",
+        "LoRA step",
+        "offline proposer",
+    ):
         assert want in names, want
     assert "skipped" not in names, "CI installs the weights extra: the LoRA row must run"

@@ -19,10 +19,21 @@ from sia_git.task import builtin_tasks, resolve
 
 SOURCES = {"penguins": "palmerpenguins", "word-sentiment": "vaderSentiment"}
 GOOD_KNOBS = {
-    "penguins": {"model": "knn", "features": "morpho", "standardize": True,
-                 "per_species": True, "k": 7, "l2": 0.1},
-    "word-sentiment": {"ngram_min": 3, "ngram_max": 6, "alpha": 0.1, "word_boundaries": True,
-                       "use_prior": True},
+    "penguins": {
+        "model": "knn",
+        "features": "morpho",
+        "standardize": True,
+        "per_species": True,
+        "k": 7,
+        "l2": 0.1,
+    },
+    "word-sentiment": {
+        "ngram_min": 3,
+        "ngram_max": 6,
+        "alpha": 0.1,
+        "word_boundaries": True,
+        "use_prior": True,
+    },
 }
 
 
@@ -35,8 +46,9 @@ def test_prepare_step_reproduces_the_shipped_split(tmp_path: Path, name: str) ->
     for part in ("public", "private"):
         shipped = sorted(p.name for p in (root / part).iterdir() if p.suffix == ".csv")
         assert shipped == sorted(p.name for p in (tmp_path / part).iterdir())
-        match, mismatch, errors = filecmp.cmpfiles(root / part, tmp_path / part, shipped,
-                                                   shallow=False)
+        match, mismatch, errors = filecmp.cmpfiles(
+            root / part, tmp_path / part, shipped, shallow=False
+        )
         assert mismatch == [] and errors == []
 
 
@@ -59,18 +71,21 @@ def _with_knobs(source: str, knobs: dict) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
-def test_reference_agent_leaves_at_least_five_points_of_headroom(tmp_path: Path,
-                                                                  name: str) -> None:
+def test_reference_agent_leaves_at_least_five_points_of_headroom(tmp_path: Path, name: str) -> None:
     task = resolve(name, None)
     backend, _ = choose_backend("bwrap")
     sandbox = Sandbox(backend, task.manifest.agent.packages, task.manifest.agent.forbid_packages)
     dataset = stage_dataset(task, tmp_path / "dataset")
     reference = task.reference_agent.read_text()
     scores = {}
-    for label, source in (("reference", reference),
-                          ("good", _with_knobs(reference, GOOD_KNOBS[name]))):
-        out = try_candidate(RunEnvironment(task, sandbox, dataset, Limits(timeout_s=60)),
-                            Attempt(0, {"target_agent.py": source.encode()}, tmp_path / label, 0))
+    for label, source in (
+        ("reference", reference),
+        ("good", _with_knobs(reference, GOOD_KNOBS[name])),
+    ):
+        out = try_candidate(
+            RunEnvironment(task, sandbox, dataset, Limits(timeout_s=60)),
+            Attempt(0, {"target_agent.py": source.encode()}, tmp_path / label, 0),
+        )
         assert out.ok, out.reason
         scores[label] = out.score("dev")
     assert scores["good"] - scores["reference"] >= 0.05, scores

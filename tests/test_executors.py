@@ -24,24 +24,31 @@ def candidates(repo: Path) -> dict[tuple[int, int], dict[str, Any]]:
     """Every candidate of the repository's run: (gen, candidate) -> what decides acceptance."""
     [run_id] = run_ids(repo)
     out = {}
-    for ref in git(repo, "for-each-ref", "--format=%(refname)",
-                   f"refs/sia/{run_id}/attempts/").split():
+    for ref in git(
+        repo, "for-each-ref", "--format=%(refname)", f"refs/sia/{run_id}/attempts/"
+    ).split():
         record = json.loads(git(repo, "show", f"{ref}:attempt.json"))
         for c in record["candidates"]:
             out[(record["generation"], c["candidate"])] = {
-                "status": c["status"], "knobs": c["knobs"], "scores": c["scores"],
-                "accepted": record["accepted"] == c["candidate"], "where": c["run"]["where"]}
+                "status": c["status"],
+                "knobs": c["knobs"],
+                "scores": c["scores"],
+                "accepted": record["accepted"] == c["candidate"],
+                "where": c["run"]["where"],
+            }
     return out
 
 
 @pytest.mark.slow
-def test_ray_and_the_default_executor_accept_the_same_generations(tmp_path: Path,
-                                                                  sia: Runner) -> None:
+def test_ray_and_the_default_executor_accept_the_same_generations(
+    tmp_path: Path, sia: Runner
+) -> None:
     runs = {}
     for executor in ("local", "ray"):
         repo = make_repo(tmp_path / executor)
-        done = sia("evolve", "--task", "penguins", "--max-gen", "4", "--executor", executor,
-                   cwd=repo)
+        done = sia(
+            "evolve", "--task", "penguins", "--max-gen", "4", "--executor", executor, cwd=repo
+        )
         assert done.returncode == 0, done.stderr + done.stdout
         runs[executor] = candidates(repo)
         if executor == "ray":
@@ -49,48 +56,81 @@ def test_ray_and_the_default_executor_accept_the_same_generations(tmp_path: Path
             assert "sandbox bwrap, on Ray" in done.stdout
     local, ray = runs["local"], runs["ray"]
     assert {k for k, v in local.items() if v["accepted"]} == {
-        k for k, v in ray.items() if v["accepted"]}
+        k for k, v in ray.items() if v["accepted"]
+    }
     assert len([v for v in local.values() if v["accepted"]]) >= 2, "the run should improve"
     strip = ("where",)
     assert {k: {f: v[f] for f in v if f not in strip} for k, v in local.items()} == {
-        k: {f: v[f] for f in v if f not in strip} for k, v in ray.items()}
+        k: {f: v[f] for f in v if f not in strip} for k, v in ray.items()
+    }
     assert all(v["where"] == "here" for v in local.values())
     assert all(v["where"].startswith("ray node ") for v in ray.values()), ray
 
 
 @pytest.mark.slow
 def test_agents_that_mount_a_model_run_on_ray_with_the_same_results(
-        tmp_path: Path, sia: Runner, tiny_task: Path) -> None:
+    tmp_path: Path, sia: Runner, tiny_task: Path
+) -> None:
     """A weights run (tests/tinymodel.py): its agents mount the base model and the adapter, so
     Ray keeps them on this machine's node; training stays on the driver."""
     runs = {}
     for executor in ("local", "ray"):
         repo = make_repo(tmp_path / executor)
-        done = sia("evolve", "--task-dir", str(tiny_task), "--max-gen", "2", "--lever",
-                   "weights", "--candidates", "1", "--confirm-runs", "0", "--executor",
-                   executor, cwd=repo)
+        done = sia(
+            "evolve",
+            "--task-dir",
+            str(tiny_task),
+            "--max-gen",
+            "2",
+            "--lever",
+            "weights",
+            "--candidates",
+            "1",
+            "--confirm-runs",
+            "0",
+            "--executor",
+            executor,
+            cwd=repo,
+        )
         assert done.returncode == 0, done.stderr + done.stdout
         runs[executor] = candidates(repo)
     local, ray = runs["local"], runs["ray"]
     assert local[(2, 1)]["accepted"], "the weights generation should win"
     assert {k: {f: v for f, v in c.items() if f != "where"} for k, c in local.items()} == {
-        k: {f: v for f, v in c.items() if f != "where"} for k, c in ray.items()}
+        k: {f: v for f, v in c.items() if f != "where"} for k, c in ray.items()
+    }
     assert all(c["where"].startswith("ray node ") for c in ray.values())
 
 
 @pytest.mark.slow
-def test_a_target_agent_reaches_the_gateway_from_a_ray_worker(repo: Path, tmp_path: Path,
-                                                              sia: Runner) -> None:
+def test_a_target_agent_reaches_the_gateway_from_a_ray_worker(
+    repo: Path, tmp_path: Path, sia: Runner
+) -> None:
     from tests.fakellm import FakeLLM, text
     from tests.test_evolve_llm import GATEWAY_AGENT, MODEL
 
     agent = tmp_path / "agent.py"
     agent.write_text(GATEWAY_AGENT)
     with FakeLLM(lambda body, n: text("yes")) as llm:
-        done = sia("evolve", "--task", "penguins", "--agent", str(agent), "--max-gen", "1",
-                   "--target-model", MODEL, "--target-api-base", llm.api_base,
-                   "--target-api-key-env", "SIA_TARGET_KEY", "--executor", "ray", cwd=repo,
-                   env={"SIA_TARGET_KEY": "sk-target-key-for-the-gateway-0123"})
+        done = sia(
+            "evolve",
+            "--task",
+            "penguins",
+            "--agent",
+            str(agent),
+            "--max-gen",
+            "1",
+            "--target-model",
+            MODEL,
+            "--target-api-base",
+            llm.api_base,
+            "--target-api-key-env",
+            "SIA_TARGET_KEY",
+            "--executor",
+            "ray",
+            cwd=repo,
+            env={"SIA_TARGET_KEY": "sk-target-key-for-the-gateway-0123"},
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     log = git(repo, "show", f"refs/sia/{run_id}/attempts/g0001:c0/gateway.jsonl")
@@ -100,11 +140,11 @@ def test_a_target_agent_reaches_the_gateway_from_a_ray_worker(repo: Path, tmp_pa
 
 @pytest.mark.slow
 def test_an_agent_that_crashes_on_a_ray_worker_is_reported_with_its_stderr(
-        repo: Path, tmp_path: Path, sia: Runner) -> None:
+    repo: Path, tmp_path: Path, sia: Runner
+) -> None:
     agent = tmp_path / "crash.py"
     agent.write_text("import sys\nprint('no outputs today', file=sys.stderr)\nsys.exit(3)\n")
-    done = sia("evolve", "--task", "penguins", "--agent", str(agent), "--executor", "ray",
-               cwd=repo)
+    done = sia("evolve", "--task", "penguins", "--agent", str(agent), "--executor", "ray", cwd=repo)
     assert done.returncode != 0
     assert "generation 1 (agent crash.py) crashed: exit code 3: no outputs today" in done.stderr
     assert "Traceback" not in done.stderr
@@ -116,8 +156,17 @@ def test_ray_address_errors_are_one_line_and_fast(repo: Path, sia: Runner) -> No
     with socket.socket() as s:  # a port on loopback where nothing listens
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    done = sia("evolve", "--task", "penguins", "--executor", "ray", "--ray-address",
-               f"127.0.0.1:{port}", cwd=repo, timeout=60)
+    done = sia(
+        "evolve",
+        "--task",
+        "penguins",
+        "--executor",
+        "ray",
+        "--ray-address",
+        f"127.0.0.1:{port}",
+        cwd=repo,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert f"--ray-address 127.0.0.1:{port}: nothing answers there" in done.stderr
     done = sia("evolve", "--task", "penguins", "--ray-address", f"127.0.0.1:{port}", cwd=repo)
@@ -128,8 +177,7 @@ def test_ray_address_errors_are_one_line_and_fast(repo: Path, sia: Runner) -> No
     assert run_ids(repo) == []
 
 
-def test_without_ray_installed_the_error_says_which_extra(monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
+def test_without_ray_installed_the_error_says_which_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if absent
     with pytest.raises(SiaError, match=r"pip install 'sia-git\[ray\]'"):
         executors.make("ray", object(), None, print)  # type: ignore[arg-type]
@@ -142,8 +190,7 @@ def _tar(add: Any) -> bytes:
     return buf.getvalue()
 
 
-def test_outputs_coming_back_from_a_worker_cannot_escape_the_scratch_folder(
-        tmp_path: Path) -> None:
+def test_outputs_coming_back_from_a_worker_cannot_escape_the_scratch_folder(tmp_path: Path) -> None:
     def escape(tar: tarfile.TarFile) -> None:
         info = tarfile.TarInfo("../outside.txt")
         info.size = 3

@@ -4,6 +4,7 @@ and `evolve --sandbox <name> --proposer <name>` runs with them. Nothing in sia_g
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -58,24 +59,43 @@ PLUGIN = textwrap.dedent('''
 ''')
 
 
+def _env(plugins: Path) -> dict[str, str]:
+    return {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")]))
+    }
+
+
 def _install_plugin(where: Path) -> None:
     """What `pip install` of a plugin leaves: its module and a dist-info with the entry point."""
     where.mkdir()
     (where / "sia_counting_plugin.py").write_text(PLUGIN)
     info = where / "sia_counting_plugin-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sia-counting-plugin\n"
-                                   "Version: 0.1\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: sia-counting-plugin\nVersion: 0.1\n"
+    )
     (info / "entry_points.txt").write_text("[sia_git.plugins]\ncounting = sia_counting_plugin\n")
 
 
-def test_a_plugin_backend_and_proposer_run_evolve(tmp_path: Path, repo: Path,
-                                                  sia: Runner) -> None:
+def test_a_plugin_backend_and_proposer_run_evolve(tmp_path: Path, repo: Path, sia: Runner) -> None:
     plugins = tmp_path / "plugins"
     _install_plugin(plugins)
-    env = {"PYTHONPATH": str(plugins)}
-    done = sia("evolve", "--task", "penguins", "--max-gen", "3", "--candidates", "1",
-               "--sandbox", "counting", "--proposer", "comment", cwd=repo, env=env)
+    env = _env(plugins)
+    done = sia(
+        "evolve",
+        "--task",
+        "penguins",
+        "--max-gen",
+        "3",
+        "--candidates",
+        "1",
+        "--sandbox",
+        "counting",
+        "--proposer",
+        "comment",
+        cwd=repo,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "warning: the counting test backend runs agents unsandboxed" in done.stdout
     assert "proposer one comment per generation (test plugin)" in done.stdout
@@ -90,25 +110,36 @@ def test_a_plugin_backend_and_proposer_run_evolve(tmp_path: Path, repo: Path,
     assert any(r.endswith("/attempts/g0003") for r in attempts)
 
 
-def test_the_help_and_the_errors_name_plugin_choices(tmp_path: Path, repo: Path,
-                                                     sia: Runner) -> None:
+def test_the_help_and_the_errors_name_plugin_choices(
+    tmp_path: Path, repo: Path, sia: Runner
+) -> None:
     plugins = tmp_path / "plugins"
     _install_plugin(plugins)
-    env = {"PYTHONPATH": str(plugins)}
+    env = _env(plugins)
     done = sia("evolve", "--task", "penguins", "--proposer", "nope", cwd=repo, env=env)
     assert done.returncode == 2
     assert "unknown proposer (known: auto, search, feedback, comment)" in done.stderr
     done = sia("evolve", "--task", "penguins", "--sandbox", "nope", cwd=repo, env=env)
     assert "unknown sandbox backend (known: bwrap, unshare, docker, none, counting)" in (
-        done.stderr)
+        done.stderr
+    )
 
 
 def test_a_broken_plugin_is_one_line_naming_it(tmp_path: Path, repo: Path, sia: Runner) -> None:
     plugins = tmp_path / "plugins"
     _install_plugin(plugins)
     (plugins / "sia_counting_plugin.py").write_text("raise RuntimeError('not configured')\n")
-    done = sia("evolve", "--task", "penguins", "--sandbox", "counting", cwd=repo,
-               env={"PYTHONPATH": str(plugins)})
+    done = sia(
+        "evolve",
+        "--task",
+        "penguins",
+        "--sandbox",
+        "counting",
+        cwd=repo,
+        env=_env(plugins),
+    )
     assert done.returncode != 0
-    assert done.stderr.strip() == ("sia-git: error: plugin 'counting' (sia_counting_plugin) "
-                                   "failed to load: RuntimeError: not configured")
+    assert done.stderr.strip() == (
+        "sia-git: error: plugin 'counting' (sia_counting_plugin) "
+        "failed to load: RuntimeError: not configured"
+    )

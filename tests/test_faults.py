@@ -21,8 +21,16 @@ from tests.test_evolve import NOISY, SIA_TASK, branch_commits, trailers
 pytestmark = pytest.mark.slow
 
 # phase -> which occurrence to kill at (all in generation 2 or later, so the run exists).
-PHASES = {"proposing": 1, "training": 1, "gating": 3, "running": 3, "evaluating": 3,
-          "committing": 2, "notes": 2, "reverting": 1}
+PHASES = {
+    "proposing": 1,
+    "training": 1,
+    "gating": 3,
+    "running": 3,
+    "evaluating": 3,
+    "committing": 2,
+    "notes": 2,
+    "reverting": 1,
+}
 
 
 def evolve(repo: Path, *args: str, fault: str | None = None) -> int:
@@ -30,9 +38,14 @@ def evolve(repo: Path, *args: str, fault: str | None = None) -> int:
     env.pop("SIA_GIT_FAULT", None)
     if fault:
         env["SIA_GIT_FAULT"] = fault
-    proc = subprocess.Popen([sys.executable, "-m", "sia_git", "evolve", *args], cwd=repo,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sia_git", "evolve", *args],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     _, err = proc.communicate(timeout=600)
     assert fault or proc.returncode == 0, err.decode()
     return proc.returncode
@@ -45,8 +58,9 @@ def consistent(repo: Path, run_id: str) -> None:
     # Processes the kill orphaned get SIGKILL from the kernel as their parent dies (pdeathsig):
     # give that a moment to land, then nothing may be left.
     for _ in range(50):
-        left = subprocess.run(["pgrep", "-af", str(repo / ".git" / "sia")], capture_output=True,
-                              text=True)
+        left = subprocess.run(
+            ["pgrep", "-af", str(repo / ".git" / "sia")], capture_output=True, text=True
+        )
         if left.returncode == 1:
             break
         time.sleep(0.1)
@@ -60,16 +74,25 @@ def test_every_fault_point_has_a_kill_test() -> None:
 
 
 @pytest.mark.parametrize("phase", sorted(PHASES))
-def test_sigkill_at_each_phase_then_resume(repo: Path, tmp_path: Path, phase: str,
-                                           request: pytest.FixtureRequest) -> None:
+def test_sigkill_at_each_phase_then_resume(
+    repo: Path, tmp_path: Path, phase: str, request: pytest.FixtureRequest
+) -> None:
     if phase == "reverting":  # needs a gain that does not hold on confirmation
         agent = tmp_path / "noisy.py"
         agent.write_text(NOISY)
         args = ["--task-dir", str(SIA_TASK), "--agent", str(agent), "--candidates", "1"]
     elif phase == "training":  # a weights generation, killed while its adapter trains
         task = request.getfixturevalue("tiny_task")
-        args = ["--task-dir", str(task), "--lever", "weights", "--candidates", "1",
-                "--confirm-runs", "0"]
+        args = [
+            "--task-dir",
+            str(task),
+            "--lever",
+            "weights",
+            "--candidates",
+            "1",
+            "--confirm-runs",
+            "0",
+        ]
     else:
         args = ["--task", "penguins", "--candidates", "2"]
     code = evolve(repo, *args, "--max-gen", "3", fault=f"{phase}:{PHASES[phase]}")
@@ -79,20 +102,21 @@ def test_sigkill_at_each_phase_then_resume(repo: Path, tmp_path: Path, phase: st
 
     evolve(repo, "--run", run_id)
     consistent(repo, run_id)
-    attempts = git(repo, "for-each-ref", "--format=%(refname:strip=4)",
-                   f"refs/sia/{run_id}/attempts/").split()
+    attempts = git(
+        repo, "for-each-ref", "--format=%(refname:strip=4)", f"refs/sia/{run_id}/attempts/"
+    ).split()
     assert attempts == ["g0001", "g0002", "g0003"]
     commits = branch_commits(repo, run_id)
     gens = [trailers(repo, c).get("Sia-Generation") for c in commits]
     gens = [int(g) for g in gens if g]
     assert gens == sorted(set(gens)) and gens[0] == 1
-    reverted = [trailers(repo, c)["Sia-Reverts"] for c in commits
-                if "Sia-Reverts" in trailers(repo, c)]
+    reverted = [
+        trailers(repo, c)["Sia-Reverts"] for c in commits if "Sia-Reverts" in trailers(repo, c)
+    ]
     assert len(reverted) == len(set(reverted))
     if phase == "reverting":
         assert reverted, "the revert the kill interrupted was not finished"
-    notes = {line.split()[1] for line in
-             git(repo, "notes", "--ref", "sia", "list").splitlines()}
+    notes = {line.split()[1] for line in git(repo, "notes", "--ref", "sia", "list").splitlines()}
     for gen in attempts:
         record = json.loads(git(repo, "show", f"refs/sia/{run_id}/attempts/{gen}:attempt.json"))
         for cand in record["candidates"]:

@@ -17,12 +17,22 @@ from tests.conftest import Runner
 
 SAMPLES = Path(__file__).parent / "gate_samples"
 RULES = sorted(p.stem for p in (Path(__file__).parents[1] / "hooks" / "semgrep").glob("*.yml"))
-SEMGREP = {"network": "sia-network", "subprocess": "sia-subprocess", "eval_exec": "sia-eval-exec",
-           "dynamic_import": "sia-dynamic-import", "outside_paths": "sia-outside-paths",
-           "private_paths": "sia-private-paths", "env_secrets": "sia-env-secrets",
-           "results_json": "sia-results-json", "data_source": "sia-data-source"}
-OTHER = {"ruff": ("ruff", "F821"), "bandit": ("bandit", "B301"),
-         "secrets": ("secrets", "detect-secrets")}
+SEMGREP = {
+    "network": "sia-network",
+    "subprocess": "sia-subprocess",
+    "eval_exec": "sia-eval-exec",
+    "dynamic_import": "sia-dynamic-import",
+    "outside_paths": "sia-outside-paths",
+    "private_paths": "sia-private-paths",
+    "env_secrets": "sia-env-secrets",
+    "results_json": "sia-results-json",
+    "data_source": "sia-data-source",
+}
+OTHER = {
+    "ruff": ("ruff", "F821"),
+    "bandit": ("bandit", "B301"),
+    "secrets": ("secrets", "detect-secrets"),
+}
 OPTS = Options(forbid_packages=("palmerpenguins",))
 
 
@@ -45,8 +55,7 @@ def results() -> dict[str, list]:
 
 
 @pytest.mark.parametrize("sample", sorted(SEMGREP))
-def test_semgrep_rule_flags_its_sample_and_passes_the_clean_one(results: dict, sample: str
-                                                               ) -> None:
+def test_semgrep_rule_flags_its_sample_and_passes_the_clean_one(results: dict, sample: str) -> None:
     assert ("semgrep", SEMGREP[sample]) in results[str(SAMPLES / sample / "flag.py")]
     assert results[str(SAMPLES / sample / "pass.py")] == []
 
@@ -68,12 +77,15 @@ def test_the_value_of_a_secret_environment_variable_is_flagged(tmp_path: Path) -
 
 def test_builtin_reference_agents_pass_every_gate() -> None:
     root = Path(__file__).parents[1]
-    agents = [*root.glob("tasks/*/reference/target_agent.py"),
-              root / "templates/task/reference/target_agent.py",
-              root / "tests/data/sia_task/reference/reference_target_agent.py"]
+    agents = [
+        *root.glob("tasks/*/reference/target_agent.py"),
+        root / "templates/task/reference/target_agent.py",
+        root / "tests/data/sia_task/reference/reference_target_agent.py",
+    ]
     results = run_gates(agents, Options(("palmerpenguins", "vaderSentiment")), Cache(None))
     assert summary(results) == "ruff=pass bandit=pass semgrep=pass secrets=pass", [
-        r.report for r in results]
+        r.report for r in results
+    ]
 
 
 class Counting:
@@ -89,8 +101,10 @@ class Counting:
         if self.barrier:
             self.barrier.wait()
         self.scanned.extend(paths)
-        return {str(p): [{"line": 1, "rule": "x", "message": "bad"}] if "bad" in p.read_text()
-                else [] for p in paths}
+        return {
+            str(p): [{"line": 1, "rule": "x", "message": "bad"}] if "bad" in p.read_text() else []
+            for p in paths
+        }
 
 
 def test_results_are_cached_by_content(tmp_path: Path) -> None:
@@ -118,8 +132,7 @@ def test_gates_run_concurrently(tmp_path: Path) -> None:
     assert [r.passed for r in results] == [True] * 4
 
 
-def test_check_command_reports_and_exits_nonzero_on_a_failure(sia: Runner,
-                                                              tmp_path: Path) -> None:
+def test_check_command_reports_and_exits_nonzero_on_a_failure(sia: Runner, tmp_path: Path) -> None:
     bad, good = SAMPLES / "subprocess" / "flag.py", SAMPLES / "subprocess" / "pass.py"
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     done = sia("check", str(bad), str(good), cwd=tmp_path, env=env)
@@ -130,7 +143,11 @@ def test_check_command_reports_and_exits_nonzero_on_a_failure(sia: Runner,
     assert ok.returncode == 0
     data = json.loads(ok.stdout)
     assert data["passed"] and [g["name"] for g in data["gates"]] == [
-        "ruff", "bandit", "semgrep", "secrets"]
+        "ruff",
+        "bandit",
+        "semgrep",
+        "secrets",
+    ]
     again = json.loads(sia("check", str(good), "--json", cwd=tmp_path, env=env).stdout)
     assert all(g["cached"] == 1 for g in again["gates"])
     missing = sia("check", "nope.py", cwd=tmp_path)

@@ -24,7 +24,7 @@ from tests.fakellm import FakeLLM, error, text
 TASK = resolve("penguins", None)
 KEY = "sk-gateway-canary-0123456789abcdef"
 
-AGENT = '''
+AGENT = """
 import json, os, socket, sys
 import sia_gateway
 
@@ -48,7 +48,7 @@ try:
 except sia_gateway.GatewayError as exc:
     out["refused"] = str(exc)
 open(os.path.join(wd, "out.json"), "w").write(json.dumps(out))
-'''
+"""
 
 
 def backends() -> list[str]:
@@ -56,8 +56,9 @@ def backends() -> list[str]:
 
 
 @pytest.mark.parametrize("backend", backends())
-def test_agent_uses_the_gateway_and_nothing_else(tmp_path: Path, backend: str,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_agent_uses_the_gateway_and_nothing_else(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SIA_TEST_TARGET_KEY", KEY)
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -73,13 +74,20 @@ def test_agent_uses_the_gateway_and_nothing_else(tmp_path: Path, backend: str,
     agent.mkdir()
     source = AGENT.replace("@@PORT@@", str(port)).replace("@@KEY@@", KEY)
     with FakeLLM(script) as llm:
-        profile = ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base,
-                               api_key_env="SIA_TEST_TARGET_KEY", retries=0, max_tokens=64)
+        profile = ModelProfile(
+            model="openai/gpt-4o-mini",
+            api_base=llm.api_base,
+            api_key_env="SIA_TEST_TARGET_KEY",
+            retries=0,
+            max_tokens=64,
+        )
         client = ModelClient(profile, Budget(None))
-        env = RunEnvironment(TASK, Sandbox(backend, [], []), TASK.public_dir,
-                             Limits(timeout_s=60), target=client)
-        out = try_candidate(env, Attempt(0, {"target_agent.py": source.encode()},
-                                         tmp_path / "c", 0))
+        env = RunEnvironment(
+            TASK, Sandbox(backend, [], []), TASK.public_dir, Limits(timeout_s=60), target=client
+        )
+        out = try_candidate(
+            env, Attempt(0, {"target_agent.py": source.encode()}, tmp_path / "c", 0)
+        )
     listener.close()
     result = json.loads((tmp_path / "c" / "sandbox" / "work" / "out.json").read_text())
     assert result["available"] is True
@@ -116,9 +124,11 @@ def test_without_a_target_model_the_helper_says_so(tmp_path: Path) -> None:
         "import os, sys, sia_gateway\n"
         "wd = sys.argv[sys.argv.index('--working_dir') + 1]\n"
         "try:\n    sia_gateway.chat('hi')\nexcept sia_gateway.GatewayError as e:\n"
-        "    open(os.path.join(wd, 'err.txt'), 'w').write(str(e))\n")
-    result = Sandbox("bwrap", [], []).run(RunSpec(agent, TASK.public_dir, tmp_path / "s",
-                                                  Limits(timeout_s=30)))
+        "    open(os.path.join(wd, 'err.txt'), 'w').write(str(e))\n"
+    )
+    result = Sandbox("bwrap", [], []).run(
+        RunSpec(agent, TASK.public_dir, tmp_path / "s", Limits(timeout_s=30))
+    )
     assert result.ok, result.stderr_tail
     assert "no --target-model" in (tmp_path / "s" / "work" / "err.txt").read_text()
 
@@ -127,8 +137,7 @@ def test_gateway_refuses_calls_once_the_budget_is_spent(tmp_path: Path) -> None:
     from sia_git.gateway.server import Gateway
 
     with FakeLLM(lambda body, n: text("ok")) as llm:
-        profile = ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base,
-                               max_tokens=1000)
+        profile = ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base, max_tokens=1000)
         budget = Budget(0.00063)  # one call's worst case (~$0.0006) fits; with it spent, not two
         with Gateway(ModelClient(profile, budget), tmp_path / "log.jsonl") as gw:
             first = gw.handle({"messages": [{"role": "user", "content": "a"}]})

@@ -47,22 +47,24 @@ def test_update_refs_is_all_or_nothing(tmp_path: Path) -> None:
     assert repo.rev_parse("refs/sia/x/a") == head
 
 
-def test_commits_work_without_a_configured_identity(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_commits_work_without_a_configured_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = make_repo(tmp_path / "r")
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
-                "GIT_COMMITTER_EMAIL"):
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
         monkeypatch.delenv(key, raising=False)
     repo = open_repo(path)
     sha = repo.commit(repo.make_tree("HEAD", {}), [repo.rev_parse("HEAD")], "msg\n")
-    assert git(path, "log", "-1", "--format=%an <%ae>", sha).strip() == \
-        "sia-git <sia-git@localhost>"
+    assert (
+        git(path, "log", "-1", "--format=%an <%ae>", sha).strip() == "sia-git <sia-git@localhost>"
+    )
 
 
-def test_identity_from_the_environment_is_kept(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_identity_from_the_environment_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = make_repo(tmp_path / "r")
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
@@ -70,8 +72,9 @@ def test_identity_from_the_environment_is_kept(tmp_path: Path,
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "env@example.com")
     repo = open_repo(path)
     sha = repo.commit(repo.make_tree("HEAD", {}), [repo.rev_parse("HEAD")], "msg\n")
-    assert git(path, "log", "-1", "--format=%an <%ae>", sha).strip() == \
-        "Env Person <env@example.com>"
+    assert (
+        git(path, "log", "-1", "--format=%an <%ae>", sha).strip() == "Env Person <env@example.com>"
+    )
 
 
 def test_batch_reads_match_one_call_per_commit(tmp_path: Path) -> None:
@@ -83,9 +86,14 @@ def test_batch_reads_match_one_call_per_commit(tmp_path: Path) -> None:
     assert head is not None
     shas, parent = [], head
     for i, content in enumerate([b"a = 1\n", b"a = 2\n", b"a = 2\n", "ü = 3\n".encode()]):
-        tree = repo.make_tree(parent, {"sia-agent/agent/x.py": content,
-                                       "sia-agent/notes.md": f"note {i}\n".encode(),
-                                       "elsewhere.txt": f"{i}\n".encode()})
+        tree = repo.make_tree(
+            parent,
+            {
+                "sia-agent/agent/x.py": content,
+                "sia-agent/notes.md": f"note {i}\n".encode(),
+                "elsewhere.txt": f"{i}\n".encode(),
+            },
+        )
         parent = repo.commit(tree, [parent], f"gen {i}\n")
         shas.append(parent)
     root = repo.commit(repo.make_tree(None, {"sia-agent/agent/x.py": b"r\n"}), [], "root\n")

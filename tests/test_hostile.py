@@ -32,8 +32,9 @@ def agent_source(name: str, **subs: str) -> bytes:
     return text.encode()
 
 
-def run_hostile(tmp_path: Path, name: str, limits: Limits | None = None,
-                backend: str = "bwrap", **subs: str) -> Outcome:
+def run_hostile(
+    tmp_path: Path, name: str, limits: Limits | None = None, backend: str = "bwrap", **subs: str
+) -> Outcome:
     chosen, warning = choose_backend(backend)
     if chosen != backend:
         pytest.skip(f"{backend} cannot run here: {warning}")
@@ -41,8 +42,9 @@ def run_hostile(tmp_path: Path, name: str, limits: Limits | None = None,
     sandbox = Sandbox(backend, TASK.manifest.agent.packages, TASK.manifest.agent.forbid_packages)
     dataset = stage_dataset(TASK, tmp_path / "dataset")
     env = RunEnvironment(TASK, sandbox, dataset, limits or Limits(timeout_s=20))
-    return try_candidate(env, Attempt(1, {"target_agent.py": agent_source(name, **subs)},
-                                      tmp_path / "scratch", 0))
+    return try_candidate(
+        env, Attempt(1, {"target_agent.py": agent_source(name, **subs)}, tmp_path / "scratch", 0)
+    )
 
 
 BACKENDS = pytest.mark.parametrize("backend", ["bwrap", "unshare"])
@@ -54,8 +56,9 @@ def no_agent_processes() -> bool:
 
 
 @BACKENDS
-def test_loopback_connection_is_blocked(tmp_path: Path, backend: str,
-                                        listener: tuple[int, list[bytes]]) -> None:
+def test_loopback_connection_is_blocked(
+    tmp_path: Path, backend: str, listener: tuple[int, list[bytes]]
+) -> None:
     port, connections = listener
     out = run_hostile(tmp_path, "net_loopback", backend=backend, PORT=str(port))
     assert connections == []
@@ -118,15 +121,17 @@ def test_forged_results_json_is_never_trusted(tmp_path: Path, backend: str) -> N
 
 @BACKENDS
 def test_symlinks_to_the_answer_key_are_not_followed(tmp_path: Path, backend: str) -> None:
-    out = run_hostile(tmp_path, "symlink_answers", backend=backend,
-                      PRIVATE=str(TASK.private_dir.resolve()))
+    out = run_hostile(
+        tmp_path, "symlink_answers", backend=backend, PRIVATE=str(TASK.private_dir.resolve())
+    )
     assert out.score("dev") == 0.0
     assert sum("symlink" in d for d in out.evaluation.dropped) == 2
 
 
 @BACKENDS
-def test_api_keys_never_enter_the_sandbox(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+def test_api_keys_never_enter_the_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-canary-1234")
     monkeypatch.setenv("HF_TOKEN", "hf_canary")
     out = run_hostile(tmp_path, "env_secrets", backend=backend, TOKEN="canary")

@@ -43,14 +43,17 @@ def test_agent_without_knobs_gives_none() -> None:
     assert knobs.read("print('hi')\n") is None
 
 
-@pytest.mark.parametrize(("source", "message"), [
-    ("KNOBS = {'a': 1}\nKNOB_SPACE = {'a': {'low': 2, 'high': 1}}", "low < high"),
-    ("KNOBS = {'a': 1}\nKNOB_SPACE = {'b': [1, 2]}", "missing from KNOBS: b"),
-    ("KNOBS = dict(a=1)\nKNOB_SPACE = {'a': [1]}", "plain literal"),
-    ("KNOBS = {'a': 1}\nKNOB_SPACE = {'a': []}", "non-empty list"),
-    ("KNOBS = {'a': 1}\nKNOB_SPACE = {'a': {'low': 0, 'high': 1, 'log': True}}", "low > 0"),
-    ("def broken(:\n", "does not parse"),
-])
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("KNOBS = {'a': 1}\nKNOB_SPACE = {'a': {'low': 2, 'high': 1}}", "low < high"),
+        ("KNOBS = {'a': 1}\nKNOB_SPACE = {'b': [1, 2]}", "missing from KNOBS: b"),
+        ("KNOBS = dict(a=1)\nKNOB_SPACE = {'a': [1]}", "plain literal"),
+        ("KNOBS = {'a': 1}\nKNOB_SPACE = {'a': []}", "non-empty list"),
+        ("KNOBS = {'a': 1}\nKNOB_SPACE = {'a': {'low': 0, 'high': 1, 'log': True}}", "low > 0"),
+        ("def broken(:\n", "does not parse"),
+    ],
+)
 def test_malformed_knobs_are_reported(source: str, message: str) -> None:
     with pytest.raises(KnobError, match=message):
         knobs.read(source)

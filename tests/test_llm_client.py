@@ -16,8 +16,9 @@ MODEL = "openai/gpt-4o-mini"  # priced in litellm's bundled map, served by the f
 
 
 def client(llm: FakeLLM, budget: Budget | None = None, **kw: object) -> ModelClient:
-    profile = ModelProfile(model=MODEL, api_base=llm.api_base, retries=2, backoff_s=0.5,
-                           timeout_s=5, **kw)  # type: ignore[arg-type]
+    profile = ModelProfile(
+        model=MODEL, api_base=llm.api_base, retries=2, backoff_s=0.5, timeout_s=5, **kw
+    )  # type: ignore[arg-type]
     c = ModelClient(profile, budget or Budget(None))
     c.sleep = lambda s: sleeps.append(s)
     return c
@@ -39,8 +40,18 @@ def test_reply_text_tool_calls_and_cost_come_back() -> None:
     with FakeLLM(lambda body, n: replies[n]) as llm:
         c = client(llm)
         first = c.chat(MSG)
-        second = c.chat(MSG, tools=[{"type": "function", "function": {
-            "name": "read_task_file", "parameters": {"type": "object", "properties": {}}}}])
+        second = c.chat(
+            MSG,
+            tools=[
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "read_task_file",
+                        "parameters": {"type": "object", "properties": {}},
+                    },
+                }
+            ],
+        )
     assert first.content == "hi there" and first.finish_reason == "stop"
     assert first.prompt_tokens == 100 and first.completion_tokens == 50
     # gpt-4o-mini's bundled price: $0.15 / $0.60 per million tokens.
@@ -60,8 +71,10 @@ def test_429_then_success_is_retried_with_growing_backoff() -> None:
 
 
 def test_500_forever_fails_after_the_retries() -> None:
-    with FakeLLM(lambda body, n: error(500)) as llm, pytest.raises(
-            ModelError, match=r"HTTP 500.*after 3 attempt"):
+    with (
+        FakeLLM(lambda body, n: error(500)) as llm,
+        pytest.raises(ModelError, match=r"HTTP 500.*after 3 attempt"),
+    ):
         client(llm).chat(MSG)
     assert len(llm.requests) == 3
 
@@ -89,8 +102,10 @@ def test_a_timeout_is_retried_then_fails() -> None:
 def test_an_oversized_reply_is_refused_but_still_paid_for() -> None:
     huge = Reply(content="x" * 20_000_000)
     budget = Budget(None)
-    with FakeLLM(lambda body, n: huge) as llm, pytest.raises(
-            ModelError, match="over the limit") as info:
+    with (
+        FakeLLM(lambda body, n: huge) as llm,
+        pytest.raises(ModelError, match="over the limit") as info,
+    ):
         client(llm, budget).chat(MSG)
     assert info.value.cost_usd > 0 and budget.spent_usd == pytest.approx(info.value.cost_usd)
 
@@ -147,8 +162,11 @@ def test_profile_names_a_key_variable_that_is_not_set(monkeypatch: pytest.Monkey
 
 
 def test_a_profile_by_name_with_flags_winning() -> None:
-    profiles = {"local": ModelProfile(model="openai/qwen", api_base="http://127.0.0.1:1/v1",
-                                      temperature=0.7)}
+    profiles = {
+        "local": ModelProfile(
+            model="openai/qwen", api_base="http://127.0.0.1:1/v1", temperature=0.7
+        )
+    }
     p = resolve("local", profiles, api_base="http://127.0.0.1:2/v1")
     assert (p.model, p.api_base, p.temperature) == ("openai/qwen", "http://127.0.0.1:2/v1", 0.7)
 
@@ -162,12 +180,17 @@ def test_litellm_imports_offline_with_its_bundled_price_map() -> None:
 
     if shutil.which("unshare") is None:
         pytest.skip("unshare is not available")
-    code = ("from sia_git.llm.client import litellm\nlib = litellm()\n"
-            "print(lib.model_cost['gpt-4o-mini']['input_cost_per_token'])")
-    done = subprocess.run(["unshare", "-n", sys.executable, "-c", code], capture_output=True,
-                          text=True, timeout=60,
-                          env={k: v for k, v in __import__("os").environ.items()
-                               if not k.startswith("LITELLM")})
+    code = (
+        "from sia_git.llm.client import litellm\nlib = litellm()\n"
+        "print(lib.model_cost['gpt-4o-mini']['input_cost_per_token'])"
+    )
+    done = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in __import__("os").environ.items() if not k.startswith("LITELLM")},
+    )
     if done.returncode != 0 and "unshare" in done.stderr:
         pytest.skip(f"unshare -n cannot run here: {done.stderr.strip()[:100]}")
     assert done.returncode == 0, done.stderr

@@ -34,8 +34,9 @@ def old(tmp_path: Path) -> Path:
 def test_log_show_and_report_read_an_old_run(old: Path, sia: Runner, tmp_path: Path) -> None:
     before = git(old, "for-each-ref")
     rows = json.loads(sia("log", "--run", PENGUINS, "--json", cwd=old).stdout)
-    assert rows["warning"] is None and [r["gen"] for r in rows["rows"] if
-                                        r["status"] == "accepted"] == [1, 2, 3]
+    assert rows["warning"] is None and [
+        r["gen"] for r in rows["rows"] if r["status"] == "accepted"
+    ] == [1, 2, 3]
     shown = sia("show", "3", "--run", PENGUINS, cwd=old)
     assert shown.returncode == 0 and "Sia-Score-Test" in shown.stdout
     report = sia("report", PENGUINS, "--out", str(tmp_path / "p.html"), cwd=old)
@@ -52,8 +53,9 @@ def test_an_old_run_is_scored_again_the_same(old: Path, sia: Runner) -> None:
     assert rows["test"]["score"] == pytest.approx(rows["test"]["committed"])
 
 
-def test_an_old_run_on_a_one_answer_set_task_says_it_selected_on_test(old: Path,
-                                                                       sia: Runner) -> None:
+def test_an_old_run_on_a_one_answer_set_task_says_it_selected_on_test(
+    old: Path, sia: Runner
+) -> None:
     for cmd in (["log"], ["show", "1"]):
         out = sia(*cmd, "--run", SIA_RUN, cwd=old)
         assert out.returncode == 0, out.stderr

@@ -15,8 +15,10 @@ from sia_git.gates.precommit import CONFIG, CandidateGates, merged_config
 from tests.conftest import GIT_ENV, Runner, git, run_ids
 
 SAMPLES = Path(__file__).parent / "gate_samples"
-TODO_CHECK = ("import sys; bad=[f for f in sys.argv[1:] if 'TODO' in open(f).read()]; "
-              "print('TODO in', bad); sys.exit(1 if bad else 0)")
+TODO_CHECK = (
+    "import sys; bad=[f for f in sys.argv[1:] if 'TODO' in open(f).read()]; "
+    "print('TODO in', bad); sys.exit(1 if bad else 0)"
+)
 USER_HOOKS = f"""repos:
   - repo: local
     hooks:
@@ -37,12 +39,18 @@ def commit(repo: Path, path: str, source: str) -> subprocess.CompletedProcess[st
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(source)
     git(repo, "add", path)
-    return subprocess.run(["git", "commit", "-qm", f"edit {path}"], cwd=repo, text=True,
-                          capture_output=True, env={**os.environ, **GIT_ENV, **env_with_tools()})
+    return subprocess.run(
+        ["git", "commit", "-qm", f"edit {path}"],
+        cwd=repo,
+        text=True,
+        capture_output=True,
+        env={**os.environ, **GIT_ENV, **env_with_tools()},
+    )
 
 
-def test_hooks_install_gates_a_persons_commits_and_keeps_their_hooks(repo: Path,
-                                                                     sia: Runner) -> None:
+def test_hooks_install_gates_a_persons_commits_and_keeps_their_hooks(
+    repo: Path, sia: Runner
+) -> None:
     (repo / CONFIG).write_text(USER_HOOKS)
     done = sia("hooks", "install", cwd=repo, env=env_with_tools())
     assert done.returncode == 0, done.stderr
@@ -51,12 +59,14 @@ def test_hooks_install_gates_a_persons_commits_and_keeps_their_hooks(repo: Path,
     assert "no-todo" in config and "sia-git-gates" in config and "sia-git check" in config
     git(repo, "add", CONFIG)
 
-    bad = commit(repo, "sia-agent/agent/target_agent.py",
-                 (SAMPLES / "subprocess" / "flag.py").read_text())
+    bad = commit(
+        repo, "sia-agent/agent/target_agent.py", (SAMPLES / "subprocess" / "flag.py").read_text()
+    )
     assert bad.returncode != 0
     assert "sia-subprocess" in bad.stdout + bad.stderr
-    good = commit(repo, "sia-agent/agent/target_agent.py",
-                  (SAMPLES / "subprocess" / "pass.py").read_text())
+    good = commit(
+        repo, "sia-agent/agent/target_agent.py", (SAMPLES / "subprocess" / "pass.py").read_text()
+    )
     assert good.returncode == 0, good.stdout + good.stderr
     todo = commit(repo, "sia-agent/agent/target_agent.py", "x = 1  # TODO\n")
     assert todo.returncode != 0 and "TODO in" in todo.stdout + todo.stderr
@@ -65,12 +75,18 @@ def test_hooks_install_gates_a_persons_commits_and_keeps_their_hooks(repo: Path,
 
 
 def test_a_candidate_meets_the_users_hooks_and_sia_gits(tmp_path: Path) -> None:
-    gates = CandidateGates.for_run(USER_HOOKS, tmp_path / "cache", ["palmerpenguins"],
-                                   tmp_path / "setup")
+    gates = CandidateGates.for_run(
+        USER_HOOKS, tmp_path / "cache", ["palmerpenguins"], tmp_path / "setup"
+    )
     results = gates.check({"target_agent.py": b"import subprocess  # TODO\n"}, tmp_path / "c1")
     verdict = {r.name: r.passed for r in results}
-    assert verdict == {"ruff": True, "bandit": True, "semgrep": False, "secrets": True,
-                       "hook:no-TODO-markers": False}
+    assert verdict == {
+        "ruff": True,
+        "bandit": True,
+        "semgrep": False,
+        "secrets": True,
+        "hook:no-TODO-markers": False,
+    }
     todo = next(r for r in results if r.name == "hook:no-TODO-markers")
     assert "TODO in ['sia-agent/agent/target_agent.py']" in todo.report
     clean = gates.check({"target_agent.py": b"x = 1\n"}, tmp_path / "c2")
@@ -81,21 +97,20 @@ def test_evolve_runs_the_users_hooks_on_every_candidate(repo: Path, sia: Runner)
     (repo / CONFIG).write_text(USER_HOOKS)
     git(repo, "add", CONFIG)
     git(repo, "commit", "-qm", "add hooks")
-    done = sia("evolve", "--task", "penguins", "--max-gen", "2", "--confirm-runs", "0",
-               cwd=repo)
+    done = sia("evolve", "--task", "penguins", "--max-gen", "2", "--confirm-runs", "0", cwd=repo)
     assert done.returncode == 0, done.stderr
     [run_id] = run_ids(repo)
-    gates = git(repo, "log", "-1", "--format=%(trailers:key=Sia-Gates,valueonly)",
-                f"sia/{run_id}").strip()
-    assert gates == ("ruff=pass bandit=pass semgrep=pass secrets=pass "
-                     "hook:no-TODO-markers=pass")
+    gates = git(
+        repo, "log", "-1", "--format=%(trailers:key=Sia-Gates,valueonly)", f"sia/{run_id}"
+    ).strip()
+    assert gates == ("ruff=pass bandit=pass semgrep=pass secrets=pass hook:no-TODO-markers=pass")
 
 
-def test_a_hook_pre_commit_cannot_install_offline_is_a_setup_error(repo: Path,
-                                                                  sia: Runner) -> None:
+def test_a_hook_pre_commit_cannot_install_offline_is_a_setup_error(repo: Path, sia: Runner) -> None:
     missing = repo.parent / "no-such-hook-repo"
-    (repo / CONFIG).write_text(f"repos:\n  - repo: file://{missing}\n    rev: v1\n    hooks:\n"
-                               "      - id: x\n")
+    (repo / CONFIG).write_text(
+        f"repos:\n  - repo: file://{missing}\n    rev: v1\n    hooks:\n      - id: x\n"
+    )
     git(repo, "add", CONFIG)
     git(repo, "commit", "-qm", "remote hook")
     done = sia("evolve", "--task", "penguins", "--max-gen", "1", cwd=repo)
@@ -103,8 +118,9 @@ def test_a_hook_pre_commit_cannot_install_offline_is_a_setup_error(repo: Path,
     assert "pre-commit cannot set up the hooks" in done.stderr
 
 
-@pytest.mark.parametrize("text, error", [("repos: [", "not valid YAML"),
-                                         ("- a\n- b\n", "must be a mapping")])
+@pytest.mark.parametrize(
+    "text, error", [("repos: [", "not valid YAML"), ("- a\n- b\n", "must be a mapping")]
+)
 def test_a_broken_user_config_is_named(text: str, error: str) -> None:
     from sia_git.errors import SiaError
 

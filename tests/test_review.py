@@ -27,8 +27,10 @@ def github(repo: Path, tmp_path: Path) -> tuple[FakeGitHub, dict[str, str]]:
     git(repo, "remote", "add", "origin", str(origin))
     git(repo, "push", "-q", "origin", "main")
     with FakeGitHub("me/project", origin, TOKEN) as gh:
-        yield gh, {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": gh.api,
-                   "GITHUB_REPOSITORY": "me/project"}
+        yield (
+            gh,
+            {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": gh.api, "GITHUB_REPOSITORY": "me/project"},
+        )
 
 
 def _origin_sha(gh: FakeGitHub, branch: str) -> str:
@@ -36,13 +38,15 @@ def _origin_sha(gh: FakeGitHub, branch: str) -> str:
 
 
 def test_a_pull_request_per_generation_opened_updated_commented_merged(
-        repo: Path, sia: Runner, github: tuple[FakeGitHub, dict[str, str]]) -> None:
+    repo: Path, sia: Runner, github: tuple[FakeGitHub, dict[str, str]]
+) -> None:
     gh, env = github
     done = sia(*RUN, "--review", "pr", "--forge", "github", cwd=repo, env=env)
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
-    accepted = [c for c in branch_commits(repo, run_id)
-                if int(trailers(repo, c)["Sia-Generation"]) > 1]
+    accepted = [
+        c for c in branch_commits(repo, run_id) if int(trailers(repo, c)["Sia-Generation"]) > 1
+    ]
     assert accepted and len(gh.pulls) == len(accepted)
     for pr, commit in zip(gh.pulls.values(), accepted, strict=True):
         gen = int(trailers(repo, commit)["Sia-Generation"])
@@ -58,15 +62,16 @@ def test_a_pull_request_per_generation_opened_updated_commented_merged(
     assert _origin_sha(gh, f"sia/{run_id}") == accepted[-1]
 
     gen = trailers(repo, accepted[-1])["Sia-Generation"]
-    assert sia("revert", gen, "--reason", "a reviewer found a leak", cwd=repo,
-               env=env).returncode == 0
+    assert (
+        sia("revert", gen, "--reason", "a reviewer found a leak", cwd=repo, env=env).returncode == 0
+    )
     [last] = [n for n, p in gh.pulls.items() if p["head"].endswith(f"-g{int(gen):04d}")]
-    assert any("was reverted" in c and "a reviewer found a leak" in c
-               for c in gh.comments[last])
+    assert any("was reverted" in c and "a reviewer found a leak" in c for c in gh.comments[last])
 
 
 def test_a_pull_request_per_run_is_updated_commented_and_merged(
-        repo: Path, sia: Runner, github: tuple[FakeGitHub, dict[str, str]]) -> None:
+    repo: Path, sia: Runner, github: tuple[FakeGitHub, dict[str, str]]
+) -> None:
     gh, env = github
     done = sia(*RUN, "--review", "run-pr", "--forge", "github", cwd=repo, env=env)
     assert done.returncode == 0, done.stderr + done.stdout
@@ -77,8 +82,7 @@ def test_a_pull_request_per_run_is_updated_commented_and_merged(
     assert _origin_sha(gh, f"sia/{run_id}") == tip
     before = pr["edits"]
     assert sia("evolve", "--run", run_id, "--max-gen", "4", cwd=repo, env=env).returncode == 0
-    assert sia("pr", "--mode", "run-pr", "--forge", "github", cwd=repo,
-               env=env).returncode == 0
+    assert sia("pr", "--mode", "run-pr", "--forge", "github", cwd=repo, env=env).returncode == 0
     assert len(gh.pulls) == 1 and pr["edits"] > before  # the same pull request, updated
     assert "generation" in pr["title"]
 
@@ -87,12 +91,14 @@ def test_a_pull_request_per_run_is_updated_commented_and_merged(
     assert any("was reverted" in c for c in gh.comments[pr["number"]])
     done = sia("pr", "--mode", "run-pr", "--forge", "github", "--merge", cwd=repo, env=env)
     assert done.returncode == 0, done.stderr
-    assert pr["merged"] and _origin_sha(gh, "main") == git(repo, "rev-parse",
-                                                             f"sia/{run_id}").strip()
+    assert (
+        pr["merged"] and _origin_sha(gh, "main") == git(repo, "rev-parse", f"sia/{run_id}").strip()
+    )
 
 
 def test_the_local_forge_keeps_reviews_in_git_and_never_moves_the_run_back(
-        repo: Path, sia: Runner) -> None:
+    repo: Path, sia: Runner
+) -> None:
     done = sia(*RUN, "--review", "pr", cwd=repo)
     assert done.returncode == 0, done.stderr
     [run_id] = run_ids(repo)
@@ -111,4 +117,5 @@ def test_a_missing_token_is_one_line(repo: Path, sia: Runner) -> None:
     assert sia(*RUN[:3], "--max-gen", "1", cwd=repo).returncode == 0
     done = sia("pr", "--forge", "github", cwd=repo, env={"GITHUB_TOKEN": "", "GH_TOKEN": ""})
     assert done.returncode != 0 and done.stderr.strip() == (
-        "sia-git: error: --forge github needs a token in GITHUB_TOKEN (or GH_TOKEN)")
+        "sia-git: error: --forge github needs a token in GITHUB_TOKEN (or GH_TOKEN)"
+    )

@@ -18,8 +18,9 @@ def test_reference_agent_runs_in_each_backend(tmp_path: Path, backend: str) -> N
     if chosen != backend:
         pytest.skip(f"{backend} cannot run on this machine: {warning}")
     sandbox = Sandbox(chosen, ["numpy"], [])
-    result = sandbox.run(RunSpec(TASK.reference_agent.parent, TASK.public_dir, tmp_path,
-                                 Limits(timeout_s=60)))
+    result = sandbox.run(
+        RunSpec(TASK.reference_agent.parent, TASK.public_dir, tmp_path, Limits(timeout_s=60))
+    )
     assert result.ok, result.stderr_tail
     assert (tmp_path / "work" / "predictions" / "dev.csv").is_file()
     assert (warning is not None) == (backend == "none")
@@ -39,16 +40,17 @@ def test_sandbox_environment_is_minimal(tmp_path: Path, monkeypatch: pytest.Monk
     (agent / "target_agent.py").write_text(
         "import os, sys\n"
         "wd = sys.argv[sys.argv.index('--working_dir') + 1]\n"
-        "open(os.path.join(wd, 'env.txt'), 'w').write(repr(sorted(os.environ)))\n")
-    result = Sandbox("bwrap", [], []).run(RunSpec(agent, TASK.public_dir, tmp_path / "s",
-                                                  Limits(timeout_s=30), seed=7))
+        "open(os.path.join(wd, 'env.txt'), 'w').write(repr(sorted(os.environ)))\n"
+    )
+    result = Sandbox("bwrap", [], []).run(
+        RunSpec(agent, TASK.public_dir, tmp_path / "s", Limits(timeout_s=30), seed=7)
+    )
     assert result.ok, result.stderr_tail
     names = (tmp_path / "s" / "work" / "env.txt").read_text()
     assert "ANTHROPIC_API_KEY" not in names and "SIA_SEED" in names
 
 
-def test_an_agent_running_a_model_sees_it_read_only_and_can_ask_who_it_is(
-        tmp_path: Path) -> None:
+def test_an_agent_running_a_model_sees_it_read_only_and_can_ask_who_it_is(tmp_path: Path) -> None:
     """Read-only mounts come with SIA_<NAME>_DIR; `getpass.getuser()` works although the sandbox
     has no passwd entry (torch asks it at import: found on a GPU machine)."""
     model = tmp_path / "model"
@@ -66,9 +68,13 @@ def test_an_agent_running_a_model_sees_it_read_only_and_can_ask_who_it_is(
         "except OSError:\n"
         "    wrote = 'no'\n"
         "seen = open(os.path.join(m, 'config.json')).read()\n"
-        "open(os.path.join(wd, 'out.txt'), 'w').write(f'{getpass.getuser()} {wrote} {seen}')\n")
-    result = Sandbox("bwrap", [], []).run(RunSpec(agent, TASK.public_dir, tmp_path / "s",
-                                                  Limits(timeout_s=30), mounts={"model": model}))
+        "open(os.path.join(wd, 'out.txt'), 'w').write(f'{getpass.getuser()} {wrote} {seen}')\n"
+    )
+    result = Sandbox("bwrap", [], []).run(
+        RunSpec(
+            agent, TASK.public_dir, tmp_path / "s", Limits(timeout_s=30), mounts={"model": model}
+        )
+    )
     assert result.ok, result.stderr_tail
     assert (tmp_path / "s" / "work" / "out.txt").read_text() == "sia no {}"
     assert (model / "config.json").read_text() == "{}"

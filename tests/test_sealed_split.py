@@ -32,27 +32,43 @@ def turn(body: dict[str, Any]) -> int:
 
 
 def finish(lever: str = "harness") -> Reply:
-    return tool("finish", subject="tune the spending rule", diagnosis="big spenders are "
-                "misclassified", hypothesis="a lower limit separates them", change="edited KNOBS",
-                lever=lever, lever_reason="a rule-level change")
+    return tool(
+        "finish",
+        subject="tune the spending rule",
+        diagnosis="big spenders are misclassified",
+        hypothesis="a lower limit separates them",
+        change="edited KNOBS",
+        lever=lever,
+        lever_reason="a rule-level change",
+    )
 
 
 def every_read_tool(edit: tuple[str, str] | None) -> list[Reply]:
     """A Feedback-Agent that looks at everything it may see, then edits (or asks for knobs)."""
-    steps = [tool("list_generations"), tool("show_generation", generation=1),
-             tool("diff", from_generation=1, to_generation=1), tool("eval_summary", generation=1),
-             tool("gate_report", generation=1), tool("read_trace", generation=1),
-             tool("read_trace", generation=1, name="work/trace.jsonl"),
-             tool("read_trace", generation=1, name="stdout.txt"), tool("list_task_files"),
-             tool("read_task_file", path="train.csv"), tool("read_agent_file")]
+    steps = [
+        tool("list_generations"),
+        tool("show_generation", generation=1),
+        tool("diff", from_generation=1, to_generation=1),
+        tool("eval_summary", generation=1),
+        tool("gate_report", generation=1),
+        tool("read_trace", generation=1),
+        tool("read_trace", generation=1, name="work/trace.jsonl"),
+        tool("read_trace", generation=1, name="stdout.txt"),
+        tool("list_task_files"),
+        tool("read_task_file", path="train.csv"),
+        tool("read_agent_file"),
+    ]
     if edit:
         return [*steps, tool("edit_agent_file", search=edit[0], replace=edit[1]), finish()]
     return [*steps, finish("knobs")]
 
 
 def script(body: dict[str, Any], n: int) -> Reply:
-    gen = int(m.group(1)) if (m := re.search(r"for generation (\d+)",
-                                             body["messages"][0]["content"])) else 2
+    gen = (
+        int(m.group(1))
+        if (m := re.search(r"for generation (\d+)", body["messages"][0]["content"]))
+        else 2
+    )
     edit = ('"spend_limit": 5000', '"spend_limit": 0') if gen == 2 else None
     steps = every_read_tool(edit)
     return steps[min(turn(body), len(steps) - 1)]
@@ -60,16 +76,28 @@ def script(body: dict[str, Any], n: int) -> Reply:
 
 def trailers(repo: Path, rev: str) -> dict[str, str]:
     msg = git(repo, "log", "-1", "--format=%B", rev)
-    out = subprocess.run(["git", "interpret-trailers", "--parse"], input=msg, text=True,
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "interpret-trailers", "--parse"],
+        input=msg,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout
     return dict(line.split(": ", 1) for line in out.splitlines())
 
 
 def fresh_clone(repo: Path, dest: Path) -> Path:
     """What someone gets from the README's push recipe: the run branch, refs/sia/*, notes."""
     git(repo.parent, "clone", "-q", "--no-local", str(repo), str(dest))
-    git(dest, "fetch", "-q", "origin", "+refs/sia/*:refs/sia/*", "+refs/notes/*:refs/notes/*",
-        "+refs/heads/sia/*:refs/heads/sia/*")
+    git(
+        dest,
+        "fetch",
+        "-q",
+        "origin",
+        "+refs/sia/*:refs/sia/*",
+        "+refs/notes/*:refs/notes/*",
+        "+refs/heads/sia/*:refs/heads/sia/*",
+    )
     return dest
 
 
@@ -77,14 +105,19 @@ def all_blobs(clone: Path) -> dict[str, tuple[str, str]]:
     """Every object id -> (path, text) reachable from any ref of the clone."""
     listing = git(clone, "rev-list", "--objects", "--all").splitlines()
     paths = {line[:40]: line[41:] for line in listing}
-    data = subprocess.run(["git", "cat-file", "--batch"], cwd=clone, capture_output=True,
-                          input="".join(f"{s}\n" for s in paths).encode(), check=True).stdout
+    data = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        cwd=clone,
+        capture_output=True,
+        input="".join(f"{s}\n" for s in paths).encode(),
+        check=True,
+    ).stdout
     out, pos = {}, 0
     for sha in paths:
         end = data.index(b"\n", pos)
         _, kind, size = data[pos:end].split()
         pos = end + 1
-        out[sha] = (paths[sha], data[pos:pos + int(size)].decode("utf-8", "replace"))
+        out[sha] = (paths[sha], data[pos : pos + int(size)].decode("utf-8", "replace"))
         pos += int(size) + 1
     return out
 
@@ -117,8 +150,9 @@ def attack(clone: Path, run_id: str) -> dict[str, str]:
             for items in cand.get("items", {}).values():
                 for it in items:
                     if it["id"] in p:
-                        inferred[it["id"]] = (p[it["id"]] if it["status"] == "correct"
-                                              else flip[p[it["id"]]])
+                        inferred[it["id"]] = (
+                            p[it["id"]] if it["status"] == "correct" else flip[p[it["id"]]]
+                        )
     for _, text in all_blobs(clone).values():
         loose += STATUS.findall(text)
         for m in re.finditer(r'\{"id": "([^"]+)", "status": "(\w+)"\}', text):
@@ -140,22 +174,37 @@ def evolve(sia: Runner, repo: Path, task: Path, *args: str) -> subprocess.Comple
 
 
 def test_a_sia_task_run_selects_on_dev_and_a_clone_reveals_no_test_label(
-        repo: Path, sia: Runner, tmp_path: Path) -> None:
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
     task_root = siatask.make(tmp_path / "passengers")
     task = load(task_root, source=str(task_root))
     gold = siatask.gold(task_root)
     sealed = {i for i in gold if task.plan.side(i) == "test"}
     with FakeLLM(script) as llm:
-        done = evolve(sia, repo, task_root, "--model", MODEL, "--api-base", llm.api_base,
-                      "--max-gen", "4", "--candidates", "2", "--confirm-runs", "0")
+        done = evolve(
+            sia,
+            repo,
+            task_root,
+            "--model",
+            MODEL,
+            "--api-base",
+            llm.api_base,
+            "--max-gen",
+            "4",
+            "--candidates",
+            "2",
+            "--confirm-runs",
+            "0",
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     assert "test is sealed" in done.stdout
     [run_id] = run_ids(repo)
 
     # Every commit, accepted or rejected, carries the dev score and the sealed test score.
     commits = git(repo, "rev-list", f"refs/sia/{run_id}/base..sia/{run_id}").split()
-    rejected = git(repo, "for-each-ref", "--format=%(objectname)",
-                   f"refs/sia/{run_id}/rejected/").split()
+    rejected = git(
+        repo, "for-each-ref", "--format=%(objectname)", f"refs/sia/{run_id}/rejected/"
+    ).split()
     assert len(commits) >= 2 and rejected
     for sha in commits + rejected:
         t = trailers(repo, sha)
@@ -180,8 +229,14 @@ def test_a_sia_task_run_selects_on_dev_and_a_clone_reveals_no_test_label(
 
     # The attacker and the audit are not blind: one leaked note of test statuses (what
     # sia-git stored before this change) and both see it.
-    leak = {"items": {"dev": [{"id": i, "status": "correct" if gold[i] == "True" else "wrong"}
-                              for i in sorted(sealed)]}}
+    leak = {
+        "items": {
+            "dev": [
+                {"id": i, "status": "correct" if gold[i] == "True" else "wrong"}
+                for i in sorted(sealed)
+            ]
+        }
+    }
     git(repo, "notes", "--ref", "sia", "add", "-f", "-m", json.dumps(leak), commits[0])
     leaked = fresh_clone(repo, tmp_path / "leaked")
     audit = sia("audit", "--run", run_id, "--task-dir", str(task_root), cwd=leaked)
@@ -204,7 +259,8 @@ def _agent(true_ids: set[str]) -> str:
         "def predict(row):\n",
         f"TRUE_IDS = {{\n{listed}}}\n\n\ndef predict(row):\n"
         '    if row["PassengerId"] in TRUE_IDS:\n        return "True"\n'
-        '    if row["PassengerId"]:\n        return "False"\n')
+        '    if row["PassengerId"]:\n        return "False"\n',
+    )
 
 
 def _right_on(gold: dict[str, str], ids: list[str], share: float) -> set[str]:
@@ -213,8 +269,9 @@ def _right_on(gold: dict[str, str], ids: list[str], share: float) -> set[str]:
     return {i for n, i in enumerate(ids) if (gold[i] == "True") == (n < k)}
 
 
-def test_selection_uses_dev_whatever_the_test_score(repo: Path, sia: Runner,
-                                                    tmp_path: Path) -> None:
+def test_selection_uses_dev_whatever_the_test_score(
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
     task_root = siatask.make(tmp_path / "passengers", n_test=120)
     task = load(task_root, source=str(task_root))
     gold = siatask.gold(task_root)
@@ -228,34 +285,50 @@ def test_selection_uses_dev_whatever_the_test_score(repo: Path, sia: Runner,
 
     def rewrite(body: dict[str, Any], n: int) -> Reply:
         gen = int(re.search(r"for generation (\d+)", body["messages"][0]["content"]).group(1))
-        steps = [tool("rewrite_agent_file", path="target_agent.py", content=agents[gen]),
-                 finish()]
+        steps = [tool("rewrite_agent_file", path="target_agent.py", content=agents[gen]), finish()]
         return steps[min(turn(body), 1)]
 
     seed = tmp_path / "incumbent.py"
     seed.write_text(incumbent)
     with FakeLLM(rewrite) as llm:
-        done = evolve(sia, repo, task_root, "--agent", str(seed), "--model", MODEL,
-                      "--api-base", llm.api_base, "--allow-rewrite", "--max-gen", "3",
-                      "--candidates", "1", "--confirm-runs", "0")
+        done = evolve(
+            sia,
+            repo,
+            task_root,
+            "--agent",
+            str(seed),
+            "--model",
+            MODEL,
+            "--api-base",
+            llm.api_base,
+            "--allow-rewrite",
+            "--max-gen",
+            "3",
+            "--candidates",
+            "1",
+            "--confirm-runs",
+            "0",
+        )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
-    gen1, gen3 = git(repo, "rev-list", "--reverse", f"refs/sia/{run_id}/base..sia/{run_id}"
-                     ).split()
-    [gen2] = git(repo, "for-each-ref", "--format=%(objectname)",
-                 f"refs/sia/{run_id}/rejected/").split()
+    gen1, gen3 = git(repo, "rev-list", "--reverse", f"refs/sia/{run_id}/base..sia/{run_id}").split()
+    [gen2] = git(
+        repo, "for-each-ref", "--format=%(objectname)", f"refs/sia/{run_id}/rejected/"
+    ).split()
     t1, t2, t3 = (trailers(repo, s) for s in (gen1, gen2, gen3))
     assert float(t1["Sia-Score"]) == pytest.approx(0.6, abs=0.01)
     assert float(t2["Sia-Score-Test"]) == 1.0 > float(t1["Sia-Score-Test"])
     assert float(t2["Sia-Score"]) < float(t1["Sia-Score"])
-    assert t2["Sia-Rejected"] == (f"{float(t2['Sia-Score']):.4f} does not beat the "
-                                  f"incumbent's {float(t1['Sia-Score']):.4f}")
+    assert t2["Sia-Rejected"] == (
+        f"{float(t2['Sia-Score']):.4f} does not beat the incumbent's {float(t1['Sia-Score']):.4f}"
+    )
     assert t3["Sia-Generation"] == "3" and float(t3["Sia-Score"]) > float(t1["Sia-Score"])
     assert float(t3["Sia-Score-Test"]) < float(t1["Sia-Score-Test"])
 
 
 def test_a_metric_that_is_not_a_mean_runs_on_narrowed_answer_files(
-        repo: Path, sia: Runner, tmp_path: Path) -> None:
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
     toml = '[metric]\nname = "f1"\n\n[evaluator]\nenv = {EVAL_METRIC = "f1"}\n'
     task_root = siatask.make(tmp_path / "passengers", task_toml=toml)
     task = load(task_root, source=str(task_root))
@@ -286,14 +359,20 @@ def test_a_metric_that_is_not_a_mean_runs_on_narrowed_answer_files(
 
 
 def test_a_task_that_cannot_be_split_is_refused_unless_the_user_selects_on_test(
-        repo: Path, sia: Runner, tmp_path: Path) -> None:
-    task_root = siatask.make(tmp_path / "passengers", task_toml='[metric]\nname = "f1"\n\n'
-                             '[evaluator]\nenv = {EVAL_METRIC = "f1"}\n')
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
+    task_root = siatask.make(
+        tmp_path / "passengers",
+        task_toml='[metric]\nname = "f1"\n\n[evaluator]\nenv = {EVAL_METRIC = "f1"}\n',
+    )
     answers = task_root / "data/private/test.csv"
     answers.write_text(answers.read_text().replace("PassengerId", "Passenger"))
-    (task_root / "data/public/evaluate.py").write_text(siatask.EVALUATOR.replace(
-        'r["PassengerId"]: r["Transported"] for r in csv.DictReader(f)}\n    pred',
-        'r["Passenger"]: r["Transported"] for r in csv.DictReader(f)}\n    pred'))
+    (task_root / "data/public/evaluate.py").write_text(
+        siatask.EVALUATOR.replace(
+            'r["PassengerId"]: r["Transported"] for r in csv.DictReader(f)}\n    pred',
+            'r["Passenger"]: r["Transported"] for r in csv.DictReader(f)}\n    pred',
+        )
+    )
     done = evolve(sia, repo, task_root, "--max-gen", "2")
     assert done.returncode != 0
     [line] = done.stderr.strip().splitlines()
@@ -314,7 +393,8 @@ def test_a_task_that_cannot_be_split_is_refused_unless_the_user_selects_on_test(
 
 
 def test_a_run_from_before_sealed_splits_is_labelled_and_not_resumed(
-        repo: Path, sia: Runner, tmp_path: Path) -> None:
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
     task_root = siatask.make(tmp_path / "passengers")
     assert evolve(sia, repo, task_root, "--max-gen", "1").returncode == 0
     [run_id] = run_ids(repo)
@@ -344,8 +424,12 @@ def test_a_resume_keeps_the_recorded_division(repo: Path, sia: Runner, tmp_path:
     (task_root / "data/task.toml").write_text("[splits]\ndev_fraction = 0.7\n")
     done = sia("evolve", "--run", run_id, "--max-gen", "3", "--quiet", cwd=repo)
     assert done.returncode == 0, done.stderr
-    made = git(repo, "rev-list", f"refs/sia/{run_id}/base..sia/{run_id}").split() + git(
-        repo, "for-each-ref", "--format=%(objectname)", f"refs/sia/{run_id}/rejected/").split()
+    made = (
+        git(repo, "rev-list", f"refs/sia/{run_id}/base..sia/{run_id}").split()
+        + git(
+            repo, "for-each-ref", "--format=%(objectname)", f"refs/sia/{run_id}/rejected/"
+        ).split()
+    )
     assert len(made) >= 3  # generations 2 and 3 were tried after the resume
     for sha in made:
         assert "30% dev" in trailers(repo, sha)["Sia-Metric"]

@@ -57,13 +57,28 @@ def sia_tasks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wheel = os.environ.get("SIA_AGENT_WHEEL")
     if not wheel:
         dest = tmp_path_factory.mktemp("wheel")
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                               "--only-binary=:all:", "sia-agent==0.6.0", "-d", str(dest)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "sia-agent==0.6.0",
+                "-d",
+                str(dest),
+            ],
+            capture_output=True,
+            text=True,
+        )
         found = sorted(dest.glob("sia_agent-*.whl"))
         if done.returncode != 0 or not found:
-            pytest.skip("the sia-agent 0.6.0 wheel is not here and could not be downloaded "
-                        "(set SIA_AGENT_WHEEL to its path; .ci/run does)")
+            pytest.skip(
+                "the sia-agent 0.6.0 wheel is not here and could not be downloaded "
+                "(set SIA_AGENT_WHEEL to its path; .ci/run does)"
+            )
         wheel = str(found[0])
     out = tmp_path_factory.mktemp("sia")
     with zipfile.ZipFile(wheel) as z:
@@ -75,13 +90,16 @@ def _sides(task, ids: list[str]) -> dict[str, list[str]]:
     return {s: [i for i in ids if task.plan.side(i) == s] for s in ("dev", "test")}
 
 
-def test_lawbench_is_split_and_scored_by_its_own_evaluator(sia_tasks: Path,
-                                                            tmp_path: Path) -> None:
+def test_lawbench_is_split_and_scored_by_its_own_evaluator(sia_tasks: Path, tmp_path: Path) -> None:
     task = load(sia_tasks / "lawbench", source=str(sia_tasks / "lawbench"))
     plan = task.plan
     # Its evaluator reports accuracy but no per-item statuses: scored on narrowed answers.
     assert (plan.mode, plan.method, plan.narrow_fallback, plan.id_field) == (
-        "hashed", "items", True, "id")
+        "hashed",
+        "items",
+        True,
+        "id",
+    )
     with (task.private_dir / "test.csv").open(newline="", encoding="utf-8") as f:
         gold = {r["id"]: r["label"] for r in csv.DictReader(f)}
     preds = {i: (g if int(i) % 3 else "wrong") for i, g in gold.items()}
@@ -107,12 +125,12 @@ def test_gpqa_json_answers_are_narrowed_by_id(sia_tasks: Path, tmp_path: Path) -
     (work / "submission.json").write_text(json.dumps({"answers": answers}))
     ev = evaluate(task, work, tmp_path / "scratch")
     for side, ids in _sides(task, list(gold)).items():
-        assert ev.score(side) == pytest.approx(
-            sum(answers[i] == gold[i] for i in ids) / len(ids))
+        assert ev.score(side) == pytest.approx(sum(answers[i] == gold[i] for i in ids) / len(ids))
 
 
 def test_longcot_chess_answers_keyed_by_id_divide_and_spaceship_without_evaluator_is_named(
-        sia_tasks: Path) -> None:
+    sia_tasks: Path,
+) -> None:
     chess = load(sia_tasks / "longcot-chess", source=str(sia_tasks / "longcot-chess"))
     ids = list(json.loads((chess.private_dir / "answers.json").read_text()))
     sides = _sides(chess, ids)
@@ -122,11 +140,23 @@ def test_longcot_chess_answers_keyed_by_id_divide_and_spaceship_without_evaluato
 
 
 def test_evolve_on_lawbench_commits_dev_and_sealed_test_scores_and_audits_clean(
-        sia_tasks: Path, repo: Path, sia: Runner, tmp_path: Path) -> None:
+    sia_tasks: Path, repo: Path, sia: Runner, tmp_path: Path
+) -> None:
     agent = tmp_path / "agent.py"
     agent.write_text(LAWBENCH_AGENT)
-    done = sia("evolve", "--task-dir", str(sia_tasks / "lawbench"), "--agent", str(agent),
-               "--max-gen", "2", "--candidates", "1", "--quiet", cwd=repo)
+    done = sia(
+        "evolve",
+        "--task-dir",
+        str(sia_tasks / "lawbench"),
+        "--agent",
+        str(agent),
+        "--max-gen",
+        "2",
+        "--candidates",
+        "1",
+        "--quiet",
+        cwd=repo,
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     msg = git(repo, "log", "-1", "--format=%B", f"sia/{run_id}")

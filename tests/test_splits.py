@@ -40,17 +40,21 @@ def test_the_hash_split_is_stable_salted_by_the_task_and_near_its_fraction() -> 
     assert 0.45 < sides.count("dev") / len(ids) < 0.55
     other = splits.SplitPlan("hashed", "dev", ("test",), "items", salt="other-task")
     assert sides != [other.side(i) for i in ids]
-    quarter = splits.SplitPlan("hashed", "dev", ("test",), "items", salt="passengers",
-                               dev_fraction=0.25)
+    quarter = splits.SplitPlan(
+        "hashed", "dev", ("test",), "items", salt="passengers", dev_fraction=0.25
+    )
     assert 0.2 < [quarter.side(i) for i in ids].count("dev") / len(ids) < 0.3
 
 
-def test_a_sia_task_with_an_accuracy_metric_is_scored_from_item_statuses(
-        tmp_path: Path) -> None:
+def test_a_sia_task_with_an_accuracy_metric_is_scored_from_item_statuses(tmp_path: Path) -> None:
     task = _task(tmp_path)
     plan = task.plan
-    assert (plan.mode, plan.method, plan.select, plan.report) == ("hashed", "items", "dev",
-                                                                   ("test",))
+    assert (plan.mode, plan.method, plan.select, plan.report) == (
+        "hashed",
+        "items",
+        "dev",
+        ("test",),
+    )
     assert plan.sealed == frozenset({"test"}) and plan.id_field == "PassengerId"
     gold = siatask.gold(task.root)
     preds = {i: ("True" if k % 3 else "False") for k, i in enumerate(gold)}
@@ -81,8 +85,11 @@ def test_a_metric_that_is_not_a_mean_is_scored_on_narrowed_answer_files(tmp_path
         fn = sum(preds[i] != "True" == gold[i] for i in ids)
         assert ev.score(side) == pytest.approx(2 * tp / (2 * tp + fp + fn))
     # The dev run's own output is kept for the Feedback-Agent; the test run's is not.
-    assert set(ev.logs) == {"evaluator/dev.stdout.txt", "evaluator/dev.stderr.txt",
-                            "evaluator/dev.result.json"}
+    assert set(ev.logs) == {
+        "evaluator/dev.stdout.txt",
+        "evaluator/dev.stderr.txt",
+        "evaluator/dev.result.json",
+    }
     dev_ids = {i["id"] for i in json.loads(ev.logs["evaluator/dev.result.json"])["items"]}
     assert dev_ids == {i for i in gold if plan.side(i) == "dev"}
     assert ev.splits["test"].items == [] and ev.splits["test"].metrics == {}
@@ -109,8 +116,11 @@ def test_select_on_test_is_refused_for_a_task_with_its_own_dev_split() -> None:
 
 def test_statuses_that_do_not_reproduce_the_metric_are_an_error(tmp_path: Path) -> None:
     # The metric is declared a mean over items, but the evaluator reports F1.
-    task = _task(tmp_path, '[metric]\nname = "f1"\nmean_over_items = true\n\n[splits]\n'
-                           'method = "items"\n\n[evaluator]\nenv = {EVAL_METRIC = "f1"}\n')
+    task = _task(
+        tmp_path,
+        '[metric]\nname = "f1"\nmean_over_items = true\n\n[splits]\n'
+        'method = "items"\n\n[evaluator]\nenv = {EVAL_METRIC = "f1"}\n',
+    )
     gold = siatask.gold(task.root)
     preds = {i: ("True" if k % 4 else "False") for k, i in enumerate(gold)}
     with pytest.raises(EvaluatorFailed, match="do not reproduce its f1"):
@@ -126,15 +136,18 @@ def test_a_failure_on_sealed_items_keeps_none_of_the_evaluators_output(tmp_path:
     assert "5001_01" not in str(err.value) and "sealed test items" in str(err.value)
 
 
-def test_evaluator_settings_and_a_partial_data_task_toml_keep_every_default(
-        tmp_path: Path) -> None:
-    task = _task(tmp_path, '[agent]\ntimeout_s = 30\n\n[evaluator]\nargs = ["--flag"]\n'
-                           'env = {A = "1"}\n')
+def test_evaluator_settings_and_a_partial_data_task_toml_keep_every_default(tmp_path: Path) -> None:
+    task = _task(
+        tmp_path, '[agent]\ntimeout_s = 30\n\n[evaluator]\nargs = ["--flag"]\nenv = {A = "1"}\n'
+    )
     m = task.manifest
     assert m.agent.timeout_s == 30 and m.agent.packages == ["*"]  # the default survives
     assert m.evaluator.path == "data/public/evaluate.py" and m.evaluator.env == {"A": "1"}
-    assert task.evaluator_command(Path("/o"), "dev", Path("/r"))[-3:] == ["--gen-dir", "/o",
-                                                                            "--flag"]
+    assert task.evaluator_command(Path("/o"), "dev", Path("/r"))[-3:] == [
+        "--gen-dir",
+        "/o",
+        "--flag",
+    ]
 
 
 def test_bad_split_settings_are_rejected_with_the_key(tmp_path: Path) -> None:
@@ -149,8 +162,9 @@ def test_answer_files_narrow_by_id_in_every_format(tmp_path: Path, kind: str) ->
     private.mkdir()
     rows = [{"qid": f"q{i}", "answer": str(i * 7)} for i in range(10)]
     if kind == "csv":
-        (private / "a.csv").write_text("qid,answer\n" + "".join(
-            f"{r['qid']},{r['answer']}\n" for r in rows))
+        (private / "a.csv").write_text(
+            "qid,answer\n" + "".join(f"{r['qid']},{r['answer']}\n" for r in rows)
+        )
     elif kind == "jsonl":
         (private / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     elif kind == "json-list":
@@ -188,8 +202,7 @@ def test_a_task_toml_task_with_one_split_is_divided_too(tmp_path: Path) -> None:
     (root / "task.toml").write_text(toml)
     (root / "private" / "test.csv").unlink()
     task = load(root, source=str(root))
-    assert (task.plan.mode, task.plan.method, task.splits) == ("hashed", "items",
-                                                                ["dev", "test"])
+    assert (task.plan.mode, task.plan.method, task.splits) == ("hashed", "items", ["dev", "test"])
     work = tmp_path / "work" / "predictions"
     work.mkdir(parents=True)
     shutil.copyfile(root / "private" / "dev.csv", work / "dev.csv")
@@ -197,5 +210,6 @@ def test_a_task_toml_task_with_one_split_is_divided_too(tmp_path: Path) -> None:
     assert ev.score("dev") == 1.0 and ev.score("test") == 1.0
     with (root / "private" / "dev.csv").open() as f:
         ids = [r["id"] for r in csv.DictReader(f)]
-    assert {i["id"] for i in ev.splits["dev"].items} == {i for i in ids
-                                                         if task.plan.side(i) == "dev"}
+    assert {i["id"] for i in ev.splits["dev"].items} == {
+        i for i in ids if task.plan.side(i) == "dev"
+    }

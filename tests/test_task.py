@@ -39,20 +39,31 @@ def _template(tmp_path: Path) -> Path:
     return dest
 
 
-@pytest.mark.parametrize(("edit", "expected"), [
-    (lambda t: (t / "task.toml").write_text("name = ["), "task.toml: invalid TOML"),
-    (lambda t: (t / "task.toml").write_text('name = "x"\ncolour = "red"\n'),
-     "task.toml: colour: Extra inputs are not permitted"),
-    (lambda t: (t / "task.toml").write_text('name = "x"\n[metric]\ndirection = "up"\n'),
-     "task.toml: metric.direction"),
-    (lambda t: (t / "task.toml").write_text('name = "x"\n[agent]\ntimeout_s = -1\n'),
-     "task.toml: agent.timeout_s"),
-    (lambda t: (t / "task.toml").write_text('name = "x"\n[evaluator]\ntimeout_s = 5\n'),
-     "task.toml: evaluator: Value error, set exactly one of 'path' or 'builtin'"),
-    (lambda t: shutil.rmtree(t / "private"), "missing private answers folder"),
-    (lambda t: (t / "public" / "task.md").unlink(), "task.md: missing task description"),
-    (lambda t: (t / "reference" / "target_agent.py").unlink(), "missing reference agent"),
-])
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda t: (t / "task.toml").write_text("name = ["), "task.toml: invalid TOML"),
+        (
+            lambda t: (t / "task.toml").write_text('name = "x"\ncolour = "red"\n'),
+            "task.toml: colour: Extra inputs are not permitted",
+        ),
+        (
+            lambda t: (t / "task.toml").write_text('name = "x"\n[metric]\ndirection = "up"\n'),
+            "task.toml: metric.direction",
+        ),
+        (
+            lambda t: (t / "task.toml").write_text('name = "x"\n[agent]\ntimeout_s = -1\n'),
+            "task.toml: agent.timeout_s",
+        ),
+        (
+            lambda t: (t / "task.toml").write_text('name = "x"\n[evaluator]\ntimeout_s = 5\n'),
+            "task.toml: evaluator: Value error, set exactly one of 'path' or 'builtin'",
+        ),
+        (lambda t: shutil.rmtree(t / "private"), "missing private answers folder"),
+        (lambda t: (t / "public" / "task.md").unlink(), "task.md: missing task description"),
+        (lambda t: (t / "reference" / "target_agent.py").unlink(), "missing reference agent"),
+    ],
+)
 def test_malformed_task_names_the_file_and_problem(tmp_path: Path, edit, expected: str) -> None:
     root = _template(tmp_path)
     edit(root)

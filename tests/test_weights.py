@@ -35,7 +35,9 @@ def test_store_addresses_adapters_by_content_and_checks_them(tmp_path: Path) -> 
     (a / "README.md").write_text("a model card is not part of the weights")
     assert digest(a) == address and store.put(a) == address
     assert sorted(p.name for p in store.get(address).iterdir()) == [
-        "adapter_config.json", "adapter_model.safetensors"]
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    ]
     assert digest(_adapter(tmp_path / "b", b"other")) != address
     stored = store.get(address) / "adapter_model.safetensors"
     stored.chmod(stat.S_IWUSR | stat.S_IRUSR)
@@ -57,37 +59,62 @@ def test_a_put_killed_halfway_leaves_nothing_at_the_address(tmp_path: Path) -> N
 def _job(task: Path, out: Path, **hp: object) -> Job:
     spec = WeightsSpec.model_validate({"base_model": str(task.parent / "model")})
     base = resolve_base(spec)
-    return Job(base=str(base), base_model=spec.base_model,
-               base_revision=base_revision(spec, base),
-               train_csv=str(task / "public" / "train.csv"), text_column="text",
-               label_column="label", template="the word {text}", max_length=16,
-               target_modules=["query", "value"], hparams={"epochs": 1, **hp},
-               out_dir=str(out), max_seconds=120)
+    return Job(
+        base=str(base),
+        base_model=spec.base_model,
+        base_revision=base_revision(spec, base),
+        train_csv=str(task / "public" / "train.csv"),
+        text_column="text",
+        label_column="label",
+        template="the word {text}",
+        max_length=16,
+        target_modules=["query", "value"],
+        hparams={"epochs": 1, **hp},
+        out_dir=str(out),
+        max_seconds=120,
+    )
 
 
-def test_training_is_reproducible_and_records_what_made_it(tiny_task: Path,
-                                                           tmp_path: Path) -> None:
+def test_training_is_reproducible_and_records_what_made_it(tiny_task: Path, tmp_path: Path) -> None:
     store = AdapterStore(tmp_path / "store")
-    first = training.run(_job(tiny_task, tmp_path / "a" / "adapter", seed=3), tmp_path / "a",
-                         store, 8192, lambda _l: None)
-    again = training.run(_job(tiny_task, tmp_path / "b" / "adapter", seed=3), tmp_path / "b",
-                         store, 8192, lambda _l: None)
+    first = training.run(
+        _job(tiny_task, tmp_path / "a" / "adapter", seed=3),
+        tmp_path / "a",
+        store,
+        8192,
+        lambda _l: None,
+    )
+    again = training.run(
+        _job(tiny_task, tmp_path / "b" / "adapter", seed=3),
+        tmp_path / "b",
+        store,
+        8192,
+        lambda _l: None,
+    )
     assert first.error == "" and first.address is not None
     assert again.address == first.address  # same seed, data and settings: the same weights
     record = json.loads((store.get(first.address) / MANIFEST).read_text())
     assert record["hparams"]["seed"] == 3 and record["template"] == "the word {text}"
     assert record["base_revision"].startswith("sha256:") and record["labels"] == [
-        "negative", "positive"]
+        "negative",
+        "positive",
+    ]
     assert {"python", "torch", "transformers", "peft"} <= set(record["versions"])
     config = json.loads((store.get(first.address) / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == str(tiny_task.parent / "model")
-    other = training.run(_job(tiny_task, tmp_path / "c" / "adapter", seed=4), tmp_path / "c",
-                         store, 8192, lambda _l: None)
+    other = training.run(
+        _job(tiny_task, tmp_path / "c" / "adapter", seed=4),
+        tmp_path / "c",
+        store,
+        8192,
+        lambda _l: None,
+    )
     assert other.address != first.address
 
 
-def test_training_stops_at_its_time_limit_and_keeps_what_it_learnt(tiny_task: Path,
-                                                                   tmp_path: Path) -> None:
+def test_training_stops_at_its_time_limit_and_keeps_what_it_learnt(
+    tiny_task: Path, tmp_path: Path
+) -> None:
     job = _job(tiny_task, tmp_path / "adapter", epochs=50)
     job.max_seconds = 0.0
     seen: list[str] = []
@@ -96,12 +123,12 @@ def test_training_stops_at_its_time_limit_and_keeps_what_it_learnt(tiny_task: Pa
     assert result.record["steps"] == 1 and "time limit" in result.record["stopped_early"]
 
 
-def test_a_training_that_cannot_run_is_a_result_not_an_exception(tiny_task: Path,
-                                                                  tmp_path: Path) -> None:
+def test_a_training_that_cannot_run_is_a_result_not_an_exception(
+    tiny_task: Path, tmp_path: Path
+) -> None:
     job = _job(tiny_task, tmp_path / "adapter")
     job.label_column = "sentiment"
-    result = training.run(job, tmp_path, AdapterStore(tmp_path / "store"), 8192,
-                          lambda _l: None)
+    result = training.run(job, tmp_path, AdapterStore(tmp_path / "store"), 8192, lambda _l: None)
     assert result.address is None
     assert "no column 'sentiment'" in result.error and b"failed" in result.log
 
@@ -121,26 +148,43 @@ def test_settings_are_checked_and_searched_without_repeats() -> None:
         hparams.HParams.parse({"r": 0}, "train")
     with pytest.raises(SiaError, match="rank: unknown setting"):
         hparams.HParams.parse({"rank": 8}, "train")
-    first = hparams.propose([], "task/0", "maximize", 2, 2, seed=5,
-                            task_defaults={"lr": 0.01})
+    first = hparams.propose([], "task/0", "maximize", 2, 2, seed=5, task_defaults={"lr": 0.01})
     assert first[0].lr == 0.01 and first[0].seed == 5  # the task's defaults come first
     assert first[1] != first[0]
     tried = [Trial({k: v for k, v in p.model_dump().items()}, 0.8, 2) for p in first]
     later = hparams.propose(tried, "task/0", "maximize", 3, 3, seed=5, task_defaults={"lr": 0.01})
     keys = {json.dumps(p.model_dump(), sort_keys=True) for p in [*first, *later]}
     assert len(keys) == 5
-    assert later == hparams.propose(tried, "task/0", "maximize", 3, 3, seed=5,
-                                    task_defaults={"lr": 0.01})
+    assert later == hparams.propose(
+        tried, "task/0", "maximize", 3, 3, seed=5, task_defaults={"lr": 0.01}
+    )
 
 
 def _hist(*entries: tuple[int, str, float | None]) -> H.RunHistory:
     hist = H.RunHistory("r", "base")
-    hist.branch.append(H.Entry("s1", "gen 1", "generation", {
-        "Sia-Generation": "1", "Sia-Score": "0.5", "Sia-Lever": "harness"}))
+    hist.branch.append(
+        H.Entry(
+            "s1",
+            "gen 1",
+            "generation",
+            {"Sia-Generation": "1", "Sia-Score": "0.5", "Sia-Lever": "harness"},
+        )
+    )
     for gen, lever, score in entries:
-        hist.rejected.append(H.Entry(f"s{gen}", "x", "generation", {
-            "Sia-Generation": str(gen), "Sia-Parent": "1", "Sia-Lever": lever,
-            "Sia-Score": "none" if score is None else str(score)}, status="rejected"))
+        hist.rejected.append(
+            H.Entry(
+                f"s{gen}",
+                "x",
+                "generation",
+                {
+                    "Sia-Generation": str(gen),
+                    "Sia-Parent": "1",
+                    "Sia-Lever": lever,
+                    "Sia-Score": "none" if score is None else str(score),
+                },
+                status="rejected",
+            )
+        )
     return hist
 
 
@@ -148,8 +192,13 @@ def test_the_offline_bandit_tries_each_lever_then_favours_the_one_that_gains() -
     both = ["knobs", "weights"]
     assert choose_offline(_hist(), both, "maximize") == "knobs"
     assert choose_offline(_hist((2, "knobs", 0.49)), both, "maximize") == "weights"
-    gains = _hist((2, "knobs", 0.49), (3, "weights", 0.7), (4, "knobs", 0.5),
-                  (5, "weights", 0.72), (6, "knobs", 0.45))
+    gains = _hist(
+        (2, "knobs", 0.49),
+        (3, "weights", 0.7),
+        (4, "knobs", 0.5),
+        (5, "weights", 0.72),
+        (6, "knobs", 0.45),
+    )
     assert choose_offline(gains, both, "maximize") == "weights"
     # The same evidence read the other way round (lower is better) favours the knobs.
     assert choose_offline(gains, both, "minimize") == "knobs"
@@ -174,7 +223,8 @@ def test_a_task_names_its_base_model_in_any_of_three_ways(tiny_task: Path) -> No
 
 
 def test_a_hub_model_is_the_snapshot_in_the_local_cache_and_nothing_is_fetched_offline(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A transformers model id resolves to its snapshot folder in the Hugging Face cache (so the
     sandbox can mount it); offline, a model not cached is one clear error and no connection."""
     import socket

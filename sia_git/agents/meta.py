@@ -44,9 +44,14 @@ def contract_context(task: Task, gateway: bool) -> dict[str, Any]:
     packages = ", ".join(a.packages) if a.packages else "none"
     if "*" in a.packages:
         packages = "whatever the environment has installed"
-    return {"packages": packages, "timeout_s": a.timeout_s, "memory_mb": a.memory_mb,
-            "gateway": gateway, "task_name": task.name,
-            "task_md": task.task_md.read_text(encoding="utf-8", errors="replace").strip()}
+    return {
+        "packages": packages,
+        "timeout_s": a.timeout_s,
+        "memory_mb": a.memory_mb,
+        "gateway": gateway,
+        "task_name": task.name,
+        "task_md": task.task_md.read_text(encoding="utf-8", errors="replace").strip(),
+    }
 
 
 def public_files(dataset: Path) -> list[dict[str, Any]]:
@@ -69,8 +74,9 @@ def extract_code(reply: str, finish_reason: str) -> tuple[str | None, str | None
             return None, "the reply was cut off before the code block ended; write a shorter agent"
         if not reply.strip():
             return None, "the reply was empty"
-        return None, ("the reply has no ```python code block (it began: "
-                      f"{' '.join(reply.split())[:120]!r})")
+        return None, (
+            f"the reply has no ```python code block (it began: {' '.join(reply.split())[:120]!r})"
+        )
     return max(blocks, key=len), None
 
 
@@ -80,8 +86,9 @@ def check_source(source: str) -> str | None:
         tree = pysource.parse(source)
     except SyntaxError as exc:
         return f"target_agent.py does not parse: line {exc.lineno}: {exc.msg}"
-    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
-               and isinstance(n.value, str)}
+    strings = {
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
     missing = [f for f in ("--dataset_dir", "--working_dir") if f not in strings]
     if missing:
         return f"target_agent.py does not accept {' and '.join(missing)} (the contract's flags)"
@@ -91,17 +98,28 @@ def check_source(source: str) -> str | None:
 Trial = Callable[[str], tuple[str | None, Any]]  # source -> (why it failed, payload)
 
 
-def write_first_agent(client: ModelClient, task: Task, dataset: Path, retries: int,
-                      gateway: bool, trial: Trial) -> MetaResult:
+def write_first_agent(
+    client: ModelClient, task: Task, dataset: Path, retries: int, gateway: bool, trial: Trial
+) -> MetaResult:
     """Ask for an agent, check it, let `trial` run it; retry with the error up to `retries`
     times. ModelAuthError and BudgetExhausted propagate: the run must stop."""
     ctx = contract_context(task, gateway)
-    reference = (task.reference_agent.read_text(encoding="utf-8", errors="replace")
-                 if task.reference_agent.is_file() else "")
+    reference = (
+        task.reference_agent.read_text(encoding="utf-8", errors="replace")
+        if task.reference_agent.is_file()
+        else ""
+    )
     convo = Conversation(client, "meta")
     convo.system(prompts.render("meta_system", **ctx))
-    convo.user(prompts.render("meta_user", **ctx, public_files=public_files(dataset),
-                              reference=reference, samples=prompts.sample_tasks()))
+    convo.user(
+        prompts.render(
+            "meta_user",
+            **ctx,
+            public_files=public_files(dataset),
+            reference=reference,
+            samples=prompts.sample_tasks(),
+        )
+    )
     error: str | None = None
     for _ in range(retries + 1):
         try:

@@ -52,13 +52,17 @@ class RunView:
             cand = (e.trailers.get(T.CANDIDATE) or "0").split("/")[0]
             score = "-" if e.score is None else f"{e.score:.4f}"
             reason = e.trailers.get(T.REJECTED)
-            rows.append(f"{e.gen or 0:>3}  c{cand:<3} {e.status:9} {e.trailers.get(T.LEVER, '-'):8}"
-                        f" {score:>7}  {e.sha[:10]}  {e.subject}"
-                        + (f"\n{'':>15}why rejected: {reason}" if reason else ""))
+            rows.append(
+                f"{e.gen or 0:>3}  c{cand:<3} {e.status:9} {e.trailers.get(T.LEVER, '-'):8}"
+                f" {score:>7}  {e.sha[:10]}  {e.subject}"
+                + (f"\n{'':>15}why rejected: {reason}" if reason else "")
+            )
         for e in self.hist.branch:
             if e.kind == "revert":
-                rows.append(f"  -  -     revert    -              -  {e.sha[:10]}  {e.subject}: "
-                            f"{e.trailers.get(T.REASON, '')}")
+                rows.append(
+                    f"  -  -     revert    -              -  {e.sha[:10]}  {e.subject}: "
+                    f"{e.trailers.get(T.REASON, '')}"
+                )
         return cap("\n".join(rows))
 
     def _entry(self, generation: int, candidate: int | None) -> H.Entry:
@@ -73,24 +77,33 @@ class RunView:
         if candidate is not None:
             found = self.hist.generation(generation)
             if found and (found.trailers.get(T.CANDIDATE) or "0/").split("/")[0] in (
-                    str(candidate), "0"):
+                str(candidate),
+                "0",
+            ):
                 return found
-        raise ToolError(f"no generation {generation}"
-                        + (f" candidate {candidate}" if candidate is not None else "")
-                        + "; see list_generations")
+        raise ToolError(
+            f"no generation {generation}"
+            + (f" candidate {candidate}" if candidate is not None else "")
+            + "; see list_generations"
+        )
 
     def show_generation(self, generation: int, candidate: int | None = None) -> str:
         e = self._entry(generation, candidate)
         parent = self.repo.rev_parse(f"{e.sha}^")
         # The sealed splits' aggregate scores (Sia-Score-Test) are for people, not for the
         # model that proposes: choosing changes by them would be selecting on the test set.
-        message = "".join(line for line in self.repo.git("log", "-1", "--format=%B", e.sha)
-                          .splitlines(keepends=True) if not line.startswith("Sia-Score-"))
+        message = "".join(
+            line
+            for line in self.repo.git("log", "-1", "--format=%B", e.sha).splitlines(keepends=True)
+            if not line.startswith("Sia-Score-")
+        )
         improvement = self.repo.read_file(e.sha, IMPROVEMENT) or ""
         diff = self.repo.diff(parent, e.sha, [CODE_DIR]) if parent else "(first generation)"
-        return cap(f"commit {e.sha} [{e.status}]\n{message}\n--- improvement.md ---\n"
-                   f"{improvement}\n--- diff of the agent against its parent ---\n"
-                   f"{diff or '(no change to the code)'}")
+        return cap(
+            f"commit {e.sha} [{e.status}]\n{message}\n--- improvement.md ---\n"
+            f"{improvement}\n--- diff of the agent against its parent ---\n"
+            f"{diff or '(no change to the code)'}"
+        )
 
     def diff(self, from_generation: int, to_generation: int) -> str:
         a = self._entry(from_generation, None)
@@ -111,8 +124,11 @@ class RunView:
         record = self._record(generation)
         cands = record.candidates
         if candidate is None:
-            candidate = record.accepted if record.accepted is not None else (
-                cands[0].candidate if cands else 0)
+            candidate = (
+                record.accepted
+                if record.accepted is not None
+                else (cands[0].candidate if cands else 0)
+            )
         found = record.candidate(candidate)
         if found is not None:
             return found
@@ -126,36 +142,46 @@ class RunView:
         counts: dict[str, int] = {}
         for i in items:
             counts[i.get("status", "?")] = counts.get(i.get("status", "?"), 0) + 1
-        lines = [f"generation {generation} candidate {c.candidate}: {c.status}"
-                 + (f" ({c.reason})" if c.reason else ""),
-                 f"{self.select} score: {c.scores.get(self.select)}",
-                 f"{self.select} metrics: {json.dumps(c.metrics.get(self.select, {}))}",
-                 f"item statuses: {json.dumps(counts, sort_keys=True)}",
-                 f"failed items (id: status), {min(len(failed), MAX_FAILED_ITEMS)} of "
-                 f"{len(failed)} shown:"]
+        lines = [
+            f"generation {generation} candidate {c.candidate}: {c.status}"
+            + (f" ({c.reason})" if c.reason else ""),
+            f"{self.select} score: {c.scores.get(self.select)}",
+            f"{self.select} metrics: {json.dumps(c.metrics.get(self.select, {}))}",
+            f"item statuses: {json.dumps(counts, sort_keys=True)}",
+            f"failed items (id: status), {min(len(failed), MAX_FAILED_ITEMS)} of "
+            f"{len(failed)} shown:",
+        ]
         lines += [f"  {i.get('id')}: {i.get('status')}" for i in failed[:MAX_FAILED_ITEMS]]
         return cap("\n".join(lines))
 
     def gate_report(self, generation: int, candidate: int | None = None) -> str:
         c = self._candidate(generation, candidate)
-        lines = [f"status: {c.status}" + (f" ({c.reason})" if c.reason else ""),
-                 f"verdict: {c.verdict or '-'}"]
+        lines = [
+            f"status: {c.status}" + (f" ({c.reason})" if c.reason else ""),
+            f"verdict: {c.verdict or '-'}",
+        ]
         for name, g in c.gates.items():
-            lines.append(f"gate {name}: {'pass' if g.passed else 'FAIL'}"
-                         + (f"\n{g.report}" if g.report else ""))
+            lines.append(
+                f"gate {name}: {'pass' if g.passed else 'FAIL'}"
+                + (f"\n{g.report}" if g.report else "")
+            )
         if c.run:
             lines.append(f"sandbox run: {json.dumps(c.run)}")
         return cap("\n".join(lines))
 
-    def read_trace(self, generation: int, candidate: int | None = None,
-                   name: str | None = None) -> str:
+    def read_trace(
+        self, generation: int, candidate: int | None = None, name: str | None = None
+    ) -> str:
         c = self._candidate(generation, candidate)
         ref = refs.attempts(self.run_id, generation)
         prefix = f"c{c.candidate}/"
         # The evaluator's own output (kept for people) may print a dev item's expected answer;
         # the model learns from eval_summary's gold-free statuses instead.
-        names = [p.removeprefix(prefix) for p in self.repo.list_files(ref, prefix)
-                 if not p.startswith(f"{prefix}evaluator/")]
+        names = [
+            p.removeprefix(prefix)
+            for p in self.repo.list_files(ref, prefix)
+            if not p.startswith(f"{prefix}evaluator/")
+        ]
         if not name:
             return "traces: " + (", ".join(names) if names else "(none)")
         if name not in names:
@@ -166,8 +192,10 @@ class RunView:
 
     def list_task_files(self) -> str:
         files = sorted(p for p in self.dataset.rglob("*") if p.is_file())
-        return "\n".join(f"{p.relative_to(self.dataset)} ({p.stat().st_size} bytes)"
-                         for p in files) or "(no files)"
+        return (
+            "\n".join(f"{p.relative_to(self.dataset)} ({p.stat().st_size} bytes)" for p in files)
+            or "(no files)"
+        )
 
     def read_task_file(self, path: str, offset: int = 0) -> str:
         target = (self.dataset / path).resolve()
@@ -175,7 +203,10 @@ class RunView:
             raise ToolError(f"no public task file '{path}'; see list_task_files")
         text = target.read_text(encoding="utf-8", errors="replace")
         offset = max(0, int(offset))
-        chunk = text[offset:offset + MAX_TOOL_CHARS]
+        chunk = text[offset : offset + MAX_TOOL_CHARS]
         more = len(text) - offset - len(chunk)
-        return chunk + (f"\n[... {more} more characters; read on with offset="
-                        f"{offset + len(chunk)}]" if more > 0 else "")
+        return chunk + (
+            f"\n[... {more} more characters; read on with offset={offset + len(chunk)}]"
+            if more > 0
+            else ""
+        )

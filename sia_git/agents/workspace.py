@@ -54,17 +54,22 @@ class Workspace:
             first = search.strip().splitlines()[0].strip() if search.strip() else ""
             if first and first in text:
                 hint = " (its first line occurs: check indentation and the lines after it)"
-            raise ToolError(f"`search` text not found in {path}{hint}; read the file and copy "
-                            "the text exactly")
+            raise ToolError(
+                f"`search` text not found in {path}{hint}; read the file and copy the text exactly"
+            )
         if count > 1:
-            raise ToolError(f"`search` text occurs {count} times in {path}; include more "
-                            "surrounding lines so it is unique")
+            raise ToolError(
+                f"`search` text occurs {count} times in {path}; include more "
+                "surrounding lines so it is unique"
+            )
         new = text.replace(search, replace, 1)
         self._check_size(new)
         self.files[path] = new
         self.last_error = None
-        return f"edited {path}: replaced {len(search.splitlines())} line(s) with " \
-               f"{len(replace.splitlines())}"
+        return (
+            f"edited {path}: replaced {len(search.splitlines())} line(s) with "
+            f"{len(replace.splitlines())}"
+        )
 
     def rewrite(self, path: str, content: str) -> str:
         if not path.strip() or path.startswith("/") or ".." in path.split("/"):
@@ -76,5 +81,6 @@ class Workspace:
     @staticmethod
     def _check_size(text: str) -> None:
         if len(text) > MAX_FILE_CHARS:
-            raise ToolError(f"the file would be {len(text):,} characters; the limit is "
-                            f"{MAX_FILE_CHARS:,}")
+            raise ToolError(
+                f"the file would be {len(text):,} characters; the limit is {MAX_FILE_CHARS:,}"
+            )

@@ -36,12 +36,16 @@ def list_(repo_path: Path, run_id: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("no weights generations in this repository's runs")
         return
-    click.echo(f"{'run':<34} {'gen':>4} {'commit':<10} {'status':<9} {'score':>7}  "
-               f"{'adapter':<19} {'local':<5} hub")
+    click.echo(
+        f"{'run':<34} {'gen':>4} {'commit':<10} {'status':<9} {'score':>7}  "
+        f"{'adapter':<19} {'local':<5} hub"
+    )
     for r in rows:
-        click.echo(f"{r['run']:<34} {r['generation']:>4} {r['commit'][:10]:<10} "
-                   f"{r['status']:<9} {fmt_score(r['score']):>7}  "
-                   f"{short(r['adapter']):<19} {'yes' if r['local'] else 'no':<5} {r['hub']}")
+        click.echo(
+            f"{r['run']:<34} {r['generation']:>4} {r['commit'][:10]:<10} "
+            f"{r['status']:<9} {fmt_score(r['score']):>7}  "
+            f"{short(r['adapter']):<19} {'yes' if r['local'] else 'no':<5} {r['hub']}"
+        )
 
 
 def pull(repo_path: Path, rev: str, hub_repo: str | None, to: Path | None) -> None:
@@ -64,12 +68,21 @@ def push(repo_path: Path, run_id: str | None, hub_repo: str | None) -> None:
 
     todo = [t for t in items if hub_for(t) is not None]
     if not todo:
-        raise SiaError("nothing to push: no weights generation names a hub repo; pass "
-                       "--hub-repo user/name" if items else "no weights generations to push")
-    left = publish.push_pending(repo, todo, hub_for,
-                                lambda t: str(read_run_toml(repo, t.sha).get("task_name", "?")),
-                                click.echo)
+        raise SiaError(
+            "nothing to push: no weights generation names a hub repo; pass --hub-repo user/name"
+            if items
+            else "no weights generations to push"
+        )
+    left = publish.push_pending(
+        repo,
+        todo,
+        hub_for,
+        lambda t: str(read_run_toml(repo, t.sha).get("task_name", "?")),
+        click.echo,
+    )
     if left:
-        raise SiaError(f"{left} adapter(s) still pending; run `sia-git adapters push` again "
-                       "once the hub is reachable")
+        raise SiaError(
+            f"{left} adapter(s) still pending; run `sia-git adapters push` again "
+            "once the hub is reachable"
+        )
     click.echo(f"{len(todo)} adapter(s) on the hub")

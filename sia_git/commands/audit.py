@@ -22,18 +22,32 @@ def run(repo_path: Path, run_id: str | None, task_dir: Path | None, as_json: boo
     task = task_of_run(recorded, task_dir)
     result = audit(repo, hist.run_id, task)
     if as_json:
-        click.echo(json.dumps({"run": result.run_id, "objects": result.objects,
-                               "sealed_items": result.sealed_items, "clean": result.clean,
-                               "findings": [{"object": f.obj, "where": f.where, "what": f.what}
-                                            for f in result.findings]}, indent=1))
+        click.echo(
+            json.dumps(
+                {
+                    "run": result.run_id,
+                    "objects": result.objects,
+                    "sealed_items": result.sealed_items,
+                    "clean": result.clean,
+                    "findings": [
+                        {"object": f.obj, "where": f.where, "what": f.what} for f in result.findings
+                    ],
+                },
+                indent=1,
+            )
+        )
     else:
         for f in result.findings:
             click.echo(f.line())
         verdict = "clean" if result.clean else f"{len(result.findings)} finding(s)"
-        items = ("every item sealed" if result.sealed_items < 0
-                 else f"{result.sealed_items} sealed test items checked")
-        click.echo(f"audit of run {result.run_id}: {verdict} ({result.objects} objects read, "
-                   f"{items}"
-                   + (f"; {splits.LEGACY_NOTE}" if task.plan.mode == "legacy" else "") + ")",
-                   file=sys.stdout if result.clean else sys.stderr)
+        items = (
+            "every item sealed"
+            if result.sealed_items < 0
+            else f"{result.sealed_items} sealed test items checked"
+        )
+        click.echo(
+            f"audit of run {result.run_id}: {verdict} ({result.objects} objects read, "
+            f"{items}" + (f"; {splits.LEGACY_NOTE}" if task.plan.mode == "legacy" else "") + ")",
+            file=sys.stdout if result.clean else sys.stderr,
+        )
     return 0 if result.clean else 1

@@ -22,8 +22,7 @@ def run(files: tuple[Path, ...], as_json: bool, forbid: tuple[str, ...]) -> int:
     if not files:
         raise SiaError("give the files to check, e.g. `sia-git check target_agent.py`")
     from_env = [p for p in os.environ.get("SIA_GATE_FORBID", "").split(",") if p]
-    opts = Options(tuple(dict.fromkeys([*forbid, *from_env])),
-                   tuple(Redactor.from_env().secrets))
+    opts = Options(tuple(dict.fromkeys([*forbid, *from_env])), tuple(Redactor.from_env().secrets))
     cache_dir = os.environ.get("SIA_GATE_CACHE")
     cache = Cache(Path(cache_dir) if cache_dir else default_dir(Path.cwd()))
     results = run_gates(list(files), opts, cache)
@@ -31,12 +30,18 @@ def run(files: tuple[Path, ...], as_json: bool, forbid: tuple[str, ...]) -> int:
     if report:  # set when sia-git runs this hook for a candidate: it reads the results back
         Path(report).write_text(json.dumps([r.to_json() for r in results]), encoding="utf-8")
     if as_json:
-        click.echo(json.dumps({"passed": all(r.passed for r in results),
-                               "gates": [r.to_json() for r in results]}, indent=1))
+        click.echo(
+            json.dumps(
+                {"passed": all(r.passed for r in results), "gates": [r.to_json() for r in results]},
+                indent=1,
+            )
+        )
     else:
         for r in results:
-            click.echo(f"{r.name:8} {'pass' if r.passed else 'FAIL'}"
-                       + (f"  ({r.cached} cached)" if r.cached else ""))
+            click.echo(
+                f"{r.name:8} {'pass' if r.passed else 'FAIL'}"
+                + (f"  ({r.cached} cached)" if r.cached else "")
+            )
             for line in r.report.splitlines():
                 click.echo(f"    {line}")
     return 0 if all(r.passed for r in results) else 1

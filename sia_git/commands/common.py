@@ -15,8 +15,9 @@ def open_run(repo_path: Path, run_id: str | None) -> tuple[Repo, H.RunHistory]:
     runs = H.list_runs(repo)
     if run_id is None:
         if not runs:
-            raise SiaError("no sia-git runs in this repository; start one with "
-                           "`sia-git evolve --task NAME`")
+            raise SiaError(
+                "no sia-git runs in this repository; start one with `sia-git evolve --task NAME`"
+            )
         run_id = runs[0]
     hist = H.load(repo, run_id)
     if not hist.exists:

@@ -40,8 +40,13 @@ def run(repo_path: Path, rev: str | None, opts: Options) -> int:
     base = _baseline(repo, now, opts.baseline, say, opts)
     report = _report(now, base, opts)
     repo.add_note(now.sha, json.dumps(report, indent=1, sort_keys=True), NOTES)
-    click.echo({"json": lambda: json.dumps(report, indent=1), "markdown": lambda: _markdown(
-        report), "table": lambda: _table(report)}[opts.fmt]())
+    click.echo(
+        {
+            "json": lambda: json.dumps(report, indent=1),
+            "markdown": lambda: _markdown(report),
+            "table": lambda: _table(report),
+        }[opts.fmt]()
+    )
     if opts.fail_on_regression and report["regression"]:
         click.echo(f"sia-git: regression: {report['verdict']}", err=True)
         return 1
@@ -59,8 +64,9 @@ def _say(fmt: str) -> Any:
     return lambda line: click.echo(line, err=True)
 
 
-def _baseline(repo: Repo, now: Rescored, rev: str | None, say: Any,
-              opts: Options) -> Rescored | None:
+def _baseline(
+    repo: Repo, now: Rescored, rev: str | None, say: Any, opts: Options
+) -> Rescored | None:
     """The named baseline, or the generation's parent commit when it is on the run branch (the
     first generation's parent is the user's commit: it has no agent to run)."""
     if rev is None:
@@ -70,8 +76,7 @@ def _baseline(repo: Repo, now: Rescored, rev: str | None, say: Any,
         rev = parent
     base = rescore(repo, rev, say, generation=False, task_dir=opts.task_dir)
     if not base.outcome.ok:
-        raise SiaError(f"baseline {rev}: the agent {base.outcome.status}: "
-                       f"{base.outcome.reason}")
+        raise SiaError(f"baseline {rev}: the agent {base.outcome.status}: {base.outcome.reason}")
     return base
 
 
@@ -83,30 +88,49 @@ def _report(now: Rescored, base: Rescored | None, opts: Options) -> dict[str, An
         raise SiaError(f"--split {unknown[0]}: task {task.name} scores {', '.join(task.splits)}")
     committed = {task.select: now.entry.score}
     for s in task.splits[1:]:
-        committed[s] = T.read_float(now.entry.trailers.get(
-            T.SCORE_TEST if s == "test" else f"Sia-Score-{s}"))
+        committed[s] = T.read_float(
+            now.entry.trailers.get(T.SCORE_TEST if s == "test" else f"Sia-Score-{s}")
+        )
     sign = 1 if task.manifest.metric.direction == "maximize" else -1
     rows = []
     for s in splits:
         score = now.outcome.score(s)
         b = base.outcome.score(s) if base else None
-        rows.append({"split": s, "score": score, "baseline": b, "committed": committed.get(s),
-                     "delta": None if score is None or b is None else score - b})
+        rows.append(
+            {
+                "split": s,
+                "score": score,
+                "baseline": b,
+                "committed": committed.get(s),
+                "delta": None if score is None or b is None else score - b,
+            }
+        )
     gate = next((r for r in rows if r["split"] == task.select), rows[0])
     drop = -sign * gate["delta"] if gate["delta"] is not None else 0.0
     regression = drop > opts.tolerance + 1e-12
-    verdict = (f"{gate['split']} {gate['score']:.4f} vs baseline {gate['baseline']:.4f} "
-               f"({'regression' if regression else 'within tolerance' if drop > 0 else 'ok'}; "
-               f"tolerance {opts.tolerance:g})" if gate["delta"] is not None
-               else "no baseline (the first generation)")
-    return {"commit": now.sha, "generation": now.entry.gen, "run": now.entry.trailers.get(T.RUN),
-            "task": task.name, "task_version": task.manifest.version,
-            "metric": task.manifest.metric.name, "direction": task.manifest.metric.direction,
-            "adapter": now.outcome.adapter, "cached": now.cached,
-            "baseline": None if base is None else {"commit": base.sha,
-                                                   "generation": base.entry.gen},
-            "splits": rows, "regression": regression, "tolerance": opts.tolerance,
-            "verdict": verdict}
+    verdict = (
+        f"{gate['split']} {gate['score']:.4f} vs baseline {gate['baseline']:.4f} "
+        f"({'regression' if regression else 'within tolerance' if drop > 0 else 'ok'}; "
+        f"tolerance {opts.tolerance:g})"
+        if gate["delta"] is not None
+        else "no baseline (the first generation)"
+    )
+    return {
+        "commit": now.sha,
+        "generation": now.entry.gen,
+        "run": now.entry.trailers.get(T.RUN),
+        "task": task.name,
+        "task_version": task.manifest.version,
+        "metric": task.manifest.metric.name,
+        "direction": task.manifest.metric.direction,
+        "adapter": now.outcome.adapter,
+        "cached": now.cached,
+        "baseline": None if base is None else {"commit": base.sha, "generation": base.entry.gen},
+        "splits": rows,
+        "regression": regression,
+        "tolerance": opts.tolerance,
+        "verdict": verdict,
+    }
 
 
 def _fmt(v: float | None, signed: bool = False) -> str:
@@ -119,25 +143,32 @@ def _title(r: dict[str, Any]) -> str:
     if base:
         who = f"generation {base['generation']}" if base["generation"] else "its parent"
         against = f" vs {who} ({base['commit'][:10]})"
-    return (f"generation {r['generation']} ({r['commit'][:10]}){against}"
-            + (f", adapter {r['adapter'][:19]}" if r["adapter"] else ""))
+    return f"generation {r['generation']} ({r['commit'][:10]}){against}" + (
+        f", adapter {r['adapter'][:19]}" if r["adapter"] else ""
+    )
 
 
 def _table(r: dict[str, Any]) -> str:
-    lines = [_title(r),
-             f"{'split':<8} {'score':>8} {'baseline':>9} {'delta':>8} {'committed':>10}"]
+    lines = [_title(r), f"{'split':<8} {'score':>8} {'baseline':>9} {'delta':>8} {'committed':>10}"]
     for row in r["splits"]:
-        lines.append(f"{row['split']:<8} {_fmt(row['score']):>8} {_fmt(row['baseline']):>9} "
-                     f"{_fmt(row['delta'], True):>8} {_fmt(row['committed']):>10}")
+        lines.append(
+            f"{row['split']:<8} {_fmt(row['score']):>8} {_fmt(row['baseline']):>9} "
+            f"{_fmt(row['delta'], True):>8} {_fmt(row['committed']):>10}"
+        )
     lines.append(r["verdict"])
     return "\n".join(lines)
 
 
 def _markdown(r: dict[str, Any]) -> str:
     icon = "❌ regression" if r["regression"] else "✅ no regression"
-    rows = "\n".join(f"| {x['split']} | {_fmt(x['score'])} | {_fmt(x['baseline'])} | "
-                     f"{_fmt(x['delta'], True)} | {_fmt(x['committed'])} |" for x in r["splits"])
-    return (f"### sia-git eval: {icon}\n\n{_title(r)} — {r['metric']} "
-            f"({'higher' if r['direction'] == 'maximize' else 'lower'} is better)\n\n"
-            f"| split | score | baseline | delta | committed |\n|---|---|---|---|---|\n{rows}\n\n"
-            f"{r['verdict']}\n")
+    rows = "\n".join(
+        f"| {x['split']} | {_fmt(x['score'])} | {_fmt(x['baseline'])} | "
+        f"{_fmt(x['delta'], True)} | {_fmt(x['committed'])} |"
+        for x in r["splits"]
+    )
+    return (
+        f"### sia-git eval: {icon}\n\n{_title(r)} — {r['metric']} "
+        f"({'higher' if r['direction'] == 'maximize' else 'lower'} is better)\n\n"
+        f"| split | score | baseline | delta | committed |\n|---|---|---|---|---|\n{rows}\n\n"
+        f"{r['verdict']}\n"
+    )

@@ -13,8 +13,12 @@ from sia_git.gitrepo import open_repo
 def run_install(repo_path: Path) -> None:
     repo = open_repo(repo_path)
     path, existed = install(repo.root)
-    click.echo(f"{'updated' if existed else 'wrote'} {path}: sia-git's gates (ruff, bandit, "
-               f"semgrep, secrets) run on agent files ({HOOK_FILES}) at every commit, next to "
-               "your own hooks, and on every candidate of a run.")
-    click.echo("installed the pre-commit git hook; commit the config to share it "
-               "(`sia-git` must be on PATH when you commit)")
+    click.echo(
+        f"{'updated' if existed else 'wrote'} {path}: sia-git's gates (ruff, bandit, "
+        f"semgrep, secrets) run on agent files ({HOOK_FILES}) at every commit, next to "
+        "your own hooks, and on every candidate of a run."
+    )
+    click.echo(
+        "installed the pre-commit git hook; commit the config to share it "
+        "(`sia-git` must be on PATH when you commit)"
+    )

@@ -41,7 +41,11 @@ def _ci(kind: str, root: Path) -> None:
         raise SiaError(f"{dest} already exists; remove it first to write it again")
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(bundled("templates") / "ci" / f"{kind}.yml", dest)
-    click.echo(f"created {dest}: pull requests from sia/* branches are evaluated with "
-               "`sia-git eval --fail-on-regression`")
-    click.echo("for a task whose answers are not built in, add the repository secret "
-               "SIA_TASK_PRIVATE (see the comment at the top of the file)")
+    click.echo(
+        f"created {dest}: pull requests from sia/* branches are evaluated with "
+        "`sia-git eval --fail-on-regression`"
+    )
+    click.echo(
+        "for a task whose answers are not built in, add the repository secret "
+        "SIA_TASK_PRIVATE (see the comment at the top of the file)"
+    )

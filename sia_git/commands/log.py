@@ -27,10 +27,18 @@ def _row(e: H.Entry, scores: dict[int | None, float | None]) -> dict[str, Any]:
     status = e.status
     if e.kind == "revert":
         status = f"revert of {e.reverts[:10] if e.reverts else '?'}"
-    return {"gen": e.gen, "commit": e.sha, "lever": e.trailers.get(T.LEVER),
-            "score": e.score, "delta": delta, "status": status, "cost_usd": e.cost,
-            "subject": e.subject, "reason": e.trailers.get(T.REJECTED) or e.trailers.get(T.REASON),
-            "ref": e.ref}
+    return {
+        "gen": e.gen,
+        "commit": e.sha,
+        "lever": e.trailers.get(T.LEVER),
+        "score": e.score,
+        "delta": delta,
+        "status": status,
+        "cost_usd": e.cost,
+        "subject": e.subject,
+        "reason": e.trailers.get(T.REJECTED) or e.trailers.get(T.REASON),
+        "ref": e.ref,
+    }
 
 
 def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
@@ -39,23 +47,36 @@ def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
     total = hist.total_cost_usd
     warning = selection_warning(repo, hist)
     if as_json:
-        click.echo(json.dumps({"run": hist.run_id, "branch": H.branch(hist.run_id),
-                               "total_cost_usd": total, "stops": hist.stops,
-                               "warning": warning, "rows": table}, indent=1))
+        click.echo(
+            json.dumps(
+                {
+                    "run": hist.run_id,
+                    "branch": H.branch(hist.run_id),
+                    "total_cost_usd": total,
+                    "stops": hist.stops,
+                    "warning": warning,
+                    "rows": table,
+                },
+                indent=1,
+            )
+        )
         return
     if warning:
         click.echo(f"warning: {warning}", err=True)
     # One write: a long run has tens of thousands of rows.
-    lines = [f"run {hist.run_id}  (branch {H.branch(hist.run_id)})",
-             f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8}  "
-             f"{'cost':>7}  status"]
+    lines = [
+        f"run {hist.run_id}  (branch {H.branch(hist.run_id)})",
+        f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8}  {'cost':>7}  status",
+    ]
     for r in table:
         delta = "-" if r["delta"] is None else f"{r['delta']:+.4f}"
         gen = "-" if r["gen"] is None else str(r["gen"])
         status = r["status"] + (f": {r['reason']}" if r["status"] == "rejected" else "")
-        lines.append(f"{gen:>4}  {r['commit'][:10]:10}  {r['lever'] or '-':8} "
-                     f"{fmt_score(r['score']):>7} {delta:>8}  {r['cost_usd']:>7.4f}  "
-                     f"{status[:90]}")
+        lines.append(
+            f"{gen:>4}  {r['commit'][:10]:10}  {r['lever'] or '-':8} "
+            f"{fmt_score(r['score']):>7} {delta:>8}  {r['cost_usd']:>7.4f}  "
+            f"{status[:90]}"
+        )
     lines += [f"stopped after generation {gen}: {why}" for gen, why in sorted(hist.stops.items())]
     lines.append(f"total cost ${total:.4f} (every model call, rejected candidates included)")
     click.echo("\n".join(lines))

@@ -11,8 +11,15 @@ from sia_git.commands.common import open_run
 from sia_git.forges import make
 
 
-def run(repo_path: Path, run_id: str | None, mode: str, forge_kind: str, base: str,
-        github_repo: str | None, merge: bool) -> None:
+def run(
+    repo_path: Path,
+    run_id: str | None,
+    mode: str,
+    forge_kind: str,
+    base: str,
+    github_repo: str | None,
+    merge: bool,
+) -> None:
     repo, hist = open_run(repo_path, run_id)
     forge = make(forge_kind, repo, github_repo)
     reviews = review.publish(forge, repo, hist, mode, base, click.echo)

@@ -25,5 +25,6 @@ def run(repo_path: Path, run_id: str | None, out: Path | None) -> None:
     png = report_html.write(report_html.render(data), html_path)
     click.echo(f"wrote {html_path} and {png}")
     if data.best is not None:
-        click.echo(f"best: generation {data.best.gen} at {data.best.sha[:10]} "
-                   f"(dev {data.best.dev:.4f})")
+        click.echo(
+            f"best: generation {data.best.gen} at {data.best.sha[:10]} (dev {data.best.dev:.4f})"
+        )

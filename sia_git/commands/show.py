@@ -28,14 +28,20 @@ def details(repo: Repo, hist: H.RunHistory, gen: int) -> list[dict[str, Any]]:
     for e in entries:
         parent = repo.rev_parse(f"{e.sha}^")
         note = read_note(repo, e.sha)
-        out.append({
-            "generation": gen, "commit": e.sha, "status": e.status, "subject": e.subject,
-            "ref": e.ref, "trailers": e.trailers,
-            "improvement": repo.read_file(e.sha, IMPROVEMENT) or "",
-            "diff": repo.diff(parent, e.sha, [CODE_DIR]) if parent else "",
-            "result": note.model_dump(mode="json") if note else None,
-            "transcripts": _transcripts(repo, hist.run_id, gen, e),
-        })
+        out.append(
+            {
+                "generation": gen,
+                "commit": e.sha,
+                "status": e.status,
+                "subject": e.subject,
+                "ref": e.ref,
+                "trailers": e.trailers,
+                "improvement": repo.read_file(e.sha, IMPROVEMENT) or "",
+                "diff": repo.diff(parent, e.sha, [CODE_DIR]) if parent else "",
+                "result": note.model_dump(mode="json") if note else None,
+                "transcripts": _transcripts(repo, hist.run_id, gen, e),
+            }
+        )
     return out
 
 
@@ -43,8 +49,11 @@ def _transcripts(repo: Repo, run_id: str, gen: int, e: H.Entry) -> list[str]:
     """`git show` arguments for the model transcripts behind this commit."""
     ref = refs.attempts(run_id, gen)
     cand = (e.trailers.get(T.CANDIDATE) or "0").split("/")[0]
-    return [f"{ref}:{path}" for path in repo.list_files(ref, f"c{cand}/")
-            if path.endswith("transcript.json")]
+    return [
+        f"{ref}:{path}"
+        for path in repo.list_files(ref, f"c{cand}/")
+        if path.endswith("transcript.json")
+    ]
 
 
 def run(repo_path: Path, run_id: str | None, gen: int, as_json: bool) -> None:
@@ -72,8 +81,10 @@ def run(repo_path: Path, run_id: str | None, gen: int, as_json: bool) -> None:
                 shown = ", ".join(f"{k}={v}" for k, v in metrics.items())
                 click.echo(f"  {split}: {shown}")
             for name, g in res.get("gates", {}).items():
-                click.echo(f"  gate {name}: {'pass' if g['passed'] else 'FAIL'}"
-                           + (f"\n    {g['report']}" if g["report"] else ""))
+                click.echo(
+                    f"  gate {name}: {'pass' if g['passed'] else 'FAIL'}"
+                    + (f"\n    {g['report']}" if g["report"] else "")
+                )
             if res.get("dropped_outputs"):
                 click.echo(f"  not shown to the evaluator: {', '.join(res['dropped_outputs'])}")
         click.echo("")

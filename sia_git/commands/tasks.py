@@ -14,7 +14,10 @@ def run() -> None:
         task = load(root, source=f"builtin:{name}")
         m = task.manifest
         splits = f"select on {m.splits.select}" + (
-            f", report {', '.join(m.splits.report)}" if m.splits.report else "")
+            f", report {', '.join(m.splits.report)}" if m.splits.report else ""
+        )
         click.echo(f"{name:{width}}{m.description}")
-        click.echo(f"{'':{width}}metric {m.metric.name} ({m.metric.direction}), {splits}"
-                   + (f"; runs {m.weights.base_model} (weights lever)" if m.weights else ""))
+        click.echo(
+            f"{'':{width}}metric {m.metric.name} ({m.metric.direction}), {splits}"
+            + (f"; runs {m.weights.base_model} (weights lever)" if m.weights else "")
+        )

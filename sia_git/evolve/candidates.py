@@ -60,8 +60,12 @@ class Outcome:
 def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
     """Gate the attempt's agent, run it in the environment's sandbox (training its adapter
     first, for a weights proposal), and score it with the trusted evaluator."""
-    proposal, files, scratch, adapter = (attempt.proposal, attempt.files, attempt.scratch,
-                                         attempt.adapter)
+    proposal, files, scratch, adapter = (
+        attempt.proposal,
+        attempt.files,
+        attempt.scratch,
+        attempt.adapter,
+    )
     gates = env.gates if attempt.gated else None
     weights, say = env.weights, attempt.say
     if scratch.exists():
@@ -85,8 +89,9 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
     failed = [g for g in out.gates if not g.passed]
     if failed:
         out.status = Status.GATE_FAILED
-        out.reason = "; ".join(f"{g.name}: {g.report.splitlines()[0] if g.report else 'failed'}"
-                               for g in failed)
+        out.reason = "; ".join(
+            f"{g.name}: {g.report.splitlines()[0] if g.report else 'failed'}" for g in failed
+        )
         return out
     if not (agent_dir / ENTRY).is_file():
         out.status, out.reason = Status.CRASHED, f"the agent has no {ENTRY}"
@@ -101,8 +106,14 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
             return out
         mounts = weights.mounts(out.adapter) if weights is not None else None
         state("running")
-        spec = RunSpec(agent_dir, env.dataset, scratch / "sandbox", env.limits, attempt.seed,
-                       mounts=mounts or {})
+        spec = RunSpec(
+            agent_dir,
+            env.dataset,
+            scratch / "sandbox",
+            env.limits,
+            attempt.seed,
+            mounts=mounts or {},
+        )
         if env.target is None:
             out.run = env.sandbox.run(spec)
         else:
@@ -128,21 +139,32 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
     return out
 
 
-def _train(out: Outcome, proposal: Proposal, weights: WeightsRuntime, incumbent: str | None,
-           scratch: Path, say: Callable[[str], None] | None) -> bool:
+def _train(
+    out: Outcome,
+    proposal: Proposal,
+    weights: WeightsRuntime,
+    incumbent: str | None,
+    scratch: Path,
+    say: Callable[[str], None] | None,
+) -> bool:
     """Train the proposal's adapter; False (with the outcome marked failed) when it could not."""
     hp = HParams.model_validate(proposal.train)
     init = incumbent if hp.continue_from_incumbent else None
-    result = weights.train(hp, out.files.get(ENTRY, b"").decode("utf-8", errors="replace"),
-                           init, scratch, say or (lambda _line: None))
+    result = weights.train(
+        hp,
+        out.files.get(ENTRY, b"").decode("utf-8", errors="replace"),
+        init,
+        scratch,
+        say or (lambda _line: None),
+    )
     out.traces["training.log"] = result.log[-TRACE_BYTES:]
     if result.address is None:
         out.status, out.reason = Status.TRAIN_FAILED, result.error
         return False
     out.adapter, out.training = result.address, result.record
     out.traces["training.json"] = json.dumps(
-        {**result.record, "address": result.address, "seconds": round(result.seconds, 2)},
-        indent=1).encode()
+        {**result.record, "address": result.address, "seconds": round(result.seconds, 2)}, indent=1
+    ).encode()
     return True
 
 
@@ -154,8 +176,13 @@ def collect_traces(sandbox_dir: Path) -> dict[str, bytes]:
         if path.is_file():
             out[name] = _head(path)
     work = sandbox_dir / "work"
-    found = sorted(p for p in work.rglob("*") if p.is_file() and not p.is_symlink()
-                   and (p.name.startswith("trace") or p.suffix in (".log", ".jsonl")))
+    found = sorted(
+        p
+        for p in work.rglob("*")
+        if p.is_file()
+        and not p.is_symlink()
+        and (p.name.startswith("trace") or p.suffix in (".log", ".jsonl"))
+    )
     for path in found[:TRACE_FILES]:
         out[f"work/{path.relative_to(work)}"] = _head(path)
     return out

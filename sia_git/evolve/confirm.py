@@ -27,9 +27,10 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     incumbent = attempt.incumbent_score if attempt else None
     files = agent_files(ctx.repo, tip.sha)
     adapter = ctx.adapter_at(tip.sha)
-    reruns = [ctx.attempt(0, None, files, tip.gen or 0, seed_offset=k, gated=False,
-                          adapter=adapter)
-              for k in range(1, ctx.cfg.confirm_runs + 1)]
+    reruns = [
+        ctx.attempt(0, None, files, tip.gen or 0, seed_offset=k, gated=False, adapter=adapter)
+        for k in range(1, ctx.cfg.confirm_runs + 1)
+    ]
     if ctx.models.budget.exhausted:
         return  # the re-runs were cut short by the budget: their scores prove nothing
     scores = [tip.score] + [o.score(ctx.select) for o in reruns]
@@ -37,13 +38,25 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     mean = sum(s for s in scores if s is not None) / len(scores)
     if held and incumbent is not None:
         held = ctx.beats(mean, incumbent)
-    done = records.ConfirmRecord(generation=tip.gen or 0, commit=tip.sha, scores=scores,
-                                 mean=mean, incumbent_score=incumbent, held=held,
-                                 cost_usd=round(sum(o.cost_usd for o in reruns), 8))
+    done = records.ConfirmRecord(
+        generation=tip.gen or 0,
+        commit=tip.sha,
+        scores=scores,
+        mean=mean,
+        incumbent_score=incumbent,
+        held=held,
+        cost_usd=round(sum(o.cost_usd for o in reruns), 8),
+    )
     tree = ctx.repo.make_tree(None, {records.CONFIRM_FILE: done.dumps()})
-    record = ctx.repo.commit(tree, [], T.render(
-        f"sia confirmation: run {ctx.run_id} gen {tip.gen}", "",
-        [(T.COST, format(done.cost_usd, ".12g"))]))
+    record = ctx.repo.commit(
+        tree,
+        [],
+        T.render(
+            f"sia confirmation: run {ctx.run_id} gen {tip.gen}",
+            "",
+            [(T.COST, format(done.cost_usd, ".12g"))],
+        ),
+    )
     ctx.repo.update_refs([(record_ref, record, None)])
     shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in scores)
     ctx.echo(f"gen {tip.gen}: confirmation {'held' if held else 'FAILED'} ({shown})")
@@ -54,12 +67,14 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
 def revert(ctx: Context, tip: H.Entry, done: records.ConfirmRecord) -> None:
     inc = done.incumbent_score
     shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in done.scores)
-    why = (f"gain did not hold on confirmation: runs scored {shown} (mean {done.mean:.4f})"
-           + (f", not above the incumbent's {inc:.4f}" if inc is not None else ""))
-    msg = T.render(f'Revert "{tip.subject}"',
-                   f"This reverts commit {tip.sha}.\n\nGeneration {tip.gen}'s {why}.",
-                   [(T.RUN, ctx.run_id), (T.REVERTS, tip.sha), (T.REASON, why),
-                    (T.SCORE, T.score_value(inc))])
+    why = f"gain did not hold on confirmation: runs scored {shown} (mean {done.mean:.4f})" + (
+        f", not above the incumbent's {inc:.4f}" if inc is not None else ""
+    )
+    msg = T.render(
+        f'Revert "{tip.subject}"',
+        f"This reverts commit {tip.sha}.\n\nGeneration {tip.gen}'s {why}.",
+        [(T.RUN, ctx.run_id), (T.REVERTS, tip.sha), (T.REASON, why), (T.SCORE, T.score_value(inc))],
+    )
     sha = ctx.repo.revert(ctx.paths.worktree, tip.sha, msg)
     ctx.echo(f"gen {tip.gen}: reverted by {sha[:10]}: {why}")
     review.follow(ctx.repo, ctx.run_id, ctx.cfg.model_dump(), ctx.echo, (tip, sha, why))

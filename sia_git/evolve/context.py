@@ -72,8 +72,11 @@ class Context:
     def beats(self, score: float, incumbent: float) -> bool:
         """Whether `score` improves on `incumbent` by more than the configured margin (with a
         tolerance for scores read back from trailers)."""
-        d = score - incumbent if self.task.manifest.metric.direction == "maximize" else (
-            incumbent - score)
+        d = (
+            score - incumbent
+            if self.task.manifest.metric.direction == "maximize"
+            else (incumbent - score)
+        )
         return d > self.cfg.min_improvement + EPS
 
     def adapter_at(self, rev: str) -> str | None:
@@ -83,16 +86,35 @@ class Context:
         pin = pins.read(self.repo, rev)
         return pin.address if pin else None
 
-    def attempt(self, index: int, proposal: Proposal | None, files: dict[str, bytes],
-                gen: int, seed_offset: int = 0, tag: str = "", gated: bool = True,
-                adapter: str | None = None) -> Outcome:
+    def attempt(
+        self,
+        index: int,
+        proposal: Proposal | None,
+        files: dict[str, bytes],
+        gen: int,
+        seed_offset: int = 0,
+        tag: str = "",
+        gated: bool = True,
+        adapter: str | None = None,
+    ) -> Outcome:
         """Try an agent, with the LoRA `adapter` it runs with (a weights proposal trains its
         own). `gated=False` only for code that already passed the gates unchanged (a
         confirmation re-run of a committed generation)."""
         scratch = self.paths.scratch / refs.gen_name(gen) / f"c{index}-{seed_offset}{tag}"
         label = (f"c{index}" if index else "agent") + (
-            f" re-run {seed_offset}" if seed_offset else "")
-        return try_candidate(self.env, Attempt(
-            index, files, scratch, self.cfg.seed + seed_offset, proposal, adapter, gated,
-            lambda line: self.echo(f"gen {gen} c{index}: {line}"),
-            lambda state: self.progress.state(gen, label, state)))
+            f" re-run {seed_offset}" if seed_offset else ""
+        )
+        return try_candidate(
+            self.env,
+            Attempt(
+                index,
+                files,
+                scratch,
+                self.cfg.seed + seed_offset,
+                proposal,
+                adapter,
+                gated,
+                lambda line: self.echo(f"gen {gen} c{index}: {line}"),
+                lambda state: self.progress.state(gen, label, state),
+            ),
+        )

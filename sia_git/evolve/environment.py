@@ -58,12 +58,14 @@ class Attempt:
 
 def limits_for(task: Task, cfg: EvolveConfig) -> Limits:
     a = task.manifest.agent
-    return Limits(timeout_s=cfg.agent_timeout_s or a.timeout_s,
-                  memory_mb=cfg.memory_mb or a.memory_mb)
+    return Limits(
+        timeout_s=cfg.agent_timeout_s or a.timeout_s, memory_mb=cfg.memory_mb or a.memory_mb
+    )
 
 
-def build(task: Task, cfg: EvolveConfig, scratch: Path, store: AdapterStore,
-          say: Callable[[str], None]) -> RunEnvironment:
+def build(
+    task: Task, cfg: EvolveConfig, scratch: Path, store: AdapterStore, say: Callable[[str], None]
+) -> RunEnvironment:
     """The sandbox (with a warning for a weaker backend), the staged inputs under `scratch`,
     the limits and the weights runtime of a run of `task` with settings `cfg`."""
     backend, warning = choose_backend(cfg.sandbox)
@@ -75,7 +77,18 @@ def build(task: Task, cfg: EvolveConfig, scratch: Path, store: AdapterStore,
         require_libraries(f"task {task.name} (its agent runs a model)")
     sandbox = Sandbox(backend, a.packages, a.forbid_packages)
     dataset = stage_dataset(task, scratch / "dataset")
-    weights = None if w is None else WeightsRuntime.build(
-        w, task.name, dataset, store, cfg.train_timeout_s, cfg.train_memory_mb, cfg.hub_repo,
-        task.evaluator_template())
+    weights = (
+        None
+        if w is None
+        else WeightsRuntime.build(
+            w,
+            task.name,
+            dataset,
+            store,
+            cfg.train_timeout_s,
+            cfg.train_memory_mb,
+            cfg.hub_repo,
+            task.evaluator_template(),
+        )
+    )
     return RunEnvironment(task, sandbox, dataset, limits_for(task, cfg), weights)

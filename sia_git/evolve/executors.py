@@ -35,8 +35,9 @@ class AgentRunner(Protocol):
     def close(self) -> None: ...
 
 
-def make(name: str, sandbox: Sandbox, address: str | None,
-         echo: Callable[[str], None]) -> AgentRunner:
+def make(
+    name: str, sandbox: Sandbox, address: str | None, echo: Callable[[str], None]
+) -> AgentRunner:
     if name == "local":
         return sandbox
     return RayExecutor(sandbox, address, echo)
@@ -51,8 +52,7 @@ class RayExecutor:
     needs something only this machine has (the model gateway's socket, a mounted base model or
     adapter) is pinned to this machine's node."""
 
-    def __init__(self, sandbox: Sandbox, address: str | None,
-                 echo: Callable[[str], None]) -> None:
+    def __init__(self, sandbox: Sandbox, address: str | None, echo: Callable[[str], None]) -> None:
         if address is None:
             # A local instance in single-machine mode: every Ray server listens on 127.0.0.1
             # only (in cluster mode Ray binds all interfaces). Read when ray is imported.
@@ -72,18 +72,24 @@ class RayExecutor:
         level = quiet.level
         quiet.setLevel(logging.ERROR)  # its start-up notices would bury the run's own lines
         try:
-            info = ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                            logging_level=logging.ERROR, ignore_reinit_error=True)
+            info = ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+                ignore_reinit_error=True,
+            )
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
             where = f"at {address}" if address else "locally"
-            raise SiaError(f"could not start or reach Ray {where}: {exc}".splitlines()[0]
-                           ) from None
+            raise SiaError(f"could not start or reach Ray {where}: {exc}".splitlines()[0]) from None
         finally:
             quiet.setLevel(level)
         self._node = ray.get_runtime_context().get_node_id()
         cpus = int(ray.cluster_resources().get("CPU", 0))
-        echo(f"executor: Ray {'cluster ' + address if address else 'local instance'} "
-             f"({cpus} CPUs, dashboard {getattr(info, 'dashboard_url', None) or 'off'})")
+        echo(
+            f"executor: Ray {'cluster ' + address if address else 'local instance'} "
+            f"({cpus} CPUs, dashboard {getattr(info, 'dashboard_url', None) or 'off'})"
+        )
         self._task = ray.remote(num_cpus=1, max_retries=0)(run_on_worker)
 
     def run(self, spec: RunSpec) -> RunResult:
@@ -91,19 +97,30 @@ class RayExecutor:
         if spec.gateway is not None or spec.mounts:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self._node,
-                                                                            soft=False)
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self._node, soft=False)
         ref = self._task.options(**options).remote(
-            pack(spec.agent_dir, ["."]), self._dataset(spec.dataset_dir), self.sandbox.backend,
-            self.sandbox.packages, self.sandbox.forbid, spec.limits, spec.seed,
+            pack(spec.agent_dir, ["."]),
+            self._dataset(spec.dataset_dir),
+            self.sandbox.backend,
+            self.sandbox.packages,
+            self.sandbox.forbid,
+            spec.limits,
+            spec.seed,
             str(spec.gateway) if spec.gateway else None,
-            {n: str(p.resolve()) for n, p in spec.mounts.items()})
+            {n: str(p.resolve()) for n, p in spec.mounts.items()},
+        )
         try:
             result, outputs = self._ray.get(ref)
         except self._ray.exceptions.RayError as exc:
-            return RunResult(self.backend, None, False, 0.0, "",
-                             f"the Ray task failed: {str(exc).strip().splitlines()[-1]}",
-                             where="ray")
+            return RunResult(
+                self.backend,
+                None,
+                False,
+                0.0,
+                "",
+                f"the Ray task failed: {str(exc).strip().splitlines()[-1]}",
+                where="ray",
+            )
         spec.scratch.mkdir(parents=True, exist_ok=True)
         unpack(outputs, spec.scratch)
         return result
@@ -128,13 +145,23 @@ def _reachable(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as exc:
-        raise SiaError(f"--ray-address {address}: nothing answers there ({exc.strerror or exc}); "
-                       "start the cluster with `ray start --head` or fix the address") from None
+        raise SiaError(
+            f"--ray-address {address}: nothing answers there ({exc.strerror or exc}); "
+            "start the cluster with `ray start --head` or fix the address"
+        ) from None
 
 
-def run_on_worker(agent: bytes, dataset: bytes, backend: str, packages: list[str],
-                  forbid: list[str], limits: Limits, seed: int, gateway: str | None,
-                  mounts: dict[str, str]) -> tuple[RunResult, bytes]:
+def run_on_worker(
+    agent: bytes,
+    dataset: bytes,
+    backend: str,
+    packages: list[str],
+    forbid: list[str],
+    limits: Limits,
+    seed: int,
+    gateway: str | None,
+    mounts: dict[str, str],
+) -> tuple[RunResult, bytes]:
     """The Ray task: unpack the agent and the inputs, run them in a sandbox built here, and
     return the result with the sandbox's outputs."""
     import ray
@@ -144,12 +171,19 @@ def run_on_worker(agent: bytes, dataset: bytes, backend: str, packages: list[str
         unpack(agent, root / "agent")
         unpack(dataset, root / "dataset")
         sandbox = Sandbox(backend, packages, forbid)
-        result = sandbox.run(RunSpec(root / "agent", root / "dataset", root / "run", limits,
-                                     seed, Path(gateway) if gateway else None,
-                                     {n: Path(p) for n, p in mounts.items()}))
+        result = sandbox.run(
+            RunSpec(
+                root / "agent",
+                root / "dataset",
+                root / "run",
+                limits,
+                seed,
+                Path(gateway) if gateway else None,
+                {n: Path(p) for n, p in mounts.items()},
+            )
+        )
         sandbox.close()
-        result.where = (f"ray node {ray.get_runtime_context().get_node_id()[:12]} "
-                        f"pid {os.getpid()}")
+        result.where = f"ray node {ray.get_runtime_context().get_node_id()[:12]} pid {os.getpid()}"
         outputs = pack(root / "run", [n for n in OUTPUTS if (root / "run" / n).exists()])
     return result, outputs
 

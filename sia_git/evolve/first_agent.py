@@ -1,17 +1,24 @@
-"""Generation 1 written by the Meta-Agent from the task description, run and scored; or, when it
-writes no usable agent, what it tried (the loop then starts from the reference agent)."""
+"""Generation 1: written by the Meta-Agent from the task description, or, when it writes no
+usable agent (what it tried is kept), the reference agent or an --agent file; run, scored and
+committed as the first commit of the run's branch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from sia_git import history as H
+from sia_git import knobs as knobmod
+from sia_git import refs
+from sia_git import trailers as T
 from sia_git.agents import meta
 from sia_git.errors import SiaError
+from sia_git.evolve import lines, selection
+from sia_git.evolve import recording as rec
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.llm.client import BudgetExhausted, ModelAuthError
-from sia_git.runs import ENTRY
+from sia_git.records import Status
+from sia_git.runs import ENTRY, RUN_TOML, run_toml, task_copy
 
 META_TRANSCRIPT = "meta-transcript.json"
 
@@ -45,26 +52,119 @@ def meta_first_agent(ctx: Context) -> FirstAgent | MetaFailure:
         return (None if out.ok else f"it was run and {out.status}: {out.reason}"), out
 
     try:
-        result = meta.write_first_agent(client, ctx.task, ctx.dataset, ctx.cfg.meta_retries,
-                                        ctx.models.target is not None, trial)
+        result = meta.write_first_agent(
+            client,
+            ctx.task,
+            ctx.dataset,
+            ctx.cfg.meta_retries,
+            ctx.models.target is not None,
+            trial,
+        )
     except ModelAuthError as exc:
         raise SiaError(f"the Meta-Agent's model refused the key: {exc}") from None
     except BudgetExhausted as exc:
         raise SiaError(f"the budget ran out before generation 1 was written: {exc}") from None
-    transcript = result.conversation.transcript("accepted" if result.source else
-                                                f"failed: {result.error}")
+    transcript = result.conversation.transcript(
+        "accepted" if result.source else f"failed: {result.error}"
+    )
     if result.source is None:
-        ctx.echo(f"warning: the Meta-Agent ({client.profile.model}) wrote no usable agent in "
-                 f"{result.conversation.calls} call(s): {result.error}; generation 1 is the "
-                 "task's reference agent instead")
+        ctx.echo(
+            f"warning: the Meta-Agent ({client.profile.model}) wrote no usable agent in "
+            f"{result.conversation.calls} call(s): {result.error}; generation 1 is the "
+            "task's reference agent instead"
+        )
         return MetaFailure(transcript, result.cost_usd, result.error or "")
     out: Outcome = result.payload
     out.cost_usd += result.cost_usd
     out.traces[META_TRANSCRIPT] = transcript
-    improvement = (f"# gen 1: written by the Meta-Agent\n\nThe starting point: an agent the "
-                   f"Meta-Agent ({client.profile.model}) wrote from the task description "
-                   f"(`task.md`), its public files and its reference agent, in "
-                   f"{result.conversation.calls} call(s). Later generations must beat its "
-                   f"score.\n\nTranscript: `{META_TRANSCRIPT}` in the attempt record "
-                   f"`{H.ref(ctx.run_id, 'attempts', 'g0001')}` (under c0/).\n")
+    improvement = (
+        f"# gen 1: written by the Meta-Agent\n\nThe starting point: an agent the "
+        f"Meta-Agent ({client.profile.model}) wrote from the task description "
+        f"(`task.md`), its public files and its reference agent, in "
+        f"{result.conversation.calls} call(s). Later generations must beat its "
+        f"score.\n\nTranscript: `{META_TRANSCRIPT}` in the attempt record "
+        f"`{H.ref(ctx.run_id, 'attempts', 'g0001')}` (under c0/).\n"
+    )
     return FirstAgent({ENTRY: result.source.encode()}, out, client.profile.model, improvement)
+
+
+def seed_generation(ctx: Context) -> None:
+    """Generation 1: the Meta-Agent's agent, an --agent file or the task's reference agent,
+    run, scored and committed on the run's new branch."""
+    ctx.progress.generation(1)
+    first = (
+        meta_first_agent(ctx)
+        if (ctx.models.proposer is not None and ctx.cfg.agent is None)
+        else None
+    )
+    if isinstance(first, FirstAgent):
+        files, out, what, model = first.files, first.outcome, "Meta-Agent", first.model
+        improvement = first.improvement
+    else:
+        source = ctx.cfg.agent or ctx.task.reference_agent
+        what = f"agent {source.name}" if ctx.cfg.agent else "reference agent"
+        files, model = {ENTRY: source.read_bytes()}, None
+        out = ctx.attempt(0, None, files, 1)
+        improvement = (
+            f"# gen 1: {what}\n\nThe starting point: {what} for task "
+            f"`{ctx.task.name}`, unchanged. Later generations must beat its score.\n"
+        )
+        if first is not None:  # the Meta-Agent was asked first and failed
+            out.cost_usd += first.cost_usd
+            out.traces[META_TRANSCRIPT] = first.transcript
+            improvement += (
+                f"\nThe Meta-Agent was asked first and wrote no usable agent "
+                f"({first.why}); its transcript is kept in the attempt record.\n"
+            )
+    if not out.ok:
+        verdict = {
+            Status.GATE_FAILED: "failed its gates",
+            Status.TIMED_OUT: "timed out",
+            Status.EVAL_FAILED: "could not be scored (is the task's evaluator broken?)",
+        }
+        raise SiaError(f"generation 1 ({what}) {verdict.get(out.status, out.status)}: {out.reason}")
+    base = ctx.repo.rev_parse("HEAD")
+    assert base is not None
+    settings = ctx.cfg.model_dump()
+    extra = {RUN_TOML: run_toml(ctx.run_id, ctx.task, settings).encode(), **task_copy(ctx.task)}
+    tree = rec.candidate_tree(ctx.repo, base, out, improvement, extra)
+    parsed = _knobs(files)
+    trailers = [(T.KNOBS, T.knobs_value(parsed))] if parsed else []
+    if META_TRANSCRIPT in out.traces:
+        trailers.append((T.TRANSCRIPT, refs.transcript(ctx.run_id, 1, 0, META_TRANSCRIPT)))
+    msg = rec.message(
+        ctx.run_id,
+        1,
+        None,
+        out,
+        ctx.task,
+        f"{what} for {ctx.task.name}",
+        improvement.split("\n", 2)[2],
+        trailers,
+        model,
+    )
+    sha = ctx.repo.commit(tree, [base], msg)
+    record = selection.attempt_record(ctx, 1, None, [out], 0, {0: sha})
+    rec.publish(
+        ctx.repo,
+        ctx.run_id,
+        1,
+        {0: sha},
+        0,
+        None,
+        record,
+        rec.attempt_tree(ctx.repo, record, [out]),
+        [(H.ref(ctx.run_id, "base"), base, None)],
+    )
+    ctx.repo.ensure_worktree(ctx.paths.worktree, H.branch(ctx.run_id))
+    rec.ensure_notes(ctx.repo, ctx.run_id)
+    ctx.echo(f"gen 1: {what}  {lines.scores(ctx, out)}{lines.cost(ctx, out)}  committed {sha[:10]}")
+    ctx.progress.best(1, out.score(ctx.select))
+
+
+def _knobs(files: dict[str, bytes]) -> dict | None:
+    try:
+        parsed = knobmod.read(files[ENTRY].decode())
+    except knobmod.KnobError:
+        return None
+    return parsed[0] if parsed else None

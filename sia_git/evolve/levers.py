@@ -37,11 +37,15 @@ def available(source: str, has_weights: bool, has_model: bool) -> list[str]:
 def check_forced(lever: str, has_weights: bool, has_model: bool, task: str) -> None:
     """Reject a forced lever the run cannot pull, before anything runs."""
     if lever == "weights" and not has_weights:
-        raise SiaError(f"--lever weights: task {task} has no [weights] table (its agent runs no "
-                       "model to train)")
+        raise SiaError(
+            f"--lever weights: task {task} has no [weights] table (its agent runs no "
+            "model to train)"
+        )
     if lever == "harness" and not has_model:
-        raise SiaError("--lever harness needs --model: offline, only the knobs and weights "
-                       "levers can change the agent")
+        raise SiaError(
+            "--lever harness needs --model: offline, only the knobs and weights "
+            "levers can change the agent"
+        )
 
 
 def choose_offline(hist: H.RunHistory, levers: list[str], direction: str) -> str | None:
@@ -66,28 +70,53 @@ def choose_offline(hist: H.RunHistory, levers: list[str], direction: str) -> str
     return max(choices, key=ucb)
 
 
-def weights_proposals(hist: H.RunHistory, source: str, files: dict[str, bytes], seed_key: str,
-                      direction: str, gen: int, n: int, seed: int,
-                      defaults: dict | None = None) -> list[Proposal]:
+def weights_proposals(
+    hist: H.RunHistory,
+    source: str,
+    files: dict[str, bytes],
+    seed_key: str,
+    direction: str,
+    gen: int,
+    n: int,
+    seed: int,
+    defaults: dict | None = None,
+) -> list[Proposal]:
     """`n` LoRA trainings of the incumbent's harness, settings from the offline search."""
     settings = hparams.propose(hist.weight_trials(), seed_key, direction, gen, n, seed, defaults)
-    return [weights_proposal(hp, source, files, "offline search over the LoRA settings (no "
-                             "model configured)") for hp in settings]
+    return [
+        weights_proposal(
+            hp, source, files, "offline search over the LoRA settings (no model configured)"
+        )
+        for hp in settings
+    ]
 
 
-def weights_proposal(hp: hparams.HParams, source: str, files: dict[str, bytes], why: str,
-                     model: str | None = None) -> Proposal:
+def weights_proposal(
+    hp: hparams.HParams, source: str, files: dict[str, bytes], why: str, model: str | None = None
+) -> Proposal:
     train = hp.model_dump()
     # Continuing trains the incumbent's adapter further: its rank and dropout stay its own.
     shown = ("continued" if hp.continue_from_incumbent else f"r={hp.r}") + (
-        f" lr={hp.lr:.3g} epochs={hp.epochs} batch={hp.batch_size}")
+        f" lr={hp.lr:.3g} epochs={hp.epochs} batch={hp.batch_size}"
+    )
     subject = f"weights: LoRA {shown}"
-    improvement = (f"# {subject}\n\nLever: **weights** — {why}.\n\n## What changed\n\nA LoRA "
-                   "adapter was trained with peft on the task's training split, with the "
-                   "incumbent's harness unchanged; the commit pins it by content hash "
-                   f"(`Sia-Adapter`).\n\n{train_table(train)}")
-    return Proposal("weights", source, subject, improvement, None, files=dict(files),
-                    model=model, lever_reason=why, train=train)
+    improvement = (
+        f"# {subject}\n\nLever: **weights** — {why}.\n\n## What changed\n\nA LoRA "
+        "adapter was trained with peft on the task's training split, with the "
+        "incumbent's harness unchanged; the commit pins it by content hash "
+        f"(`Sia-Adapter`).\n\n{train_table(train)}"
+    )
+    return Proposal(
+        "weights",
+        source,
+        subject,
+        improvement,
+        None,
+        files=dict(files),
+        model=model,
+        lever_reason=why,
+        train=train,
+    )
 
 
 def train_table(train: dict) -> str:
@@ -99,8 +128,15 @@ def train_trailer(train: dict) -> str:
     return json.dumps(train, sort_keys=True, separators=(",", ":"))
 
 
-def knob_proposals(hist: H.RunHistory, source: str, seed_key: str, direction: str, gen: int,
-                   n: int, adapter: str | None) -> list[Proposal]:
+def knob_proposals(
+    hist: H.RunHistory,
+    source: str,
+    seed_key: str,
+    direction: str,
+    gen: int,
+    n: int,
+    adapter: str | None,
+) -> list[Proposal]:
     return KnobProposer(seed_key, direction).propose(source, hist.trials(adapter), gen, n)
 
 
@@ -115,38 +151,47 @@ class KnobProposer:
         self.seed_key = seed_key
         self.direction = direction
 
-    def propose(self, incumbent: str, history: list[Trial], generation: int,
-                n: int) -> list[Proposal]:
+    def propose(
+        self, incumbent: str, history: list[Trial], generation: int, n: int
+    ) -> list[Proposal]:
         parsed = knobmod.read(incumbent)
         if parsed is None:
             return []
         current, space = parsed
-        found = search(space, current, history, f"{self.seed_key}", self.direction,
-                       generation, n)
+        found = search(space, current, history, f"{self.seed_key}", self.direction, generation, n)
         return [self._proposal(incumbent, current, knobs, history) for knobs in found]
 
-    def _proposal(self, source: str, old: dict[str, Value], new: dict[str, Value],
-                  history: list[Trial]) -> Proposal:
+    def _proposal(
+        self, source: str, old: dict[str, Value], new: dict[str, Value], history: list[Trial]
+    ) -> Proposal:
         changed = [(k, old.get(k), v) for k, v in new.items() if old.get(k) != v]
         subject = "knobs " + ", ".join(f"{k} {_show(a)}→{_show(b)}" for k, a, b in changed[:3])
         if len(changed) > 3:
             subject += f" (+{len(changed) - 3} more)"
         scored = [t for t in history if t.score is not None]
         best = (max if self.direction == "maximize" else min)(
-            scored, key=lambda t: t.score or 0.0, default=None)
+            scored, key=lambda t: t.score or 0.0, default=None
+        )
         rows = "\n".join(f"| `{k}` | `{_show(a)}` | `{_show(b)}` |" for k, a, b in changed)
-        why = (f"The search has scored {len(scored)} configuration(s) so far "
-               f"({len(history) - len(scored)} failed)"
-               + (f"; the best scored {best.score:.4f} in generation {best.generation}."
-                  if best else ".")
-               + " TPE (tree-structured Parzen estimator) proposes settings that look like the "
-               "high-scoring ones and unlike the low-scoring ones; while few trials exist it "
-               "explores the space at random.")
-        improvement = (f"# {subject}\n\n"
-                       "Lever: **knobs** — offline search over the agent's `KNOB_SPACE` "
-                       "(no model configured).\n\n"
-                       f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n\n"
-                       f"## Why\n\n{why}\n")
+        why = (
+            f"The search has scored {len(scored)} configuration(s) so far "
+            f"({len(history) - len(scored)} failed)"
+            + (
+                f"; the best scored {best.score:.4f} in generation {best.generation}."
+                if best
+                else "."
+            )
+            + " TPE (tree-structured Parzen estimator) proposes settings that look like the "
+            "high-scoring ones and unlike the low-scoring ones; while few trials exist it "
+            "explores the space at random."
+        )
+        improvement = (
+            f"# {subject}\n\n"
+            "Lever: **knobs** — offline search over the agent's `KNOB_SPACE` "
+            "(no model configured).\n\n"
+            f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n\n"
+            f"## Why\n\n{why}\n"
+        )
         return Proposal("knobs", knobmod.write(source, new), subject, improvement, new)
 
 

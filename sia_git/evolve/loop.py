@@ -16,16 +16,14 @@ from typing import Any
 from sia_git import config as configmod
 from sia_git import faults, refs, review, splits
 from sia_git import history as H
-from sia_git import knobs as knobmod
 from sia_git import trailers as T
 from sia_git.errors import Interrupted, SiaError
-from sia_git.evolve import executors, levers, selection
+from sia_git.evolve import executors, first_agent, levers, lines, selection
 from sia_git.evolve import recording as rec
 from sia_git.evolve import setup as run_setup
 from sia_git.evolve.candidates import TRANSCRIPT, Outcome
 from sia_git.evolve.confirm import confirm_tip
 from sia_git.evolve.context import Context, Echo
-from sia_git.evolve.first_agent import META_TRANSCRIPT, FirstAgent, meta_first_agent
 from sia_git.evolve.proposal import Proposal
 from sia_git.evolve.proposers.base import Round
 from sia_git.gitrepo import STALE_LOCK_S, open_repo
@@ -35,24 +33,22 @@ from sia_git.progress import Progress
 from sia_git.records import Status
 from sia_git.runs import (
     ENTRY,
-    RUN_TOML,
     RunPaths,
     agent_files,
     check_private_untracked,
     legacy_note,
     new_run_id,
     read_run_toml,
-    run_toml,
     sweep_orphans,
-    task_copy,
 )
 from sia_git.task import resolve, task_of_run
 from sia_git.weights import pins, publish
 from sia_git.weights.hub import Hub
 
 
-def start(repo_path: Path, flags: dict[str, Any], echo: Echo,
-          progress: Progress | None = None) -> str:
+def start(
+    repo_path: Path, flags: dict[str, Any], echo: Echo, progress: Progress | None = None
+) -> str:
     """Begin a new run from HEAD; return its id. `progress` hears the run's state as it goes
     (the live display); `echo` gets every line."""
     repo = open_repo(repo_path)
@@ -69,24 +65,34 @@ def start(repo_path: Path, flags: dict[str, Any], echo: Echo,
     with RunLock(paths.locks, run_id):
         ctx = run_setup.build_context(repo, paths, task, cfg, echo, models, "HEAD", progress)
         with _resumable(ctx):
-            echo(f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
-                 f"{ctx.sandbox.backend}, proposer {ctx.proposer.describe()}")
+            echo(
+                f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
+                f"{ctx.sandbox.backend}, proposer {ctx.proposer.describe()}"
+            )
             if task.plan.selects_on_test:
-                echo(f"warning: --select-on-test: run {run_id} selects on the test labels of "
-                     f"task {task.name}; its scores say nothing about unseen items")
+                echo(
+                    f"warning: --select-on-test: run {run_id} selects on the test labels of "
+                    f"task {task.name}; its scores say nothing about unseen items"
+                )
             echo(task.plan.describe())
-            _seed_generation(ctx)
+            first_agent.seed_generation(ctx)
             _iterate(ctx)
     return run_id
 
 
-def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo,
-           progress: Progress | None = None) -> str:
+def resume(
+    repo_path: Path,
+    run_id: str,
+    flags: dict[str, Any],
+    echo: Echo,
+    progress: Progress | None = None,
+) -> str:
     """Continue a run from its branch tip after a crash, a kill, or to add generations."""
     repo = open_repo(repo_path)
     if any(flags.get(k) is not None for k in ("task", "task_dir", "agent", "select_on_test")):
-        raise SiaError("--task, --task-dir, --agent and --select-on-test cannot be changed when "
-                       "resuming a run")
+        raise SiaError(
+            "--task, --task-dir, --agent and --select-on-test cannot be changed when resuming a run"
+        )
     paths = RunPaths(repo, run_id)
     if not H.load(repo, run_id).exists:
         raise SiaError(f"unknown run '{run_id}' (see `sia-git status` for this repository's runs)")
@@ -98,19 +104,26 @@ def resume(repo_path: Path, run_id: str, flags: dict[str, Any], echo: Echo,
         recorded = read_run_toml(repo, hist.tip.sha)
         cfg = configmod.load(repo.root, flags, recorded.get("settings", {}))
         if legacy_note(repo, hist.tip.sha, recorded):
-            raise SiaError(f"run {run_id} was {splits.LEGACY_NOTE}; start a new run instead of "
-                           "resuming it")
+            raise SiaError(
+                f"run {run_id} was {splits.LEGACY_NOTE}; start a new run instead of resuming it"
+            )
         task = task_of_run(recorded)
         models = roles.build(cfg, spent_usd=hist.total_cost_usd)
-        ctx = run_setup.build_context(repo, paths, task, cfg, echo, models,
-                                      hist.base or hist.tip.sha, progress)
+        ctx = run_setup.build_context(
+            repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha, progress
+        )
         with _resumable(ctx):
             repo.ensure_worktree(paths.worktree, H.branch(run_id))
             added = rec.ensure_notes(ctx.repo, run_id)
-            echo(f"resuming run {run_id} after generation {hist.last_generation}"
-                 + (f" (restored {added} note(s))" if added else "")
-                 + (f", ${models.budget.spent_usd:.4f} spent so far"
-                    if models.budget.spent_usd else ""))
+            echo(
+                f"resuming run {run_id} after generation {hist.last_generation}"
+                + (f" (restored {added} note(s))" if added else "")
+                + (
+                    f", ${models.budget.spent_usd:.4f} spent so far"
+                    if models.budget.spent_usd
+                    else ""
+                )
+            )
             _iterate(ctx)
     return run_id
 
@@ -120,64 +133,11 @@ def _resumable(ctx: Context) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; `sia-git evolve --run {ctx.run_id}` resumes the run"
-                          ) from None
+        raise Interrupted(
+            f"interrupted; `sia-git evolve --run {ctx.run_id}` resumes the run"
+        ) from None
     finally:
         executors.close(ctx.sandbox)
-
-
-def _seed_generation(ctx: Context) -> None:
-    ctx.progress.generation(1)
-    first = meta_first_agent(ctx) if (
-        ctx.models.proposer is not None and ctx.cfg.agent is None) else None
-    if isinstance(first, FirstAgent):
-        files, out, what, model = first.files, first.outcome, "Meta-Agent", first.model
-        improvement = first.improvement
-    else:
-        source = ctx.cfg.agent or ctx.task.reference_agent
-        what = f"agent {source.name}" if ctx.cfg.agent else "reference agent"
-        files, model = {ENTRY: source.read_bytes()}, None
-        out = ctx.attempt(0, None, files, 1)
-        improvement = (f"# gen 1: {what}\n\nThe starting point: {what} for task "
-                       f"`{ctx.task.name}`, unchanged. Later generations must beat its score.\n")
-        if first is not None:  # the Meta-Agent was asked first and failed
-            out.cost_usd += first.cost_usd
-            out.traces[META_TRANSCRIPT] = first.transcript
-            improvement += (f"\nThe Meta-Agent was asked first and wrote no usable agent "
-                            f"({first.why}); its transcript is kept in the attempt record.\n")
-    if not out.ok:
-        verdict = {Status.GATE_FAILED: "failed its gates", Status.TIMED_OUT: "timed out",
-                   Status.EVAL_FAILED: "could not be scored (is the task's evaluator broken?)"}
-        raise SiaError(f"generation 1 ({what}) {verdict.get(out.status, out.status)}: "
-                       f"{out.reason}")
-    base = ctx.repo.rev_parse("HEAD")
-    assert base is not None
-    settings = ctx.cfg.model_dump()
-    extra = {RUN_TOML: run_toml(ctx.run_id, ctx.task, settings).encode(), **task_copy(ctx.task)}
-    tree = rec.candidate_tree(ctx.repo, base, out, improvement, extra)
-    parsed = _knobs(files)
-    trailers = [(T.KNOBS, T.knobs_value(parsed))] if parsed else []
-    if META_TRANSCRIPT in out.traces:
-        trailers.append((T.TRANSCRIPT, _transcript_ref(ctx, 1, 0, META_TRANSCRIPT)))
-    msg = rec.message(ctx.run_id, 1, None, out, ctx.task, f"{what} for {ctx.task.name}",
-                      improvement.split("\n", 2)[2], trailers, model)
-    sha = ctx.repo.commit(tree, [base], msg)
-    record = selection.attempt_record(ctx, 1, None, [out], 0, {0: sha})
-    rec.publish(ctx.repo, ctx.run_id, 1, {0: sha}, 0, None, record,
-                rec.attempt_tree(ctx.repo, record, [out]),
-                [(H.ref(ctx.run_id, "base"), base, None)])
-    ctx.repo.ensure_worktree(ctx.paths.worktree, H.branch(ctx.run_id))
-    rec.ensure_notes(ctx.repo, ctx.run_id)
-    ctx.echo(f"gen 1: {what}  {_scores(ctx, out)}{_cost(ctx, out)}  committed {sha[:10]}")
-    ctx.progress.best(1, out.score(ctx.select))
-
-
-def _knobs(files: dict[str, bytes]) -> dict | None:
-    try:
-        parsed = knobmod.read(files[ENTRY].decode())
-    except knobmod.KnobError:
-        return None
-    return parsed[0] if parsed else None
 
 
 def _iterate(ctx: Context) -> None:
@@ -191,7 +151,7 @@ def _iterate(ctx: Context) -> None:
         if not _generation(ctx, hist, gen):
             break
     confirm_tip(ctx, H.load(ctx.repo, ctx.run_id))
-    _summary(ctx, H.load(ctx.repo, ctx.run_id))
+    lines.summary(ctx, H.load(ctx.repo, ctx.run_id))
     shutil.rmtree(ctx.paths.scratch, ignore_errors=True)
 
 
@@ -204,7 +164,9 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     if inc_score is None:
         baseline = ctx.attempt(0, None, files, gen, adapter=adapter)
         inc_score = baseline.score(ctx.select)
-        ctx.echo(f"gen {gen}: re-scored the branch tip as the baseline: {_scores(ctx, baseline)}")
+        ctx.echo(
+            f"gen {gen}: re-scored the branch tip as the baseline: {lines.scores(ctx, baseline)}"
+        )
     outcomes = _candidates(ctx, hist, files, gen, adapter)
     if not outcomes:
         return False
@@ -214,31 +176,47 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     accepted, reasons = selection.select_best(ctx, outcomes, inc_score)
     commits = _commit_candidates(ctx, hist, inc, gen, outcomes, accepted, reasons)
     record = selection.attempt_record(ctx, gen, inc_score, outcomes, accepted, commits, reasons)
-    rec.publish(ctx.repo, ctx.run_id, gen, commits, accepted, hist.tip.sha, record,
-                rec.attempt_tree(ctx.repo, record, outcomes))
+    rec.publish(
+        ctx.repo,
+        ctx.run_id,
+        gen,
+        commits,
+        accepted,
+        hist.tip.sha,
+        record,
+        rec.attempt_tree(ctx.repo, record, outcomes),
+    )
     if accepted is not None:
         ctx.repo.sync_worktree(ctx.paths.worktree)
     rec.ensure_notes(ctx.repo, ctx.run_id)
     for o in outcomes:
-        verdict = (f"accepted {commits[o.index][:10]}" if o.index == accepted
-                   else f"rejected: {reasons[o.index]}")
+        verdict = (
+            f"accepted {commits[o.index][:10]}"
+            if o.index == accepted
+            else f"rejected: {reasons[o.index]}"
+        )
         ctx.progress.state(gen, f"c{o.index}", verdict)
-        ctx.echo(f"gen {gen} c{o.index}: {o.proposal.subject if o.proposal else ''}\n"
-                 f"    {_scores(ctx, o)}{_cost(ctx, o)}  {verdict}")
+        ctx.echo(
+            f"gen {gen} c{o.index}: {o.proposal.subject if o.proposal else ''}\n"
+            f"    {lines.scores(ctx, o)}{lines.cost(ctx, o)}  {verdict}"
+        )
     _upload_adapters(ctx)
     if accepted is not None:
         review.follow(ctx.repo, ctx.run_id, ctx.cfg.model_dump(), ctx.echo)
     if ctx.models.auth_error:
-        raise SiaError(f"stopping: {ctx.models.auth_error}; generation {gen} is recorded, and "
-                       f"`sia-git evolve --run {ctx.run_id}` resumes once the key works")
+        raise SiaError(
+            f"stopping: {ctx.models.auth_error}; generation {gen} is recorded, and "
+            f"`sia-git evolve --run {ctx.run_id}` resumes once the key works"
+        )
     if ctx.models.budget.exhausted:
         _stop(ctx, gen, ctx.models.budget.exhausted)
         return False
     return True
 
 
-def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: int,
-                adapter: str | None) -> list[Outcome]:
+def _candidates(
+    ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: int, adapter: str | None
+) -> list[Outcome]:
     """Propose, gate and try this generation's candidates, all at once; the agents themselves
     run (and train) `workers` at a time (Context.run_slots)."""
     source = files[ENTRY].decode()
@@ -255,8 +233,9 @@ def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: 
         ctx.progress.state(gen, f"c{index}", "proposing")
         faults.point("proposing")
         p: Proposal = make()
-        return ctx.attempt(index, p, p.files or {**files, ENTRY: p.source.encode()}, gen,
-                           adapter=adapter)
+        return ctx.attempt(
+            index, p, p.files or {**files, ENTRY: p.source.encode()}, gen, adapter=adapter
+        )
 
     threads = ThreadPoolExecutor(max_workers=len(jobs))
     try:
@@ -274,15 +253,24 @@ def _candidates(ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: 
 
 
 def _stop(ctx: Context, gen: int, why: str) -> None:
-    rec.record_stop(ctx.repo, ctx.run_id, gen, "budget", why, ctx.models.budget.spent_usd,
-                    ctx.cfg.budget_usd)
-    ctx.echo(f"gen {gen}: stopping: {why}. `sia-git evolve --run {ctx.run_id} --budget-usd "
-             "<more>` goes on")
+    rec.record_stop(
+        ctx.repo, ctx.run_id, gen, "budget", why, ctx.models.budget.spent_usd, ctx.cfg.budget_usd
+    )
+    ctx.echo(
+        f"gen {gen}: stopping: {why}. `sia-git evolve --run {ctx.run_id} --budget-usd "
+        "<more>` goes on"
+    )
 
 
-def _commit_candidates(ctx: Context, hist: H.RunHistory, inc: H.Entry, gen: int,
-                       outcomes: list[Outcome], accepted: int | None,
-                       reasons: dict[int, str]) -> dict[int, str]:
+def _commit_candidates(
+    ctx: Context,
+    hist: H.RunHistory,
+    inc: H.Entry,
+    gen: int,
+    outcomes: list[Outcome],
+    accepted: int | None,
+    reasons: dict[int, str],
+) -> dict[int, str]:
     """A commit object per candidate (on top of the tip); refs come later, all at once."""
     commits = {}
     for o in outcomes:
@@ -290,18 +278,33 @@ def _commit_candidates(ctx: Context, hist: H.RunHistory, inc: H.Entry, gen: int,
         extra = [(T.CANDIDATE, f"{o.index}/{len(outcomes)}")]
         if o.index != accepted:
             extra.append((T.REJECTED, reasons[o.index]))
-        pin = {pins.PIN: ctx.weights.pin(o.adapter).dump()} if (
-            ctx.weights is not None and o.adapter is not None) else None
+        pin = (
+            {pins.PIN: ctx.weights.pin(o.adapter).dump()}
+            if (ctx.weights is not None and o.adapter is not None)
+            else None
+        )
         tree = rec.candidate_tree(ctx.repo, hist.tip.sha, o, o.proposal.improvement, pin)
         body = o.proposal.improvement.split("\n", 2)[2]
         if o.proposal.lever_reason:
             extra.append((T.LEVER_REASON, o.proposal.lever_reason))
         if TRANSCRIPT in o.traces:
-            extra.append((T.TRANSCRIPT, _transcript_ref(ctx, gen, o.index, TRANSCRIPT)))
+            extra.append((T.TRANSCRIPT, refs.transcript(ctx.run_id, gen, o.index, TRANSCRIPT)))
         extra += _weights_trailers(ctx, o)
-        commits[o.index] = ctx.repo.commit(tree, [hist.tip.sha], rec.message(
-            ctx.run_id, gen, inc.gen, o, ctx.task, o.proposal.subject, body, extra,
-            o.proposal.model))
+        commits[o.index] = ctx.repo.commit(
+            tree,
+            [hist.tip.sha],
+            rec.message(
+                ctx.run_id,
+                gen,
+                inc.gen,
+                o,
+                ctx.task,
+                o.proposal.subject,
+                body,
+                extra,
+                o.proposal.model,
+            ),
+        )
     return commits
 
 
@@ -312,11 +315,18 @@ def _upload_adapters(ctx: Context) -> None:
         return
     hub = Hub(ctx.cfg.hub_repo, ctx.cfg.hub_endpoint)
     items = publish.trained(ctx.repo, [ctx.run_id])
-    left = publish.push_pending(ctx.repo, items, lambda _t: hub, lambda _t: ctx.task.name,
-                                lambda line: ctx.echo(f"hub: {line}"))
+    left = publish.push_pending(
+        ctx.repo,
+        items,
+        lambda _t: hub,
+        lambda _t: ctx.task.name,
+        lambda line: ctx.echo(f"hub: {line}"),
+    )
     if left:
-        ctx.echo(f"warning: {left} adapter(s) not on the hub yet: they are committed and "
-                 "stored here; `sia-git adapters push` uploads them")
+        ctx.echo(
+            f"warning: {left} adapter(s) not on the hub yet: they are committed and "
+            "stored here; `sia-git adapters push` uploads them"
+        )
 
 
 def _weights_trailers(ctx: Context, o: Outcome) -> list[tuple[str, str]]:
@@ -327,30 +337,3 @@ def _weights_trailers(ctx: Context, o: Outcome) -> list[tuple[str, str]]:
         hub = f" hf://{ctx.cfg.hub_repo}" if ctx.cfg.hub_repo else ""
         out.append((T.ADAPTER, o.adapter + hub))
     return out
-
-
-def _scores(ctx: Context, o: Outcome) -> str:
-    if not o.ok:
-        return f"{o.status}: {o.reason}"
-    return "  ".join(f"{s} {o.score(s):.4f}" for s in ctx.task.splits if o.score(s) is not None)
-
-
-def _transcript_ref(ctx: Context, gen: int, index: int, name: str) -> str:
-    """Where a candidate's model transcript is stored: `git show` takes it as it is."""
-    return f"{refs.attempts(ctx.run_id, gen)}:c{index}/{name}"
-
-
-def _cost(ctx: Context, o: Outcome) -> str:
-    return f"  ${o.cost_usd:.4f}" if ctx.models.proposer or ctx.models.target else ""
-
-
-def _summary(ctx: Context, hist: H.RunHistory) -> None:
-    inc, score = hist.incumbent()
-    first = hist.generation(1)
-    start = first.score if first else None
-    gain = (f" (generation 1: {start:.4f})" if start is not None else "")
-    ctx.echo(f"done: {H.branch(ctx.run_id)} at generation {inc.gen}, "
-             f"{ctx.select} score {score if score is None else f'{score:.4f}'}{gain}."
-             + (f" Spent ${ctx.models.budget.spent_usd:.4f} on models."
-                if ctx.models.budget.spent_usd else "")
-             + f" Worktree: {ctx.paths.worktree}")

@@ -9,8 +9,9 @@ from sia_git.evolve.context import Context
 from sia_git.records import AttemptRecord
 
 
-def select_best(ctx: Context, outcomes: list[Outcome], incumbent: float | None
-            ) -> tuple[int | None, dict[int, str]]:
+def select_best(
+    ctx: Context, outcomes: list[Outcome], incumbent: float | None
+) -> tuple[int | None, dict[int, str]]:
     """Pick the best candidate on the selection split if it beats the incumbent."""
     reasons: dict[int, str] = {}
     scored = [o for o in outcomes if o.ok and o.score(ctx.select) is not None]
@@ -26,17 +27,35 @@ def select_best(ctx: Context, outcomes: list[Outcome], incumbent: float | None
             reasons[o.index] = f"not the best candidate of its generation (c{best.index} was)"
     best_score = best.score(ctx.select) or 0.0
     if incumbent is not None and not ctx.beats(best_score, incumbent):
-        reasons[best.index] = (f"{best_score:.4f} does not beat the incumbent's {incumbent:.4f}"
-                               + (f" by more than {ctx.cfg.min_improvement:g}"
-                                  if ctx.cfg.min_improvement else ""))
+        reasons[best.index] = f"{best_score:.4f} does not beat the incumbent's {incumbent:.4f}" + (
+            f" by more than {ctx.cfg.min_improvement:g}" if ctx.cfg.min_improvement else ""
+        )
         return None, reasons
     return best.index, reasons
 
 
-def attempt_record(ctx: Context, gen: int, incumbent: float | None, outcomes: list[Outcome],
-            accepted: int | None, commits: dict[int, str],
-            reasons: dict[int, str] | None = None) -> AttemptRecord:
-    cands = [rec.outcome_record(o, commits.get(o.index), "accepted" if o.index == accepted
-                                else (reasons or {}).get(o.index, "")) for o in outcomes]
-    return AttemptRecord(run=ctx.run_id, generation=gen, incumbent_score=incumbent,
-                         select_split=ctx.select, accepted=accepted, candidates=cands)
+def attempt_record(
+    ctx: Context,
+    gen: int,
+    incumbent: float | None,
+    outcomes: list[Outcome],
+    accepted: int | None,
+    commits: dict[int, str],
+    reasons: dict[int, str] | None = None,
+) -> AttemptRecord:
+    cands = [
+        rec.outcome_record(
+            o,
+            commits.get(o.index),
+            "accepted" if o.index == accepted else (reasons or {}).get(o.index, ""),
+        )
+        for o in outcomes
+    ]
+    return AttemptRecord(
+        run=ctx.run_id,
+        generation=gen,
+        incumbent_score=incumbent,
+        select_split=ctx.select,
+        accepted=accepted,
+        candidates=cands,
+    )

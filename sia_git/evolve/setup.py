@@ -19,12 +19,21 @@ from sia_git.task import Task
 from sia_git.weights import publish
 
 
-def build_context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, echo: Echo,
-                  models: roles.Models, base: str, progress: Progress | None) -> Context:
+def build_context(
+    repo: Repo,
+    paths: RunPaths,
+    task: Task,
+    cfg: EvolveConfig,
+    echo: Echo,
+    models: roles.Models,
+    base: str,
+    progress: Progress | None,
+) -> Context:
     for w in models.warnings:
         echo(f"warning: {w}")
-    levers.check_forced(cfg.lever, task.manifest.weights is not None,
-                        models.proposer is not None, task.name)
+    levers.check_forced(
+        cfg.lever, task.manifest.weights is not None, models.proposer is not None, task.name
+    )
     proposers.check(cfg.proposer, models.proposer is not None)
     # Keys named by the model settings are secrets even when their names do not look it.
     repo = dataclasses.replace(repo, redactor=Redactor.from_env(key_names=models.key_names))
@@ -34,15 +43,25 @@ def build_context(repo: Repo, paths: RunPaths, task: Task, cfg: EvolveConfig, ec
     env = environment.build(task, cfg, paths.scratch, publish.store_of(repo), echo)
     # The repository's own pre-commit hooks, as of the commit the run started from.
     user_hooks = repo.read_file(base, CONFIG)
-    gates = CandidateGates.for_run(user_hooks, repo.sia_dir / "gate-cache",
-                                   task.manifest.agent.forbid_packages,
-                                   paths.scratch / "hooks-setup")
+    gates = CandidateGates.for_run(
+        user_hooks,
+        repo.sia_dir / "gate-cache",
+        task.manifest.agent.forbid_packages,
+        paths.scratch / "hooks-setup",
+    )
     # Last: a Ray executor starts processes that only loop's `_resumable` shuts down.
     runner = executors.make(cfg.executor, env.sandbox, cfg.ray_address, echo)
     shown = progress or Progress(echo)
     shown.start(paths.run_id, cfg.max_gen, lambda: models.budget.spent_usd, cfg.budget_usd)
-    ctx = Context(repo, paths, task, cfg, echo, models, progress=shown,
-                  env=dataclasses.replace(env, sandbox=runner, gates=gates,
-                                          target=models.target))
+    ctx = Context(
+        repo,
+        paths,
+        task,
+        cfg,
+        echo,
+        models,
+        progress=shown,
+        env=dataclasses.replace(env, sandbox=runner, gates=gates, target=models.target),
+    )
     ctx.proposer = proposers.make(cfg.proposer, ctx)
     return ctx

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 
+from sia_git import plugins
 from sia_git.errors import SiaError
 from sia_git.forges.base import Forge, Review
 from sia_git.gitrepo import Repo
@@ -19,8 +20,10 @@ __all__ = ["FORGES", "Forge", "Review", "help_line", "make", "names", "register"
 # name -> ("module:Class", one line of help)
 FORGES: dict[str, tuple[str, str]] = {
     "local": ("sia_git.forges.local:LocalForge", "review state in refs/sia/reviews, offline"),
-    "github": ("sia_git.forges.github:GitHubForge", "GitHub pull requests: GITHUB_TOKEN, pushes "
-               "to origin"),
+    "github": (
+        "sia_git.forges.github:GitHubForge",
+        "GitHub pull requests: GITHUB_TOKEN, pushes to origin",
+    ),
 }
 
 
@@ -30,6 +33,7 @@ def register(name: str, target: str, help_text: str) -> None:
 
 
 def names() -> list[str]:
+    plugins.load()
     return list(FORGES)
 
 
@@ -38,8 +42,8 @@ def help_line() -> str:
 
 
 def make(kind: str, repo: Repo, github_repo: str | None = None) -> Forge:
-    if kind not in FORGES:
-        raise SiaError(f"unknown forge '{kind}' ({' or '.join(FORGES)})")
+    if kind not in names():
+        raise SiaError(f"--forge {kind}: unknown forge (known: {', '.join(FORGES)})")
     module, _, cls = FORGES[kind][0].partition(":")
     forge: type[Forge] = getattr(importlib.import_module(module), cls)
     return forge.create(repo, github_repo)

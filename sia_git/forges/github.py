@@ -48,13 +48,15 @@ class GitHubForge(Forge):
         return Review(pr.number, pr.html_url, state, pr.head.ref, pr.base.ref)
 
     def find(self, head: str, base: str) -> Review | None:
-        pulls = self._call(lambda: list(self.gh.get_pulls(state="all", head=f"{self.owner}:"
-                                                          f"{head}", base=base)))
+        pulls = self._call(
+            lambda: list(self.gh.get_pulls(state="all", head=f"{self.owner}:{head}", base=base))
+        )
         return self._review(pulls[0]) if pulls else None
 
     def open(self, head: str, base: str, title: str, body: str) -> Review:
-        return self._review(self._call(lambda: self.gh.create_pull(
-            title=title, body=body, head=head, base=base)))
+        return self._review(
+            self._call(lambda: self.gh.create_pull(title=title, body=body, head=head, base=base))
+        )
 
     def update(self, review: Review, title: str, body: str) -> None:
         self._call(lambda: self.gh.get_pull(review.number).edit(title=title, body=body))
@@ -78,8 +80,10 @@ def _from_origin(repo: Repo) -> str:
     url = repo.git("remote", "get-url", "origin", check=False).strip()
     m = _REMOTE.search(url)
     if not m:
-        raise SiaError("--forge github: cannot tell the GitHub repository from origin "
-                       f"({url or 'no origin remote'}); set GITHUB_REPOSITORY=owner/name")
+        raise SiaError(
+            "--forge github: cannot tell the GitHub repository from origin "
+            f"({url or 'no origin remote'}); set GITHUB_REPOSITORY=owner/name"
+        )
     return m.group(1)
 
 

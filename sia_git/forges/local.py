@@ -60,8 +60,15 @@ class LocalForge(Forge):
 
     def open(self, head: str, base: str, title: str, body: str) -> Review:
         number = max(self.numbers(), default=0) + 1
-        data = {"number": number, "head": head, "base": base, "title": title, "body": body,
-                "state": "open", "comments": []}
+        data = {
+            "number": number,
+            "head": head,
+            "base": base,
+            "title": title,
+            "body": body,
+            "state": "open",
+            "comments": [],
+        }
         self._save(number, data, "opened")
         return self._review(number, data)
 

@@ -24,17 +24,28 @@ class GateResult:
     cached: int = 0  # files whose result came from the cache
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "report": self.report,
-                "findings": self.findings, "cached": self.cached}
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "report": self.report,
+            "findings": self.findings,
+            "cached": self.cached,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GateResult:
-        return cls(data["name"], bool(data["passed"]), data.get("report", ""),
-                   data.get("findings", []), data.get("cached", 0))
+        return cls(
+            data["name"],
+            bool(data["passed"]),
+            data.get("report", ""),
+            data.get("findings", []),
+            data.get("cached", 0),
+        )
 
 
-def run_gates(files: Sequence[Path], opts: Options, cache: Cache,
-              runners: Sequence[Runner] = RUNNERS) -> list[GateResult]:
+def run_gates(
+    files: Sequence[Path], opts: Options, cache: Cache, runners: Sequence[Runner] = RUNNERS
+) -> list[GateResult]:
     """Every gate on every file, the gates at once; one result per gate, in a fixed order."""
     contents = {str(p): p.read_bytes() for p in files}
     from concurrent.futures import ThreadPoolExecutor  # only here: `check` must start fast
@@ -43,8 +54,9 @@ def run_gates(files: Sequence[Path], opts: Options, cache: Cache,
         return list(pool.map(lambda r: _one(r, list(files), contents, opts, cache), runners))
 
 
-def _one(runner: Runner, files: list[Path], contents: dict[str, bytes], opts: Options,
-         cache: Cache) -> GateResult:
+def _one(
+    runner: Runner, files: list[Path], contents: dict[str, bytes], opts: Options, cache: Cache
+) -> GateResult:
     try:
         key = runner.key(opts)
     except OSError as exc:
@@ -67,8 +79,7 @@ def _one(runner: Runner, files: list[Path], contents: dict[str, bytes], opts: Op
             found[str(p)] = scanned.get(str(p), [])
             cache.put(key, blob_sha(contents[str(p)]), found[str(p)])
     findings = [{"path": path, **f} for path in sorted(found) for f in found[path]]
-    report = "\n".join(f"{f['path']}:{f['line']}: {f['rule']} {f['message']}"
-                       for f in findings)
+    report = "\n".join(f"{f['path']}:{f['line']}: {f['rule']} {f['message']}" for f in findings)
     return GateResult(runner.name, not findings, report, findings, cached)
 
 

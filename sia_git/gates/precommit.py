@@ -21,15 +21,23 @@ from sia_git.gates import GateResult
 CONFIG = ".pre-commit-config.yaml"
 HOOK_ID = "sia-git-gates"
 HOOK_FILES = r"^sia-agent/agent/"
-_STATUS = re.compile(r"^(?P<name>.+?)\.{3,}(?:\(no files to check\))?"
-                     r"(?P<status>Passed|Failed|Skipped)$")
+_STATUS = re.compile(
+    r"^(?P<name>.+?)\.{3,}(?:\(no files to check\))?"
+    r"(?P<status>Passed|Failed|Skipped)$"
+)
 TIMEOUT_S = 600
 
 
 def hook(entry: str) -> dict[str, Any]:
-    return {"id": HOOK_ID, "name": "sia-git gates (ruff, bandit, semgrep, secrets)",
-            "entry": entry, "language": "system", "types": ["python"], "files": HOOK_FILES,
-            "require_serial": True}
+    return {
+        "id": HOOK_ID,
+        "name": "sia-git gates (ruff, bandit, semgrep, secrets)",
+        "entry": entry,
+        "language": "system",
+        "types": ["python"],
+        "files": HOOK_FILES,
+        "require_serial": True,
+    }
 
 
 def merged_config(user_config: str | None, entry: str) -> str:
@@ -55,9 +63,14 @@ def merged_config(user_config: str | None, entry: str) -> str:
 def _pre_commit(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     # sia-git's own interpreter first on PATH, so `language: system` hooks find its tools.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return subprocess.run([sys.executable, "-m", "pre_commit", *args, "--color", "never"],
-                          cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S,
-                          env={**os.environ, "PATH": path, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", *args, "--color", "never"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env={**os.environ, "PATH": path, **env},
+    )
 
 
 def _scratch_repo(folder: Path) -> None:
@@ -74,8 +87,9 @@ class CandidateGates:
     forbid: tuple[str, ...]
 
     @classmethod
-    def for_run(cls, user_config: str | None, cache_dir: Path, forbid: list[str],
-                scratch: Path) -> CandidateGates:
+    def for_run(
+        cls, user_config: str | None, cache_dir: Path, forbid: list[str], scratch: Path
+    ) -> CandidateGates:
         """Build and check the config once, before any candidate: a user hook pre-commit
         cannot install (a remote repo, offline) is a setup error, not a failed candidate."""
         _preflight()
@@ -87,8 +101,10 @@ class CandidateGates:
             done = _pre_commit(["install-hooks", "--config", CONFIG], scratch, {})
             if done.returncode != 0:
                 last = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["?"]
-                raise SiaError(f"pre-commit cannot set up the hooks in this repository's {CONFIG} "
-                               f"(it must run offline: use `repo: local` hooks): {last[0][:200]}")
+                raise SiaError(
+                    f"pre-commit cannot set up the hooks in this repository's {CONFIG} "
+                    f"(it must run offline: use `repo: local` hooks): {last[0][:200]}"
+                )
         return gates
 
     def check(self, files: dict[str, bytes], scratch: Path) -> list[GateResult]:
@@ -105,14 +121,20 @@ class CandidateGates:
         (repo / CONFIG).write_text(self.config, encoding="utf-8")
         faults.point("gating")
         report = scratch / "gates.json"
-        env = {"SIA_GATE_REPORT": str(report), "SIA_GATE_CACHE": str(self.cache_dir),
-               "SIA_GATE_FORBID": ",".join(self.forbid)}
+        env = {
+            "SIA_GATE_REPORT": str(report),
+            "SIA_GATE_CACHE": str(self.cache_dir),
+            "SIA_GATE_FORBID": ",".join(self.forbid),
+        }
         try:
             done = _pre_commit(["run", "--config", CONFIG, "--files", *paths], repo, env)
         except subprocess.TimeoutExpired:
             return [GateResult("pre-commit", False, f"pre-commit timed out after {TIMEOUT_S}s")]
-        ours = ([GateResult.from_json(g) for g in json.loads(report.read_text())]
-                if report.is_file() else [])
+        ours = (
+            [GateResult.from_json(g) for g in json.loads(report.read_text())]
+            if report.is_file()
+            else []
+        )
         theirs = _user_hook_results(done.stdout)
         if not ours and done.returncode != 0 and not theirs:
             tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
@@ -126,13 +148,18 @@ def _preflight() -> None:
 
     from sia_git.gates.runners import semgrep_executable
 
-    missing = [m for m in ("pre_commit", "ruff", "bandit", "detect_secrets", "yaml")
-               if importlib.util.find_spec(m) is None]
+    missing = [
+        m
+        for m in ("pre_commit", "ruff", "bandit", "detect_secrets", "yaml")
+        if importlib.util.find_spec(m) is None
+    ]
     if semgrep_executable() is None:
         missing.append("semgrep")
     if missing:
-        raise SiaError(f"the gates need {', '.join(missing)}, which is not installed in "
-                       f"{sys.prefix}; reinstall sia-git (pip install sia-git)")
+        raise SiaError(
+            f"the gates need {', '.join(missing)}, which is not installed in "
+            f"{sys.prefix}; reinstall sia-git (pip install sia-git)"
+        )
 
 
 def _user_hook_results(output: str) -> list[GateResult]:

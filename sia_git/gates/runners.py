@@ -205,8 +205,17 @@ class Semgrep:
                 extra.write_text(_data_source_rule(opts.forbid_packages), encoding="utf-8")
                 configs += ["--config", str(extra)]
             # Offline: no version check (it stalls ~97 s), no metrics, local rules only.
-            argv = [exe_s, "scan", *configs, "--disable-version-check", "--metrics=off",
-                    "--json", "--quiet", "--no-git-ignore", *map(str, paths)]
+            argv = [
+                exe_s,
+                "scan",
+                *configs,
+                "--disable-version-check",
+                "--metrics=off",
+                "--json",
+                "--quiet",
+                "--no-git-ignore",
+                *map(str, paths),
+            ]
             env = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
             try:
                 # osemgrep (the native CLI) finds the same results ~10x faster than the Python

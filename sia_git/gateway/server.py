@@ -66,16 +66,20 @@ class Gateway:
                 f.write(json.dumps(entry) + "\n")
         return status, reply
 
-    def _answer(self, body: dict[str, Any], n: int,
-                entry: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _answer(
+        self, body: dict[str, Any], n: int, entry: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return _error(entry, 400, "`messages` must be a non-empty list")
         if n > self.max_calls:
             return _error(entry, 429, f"call limit reached ({self.max_calls} per run)")
         asked = body.get("max_tokens")
-        limit = min(asked, self.client.profile.max_tokens) if isinstance(asked, int) and (
-            asked > 0) else None
+        limit = (
+            min(asked, self.client.profile.max_tokens)
+            if isinstance(asked, int) and (asked > 0)
+            else None
+        )
         try:
             reply = self.client.chat(messages, max_tokens=limit)
         except BudgetExhausted as exc:
@@ -83,16 +87,31 @@ class Gateway:
         except ModelError as exc:
             entry["cost_usd"] = exc.cost_usd
             return _error(entry, 502, str(exc))
-        entry.update(reply=reply.content[:MAX_LOGGED_CHARS], cost_usd=reply.cost_usd,
-                     usage={"prompt_tokens": reply.prompt_tokens,
-                            "completion_tokens": reply.completion_tokens})
+        entry.update(
+            reply=reply.content[:MAX_LOGGED_CHARS],
+            cost_usd=reply.cost_usd,
+            usage={
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+            },
+        )
         return 200, {
-            "id": f"sia-gw-{n}", "object": "chat.completion", "model": self.client.profile.model,
-            "choices": [{"index": 0, "finish_reason": reply.finish_reason,
-                         "message": {"role": "assistant", "content": reply.content}}],
-            "usage": {"prompt_tokens": reply.prompt_tokens,
-                      "completion_tokens": reply.completion_tokens,
-                      "total_tokens": reply.prompt_tokens + reply.completion_tokens}}
+            "id": f"sia-gw-{n}",
+            "object": "chat.completion",
+            "model": self.client.profile.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": reply.finish_reason,
+                    "message": {"role": "assistant", "content": reply.content},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+            },
+        }
 
 
 def _error(entry: dict[str, Any], status: int, message: str) -> tuple[int, dict[str, Any]]:
@@ -102,8 +121,12 @@ def _error(entry: dict[str, Any], status: int, message: str) -> tuple[int, dict[
 
 def _shown(body: dict[str, Any]) -> dict[str, Any]:
     text = json.dumps(body.get("messages"))
-    return {"messages": text if len(text) <= MAX_LOGGED_CHARS
-            else text[:MAX_LOGGED_CHARS] + "[... cut]", "max_tokens": body.get("max_tokens")}
+    return {
+        "messages": text
+        if len(text) <= MAX_LOGGED_CHARS
+        else text[:MAX_LOGGED_CHARS] + "[... cut]",
+        "max_tokens": body.get("max_tokens"),
+    }
 
 
 def _handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:

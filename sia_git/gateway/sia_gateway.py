@@ -50,8 +50,9 @@ def complete(messages: list[dict], max_tokens: int = 512, timeout: float = 300.0
     conn = _UnixConnection(os.environ[ENV], timeout)
     try:
         body = json.dumps({"messages": messages, "max_tokens": max_tokens})
-        conn.request("POST", "/v1/chat/completions", body=body,
-                     headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST", "/v1/chat/completions", body=body, headers={"Content-Type": "application/json"}
+        )
         response = conn.getresponse()
         data = json.loads(response.read() or b"{}")
     finally:

@@ -29,11 +29,13 @@ class Budget:
             if self.exhausted:
                 raise BudgetExhausted(self.exhausted)
             if self.limit_usd is not None and (
-                    self.spent_usd + self._reserved + worst_case_usd > self.limit_usd):
+                self.spent_usd + self._reserved + worst_case_usd > self.limit_usd
+            ):
                 self.exhausted = (
                     f"budget ${self.limit_usd:.4f} reached: ${self.spent_usd:.4f} spent, "
                     f"${self._reserved:.4f} in flight, and the next call could cost up to "
-                    f"${worst_case_usd:.4f}")
+                    f"${worst_case_usd:.4f}"
+                )
                 raise BudgetExhausted(self.exhausted)
             self._reserved += worst_case_usd
             return worst_case_usd

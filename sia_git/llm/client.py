@@ -18,8 +18,15 @@ from typing import Any
 from sia_git.llm.budget import Budget, BudgetExhausted
 from sia_git.llm.profiles import ModelProfile
 
-__all__ = ["BudgetExhausted", "ChatReply", "ModelAuthError", "ModelClient", "ModelError",
-           "check_model", "litellm"]
+__all__ = [
+    "BudgetExhausted",
+    "ChatReply",
+    "ModelAuthError",
+    "ModelClient",
+    "ModelError",
+    "check_model",
+    "litellm",
+]
 
 
 class ModelError(Exception):
@@ -68,9 +75,11 @@ def check_model(profile: ModelProfile, role: str) -> None:
     try:
         lib.get_llm_provider(profile.model, api_base=profile.api_base)
     except Exception as exc:  # litellm raises several types for an unroutable name
-        raise SiaError(f"{role}: litellm cannot call model '{profile.model}' "
-                       f"({str(exc).splitlines()[0][:160]}); use provider/model, e.g. "
-                       "openai/gpt-4o-mini, or a profile name") from None
+        raise SiaError(
+            f"{role}: litellm cannot call model '{profile.model}' "
+            f"({str(exc).splitlines()[0][:160]}); use provider/model, e.g. "
+            "openai/gpt-4o-mini, or a profile name"
+        ) from None
 
 
 @dataclass
@@ -80,8 +89,12 @@ class ModelClient:
     sleep: Any = field(default=time.sleep, repr=False)  # replaced in tests of the backoff
     auth_error: str | None = None  # set once the provider refuses the key: the run must stop
 
-    def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
-             max_tokens: int | None = None) -> ChatReply:
+    def chat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+    ) -> ChatReply:
         lib = litellm()
         limit = max_tokens or self.profile.max_tokens
         reservation = self.budget.reserve(self._worst_case(lib, messages, tools, limit))
@@ -94,12 +107,23 @@ class ModelClient:
         finally:
             self.budget.settle(reservation, cost)
 
-    def _call_with_retries(self, lib: Any, messages: list[dict[str, Any]],
-                           tools: list[dict[str, Any]] | None, limit: int) -> Any:
+    def _call_with_retries(
+        self,
+        lib: Any,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        limit: int,
+    ) -> Any:
         p = self.profile
         kwargs: dict[str, Any] = {
-            "model": p.model, "messages": messages, "temperature": p.temperature,
-            "max_tokens": limit, "timeout": p.timeout_s, "num_retries": 0, "max_retries": 0}
+            "model": p.model,
+            "messages": messages,
+            "temperature": p.temperature,
+            "max_tokens": limit,
+            "timeout": p.timeout_s,
+            "num_retries": 0,
+            "max_retries": 0,
+        }
         if p.api_base:
             kwargs["api_base"] = p.api_base
         key = p.api_key()
@@ -111,28 +135,41 @@ class ModelClient:
             try:
                 return lib.completion(**kwargs)
             except (lib.AuthenticationError, lib.PermissionDeniedError) as exc:
-                self.auth_error = (f"{p.model} refused the credentials ({_status(exc)}): check "
-                                   f"{p.api_key_env or 'the provider key variable'}")
+                self.auth_error = (
+                    f"{p.model} refused the credentials ({_status(exc)}): check "
+                    f"{p.api_key_env or 'the provider key variable'}"
+                )
                 raise ModelAuthError(self.auth_error) from None
-            except (lib.RateLimitError, lib.InternalServerError, lib.ServiceUnavailableError,
-                    lib.APIConnectionError, lib.Timeout, lib.BadGatewayError) as exc:
+            except (
+                lib.RateLimitError,
+                lib.InternalServerError,
+                lib.ServiceUnavailableError,
+                lib.APIConnectionError,
+                lib.Timeout,
+                lib.BadGatewayError,
+            ) as exc:
                 if attempt == p.retries:
-                    raise ModelError(f"{p.model}: {_describe(exc)} after {attempt + 1} "
-                                     "attempt(s)") from None
-                self.sleep(p.backoff_s * (2 ** attempt) * (0.5 + random.random() / 2))  # noqa: S311
+                    raise ModelError(
+                        f"{p.model}: {_describe(exc)} after {attempt + 1} attempt(s)"
+                    ) from None
+                self.sleep(p.backoff_s * (2**attempt) * (0.5 + random.random() / 2))  # noqa: S311
             except lib.APIError as exc:
                 raise ModelError(f"{p.model}: {_describe(exc)}") from None
             except Exception as exc:  # a reply litellm cannot parse, among others
-                raise ModelError(f"{p.model}: {type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+                raise ModelError(
+                    f"{p.model}: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                ) from None
         raise AssertionError("unreachable")
 
     def _reply(self, lib: Any, response: Any) -> ChatReply:
         choice = response.choices[0]
         msg = choice.message
         content = msg.content or ""
-        calls = [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments or ""}
-                 for c in (getattr(msg, "tool_calls", None) or [])]
+        calls = [
+            {"id": c.id, "name": c.function.name, "arguments": c.function.arguments or ""}
+            for c in (getattr(msg, "tool_calls", None) or [])
+        ]
         size = len(content) + sum(len(c["arguments"]) for c in calls)
         usage = getattr(response, "usage", None)
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
@@ -140,22 +177,31 @@ class ModelClient:
         cost = self._cost(lib, response, prompt, completion)
         if size > self.profile.max_reply_chars:
             self.budget.settle(0.0, cost)
-            raise ModelError(f"{self.profile.model}: reply of {size:,} characters is over the "
-                             f"limit of {self.profile.max_reply_chars:,}", cost)
+            raise ModelError(
+                f"{self.profile.model}: reply of {size:,} characters is over the "
+                f"limit of {self.profile.max_reply_chars:,}",
+                cost,
+            )
         return ChatReply(content, calls, choice.finish_reason or "stop", prompt, completion, cost)
 
     def _cost(self, lib: Any, response: Any, prompt: int, completion: int) -> float:
         p = self.profile
         if p.input_cost_per_token is not None or p.output_cost_per_token is not None:
             return prompt * (p.input_cost_per_token or 0) + completion * (
-                p.output_cost_per_token or 0)
+                p.output_cost_per_token or 0
+            )
         try:
             return float(lib.completion_cost(completion_response=response) or 0.0)
         except Exception:  # a model missing from the price map costs what the profile says: 0
             return 0.0
 
-    def _worst_case(self, lib: Any, messages: list[dict[str, Any]],
-                    tools: list[dict[str, Any]] | None, limit: int) -> float:
+    def _worst_case(
+        self,
+        lib: Any,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        limit: int,
+    ) -> float:
         if self.budget.limit_usd is None:
             return 0.0
         try:
@@ -166,8 +212,7 @@ class ModelClient:
         if p.input_cost_per_token is not None or p.output_cost_per_token is not None:
             return prompt * (p.input_cost_per_token or 0) + limit * (p.output_cost_per_token or 0)
         try:
-            a, b = lib.cost_per_token(model=p.model, prompt_tokens=prompt,
-                                      completion_tokens=limit)
+            a, b = lib.cost_per_token(model=p.model, prompt_tokens=prompt, completion_tokens=limit)
             return float(a) + float(b)
         except Exception:
             return 0.0

@@ -31,21 +31,35 @@ class ModelProfile(BaseModel):
         if self.api_key_env:
             value = os.environ.get(self.api_key_env)
             if not value:
-                raise SiaError(f"model {self.model}: environment variable {self.api_key_env} "
-                               "(its api_key_env) is not set")
+                raise SiaError(
+                    f"model {self.model}: environment variable {self.api_key_env} "
+                    "(its api_key_env) is not set"
+                )
             return value
         # An OpenAI-compatible local server needs no key, but the client insists on one.
         return "no-key" if self.api_base else None
 
 
-def resolve(name: str, profiles: dict[str, ModelProfile], api_base: str | None = None,
-            api_key_env: str | None = None, timeout_s: float | None = None,
-            retries: int | None = None) -> ModelProfile:
+def resolve(
+    name: str,
+    profiles: dict[str, ModelProfile],
+    api_base: str | None = None,
+    api_key_env: str | None = None,
+    timeout_s: float | None = None,
+    retries: int | None = None,
+) -> ModelProfile:
     """A profile by name, or a litellm model string; flags given on the command line win."""
     base = profiles.get(name) or ModelProfile(model=name)
-    updates = {k: v for k, v in {"api_base": api_base, "api_key_env": api_key_env,
-                                 "timeout_s": timeout_s, "retries": retries}.items()
-               if v is not None}
+    updates = {
+        k: v
+        for k, v in {
+            "api_base": api_base,
+            "api_key_env": api_key_env,
+            "timeout_s": timeout_s,
+            "retries": retries,
+        }.items()
+        if v is not None
+    }
     profile = base.model_copy(update=updates)
     profile.api_key()  # a missing key is a configuration error: say so before any work starts
     return profile

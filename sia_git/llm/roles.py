@@ -22,13 +22,18 @@ class Models:
 
     @property
     def key_names(self) -> list[str]:
-        return [c.profile.api_key_env for c in (self.proposer, self.target)
-                if c is not None and c.profile.api_key_env]
+        return [
+            c.profile.api_key_env
+            for c in (self.proposer, self.target)
+            if c is not None and c.profile.api_key_env
+        ]
 
     @property
     def auth_error(self) -> str | None:
-        return next((c.auth_error for c in (self.proposer, self.target)
-                     if c is not None and c.auth_error), None)
+        return next(
+            (c.auth_error for c in (self.proposer, self.target) if c is not None and c.auth_error),
+            None,
+        )
 
     @property
     def proposer_name(self) -> str:
@@ -39,12 +44,15 @@ def build(cfg: EvolveConfig, spent_usd: float = 0.0) -> Models:
     budget = Budget(cfg.budget_usd, spent_usd)
     clients: list[ModelClient | None] = []
     for role, name, base, key in (
-            ("--model", cfg.model, cfg.api_base, cfg.api_key_env),
-            ("--target-model", cfg.target_model, cfg.target_api_base, cfg.target_api_key_env)):
+        ("--model", cfg.model, cfg.api_base, cfg.api_key_env),
+        ("--target-model", cfg.target_model, cfg.target_api_base, cfg.target_api_key_env),
+    ):
         if name is None:
             if base or key:
-                raise SiaError(f"{role.replace('model', 'api-base')} / api-key-env are set but "
-                               f"{role} is not; name the model too")
+                raise SiaError(
+                    f"{role.replace('model', 'api-base')} / api-key-env are set but "
+                    f"{role} is not; name the model too"
+                )
             clients.append(None)
             continue
         profile = resolve(name, cfg.profiles, base, key, cfg.model_timeout_s, cfg.model_retries)
@@ -56,10 +64,14 @@ def build(cfg: EvolveConfig, spent_usd: float = 0.0) -> Models:
             warnings.append("--budget-usd has no effect without --model or --target-model")
         for c in clients:
             if c is not None and not c.priced():
-                warnings.append(f"{c.profile.model} has no known price, so its calls count as "
-                                "$0 against --budget-usd (set input_cost_per_token and "
-                                "output_cost_per_token in its profile)")
+                warnings.append(
+                    f"{c.profile.model} has no known price, so its calls count as "
+                    "$0 against --budget-usd (set input_cost_per_token and "
+                    "output_cost_per_token in its profile)"
+                )
     if spent_usd and cfg.budget_usd is not None and spent_usd >= cfg.budget_usd:
-        raise SiaError(f"the run has spent ${spent_usd:.4f} of its ${cfg.budget_usd:.4f} budget; "
-                       "raise --budget-usd to go on")
+        raise SiaError(
+            f"the run has spent ${spent_usd:.4f} of its ${cfg.budget_usd:.4f} budget; "
+            "raise --budget-usd to go on"
+        )
     return Models(clients[0], clients[1], budget, warnings)

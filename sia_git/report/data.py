@@ -63,10 +63,10 @@ def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
     # Two git processes for every candidate's note and diff: a long run has thousands.
     notes = repo.read_files([f"{e.sha}:{IMPROVEMENT}" for e in entries])
     diffs = repo.diffs_to_parent([e.sha for e in entries], [CODE_DIR])
-    points = [_point(e, notes[f"{e.sha}:{IMPROVEMENT}"] or "", diffs.get(e.sha, ""))
-              for e in entries]
-    metric = next((e.trailers.get(T.METRIC, "") for e in hist.branch if e.kind == "generation"),
-                  "")
+    points = [
+        _point(e, notes[f"{e.sha}:{IMPROVEMENT}"] or "", diffs.get(e.sha, "")) for e in entries
+    ]
+    metric = next((e.trailers.get(T.METRIC, "") for e in hist.branch if e.kind == "generation"), "")
     maximize = "lower is better" not in metric
     live = [p for p in points if p.status == "accepted" and p.dev is not None]
     best = None
@@ -76,10 +76,20 @@ def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
         best = max(live, key=lambda p: (sign * (p.dev or 0.0), p.gen or 0))
     inc, _ = hist.incumbent()
     settings = read_run_toml(repo, hist.tip.sha)
-    return ReportData(hist.run_id, str(settings.get("task_name", "?")), metric, maximize, points,
-                      hist.costs, hist.stops, best, inc.gen,
-                      H.branch(hist.run_id), dict(settings.get("settings", {})),
-                      selection_warning(repo, hist))
+    return ReportData(
+        hist.run_id,
+        str(settings.get("task_name", "?")),
+        metric,
+        maximize,
+        points,
+        hist.costs,
+        hist.stops,
+        best,
+        inc.gen,
+        H.branch(hist.run_id),
+        dict(settings.get("settings", {})),
+        selection_warning(repo, hist),
+    )
 
 
 def _point(e: H.Entry, improvement: str, diff: str) -> Point:
@@ -89,6 +99,17 @@ def _point(e: H.Entry, improvement: str, diff: str) -> Point:
         reason = f"reverts {e.reverts[:10]}" if e.reverts else "a revert"
     if len(diff) > DIFF_CHARS:
         diff = diff[:DIFF_CHARS] + f"\n[... {len(diff) - DIFF_CHARS} more characters]\n"
-    return Point(e.gen, e.sha, e.status, t.get(T.LEVER), e.score,
-                 T.read_float(t.get(T.SCORE_TEST)), e.cost, e.subject, reason,
-                 t.get(T.GATES, ""), improvement, diff)
+    return Point(
+        e.gen,
+        e.sha,
+        e.status,
+        t.get(T.LEVER),
+        e.score,
+        T.read_float(t.get(T.SCORE_TEST)),
+        e.cost,
+        e.subject,
+        reason,
+        t.get(T.GATES, ""),
+        improvement,
+        diff,
+    )

@@ -23,18 +23,27 @@ def render(data: ReportData) -> Rendered:
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(bundled("templates") / "report")),
-        autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     score = report_plots.score_plot(data)
     dev_test = report_plots.dev_test_plot(data)
-    plots = {"score": _b64(score), "dev_test": _b64(dev_test) if dev_test else "",
-             "cost": _b64(report_plots.cost_plot(data))}
+    plots = {
+        "score": _b64(score),
+        "dev_test": _b64(dev_test) if dev_test else "",
+        "cost": _b64(report_plots.cost_plot(data)),
+    }
     cands = data.candidates()
-    counts = {"accepted": sum(p.status == "accepted" for p in cands),
-              "rejected": sum(p.status == "rejected" for p in cands),
-              "reverted": sum(p.status == "reverted" for p in cands),
-              "gate_failed": sum(p.gate_failed for p in cands)}
+    counts = {
+        "accepted": sum(p.status == "accepted" for p in cands),
+        "rejected": sum(p.status == "rejected" for p in cands),
+        "reverted": sum(p.status == "reverted" for p in cands),
+        "gate_failed": sum(p.gate_failed for p in cands),
+    }
     html = env.get_template("report.html.j2").render(
-        d=data, plots=plots, counts=counts, fmt=_fmt, version=__version__)
+        d=data, plots=plots, counts=counts, fmt=_fmt, version=__version__
+    )
     return Rendered(html, score)
 
 

@@ -48,22 +48,42 @@ def score_plot(data: ReportData) -> bytes:
     """Every candidate's score per generation, marked by verdict and coloured by lever, with the
     incumbent's curve."""
     fig, ax = _figure()
-    marks = {"accepted": dict(marker="o", s=64), "reverted": dict(marker="s", s=64),
-             "rejected": dict(marker="x", s=40)}
+    marks = {
+        "accepted": dict(marker="o", s=64),
+        "reverted": dict(marker="s", s=64),
+        "rejected": dict(marker="x", s=40),
+    }
     for status, style in marks.items():
         pts = [p for p in data.candidates() if p.status == status and p.dev is not None]
         for lever in sorted({p.lever or "harness" for p in pts}):
             mine = [p for p in pts if (p.lever or "harness") == lever]
             colour = LEVER_COLOURS.get(lever, OTHER_COLOUR)
             # A reverted generation is hollow; "x" has no face, so it takes the colour itself.
-            paint = {"c": colour} if status == "rejected" else {
-                "c": "none" if status == "reverted" else colour, "edgecolors": colour}
-            ax.scatter([p.gen for p in mine], [p.dev for p in mine], linewidths=1.5, zorder=3,
-                       label=f"{status}, {lever}", **paint, **style)  # type: ignore[arg-type]
+            paint = (
+                {"c": colour}
+                if status == "rejected"
+                else {"c": "none" if status == "reverted" else colour, "edgecolors": colour}
+            )
+            ax.scatter(
+                [p.gen for p in mine],
+                [p.dev for p in mine],
+                linewidths=1.5,
+                zorder=3,
+                label=f"{status}, {lever}",
+                **paint,
+                **style,
+            )  # type: ignore[arg-type]
     curve = incumbent_curve(data)
     if curve:
-        ax.step([g for g, _ in curve], [s for _, s in curve], where="post",
-                color=CURVE_COLOUR, linewidth=2.5, zorder=2, label="incumbent")
+        ax.step(
+            [g for g, _ in curve],
+            [s for _, s in curve],
+            where="post",
+            color=CURVE_COLOUR,
+            linewidth=2.5,
+            zorder=2,
+            label="incumbent",
+        )
     _mark_failed(ax, data.candidates())
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("generation")
@@ -79,8 +99,16 @@ def _mark_failed(ax: Any, points: list[Point]) -> None:
     failed = [p for p in points if p.dev is None and p.gen is not None]
     if failed:
         low = ax.get_ylim()[0]
-        ax.scatter([p.gen for p in failed], [low] * len(failed), marker="v", c=OTHER_COLOUR,
-                   s=50, zorder=3, clip_on=False, label="failed (no score)")
+        ax.scatter(
+            [p.gen for p in failed],
+            [low] * len(failed),
+            marker="v",
+            c=OTHER_COLOUR,
+            s=50,
+            zorder=3,
+            clip_on=False,
+            label="failed (no score)",
+        )
 
 
 def dev_test_plot(data: ReportData) -> bytes | None:
@@ -89,17 +117,32 @@ def dev_test_plot(data: ReportData) -> bytes | None:
     if not pts:
         return None
     fig, ax = _figure(5.5, 5.0)
-    for status, colour in (("rejected", OTHER_COLOUR), ("reverted", "#ff7f0e"),
-                           ("accepted", CURVE_COLOUR)):
+    for status, colour in (
+        ("rejected", OTHER_COLOUR),
+        ("reverted", "#ff7f0e"),
+        ("accepted", CURVE_COLOUR),
+    ):
         mine = [p for p in pts if p.status == status]
         if mine:
-            ax.scatter([p.dev for p in mine], [p.test for p in mine], c=colour, s=40,
-                       label=status, zorder=3)
+            ax.scatter(
+                [p.dev for p in mine],
+                [p.test for p in mine],
+                c=colour,
+                s=40,
+                label=status,
+                zorder=3,
+            )
     values = [v for p in pts for v in (p.dev, p.test) if v is not None]
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.05 or 0.01
-    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="#999999", linestyle="--",
-            linewidth=1, label="dev = test")
+    ax.plot(
+        [lo - pad, hi + pad],
+        [lo - pad, hi + pad],
+        color="#999999",
+        linestyle="--",
+        linewidth=1,
+        label="dev = test",
+    )
     ax.set_xlabel("dev score")
     ax.set_ylabel("test score")
     ax.set_title("dev against test")

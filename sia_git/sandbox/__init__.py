@@ -44,4 +44,3 @@ class Sandbox:
 
     def close(self) -> None:
         self._backend.close()
-

@@ -68,8 +68,10 @@ def allowed_paths(packages: list[str], forbid: list[str]) -> list[Path]:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             if name in packages:
-                raise SiaError(f"the task lets its agent use '{name}', which is not installed "
-                               f"here: pip install {name}") from None
+                raise SiaError(
+                    f"the task lets its agent use '{name}', which is not installed "
+                    f"here: pip install {name}"
+                ) from None
             continue  # an optional dependency that is not installed
         paths |= _top_levels(dist) | _metadata_dir(dist)
         todo.extend(_requirements(dist))
@@ -90,8 +92,12 @@ def hidden_paths(forbid: list[str]) -> list[Path]:
 def site_dirs() -> list[Path]:
     """Every site-packages folder this interpreter (and its base interpreter) knows."""
     dirs = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
-    base = sysconfig.get_paths(vars={"base": sysconfig.get_config_var("installed_base"),
-                                     "platbase": sysconfig.get_config_var("installed_platbase")})
+    base = sysconfig.get_paths(
+        vars={
+            "base": sysconfig.get_config_var("installed_base"),
+            "platbase": sysconfig.get_config_var("installed_platbase"),
+        }
+    )
     dirs |= {base["purelib"], base["platlib"], *site.getsitepackages()}
     dirs |= {"/usr/lib/python3/dist-packages", "/usr/local/lib/python3/dist-packages"}
     return sorted(Path(d) for d in dirs if Path(d).is_dir())

@@ -52,8 +52,10 @@ def _sweep_stale(root: Path) -> None:
                 for pid in _read(path / "cgroup.procs").split():
                     with contextlib.suppress(OSError):
                         os.kill(int(pid), signal.SIGKILL)
-            if (not _read(path / "cgroup.procs").strip()
-                    and time.time() - path.stat().st_mtime > STALE_CGROUP_S):
+            if (
+                not _read(path / "cgroup.procs").strip()
+                and time.time() - path.stat().st_mtime > STALE_CGROUP_S
+            ):
                 path.rmdir()
 
 
@@ -152,18 +154,31 @@ class PidsCgroup:
                     time.sleep(0.02)
 
 
-def run_limited(argv: list[str], env: dict[str, str], cwd: Path, limits: Limits,
-                stdout: Path, stderr: Path) -> Finished:
+def run_limited(
+    argv: list[str], env: dict[str, str], cwd: Path, limits: Limits, stdout: Path, stderr: Path
+) -> Finished:
     """Run argv with rlimits, a pids cgroup and a wall timeout; kill everything it started."""
     cgroup = PidsCgroup(limits.max_procs)
-    cfg = {"cgroup": cgroup.procs_file, "rlimits": limits.rlimits(), "argv": argv, "env": env,
-           "parent": os.getpid()}
+    cfg = {
+        "cgroup": cgroup.procs_file,
+        "rlimits": limits.rlimits(),
+        "argv": argv,
+        "env": env,
+        "parent": os.getpid(),
+    }
     launcher = [sys.executable, "-S", "-c", _LAUNCHER, json.dumps(cfg)]
     start = time.monotonic()
     timed_out = False
     with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen(launcher, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=err, start_new_session=True, env={})
+        proc = subprocess.Popen(
+            launcher,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            env={},
+        )
         faults.point("running")  # the agent is running: it must die with sia-git
         try:
             proc.wait(timeout=limits.timeout_s)
@@ -175,8 +190,9 @@ def run_limited(argv: list[str], env: dict[str, str], cwd: Path, limits: Limits,
             leftovers = cgroup.kill_all()
             proc.wait()
             cgroup.remove()
-    return Finished(None if timed_out else proc.returncode, timed_out,
-                    time.monotonic() - start, leftovers)
+    return Finished(
+        None if timed_out else proc.returncode, timed_out, time.monotonic() - start, leftovers
+    )
 
 
 def _read(path: Path) -> str:

@@ -13,8 +13,13 @@ from sia_git.sandbox.procs import Limits
 
 TAIL = 4000
 GATEWAY_IN_SANDBOX = "/sia/gateway.sock"
-AGENT_ARGS = ["/sia/agent/target_agent.py", "--dataset_dir", "/sia/dataset",
-              "--working_dir", "/sia/work"]
+AGENT_ARGS = [
+    "/sia/agent/target_agent.py",
+    "--dataset_dir",
+    "/sia/dataset",
+    "--working_dir",
+    "/sia/work",
+]
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,13 @@ class RunSpec:
         return self.scratch / "stderr.txt"
 
     def resolved(self) -> RunSpec:
-        return replace(self, agent_dir=self.agent_dir.resolve(),
-                       dataset_dir=self.dataset_dir.resolve(), scratch=self.scratch.resolve(),
-                       mounts={n: p.resolve() for n, p in self.mounts.items()})
+        return replace(
+            self,
+            agent_dir=self.agent_dir.resolve(),
+            dataset_dir=self.dataset_dir.resolve(),
+            scratch=self.scratch.resolve(),
+            mounts={n: p.resolve() for n, p in self.mounts.items()},
+        )
 
 
 @dataclass
@@ -75,11 +84,25 @@ class RunResult:
         return f"exit code {self.exit_code}: {last[0][:200]}"
 
     @classmethod
-    def read(cls, backend: str, spec: RunSpec, exit_code: int | None, timed_out: bool,
-             duration_s: float, leftovers_killed: int = 0) -> RunResult:
+    def read(
+        cls,
+        backend: str,
+        spec: RunSpec,
+        exit_code: int | None,
+        timed_out: bool,
+        duration_s: float,
+        leftovers_killed: int = 0,
+    ) -> RunResult:
         """The result of a finished run, with the tails of the logs it wrote."""
-        return cls(backend, exit_code, timed_out, duration_s, tail(spec.stdout),
-                   tail(spec.stderr), leftovers_killed)
+        return cls(
+            backend,
+            exit_code,
+            timed_out,
+            duration_s,
+            tail(spec.stdout),
+            tail(spec.stderr),
+            leftovers_killed,
+        )
 
 
 def tail(path: Path) -> str:
@@ -94,8 +117,13 @@ def interpreter() -> tuple[str, Path]:
     return exe, Path(sys.base_prefix).resolve()
 
 
-def agent_env(site: str, home: str, seed: int, gateway: str | None = None,
-              mounts: Mapping[str, Path] | None = None) -> dict[str, str]:
+def agent_env(
+    site: str,
+    home: str,
+    seed: int,
+    gateway: str | None = None,
+    mounts: Mapping[str, Path] | None = None,
+) -> dict[str, str]:
     """The agent's whole environment: nothing is inherited, so no key or token gets in. The
     model gateway, when there is one, is a Unix socket: the network stays cut. Read-only
     mounts (the base model, the adapter) are named by SIA_<NAME>_DIR."""
@@ -103,19 +131,38 @@ def agent_env(site: str, home: str, seed: int, gateway: str | None = None,
     extra |= {f"SIA_{n.upper()}_DIR": str(p) for n, p in (mounts or {}).items()}
     if mounts:
         # Model libraries: everything they need is mounted; never try the (absent) network.
-        extra |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": "/tmp/hf",
-                  "TOKENIZERS_PARALLELISM": "false"}
+        extra |= {
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "HF_HOME": "/tmp/hf",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
     # USER/LOGNAME: there is no passwd entry for the agent's uid, and libraries ask who it is
     # (getpass.getuser, e.g. torch's cache folders).
-    return {**extra, "PATH": "/usr/bin:/bin", "HOME": home, "USER": "sia", "LOGNAME": "sia",
-            "PYTHONPATH": site, "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "TMPDIR": "/tmp",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "SIA_SEED": str(seed)}
+    return {
+        **extra,
+        "PATH": "/usr/bin:/bin",
+        "HOME": home,
+        "USER": "sia",
+        "LOGNAME": "sia",
+        "PYTHONPATH": site,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "TMPDIR": "/tmp",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "SIA_SEED": str(seed),
+    }
 
 
 def inside_env(spec: RunSpec) -> dict[str, str]:
     """The environment of an agent that sees the sandbox's own layout (/sia/...)."""
-    return agent_env("/sia/site", "/sia/work", spec.seed,
-                     GATEWAY_IN_SANDBOX if spec.gateway else None,
-                     {n: Path(f"/sia/{n}") for n in spec.mounts})
+    return agent_env(
+        "/sia/site",
+        "/sia/work",
+        spec.seed,
+        GATEWAY_IN_SANDBOX if spec.gateway else None,
+        {n: Path(f"/sia/{n}") for n in spec.mounts},
+    )

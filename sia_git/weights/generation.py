@@ -56,8 +56,12 @@ class Rewarder:
             w.writerow(["id", self.job.label_column])
             w.writerows(zip(ids, answers, strict=True))
         out = self.scratch / "result.json"
-        fill = {"{predictions}": str(preds), "{answers}": str(self.scratch / "answers"),
-                "{split}": "train", "{output}": str(out)}
+        fill = {
+            "{predictions}": str(preds),
+            "{answers}": str(self.scratch / "answers"),
+            "{split}": "train",
+            "{output}": str(out),
+        }
         argv = [fill.get(a, a) for a in self.job.evaluator or []]
         subprocess.run(argv, check=True, capture_output=True, timeout=600)
         status = {i["id"]: i.get("status") for i in json.loads(out.read_text())["items"]}
@@ -82,28 +86,46 @@ class GenerationTrainer:
         if job.init_adapter:
             self.model = PeftModel.from_pretrained(base, job.init_adapter, is_trainable=True)
         else:
-            self.model = get_peft_model(base, LoraConfig(
-                task_type=TaskType.CAUSAL_LM, r=hp.r, lora_alpha=hp.r * hp.alpha_ratio,
-                lora_dropout=hp.dropout, target_modules=job.target_modules))
+            self.model = get_peft_model(
+                base,
+                LoraConfig(
+                    task_type=TaskType.CAUSAL_LM,
+                    r=hp.r,
+                    lora_alpha=hp.r * hp.alpha_ratio,
+                    lora_dropout=hp.dropout,
+                    target_modules=job.target_modules,
+                ),
+            )
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model.to(self.device)
         self.optimizer = torch.optim.AdamW(
-            [p for p in self.model.parameters() if p.requires_grad], lr=hp.lr)
+            [p for p in self.model.parameters() if p.requires_grad], lr=hp.lr
+        )
 
     def step(self, prompts: list[str], ids: list[str], reward: Rewarder) -> dict[str, float]:
         import torch
 
         k = self.hp.group_size
-        enc = self.tokenizer(prompts, padding=True, truncation=True,
-                             max_length=self.job.max_length, return_tensors="pt").to(self.device)
+        enc = self.tokenizer(
+            prompts,
+            padding=True,
+            truncation=True,
+            max_length=self.job.max_length,
+            return_tensors="pt",
+        ).to(self.device)
         width = enc["input_ids"].shape[1]
         self.model.eval()
         with torch.no_grad():
             seqs = self.model.generate(
                 input_ids=enc["input_ids"].repeat_interleave(k, 0),
-                attention_mask=enc["attention_mask"].repeat_interleave(k, 0), do_sample=True,
-                temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=self.job.max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id)
+                attention_mask=enc["attention_mask"].repeat_interleave(k, 0),
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                top_p=1.0,
+                max_new_tokens=self.job.max_new_tokens,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
         texts = self.tokenizer.batch_decode(seqs[:, width:], skip_special_tokens=True)
         answers = [t.strip().splitlines()[0].strip() if t.strip() else "" for t in texts]
         rewards = torch.zeros(len(prompts), k)
@@ -116,9 +138,12 @@ class GenerationTrainer:
         self.model.train()
         mask = self._answer_mask(seqs, width)
         attention = torch.cat([enc["attention_mask"].repeat_interleave(k, 0), mask], dim=1)
-        logits = self.model(input_ids=seqs, attention_mask=attention).logits[:, width - 1:-1]
-        logp = torch.log_softmax(logits.float(), -1).gather(
-            -1, seqs[:, width:].unsqueeze(-1)).squeeze(-1)
+        logits = self.model(input_ids=seqs, attention_mask=attention).logits[:, width - 1 : -1]
+        logp = (
+            torch.log_softmax(logits.float(), -1)
+            .gather(-1, seqs[:, width:].unsqueeze(-1))
+            .squeeze(-1)
+        )
         per_answer = (logp * mask).sum(1) / mask.sum(1).clamp(min=1)
         loss = -(adv * per_answer).mean()
         loss.backward()
@@ -147,8 +172,14 @@ def train_generation(job: Job, progress: Progress) -> dict[str, Any]:
         return trainer.step([prompts[j] for j in idx], [ids[j] for j in idx], reward)
 
     loop = run_epochs(job, trainer.hp, len(rows), step, progress)
-    record = record_of(job, trainer.hp, len(rows), loop, trainer.device,
-                       epoch_rewards=[e.get("reward") for e in loop.epochs],
-                       max_new_tokens=job.max_new_tokens)
+    record = record_of(
+        job,
+        trainer.hp,
+        len(rows),
+        loop,
+        trainer.device,
+        epoch_rewards=[e.get("reward") for e in loop.epochs],
+        max_new_tokens=job.max_new_tokens,
+    )
     save_adapter(trainer.model, job, Path(job.out_dir), record)
     return record

@@ -50,8 +50,15 @@ SPACE: Space = {
 }
 
 
-def propose(history: list[Trial], seed_key: str, direction: str, generation: int, n: int,
-            seed: int, task_defaults: dict[str, Any] | None = None) -> list[HParams]:
+def propose(
+    history: list[Trial],
+    seed_key: str,
+    direction: str,
+    generation: int,
+    n: int,
+    seed: int,
+    task_defaults: dict[str, Any] | None = None,
+) -> list[HParams]:
     """`n` untried settings: the defaults (the task's, over sia-git's) first, a sound starting
     point; then the optimiser."""
     defaults = HParams.model_validate({**(task_defaults or {}), "seed": seed}).model_dump()
@@ -61,8 +68,9 @@ def propose(history: list[Trial], seed_key: str, direction: str, generation: int
     # search() never returns `current` (the defaults): it counts as tried.
     current = {k: defaults[k] for k in SPACE}
     if n > len(out):
-        found = search(SPACE, current, history, f"{seed_key}/weights", direction, generation,
-                       n - len(out))
+        found = search(
+            SPACE, current, history, f"{seed_key}/weights", direction, generation, n - len(out)
+        )
         out += [{**defaults, **k} for k in found]
     return [HParams.model_validate({**d, "seed": seed}) for d in out]
 

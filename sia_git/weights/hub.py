@@ -40,16 +40,18 @@ class Card:
 
     def render(self) -> str:
         base = self.base_model.removeprefix("package:")
-        return (f"---\nlibrary_name: peft\ntags:\n- sia-git\n- lora\n---\n\n"
-                f"# sia-git adapter for task `{self.task}`\n\n"
-                f"A LoRA adapter trained by sia-git's weights lever, for the base model "
-                f"`{base}` (revision `{self.base_revision}`).\n\n"
-                f"| | |\n|---|---|\n| task | `{self.task}` |\n| score | {self.score} "
-                f"({self.metric}) |\n| run | `{self.run}` |\n| commit | `{self.commit}` |\n"
-                f"| content hash | `{self.address}` |\n| training | `{self.hparams}` |\n\n"
-                f"The tag `{self.commit}` on this repository is the generation's commit: "
-                f"`sia-git adapters pull {self.commit[:10]}` in a clone of the run gets exactly "
-                "these weights and checks them against the hash.\n")
+        return (
+            f"---\nlibrary_name: peft\ntags:\n- sia-git\n- lora\n---\n\n"
+            f"# sia-git adapter for task `{self.task}`\n\n"
+            f"A LoRA adapter trained by sia-git's weights lever, for the base model "
+            f"`{base}` (revision `{self.base_revision}`).\n\n"
+            f"| | |\n|---|---|\n| task | `{self.task}` |\n| score | {self.score} "
+            f"({self.metric}) |\n| run | `{self.run}` |\n| commit | `{self.commit}` |\n"
+            f"| content hash | `{self.address}` |\n| training | `{self.hparams}` |\n\n"
+            f"The tag `{self.commit}` on this repository is the generation's commit: "
+            f"`sia-git adapters pull {self.commit[:10]}` in a clone of the run gets exactly "
+            "these weights and checks them against the hash.\n"
+        )
 
 
 class Hub:
@@ -66,15 +68,24 @@ class Hub:
             staged = Path(tmp) / "adapter"
             shutil.copytree(folder, staged)
             (staged / "README.md").write_text(card.render(), encoding="utf-8")
-            info: Any = self._call("upload", lambda: self.api.upload_folder(
-                repo_id=self.repo, folder_path=staged, repo_type="model", commit_message=(
-                    f"sia-git: adapter of {card.run} at {card.commit[:10]} "
-                    f"({card.address[:19]})")))
+            info: Any = self._call(
+                "upload",
+                lambda: self.api.upload_folder(
+                    repo_id=self.repo,
+                    folder_path=staged,
+                    repo_type="model",
+                    commit_message=(
+                        f"sia-git: adapter of {card.run} at {card.commit[:10]} "
+                        f"({card.address[:19]})"
+                    ),
+                ),
+            )
         return str(info.oid)
 
     def ensure_repo(self) -> None:
-        self._call("create", lambda: self.api.create_repo(self.repo, repo_type="model",
-                                                          exist_ok=True))
+        self._call(
+            "create", lambda: self.api.create_repo(self.repo, repo_type="model", exist_ok=True)
+        )
 
     def tag(self, commit_sha: str, hub_commit: str) -> None:
         """Tag `hub_commit` with the generation's SHA; an existing tag on the same upload is
@@ -82,14 +93,21 @@ class Hub:
         from huggingface_hub.errors import HfHubHTTPError
 
         try:
-            self.api.create_tag(self.repo, tag=commit_sha, revision=hub_commit,
-                                repo_type="model", tag_message=f"sia-git generation {commit_sha}")
+            self.api.create_tag(
+                self.repo,
+                tag=commit_sha,
+                revision=hub_commit,
+                repo_type="model",
+                tag_message=f"sia-git generation {commit_sha}",
+            )
         except HfHubHTTPError as exc:
             if getattr(exc.response, "status_code", None) != 409:
                 raise HubError(f"hub {self.endpoint}: tagging {self.repo}: {_why(exc)}") from None
             if self.resolve(commit_sha) != hub_commit:
-                raise HubError(f"hub {self.endpoint}: tag {commit_sha[:10]} in {self.repo} "
-                               "already points at another upload") from None
+                raise HubError(
+                    f"hub {self.endpoint}: tag {commit_sha[:10]} in {self.repo} "
+                    "already points at another upload"
+                ) from None
         except Exception as exc:
             raise HubError(f"hub {self.endpoint}: tagging {self.repo}: {_why(exc)}") from None
 
@@ -100,8 +118,12 @@ class Hub:
     def download(self, revision: str, dest: Path) -> Path:
         from huggingface_hub import snapshot_download
 
-        self._call("download", lambda: snapshot_download(
-            self.repo, revision=revision, local_dir=dest, endpoint=self.endpoint))
+        self._call(
+            "download",
+            lambda: snapshot_download(
+                self.repo, revision=revision, local_dir=dest, endpoint=self.endpoint
+            ),
+        )
         return dest
 
     def _call(self, what: str, fn: Any) -> Any:

@@ -93,16 +93,22 @@ def run_epochs(job: Job, hp: HParams, rows: int, step: Step, progress: Progress)
         totals: dict[str, float] = {}
         done = 0
         for i in range(per_epoch):
-            got = step(order[i * hp.batch_size:(i + 1) * hp.batch_size])
+            got = step(order[i * hp.batch_size : (i + 1) * hp.batch_size])
             done, out.steps = done + 1, out.steps + 1
             for k, v in got.items():
                 totals[k] = totals.get(k, 0.0) + v
-            progress({"event": "progress", "epoch": epoch + 1, "epochs": hp.epochs,
-                      "step": i + 1, "steps": per_epoch,
-                      **{k: round(v / done, 5) for k, v in totals.items()}})
+            progress(
+                {
+                    "event": "progress",
+                    "epoch": epoch + 1,
+                    "epochs": hp.epochs,
+                    "step": i + 1,
+                    "steps": per_epoch,
+                    **{k: round(v / done, 5) for k, v in totals.items()},
+                }
+            )
             if time.monotonic() > deadline:
-                out.stopped = (f"the time limit ({job.max_seconds:g} s) ran out in epoch "
-                               f"{epoch + 1}")
+                out.stopped = f"the time limit ({job.max_seconds:g} s) ran out in epoch {epoch + 1}"
                 break
         out.epochs.append({k: round(v / max(1, done), 6) for k, v in totals.items()})
         if out.stopped:
@@ -110,15 +116,26 @@ def run_epochs(job: Job, hp: HParams, rows: int, step: Step, progress: Progress)
     return out
 
 
-def record_of(job: Job, hp: HParams, rows: int, loop: Loop, device: str,
-              **extra: Any) -> dict[str, Any]:
-    return {"objective": job.objective, "base_model": job.base_model,
-            "base_revision": job.base_revision, "template": job.template,
-            "max_length": job.max_length, "target_modules": job.target_modules,
-            "hparams": hp.model_dump(), "train_rows": rows, "steps": loop.steps,
-            "epoch_losses": [e.get("loss") for e in loop.epochs], "stopped_early": loop.stopped,
-            "continued_from": job.init_adapter and Path(job.init_adapter).name,
-            "device": device, "versions": versions(), **extra}
+def record_of(
+    job: Job, hp: HParams, rows: int, loop: Loop, device: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "objective": job.objective,
+        "base_model": job.base_model,
+        "base_revision": job.base_revision,
+        "template": job.template,
+        "max_length": job.max_length,
+        "target_modules": job.target_modules,
+        "hparams": hp.model_dump(),
+        "train_rows": rows,
+        "steps": loop.steps,
+        "epoch_losses": [e.get("loss") for e in loop.epochs],
+        "stopped_early": loop.stopped,
+        "continued_from": job.init_adapter and Path(job.init_adapter).name,
+        "device": device,
+        "versions": versions(),
+        **extra,
+    }
 
 
 def versions() -> dict[str, str]:

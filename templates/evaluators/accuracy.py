@@ -68,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     predicted = read_predictions(args.predictions / "predictions" / f"{args.split}.csv", label)
     result = score(answers, predicted)
     args.output.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    print(f"{args.split}: accuracy {result['score']:.4f} ({result['metrics']['correct']}/"
-          f"{result['metrics']['total']})")
+    print(
+        f"{args.split}: accuracy {result['score']:.4f} ({result['metrics']['correct']}/"
+        f"{result['metrics']['total']})"
+    )
     return 0
 
 

@@ -24,11 +24,14 @@ AUTO = "auto"
 
 # name -> ("module:Class", one line of help)
 PROPOSERS: dict[str, tuple[str, str]] = {
-    "search": ("sia_git.evolve.proposers.search:OfflineSearch",
-               "offline: a bandit picks the knobs or weights lever, optuna its settings"),
-    "feedback": ("sia_git.evolve.proposers.feedback:FeedbackAgents",
-                 "a Feedback-Agent per candidate reads the run and changes the agent; needs "
-                 "--model"),
+    "search": (
+        "sia_git.evolve.proposers.search:OfflineSearch",
+        "offline: a bandit picks the knobs or weights lever, optuna its settings",
+    ),
+    "feedback": (
+        "sia_git.evolve.proposers.feedback:FeedbackAgents",
+        "a Feedback-Agent per candidate reads the run and changes the agent; needs --model",
+    ),
 }
 
 
@@ -43,8 +46,9 @@ def names() -> list[str]:
 
 
 def help_line() -> str:
-    return (f"{AUTO} (feedback with --model, else search), "
-            + ", ".join(f"{name} ({text})" for name, (_, text) in PROPOSERS.items()))
+    return f"{AUTO} (feedback with --model, else search), " + ", ".join(
+        f"{name} ({text})" for name, (_, text) in PROPOSERS.items()
+    )
 
 
 def resolve(name: str, has_model: bool) -> str:

@@ -33,28 +33,35 @@ class FeedbackAgents(Proposer):
     def describe(self) -> str:
         ctx = self.ctx
         target = ctx.models.target
-        return (f"{ctx.models.proposer_name}"
-                + (f", target model {target.profile.model} via the gateway" if target else "")
-                + (f", budget ${ctx.cfg.budget_usd:g}" if ctx.cfg.budget_usd else ""))
+        return (
+            f"{ctx.models.proposer_name}"
+            + (f", target model {target.profile.model} via the gateway" if target else "")
+            + (f", budget ${ctx.cfg.budget_usd:g}" if ctx.cfg.budget_usd else "")
+        )
 
     def propose(self, rnd: Round) -> list[Maker]:
         ctx = self.ctx
         if not rnd.levers:
-            ctx.echo(f"gen {rnd.gen}: stopping: the agent cannot be changed by the "
-                     f"{ctx.cfg.lever} lever (it declares no KNOBS/KNOB_SPACE)")
+            ctx.echo(
+                f"gen {rnd.gen}: stopping: the agent cannot be changed by the "
+                f"{ctx.cfg.lever} lever (it declares no KNOBS/KNOB_SPACE)"
+            )
             return []
         view = RunView(ctx.repo, ctx.run_id, rnd.hist, ctx.dataset, ctx.select)
         pool = KnobPool(ctx, rnd.hist, rnd.source, rnd.gen, rnd.adapter)
-        return [lambda i=i: feedback_proposal(ctx, view, rnd.files, rnd.gen, i, pool, rnd.levers)
-                for i in range(1, ctx.cfg.candidates + 1)]
+        return [
+            lambda i=i: feedback_proposal(ctx, view, rnd.files, rnd.gen, i, pool, rnd.levers)
+            for i in range(1, ctx.cfg.candidates + 1)
+        ]
 
 
 class KnobPool:
     """Knob settings for the candidates whose Feedback-Agent chose the knobs lever without
     editing: proposed once per generation by the optimiser, one distinct setting each."""
 
-    def __init__(self, ctx: Context, hist: H.RunHistory, source: str, gen: int,
-                 adapter: str | None = None) -> None:
+    def __init__(
+        self, ctx: Context, hist: H.RunHistory, source: str, gen: int, adapter: str | None = None
+    ) -> None:
         self._args = (ctx, hist, source, gen)
         self._adapter = adapter
         self._weights: list[HParams] | None = None
@@ -65,11 +72,13 @@ class KnobPool:
         with self._lock:
             if self._proposals is None:
                 ctx, hist, source, gen = self._args
-                proposer = KnobProposer(f"{ctx.task.name}/{ctx.cfg.seed}",
-                                        ctx.task.manifest.metric.direction)
+                proposer = KnobProposer(
+                    f"{ctx.task.name}/{ctx.cfg.seed}", ctx.task.manifest.metric.direction
+                )
                 try:
-                    self._proposals = proposer.propose(source, hist.trials(self._adapter), gen,
-                                                       ctx.cfg.candidates)
+                    self._proposals = proposer.propose(
+                        source, hist.trials(self._adapter), gen, ctx.cfg.candidates
+                    )
                 except knobmod.KnobError:
                     self._proposals = []
             return self._proposals[index - 1] if index <= len(self._proposals) else None
@@ -81,57 +90,99 @@ class KnobPool:
                 ctx, hist, _source, gen = self._args
                 w = ctx.task.manifest.weights
                 self._weights = hparams.propose(
-                    hist.weight_trials(), f"{ctx.task.name}/{ctx.cfg.seed}",
-                    ctx.task.manifest.metric.direction, gen, ctx.cfg.candidates, ctx.cfg.seed,
-                    w.hparams if w else None)
+                    hist.weight_trials(),
+                    f"{ctx.task.name}/{ctx.cfg.seed}",
+                    ctx.task.manifest.metric.direction,
+                    gen,
+                    ctx.cfg.candidates,
+                    ctx.cfg.seed,
+                    w.hparams if w else None,
+                )
             return self._weights[(index - 1) % len(self._weights)]
 
 
-def feedback_proposal(ctx: Context, view: RunView, files: dict[str, bytes], gen: int,
-                      index: int, knobs: KnobPool,
-                      levers: tuple[str, ...] = ("harness", "knobs")) -> Proposal:
+def feedback_proposal(
+    ctx: Context,
+    view: RunView,
+    files: dict[str, bytes],
+    gen: int,
+    index: int,
+    knobs: KnobPool,
+    levers: tuple[str, ...] = ("harness", "knobs"),
+) -> Proposal:
     client = ctx.models.proposer
     assert client is not None
     inc, inc_score = view.hist.incumbent()
     contract = meta.contract_context(ctx.task, ctx.models.target is not None)
     metric = ctx.task.manifest.metric
     system = prompts.render(
-        "feedback_system", **contract, select=ctx.select, metric=metric.name,
+        "feedback_system",
+        **contract,
+        select=ctx.select,
+        metric=metric.name,
         direction="higher is better" if metric.direction == "maximize" else "lower is better",
-        index=index, count=ctx.cfg.candidates, generation=gen, turns=ctx.cfg.feedback_turns,
-        allow_rewrite=ctx.cfg.allow_rewrite, levers=levers, **_weights_context(ctx))
+        index=index,
+        count=ctx.cfg.candidates,
+        generation=gen,
+        turns=ctx.cfg.feedback_turns,
+        allow_rewrite=ctx.cfg.allow_rewrite,
+        levers=levers,
+        **_weights_context(ctx),
+    )
     user = prompts.render(
-        "feedback_user", **contract, select=ctx.select, incumbent_gen=inc.gen,
+        "feedback_user",
+        **contract,
+        select=ctx.select,
+        incumbent_gen=inc.gen,
         incumbent_score="unknown" if inc_score is None else f"{inc_score:.4f}",
-        agent_files=sorted(files), history=view.list_generations())
+        agent_files=sorted(files),
+        history=view.list_generations(),
+    )
     agent = FeedbackAgent(client, view, ctx.cfg.feedback_turns, ctx.cfg.allow_rewrite, levers)
     result = agent.run(system, user, files)
     transcript = result.conversation.transcript(result.error or "finished")
     if result.error or result.finish is None:
-        return _failed(files, client.profile.model, result.error or "no finish",
-                       Status.BUDGET_STOPPED if result.budget_stopped else Status.MODEL_FAILED,
-                       cost=result.conversation.cost_usd, transcript=transcript)
+        return _failed(
+            files,
+            client.profile.model,
+            result.error or "no finish",
+            Status.BUDGET_STOPPED if result.budget_stopped else Status.MODEL_FAILED,
+            cost=result.conversation.cost_usd,
+            transcript=transcript,
+        )
     if result.finish.lever == "knobs" and not result.changed:
         return _knob_proposal(result, knobs.take(index), files, client.profile.model, transcript)
     new = result.files
     if result.finish.lever == "weights":
         f = result.finish
         w = ctx.task.manifest.weights
-        hp = (HParams.model_validate({**(w.hparams if w else {}), "seed": ctx.cfg.seed,
-                                      **f.train}) if f.train is not None
-              else knobs.take_weights(index))
-        p = weights_proposal(hp, new.get(ENTRY, b"").decode(), new, f.lever_reason,
-                             client.profile.model)
-        p.improvement = (_improvement(f, client.profile.model) + "\n## Training\n\n"
-                         + train_table(p.train or {}))
+        hp = (
+            HParams.model_validate({**(w.hparams if w else {}), "seed": ctx.cfg.seed, **f.train})
+            if f.train is not None
+            else knobs.take_weights(index)
+        )
+        p = weights_proposal(
+            hp, new.get(ENTRY, b"").decode(), new, f.lever_reason, client.profile.model
+        )
+        p.improvement = (
+            _improvement(f, client.profile.model) + "\n## Training\n\n" + train_table(p.train or {})
+        )
         p.subject = f.subject
         p.cost_usd, p.transcript = result.conversation.cost_usd, transcript
         return p
     parsed = _read_knobs(new.get(ENTRY, b""))
-    return Proposal(result.finish.lever, new.get(ENTRY, b"").decode(), result.finish.subject,
-                    _improvement(result.finish, client.profile.model), parsed, files=new,
-                    model=client.profile.model, lever_reason=result.finish.lever_reason,
-                    cost_usd=result.conversation.cost_usd, transcript=transcript)
+    return Proposal(
+        result.finish.lever,
+        new.get(ENTRY, b"").decode(),
+        result.finish.subject,
+        _improvement(result.finish, client.profile.model),
+        parsed,
+        files=new,
+        model=client.profile.model,
+        lever_reason=result.finish.lever_reason,
+        cost_usd=result.conversation.cost_usd,
+        transcript=transcript,
+    )
 
 
 def _weights_context(ctx: Context) -> dict[str, str]:
@@ -141,40 +192,81 @@ def _weights_context(ctx: Context) -> dict[str, str]:
     return {"base_model": w.base_model, "train_file": w.train_file, "objective": w.objective}
 
 
-def _knob_proposal(result: FeedbackResult, knob: Proposal | None, files: dict[str, bytes],
-                   model: str, transcript: bytes) -> Proposal:
+def _knob_proposal(
+    result: FeedbackResult,
+    knob: Proposal | None,
+    files: dict[str, bytes],
+    model: str,
+    transcript: bytes,
+) -> Proposal:
     cost = result.conversation.cost_usd
     assert result.finish is not None
     if knob is None:
-        return _failed(files, model, "chose the knobs lever, but the agent declares no "
-                       "KNOBS/KNOB_SPACE or every setting was tried", cost=cost,
-                       transcript=transcript)
+        return _failed(
+            files,
+            model,
+            "chose the knobs lever, but the agent declares no "
+            "KNOBS/KNOB_SPACE or every setting was tried",
+            cost=cost,
+            transcript=transcript,
+        )
     f = result.finish
     text = knob.improvement.split("\n", 2)[2]
-    improvement = (f"# {knob.subject}\n\nLever: **knobs** — {f.lever_reason}\n\nThe "
-                   f"Feedback-Agent ({model}) chose the knobs lever and left the values to the "
-                   f"optimiser.\n\n## Diagnosis\n\n{f.diagnosis}\n\n## Hypothesis\n\n"
-                   f"{f.hypothesis}\n\n{text}")
-    return Proposal("knobs", knob.source, knob.subject, improvement, knob.knobs,
-                    files={**files, ENTRY: knob.source.encode()}, model=model,
-                    lever_reason=f.lever_reason, cost_usd=cost, transcript=transcript)
+    improvement = (
+        f"# {knob.subject}\n\nLever: **knobs** — {f.lever_reason}\n\nThe "
+        f"Feedback-Agent ({model}) chose the knobs lever and left the values to the "
+        f"optimiser.\n\n## Diagnosis\n\n{f.diagnosis}\n\n## Hypothesis\n\n"
+        f"{f.hypothesis}\n\n{text}"
+    )
+    return Proposal(
+        "knobs",
+        knob.source,
+        knob.subject,
+        improvement,
+        knob.knobs,
+        files={**files, ENTRY: knob.source.encode()},
+        model=model,
+        lever_reason=f.lever_reason,
+        cost_usd=cost,
+        transcript=transcript,
+    )
 
 
 def _improvement(f: Finish, model: str) -> str:
-    return (f"# {f.subject}\n\nLever: **{f.lever}** — {f.lever_reason}\n\nWritten by the "
-            f"Feedback-Agent ({model}).\n\n## Diagnosis\n\n{f.diagnosis}\n\n## Hypothesis\n\n"
-            f"{f.hypothesis}\n\n## What changed\n\n{f.change}\n")
+    return (
+        f"# {f.subject}\n\nLever: **{f.lever}** — {f.lever_reason}\n\nWritten by the "
+        f"Feedback-Agent ({model}).\n\n## Diagnosis\n\n{f.diagnosis}\n\n## Hypothesis\n\n"
+        f"{f.hypothesis}\n\n## What changed\n\n{f.change}\n"
+    )
 
 
-def _failed(files: dict[str, bytes], model: str, why: str, status: Status = Status.MODEL_FAILED,
-            cost: float = 0.0, transcript: bytes | None = None) -> Proposal:
+def _failed(
+    files: dict[str, bytes],
+    model: str,
+    why: str,
+    status: Status = Status.MODEL_FAILED,
+    cost: float = 0.0,
+    transcript: bytes | None = None,
+) -> Proposal:
     short = " ".join(why.split())[:100]
-    improvement = (f"# feedback agent failed\n\nNo usable change came out of the Feedback-Agent "
-                   f"({model}): {why}\n\n## What changed\n\nNothing: the agent is the "
-                   "incumbent's.\n")
-    return Proposal("harness", files.get(ENTRY, b"").decode(), f"no change ({short})",
-                    improvement, None, files=dict(files), model=model, cost_usd=cost,
-                    transcript=transcript, failed=why, failed_status=status)
+    improvement = (
+        f"# feedback agent failed\n\nNo usable change came out of the Feedback-Agent "
+        f"({model}): {why}\n\n## What changed\n\nNothing: the agent is the "
+        "incumbent's.\n"
+    )
+    return Proposal(
+        "harness",
+        files.get(ENTRY, b"").decode(),
+        f"no change ({short})",
+        improvement,
+        None,
+        files=dict(files),
+        model=model,
+        cost_usd=cost,
+        transcript=transcript,
+        failed=why,
+        failed_status=status,
+    )
 
 
 def _read_knobs(source: bytes) -> dict | None:

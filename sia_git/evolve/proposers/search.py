@@ -12,8 +12,11 @@ class OfflineSearch(Proposer):
     name = "search"
 
     def describe(self) -> str:
-        return "knob search (no --model)" if self.ctx.models.proposer is None else (
-            "offline search (--proposer search)")
+        return (
+            "knob search (no --model)"
+            if self.ctx.models.proposer is None
+            else ("offline search (--proposer search)")
+        )
 
     def propose(self, rnd: Round) -> list[Maker]:
         ctx = self.ctx
@@ -21,24 +24,45 @@ class OfflineSearch(Proposer):
         seed_key = f"{ctx.task.name}/{ctx.cfg.seed}"
         lever = levers.choose_offline(rnd.hist, list(rnd.levers), direction)
         if lever is None:
-            forced = f"the {ctx.cfg.lever} lever cannot change this agent" if ctx.cfg.lever != \
-                "auto" else "the agent declares no KNOBS/KNOB_SPACE to search"
-            ctx.echo(f"gen {rnd.gen}: stopping: {forced} (give a --model to have a "
-                     "Feedback-Agent change code)")
+            forced = (
+                f"the {ctx.cfg.lever} lever cannot change this agent"
+                if ctx.cfg.lever != "auto"
+                else "the agent declares no KNOBS/KNOB_SPACE to search"
+            )
+            ctx.echo(
+                f"gen {rnd.gen}: stopping: {forced} (give a --model to have a "
+                "Feedback-Agent change code)"
+            )
             return []
         if lever == "weights":
             assert ctx.task.manifest.weights is not None
             proposals = levers.weights_proposals(
-                rnd.hist, rnd.source, rnd.files, seed_key, direction, rnd.gen,
-                ctx.cfg.candidates, ctx.cfg.seed, ctx.task.manifest.weights.hparams)
+                rnd.hist,
+                rnd.source,
+                rnd.files,
+                seed_key,
+                direction,
+                rnd.gen,
+                ctx.cfg.candidates,
+                ctx.cfg.seed,
+                ctx.task.manifest.weights.hparams,
+            )
         else:
             try:
-                proposals = levers.knob_proposals(rnd.hist, rnd.source, seed_key, direction,
-                                                  rnd.gen, ctx.cfg.candidates, rnd.adapter)
+                proposals = levers.knob_proposals(
+                    rnd.hist,
+                    rnd.source,
+                    seed_key,
+                    direction,
+                    rnd.gen,
+                    ctx.cfg.candidates,
+                    rnd.adapter,
+                )
             except knobmod.KnobError as exc:
                 ctx.echo(f"gen {rnd.gen}: stopping: the agent's knobs are unusable: {exc}")
                 return []
             if not proposals:
-                ctx.echo(f"gen {rnd.gen}: stopping: every setting of the agent's KNOB_SPACE "
-                         "was tried")
+                ctx.echo(
+                    f"gen {rnd.gen}: stopping: every setting of the agent's KNOB_SPACE was tried"
+                )
         return [lambda p=p: p for p in proposals]

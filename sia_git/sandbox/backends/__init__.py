@@ -17,10 +17,14 @@ DEFAULT = "bwrap"
 # name -> ("module:Class", one line of help)
 BACKENDS: dict[str, tuple[str, str]] = {
     "bwrap": ("sia_git.sandbox.backends.bwrap:Bubblewrap", "the default: bubblewrap namespaces"),
-    "unshare": ("sia_git.sandbox.backends.unshare:Unshare",
-                "`unshare -n`, when bubblewrap cannot start"),
-    "docker": ("sia_git.sandbox.backends.docker:Docker",
-               "a container through Docker or podman's Docker-compatible service"),
+    "unshare": (
+        "sia_git.sandbox.backends.unshare:Unshare",
+        "`unshare -n`, when bubblewrap cannot start",
+    ),
+    "docker": (
+        "sia_git.sandbox.backends.docker:Docker",
+        "a container through Docker or podman's Docker-compatible service",
+    ),
     "none": ("sia_git.sandbox.backends.none:Unsandboxed", "unsandboxed: prints a warning"),
 }
 
@@ -55,6 +59,8 @@ def choose(requested: str) -> tuple[str, str | None]:
         return requested, cls.warning()
     if cls.fallback is not None and get(cls.fallback).probe() is None:
         fb = get(cls.fallback)
-        return fb.name, (f"--sandbox {cls.name} cannot run here ({why[:120]}); using "
-                         f"{fb.name}" + (f": {fb.warning()}" if fb.warning() else ""))
+        return fb.name, (
+            f"--sandbox {cls.name} cannot run here ({why[:120]}); using "
+            f"{fb.name}" + (f": {fb.warning()}" if fb.warning() else "")
+        )
     raise SiaError(cls.unavailable(why))

@@ -30,12 +30,16 @@ class Backend(ABC):
         with tempfile.TemporaryDirectory(prefix="sia-probe-") as tmp:
             argv = cls.probe_argv(Path(tmp))
             try:
-                done = subprocess.run(argv, capture_output=True, timeout=30, env={},
-                                      check=False)
+                done = subprocess.run(argv, capture_output=True, timeout=30, env={}, check=False)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 return str(exc)
-            return None if done.returncode == 0 else (
-                done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}")
+            return (
+                None
+                if done.returncode == 0
+                else (
+                    done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}"
+                )
+            )
 
     @classmethod
     def probe_argv(cls, tmp: Path) -> list[str]:

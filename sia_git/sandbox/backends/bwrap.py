@@ -46,14 +46,17 @@ class Bubblewrap(Backend):
 
     @classmethod
     def unavailable(cls, why: str) -> str:
-        return (f"no sandbox can run here (bubblewrap: {why[:120]}); install bubblewrap, "
-                "or pass --sandbox none to run agents unsandboxed")
+        return (
+            f"no sandbox can run here (bubblewrap: {why[:120]}); install bubblewrap, "
+            "or pass --sandbox none to run agents unsandboxed"
+        )
 
     def run(self, spec: RunSpec) -> RunResult:
         argv = [*wrapper(spec, self.site), "-S", *AGENT_ARGS]
         done = run_limited(argv, {}, spec.work, spec.limits, spec.stdout, spec.stderr)
-        return RunResult.read(self.name, spec, done.exit_code, done.timed_out, done.duration_s,
-                              done.leftovers_killed)
+        return RunResult.read(
+            self.name, spec, done.exit_code, done.timed_out, done.duration_s, done.leftovers_killed
+        )
 
 
 def wrapper(spec: RunSpec, site: list[Path]) -> list[str]:
@@ -68,9 +71,17 @@ def wrapper(spec: RunSpec, site: list[Path]) -> list[str]:
             bind += ["--tmpfs", str(d.resolve())]
     for path in site:
         bind += ["--ro-bind", str(path), f"/sia/site/{path.name}"]
-    bind += ["--ro-bind", str(spec.agent_dir), "/sia/agent",
-             "--ro-bind", str(spec.dataset_dir), "/sia/dataset",
-             "--bind", str(spec.work), "/sia/work"]
+    bind += [
+        "--ro-bind",
+        str(spec.agent_dir),
+        "/sia/agent",
+        "--ro-bind",
+        str(spec.dataset_dir),
+        "/sia/dataset",
+        "--bind",
+        str(spec.work),
+        "/sia/work",
+    ]
     if spec.gateway is not None:
         bind += ["--bind", str(spec.gateway), GATEWAY_IN_SANDBOX]
     for name, path in spec.mounts.items():
@@ -78,9 +89,26 @@ def wrapper(spec: RunSpec, site: list[Path]) -> list[str]:
     if spec.mounts:
         bind += _gpu_binds()  # an agent that runs a model uses the machine's GPU, if any
     env = [a for k, v in inside_env(spec).items() for a in ("--setenv", k, v)]
-    return [bwrap_path() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", "--clearenv", "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", *bind, "--chdir", "/sia/work", *env, exe]
+    return [
+        bwrap_path() or "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        *bind,
+        "--chdir",
+        "/sia/work",
+        *env,
+        exe,
+    ]
 
 
 def _gpu_binds() -> list[str]:

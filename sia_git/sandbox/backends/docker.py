@@ -33,16 +33,16 @@ def client() -> Any:
     try:
         import docker
     except ImportError:
-        raise SiaError("--sandbox docker needs the `docker` package (pip install docker)"
-                       ) from None
+        raise SiaError("--sandbox docker needs the `docker` package (pip install docker)") from None
     try:
         c = docker.from_env(timeout=60)
         c.ping()
     except Exception as exc:  # the SDK raises several types for an absent engine
         where = os.environ.get("DOCKER_HOST", "the default Docker socket")
-        raise SiaError(f"--sandbox docker: no Docker engine answers at {where} "
-                       f"({str(exc).splitlines()[0][:120]}); start Docker, or set DOCKER_HOST"
-                       ) from None
+        raise SiaError(
+            f"--sandbox docker: no Docker engine answers at {where} "
+            f"({str(exc).splitlines()[0][:120]}); start Docker, or set DOCKER_HOST"
+        ) from None
     _ensure_image(c)
     _sweep(c)
     return c
@@ -74,10 +74,10 @@ def _sweep(c: Any) -> None:
                 ct.remove(force=True)
 
 
-def _binds(exe_prefix: Path, site: list[Path], agent: Path, dataset: Path, work: Path,
-           gateway: Path | None) -> dict[str, dict[str, str]]:
-    binds = {p: {"bind": p, "mode": "ro"} for p in ("/usr", "/lib", "/lib64")
-             if Path(p).exists()}
+def _binds(
+    exe_prefix: Path, site: list[Path], agent: Path, dataset: Path, work: Path, gateway: Path | None
+) -> dict[str, dict[str, str]]:
+    binds = {p: {"bind": p, "mode": "ro"} for p in ("/usr", "/lib", "/lib64") if Path(p).exists()}
     binds[str(exe_prefix)] = {"bind": str(exe_prefix), "mode": "ro"}
     for path in site:
         binds[str(path)] = {"bind": f"/sia/site/{path.name}", "mode": "ro"}
@@ -114,47 +114,66 @@ class Docker(Backend):
         return RunResult.read(self.name, spec, code, timed_out, seconds)
 
 
-def _run(c: Any, site: list[Path], spec: RunSpec,
-         env: dict[str, str]) -> tuple[int | None, bool, float]:
+def _run(
+    c: Any, site: list[Path], spec: RunSpec, env: dict[str, str]
+) -> tuple[int | None, bool, float]:
     """Run the agent; return (exit code or None on timeout, timed out, seconds)."""
     import docker
 
     exe, exe_prefix = interpreter()
     limits, stdout, stderr = spec.limits, spec.stdout, spec.stderr
     rl = limits.rlimits()
-    ulimits = [docker.types.Ulimit(name=n, soft=v, hard=v) for n, v in (
-        ("nofile", rl["RLIMIT_NOFILE"]), ("fsize", rl["RLIMIT_FSIZE"]),
-        ("cpu", rl["RLIMIT_CPU"]), ("nproc", limits.max_procs * 8))]
+    ulimits = [
+        docker.types.Ulimit(name=n, soft=v, hard=v)
+        for n, v in (
+            ("nofile", rl["RLIMIT_NOFILE"]),
+            ("fsize", rl["RLIMIT_FSIZE"]),
+            ("cpu", rl["RLIMIT_CPU"]),
+            ("nproc", limits.max_procs * 8),
+        )
+    ]
     # Hide the interpreter's own site-packages (only the allowed ones are mounted) under an
     # empty read-only folder: a tmpfs there would be filled with a copy of it (podman's
     # tmpcopyup), hundreds of MB counted against the memory limit.
-    hidden = sorted({str(d.resolve()) for d in pkgs.site_dirs()
-                     if d.resolve().is_relative_to(exe_prefix)})
+    hidden = sorted(
+        {str(d.resolve()) for d in pkgs.site_dirs() if d.resolve().is_relative_to(exe_prefix)}
+    )
     empties = {}
     for i, d in enumerate(hidden):
         empty = stdout.parent / f"empty-{i}"
         empty.mkdir(exist_ok=True)
         empties[str(empty)] = {"bind": d, "mode": "ro"}
     ct = c.containers.create(
-        IMAGE, [exe, "-S", *AGENT_ARGS], environment=env, working_dir="/sia/work",
+        IMAGE,
+        [exe, "-S", *AGENT_ARGS],
+        environment=env,
+        working_dir="/sia/work",
         network_mode="none",
-        read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
-        mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m",
-        pids_limit=limits.max_procs, ulimits=ulimits, tmpfs={"/tmp": "rw,size=256m"},
-        volumes={**_binds(exe_prefix, site, spec.agent_dir, spec.dataset_dir, spec.work,
-                          spec.gateway),
-                 **empties,
-                 **{str(p): {"bind": f"/sia/{n}", "mode": "ro"}
-                    for n, p in spec.mounts.items()}},
-        labels={LABEL: str(os.getpid())})
+        read_only=True,
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        mem_limit=f"{limits.memory_mb}m",
+        memswap_limit=f"{limits.memory_mb}m",
+        pids_limit=limits.max_procs,
+        ulimits=ulimits,
+        tmpfs={"/tmp": "rw,size=256m"},
+        volumes={
+            **_binds(exe_prefix, site, spec.agent_dir, spec.dataset_dir, spec.work, spec.gateway),
+            **empties,
+            **{str(p): {"bind": f"/sia/{n}", "mode": "ro"} for n, p in spec.mounts.items()},
+        },
+        labels={LABEL: str(os.getpid())},
+    )
     start = time.monotonic()
     timed_out, code = False, None
     try:
         try:
             ct.start()
         except docker.errors.APIError as exc:
-            raise SiaError(f"--sandbox docker: the engine could not start the agent's container: "
-                           f"{str(exc.explanation or exc)[:200]}") from None
+            raise SiaError(
+                f"--sandbox docker: the engine could not start the agent's container: "
+                f"{str(exc.explanation or exc)[:200]}"
+            ) from None
         try:
             code = int(ct.wait(timeout=limits.timeout_s)["StatusCode"])
         except Exception:  # the SDK's timeout is a requests exception

@@ -36,15 +36,24 @@ class Unshare(Backend):
         site.mkdir()
         for p in self.site:
             (site / p.name).symlink_to(p)
-        args = [str(agent / "target_agent.py"), "--dataset_dir", str(data),
-                "--working_dir", str(spec.work)]
+        args = [
+            str(agent / "target_agent.py"),
+            "--dataset_dir",
+            str(data),
+            "--working_dir",
+            str(spec.work),
+        ]
         # No read-only binds here: the adapter is copied too (the store stays intact); the
         # base model is shown where it is.
-        shown = {n: (shutil.copytree(p, spec.scratch / f"mount-{n}") if n == "adapter" else p)
-                 for n, p in spec.mounts.items()}
-        env = agent_env(str(site), str(spec.work), spec.seed,
-                        str(spec.gateway) if spec.gateway else None, shown)
+        shown = {
+            n: (shutil.copytree(p, spec.scratch / f"mount-{n}") if n == "adapter" else p)
+            for n, p in spec.mounts.items()
+        }
+        env = agent_env(
+            str(site), str(spec.work), spec.seed, str(spec.gateway) if spec.gateway else None, shown
+        )
         argv = [*self.prefix(), interpreter()[0], "-S", *args]
         done = run_limited(argv, env, spec.work, spec.limits, spec.stdout, spec.stderr)
-        return RunResult.read(self.name, spec, done.exit_code, done.timed_out, done.duration_s,
-                              done.leftovers_killed)
+        return RunResult.read(
+            self.name, spec, done.exit_code, done.timed_out, done.duration_s, done.leftovers_killed
+        )

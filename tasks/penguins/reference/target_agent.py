@@ -36,8 +36,14 @@ KNOB_SPACE = {
 NUMERIC = {
     "mass": ["body_mass_g"],
     "morpho": ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"],
-    "all": ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g",
-            "delta_15n", "delta_13c"],
+    "all": [
+        "culmen_length_mm",
+        "culmen_depth_mm",
+        "flipper_length_mm",
+        "body_mass_g",
+        "delta_15n",
+        "delta_13c",
+    ],
 }
 CATEGORICAL = ["species", "island", "clutch_completion", "study"]
 
@@ -58,8 +64,10 @@ def featurize(train, others, knobs):
     fill = np.nanmean(raw_train, axis=0)
     mats = [numeric_matrix(rows, cols, fill) for rows in (train, *others)]
     if knobs["standardize"]:
-        groups = [[r["species"] if knobs["per_species"] else "" for r in rows]
-                  for rows in (train, *others)]
+        groups = [
+            [r["species"] if knobs["per_species"] else "" for r in rows]
+            for rows in (train, *others)
+        ]
         for g in set(groups[0]):
             mask = np.array([s == g for s in groups[0]])
             mu, sd = mats[0][mask].mean(axis=0), mats[0][mask].std(axis=0) + 1e-9
@@ -124,9 +132,18 @@ def main() -> None:
             w.writerows([r["id"], "male" if v else "female"] for r, v in zip(rows, p, strict=True))
     train_acc = float((fit_predict(x, y, [x], KNOBS)[0] == y).mean())
     with (args.working_dir / "trace.jsonl").open("w", encoding="utf-8") as f:
-        f.write(json.dumps({"event": "fit", "knobs": KNOBS, "train_rows": len(train),
-                            "train_accuracy": round(train_acc, 4),
-                            "seconds": round(time.time() - start, 3)}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "event": "fit",
+                    "knobs": KNOBS,
+                    "train_rows": len(train),
+                    "train_accuracy": round(train_acc, 4),
+                    "seconds": round(time.time() - start, 3),
+                }
+            )
+            + "\n"
+        )
     print(f"train accuracy {train_acc:.4f} with {KNOBS}")
 
 

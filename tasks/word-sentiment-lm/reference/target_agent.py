@@ -60,8 +60,13 @@ class FrozenEncoder:
     def embed(self, texts: list[str]) -> torch.Tensor:
         out = []
         for i in range(0, len(texts), BATCH):
-            enc = self.tok(texts[i:i + BATCH], padding=True, truncation=True, max_length=32,
-                           return_tensors="pt").to(self.device)
+            enc = self.tok(
+                texts[i : i + BATCH],
+                padding=True,
+                truncation=True,
+                max_length=32,
+                return_tensors="pt",
+            ).to(self.device)
             hidden = self.model(**enc).last_hidden_state
             if KNOBS["pooling"] == "cls":
                 e = hidden[:, 0]
@@ -73,8 +78,9 @@ class FrozenEncoder:
             out.append(e.cpu())
         return torch.cat(out)
 
-    def fit_predict(self, train: list[dict[str, str]],
-                    splits: dict[str, list[dict[str, str]]]) -> dict[str, list[str]]:
+    def fit_predict(
+        self, train: list[dict[str, str]], splits: dict[str, list[dict[str, str]]]
+    ) -> dict[str, list[str]]:
         labels = sorted({r["label"] for r in train})
         x = self.embed(texts_of(train)) * KNOBS["scale"]
         y = torch.tensor([labels.index(r["label"]) for r in train])
@@ -84,7 +90,7 @@ class FrozenEncoder:
 
         def loss() -> torch.Tensor:
             opt.zero_grad()
-            value = torch.nn.functional.cross_entropy(x @ w + b, y) + KNOBS["l2"] * (w ** 2).sum()
+            value = torch.nn.functional.cross_entropy(x @ w + b, y) + KNOBS["l2"] * (w**2).sum()
             value.backward()
             return value
 
@@ -107,7 +113,8 @@ class TunedClassifier:
         self.labels = meta["labels"]
         self.tok = AutoTokenizer.from_pretrained(model_dir)
         base = AutoModelForSequenceClassification.from_pretrained(
-            model_dir, num_labels=len(self.labels))
+            model_dir, num_labels=len(self.labels)
+        )
         self.model = PeftModel.from_pretrained(base, adapter_dir).to(device).eval()
         self.device = device
 
@@ -115,8 +122,13 @@ class TunedClassifier:
     def predict(self, rows: list[dict[str, str]]) -> list[str]:
         texts, out = texts_of(rows), []
         for i in range(0, len(texts), BATCH):
-            enc = self.tok(texts[i:i + BATCH], padding=True, truncation=True, max_length=32,
-                           return_tensors="pt").to(self.device)
+            enc = self.tok(
+                texts[i : i + BATCH],
+                padding=True,
+                truncation=True,
+                max_length=32,
+                return_tensors="pt",
+            ).to(self.device)
             out += [self.labels[j] for j in self.model(**enc).logits.argmax(1).tolist()]
         return out
 
@@ -149,12 +161,21 @@ def main() -> None:
             w.writerows([r["id"], p] for r, p in zip(rows, preds[name], strict=True))
     train_acc = sum(p == r["label"] for p, r in zip(train_pred, train, strict=True)) / len(train)
     with (args.working_dir / "trace.jsonl").open("w", encoding="utf-8") as f:
-        f.write(json.dumps({"event": "fit", "mode": "adapter" if adapter_dir else "frozen",
-                            "knobs": KNOBS, "device": device, "train_rows": len(train),
-                            "train_accuracy": round(train_acc, 4),
-                            "seconds": round(time.time() - start, 3)}) + "\n")
-    print(f"train accuracy {train_acc:.4f} ({'adapter' if adapter_dir else 'frozen'}) "
-          f"with {KNOBS}")
+        f.write(
+            json.dumps(
+                {
+                    "event": "fit",
+                    "mode": "adapter" if adapter_dir else "frozen",
+                    "knobs": KNOBS,
+                    "device": device,
+                    "train_rows": len(train),
+                    "train_accuracy": round(train_acc, 4),
+                    "seconds": round(time.time() - start, 3),
+                }
+            )
+            + "\n"
+        )
+    print(f"train accuracy {train_acc:.4f} ({'adapter' if adapter_dir else 'frozen'}) with {KNOBS}")
 
 
 if __name__ == "__main__":

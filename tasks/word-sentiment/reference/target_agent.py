@@ -90,9 +90,18 @@ def main() -> None:
             w.writerows([r["id"], model.predict(r["text"])] for r in rows)
     train_acc = sum(model.predict(r["text"]) == r["label"] for r in train) / len(train)
     with (args.working_dir / "trace.jsonl").open("w", encoding="utf-8") as f:
-        f.write(json.dumps({"event": "fit", "knobs": KNOBS, "train_rows": len(train),
-                            "train_accuracy": round(train_acc, 4),
-                            "seconds": round(time.time() - start, 3)}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "event": "fit",
+                    "knobs": KNOBS,
+                    "train_rows": len(train),
+                    "train_accuracy": round(train_acc, 4),
+                    "seconds": round(time.time() - start, 3),
+                }
+            )
+            + "\n"
+        )
     print(f"train accuracy {train_acc:.4f} with {KNOBS}")
 
 

@@ -18,14 +18,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sia_git import faults, refs
+from sia_git import refs
 from sia_git.errors import SiaError
+from sia_git.gitrepo.worktrees import Worktrees
 from sia_git.redact import Redactor
 
 NOTES_REF = refs.NOTES
 STALE_LOCK_S = 2.0  # a ref lock this old was left by a killed git
-_FALLBACK_IDENTITY = {"GIT_AUTHOR_NAME": "sia-git", "GIT_AUTHOR_EMAIL": "sia-git@localhost",
-                      "GIT_COMMITTER_NAME": "sia-git", "GIT_COMMITTER_EMAIL": "sia-git@localhost"}
+_FALLBACK_IDENTITY = {
+    "GIT_AUTHOR_NAME": "sia-git",
+    "GIT_AUTHOR_EMAIL": "sia-git@localhost",
+    "GIT_COMMITTER_NAME": "sia-git",
+    "GIT_COMMITTER_EMAIL": "sia-git@localhost",
+}
 
 
 class GitError(SiaError):
@@ -33,7 +38,7 @@ class GitError(SiaError):
 
 
 @dataclass(frozen=True)
-class Repo:
+class Repo(Worktrees):
     root: Path  # top of the user's working tree
     common_dir: Path  # the shared .git folder
     # Commit identity to add when the user has none configured (CI machines often have none).
@@ -46,14 +51,26 @@ class Repo:
         """sia-git's private state inside .git: worktrees, scratch space, locks."""
         return self.common_dir / "sia"
 
-    def git(self, *args: str, cwd: Path | None = None, input: str | None = None,
-            env: dict[str, str] | None = None, check: bool = True) -> str:
+    def git(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+    ) -> str:
         # stderr goes to a file: with one pipe, a large output (a long run's log) is read in
         # one go instead of through a select loop.
         with tempfile.TemporaryFile() as err:
-            done = subprocess.run(["git", *args], cwd=cwd or self.root, input=input,
-                                  stdout=subprocess.PIPE, stderr=err, text=True,
-                                  env={**os.environ, **self._identity(), **(env or {})})
+            done = subprocess.run(
+                ["git", *args],
+                cwd=cwd or self.root,
+                input=input,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env={**os.environ, **self._identity(), **(env or {})},
+            )
             err.seek(0)
             stderr = err.read().decode("utf-8", errors="replace")
         if check and done.returncode != 0:
@@ -71,17 +88,22 @@ class Repo:
         return out.strip() or None
 
     def read_file(self, rev: str, path: str) -> str | None:
-        done = subprocess.run(["git", "cat-file", "blob", f"{rev}:{path}"], cwd=self.root,
-                              capture_output=True)
+        done = subprocess.run(
+            ["git", "cat-file", "blob", f"{rev}:{path}"], cwd=self.root, capture_output=True
+        )
         return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
 
     def read_files(self, specs: list[str]) -> dict[str, str | None]:
         """Many `rev:path` blobs in one `git cat-file --batch` (None for a missing one)."""
         if not specs:
             return {}
-        done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, check=True,
-                              input="".join(f"{spec}\n" for spec in specs).encode(),
-                              capture_output=True)
+        done = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            check=True,
+            input="".join(f"{spec}\n" for spec in specs).encode(),
+            capture_output=True,
+        )
         out, pos = {}, 0
         data = done.stdout
         for spec in specs:
@@ -92,7 +114,7 @@ class Repo:
                 out[spec] = None  # "<spec> missing", or not a blob
                 continue
             size = int(header[2])
-            out[spec] = data[pos:pos + size].decode("utf-8", errors="replace")
+            out[spec] = data[pos : pos + size].decode("utf-8", errors="replace")
             pos += size + 1
         return out
 
@@ -109,9 +131,13 @@ class Repo:
         long run's objects never sit in memory together."""
         if not shas:
             return
-        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         assert proc.stdin is not None and proc.stdout is not None
         stdin, stdout = proc.stdin, proc.stdout
 
@@ -156,8 +182,9 @@ class Repo:
                 sha = self.git("hash-object", "-w", str(blob)).strip()
                 lines.append(f"100644 {sha}\t{path}")
             if lines:
-                self.git("update-index", "--add", "--index-info", input="\n".join(lines) + "\n",
-                         env=env)
+                self.git(
+                    "update-index", "--add", "--index-info", input="\n".join(lines) + "\n", env=env
+                )
             return self.git("write-tree", env=env).strip()
 
     def commit(self, tree: str, parents: list[str], message: str) -> str:
@@ -190,9 +217,19 @@ class Repo:
         """Each commit's diff against its first parent, limited to `paths`, in one process."""
         if not shas:
             return {}
-        out = self.git("diff-tree", "--stdin", "--always", "--root", "-p", "-m",
-                       "--first-parent", "--no-color", "--", *paths,
-                       input="".join(f"{sha}\n" for sha in shas))
+        out = self.git(
+            "diff-tree",
+            "--stdin",
+            "--always",
+            "--root",
+            "-p",
+            "-m",
+            "--first-parent",
+            "--no-color",
+            "--",
+            *paths,
+            input="".join(f"{sha}\n" for sha in shas),
+        )
         wanted, diffs, current = set(shas), {sha: "" for sha in shas}, None
         lines: list[str] = []
         for line in out.splitlines(keepends=True):
@@ -208,13 +245,16 @@ class Repo:
         return diffs
 
     def is_ancestor(self, a: str, b: str) -> bool:
-        return subprocess.run(["git", "merge-base", "--is-ancestor", a, b], cwd=self.root,
-                              capture_output=True).returncode == 0
+        return (
+            subprocess.run(
+                ["git", "merge-base", "--is-ancestor", a, b], cwd=self.root, capture_output=True
+            ).returncode
+            == 0
+        )
 
     def last_change(self, rev: str, path: str) -> str | None:
         """The newest commit reachable from `rev` (first parents) that changed `path`."""
-        out = self.git("log", "-1", "--first-parent", "--format=%H", rev, "--", path,
-                       check=False)
+        out = self.git("log", "-1", "--first-parent", "--format=%H", rev, "--", path, check=False)
         return out.strip() or None
 
     def add_note(self, sha: str, text: str, ref: str = NOTES_REF) -> None:
@@ -223,8 +263,17 @@ class Repo:
         # milliseconds): it goes, and the note is written.
         for attempt in range(6):
             try:
-                self.git("notes", "--ref", ref, "add", "-f", "-F", "-", sha,
-                         input=self.redactor.text(text))
+                self.git(
+                    "notes",
+                    "--ref",
+                    ref,
+                    "add",
+                    "-f",
+                    "-F",
+                    "-",
+                    sha,
+                    input=self.redactor.text(text),
+                )
                 return
             except GitError:
                 if attempt == 5:
@@ -241,8 +290,7 @@ class Repo:
         now = time.time()
         for name in refs_:
             path = self.common_dir / name
-            found = [Path(f"{path}.lock")] + (list(path.rglob("*.lock")) if path.is_dir()
-                                              else [])
+            found = [Path(f"{path}.lock")] + (list(path.rglob("*.lock")) if path.is_dir() else [])
             for lock in found:
                 with contextlib.suppress(FileNotFoundError):
                     if now - lock.stat().st_mtime >= older_than_s:
@@ -253,57 +301,6 @@ class Repo:
     def note(self, sha: str, ref: str = NOTES_REF) -> str | None:
         out = self.git("notes", "--ref", ref, "show", sha, check=False)
         return out or None
-
-    # -- worktrees ---------------------------------------------------------------------------
-
-    def ensure_worktree(self, path: Path, branch: str) -> None:
-        """Check the run branch out in its own worktree (the user's checkout is never used)."""
-        self.git("worktree", "prune")
-        for where, ref in self._checkouts():
-            if ref == f"refs/heads/{branch}" and Path(where).resolve() != path.resolve():
-                raise SiaError(f"branch {branch} is checked out at {where}; switch that checkout "
-                               "to another branch first (sia-git works on the run branch in its "
-                               "own worktree, and moving it under your checkout would break it)")
-        if (path / ".git").exists():
-            self.sync_worktree(path)
-            return
-        if path.exists():
-            shutil.rmtree(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.git("worktree", "add", "--quiet", str(path), branch)
-
-    def _checkouts(self) -> list[tuple[str, str]]:
-        """(worktree path, checked-out ref) for every worktree of the repository."""
-        out, where = [], ""
-        for line in self.git("worktree", "list", "--porcelain").splitlines():
-            if line.startswith("worktree "):
-                where = line.split(" ", 1)[1]
-            elif line.startswith("branch "):
-                out.append((where, line.split(" ", 1)[1]))
-        return out
-
-    def sync_worktree(self, path: Path) -> None:
-        """Make the worktree match its branch tip, clearing what a killed git left behind."""
-        gitdir = Path(self.git("rev-parse", "--git-dir", cwd=path).strip())
-        gitdir = gitdir if gitdir.is_absolute() else path / gitdir
-        for leftover in ("index.lock", "REVERT_HEAD", "MERGE_MSG", "sequencer"):
-            target = gitdir / leftover
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    target.unlink()
-        self.git("reset", "--hard", "--quiet", "HEAD", cwd=path)
-        self.git("clean", "-fdq", cwd=path)
-
-    def revert(self, worktree: Path, sha: str, message: str) -> str:
-        """`git revert` a commit in the run's worktree with our message; return the new tip."""
-        self.sync_worktree(worktree)
-        self.git("revert", "--no-commit", sha, cwd=worktree)
-        faults.point("reverting")
-        self.git("commit", "--quiet", "--no-verify", "-F", "-", cwd=worktree,
-                 input=self.redactor.text(message))
-        return self.git("rev-parse", "HEAD", cwd=worktree).strip()
 
 
 def open_repo(path: Path) -> Repo:
@@ -317,17 +314,21 @@ def open_repo(path: Path) -> Repo:
     try:
         found = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise SiaError(f"not a git repository: {path.resolve()} "
-                       "(run `git init` and make a first commit)") from None
+        raise SiaError(
+            f"not a git repository: {path.resolve()} (run `git init` and make a first commit)"
+        ) from None
     if found.bare:
-        raise SiaError(f"{path.resolve()} is a bare repository; run sia-git inside a clone with "
-                       "a checkout")
+        raise SiaError(
+            f"{path.resolve()} is a bare repository; run sia-git inside a clone with a checkout"
+        )
     if found.working_tree_dir is None:
-        raise SiaError(f"{path.resolve()} is inside .git, not a working tree; run sia-git from "
-                       "the checkout")
+        raise SiaError(
+            f"{path.resolve()} is inside .git, not a working tree; run sia-git from the checkout"
+        )
     if not found.head.is_valid():
-        raise SiaError(f"{found.working_tree_dir}: the repository has no commits yet; make a "
-                       "first commit")
+        raise SiaError(
+            f"{found.working_tree_dir}: the repository has no commits yet; make a first commit"
+        )
     common = Path(found.common_dir).resolve()
     if not os.access(common, os.W_OK):
         raise SiaError(f"{common} is not writable; sia-git records runs inside the repository")
@@ -335,6 +336,9 @@ def open_repo(path: Path) -> Repo:
     identity = []
     for key, suffix in (("name", "NAME"), ("email", "EMAIL")):
         if not reader.get_value("user", key, default=""):
-            identity += [(k, v) for k, v in _FALLBACK_IDENTITY.items()
-                         if k.endswith(suffix) and k not in os.environ]
+            identity += [
+                (k, v)
+                for k, v in _FALLBACK_IDENTITY.items()
+                if k.endswith(suffix) and k not in os.environ
+            ]
     return Repo(Path(found.working_tree_dir), common, tuple(identity))

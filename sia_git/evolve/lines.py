@@ -1,0 +1,34 @@
+"""What the loop prints about a candidate and a run."""
+
+from __future__ import annotations
+
+from sia_git import history as H
+from sia_git.evolve.candidates import Outcome
+from sia_git.evolve.context import Context
+
+
+def scores(ctx: Context, o: Outcome) -> str:
+    if not o.ok:
+        return f"{o.status}: {o.reason}"
+    return "  ".join(f"{s} {o.score(s):.4f}" for s in ctx.task.splits if o.score(s) is not None)
+
+
+def cost(ctx: Context, o: Outcome) -> str:
+    return f"  ${o.cost_usd:.4f}" if ctx.models.proposer or ctx.models.target else ""
+
+
+def summary(ctx: Context, hist: H.RunHistory) -> None:
+    inc, score = hist.incumbent()
+    first = hist.generation(1)
+    start = first.score if first else None
+    gain = f" (generation 1: {start:.4f})" if start is not None else ""
+    ctx.echo(
+        f"done: {H.branch(ctx.run_id)} at generation {inc.gen}, "
+        f"{ctx.select} score {score if score is None else f'{score:.4f}'}{gain}."
+        + (
+            f" Spent ${ctx.models.budget.spent_usd:.4f} on models."
+            if ctx.models.budget.spent_usd
+            else ""
+        )
+        + f" Worktree: {ctx.paths.worktree}"
+    )
