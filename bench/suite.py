@@ -70,6 +70,7 @@ def gate_latency(quick: bool) -> list[Row]:
 def throughput(quick: bool) -> list[Row]:
     """Candidates through sandbox + trusted evaluator per second, 2 workers against 1."""
     from sia_git.evolve.candidates import try_candidate
+    from sia_git.evolve.environment import Attempt, RunEnvironment
     from sia_git.runs import ENTRY, stage_dataset
     from sia_git.sandbox import Limits, Sandbox, choose_backend
     from sia_git.task import resolve
@@ -88,19 +89,8 @@ def throughput(quick: bool) -> list[Row]:
             scratch = Path(tmp) / f"w{workers}"
 
             def one(i: int) -> None:
-                out = try_candidate(
-                    i,
-                    None,
-                    files,
-                    task,
-                    sandbox,
-                    dataset,
-                    scratch / f"c{i}",
-                    limits,
-                    i,
-                    None,
-                    slot=slots,
-                )
+                env = RunEnvironment(task, sandbox, dataset, limits, slot=slots)
+                out = try_candidate(env, Attempt(i, files, scratch / f"c{i}", i))
                 assert out.ok, out.reason
 
             seconds = timed(lambda: list(ThreadPoolExecutor(n).map(one, range(n))))()
