@@ -155,6 +155,19 @@ def status(as_json: bool, repo: Path) -> None:
 
 
 @cli.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@json_option
+@repo_option
+def gc(dry_run: bool, as_json: bool, repo: Path) -> None:
+    """Remove what finished runs and killed processes left on disk: run worktrees and scratch
+    space under .git/sia/ (runs in progress are kept) and sia-git's temporary folders. Branches,
+    refs and notes are never touched: `evolve --run` recreates a worktree."""
+    from sia_git.commands import gc as cmd
+
+    cmd.run(repo, dry_run, as_json)
+
+
+@cli.command()
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--forbid-package",

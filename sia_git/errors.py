@@ -9,6 +9,12 @@ class SiaError(Exception):
     exit_code = 2
 
 
+class GateFailed(SiaError):
+    """Code that fails its gates was asked to run: it is not run, and the report says why."""
+
+    exit_code = 1
+
+
 class RunLocked(SiaError):
     """Another process is evolving the same run."""
 

@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sia_git import answers
+from sia_git import answers, tmpfiles
 from sia_git.splits import CORRECT, SplitPlan
 from sia_git.task import Task
 
@@ -245,6 +245,7 @@ def _run(task: Task, argv: list[str], cwd: Path, sealed: bool) -> subprocess.Com
         "LANG": "C.UTF-8",
         "HOME": str(task.root),
         "PYTHONDONTWRITEBYTECODE": "1",
+        "TMPDIR": str(tmpfiles.own()),
         **task.manifest.evaluator.env,
     }
     timeout = task.manifest.evaluator.timeout_s

@@ -68,7 +68,9 @@ class CandidateRecord(BaseModel):
     run: dict[str, Any] | None = None  # the sandbox run: backend, exit code, duration, where
     scores: dict[str, float | None] = Field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    dropped_outputs: list[str] = Field(default_factory=list)
+    dropped_outputs: list[str] = Field(default_factory=list)  # the first DROPPED_SHOWN
+    dropped_outputs_count: int = 0
+    traces_dropped: int = 0
     cost_usd: float = 0.0
     model: str | None = None
     lever_reason: str = ""

@@ -1,15 +1,18 @@
 """Keep secrets out of everything sia-git stores: commits, trees, notes, transcripts, traces.
 
-Two nets: the exact values of secret-looking environment variables (and of every variable a model
-profile names as its key), and patterns of well-known key formats for values that came from
-elsewhere (a model echoing a key it saw, a provider's error message).
+Two nets: the values of secret-looking environment variables (and of every variable a model
+profile names as its key), as they are and in common encodings (base64, hex, reversed,
+URL-encoded), and patterns of well-known key formats for values that came from elsewhere (a
+model echoing a key it saw, a provider's error message).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus
 
 MASK = "[REDACTED]"
 MIN_SECRET_LEN = 8
@@ -31,12 +34,31 @@ _PATTERNS = [
 ]
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether an environment variable's name says it holds a secret."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def encodings(secret: str) -> set[str]:
+    """The secret and the forms it is commonly smuggled in: base64 (standard and URL-safe, at
+    each of the three alignments it can have inside a longer encoded text), hex, reversed and
+    URL-encoded. Only the characters that depend on the secret alone are kept."""
+    raw = secret.encode()
+    out = {secret, secret[::-1], raw.hex(), raw.hex().upper(), quote(secret, safe=""),
+           quote_plus(secret, safe="")}  # fmt: skip
+    for k in range(3):
+        first, last = -(-8 * k // 6), (8 * (k + len(raw)) - 6) // 6
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            out.add(enc(b"\0" * k + raw).decode()[first : last + 1])
+    return {v for v in out if len(v) >= MIN_SECRET_LEN}
+
+
 class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first, so a secret that contains another is masked whole.
-        self.secrets = sorted(
-            {s for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True
-        )
+        # Longest first, so a secret that contains another is masked whole; every secret in
+        # each of its common encodings too.
+        kept = {s for s in secrets if len(s) >= MIN_SECRET_LEN}
+        self.secrets = sorted({e for s in kept for e in encodings(s)}, key=len, reverse=True)
 
     @classmethod
     def from_env(

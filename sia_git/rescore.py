@@ -7,6 +7,7 @@ pin, the task and its version, and the seed; re-scoring an unchanged agent costs
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,11 +19,12 @@ from pathlib import Path
 from sia_git import config as configmod
 from sia_git import history as H
 from sia_git import trailers as T
-from sia_git.errors import SiaError
+from sia_git.errors import GateFailed, SiaError
 from sia_git.evaluation import Evaluation, SplitScore
 from sia_git.evolve import environment
 from sia_git.evolve.candidates import Outcome, try_candidate
 from sia_git.evolve.environment import Attempt
+from sia_git.gates.precommit import CONFIG, CandidateGates
 from sia_git.gitrepo import Repo
 from sia_git.records import Status
 from sia_git.runs import CODE_DIR, agent_files, read_run_toml
@@ -136,18 +138,27 @@ def _run(
     scratch: Path,
     say: Callable[[str], None],
 ) -> Outcome:
+    """Gate and run the agent at `sha`, as `evolve` would: a hand-made commit whose agent fails
+    the gates is refused, not run (the gate cache makes this free for generations evolve ran)."""
     env = environment.build(task, cfg, scratch, publish.store_of(repo), say)
+    gates = CandidateGates.for_run(
+        repo.read_file(sha, CONFIG),
+        repo.sia_dir / "gate-cache",
+        task.manifest.agent.forbid_packages,
+        scratch / "hooks-setup",
+    )
     adapter = None
     pin = pins.read(repo, sha)
     if env.weights is not None and pin is not None:
         publish.pull(repo, sha, None, cfg.hub_endpoint)  # fetched from the hub if need be
         adapter = pin.address
     try:
-        return try_candidate(
-            env,
-            Attempt(
-                0, agent_files(repo, sha), scratch / "run", cfg.seed, adapter=adapter, gated=False
-            ),
+        out = try_candidate(
+            dataclasses.replace(env, gates=gates),
+            Attempt(0, agent_files(repo, sha), scratch / "run", cfg.seed, adapter=adapter),
         )
     finally:
         env.sandbox.close()
+    if out.status == Status.GATE_FAILED:
+        raise GateFailed(f"{sha[:10]}: its agent fails the gates, so it is not run: {out.reason}")
+    return out

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,14 +23,14 @@ GIT_ENV = {
 }
 
 
-def git(repo: Path, *args: str) -> str:
+def git(repo: Path, *args: str, env_extra: dict[str, str] | None = None) -> str:
     return subprocess.run(
         ["git", *args],
         cwd=repo,
         check=True,
         capture_output=True,
         text=True,
-        env={**os.environ, **GIT_ENV},
+        env={**os.environ, **GIT_ENV, **(env_extra or {})},
     ).stdout
 
 
@@ -146,3 +148,43 @@ def tiny_gen_task(tiny_task: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
     root = tmp_path_factory.mktemp("tinygen")
     return build_gen_task(root / "task", build_gen_model(root / "model"))
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """podman's Docker-compatible service on a Unix socket in a temporary folder (runc runtime),
+    for the module's tests, as DOCKER_HOST; skips, saying why, where podman or runc is missing."""
+    missing = [tool for tool in ("podman", "runc") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(
+            f"no Docker-compatible engine here: {' and '.join(missing)} not installed "
+            "(apt install podman runc)"
+        )
+    folder = tmp_path_factory.mktemp("podman")
+    conf = folder / "containers.conf"
+    conf.write_text('[engine]\nruntime = "runc"\n')
+    sock = folder / "podman.sock"
+    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    for _ in range(100):
+        if sock.exists() or service.poll() is not None:
+            break
+        time.sleep(0.1)
+    if not sock.exists():
+        service.kill()
+        pytest.skip(f"podman's service did not start: {service.stderr.read().decode()[-200:]}")
+    saved = {k: os.environ.get(k) for k in ("DOCKER_HOST", "CONTAINERS_CONF")}
+    os.environ.update({"DOCKER_HOST": f"unix://{sock}", "CONTAINERS_CONF": str(conf)})
+    yield f"unix://{sock}"
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    service.terminate()
+    service.wait(timeout=30)

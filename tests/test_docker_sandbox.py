@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,44 +27,6 @@ from tests.fakellm import FakeLLM, text
 pytestmark = pytest.mark.slow
 TASK = resolve("penguins", None)
 HOSTILE = Path(__file__).parent / "hostile"
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    missing = [tool for tool in ("podman", "runc") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(
-            f"no Docker-compatible engine here: {' and '.join(missing)} not installed "
-            "(apt install podman runc)"
-        )
-    folder = tmp_path_factory.mktemp("podman")
-    conf = folder / "containers.conf"
-    conf.write_text('[engine]\nruntime = "runc"\n')
-    sock = folder / "podman.sock"
-    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-    service = subprocess.Popen(
-        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    for _ in range(100):
-        if sock.exists() or service.poll() is not None:
-            break
-        time.sleep(0.1)
-    if not sock.exists():
-        service.kill()
-        pytest.skip(f"podman's service did not start: {service.stderr.read().decode()[-200:]}")
-    saved = {k: os.environ.get(k) for k in ("DOCKER_HOST", "CONTAINERS_CONF")}
-    os.environ.update({"DOCKER_HOST": f"unix://{sock}", "CONTAINERS_CONF": str(conf)})
-    yield f"unix://{sock}"
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    service.terminate()
-    service.wait(timeout=30)
 
 
 def run_agent(

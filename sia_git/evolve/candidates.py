@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from sia_git.weights.runtime import WeightsRuntime
 
 TRACE_BYTES = 256 * 1024
 TRACE_FILES = 20
+TRACE_TOTAL_BYTES = 2 * 1024 * 1024
+SCAN_LIMIT = 20_000  # entries of the working dir looked at for traces
 TRANSCRIPT = "transcript.json"
 GATEWAY_LOG_BYTES = 4 * 1024 * 1024  # ~200 calls of capped entries: every call is kept
 
@@ -48,6 +51,7 @@ class Outcome:
     gateway_calls: int = 0
     adapter: str | None = None  # the LoRA adapter it ran with (sha256:...), if any
     training: dict[str, Any] | None = None  # a weights candidate's sia_adapter.json
+    traces_dropped: int = 0  # trace files past the caps: counted, not listed
 
     @property
     def ok(self) -> bool:
@@ -121,7 +125,8 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
                 out.run = env.sandbox.run(dataclasses.replace(spec, gateway=gw.socket))
             out.cost_usd += gw.cost_usd
             out.gateway_calls = gw.calls
-    out.traces.update(collect_traces(scratch / "sandbox"))
+    traces, out.traces_dropped = collect_traces(scratch / "sandbox")
+    out.traces.update(traces)
     if (scratch / "gateway.jsonl").is_file():
         out.traces["gateway.jsonl"] = _head(scratch / "gateway.jsonl", GATEWAY_LOG_BYTES)
     if not out.run.ok:
@@ -168,24 +173,50 @@ def _train(
     return True
 
 
-def collect_traces(sandbox_dir: Path) -> dict[str, bytes]:
-    """The agent's logs and trace files, capped, for the attempt record."""
+def collect_traces(sandbox_dir: Path) -> tuple[dict[str, bytes], int]:
+    """The agent's logs and trace files for the attempt record, and how many trace files were
+    left out. stdout, stderr and the declared traces (`trace*.jsonl`/`.log` at the top of the
+    working dir) come first, so decoy files cannot crowd them out; then other traces by depth.
+    At most TRACE_FILES files and TRACE_TOTAL_BYTES in all; the walk stops at SCAN_LIMIT
+    entries."""
     out: dict[str, bytes] = {}
     for name in ("stdout.txt", "stderr.txt"):
         path = sandbox_dir / name
         if path.is_file():
             out[name] = _head(path)
     work = sandbox_dir / "work"
-    found = sorted(
-        p
-        for p in work.rglob("*")
-        if p.is_file()
-        and not p.is_symlink()
-        and (p.name.startswith("trace") or p.suffix in (".log", ".jsonl"))
-    )
-    for path in found[:TRACE_FILES]:
-        out[f"work/{path.relative_to(work)}"] = _head(path)
-    return out
+    found = sorted(_trace_files(work), key=lambda p: (not _declared(work, p), len(p.parts), p))
+    budget, dropped = TRACE_TOTAL_BYTES, 0
+    for path in found:
+        if len(out) >= TRACE_FILES + 2 or budget <= 0:
+            dropped += 1
+            continue
+        data = _head(path, min(TRACE_BYTES, budget))
+        budget -= len(data)
+        out[f"work/{path.relative_to(work)}"] = data
+    return out, dropped
+
+
+def _declared(work: Path, path: Path) -> bool:
+    return path.parent == work and path.name.startswith("trace")
+
+
+def _trace_files(work: Path) -> list[Path]:
+    found, seen, stack = [], 0, [work]
+    while stack and seen < SCAN_LIMIT:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False) and (
+                entry.name.startswith("trace") or entry.name.endswith((".log", ".jsonl"))
+            ):
+                found.append(Path(entry.path))
+    return found
 
 
 def _head(path: Path, limit: int = TRACE_BYTES) -> bytes:

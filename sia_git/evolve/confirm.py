@@ -28,7 +28,7 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     files = agent_files(ctx.repo, tip.sha)
     adapter = ctx.adapter_at(tip.sha)
     reruns = [
-        ctx.attempt(0, None, files, tip.gen or 0, seed_offset=k, gated=False, adapter=adapter)
+        ctx.attempt(0, None, files, tip.gen or 0, seed_offset=k, adapter=adapter)
         for k in range(1, ctx.cfg.confirm_runs + 1)
     ]
     if ctx.models.budget.exhausted:

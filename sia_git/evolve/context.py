@@ -98,8 +98,8 @@ class Context:
         adapter: str | None = None,
     ) -> Outcome:
         """Try an agent, with the LoRA `adapter` it runs with (a weights proposal trains its
-        own). `gated=False` only for code that already passed the gates unchanged (a
-        confirmation re-run of a committed generation)."""
+        own). Every attempt is gated (unchanged code hits the gate cache); `gated=False` is for
+        tests that show the sandbox alone contains an agent."""
         scratch = self.paths.scratch / refs.gen_name(gen) / f"c{index}-{seed_offset}{tag}"
         label = (f"c{index}" if index else "agent") + (
             f" re-run {seed_offset}" if seed_offset else ""

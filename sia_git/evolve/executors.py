@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from sia_git import tmpfiles
 from sia_git.errors import SiaError
 from sia_git.sandbox import Limits, RunResult, RunSpec, Sandbox
 
@@ -166,7 +167,7 @@ def run_on_worker(
     return the result with the sandbox's outputs."""
     import ray
 
-    with tempfile.TemporaryDirectory(prefix="sia-ray-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("ray")) as tmp:
         root = Path(tmp)
         unpack(agent, root / "agent")
         unpack(dataset, root / "dataset")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import config as configmod
-from sia_git import faults, refs, review, splits
+from sia_git import faults, refs, review, splits, tmpfiles
 from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.errors import Interrupted, SiaError
@@ -60,6 +60,7 @@ def start(
         raise SiaError(f"--agent: no such file: {cfg.agent}")
     models = roles.build(cfg)
     sweep_orphans(repo)
+    tmpfiles.sweep()
     run_id = new_run_id(repo, task.name)
     paths = RunPaths(repo, run_id)
     with RunLock(paths.locks, run_id):
@@ -96,6 +97,7 @@ def resume(
     paths = RunPaths(repo, run_id)
     if not H.load(repo, run_id).exists:
         raise SiaError(f"unknown run '{run_id}' (see `sia-git status` for this repository's runs)")
+    tmpfiles.sweep()
     with RunLock(paths.locks, run_id):
         # A kill mid-write leaves git's lock files: the run's own refs are ours alone now.
         repo.clear_stale_locks([refs.branch_ref(run_id), refs.run_ref(run_id, "")])

@@ -23,6 +23,8 @@ from sia_git.records import (
 from sia_git.runs import CODE_DIR, IMPROVEMENT
 from sia_git.task import Task
 
+DROPPED_SHOWN = 20
+
 
 def outcome_record(o: Outcome, commit: str | None = None, verdict: str = "") -> CandidateRecord:
     ev = o.evaluation
@@ -46,7 +48,10 @@ def outcome_record(o: Outcome, commit: str | None = None, verdict: str = "") -> 
         },
         "scores": {s: v.score for s, v in ev.splits.items()} if ev else {},
         "metrics": {s: v.metrics for s, v in ev.splits.items()} if ev else {},
-        "dropped_outputs": ev.dropped if ev else [],
+        # A few examples and a count: an agent writing thousands of files cannot bloat it.
+        "dropped_outputs": ev.dropped[:DROPPED_SHOWN] if ev else [],
+        "dropped_outputs_count": len(ev.dropped) if ev else 0,
+        "traces_dropped": o.traces_dropped,
         "cost_usd": round(o.cost_usd, 8),
         "model": o.proposal.model if o.proposal else None,
         "lever_reason": o.proposal.lever_reason if o.proposal else "",

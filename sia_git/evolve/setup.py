@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
+from sia_git import childenv
 from sia_git.config import EvolveConfig
 from sia_git.evolve import environment, executors, levers, proposers
 from sia_git.evolve.context import Context, Echo
@@ -36,6 +37,7 @@ def build_context(
     )
     proposers.check(cfg.proposer, models.proposer is not None)
     # Keys named by the model settings are secrets even when their names do not look it.
+    childenv.mark_secret(models.key_names)
     repo = dataclasses.replace(repo, redactor=Redactor.from_env(key_names=models.key_names))
     paths = RunPaths(repo, paths.run_id)
     if paths.scratch.exists():

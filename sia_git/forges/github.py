@@ -39,7 +39,11 @@ class GitHubForge(Forge):
 
     def push(self, branch: str, sha: str) -> None:
         try:
-            self.repo.git("push", "--quiet", "--force", "origin", f"{sha}:refs/heads/{branch}")
+            # The one git call that needs a token: handed to it alone (childenv drops them).
+            token = {k: os.environ[k] for k in ("GITHUB_TOKEN", "GH_TOKEN") if k in os.environ}
+            self.repo.git(
+                "push", "--quiet", "--force", "origin", f"{sha}:refs/heads/{branch}", env=token
+            )
         except GitError as exc:
             raise SiaError(f"pushing {branch} to origin failed: {exc}") from None
 

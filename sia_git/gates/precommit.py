@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sia_git import faults
+from sia_git import childenv, faults
 from sia_git.errors import SiaError
 from sia_git.gates import GateResult
 
@@ -69,13 +69,15 @@ def _pre_commit(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.C
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
-        env={**os.environ, "PATH": path, **env},
+        env=childenv.scrubbed(PATH=path, **env),
     )
 
 
 def _scratch_repo(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q", str(folder)], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "init", "-q", str(folder)], check=True, capture_output=True, env=childenv.scrubbed()
+    )
 
 
 @dataclass(frozen=True)

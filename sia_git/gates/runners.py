@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sia_git import childenv, tmpfiles
 from sia_git.resources import bundled
 
 TOOL_TIMEOUT_S = 180
@@ -71,7 +72,7 @@ def _run(
             capture_output=True,
             text=True,
             timeout=TOOL_TIMEOUT_S,
-            env={**os.environ, **(env or {})},
+            env=childenv.scrubbed(**(env or {})),
         )
     except FileNotFoundError:
         raise GateToolError(f"{what} is not installed (pip install sia-git again)") from None
@@ -198,7 +199,7 @@ class Semgrep:
         exe_s = semgrep_executable() or "semgrep"
         import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="sia-semgrep-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("semgrep")) as tmp:
             configs = [a for p in self._rules() for a in ("--config", str(p))]
             if opts.forbid_packages:
                 extra = Path(tmp) / "data_source.yml"

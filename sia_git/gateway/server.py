@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from sia_git import tmpfiles
 from sia_git.llm.client import BudgetExhausted, ModelClient, ModelError
 
 MAX_REQUEST_BYTES = 1_000_000
@@ -36,7 +37,7 @@ class Gateway:
         self.cost_usd = 0.0
         self._lock = threading.Lock()
         # A short path: Unix socket paths are limited to ~107 bytes.
-        self._dir = Path(tempfile.mkdtemp(prefix="sia-gw-"))
+        self._dir = Path(tempfile.mkdtemp(prefix=tmpfiles.prefix("gw")))
         self.socket = self._dir / "gw.sock"
         self._server = socketserver.ThreadingUnixStreamServer(str(self.socket), _handler(self))
         self._server.daemon_threads = True

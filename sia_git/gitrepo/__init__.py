@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sia_git import refs
+from sia_git import childenv, refs, tmpfiles
 from sia_git.errors import SiaError
 from sia_git.gitrepo.worktrees import Worktrees
 from sia_git.redact import Redactor
@@ -69,7 +69,7 @@ class Repo(Worktrees):
                 stdout=subprocess.PIPE,
                 stderr=err,
                 text=True,
-                env={**os.environ, **self._identity(), **(env or {})},
+                env=childenv.scrubbed(**self._identity(), **(env or {})),
             )
             err.seek(0)
             stderr = err.read().decode("utf-8", errors="replace")
@@ -89,7 +89,10 @@ class Repo(Worktrees):
 
     def read_file(self, rev: str, path: str) -> str | None:
         done = subprocess.run(
-            ["git", "cat-file", "blob", f"{rev}:{path}"], cwd=self.root, capture_output=True
+            ["git", "cat-file", "blob", f"{rev}:{path}"],
+            cwd=self.root,
+            capture_output=True,
+            env=childenv.scrubbed(),
         )
         return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
 
@@ -103,6 +106,7 @@ class Repo(Worktrees):
             check=True,
             input="".join(f"{spec}\n" for spec in specs).encode(),
             capture_output=True,
+            env=childenv.scrubbed(),
         )
         out, pos = {}, 0
         data = done.stdout
@@ -137,6 +141,7 @@ class Repo(Worktrees):
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env=childenv.scrubbed(),
         )
         assert proc.stdin is not None and proc.stdout is not None
         stdin, stdout = proc.stdin, proc.stdout
@@ -168,7 +173,7 @@ class Repo(Worktrees):
 
     def make_tree(self, base: str | None, files: dict[str, bytes | None]) -> str:
         """A tree: `base` (a commit or tree) with `files` written (None deletes a path)."""
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("index")) as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if base:
                 self.git("read-tree", base, env=env)
@@ -247,7 +252,10 @@ class Repo(Worktrees):
     def is_ancestor(self, a: str, b: str) -> bool:
         return (
             subprocess.run(
-                ["git", "merge-base", "--is-ancestor", a, b], cwd=self.root, capture_output=True
+                ["git", "merge-base", "--is-ancestor", a, b],
+                cwd=self.root,
+                capture_output=True,
+                env=childenv.scrubbed(),
             ).returncode
             == 0
         )

@@ -79,3 +79,11 @@ class Worktrees:
             input=self.redactor.text(message),
         )
         return self.git("rev-parse", "HEAD", cwd=worktree).strip()
+
+    def remove_worktree(self, path: Path) -> None:
+        """Remove a run's worktree (its branch and commits stay); a folder git no longer knows
+        is deleted all the same."""
+        self.git("worktree", "remove", "--force", str(path), check=False)
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        self.git("worktree", "prune")

@@ -1,25 +1,29 @@
 """Start a sandboxed process under resource limits, and make sure nothing of it outlives its run.
 
 Limits are applied by a tiny launcher that the child executes before the real command, so no
-`preexec_fn` is needed (that is not thread-safe, and candidates run in threads). A pids cgroup,
-when the machine offers one, caps the process count: RLIMIT_NPROC does not bind root.
+`preexec_fn` is needed (that is not thread-safe, and candidates run in threads). A cgroup per run
+(cgroups.py) caps processes and memory, tmpfs and shared memory included; a watcher enforces the
+working dir's quota.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from sia_git import faults
+from sia_git.sandbox.cgroups import RunCgroup, pid_alive
+
+__all__ = ["Finished", "Limits", "pid_alive", "run_limited", "usage"]
+QUOTA_POLL_S = 0.25
 
 _LAUNCHER = r"""
 import ctypes, json, os, resource, signal, sys
@@ -28,45 +32,13 @@ cfg = json.loads(sys.argv[1])
 ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 if os.getppid() != cfg["parent"]:
     sys.exit(137)  # sia-git died before the line above took effect
-if cfg["cgroup"]:
-    with open(cfg["cgroup"], "w") as f:
+for procs in cfg["cgroups"]:
+    with open(procs, "w") as f:
         f.write(str(os.getpid()))
 for name, value in cfg["rlimits"].items():
     resource.setrlimit(getattr(resource, name), (value, value))
 os.execvpe(cfg["argv"][0], cfg["argv"], cfg["env"])
 """
-
-_CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
-STALE_CGROUP_S = 600
-
-
-@functools.cache
-def _sweep_stale(root: Path) -> None:
-    """Clean up after a killed sia-git: kill what is left in the cgroups of owners that are
-    gone (named `sia-git-<owner pid>-...`), and remove empty cgroups. Only old empty ones: a
-    sibling process may have just made one that its agent has not joined yet."""
-    for path in root.glob("sia-git-*"):
-        with contextlib.suppress(OSError):
-            owner = path.name.split("-")[2]
-            if owner.isdigit() and not pid_alive(int(owner)):
-                for pid in _read(path / "cgroup.procs").split():
-                    with contextlib.suppress(OSError):
-                        os.kill(int(pid), signal.SIGKILL)
-            if (
-                not _read(path / "cgroup.procs").strip()
-                and time.time() - path.stat().st_mtime > STALE_CGROUP_S
-            ):
-                path.rmdir()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -77,6 +49,10 @@ class Limits:
     file_size_mb: int = 256
     open_files: int = 256
     max_procs: int = 64
+    # Quotas of what the agent writes: its working dir, and its /tmp (and /dev/shm) tmpfs.
+    work_mb: int = 1024
+    work_files: int = 20_000
+    tmp_mb: int = 256
 
     def rlimits(self) -> dict[str, int]:
         cpu = self.cpu_s if self.cpu_s is not None else int(self.timeout_s) + 5
@@ -96,71 +72,24 @@ class Finished:
     timed_out: bool
     duration_s: float
     leftovers_killed: int
-
-
-class PidsCgroup:
-    """A pids cgroup (v1 or v2) for one run, or nothing when the machine does not offer one."""
-
-    def __init__(self, max_procs: int) -> None:
-        self.path: Path | None = None
-        for root in _CGROUP_ROOTS:
-            if not (root / "cgroup.procs").exists():
-                continue
-            if root == Path("/sys/fs/cgroup") and "pids" not in _read(root / "cgroup.controllers"):
-                continue
-            _sweep_stale(root)
-            path = root / f"sia-git-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-            try:
-                path.mkdir()
-                (path / "pids.max").write_text(str(max_procs))
-            except OSError:
-                with contextlib.suppress(OSError):
-                    path.rmdir()
-                continue
-            self.path = path
-            return
-
-    @property
-    def procs_file(self) -> str | None:
-        return str(self.path / "cgroup.procs") if self.path else None
-
-    def pids(self) -> list[int]:
-        if not self.path:
-            return []
-        return [int(p) for p in _read(self.path / "cgroup.procs").split()]
-
-    def kill_all(self) -> int:
-        """SIGKILL every process in the group until it is empty; return how many were killed."""
-        killed: set[int] = set()
-        for _ in range(200):
-            pids = self.pids()
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-                killed.add(pid)
-            time.sleep(0.01)
-        return len(killed)
-
-    def remove(self) -> None:
-        if self.path:
-            for _ in range(100):
-                try:
-                    self.path.rmdir()
-                    return
-                except OSError:
-                    self.kill_all()
-                    time.sleep(0.02)
+    killed_for: str = ""  # a quota or the memory cap, when that is what ended the run
 
 
 def run_limited(
-    argv: list[str], env: dict[str, str], cwd: Path, limits: Limits, stdout: Path, stderr: Path
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    limits: Limits,
+    stdout: Path,
+    stderr: Path,
+    quota_dir: Path | None = None,
 ) -> Finished:
-    """Run argv with rlimits, a pids cgroup and a wall timeout; kill everything it started."""
-    cgroup = PidsCgroup(limits.max_procs)
+    """Run argv with rlimits, a cgroup (processes, memory) and a wall timeout; kill everything
+    it started. `quota_dir` (the working dir) is watched: past `work_mb` or `work_files` the run
+    is killed."""
+    cgroup = RunCgroup(limits.max_procs, limits.memory_mb)
     cfg = {
-        "cgroup": cgroup.procs_file,
+        "cgroups": cgroup.procs_files,
         "rlimits": limits.rlimits(),
         "argv": argv,
         "env": env,
@@ -180,6 +109,7 @@ def run_limited(
             env={},
         )
         faults.point("running")  # the agent is running: it must die with sia-git
+        quota = _Quota(proc, quota_dir, limits) if quota_dir else None
         try:
             proc.wait(timeout=limits.timeout_s)
         except subprocess.TimeoutExpired:
@@ -189,14 +119,51 @@ def run_limited(
                 os.killpg(proc.pid, signal.SIGKILL)
             leftovers = cgroup.kill_all()
             proc.wait()
+            oom = cgroup.oom_killed()
             cgroup.remove()
-    return Finished(
-        None if timed_out else proc.returncode, timed_out, time.monotonic() - start, leftovers
-    )
+    why = quota.reason if quota and quota.reason else ("the memory cap was reached" if oom else "")
+    seconds = time.monotonic() - start
+    return Finished(None if timed_out else proc.returncode, timed_out, seconds, leftovers, why)
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
+class _Quota:
+    """Watches a working dir while its agent runs; kills the run when it passes its quota."""
+
+    def __init__(self, proc: subprocess.Popen, folder: Path, limits: Limits) -> None:
+        self.reason = ""
+        self._proc, self._folder, self._limits = proc, folder, limits
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while self._proc.poll() is None:
+            files, size = usage(self._folder, self._limits.work_files + 1)
+            if files > self._limits.work_files or size > self._limits.work_mb << 20:
+                self.reason = (
+                    f"the working dir passed its quota ({self._limits.work_files} files, "
+                    f"{self._limits.work_mb} MB)"
+                )
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                return
+            time.sleep(QUOTA_POLL_S)
+
+
+def usage(folder: Path, stop_at: int) -> tuple[int, int]:
+    """(entries, bytes on disk) under `folder`, links not followed; counting stops at `stop_at`
+    entries (past the quota the exact number does not matter)."""
+    files = size = 0
+    stack = [folder]
+    while stack and files < stop_at:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            files += 1
+            with contextlib.suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                size += st.st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+    return files, size

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sia_git.sandbox.procs import Limits
+from sia_git.sandbox.procs import Finished, Limits
 
 TAIL = 4000
 GATEWAY_IN_SANDBOX = "/sia/gateway.sock"
@@ -68,12 +68,15 @@ class RunResult:
     stderr_tail: str
     leftovers_killed: int = 0
     where: str = ""  # which machine ran it, when not this one (an executor's worker)
+    killed_for: str = ""  # a quota or the memory cap, when that ended the run
 
     @property
     def ok(self) -> bool:
-        return not self.timed_out and self.exit_code == 0
+        return not self.timed_out and self.exit_code == 0 and not self.killed_for
 
     def reason(self) -> str:
+        if self.killed_for:
+            return f"killed: {self.killed_for}"
         if self.timed_out:
             return "timed out"
         last = self.stderr_tail.strip().splitlines()[-1:] or [""]
@@ -92,17 +95,16 @@ class RunResult:
         timed_out: bool,
         duration_s: float,
         leftovers_killed: int = 0,
+        killed_for: str = "",
     ) -> RunResult:
         """The result of a finished run, with the tails of the logs it wrote."""
-        return cls(
-            backend,
-            exit_code,
-            timed_out,
-            duration_s,
-            tail(spec.stdout),
-            tail(spec.stderr),
-            leftovers_killed,
-        )
+        return cls(backend, exit_code, timed_out, duration_s, tail(spec.stdout),
+                   tail(spec.stderr), leftovers_killed, killed_for=killed_for)  # fmt: skip
+
+    @classmethod
+    def of(cls, backend: str, spec: RunSpec, done: Finished) -> RunResult:
+        return cls.read(backend, spec, done.exit_code, done.timed_out, done.duration_s,
+                        done.leftovers_killed, done.killed_for)  # fmt: skip
 
 
 def tail(path: Path) -> str:

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from sia_git import childenv
 from sia_git.weights.hparams import HParams
 from sia_git.weights.job import Job, Progress, record_of, run_epochs, save_adapter
 
@@ -63,7 +64,7 @@ class Rewarder:
             "{output}": str(out),
         }
         argv = [fill.get(a, a) for a in self.job.evaluator or []]
-        subprocess.run(argv, check=True, capture_output=True, timeout=600)
+        subprocess.run(argv, check=True, capture_output=True, timeout=600, env=childenv.scrubbed())
         status = {i["id"]: i.get("status") for i in json.loads(out.read_text())["items"]}
         return [1.0 if status.get(i) in CORRECT else 0.0 for i in ids]
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sia_git import tmpfiles
 from sia_git.errors import SiaError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -64,7 +65,7 @@ class Hub:
 
     def upload(self, folder: Path, card: Card) -> str:
         """Upload the adapter and its card; return the hub commit."""
-        with tempfile.TemporaryDirectory(prefix="sia-hub-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("hub")) as tmp:
             staged = Path(tmp) / "adapter"
             shutil.copytree(folder, staged)
             (staged / "README.md").write_text(card.render(), encoding="utf-8")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import history as H
+from sia_git import tmpfiles
 from sia_git import trailers as T
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo
@@ -142,7 +143,7 @@ def pull(repo: Repo, rev: str, hub_repo: str | None, endpoint: str | None) -> Pa
             "it: pass --hub-repo"
         )
     hub = Hub(name, endpoint or recorded.get("endpoint"))
-    with tempfile.TemporaryDirectory(prefix="sia-pull-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("pull")) as tmp:
         folder = hub.download(source, Path(tmp) / "adapter")
         got = digest(folder)
         if got != pin.address:

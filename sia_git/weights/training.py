@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sia_git import faults
+from sia_git import childenv, faults
 from sia_git.sandbox.procs import Finished, Limits, run_limited
 from sia_git.weights.job import MANIFEST, Job
 from sia_git.weights.store import AdapterStore
@@ -79,7 +79,7 @@ def run(
 
 
 def _env(job: Job) -> dict[str, str]:
-    env = dict(os.environ)
+    env = childenv.scrubbed()
     env.pop("SIA_GIT_FAULT", None)  # fault points are sia-git's own, not the trainer's
     if Path(job.base).is_dir():
         # Everything is local: make sure no library reaches for the network.

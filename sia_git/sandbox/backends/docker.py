@@ -13,14 +13,16 @@ import contextlib
 import io
 import os
 import tarfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from sia_git.errors import SiaError
 from sia_git.sandbox import packages as pkgs
+from sia_git.sandbox import view
 from sia_git.sandbox.backends.base import Backend
-from sia_git.sandbox.procs import pid_alive
+from sia_git.sandbox.procs import QUOTA_POLL_S, pid_alive, usage
 from sia_git.sandbox.spec import AGENT_ARGS, RunResult, RunSpec, inside_env, interpreter
 
 IMAGE_REPO = "localhost/sia-git-base"
@@ -109,15 +111,17 @@ class Docker(Backend):
         return why  # client() already says what to do
 
     def run(self, spec: RunSpec) -> RunResult:
-        env = inside_env(spec)
-        code, timed_out, seconds = _run(self.client, self.site, spec, env)
-        return RunResult.read(self.name, spec, code, timed_out, seconds)
+        uid = view.agent_uid()
+        view.prepare_work(spec, uid)
+        code, timed_out, seconds, why = _run(self.client, self.site, spec, inside_env(spec), uid)
+        return RunResult.read(self.name, spec, code, timed_out, seconds, killed_for=why)
 
 
 def _run(
-    c: Any, site: list[Path], spec: RunSpec, env: dict[str, str]
-) -> tuple[int | None, bool, float]:
-    """Run the agent; return (exit code or None on timeout, timed out, seconds)."""
+    c: Any, site: list[Path], spec: RunSpec, env: dict[str, str], uid: int | None
+) -> tuple[int | None, bool, float, str]:
+    """Run the agent; return (exit code or None on timeout, timed out, seconds, why it was
+    killed when a quota did it)."""
     import docker
 
     exe, exe_prefix = interpreter()
@@ -143,27 +147,37 @@ def _run(
         empty = stdout.parent / f"empty-{i}"
         empty.mkdir(exist_ok=True)
         empties[str(empty)] = {"bind": d, "mode": "ro"}
-    ct = c.containers.create(
-        IMAGE,
-        [exe, "-S", *AGENT_ARGS],
-        environment=env,
-        working_dir="/sia/work",
-        network_mode="none",
-        read_only=True,
-        cap_drop=["ALL"],
-        security_opt=["no-new-privileges"],
-        mem_limit=f"{limits.memory_mb}m",
-        memswap_limit=f"{limits.memory_mb}m",
-        pids_limit=limits.max_procs,
-        ulimits=ulimits,
-        tmpfs={"/tmp": "rw,size=256m"},
-        volumes={
-            **_binds(exe_prefix, site, spec.agent_dir, spec.dataset_dir, spec.work, spec.gateway),
-            **empties,
-            **{str(p): {"bind": f"/sia/{n}", "mode": "ro"} for n, p in spec.mounts.items()},
-        },
-        labels={LABEL: str(os.getpid())},
-    )
+    try:
+        ct = c.containers.create(
+            IMAGE,
+            [exe, "-S", *AGENT_ARGS],
+            environment=env,
+            working_dir="/sia/work",
+            network_mode="none",
+            read_only=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            mem_limit=f"{limits.memory_mb}m",
+            memswap_limit=f"{limits.memory_mb}m",
+            pids_limit=limits.max_procs,
+            ulimits=ulimits,
+            tmpfs={"/tmp": f"rw,size={limits.tmp_mb}m,mode=1777"},
+            shm_size=f"{limits.tmp_mb}m",
+            user=f"{uid}:{uid}" if uid is not None else None,
+            volumes={
+                **_binds(
+                    exe_prefix, site, spec.agent_dir, spec.dataset_dir, spec.work, spec.gateway
+                ),
+                **empties,
+                **{str(p): {"bind": f"/sia/{n}", "mode": "ro"} for n, p in spec.mounts.items()},
+            },
+            labels={LABEL: str(os.getpid())},
+        )
+    except docker.errors.APIError as exc:
+        raise SiaError(
+            f"--sandbox docker: the engine could not create the agent's container: "
+            f"{str(exc.explanation or exc)[:200]}"
+        ) from None
     start = time.monotonic()
     timed_out, code = False, None
     try:
@@ -174,12 +188,14 @@ def _run(
                 f"--sandbox docker: the engine could not start the agent's container: "
                 f"{str(exc.explanation or exc)[:200]}"
             ) from None
+        quota = _Quota(ct, spec)
         try:
             code = int(ct.wait(timeout=limits.timeout_s)["StatusCode"])
         except Exception:  # the SDK's timeout is a requests exception
             timed_out = True
             with contextlib.suppress(Exception):
                 ct.kill()
+        quota.stop()
         stdout.write_bytes(ct.logs(stdout=True, stderr=False))
         stderr.write_bytes(ct.logs(stdout=False, stderr=True))
     finally:
@@ -187,4 +203,31 @@ def _run(
             ct.remove(force=True)
     if code is not None and code > 128:
         code = -(code - 128)  # killed by a signal, as subprocess reports it
-    return code, timed_out, time.monotonic() - start
+    return code, timed_out, time.monotonic() - start, quota.reason
+
+
+class _Quota(threading.Thread):
+    """Kills the container when its working dir passes its quota."""
+
+    def __init__(self, ct: Any, spec: RunSpec) -> None:
+        super().__init__(daemon=True)
+        self.reason = ""
+        self._ct, self._spec, self._done = ct, spec, threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        limits = self._spec.limits
+        while not self._done.wait(QUOTA_POLL_S):
+            files, size = usage(self._spec.work, limits.work_files + 1)
+            if files > limits.work_files or size > limits.work_mb << 20:
+                self.reason = (
+                    f"the working dir passed its quota ({limits.work_files} files, "
+                    f"{limits.work_mb} MB)"
+                )
+                with contextlib.suppress(Exception):
+                    self._ct.kill()
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()

@@ -1,59 +1,78 @@
-"""The `unshare` backend: the fallback when bubblewrap cannot start. `unshare -n` cuts the
-network; the agent gets fresh copies of its inputs, a clean environment and the same limits, but
-the filesystem is otherwise visible."""
+"""The `unshare` backend: for machines where bubblewrap cannot start but util-linux's `unshare`
+can. The same guarantees as bwrap: `unshare` makes new mount, pid, network, IPC and UTS
+namespaces (and a user namespace when sia-git is not root), and stage.py builds the same view
+(view.py) in a fresh tmpfs root, pivots into it and drops every privilege before the agent runs.
+If the namespaces cannot be made here, the backend is refused (never a weaker fallback)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
+from sia_git.sandbox import stage, view
 from sia_git.sandbox.backends.base import Backend
-from sia_git.sandbox.procs import run_limited
-from sia_git.sandbox.spec import RunResult, RunSpec, agent_env, interpreter
+from sia_git.sandbox.procs import Limits, run_limited
+from sia_git.sandbox.spec import AGENT_ARGS, RunResult, RunSpec, inside_env, interpreter
+
+_STAGE = Path(stage.__file__).read_text(encoding="utf-8")
+_NAMESPACES = ["--mount", "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts"]
 
 
 class Unshare(Backend):
     name = "unshare"
 
     @classmethod
-    def prefix(cls) -> list[str]:
-        return ["unshare", "-n" if os.geteuid() == 0 else "-rn", "--"]
+    def probe(cls) -> str | None:
+        if shutil.which("unshare") is None:
+            return "util-linux's unshare is not installed"
+        return super().probe()
 
     @classmethod
     def probe_argv(cls, tmp: Path) -> list[str]:
-        return [*cls.prefix(), interpreter()[0], "-S", "-c", "pass"]
+        spec = RunSpec(tmp, tmp, tmp, Limits())
+        spec.work.mkdir()
+        return command(spec, [], view.agent_uid(), [interpreter()[0], "-S", "-c", "pass"])
 
     @classmethod
     def unavailable(cls, why: str) -> str:
-        return f"`unshare -n` cannot run here ({why[:120]}); try --sandbox bwrap"
+        return (
+            f"--sandbox unshare cannot make its namespaces here ({why[:120]}); use bubblewrap "
+            "(the default) or a Docker engine with --sandbox docker"
+        )
 
     def run(self, spec: RunSpec) -> RunResult:
-        # Fresh copies, so a candidate that scribbles on its inputs harms only itself.
-        agent = shutil.copytree(spec.agent_dir, spec.scratch / "agent")
-        data = shutil.copytree(spec.dataset_dir, spec.scratch / "dataset")
-        site = spec.scratch / "site"
-        site.mkdir()
-        for p in self.site:
-            (site / p.name).symlink_to(p)
-        args = [
-            str(agent / "target_agent.py"),
-            "--dataset_dir",
-            str(data),
-            "--working_dir",
-            str(spec.work),
-        ]
-        # No read-only binds here: the adapter is copied too (the store stays intact); the
-        # base model is shown where it is.
-        shown = {
-            n: (shutil.copytree(p, spec.scratch / f"mount-{n}") if n == "adapter" else p)
-            for n, p in spec.mounts.items()
-        }
-        env = agent_env(
-            str(site), str(spec.work), spec.seed, str(spec.gateway) if spec.gateway else None, shown
-        )
-        argv = [*self.prefix(), interpreter()[0], "-S", *args]
-        done = run_limited(argv, env, spec.work, spec.limits, spec.stdout, spec.stderr)
-        return RunResult.read(
-            self.name, spec, done.exit_code, done.timed_out, done.duration_s, done.leftovers_killed
-        )
+        uid = view.agent_uid()
+        view.prepare_work(spec, uid)
+        argv = command(spec, self.site, uid, [interpreter()[0], "-S", *AGENT_ARGS])
+        done = run_limited(argv, {}, spec.work, spec.limits, spec.stdout, spec.stderr, spec.work)
+        return RunResult.of(self.name, spec, done)
+
+
+def command(spec: RunSpec, site: list[Path], uid: int | None, agent: list[str]) -> list[str]:
+    root = spec.scratch / "root"
+    root.mkdir(exist_ok=True)
+    binds = view.binds(spec, site)
+    cfg = {
+        "root": str(root),
+        "binds": [list(b) for b in binds] + [[n, n, True] for n in view.gpu_nodes(spec)],
+        # Empty tmpfs over the interpreter's own site-packages: only allowed packages import.
+        "tmpfs": [[d, 4096, 16] for d in view.hidden()] + [list(t) for t in view.tmpfs(spec)],
+        "cwd": "/sia/work",
+        "uid": uid,
+        "argv": agent,
+        "env": inside_env(spec),
+    }
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return [
+        "unshare",
+        *user,
+        *_NAMESPACES,
+        "--",
+        interpreter()[0],
+        "-S",
+        "-c",
+        _STAGE,
+        json.dumps(cfg),
+    ]
