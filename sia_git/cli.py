@@ -175,8 +175,17 @@ def gc(dry_run: bool, as_json: bool, repo: Path) -> None:
     multiple=True,
     help="A package agents must not import (the task's data source); repeatable.",
 )
+@click.option(
+    "--allow-rule",
+    "allow",
+    multiple=True,
+    help="A gate rule whose findings are reported but do not fail (a task's `allow_rules`, "
+    "e.g. B602); repeatable.",
+)
 @json_option
-def check(files: tuple[Path, ...], forbid: tuple[str, ...], as_json: bool) -> None:
+def check(
+    files: tuple[Path, ...], forbid: tuple[str, ...], allow: tuple[str, ...], as_json: bool
+) -> None:
     """Run the candidate gates (ruff, bandit, semgrep, secret scan) on FILES.
 
     Exit 0 when every gate passes, 1 when one fails. Results are cached by content: an
@@ -184,7 +193,7 @@ def check(files: tuple[Path, ...], forbid: tuple[str, ...], as_json: bool) -> No
     """
     from sia_git.commands import check as cmd
 
-    sys.exit(cmd.run(files, as_json, forbid))
+    sys.exit(cmd.run(files, as_json, forbid, allow))
 
 
 @cli.command("eval")

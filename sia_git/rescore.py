@@ -146,6 +146,7 @@ def _run(
         repo.sia_dir / "gate-cache",
         task.manifest.agent.forbid_packages,
         scratch / "hooks-setup",
+        task.manifest.agent.allow_rules,
     )
     adapter = None
     pin = pins.read(repo, sha)

@@ -52,6 +52,9 @@ class AgentSpec(_Strict):
     packages: list[str] = Field(default_factory=list)
     # Distributions that must never be importable by the agent (the task's data source).
     forbid_packages: list[str] = Field(default_factory=list)
+    # Gate rules this task's agents may break (e.g. B602 and sia-subprocess for an agent whose
+    # tool is a shell): reported, recorded in Sia-Gates, not failing. The sandbox still contains.
+    allow_rules: list[str] = Field(default_factory=list)
 
 
 class EvaluatorSpec(_Strict):

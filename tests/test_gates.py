@@ -160,3 +160,21 @@ def test_a_file_that_does_not_parse_fails_ruff_not_the_other_gates(tmp_path: Pat
     results = {r.name: r for r in run_gates([agent], Options(), Cache(None))}
     assert not results["ruff"].passed and "target_agent.py:2" in results["ruff"].report
     assert "could not run" not in results["semgrep"].report
+
+
+def test_a_task_may_allow_named_rules_which_are_reported_and_recorded(tmp_path: Path) -> None:
+    """A task's gate policy (`[agent] allow_rules`): an agent whose tool is a shell passes, the
+    finding stays in the report, and Sia-Gates says what was allowed."""
+    from sia_git.gates import summary
+
+    agent = tmp_path / "shell_tool.py"
+    agent.write_text('import subprocess\n\nsubprocess.run("ls", shell=True, check=False)\n')
+    strict = run_gates([agent], Options(), Cache(None))
+    assert not all(r.passed for r in strict)
+    rules = tuple({f["rule"] for r in strict for f in r.findings})
+    allowed = run_gates([agent], Options(allow_rules=rules), Cache(None))
+    assert all(r.passed for r in allowed), [r.report for r in allowed]
+    assert "sia-subprocess" in rules and "(allowed by the task)" in "".join(
+        r.report for r in allowed
+    )
+    assert "semgrep=pass(allowed:" in summary(allowed) and "sia-subprocess" in summary(allowed)

@@ -15,14 +15,21 @@ from sia_git.gates.cache import default_dir
 from sia_git.redact import Redactor
 
 
-def run(files: tuple[Path, ...], as_json: bool, forbid: tuple[str, ...]) -> int:
+def run(
+    files: tuple[Path, ...], as_json: bool, forbid: tuple[str, ...], allow: tuple[str, ...] = ()
+) -> int:
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise SiaError(f"no such file: {missing[0]}")
     if not files:
         raise SiaError("give the files to check, e.g. `sia-git check target_agent.py`")
     from_env = [p for p in os.environ.get("SIA_GATE_FORBID", "").split(",") if p]
-    opts = Options(tuple(dict.fromkeys([*forbid, *from_env])), tuple(Redactor.from_env().secrets))
+    allowed = [r for r in os.environ.get("SIA_GATE_ALLOW", "").split(",") if r]
+    opts = Options(
+        forbid_packages=tuple(dict.fromkeys([*forbid, *from_env])),
+        secret_values=tuple(Redactor.from_env().secrets),
+        allow_rules=tuple(dict.fromkeys([*allow, *allowed])),
+    )
     cache_dir = os.environ.get("SIA_GATE_CACHE")
     cache = Cache(Path(cache_dir) if cache_dir else default_dir(Path.cwd()))
     results = run_gates(list(files), opts, cache)

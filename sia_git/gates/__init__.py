@@ -22,6 +22,7 @@ class GateResult:
     report: str  # human-readable findings, empty when clean
     findings: list[dict[str, Any]] = field(default_factory=list)  # {"path", "line", "rule", ...}
     cached: int = 0  # files whose result came from the cache
+    allowed: list[str] = field(default_factory=list)  # rules the task's policy let through
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -30,6 +31,7 @@ class GateResult:
             "report": self.report,
             "findings": self.findings,
             "cached": self.cached,
+            "allowed": self.allowed,
         }
 
     @classmethod
@@ -40,6 +42,7 @@ class GateResult:
             data.get("report", ""),
             data.get("findings", []),
             data.get("cached", 0),
+            data.get("allowed", []),
         )
 
 
@@ -79,10 +82,20 @@ def _one(
             found[str(p)] = scanned.get(str(p), [])
             cache.put(key, blob_sha(contents[str(p)]), found[str(p)])
     findings = [{"path": path, **f} for path in sorted(found) for f in found[path]]
-    report = "\n".join(f"{f['path']}:{f['line']}: {f['rule']} {f['message']}" for f in findings)
-    return GateResult(runner.name, not findings, report, findings, cached)
+    report = "\n".join(
+        f"{f['path']}:{f['line']}: {f['rule']} {f['message']}"
+        + (" (allowed by the task)" if f["rule"] in opts.allow_rules else "")
+        for f in findings
+    )
+    failing = [f for f in findings if f["rule"] not in opts.allow_rules]
+    allowed = sorted({f["rule"] for f in findings if f["rule"] in opts.allow_rules})
+    return GateResult(runner.name, not failing, report, findings, cached, allowed)
 
 
 def summary(results: Sequence[GateResult]) -> str:
     """The `Sia-Gates` trailer value, e.g. `ruff=pass bandit=pass semgrep=fail secrets=pass`."""
-    return " ".join(f"{r.name}={'pass' if r.passed else 'fail'}" for r in results)
+    return " ".join(
+        f"{r.name}={'pass' if r.passed else 'fail'}"
+        + (f"(allowed:{','.join(r.allowed)})" if r.allowed else "")
+        for r in results
+    )

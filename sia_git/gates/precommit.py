@@ -87,16 +87,22 @@ class CandidateGates:
     config: str  # the merged pre-commit config (the user's hooks and sia-git's)
     cache_dir: Path
     forbid: tuple[str, ...]
+    allow: tuple[str, ...] = ()  # the task's gate policy (rule ids)
 
     @classmethod
     def for_run(
-        cls, user_config: str | None, cache_dir: Path, forbid: list[str], scratch: Path
+        cls,
+        user_config: str | None,
+        cache_dir: Path,
+        forbid: list[str],
+        scratch: Path,
+        allow: list[str] | None = None,
     ) -> CandidateGates:
         """Build and check the config once, before any candidate: a user hook pre-commit
         cannot install (a remote repo, offline) is a setup error, not a failed candidate."""
         _preflight()
         entry = f"{sys.executable} -m sia_git check"
-        gates = cls(merged_config(user_config, entry), cache_dir, tuple(forbid))
+        gates = cls(merged_config(user_config, entry), cache_dir, tuple(forbid), tuple(allow or []))
         if user_config:
             _scratch_repo(scratch)
             (scratch / CONFIG).write_text(gates.config, encoding="utf-8")
@@ -127,6 +133,7 @@ class CandidateGates:
             "SIA_GATE_REPORT": str(report),
             "SIA_GATE_CACHE": str(self.cache_dir),
             "SIA_GATE_FORBID": ",".join(self.forbid),
+            "SIA_GATE_ALLOW": ",".join(self.allow),
         }
         try:
             done = _pre_commit(["run", "--config", CONFIG, "--files", *paths], repo, env)

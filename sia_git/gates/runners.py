@@ -33,6 +33,7 @@ class GateToolError(Exception):
 @dataclass(frozen=True)
 class Options:
     forbid_packages: tuple[str, ...] = ()  # the task's data source: importing it is flagged
+    allow_rules: tuple[str, ...] = ()  # the task's gate policy: these findings do not fail
     secret_values: tuple[str, ...] = field(default=(), repr=False)
 
 

@@ -9,9 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sia_git.gateway import relay
 from sia_git.sandbox.procs import Finished, Limits
 
 TAIL = 4000
+MODEL_PORT = 4141  # the model endpoint inside the sandbox's own network namespace
+DUMMY_KEY = "sia-gateway"  # what SDKs inside get as their key
+_RELAY = Path(relay.__file__).read_text(encoding="utf-8")
 GATEWAY_IN_SANDBOX = "/sia/gateway.sock"
 AGENT_ARGS = [
     "/sia/agent/target_agent.py",
@@ -160,11 +164,28 @@ def agent_env(
 
 
 def inside_env(spec: RunSpec) -> dict[str, str]:
-    """The environment of an agent that sees the sandbox's own layout (/sia/...)."""
-    return agent_env(
+    """The environment of an agent that sees the sandbox's own layout (/sia/...). With a model
+    gateway, the standard SDKs find it on their own: their base URLs point at the relay on
+    127.0.0.1, their keys are a dummy (the real one never enters)."""
+    env = agent_env(
         "/sia/site",
         "/sia/work",
         spec.seed,
         GATEWAY_IN_SANDBOX if spec.gateway else None,
         {n: Path(f"/sia/{n}") for n in spec.mounts},
     )
+    if spec.gateway is not None:
+        base = f"http://127.0.0.1:{MODEL_PORT}"
+        env |= {"OPENAI_BASE_URL": f"{base}/v1", "OPENAI_API_KEY": DUMMY_KEY,
+                "ANTHROPIC_BASE_URL": base, "ANTHROPIC_API_KEY": DUMMY_KEY}  # fmt: skip
+    return env
+
+
+def agent_command(spec: RunSpec) -> list[str]:
+    """The agent's command line inside the sandbox: with a model gateway, the relay starts
+    first (it serves the gateway on 127.0.0.1 in the sandbox's network) and becomes the agent."""
+    exe, _ = interpreter()
+    agent = [exe, "-S", *AGENT_ARGS]
+    if spec.gateway is None:
+        return agent
+    return [exe, "-S", "-c", _RELAY, str(MODEL_PORT), GATEWAY_IN_SANDBOX, *agent]

@@ -62,8 +62,21 @@ def bind(root: str, src: str, dst: str, writable: bool) -> None:
         mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept)
 
 
+def loopback_up() -> None:
+    """A new network namespace's loopback starts down: bring it up (the model endpoint and any
+    local server the agent starts live on it; nothing else is reachable)."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0)))[1]
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
+
+
 def build_root(cfg: dict) -> None:
     root = cfg["root"]
+    loopback_up()
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the host
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     for src, dst, writable in cfg["binds"]:

@@ -64,6 +64,9 @@ class AdapterStore:
             for p in tmp.rglob("*"):
                 if p.is_file():
                     p.chmod(0o444)  # stored adapters are never edited in place
+            # Readable by an agent that runs as its own uid (sia-git as root); mkdtemp's is 0700.
+            for d in [tmp, *(p for p in tmp.rglob("*") if p.is_dir())]:
+                d.chmod(0o755)
             os.rename(tmp, dest)
         except OSError:
             if dest.is_dir():  # another process stored the same adapter first

@@ -11,7 +11,7 @@ from pathlib import Path
 from sia_git.sandbox import view
 from sia_git.sandbox.backends.base import Backend
 from sia_git.sandbox.procs import Limits, run_limited
-from sia_git.sandbox.spec import AGENT_ARGS, RunResult, RunSpec, inside_env, interpreter
+from sia_git.sandbox.spec import RunResult, RunSpec, agent_command, inside_env, interpreter
 
 # Run as the first thing in the sandbox when sia-git is root: become the run's uid (which
 # drops every capability), then exec the agent.
@@ -42,7 +42,7 @@ class Bubblewrap(Backend):
     def probe_argv(cls, tmp: Path) -> list[str]:
         spec = RunSpec(tmp, tmp, tmp, Limits())
         spec.work.mkdir()
-        return [*wrapper(spec, [], view.agent_uid()), "-S", "-c", "pass"]
+        return wrapper(spec, [], view.agent_uid(), [interpreter()[0], "-S", "-c", "pass"])
 
     @classmethod
     def unavailable(cls, why: str) -> str:
@@ -55,13 +55,13 @@ class Bubblewrap(Backend):
     def run(self, spec: RunSpec) -> RunResult:
         uid = view.agent_uid()
         view.prepare_work(spec, uid)
-        argv = [*wrapper(spec, self.site, uid), "-S", *AGENT_ARGS]
+        argv = wrapper(spec, self.site, uid, agent_command(spec))
         done = run_limited(argv, {}, spec.work, spec.limits, spec.stdout, spec.stderr, spec.work)
         return RunResult.of(self.name, spec, done)
 
 
-def wrapper(spec: RunSpec, site: list[Path], uid: int | None) -> list[str]:
-    """bwrap's command line up to the agent's interpreter arguments."""
+def wrapper(spec: RunSpec, site: list[Path], uid: int | None, command: list[str]) -> list[str]:
+    """bwrap's command line that runs `command` in the sandbox."""
     exe, _ = interpreter()
     mounts: list[str] = []
     for src, dst, writable in view.binds(spec, site):
@@ -80,12 +80,12 @@ def wrapper(spec: RunSpec, site: list[Path], uid: int | None) -> list[str]:
     env = [a for k, v in inside_env(spec).items() for a in ("--setenv", k, v)]
     if uid is None:
         isolation = ["--unshare-all", "--cap-drop", "ALL"]
-        start = [exe]
+        start = command
     else:  # no user namespace: the uid switch inside is a real one
         isolation = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                      "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
                      "--cap-add", "CAP_SETGID"]  # fmt: skip
-        start = [exe, "-S", "-c", _BECOME, str(uid), exe]
+        start = [exe, "-S", "-c", _BECOME, str(uid), *command]
     return [
         bwrap_path() or "bwrap",
         *isolation,

@@ -23,7 +23,7 @@ from sia_git.sandbox import packages as pkgs
 from sia_git.sandbox import view
 from sia_git.sandbox.backends.base import Backend
 from sia_git.sandbox.procs import QUOTA_POLL_S, pid_alive, usage
-from sia_git.sandbox.spec import AGENT_ARGS, RunResult, RunSpec, inside_env, interpreter
+from sia_git.sandbox.spec import RunResult, RunSpec, agent_command, inside_env, interpreter
 
 IMAGE_REPO = "localhost/sia-git-base"
 IMAGE = f"{IMAGE_REPO}:latest"
@@ -150,7 +150,7 @@ def _run(
     try:
         ct = c.containers.create(
             IMAGE,
-            [exe, "-S", *AGENT_ARGS],
+            agent_command(spec),
             environment=env,
             working_dir="/sia/work",
             network_mode="none",

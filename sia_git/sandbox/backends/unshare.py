@@ -14,7 +14,7 @@ from pathlib import Path
 from sia_git.sandbox import stage, view
 from sia_git.sandbox.backends.base import Backend
 from sia_git.sandbox.procs import Limits, run_limited
-from sia_git.sandbox.spec import AGENT_ARGS, RunResult, RunSpec, inside_env, interpreter
+from sia_git.sandbox.spec import RunResult, RunSpec, agent_command, inside_env, interpreter
 
 _STAGE = Path(stage.__file__).read_text(encoding="utf-8")
 _NAMESPACES = ["--mount", "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts"]
@@ -45,7 +45,7 @@ class Unshare(Backend):
     def run(self, spec: RunSpec) -> RunResult:
         uid = view.agent_uid()
         view.prepare_work(spec, uid)
-        argv = command(spec, self.site, uid, [interpreter()[0], "-S", *AGENT_ARGS])
+        argv = command(spec, self.site, uid, agent_command(spec))
         done = run_limited(argv, {}, spec.work, spec.limits, spec.stdout, spec.stderr, spec.work)
         return RunResult.of(self.name, spec, done)
 
