@@ -83,7 +83,8 @@ def main() -> None:
         *table(rows),
     ]
     print("\n".join(lines))
-    if not args.no_write and not args.quick:
+    # Only a whole, full run replaces the table: a partial one would drop the other rows.
+    if not args.no_write and not args.quick and not args.only:
         write_doc(lines)
         print(f"\nwrote the table into {DOC.relative_to(ROOT)}")
 

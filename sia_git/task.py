@@ -299,12 +299,23 @@ def _load_sia_layout(root: Path, source: str) -> Task:
             "reference": "reference/reference_target_agent.py",
         },
     }
+    # The reference agent's requirements.txt, when there is one, names what agents may import
+    # (an environment is built for it when sia-git's own lacks them); else all of it ("*").
+    reqs = root / "reference" / "requirements.txt"
+    if reqs.is_file():
+        defaults["agent"] = {"packages": requirement_lines(reqs)}
     override = root / "data" / MANIFEST
     if override.is_file():
         manifest = _read_manifest(override, defaults)
     else:
         manifest = Manifest.model_validate(defaults)
     return Task(root, manifest, "sia", source)
+
+
+def requirement_lines(path: Path) -> list[str]:
+    """The requirements in a requirements.txt (comments, blank lines and pip options left out)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("-")]
 
 
 def _check_files(task: Task, need_reference: bool = True) -> None:

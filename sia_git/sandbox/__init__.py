@@ -7,7 +7,7 @@ more). What every backend guarantees is in docs/DESIGN.md, "The sandbox".
 
 from __future__ import annotations
 
-from sia_git.sandbox import backends
+from sia_git.sandbox import backends, environments
 from sia_git.sandbox import packages as pkgs
 from sia_git.sandbox.procs import Limits
 from sia_git.sandbox.spec import RunResult, RunSpec
@@ -31,7 +31,7 @@ class Sandbox:
             hidden = set(pkgs.hidden_paths(forbid))
             self.site = [p for d in pkgs.site_dirs() for p in d.iterdir() if p not in hidden]
         else:
-            self.site = pkgs.allowed_paths(packages, forbid)
+            self.site = environments.site_paths(packages, forbid)
         from sia_git.gateway.server import HELPER  # (imports the model client: only here)
 
         self.site.append(HELPER)  # `import sia_gateway` works in every agent

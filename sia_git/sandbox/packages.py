@@ -54,13 +54,13 @@ def _requirements(dist: metadata.Distribution) -> list[str]:
 
 def allowed_paths(packages: list[str], forbid: list[str]) -> list[Path]:
     """Files and folders (from site-packages) to expose for the given distributions, with deps."""
-    blocked = {_norm(n) for n in (*forbid, *ALWAYS_HIDDEN)}
+    blocked = {norm(n) for n in (*forbid, *ALWAYS_HIDDEN)}
     seen: set[str] = set()
     paths: set[Path] = set()
     todo = [p for p in packages if p != "*"]
     while todo:
         name = todo.pop()
-        key = _norm(name)
+        key = norm(name)
         if key in seen or key in blocked:
             continue
         seen.add(key)
@@ -103,5 +103,5 @@ def site_dirs() -> list[Path]:
     return sorted(Path(d) for d in dirs if Path(d).is_dir())
 
 
-def _norm(name: str) -> str:
+def norm(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
