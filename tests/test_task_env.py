@@ -99,3 +99,31 @@ def test_a_sia_task_with_requirements_and_a_shell_tool_runs_in_its_own_environme
     again = sia("evolve", "--task-dir", str(task), "--max-gen", "1", cwd=repo, env=env)
     assert again.returncode == 0, again.stderr
     assert (built / ".sia-complete").stat().st_mtime_ns == stamp  # reused, not rebuilt
+
+
+def test_sia_trajectories_are_the_traces_and_decoys_do_not_crowd_them_out(tmp_path: Path) -> None:
+    from sia_git.evolve.candidates import TRACE_FILES, collect_traces
+
+    work = tmp_path / "sandbox" / "work"
+    (work / "aaa").mkdir(parents=True)
+    for i in range(3 * TRACE_FILES):
+        (work / "aaa" / f"trace-{i:03d}.jsonl").write_text("{}\n")
+    (work / "agent_execution.json").write_text('{"steps": 3}')
+    (work / "agent_execution").mkdir()
+    (work / "agent_execution" / "execution_q1.json").write_text('{"q": 1}')
+    (tmp_path / "sandbox" / "stdout.txt").write_text("out")
+    traces, dropped = collect_traces(tmp_path / "sandbox")
+    assert {
+        "stdout.txt",
+        "work/agent_execution.json",
+        "work/agent_execution/execution_q1.json",
+    } <= (set(traces))
+    assert len(traces) <= TRACE_FILES + 2 and dropped == 3 * TRACE_FILES + 2 - len(traces) + 1
+
+
+def test_a_sia_tasks_own_samples_go_to_the_meta_agent(tmp_path: Path) -> None:
+    from sia_git.agents.meta import _task_samples
+    from sia_git.task import resolve
+
+    task = resolve(None, siatask.make(tmp_path / "passengers"))
+    assert _task_samples(task) == ["# Samples\n\nA tabular task."]

@@ -98,6 +98,9 @@ def check_source(source: str) -> str | None:
 Trial = Callable[[str], tuple[str | None, Any]]  # source -> (why it failed, payload)
 
 
+SAMPLES_CHARS = 12_000  # the task's examples, at most (a small model's context is small)
+
+
 def write_first_agent(
     client: ModelClient, task: Task, dataset: Path, retries: int, gateway: bool, trial: Trial
 ) -> MetaResult:
@@ -117,7 +120,7 @@ def write_first_agent(
             **ctx,
             public_files=public_files(dataset),
             reference=reference,
-            samples=prompts.sample_tasks(),
+            samples=_task_samples(task) or prompts.sample_tasks(),
         )
     )
     error: str | None = None
@@ -137,3 +140,12 @@ def write_first_agent(
         convo.events.append(f"try {convo.calls}: {error}")
         convo.user(prompts.render("meta_retry", error=error))
     return MetaResult(None, None, convo, error)
+
+
+def _task_samples(task: Task) -> list[str]:
+    """A SIA task's own examples (`SAMPLE_TASK_DESCRIPTIONS.md` beside its reference agent),
+    which the Meta-Agent reads in place of the built-in ones."""
+    path = task.reference_agent.parent / "SAMPLE_TASK_DESCRIPTIONS.md"
+    if not path.is_file():
+        return []
+    return [path.read_text(encoding="utf-8", errors="replace").strip()[:SAMPLES_CHARS]]

@@ -198,7 +198,12 @@ def collect_traces(sandbox_dir: Path) -> tuple[dict[str, bytes], int]:
 
 
 def _declared(work: Path, path: Path) -> bool:
-    return path.parent == work and path.name.startswith("trace")
+    """The traces an agent declares: `trace*` at the top of its working dir, and SIA's
+    trajectory files (`agent_execution.json`, `agent_execution/execution_q*.json`)."""
+    rel = path.relative_to(work)
+    return (len(rel.parts) == 1 and path.name.startswith(("trace", "agent_execution"))) or (
+        rel.parts[0] == "agent_execution"
+    )
 
 
 def _trace_files(work: Path) -> list[Path]:
@@ -213,7 +218,8 @@ def _trace_files(work: Path) -> list[Path]:
             if entry.is_dir(follow_symlinks=False):
                 stack.append(Path(entry.path))
             elif entry.is_file(follow_symlinks=False) and (
-                entry.name.startswith("trace") or entry.name.endswith((".log", ".jsonl"))
+                entry.name.startswith(("trace", "agent_execution", "execution_q"))
+                or entry.name.endswith((".log", ".jsonl"))
             ):
                 found.append(Path(entry.path))
     return found
