@@ -16,6 +16,13 @@ from sia_git.sandbox import backends
 F = TypeVar("F", bound=Callable[..., Any])
 
 EVOLVE_OPTIONS = [
+    click.option(
+        "--edit-format",
+        type=click.Choice(["auto", "tools", "text"]),
+        help="How the Feedback-Agent edits: tool calls, or a text protocol (search/replace "
+        "blocks) for models and servers without them; auto asks litellm, and switches to text "
+        "when the first reply uses it [auto].",
+    ),
     click.option("--task", help="Built-in task to evolve (see `sia-git tasks`)."),
     click.option(
         "--task-dir",

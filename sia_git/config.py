@@ -51,6 +51,9 @@ class EvolveConfig(BaseModel):
     lever: Literal["auto", "harness", "knobs", "weights"] = "auto"
     # Who writes the candidates: a name in evolve.proposers.PROPOSERS, or auto.
     proposer: str = "auto"
+    # How the Feedback-Agent edits: tool calls, the text protocol, or auto (the profile's
+    # edit_format, else tools when litellm knows the model takes them, else text).
+    edit_format: Literal["auto", "tools", "text"] = "auto"
     train_timeout_s: float = Field(default=900.0, gt=0)  # one adapter's training, at most
     train_memory_mb: int = Field(default=16384, ge=512)
     # Adapters also go to this Hugging Face Hub model repo ("user/name"); HF_ENDPOINT or

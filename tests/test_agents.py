@@ -153,3 +153,34 @@ def test_bad_tool_calls_go_back_to_the_model_as_errors(tmp_path: Path) -> None:
         ),
     )
     assert result.finish is None
+
+
+def test_text_protocol_errors_go_back_once_then_the_candidate_fails(tmp_path: Path) -> None:
+    """A reply that does not follow the text protocol gets its parse error back once; a second
+    one in a row ends the candidate with the reason, and the cost stays recorded."""
+    replies = ["I would change the model.", "Still no format.", "never reached"]
+    with FakeLLM(lambda body, n: text(replies[n])) as llm:
+        c = ModelClient(ModelProfile(model="openai/local", api_base=llm.api_base), Budget(None))
+        agent = FeedbackAgent(c, _view(tmp_path, {}), 6, False, edit_format="text")
+        result = agent.run("system", "user", {"target_agent.py": b"x = 1\n"})
+        assert len(llm.requests) == 2
+        sent_back = llm.requests[1]["messages"][-1]["content"]
+    assert sent_back.startswith("Your reply could not be read: no TOOL line")
+    assert result.error and "did not follow the text protocol" in result.error
+    assert result.conversation.calls == 2
+
+
+def test_a_first_reply_in_the_text_protocol_switches_a_tools_run_to_it(tmp_path: Path) -> None:
+    """A model offered tools that answers in the text protocol (no tool support on its server):
+    the reply is taken as it is and the run goes on in text."""
+    edit = "<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n"
+    fin = ('FINISH {"subject": "s", "diagnosis": "d", "hypothesis": "h", "change": "c", '
+           '"lever": "harness", "lever_reason": "r"}')  # fmt: skip
+    with FakeLLM(lambda body, n: text(edit + fin)) as llm:
+        c = ModelClient(ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base),
+                        Budget(None))  # fmt: skip
+        agent = FeedbackAgent(c, _view(tmp_path, {}), 6, False)
+        result = agent.run("system", "user", {"target_agent.py": b"x = 1\n"})
+    assert result.error is None and result.changed
+    assert result.files["target_agent.py"] == b"x = 2\n"
+    assert "switched to the text edit protocol" in result.conversation.events[0]

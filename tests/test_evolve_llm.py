@@ -617,3 +617,54 @@ def test_ctrl_c_during_a_slow_model_call_exits_at_once_and_resumes(repo: Path, s
         again = sia("evolve", "--run", run_id, "--api-base", llm.api_base, cwd=repo)
     assert again.returncode == 0, again.stderr
     assert attempt(repo, run_id, 2)["accepted"] == 1
+
+
+def test_a_model_without_tool_calls_edits_through_the_text_protocol(
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
+    """A server that never returns tool calls (many local models): litellm does not know the
+    model to take tools, so the Feedback-Agent reads the run through the text menu and its
+    search/replace block is accepted as generation 2, with transcript and trailers."""
+    majority = tmp_path / "majority.py"
+    majority.write_text(MAJORITY_AGENT)
+    replies = [
+        'Let me look first.\nTOOL list_generations\nTOOL eval_summary {"generation": 1}\n',
+        "The majority model ignores the features.\n\n```python\ntarget_agent.py\n"
+        '<<<<<<< SEARCH\n    "model": "majority",\n=======\n    "model": "threshold",\n'
+        ">>>>>>> REPLACE\n```\n\nFINISH "
+        + json.dumps(
+            {
+                "subject": "use the threshold model",
+                "diagnosis": "majority ignores mass",
+                "hypothesis": "a threshold on mass separates the sexes",
+                "change": "model: majority -> threshold",
+                "lever": "harness",
+                "lever_reason": "the model choice is code",
+            }
+        ),
+    ]
+    seen: list[dict[str, Any]] = []
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        seen.append(body)
+        return text(replies[min(turn(body), len(replies) - 1)])
+
+    with FakeLLM(script) as llm:
+        done = sia("evolve", "--task", "penguins", "--model", "openai/local-small-model",
+                   "--api-base", llm.api_base, "--agent", str(majority), "--candidates", "1",
+                   "--confirm-runs", "0", "--max-gen", "2", cwd=repo)  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "(edits by text)" in done.stdout
+    assert all("tools" not in body for body in seen)  # no tool specs were ever sent
+    [run_id] = run_ids(repo)
+    gen1, gen2 = git(repo, "rev-list", "--reverse", f"refs/sia/{run_id}/base..sia/{run_id}").split()
+    t2 = trailers(repo, gen2)
+    assert t2["Sia-Generation"] == "2" and t2["Sia-Lever"] == "harness"
+    assert t2["Sia-Model"] == "openai/local-small-model"
+    assert float(t2["Sia-Score"]) > float(trailers(repo, gen1)["Sia-Score"])
+    assert '+    "model": "threshold",' in git(repo, "show", gen2)
+    transcript = json.loads(git(repo, "show", t2["Sia-Transcript"]))
+    users = [m["content"] for m in transcript["messages"] if m["role"] == "user"]
+    assert "## How to act" in users[0] and "TOOL list_generations" in users[0]
+    assert users[1].startswith("TOOL list_generations:\n") and "TOOL eval_summary:" in users[1]
+    assert transcript["outcome"] == "finished"

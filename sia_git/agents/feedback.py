@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sia_git.agents import text_protocol
 from sia_git.agents.conversation import Conversation
 from sia_git.agents.runview import RunView, ToolError
 from sia_git.agents.workspace import Workspace
 from sia_git.errors import SiaError
-from sia_git.llm.client import BudgetExhausted, ModelClient, ModelError
+from sia_git.llm.client import BudgetExhausted, ChatReply, ModelClient, ModelError
 from sia_git.weights.hparams import HParams
 
 LEVERS = ("harness", "knobs", "weights")
@@ -164,34 +165,38 @@ class FeedbackAgent:
     turns: int
     allow_rewrite: bool
     levers: tuple[str, ...] = ("harness", "knobs")  # the levers it may choose from
+    edit_format: str = "tools"  # tools, or text (text_protocol.py) for models without them
 
     def run(self, system: str, user: str, files: dict[str, bytes]) -> FeedbackResult:
         convo = Conversation(self.client, "feedback")
         convo.system(system)
-        convo.user(user)
         ws = Workspace.from_bytes(files)
         result = FeedbackResult(convo)
         specs = tool_specs(self.allow_rewrite, self.levers)
+        if self.edit_format == "text":
+            convo.user(user + "\n\n" + text_protocol.menu(specs, self.allow_rewrite))
+            return self._run_text(convo, ws, result, self.turns)
+        convo.user(user)
         silent = 0
-        for _ in range(self.turns):
-            try:
-                reply = convo.ask(specs)
-            except ModelError as exc:
-                result.error = f"model call failed: {exc}"
-                return result
-            except BudgetExhausted as exc:
-                result.error, result.budget_stopped = f"budget: {exc}", True
+        for turn in range(self.turns):
+            reply = self._ask(convo, specs, result)
+            if reply is None:
                 return result
             if not reply.tool_calls:
+                if turn == 0 and _speaks_text(reply.content):
+                    # The first reply answers in the text protocol's terms: no tool support.
+                    convo.events.append("no tool calls: switched to the text edit protocol")
+                    convo.user(text_protocol.menu(specs, self.allow_rewrite))
+                    return self._run_text(convo, ws, result, self.turns - 1, reply.content)
                 silent += 1
                 if silent >= 2:
                     shown = " ".join(reply.content.split())[:160]
-                    result.error = "the model stopped using its tools" + (
+                    result.error = "the model does not call the tools" + (
                         f": {shown!r}" if shown else " (empty reply)"
                     )
                     return result
                 convo.user(
-                    "Your reply was cut off; make smaller edits."
+                    "Your reply was cut off (too long): answer with less text."
                     if reply.finish_reason == "length"
                     else "Use the tools to inspect and edit the agent, and "
                     "call `finish` when the change is made."
@@ -208,8 +213,83 @@ class FeedbackAgent:
         )
         return result
 
+    def _ask(
+        self, convo: Conversation, specs: list[dict[str, Any]] | None, result: FeedbackResult
+    ) -> ChatReply | None:
+        """One call; None (with the error recorded) when the conversation must end."""
+        try:
+            return convo.ask(specs)
+        except ModelError as exc:
+            result.error = f"model call failed: {exc}"
+        except BudgetExhausted as exc:
+            result.error, result.budget_stopped = f"budget: {exc}", True
+        return None
+
+    def _run_text(
+        self,
+        convo: Conversation,
+        ws: Workspace,
+        result: FeedbackResult,
+        turns: int,
+        pending: str | None = None,
+    ) -> FeedbackResult:
+        """The text protocol's loop: each reply's actions are carried out in order and their
+        results sent back; a reply that does not parse gets its error back once."""
+        unreadable = False
+        for _ in range(turns + (pending is not None)):
+            if pending is None:
+                reply = self._ask(convo, None, result)
+                if reply is None:
+                    return result
+                pending = reply.content if reply.finish_reason != "length" else (
+                    reply.content + "\n[cut off]")  # fmt: skip
+            try:
+                actions = text_protocol.parse(pending)
+            except text_protocol.ParseError as exc:
+                if unreadable:
+                    result.error = f"the model's reply did not follow the text protocol: {exc}"
+                    return result
+                unreadable = True
+                convo.user(f"Your reply could not be read: {exc}. Answer as described above.")
+                pending = None
+                continue
+            unreadable, pending = False, None
+            outputs = []
+            for act in actions:
+                text, done = self._act(act, ws, result)
+                if done:
+                    return result
+                outputs.append(text)
+            convo.user("\n\n".join(outputs))
+        result.error = f"no FINISH within the {self.turns}-turn limit" + (
+            f" (last edit error: {ws.last_error})" if ws.last_error else ""
+        )
+        return result
+
+    def _act(
+        self, act: text_protocol.Action, ws: Workspace, result: FeedbackResult
+    ) -> tuple[str, bool]:
+        if act.kind == "finish":
+            text, done = self._finish(act.args, ws, result)
+            return f"FINISH: {text}", done
+        if act.kind == "tool":
+            call = {"name": act.name, "arguments": json.dumps(act.args)}
+            text, _ = self._dispatch(call, ws, result, text_mode=True)
+            return f"TOOL {act.name}:\n{text}", False
+        try:
+            if act.kind == "edit":
+                return ws.edit(act.name, act.search, act.replace), False
+            if not self.allow_rewrite and act.name in ws.files:
+                return (
+                    f"error: FILE {act.name}: whole-file rewrites are off; use SEARCH blocks",
+                    False,
+                )
+            return ws.rewrite(act.name, act.replace), False
+        except ToolError as exc:
+            return f"error: {exc}", False
+
     def _dispatch(
-        self, call: dict[str, Any], ws: Workspace, result: FeedbackResult
+        self, call: dict[str, Any], ws: Workspace, result: FeedbackResult, text_mode: bool = False
     ) -> tuple[str, bool]:
         try:
             args = json.loads(call["arguments"] or "{}")
@@ -225,6 +305,8 @@ class FeedbackAgent:
         if name == "finish":
             return self._finish(args, ws, result)
         handler = self._handlers(ws).get(name)
+        if text_mode and name in ("edit_agent_file", "rewrite_agent_file"):
+            handler = None  # edits come as SEARCH/REPLACE or FILE blocks
         if handler is None:
             return f"error: no tool named '{name}'", False
         try:
@@ -271,7 +353,7 @@ class FeedbackAgent:
                 if missing
                 else f"lever must be one of {', '.join(self.levers)}"
             )
-            return f"error: {why}; call finish again", False
+            return f"error: {why}; finish again", False
         train = args.get("train") if fields["lever"] == "weights" else None
         if train is not None:
             try:
@@ -279,7 +361,7 @@ class FeedbackAgent:
                     train if isinstance(train, dict) else {"?": train}, "train"
                 ).model_dump(exclude_unset=True)
             except SiaError as exc:
-                return f"error: {exc}; call finish again", False
+                return f"error: {exc}; finish again", False
         result.finish = Finish(**fields, train=train)
         result.changed = ws.changed
         result.files = ws.as_bytes()
@@ -288,3 +370,12 @@ class FeedbackAgent:
                 f" (last edit error: {ws.last_error})" if ws.last_error else ""
             )
         return "recorded", True
+
+
+def _speaks_text(content: str) -> bool:
+    """Whether a reply without tool calls is written in the text protocol (a model that has no
+    tool calls but follows instructions)."""
+    try:
+        return bool(text_protocol.parse(content or ""))
+    except text_protocol.ParseError:
+        return False

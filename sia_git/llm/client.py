@@ -67,6 +67,14 @@ def litellm() -> Any:
         return lib
 
 
+def supports_tools(model: str) -> bool:
+    """Whether litellm knows `model` to take tool calls (unknown models, local servers: no)."""
+    try:
+        return bool(litellm().supports_function_calling(model=model))
+    except Exception:  # litellm raises several types for a model it does not know
+        return False
+
+
 def check_model(profile: ModelProfile, role: str) -> None:
     """Reject a model string litellm cannot route, before any work starts."""
     from sia_git.errors import SiaError

@@ -4,6 +4,7 @@ its key (the NAME only: keys are read at call time and never stored), and its li
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +26,8 @@ class ModelProfile(BaseModel):
     # Prices for models litellm's price map does not know (local servers are free by default).
     input_cost_per_token: float | None = Field(default=None, ge=0)
     output_cost_per_token: float | None = Field(default=None, ge=0)
+    # How the Feedback-Agent edits: tool calls, or the text protocol (models without tools).
+    edit_format: Literal["tools", "text"] | None = None
 
     def api_key(self) -> str | None:
         """The key, read from the environment now; None lets litellm use its provider default."""

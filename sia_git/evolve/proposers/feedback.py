@@ -20,10 +20,22 @@ from sia_git.evolve.levers import KnobProposer, train_table, weights_proposal
 from sia_git.evolve.proposal import Proposal
 from sia_git.evolve.proposers.base import Maker, Proposer, Round
 from sia_git.llm import prompts
+from sia_git.llm.client import supports_tools
 from sia_git.records import Status
 from sia_git.runs import ENTRY
 from sia_git.weights import hparams
 from sia_git.weights.hparams import HParams
+
+
+def edit_format(ctx: Context) -> str:
+    """--edit-format, else the profile's, else tools when litellm knows the model takes them."""
+    if ctx.cfg.edit_format != "auto":
+        return ctx.cfg.edit_format
+    client = ctx.models.proposer
+    assert client is not None
+    if client.profile.edit_format:
+        return client.profile.edit_format
+    return "tools" if supports_tools(client.profile.model) else "text"
 
 
 class FeedbackAgents(Proposer):
@@ -34,7 +46,7 @@ class FeedbackAgents(Proposer):
         ctx = self.ctx
         target = ctx.models.target
         return (
-            f"{ctx.models.proposer_name}"
+            f"{ctx.models.proposer_name} (edits by {edit_format(ctx)})"
             + (f", target model {target.profile.model} via the gateway" if target else "")
             + (f", budget ${ctx.cfg.budget_usd:g}" if ctx.cfg.budget_usd else "")
         )
@@ -138,7 +150,9 @@ def feedback_proposal(
         agent_files=sorted(files),
         history=view.list_generations(),
     )
-    agent = FeedbackAgent(client, view, ctx.cfg.feedback_turns, ctx.cfg.allow_rewrite, levers)
+    agent = FeedbackAgent(
+        client, view, ctx.cfg.feedback_turns, ctx.cfg.allow_rewrite, levers, edit_format(ctx)
+    )
     result = agent.run(system, user, files)
     transcript = result.conversation.transcript(result.error or "finished")
     if result.error or result.finish is None:
