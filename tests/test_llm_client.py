@@ -195,3 +195,35 @@ def test_litellm_imports_offline_with_its_bundled_price_map() -> None:
         pytest.skip(f"unshare -n cannot run here: {done.stderr.strip()[:100]}")
     assert done.returncode == 0, done.stderr
     assert float(done.stdout.strip()) == pytest.approx(1.5e-7)
+
+
+def test_a_server_counting_more_prompt_tokens_never_takes_the_run_over_its_budget() -> None:
+    """Servers count prompts their own way (a chat template, another tokenizer): one counting
+    22% above litellm's estimate must not make a run end above --budget-usd. The worst case
+    takes a margin over the estimate, then the largest ratio the server has shown."""
+    from sia_git.llm.client import litellm
+
+    long = [{"role": "user", "content": "word " * 800}]
+    price = {"input_cost_per_token": 0.00001, "output_cost_per_token": 0.0, "max_tokens": 16}
+    with FakeLLM(lambda body, n: text("ok")) as probe:
+        estimate = client(probe)._prompt_tokens(litellm(), long, None)
+    counted = int(estimate * 1.22)
+    tight = Budget(1.10 * estimate * 0.00001)  # the estimate fits; what the server counts not
+    with FakeLLM(lambda body, n: text("ok", prompt_tokens=counted)) as llm:
+        with pytest.raises(BudgetExhausted):
+            client(llm, tight, **price).chat(long)
+        assert llm.requests == []
+    assert tight.spent_usd == 0.0
+    # A server counting even more (50% above): the first call teaches the client its ratio.
+    heavy = int(estimate * 1.5)
+    roomy = Budget(10 * estimate * 0.00001)
+    with FakeLLM(lambda body, n: text("ok", prompt_tokens=heavy)) as llm:
+        c = client(llm, roomy, **price)
+        while True:
+            try:
+                c.chat(long)
+            except BudgetExhausted:
+                break
+    assert c.prompt_ratio == pytest.approx(heavy / estimate)
+    assert roomy.spent_usd <= roomy.limit_usd
+    assert roomy.spent_usd == pytest.approx(len(llm.requests) * heavy * 0.00001)

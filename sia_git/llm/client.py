@@ -8,6 +8,7 @@ prices for models the map does not know).
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import threading
@@ -90,12 +91,19 @@ def check_model(profile: ModelProfile, role: str) -> None:
         ) from None
 
 
+PROMPT_MARGIN = 1.25  # servers count prompts up to a quarter above litellm's estimate
+PROMPT_SLACK = 64  # tokens a chat template may add around the messages
+
+
 @dataclass
 class ModelClient:
     profile: ModelProfile
     budget: Budget
     sleep: Any = field(default=time.sleep, repr=False)  # replaced in tests of the backoff
     auth_error: str | None = None  # set once the provider refuses the key: the run must stop
+    # The largest ratio seen of the server's prompt token count to litellm's estimate: servers
+    # count differently (chat templates, tokenizers), and the budget's worst case must not miss.
+    prompt_ratio: float = PROMPT_MARGIN
 
     def chat(
         self,
@@ -105,12 +113,15 @@ class ModelClient:
     ) -> ChatReply:
         lib = litellm()
         limit = max_tokens or self.profile.max_tokens
-        reservation = self.budget.reserve(self._worst_case(lib, messages, tools, limit))
+        estimate = self._prompt_tokens(lib, messages, tools)
+        reservation = self.budget.reserve(self._worst_case(lib, estimate, limit))
         cost = 0.0
         try:
             response = self._call_with_retries(lib, messages, tools, limit)
             reply = self._reply(lib, response)
             cost = reply.cost_usd
+            if reply.prompt_tokens and estimate:
+                self.prompt_ratio = max(self.prompt_ratio, reply.prompt_tokens / estimate)
             return reply
         finally:
             self.budget.settle(reservation, cost)
@@ -203,19 +214,20 @@ class ModelClient:
         except Exception:  # a model missing from the price map costs what the profile says: 0
             return 0.0
 
-    def _worst_case(
-        self,
-        lib: Any,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None,
-        limit: int,
-    ) -> float:
+    def _prompt_tokens(
+        self, lib: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> int:
+        try:
+            return int(lib.token_counter(model=self.profile.model, messages=messages, tools=tools))
+        except Exception:
+            return sum(len(str(m.get("content") or "")) for m in messages) // 3 + 1000
+
+    def _worst_case(self, lib: Any, estimate: int, limit: int) -> float:
+        """The most a call can cost: the prompt as the server may count it (the estimate times
+        the largest ratio seen, at least PROMPT_MARGIN) plus `limit` tokens of reply."""
         if self.budget.limit_usd is None:
             return 0.0
-        try:
-            prompt = lib.token_counter(model=self.profile.model, messages=messages, tools=tools)
-        except Exception:
-            prompt = sum(len(str(m.get("content") or "")) for m in messages) // 3 + 1000
+        prompt = math.ceil(estimate * self.prompt_ratio) + PROMPT_SLACK
         p = self.profile
         if p.input_cost_per_token is not None or p.output_cost_per_token is not None:
             return prompt * (p.input_cost_per_token or 0) + limit * (p.output_cost_per_token or 0)
