@@ -655,6 +655,11 @@ def test_a_model_without_tool_calls_edits_through_the_text_protocol(
                    "--confirm-runs", "0", "--max-gen", "2", cwd=repo)  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
     assert "(edits by text)" in done.stdout
+    shown = sia("log", cwd=repo).stdout
+    assert "model" in shown.splitlines()[1] and "openai/local-small-model" in shown
+    assert json.loads(sia("log", "--json", cwd=repo).stdout)["rows"][-1]["model"] == (
+        "openai/local-small-model"
+    )
     assert all("tools" not in body for body in seen)  # no tool specs were ever sent
     [run_id] = run_ids(repo)
     gen1, gen2 = git(repo, "rev-list", "--reverse", f"refs/sia/{run_id}/base..sia/{run_id}").split()

@@ -31,6 +31,7 @@ def _row(e: H.Entry, scores: dict[int | None, float | None]) -> dict[str, Any]:
         "gen": e.gen,
         "commit": e.sha,
         "lever": e.trailers.get(T.LEVER),
+        "model": e.trailers.get(T.MODEL),
         "score": e.score,
         "delta": delta,
         "status": status,
@@ -64,9 +65,12 @@ def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
     if warning:
         click.echo(f"warning: {warning}", err=True)
     # One write: a long run has tens of thousands of rows.
+    models = any(r["model"] for r in table)  # a column only for runs with a model
     lines = [
         f"run {hist.run_id}  (branch {H.branch(hist.run_id)})",
-        f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8}  {'cost':>7}  status",
+        f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8}  {'cost':>7}  "
+        + (f"{'model':24}  " if models else "")
+        + "status",
     ]
     for r in table:
         delta = "-" if r["delta"] is None else f"{r['delta']:+.4f}"
@@ -75,7 +79,8 @@ def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
         lines.append(
             f"{gen:>4}  {r['commit'][:10]:10}  {r['lever'] or '-':8} "
             f"{fmt_score(r['score']):>7} {delta:>8}  {r['cost_usd']:>7.4f}  "
-            f"{status[:90]}"
+            + (f"{(r['model'] or '-')[:24]:24}  " if models else "")
+            + f"{status[:90]}"
         )
     lines += [f"stopped after generation {gen}: {why}" for gen, why in sorted(hist.stops.items())]
     lines.append(f"total cost ${total:.4f} (every model call, rejected candidates included)")
