@@ -213,7 +213,7 @@ EXPECTED = {
     "a patch that does not apply": "search` text not found",
     "a truncated reply": "no `finish` within the 6-turn limit",
     "a 20 MB reply": "over the limit",
-    "a refusal": "stopped using its tools",
+    "a refusal": "does not call the tools",
     "a tool-call loop past the turn limit": "no `finish` within the 6-turn limit",
     "a timeout": "Timeout",
     "500 forever": "HTTP 500",
@@ -246,6 +246,8 @@ def test_bad_model_behaviour_is_a_recorded_failed_candidate_and_the_run_goes_on(
             "1",
             "--model-timeout",
             "2",
+            "--lever",  # no offline fallback: generation 3 patches the reference agent
+            "harness",
         )
     assert done.returncode == 0, done.stderr + done.stdout
     [run_id] = run_ids(repo)
@@ -673,3 +675,21 @@ def test_a_model_without_tool_calls_edits_through_the_text_protocol(
     assert "## How to act" in users[0] and "TOOL list_generations" in users[0]
     assert users[1].startswith("TOOL list_generations:\n") and "TOOL eval_summary:" in users[1]
     assert transcript["outcome"] == "finished"
+
+
+def test_when_every_model_candidate_fails_the_same_way_the_offline_search_steps_in(
+    repo: Path, sia: Runner
+) -> None:
+    """A model that never calls a tool nor writes the text protocol (a refusal, every time):
+    said once, and the generation's candidates come from the offline search, recorded so."""
+    with FakeLLM(lambda body, n: text("I'm sorry, but I can't help with that.")) as llm:
+        done = evolve(
+            sia, repo, llm, "--agent", str(resolve("penguins", None).reference_agent),
+            "--max-gen", "2", "--feedback-turns", "4",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert done.stdout.count("every model candidate failed the same way") == 1
+    [run_id] = run_ids(repo)
+    cands = attempt(repo, run_id, 2)["candidates"]
+    assert cands[0]["status"] == "model-failed" and "does not call the tools" in cands[0]["reason"]
+    assert len(cands) == 2 and cands[1]["lever"] == "knobs" and cands[1]["status"] == "ok"

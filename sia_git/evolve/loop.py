@@ -26,6 +26,7 @@ from sia_git.evolve.confirm import confirm_tip
 from sia_git.evolve.context import Context, Echo
 from sia_git.evolve.proposal import Proposal
 from sia_git.evolve.proposers.base import Round
+from sia_git.evolve.proposers.search import OfflineSearch
 from sia_git.gitrepo import STALE_LOCK_S, open_repo
 from sia_git.llm import roles
 from sia_git.lock import RunLock
@@ -226,7 +227,42 @@ def _candidates(
     if ctx.cfg.lever != "auto":
         can = [ctx.cfg.lever] if ctx.cfg.lever in can else []
     makers = ctx.proposer.propose(Round(hist, files, gen, adapter, tuple(can)))
-    jobs = list(enumerate(makers, start=1))
+    outcomes = _run_jobs(ctx, list(enumerate(makers, start=1)), files, gen, adapter)
+    why = repeating_failure(outcomes)
+    offline = tuple(lever for lever in can if lever != "harness")
+    if why and ctx.proposer.needs_model and ctx.cfg.lever != "harness" and offline:
+        ctx.echo(
+            f"gen {gen}: every model candidate failed the same way ({why}); the offline "
+            "search proposes this generation's candidates instead"
+        )
+        more = OfflineSearch(ctx).propose(Round(hist, files, gen, adapter, offline))
+        jobs = list(enumerate(more, start=len(outcomes) + 1))
+        outcomes += _run_jobs(ctx, jobs, files, gen, adapter)
+    return outcomes
+
+
+# Failures a model will repeat on every candidate: try the offline search instead.
+_REPEATING = ("does not call the tools", "did not follow the text protocol", "context",
+              "refused the key", "authentication")  # fmt: skip
+
+
+def repeating_failure(outcomes: list[Outcome]) -> str | None:
+    """The reason, when every candidate's model failed for one that will repeat."""
+    if not outcomes or any(o.status != Status.MODEL_FAILED for o in outcomes):
+        return None
+    reasons = [o.reason for o in outcomes]
+    if all(any(k in r for k in _REPEATING) for r in reasons):
+        return " ".join(reasons[0].split())[:120]
+    return None
+
+
+def _run_jobs(
+    ctx: Context,
+    jobs: list[tuple[int, Any]],
+    files: dict[str, bytes],
+    gen: int,
+    adapter: str | None,
+) -> list[Outcome]:
     if not jobs:
         return []
 
