@@ -184,3 +184,30 @@ def test_a_first_reply_in_the_text_protocol_switches_a_tools_run_to_it(tmp_path:
     assert result.error is None and result.changed
     assert result.files["target_agent.py"] == b"x = 2\n"
     assert "switched to the text edit protocol" in result.conversation.events[0]
+
+
+def test_prompts_are_fitted_to_a_small_context_and_the_cuts_are_recorded() -> None:
+    """An 8k-context model is never sent more than it takes: older messages are cut from the
+    middle first (the system prompt and the newest last), the reply gets at most a third of the
+    window, and the transcript says what was cut."""
+    from sia_git.agents.conversation import Conversation
+    from sia_git.llm.client import count_tokens
+
+    window = 2048
+    with FakeLLM(lambda body, n: text("ok")) as llm:
+        profile = ModelProfile(model="openai/local", api_base=llm.api_base, context_window=window)
+        convo = Conversation(ModelClient(profile, Budget(None)), "feedback")
+        convo.system("You are the Feedback-Agent.")
+        convo.user("The task: " + "describe " * 200)
+        for i in range(4):
+            convo.user(f"trace {i}: " + " ".join(f"line{i}-{k}" for k in range(1500)))
+        convo.user("the newest result")
+        convo.ask()
+        sent = llm.requests[0]
+    assert sent["max_tokens"] <= window // 3
+    assert count_tokens("openai/local", sent["messages"]) + sent["max_tokens"] <= window
+    assert sent["messages"][0]["content"] == "You are the Feedback-Agent."
+    assert sent["messages"][-1]["content"] == "the newest result"
+    assert "characters cut" in sent["messages"][2]["content"]
+    events = json.loads(convo.transcript("x"))["events"]
+    assert any("to fit the 2048-token context" in e for e in events)

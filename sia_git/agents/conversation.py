@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sia_git.llm.client import ChatReply, ModelClient, ModelError
+from sia_git.llm.client import ChatReply, ModelClient, ModelError, context_window, count_tokens
 
 MAX_STORED_MESSAGE = 64_000
 
@@ -32,8 +32,9 @@ class Conversation:
 
     def ask(self, tools: list[dict[str, Any]] | None = None) -> ChatReply:
         self.calls += 1
+        limit = self._fit(tools)
         try:
-            reply = self.client.chat(self.messages, tools)
+            reply = self.client.chat(self.messages, tools, max_tokens=limit)
         except ModelError as exc:
             self.cost_usd += exc.cost_usd
             self.events.append(f"call {self.calls} failed: {exc}")
@@ -52,6 +53,41 @@ class Conversation:
         self.messages.append(msg)
         if reply.finish_reason == "length":
             self.events.append(f"call {self.calls}: the reply was cut off (max_tokens)")
+        return reply
+
+    def _fit(self, tools: list[dict[str, Any]] | None) -> int | None:
+        """Keep the prompt and the reply within the model's context: the reply gets at most a
+        third of it; older messages are cut from the middle first (the system prompt, the task
+        and the last two messages last), and each cut is noted in the transcript."""
+        window = context_window(self.client.profile)
+        if window is None:
+            return None
+        reply = min(self.client.profile.max_tokens, max(256, window // 3))
+        room = (
+            window
+            - reply
+            - count_tokens(
+                self.client.profile.model, [{"role": "system", "content": json.dumps(tools)}]
+            )
+            if tools
+            else window - reply
+        )
+        order = list(range(2, max(2, len(self.messages) - 2))) + [
+            i for i in (len(self.messages) - 2, len(self.messages) - 1, 1, 0)
+            if 0 <= i < len(self.messages)
+        ]  # fmt: skip
+        for i in order:
+            over = count_tokens(self.client.profile.model, self.messages) - room
+            if over <= 0:
+                break
+            content = self.messages[i].get("content")
+            if isinstance(content, str) and len(content) > 400:
+                keep = max(200, len(content) - over * 4 - 200)
+                self.messages[i]["content"] = _middle_cut(content, keep)
+                self.events.append(
+                    f"call {self.calls}: cut message {i} ({self.messages[i]['role']}) from "
+                    f"{len(content)} to {keep} characters to fit the {window}-token context"
+                )
         return reply
 
     def transcript(self, outcome: str) -> bytes:
@@ -85,6 +121,13 @@ class Conversation:
             },
             indent=1,
         ).encode()
+
+
+def _middle_cut(text: str, keep: int) -> str:
+    if len(text) <= keep:
+        return text
+    head, tail = keep // 2, keep - keep // 2
+    return f"{text[:head]}\n[... {len(text) - keep} characters cut ...]\n{text[-tail:]}"
 
 
 def _cut(text: str) -> str:

@@ -68,6 +68,24 @@ def litellm() -> Any:
         return lib
 
 
+def context_window(profile: ModelProfile) -> int | None:
+    """Tokens the model takes in: the profile's `context_window`, else litellm's model info."""
+    if profile.context_window:
+        return profile.context_window
+    try:
+        info = litellm().get_model_info(model=profile.model)
+        return int(info.get("max_input_tokens") or info.get("max_tokens") or 0) or None
+    except Exception:  # an unknown model (a local server): no limit known
+        return None
+
+
+def count_tokens(model: str, messages: list[dict[str, Any]]) -> int:
+    try:
+        return int(litellm().token_counter(model=model, messages=messages))
+    except Exception:
+        return sum(len(str(m.get("content") or "")) for m in messages) // 3
+
+
 def supports_tools(model: str) -> bool:
     """Whether litellm knows `model` to take tool calls (unknown models, local servers: no)."""
     try:

@@ -26,6 +26,8 @@ class ModelProfile(BaseModel):
     # Prices for models litellm's price map does not know (local servers are free by default).
     input_cost_per_token: float | None = Field(default=None, ge=0)
     output_cost_per_token: float | None = Field(default=None, ge=0)
+    # Tokens the model takes in (prompt and reply), when litellm does not know the model.
+    context_window: int | None = Field(default=None, ge=512)
     # How the Feedback-Agent edits: tool calls, or the text protocol (models without tools).
     edit_format: Literal["tools", "text"] | None = None
 
