@@ -157,7 +157,7 @@ class ModelClient:
             "messages": messages,
             "temperature": p.temperature,
             "max_tokens": limit,
-            "timeout": p.timeout_s,
+            "timeout": p.call_timeout(limit),
             "num_retries": 0,
             "max_retries": 0,
         }

@@ -26,10 +26,19 @@ class ModelProfile(BaseModel):
     # Prices for models litellm's price map does not know (local servers are free by default).
     input_cost_per_token: float | None = Field(default=None, ge=0)
     output_cost_per_token: float | None = Field(default=None, ge=0)
+    # How fast the model writes (tokens/s), e.g. 10 for a small model on a CPU: a call's timeout
+    # then grows with its max_tokens, so a slow server is not abandoned while it still works.
+    tokens_per_s: float | None = Field(default=None, gt=0)
     # Tokens the model takes in (prompt and reply), when litellm does not know the model.
     context_window: int | None = Field(default=None, ge=512)
     # How the Feedback-Agent edits: tool calls, or the text protocol (models without tools).
     edit_format: Literal["tools", "text"] | None = None
+
+    def call_timeout(self, max_tokens: int) -> float:
+        """Seconds to wait for one reply: `timeout_s`, or longer for a slow model's long one."""
+        if self.tokens_per_s is None:
+            return self.timeout_s
+        return max(self.timeout_s, 1.5 * max_tokens / self.tokens_per_s + 30)
 
     def api_key(self) -> str | None:
         """The key, read from the environment now; None lets litellm use its provider default."""
