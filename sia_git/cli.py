@@ -311,6 +311,17 @@ def pr(
     cmd.run(repo, run_id, mode, forge, base_branch, github_repo, merge)
 
 
+@cli.command()
+@click.argument("number", type=int, required=False)
+@json_option
+@repo_option
+def reviews(number: int | None, as_json: bool, repo: Path) -> None:
+    """The local forge's reviews: all of them, or review NUMBER with its body and comments."""
+    from sia_git.commands import reviews as cmd
+
+    cmd.run(repo, number, as_json)
+
+
 @cli.group()
 def adapters() -> None:
     """LoRA adapters of weights generations: stored by content hash, on the hub by commit."""

@@ -84,3 +84,40 @@ def test_a_run_goes_on_after_a_person_commits_onto_its_branch(repo: Path, sia: R
         "# reviewed by a person" in git(repo, "show", f"{c}:sia-agent/agent/target_agent.py")
         for c in cands
     )
+
+
+def test_knob_generations_revert_on_their_values_and_every_revert_states_its_score(
+    repo: Path, sia: Runner
+) -> None:
+    """With the knob search every generation edits the same KNOBS lines, so a plain `git
+    revert` of an older one conflicts: the revert is computed on the knob values instead (what
+    later generations changed stays). Reverting the tip and then the one before brings the
+    branch back to an earlier generation, and each revert commit says that score."""
+    done = sia("evolve", "--task", "penguins", "--max-gen", "8", "--confirm-runs", "0", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    [run_id] = run_ids(repo)
+    gens = [
+        (int(t["Sia-Generation"]), c, t)
+        for c in branch_commits(repo, run_id)
+        if "Sia-Generation" in (t := trailers(repo, c))
+    ]
+    assert len(gens) >= 3, "the (seeded) search accepts at least two generations here"
+    (ga, ca, _), (gb, cb, _) = gens[-2], gens[-1]
+    agent = "sia-agent/agent/target_agent.py"
+    # The older one first: a plain revert would conflict on the KNOBS lines.
+    done = sia("revert", str(ga), "--run", run_id, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    tip = git(repo, "rev-parse", f"sia/{run_id}").strip()
+    assert trailers(repo, tip)["Sia-Reverts"] == ca
+    assert trailers(repo, tip)["Sia-Score"] == "none"  # gb still stands: unknown until rescored
+    assert "KNOBS" in git(repo, "show", f"{tip}:{agent}")
+    changed_by_b = git(repo, "diff", ca, cb, "--", agent)
+    assert all(line in git(repo, "show", f"{tip}:{agent}") for line in (
+        line[1:] for line in changed_by_b.splitlines() if line.startswith("+ ") or
+        line.startswith('+    "')))  # fmt: skip
+    # Now the tip: nothing after ga and gb stands, so the branch is back to what came before.
+    done = sia("revert", str(gb), "--run", run_id, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    back = trailers(repo, git(repo, "rev-parse", f"sia/{run_id}").strip())["Sia-Score"]
+    before_a = [t for g, _, t in gens if g < ga][-1]["Sia-Score"]
+    assert back == before_a and back != "none"

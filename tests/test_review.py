@@ -119,3 +119,36 @@ def test_a_missing_token_is_one_line(repo: Path, sia: Runner) -> None:
     assert done.returncode != 0 and done.stderr.strip() == (
         "sia-git: error: --forge github needs a token in GITHUB_TOKEN (or GH_TOKEN)"
     )
+
+
+def test_the_local_forge_opens_updates_lists_shows_and_merges_a_run_pr(
+    tmp_path: Path, sia: Runner
+) -> None:
+    """`pr --mode run-pr --merge` with the local forge: the run's pull request into main is
+    opened, re-running `pr` changes nothing (no empty update), `reviews` lists and shows it, and
+    the merge fast-forwards main where it is checked out (its files follow)."""
+    from tests.conftest import make_repo
+
+    repo = make_repo(tmp_path / "clean")
+    assert sia(*RUN, cwd=repo).returncode == 0
+    [run_id] = run_ids(repo)
+    done = sia("pr", "--mode", "run-pr", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    [ref] = git(repo, "for-each-ref", "--format=%(refname)", "refs/sia/reviews/").split()
+    before = git(repo, "rev-parse", ref).strip()
+    assert sia("pr", "--mode", "run-pr", cwd=repo).returncode == 0
+    assert git(repo, "rev-parse", ref).strip() == before  # nothing changed, nothing written
+
+    listed = sia("reviews", cwd=repo)
+    assert listed.returncode == 0 and f"#1    open    sia/{run_id} -> main" in listed.stdout
+    shown = json.loads(sia("reviews", "1", "--json", cwd=repo).stdout)
+    assert shown["state"] == "open" and shown["head"] == f"sia/{run_id}"
+    assert "| gen | commit |" in sia("reviews", "1", cwd=repo).stdout
+
+    done = sia("pr", "--mode", "run-pr", "--merge", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    tip = git(repo, "rev-parse", f"sia/{run_id}").strip()
+    assert git(repo, "rev-parse", "main").strip() == tip
+    assert (repo / "sia-agent" / "agent" / "target_agent.py").is_file()  # the checkout followed
+    assert git(repo, "status", "--porcelain") == "?? notes.txt\n"
+    assert json.loads(sia("reviews", "1", "--json", cwd=repo).stdout)["state"] == "merged"

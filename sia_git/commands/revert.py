@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from sia_git import history as H
+from sia_git import knobs as knobmod
 from sia_git import review
 from sia_git import trailers as T
 from sia_git.commands.common import open_run
 from sia_git.errors import SiaError
-from sia_git.gitrepo import GitError
+from sia_git.gitrepo import GitError, Repo
 from sia_git.lock import RunLock
-from sia_git.runs import RunPaths, read_run_toml
+from sia_git.runs import CODE_DIR, ENTRY, RunPaths, read_run_toml
 
 
 def run(repo_path: Path, run_id: str | None, gen: int, reason: str | None) -> None:
@@ -34,7 +35,8 @@ def run(repo_path: Path, run_id: str | None, gen: int, reason: str | None) -> No
     paths = RunPaths(repo, hist.run_id)
     with RunLock(paths.locks, hist.run_id):
         hist = H.load(repo, hist.run_id)
-        is_tip = hist.tip.sha == entry.sha
+        # Back to a known state when nothing after it is still in force.
+        is_tip = hist.tip.sha == entry.sha or not _live_after(hist, entry)
         why = reason or "reverted by hand with `sia-git revert`"
         before = _score_before(hist, entry) if is_tip else None
         trailers = [
@@ -59,16 +61,51 @@ def run(repo_path: Path, run_id: str | None, gen: int, reason: str | None) -> No
             sha = repo.revert(paths.worktree, entry.sha, msg)
         except GitError:
             repo.sync_worktree(paths.worktree)
-            raise SiaError(
-                f"generation {gen} cannot be reverted cleanly: later generations "
-                "changed the same lines; revert those first, newest first"
-            ) from None
+            sha = _revert_knobs(repo, hist, entry, msg)
+            if sha is None:
+                raise SiaError(
+                    f"generation {gen} cannot be reverted cleanly: later generations "
+                    "changed the same lines; revert those first, newest first"
+                ) from None
+            repo.sync_worktree(paths.worktree)
     click.echo(
         f"gen {gen}: reverted by {sha[:10]} on {H.branch(hist.run_id)}"
         + (f"; the branch is back to {before:.4f}" if before is not None else "")
     )
     settings = read_run_toml(repo, sha).get("settings", {})
     review.follow(repo, hist.run_id, settings, click.echo, (entry, sha, why))
+
+
+def _live_after(hist: H.RunHistory, entry: H.Entry) -> list[H.Entry]:
+    """Generations after `entry` on the branch that are still in force (not reverted)."""
+    gens = [e for e in hist.branch if e.kind == "generation"]
+    at = next(i for i, e in enumerate(gens) if e.sha == entry.sha)
+    return [e for e in gens[at + 1 :] if e.status == "accepted"]
+
+
+def _revert_knobs(repo: Repo, hist: H.RunHistory, entry: H.Entry, msg: str) -> str | None:
+    """Undo a knobs generation on the knob values: each knob it changed goes back to its old
+    value unless a later generation changed it again; every other change stays. None when the
+    generation changed more than knob values."""
+    path = f"{CODE_DIR}/{ENTRY}"
+    before, after = repo.read_file(f"{entry.sha}^", path), repo.read_file(entry.sha, path)
+    tip = repo.read_file(hist.tip.sha, path)
+    if before is None or after is None or tip is None:
+        return None
+    try:
+        old, new, now = (knobmod.read(t) for t in (before, after, tip))
+        if old is None or new is None or now is None or knobmod.write(before, new[0]) != after:
+            return None
+    except knobmod.KnobError:
+        return None
+    values = dict(now[0])
+    for name, value in new[0].items():
+        if old[0].get(name) != value and values.get(name) == value and name in old[0]:
+            values[name] = old[0][name]
+    tree = repo.make_tree(hist.tip.sha, {path: knobmod.write(tip, values).encode()})
+    sha = repo.commit(tree, [hist.tip.sha], msg)
+    repo.update_refs([(f"refs/heads/{H.branch(hist.run_id)}", sha, hist.tip.sha)])
+    return sha
 
 
 def _score_before(hist: H.RunHistory, entry: H.Entry) -> float | None:

@@ -25,11 +25,20 @@ class LocalForge(Forge):
         return cls(repo)
 
     def push(self, branch: str, sha: str) -> None:
-        # Local branches are the run itself: never move one back to an older commit.
+        # Local branches are the run itself: never move one back to an older commit, and only
+        # ever forward.
         current = self.repo.rev_parse(f"refs/heads/{branch}")
-        if current is not None and self.repo.is_ancestor(sha, current):
+        if current is None:
+            self.repo.update_refs([(f"refs/heads/{branch}", sha, None)])
+        elif current == sha or self.repo.is_ancestor(sha, current):
             return
-        self.repo.update_refs([(f"refs/heads/{branch}", sha, None)])
+        elif self.repo.is_ancestor(current, sha):
+            self.repo.fast_forward(branch, sha)
+        else:
+            raise SiaError(
+                f"{branch} has moved on since the review was opened; merge by hand: "
+                f"git switch {branch} && git merge {sha[:10]}"
+            )
 
     def _load(self, number: int) -> dict:
         text = self.repo.read_file(f"{PREFIX}{number}", "review.json")
@@ -74,8 +83,17 @@ class LocalForge(Forge):
 
     def update(self, review: Review, title: str, body: str) -> None:
         data = self._load(review.number)
+        if (data["title"], data["body"]) == (title, body):
+            return  # nothing changed: no empty "updated" commit
         data.update(title=title, body=body)
         self._save(review.number, data, "updated")
+
+    def list(self) -> list[dict]:
+        """Every local review, newest first."""
+        return [self._load(n) for n in reversed(self.numbers())]
+
+    def show(self, number: int) -> dict:
+        return self._load(number)
 
     def comment(self, review: Review, body: str) -> None:
         data = self._load(review.number)

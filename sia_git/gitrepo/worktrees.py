@@ -87,3 +87,25 @@ class Worktrees:
         if path.exists():
             shutil.rmtree(path, ignore_errors=True)
         self.git("worktree", "prune")
+
+    def checked_out_at(self, branch: str) -> Path | None:
+        """The worktree where `branch` is checked out, if any."""
+        for where, ref in self._checkouts():
+            if ref == f"refs/heads/{branch}":
+                return Path(where)
+        return None
+
+    def fast_forward(self, branch: str, sha: str) -> None:
+        """Move `branch` forward to `sha` (a descendant); where it is checked out, as `git merge
+        --ff-only` there does, so that checkout's files follow. Never anything else."""
+        where = self.checked_out_at(branch)
+        if where is None:
+            current = self.git("rev-parse", f"refs/heads/{branch}").strip()
+            self.git("update-ref", f"refs/heads/{branch}", sha, current)
+            return
+        if self.git("status", "--porcelain", "--untracked-files=no", cwd=where).strip():
+            raise SiaError(
+                f"{branch} is checked out at {where} with uncommitted changes; commit or "
+                f"stash them, or merge by hand: git merge --ff-only {sha[:10]}"
+            )
+        self.git("merge", "--ff-only", "--quiet", sha, cwd=where)

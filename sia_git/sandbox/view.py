@@ -7,10 +7,15 @@ sia-git is root, each run gets its own unprivileged uid (never root on the host)
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import secrets
+import shutil
+import tempfile
 from pathlib import Path
 
+from sia_git.sandbox import environments
 from sia_git.sandbox import packages as pkgs
 from sia_git.sandbox.spec import GATEWAY_IN_SANDBOX, RunSpec, interpreter
 
@@ -27,11 +32,56 @@ def agent_uid() -> int | None:
     return AGENT_UID_BASE + secrets.randbelow(60_000)
 
 
-def prepare_work(spec: RunSpec, uid: int | None) -> None:
-    """The working dir belongs to the agent's uid, and to nobody else."""
+def prepare_work(spec: RunSpec, uid: int | None) -> RunSpec:
+    """The working dir belongs to the agent's uid, and to nobody else; what the agent must read
+    is readable by it: sia-git's own copies (its code, the inputs) are opened up in place, and a
+    mounted folder of the user's (a base model) with files others may not read is shown from a
+    readable copy, made once."""
     if uid is not None:
         os.chown(spec.work, uid, uid)
     spec.work.chmod(0o700)
+    if uid is None:
+        return spec
+    for folder in (spec.agent_dir, spec.dataset_dir):
+        _open_up(folder)
+    mounts = {n: p if _readable(p) else readable_copy(p) for n, p in spec.mounts.items()}
+    return dataclasses.replace(spec, mounts=mounts)
+
+
+def _walk(folder: Path) -> list[Path]:
+    return [folder, *(p for p in folder.rglob("*") if not p.is_symlink())]
+
+
+def _open_up(folder: Path) -> None:
+    for p in _walk(folder):
+        mode = p.stat().st_mode
+        want = mode | (0o555 if p.is_dir() else 0o444)
+        if want != mode:
+            p.chmod(want)
+
+
+def _readable(folder: Path) -> bool:
+    return all(p.stat().st_mode & (0o005 if p.is_dir() else 0o004) for p in _walk(folder))
+
+
+def readable_copy(folder: Path) -> Path:
+    """A copy of `folder` that others may read, cached by its path, sizes and times."""
+    h = hashlib.sha256(str(folder).encode())
+    for p in _walk(folder):
+        st = p.stat()
+        h.update(f"{p.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    dest = environments.cache_root().parent / "readable" / h.hexdigest()[:16]
+    if dest.is_dir():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".copying-", dir=dest.parent))
+    shutil.copytree(folder, tmp, dirs_exist_ok=True, symlinks=False)
+    _open_up(tmp)
+    try:
+        os.rename(tmp, dest)
+    except OSError:  # another run made it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
 
 
 def binds(spec: RunSpec, site: list[Path]) -> list[tuple[str, str, bool]]:

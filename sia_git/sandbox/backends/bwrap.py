@@ -54,7 +54,7 @@ class Bubblewrap(Backend):
 
     def run(self, spec: RunSpec) -> RunResult:
         uid = view.agent_uid()
-        view.prepare_work(spec, uid)
+        spec = view.prepare_work(spec, uid)
         argv = wrapper(spec, self.site, uid, agent_command(spec))
         done = run_limited(argv, {}, spec.work, spec.limits, spec.stdout, spec.stderr, spec.work)
         return RunResult.of(self.name, spec, done)

@@ -112,7 +112,7 @@ class Docker(Backend):
 
     def run(self, spec: RunSpec) -> RunResult:
         uid = view.agent_uid()
-        view.prepare_work(spec, uid)
+        spec = view.prepare_work(spec, uid)
         code, timed_out, seconds, why = _run(self.client, self.site, spec, inside_env(spec), uid)
         return RunResult.read(self.name, spec, code, timed_out, seconds, killed_for=why)
 
