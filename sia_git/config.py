@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from sia_git import forges
 from sia_git.errors import SiaError
@@ -71,6 +71,13 @@ class EvolveConfig(BaseModel):
     profiles: dict[str, ModelProfile] = Field(default_factory=dict)
     # Only as a flag (never from a config file): select on a one-answer-set task's test labels.
     select_on_test: bool = False
+
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def named(self, key: str) -> str:
+        """How to name a setting in an error: the flag, or the file key it came from."""
+        origin = self._origins.get(key, "")
+        return f"{origin}{key}" if origin else _flag(key)
 
     @field_validator("sandbox")
     @classmethod
@@ -142,19 +149,22 @@ def _flag(key: str) -> str:
 
 
 def _validate(data: dict[str, Any], origin: str, as_flags: bool) -> None:
+    """Every problem at once, on one line: a user fixes them all in one go."""
     try:
         EvolveConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = str(err["loc"][0]) if err["loc"] else "?"
-        shown = _flag(key) if as_flags else ".".join(str(part) for part in err["loc"]) or "?"
-        msg = (
-            "unknown key"
-            if err["type"] == "extra_forbidden"
-            else err["msg"].removeprefix("Value error, ")
-        )
-        got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else ""
-        raise SiaError(f"{origin}: {shown}: {msg}{got}") from None
+        problems = []
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err["loc"] else "?"
+            shown = _flag(key) if as_flags else ".".join(str(p) for p in err["loc"]) or "?"
+            msg = (
+                "unknown key"
+                if err["type"] == "extra_forbidden"
+                else err["msg"].removeprefix("Value error, ")
+            )
+            got = f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else ""
+            problems.append(f"{shown}: {msg}{got}")
+        raise SiaError(f"{origin}: " + "; ".join(problems)) from None
 
 
 def _from_file(path: Path, table: list[str]) -> dict[str, Any]:
@@ -170,7 +180,7 @@ def _from_file(path: Path, table: list[str]) -> dict[str, Any]:
     origin = f"{path}" + (f" [{'.'.join(table)}]" if table else "")
     unknown = sorted(set(out) - FILE_KEYS)
     if unknown:
-        raise SiaError(f"{origin}: {unknown[0]}: unknown key")
+        raise SiaError(f"{origin}: " + "; ".join(f"{k}: unknown key" for k in unknown))
     _validate(out, origin, as_flags=False)
     for key in ("task_dir",):
         if key in out:
@@ -184,17 +194,25 @@ def load(
     """Merge the sources. A resumed run's `recorded` settings win over the files (they are the
     run's own); flags given now win over everything."""
     merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     pyproject = repo_root / "pyproject.toml"
     if pyproject.is_file():
-        merged.update(_from_file(pyproject, ["tool", "sia-git"]))
+        found = _from_file(pyproject, ["tool", "sia-git"])
+        merged.update(found)
+        origins |= dict.fromkeys(found, f"{pyproject.name} [tool.sia-git] ")
     own = repo_root / "sia-git.toml"
     if own.is_file():
-        merged.update(_from_file(own, []))
+        found = _from_file(own, [])
+        merged.update(found)
+        origins |= dict.fromkeys(found, f"{own.name}: ")
     merged.update(recorded or {})
+    origins |= dict.fromkeys(recorded or {}, "the run's recorded settings: ")
     given = {k: v for k, v in flags.items() if v is not None}
     _validate(given, "command line", as_flags=True)
     merged.update(given)
+    origins |= dict.fromkeys(given, "")
     cfg = EvolveConfig.model_validate(merged)
+    cfg._origins = origins
     if cfg.ray_address and cfg.executor != "ray":
         raise SiaError("--ray-address (ray_address) is only used with --executor ray")
     return cfg

@@ -100,6 +100,28 @@ def read(source: str) -> tuple[dict[str, Value], Space] | None:
     return knobs, space
 
 
+def problem(source: str) -> str | None:
+    """What is wrong with an agent's knobs, for a check before a run: a KNOB_SPACE that does not
+    read, KNOBS without a KNOB_SPACE (or the reverse), or a value outside its space."""
+    try:
+        parsed = read(source)
+    except KnobError as exc:
+        return str(exc)
+    found = _assignments(source)
+    if parsed is None:
+        if "KNOBS" in found or "KNOB_SPACE" in found:
+            have, lack = ("KNOBS", "KNOB_SPACE") if "KNOBS" in found else ("KNOB_SPACE", "KNOBS")
+            return f"it declares {have} but no {lack}: the knob search needs both"
+        return None
+    knobs, space = parsed
+    for name, spec in space.items():
+        value = knobs[name]
+        inside = spec.contains(value) if isinstance(spec, Range) else value in spec
+        if not inside:
+            return f"KNOBS[{name!r}] = {value!r} is outside its KNOB_SPACE"
+    return None
+
+
 def _format(value: Value) -> str:
     if isinstance(value, float):
         return repr(float(f"{value:.6g}"))

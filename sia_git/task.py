@@ -78,7 +78,7 @@ class LayoutSpec(_Strict):
 
 
 class Manifest(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
     version: str = "1"
     metric: MetricSpec = Field(default_factory=MetricSpec)
@@ -223,7 +223,20 @@ def resolve(name: str | None, task_dir: Path | None) -> Task:
             raise SiaError(f"unknown task '{name}' (built-in tasks: {known})")
         return load(tasks[name], source=f"builtin:{name}")
     assert task_dir is not None
+    if not utf8(str(task_dir.resolve())):
+        raise SiaError(
+            f"--task-dir {task_dir}: the path is not valid UTF-8 (it is recorded in the run's "
+            "commits); rename or move the folder"
+        )
     return load(task_dir, source=str(task_dir.resolve()))
+
+
+def utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes of a file name (surrogateescape)
+        return False
+    return True
 
 
 def from_source(source: str) -> Task:
@@ -265,12 +278,16 @@ def _read_manifest(path: Path, defaults: dict | None = None) -> Manifest:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SiaError(f"{path}: invalid TOML: {exc}") from None
+    return _validate(merge(defaults or {}, data), path)
+
+
+def _validate(data: dict[str, Any], where: Path) -> Manifest:
     try:
-        return Manifest.model_validate(merge(defaults or {}, data))
+        return Manifest.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise SiaError(f"{path}: {key}: {err['msg']}") from None
+        raise SiaError(f"{where}: {key}: {err['msg']}") from None
 
 
 def merge(defaults: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -308,7 +325,7 @@ def _load_sia_layout(root: Path, source: str) -> Task:
     if override.is_file():
         manifest = _read_manifest(override, defaults)
     else:
-        manifest = Manifest.model_validate(defaults)
+        manifest = _validate(defaults, root)  # the name is the folder's: it may not fit
     return Task(root, manifest, "sia", source)
 
 

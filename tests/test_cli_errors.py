@@ -117,6 +117,51 @@ def _weights_task(edit: str) -> Setup:
     return setup
 
 
+def _binary_file(tmp: Path) -> tuple[Path, list[str]]:
+    repo = _repo(tmp)
+    (repo / "blob.bin").write_bytes(bytes(range(256)) * 4)
+    return repo, ["check", "blob.bin"]
+
+
+def _long_sia_task(tmp: Path) -> tuple[Path, list[str]]:
+    from tests import siatask
+
+    task = siatask.make(tmp / ("t" * 250), n_train=20, n_test=10)
+    return _repo(tmp), ["evolve", "--task-dir", str(task)]
+
+
+def _non_utf8_task_dir(tmp: Path) -> tuple[Path, list[str]]:
+    import os
+
+    bad = os.fsdecode(os.fsencode(tmp) + b"/task-\xff")
+    shutil.copytree(resolve("penguins", None).root, bad)
+    return _repo(tmp), ["evolve", "--task-dir", bad]
+
+
+def _non_utf8_repo(tmp: Path) -> tuple[Path, list[str]]:
+    import os
+
+    return make_repo(Path(os.fsdecode(os.fsencode(tmp) + b"/repo-\xff"))), ["status"]
+
+
+def _sia_branch(tmp: Path) -> tuple[Path, list[str]]:
+    repo = _repo(tmp)
+    git(repo, "branch", "sia")
+    return repo, ["evolve", "--task", "penguins"]
+
+
+def _agent_with(knobs: str) -> Setup:
+    def setup(tmp: Path) -> tuple[Path, list[str]]:
+        repo = _repo(tmp)
+        source = resolve("penguins", None).reference_agent.read_text()
+        start = source.index("KNOBS = {")
+        end = source.index("\n}\n", source.index("KNOB_SPACE = {")) + 3
+        (tmp / "agent.py").write_text(source[:start] + knobs + source[end:])
+        return repo, ["evolve", "--task", "penguins", "--agent", str(tmp / "agent.py")]
+
+    return setup
+
+
 def _plain(*args: str) -> Setup:
     return lambda tmp: (_repo(tmp), list(args))
 
@@ -383,6 +428,41 @@ CASES: dict[str, tuple[Setup, str]] = {
     "adapters pull of a generation without an adapter": (
         lambda tmp: (repo := _one_gen_run(tmp)[0], ["adapters", "pull", f"sia/{run_ids(repo)[0]}"]),
         "runs no adapter (its tree has no sia-agent/adapter.json)",
+    ),
+    "check a binary file": (_binary_file, "blob.bin: not a text file"),
+    "a 250-character task name (init)": (_plain("init", "--task", "a" * 250), "at most 100"),
+    "a 250-character task name (SIA folder)": (
+        _long_sia_task,
+        "name: String should have at most 100 characters",
+    ),
+    "a --task-dir that is not UTF-8": (_non_utf8_task_dir, "the path is not valid UTF-8"),
+    "a repository path that is not UTF-8": (_non_utf8_repo, "path is not valid UTF-8"),
+    "a branch named sia": (_sia_branch, "a branch named `sia` exists"),
+    "KNOBS without KNOB_SPACE": (
+        _agent_with('KNOBS = {"model": "threshold"}\n'),
+        "declares KNOBS but no KNOB_SPACE",
+    ),
+    "a malformed KNOB_SPACE": (
+        _agent_with('KNOBS = {"model": "threshold"}\nKNOB_SPACE = {"model": 3}\n'),
+        "KNOB_SPACE['model'] must be a non-empty list or a range dict",
+    ),
+    "a KNOBS value outside its space": (
+        _agent_with('KNOBS = {"model": "forest"}\nKNOB_SPACE = {"model": ["threshold"]}\n'),
+        "KNOBS['model'] = 'forest' is outside its KNOB_SPACE",
+    ),
+    "a profile name in pyproject that does not exist": (
+        _with_file(
+            "pyproject.toml",
+            '[tool.sia-git]\nmodel = "nosuchprofile"\n',
+            "evolve",
+            "--task",
+            "penguins",
+        ),
+        "pyproject.toml [tool.sia-git] model: litellm cannot call model 'nosuchprofile'",
+    ),
+    "several config errors at once": (
+        _with_file("sia-git.toml", "workers = 0\ncandidates = 0\n", "evolve", "--task", "penguins"),
+        "candidates: Input should be greater than or equal to 1 (got 0); workers:",
     ),
 }
 

@@ -250,6 +250,11 @@ def test_init_scaffolds_a_task_that_runs_as_is(repo: Path, sia: Runner) -> None:
     assert done.returncode == 0, done.stderr
     for name in ("task.toml", "evaluate.py", "public/task.md", "reference/target_agent.py"):
         assert (repo / "circle" / name).is_file()
+    # The obvious `git add .` keeps the answer key and bytecode out (evolve would refuse it).
+    git(repo, "add", ".")
+    staged = git(repo, "diff", "--cached", "--name-only").split()
+    assert "circle/task.toml" in staged and "circle/.gitignore" in staged
+    assert not [p for p in staged if "/private/" in p or "__pycache__" in p]
     done = sia("evolve", "--task-dir", "circle", "--max-gen", "3", cwd=repo)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "gen 1: reference agent" in done.stdout

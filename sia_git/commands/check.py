@@ -23,6 +23,11 @@ def run(
         raise SiaError(f"no such file: {missing[0]}")
     if not files:
         raise SiaError("give the files to check, e.g. `sia-git check target_agent.py`")
+    for f in files:
+        try:
+            f.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise SiaError(f"{f}: not a text file (the gates read Python source)") from None
     from_env = [p for p in os.environ.get("SIA_GATE_FORBID", "").split(",") if p]
     allowed = [r for r in os.environ.get("SIA_GATE_ALLOW", "").split(",") if r]
     opts = Options(

@@ -20,12 +20,22 @@ def run(name: str | None, directory: Path | None, ci: str | None = None) -> None
             return
     if not name:
         raise SiaError("nothing to do: pass --task NAME to scaffold a task, or --ci github")
-    if not name.replace("-", "").replace("_", "").isalnum():
+    if not name.replace("-", "").replace("_", "").isalnum() or not name.isascii():
         raise SiaError(f"--task: '{name}' must be letters, digits, '-' and '_' only")
+    if len(name) > 100:
+        raise SiaError(f"--task: the name is {len(name)} characters; at most 100 (it names "
+                       "the run's branch and files)")  # fmt: skip
     dest = directory or Path(name)
     if dest.exists() and any(dest.iterdir()):
         raise SiaError(f"{dest} already exists and is not empty; choose another --dir")
-    shutil.copytree(bundled("templates") / "task", dest, dirs_exist_ok=True)
+    shutil.copytree(
+        bundled("templates") / "task",
+        dest,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    # `git add .` must not commit the answer key (evolve would refuse the task) or bytecode.
+    (dest / ".gitignore").write_text("private/\n__pycache__/\n*.pyc\n")
     manifest = dest / "task.toml"
     manifest.write_text(manifest.read_text().replace("{{name}}", name))
     shutil.copyfile(evaluator_script("accuracy"), dest / "evaluate.py")

@@ -18,7 +18,7 @@ from sia_git import faults, refs, review, splits, tmpfiles
 from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.errors import Interrupted, SiaError
-from sia_git.evolve import executors, first_agent, levers, lines, selection
+from sia_git.evolve import executors, first_agent, levers, lines, preflight, selection
 from sia_git.evolve import recording as rec
 from sia_git.evolve import setup as run_setup
 from sia_git.evolve.candidates import TRANSCRIPT, Outcome
@@ -60,6 +60,7 @@ def start(
     if cfg.agent is not None and not cfg.agent.is_file():
         raise SiaError(f"--agent: no such file: {cfg.agent}")
     models = roles.build(cfg)
+    preflight.check(repo, task, cfg, models.proposer is not None)
     sweep_orphans(repo)
     tmpfiles.sweep()
     run_id = new_run_id(repo, task.name)

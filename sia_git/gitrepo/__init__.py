@@ -320,6 +320,13 @@ def open_repo(path: Path) -> Repo:
     if not path.is_dir():
         raise SiaError(f"not a directory: {path}")
     try:
+        str(path.resolve()).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SiaError(
+            "the repository's path is not valid UTF-8 (git and the gates cannot name its "
+            "files); move or rename it"
+        ) from None
+    try:
         found = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise SiaError(

@@ -44,14 +44,14 @@ def build(cfg: EvolveConfig, spent_usd: float = 0.0) -> Models:
     budget = Budget(cfg.budget_usd, spent_usd)
     clients: list[ModelClient | None] = []
     for role, name, base, key in (
-        ("--model", cfg.model, cfg.api_base, cfg.api_key_env),
-        ("--target-model", cfg.target_model, cfg.target_api_base, cfg.target_api_key_env),
+        (cfg.named("model"), cfg.model, cfg.api_base, cfg.api_key_env),
+        (cfg.named("target_model"), cfg.target_model, cfg.target_api_base, cfg.target_api_key_env),
     ):
         if name is None:
             if base or key:
+                flag = role.replace("model", "api-base")
                 raise SiaError(
-                    f"{role.replace('model', 'api-base')} / api-key-env are set but "
-                    f"{role} is not; name the model too"
+                    f"{flag} / api-key-env are set but {role} is not; name the model too"
                 )
             clients.append(None)
             continue
