@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from sia_git import __version__, boundary, forges
-from sia_git.cli_options import evolve_options
+from sia_git.cli_options import eval_options, evolve_options
 
 repo_option = click.option(
     "-C",
@@ -154,6 +154,32 @@ def status(as_json: bool, repo: Path) -> None:
     cmd.run(repo, as_json)
 
 
+@cli.command("diff")
+@click.argument("a")
+@click.argument("b")
+@run_option
+@json_option
+@repo_option
+def diff_(a: str, b: str, run_id: str | None, as_json: bool, repo: Path) -> None:
+    """Two generations side by side (numbers, or revisions of the run's commits): scores, lever,
+    knobs, cost, and the diff of the agent from A to B."""
+    from sia_git.commands import compare as cmd
+
+    cmd.diff(repo, run_id, a, b, as_json)
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, metavar="[RUN]...")
+@json_option
+@repo_option
+def compare(runs: tuple[str, ...], as_json: bool, repo: Path) -> None:
+    """A params-and-metrics table: one run's generations (the newest run by default), or, for
+    several runs, each run's best generation (like `dvc exp show`)."""
+    from sia_git.commands import compare as cmd
+
+    cmd.compare(repo, runs, as_json)
+
+
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
 @json_option
@@ -198,37 +224,7 @@ def check(
 
 @cli.command("eval")
 @click.argument("rev", required=False)
-@click.option(
-    "--split",
-    default="all",
-    show_default=True,
-    help="Split to report (dev, test, ...) or all; regressions are judged on the "
-    "task's selection split.",
-)
-@click.option(
-    "--baseline", help="Commit to compare with [default: REV's parent on the run branch]."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-@click.option("--markdown", is_flag=True, help="Print Markdown (a pull-request comment).")
-@click.option(
-    "--fail-on-regression",
-    is_flag=True,
-    help="Exit 1 when the selection split's score falls below the baseline's by more "
-    "than --tolerance.",
-)
-@click.option(
-    "--tolerance",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="How far below the baseline still counts as no regression.",
-)
-@click.option(
-    "--task-dir",
-    type=click.Path(path_type=Path),
-    help="Score with this task folder instead of the one the run recorded (in CI: "
-    "sia-agent/task with the private answers unpacked into it).",
-)
+@eval_options
 @repo_option
 def eval_(
     rev: str | None,

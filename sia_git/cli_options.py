@@ -1,4 +1,5 @@
-"""The flags of `sia-git evolve` (the longest list of the command line; cli.py stays short).
+"""The flags of `sia-git evolve` and `sia-git eval` (the longest lists of the command line;
+cli.py stays short).
 Backends, proposers and forges come from their registries, plugins' included."""
 
 from __future__ import annotations
@@ -154,5 +155,46 @@ EVOLVE_OPTIONS = [
 def evolve_options(f: F) -> F:
     """Apply every evolve flag, in the order `--help` lists them."""
     for option in reversed(EVOLVE_OPTIONS):
+        f = option(f)
+    return f
+
+
+EVAL_OPTIONS = [
+    click.option(
+        "--split",
+        default="all",
+        show_default=True,
+        help="Split to report (dev, test, ...) or all; regressions are judged on the "
+        "task's selection split.",
+    ),
+    click.option(
+        "--baseline", help="Commit to compare with [default: REV's parent on the run branch]."
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON for machines."),
+    click.option("--markdown", is_flag=True, help="Print Markdown (a pull-request comment)."),
+    click.option(
+        "--fail-on-regression",
+        is_flag=True,
+        help="Exit 1 when the selection split's score falls below the baseline's by more "
+        "than --tolerance.",
+    ),
+    click.option(
+        "--tolerance",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        help="How far below the baseline still counts as no regression.",
+    ),
+    click.option(
+        "--task-dir",
+        type=click.Path(path_type=Path),
+        help="Score with this task folder instead of the one the run recorded (in CI: "
+        "sia-agent/task with the private answers unpacked into it).",
+    ),
+]
+
+
+def eval_options(f: F) -> F:
+    for option in reversed(EVAL_OPTIONS):
         f = option(f)
     return f

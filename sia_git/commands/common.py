@@ -19,11 +19,22 @@ def open_run(repo_path: Path, run_id: str | None) -> tuple[Repo, H.RunHistory]:
                 "no sia-git runs in this repository; start one with `sia-git evolve --task NAME`"
             )
         run_id = runs[0]
+    run_id = match_run(run_id, runs)
     hist = H.load(repo, run_id)
     if not hist.exists:
         known = ", ".join(runs[:5]) or "none"
         raise SiaError(f"unknown run '{run_id}' (runs here: {known})")
     return repo, hist
+
+
+def match_run(given: str, runs: list[str]) -> str:
+    """A run id, or a unique prefix of one (as git takes abbreviated commits)."""
+    if given in runs:
+        return given
+    found = [r for r in runs if r.startswith(given)]
+    if len(found) > 1:
+        raise SiaError(f"run '{given}' is ambiguous: {', '.join(found[:5])}")
+    return found[0] if found else given
 
 
 def fmt_score(value: float | None) -> str:

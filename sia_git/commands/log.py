@@ -23,7 +23,7 @@ def rows(hist: H.RunHistory) -> list[dict[str, Any]]:
 def _row(e: H.Entry, scores: dict[int | None, float | None]) -> dict[str, Any]:
     parent = e.trailers.get(T.PARENT)
     base = scores.get(int(parent)) if parent and parent.isdigit() else None
-    delta = e.score - base if e.score is not None and base is not None else None
+    delta = round(e.score - base, 10) if e.score is not None and base is not None else None
     status = e.status
     if e.kind == "revert":
         status = f"revert of {e.reverts[:10] if e.reverts else '?'}"
@@ -33,6 +33,8 @@ def _row(e: H.Entry, scores: dict[int | None, float | None]) -> dict[str, Any]:
         "lever": e.trailers.get(T.LEVER),
         "model": e.trailers.get(T.MODEL),
         "score": e.score,
+        "test_score": T.read_float(e.trailers.get(T.SCORE_TEST)),
+        "knobs": T.read_knobs(e.trailers.get(T.KNOBS)),
         "delta": delta,
         "status": status,
         "cost_usd": e.cost,
@@ -68,9 +70,8 @@ def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
     models = any(r["model"] for r in table)  # a column only for runs with a model
     lines = [
         f"run {hist.run_id}  (branch {H.branch(hist.run_id)})",
-        f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8}  {'cost':>7}  "
-        + (f"{'model':24}  " if models else "")
-        + "status",
+        f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8} {'test':>7}  "
+        f"{'cost':>7}  " + (f"{'model':24}  " if models else "") + "status",
     ]
     for r in table:
         delta = "-" if r["delta"] is None else f"{r['delta']:+.4f}"
@@ -78,7 +79,8 @@ def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
         status = r["status"] + (f": {r['reason']}" if r["status"] == "rejected" else "")
         lines.append(
             f"{gen:>4}  {r['commit'][:10]:10}  {r['lever'] or '-':8} "
-            f"{fmt_score(r['score']):>7} {delta:>8}  {r['cost_usd']:>7.4f}  "
+            f"{fmt_score(r['score']):>7} {delta:>8} {fmt_score(r['test_score']):>7}  "
+            f"{r['cost_usd']:>7.4f}  "
             + (f"{(r['model'] or '-')[:24]:24}  " if models else "")
             + f"{status[:90]}"
         )
