@@ -51,12 +51,14 @@ def commit(repo: Path, path: str, source: str) -> subprocess.CompletedProcess[st
 def test_hooks_install_gates_a_persons_commits_and_keeps_their_hooks(
     repo: Path, sia: Runner
 ) -> None:
-    (repo / CONFIG).write_text(USER_HOOKS)
+    mine = "# the team's hooks: keep this note\n" + USER_HOOKS
+    (repo / CONFIG).write_text(mine)
     done = sia("hooks", "install", cwd=repo, env=env_with_tools())
     assert done.returncode == 0, done.stderr
     assert (repo / ".git" / "hooks" / "pre-commit").is_file()
     config = (repo / CONFIG).read_text()
     assert "no-todo" in config and "sia-git-gates" in config and "sia-git check" in config
+    assert config.startswith(mine.rstrip("\n"))  # the user's file is kept as written
     git(repo, "add", CONFIG)
 
     bad = commit(

@@ -41,23 +41,35 @@ def hook(entry: str) -> dict[str, Any]:
 
 
 def merged_config(user_config: str | None, entry: str) -> str:
-    """The user's config with sia-git's hook added (replacing an older copy of it)."""
-    import yaml
+    """The user's config with sia-git's hook added (replacing an older copy of it), edited in
+    place: its comments, order and layout stay as they were."""
+    import io
 
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    rt = YAML()  # round-trip: comments and layout survive
+    rt.preserve_quotes = True
+    rt.indent(mapping=2, sequence=4, offset=2)  # pre-commit's own examples' layout
+    rt.width = 10_000  # never fold a long line of the user's
     try:
-        data = yaml.safe_load(user_config) if user_config else None
-    except yaml.YAMLError as exc:
+        data = rt.load(user_config) if user_config else None
+    except YAMLError as exc:
         raise SiaError(f"{CONFIG} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    data = data or {}
+    if data is None:
+        data = rt.load("repos: []\n")
     if not isinstance(data, dict) or not isinstance(data.get("repos", []), list):
         raise SiaError(f"{CONFIG} must be a mapping with a `repos` list")
-    repos = [r for r in data.get("repos", []) if isinstance(r, dict)]
-    for r in repos:
-        if r.get("repo") == "local":
+    repos = data.setdefault("repos", [])
+    for r in list(repos):
+        if isinstance(r, dict) and r.get("repo") == "local":
             r["hooks"] = [h for h in r.get("hooks", []) if h.get("id") != HOOK_ID]
-    repos = [r for r in repos if r.get("repo") != "local" or r.get("hooks")]
+            if not r["hooks"]:
+                repos.remove(r)
     repos.append({"repo": "local", "hooks": [hook(entry)]})
-    return yaml.safe_dump({**data, "repos": repos}, sort_keys=False)
+    out = io.StringIO()
+    rt.dump(data, out)
+    return out.getvalue()
 
 
 def _pre_commit(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
