@@ -20,7 +20,7 @@ import pytest
 
 from sia_git.report.plots import CURVE_COLOUR
 from sia_git.task import resolve
-from tests.conftest import make_repo, run_ids, run_sia
+from tests.conftest import git, make_repo, run_ids, run_sia
 from tests.fakellm import FakeLLM, Reply, tool
 from tests.test_evolve_llm import KNN_MORPHO, MODEL, THRESHOLD, generation, good_feedback, turn
 
@@ -196,7 +196,7 @@ def test_report_errors_are_one_line(offline_run: tuple[Path, str], tmp_path: Pat
     assert done.returncode != 0 and "no sia-git runs" in done.stderr
 
 
-def test_report_writes_the_page_into_the_current_folder_by_default(
+def test_report_writes_the_page_inside_git_by_default_not_into_the_working_tree(
     offline_run: tuple[Path, str], tmp_path: Path
 ) -> None:
     repo, run_id = offline_run
@@ -204,5 +204,7 @@ def test_report_writes_the_page_into_the_current_folder_by_default(
     out.mkdir()
     done = run_sia("report", "-C", str(repo), cwd=out)
     assert done.returncode == 0, done.stderr
-    assert (out / f"sia-report-{run_id}.html").is_file()
-    assert (out / f"sia-report-{run_id}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    where = repo / ".git" / "sia" / "reports"
+    assert (where / f"sia-report-{run_id}.html").is_file()
+    assert (where / f"sia-report-{run_id}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list(out.iterdir()) == [] and "sia-report" not in git(repo, "status", "--porcelain")

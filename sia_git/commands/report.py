@@ -14,7 +14,9 @@ from sia_git.report import html as report_html
 
 def run(repo_path: Path, run_id: str | None, out: Path | None) -> None:
     repo, hist = open_run(repo_path, run_id)
-    html_path = out or Path(f"sia-report-{hist.run_id}.html")
+    # By default inside .git, not in the user's working tree (where `git add .` would take it).
+    html_path = out or repo.sia_dir / "reports" / f"sia-report-{hist.run_id}.html"
+    html_path.parent.mkdir(parents=True, exist_ok=True)
     if html_path.suffix.lower() not in (".html", ".htm"):
         raise SiaError(f"--out must name an .html file (got {html_path})")
     if html_path.is_dir():
