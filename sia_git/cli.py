@@ -235,6 +235,7 @@ def eval_(
     fail_on_regression: bool,
     tolerance: float,
     task_dir: Path | None,
+    pr_comment: int | None,
     repo: Path,
 ) -> None:
     """Run generation REV's agent again in the sandbox, with its pinned adapter (pulled from the
@@ -247,7 +248,9 @@ def eval_(
         raise click.UsageError("give at most one of --json and --markdown")
     fmt = "json" if as_json else "markdown" if markdown else "table"
     code = cmd.run(
-        repo, rev, cmd.Options(split, baseline, fmt, fail_on_regression, tolerance, task_dir)
+        repo,
+        rev,
+        cmd.Options(split, baseline, fmt, fail_on_regression, tolerance, task_dir, pr_comment),
     )
     if code:
         raise SystemExit(code)

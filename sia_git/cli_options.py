@@ -161,6 +161,13 @@ def evolve_options(f: F) -> F:
 
 EVAL_OPTIONS = [
     click.option(
+        "--pr-comment",
+        type=int,
+        metavar="NUMBER",
+        help="Also post the Markdown table on GitHub pull request NUMBER, updating the one it "
+        "posted before (GITHUB_TOKEN or GH_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL).",
+    ),
+    click.option(
         "--split",
         default="all",
         show_default=True,

@@ -3,8 +3,9 @@
 It stands in for api.github.com (no GitHub-compatible server installs from the package
 registries): the real PyGithub client talks to it over HTTP, pointed at it by GITHUB_API_URL.
 It speaks the subset sia-git uses: get a repository, list / create / get / edit / merge pull
-requests, and comment on their issues. A pull request's merge fast-forwards the base branch in
-the bare repository the tests use as `origin`, as GitHub would.
+requests, and list / create / edit comments on their issues. A pull request's merge
+fast-forwards the base branch in the bare repository the tests use as `origin`, as GitHub
+would.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class FakeGitHub(LoopbackServer):
         self.full_name, self.origin, self.token = full_name, origin, token
         self.pulls: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[str]] = {}
+        self.comment_ids: dict[int, tuple[int, int]] = {}  # comment id -> (pull, index)
         self.requests: list[tuple[str, str]] = []
         super().__init__(_handler(self))
         self.api = self.url
@@ -58,6 +60,15 @@ class FakeGitHub(LoopbackServer):
                 "label": f"{owner}:{pr['base']}",
                 "sha": self._sha(pr["base"]),
             },
+        }
+
+    def _comment_json(self, cid: int) -> dict[str, Any]:
+        number, index = self.comment_ids[cid]
+        return {
+            "id": cid,
+            "url": f"{self.api}/repos/{self.full_name}/issues/comments/{cid}",
+            "body": self.comments[number][index],
+            "user": {"login": "github-actions[bot]"},
         }
 
     def route(
@@ -100,6 +111,11 @@ class FakeGitHub(LoopbackServer):
                 "edits": 0,
             }
             return 201, self._pull_json(self.pulls[number])
+        m = re.fullmatch(rf"{base}/issues/comments/(\d+)", path)
+        if m and method == "PATCH" and int(m.group(1)) in self.comment_ids:
+            number, index = self.comment_ids[int(m.group(1))]
+            self.comments[number][index] = body["body"]
+            return 200, self._comment_json(int(m.group(1)))
         m = re.fullmatch(rf"{base}/(pulls|issues)/(\d+)(/merge|/comments)?", path)
         if m and int(m.group(2)) in self.pulls:
             pr = self.pulls[int(m.group(2))]
@@ -114,7 +130,12 @@ class FakeGitHub(LoopbackServer):
                 return 200, {"merged": True, "sha": head, "message": "merged"}
             if m.group(3) == "/comments" and method == "POST":
                 self.comments.setdefault(pr["number"], []).append(body["body"])
-                return 201, {"id": len(self.comments[pr["number"]]), "body": body["body"]}
+                cid = len(self.comment_ids) + 1
+                self.comment_ids[cid] = (pr["number"], len(self.comments[pr["number"]]) - 1)
+                return 201, self._comment_json(cid)
+            if m.group(3) == "/comments" and method == "GET":
+                ids = [c for c, (n, _) in self.comment_ids.items() if n == pr["number"]]
+                return 200, [self._comment_json(c) for c in ids]
             if method == "PATCH":
                 pr.update({k: v for k, v in body.items() if k in ("title", "body")})
                 pr["edits"] += 1

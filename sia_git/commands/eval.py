@@ -18,6 +18,7 @@ from sia_git.gitrepo import Repo, open_repo
 from sia_git.rescore import Rescored, rescore
 
 NOTES = refs.EVAL_NOTES
+COMMENT_MARKER = "<!-- sia-git eval -->"  # finds the comment to update on the next push
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Options:
     fail_on_regression: bool
     tolerance: float
     task_dir: Path | None = None
+    pr_comment: int | None = None  # post the Markdown table on this GitHub pull request
 
 
 def run(repo_path: Path, rev: str | None, opts: Options) -> int:
@@ -47,6 +49,12 @@ def run(repo_path: Path, rev: str | None, opts: Options) -> int:
             "table": lambda: _table(report),
         }[opts.fmt]()
     )
+    if opts.pr_comment is not None:
+        from sia_git.forges.github import GitHubForge
+
+        forge = GitHubForge.create(repo)
+        done = forge.upsert_comment(opts.pr_comment, _markdown(report), COMMENT_MARKER)
+        click.echo(f"{done} the sia-git eval comment on pull request #{opts.pr_comment}", err=True)
     if opts.fail_on_regression and report["regression"]:
         click.echo(f"sia-git: regression: {report['verdict']}", err=True)
         return 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sia_git import __version__
 from sia_git.errors import SiaError
 from sia_git.resources import bundled, evaluator_script
 
@@ -50,7 +51,9 @@ def _ci(kind: str, root: Path) -> None:
     if dest.exists():
         raise SiaError(f"{dest} already exists; remove it first to write it again")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(bundled("templates") / "ci" / f"{kind}.yml", dest)
+    text = (bundled("templates") / "ci" / f"{kind}.yml").read_text(encoding="utf-8")
+    # CI installs the version that wrote the workflow (the one the runs record).
+    dest.write_text(text.replace("{{version}}", __version__), encoding="utf-8")
     click.echo(
         f"created {dest}: pull requests from sia/* branches are evaluated with "
         "`sia-git eval --fail-on-regression`"

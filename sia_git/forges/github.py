@@ -68,6 +68,21 @@ class GitHubForge(Forge):
     def comment(self, review: Review, body: str) -> None:
         self._call(lambda: self.gh.get_pull(review.number).create_issue_comment(body))
 
+    def upsert_comment(self, number: int, body: str, marker: str) -> str:
+        """Edit the pull request's comment that carries `marker`, or add one; return which."""
+        text = f"{body.rstrip()}\n\n{marker}\n"
+
+        def go() -> str:
+            issue = self.gh.get_issue(number)
+            for comment in issue.get_comments():
+                if marker in (comment.body or ""):
+                    comment.edit(text)
+                    return "updated"
+            issue.create_comment(text)
+            return "created"
+
+        return self._call(go)
+
     def merge(self, review: Review) -> None:
         self._call(lambda: self.gh.get_pull(review.number).merge(merge_method="merge"))
 
