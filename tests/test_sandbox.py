@@ -26,10 +26,15 @@ def test_reference_agent_runs_in_each_backend(tmp_path: Path, backend: str) -> N
     assert (warning is not None) == (backend == "none")
 
 
-def test_unallowed_package_is_a_clear_error() -> None:
+def test_unallowed_package_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sia_git.errors import SiaError
 
-    with pytest.raises(SiaError, match="not installed here: pip install surely-not-a-package"):
+    (tmp_path / "wheels").mkdir()  # offline: nothing to install it from
+    monkeypatch.setenv("SIA_GIT_WHEELS", str(tmp_path / "wheels"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(SiaError, match="pip install surely-not-a-package"):
         Sandbox("bwrap", ["surely-not-a-package"], [])
 
 

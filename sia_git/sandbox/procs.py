@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,8 @@ QUOTA_POLL_S = 0.25
 
 _LAUNCHER = r"""
 import ctypes, json, os, resource, signal, sys
-cfg = json.loads(sys.argv[1])
+with open(sys.argv[1]) as f:  # a file: one argument may not pass 128 KiB (a long bind list)
+    cfg = json.load(f)
 # Die with sia-git: if it is killed (SIGKILL, OOM), nothing of the agent's run may go on.
 ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 if os.getppid() != cfg["parent"]:
@@ -95,7 +97,9 @@ def run_limited(
         "env": env,
         "parent": os.getpid(),
     }
-    launcher = [sys.executable, "-S", "-c", _LAUNCHER, json.dumps(cfg)]
+    settings = stdout.parent / f".launch-{uuid.uuid4().hex[:8]}.json"
+    settings.write_text(json.dumps(cfg))
+    launcher = [sys.executable, "-S", "-c", _LAUNCHER, str(settings)]
     start = time.monotonic()
     timed_out = False
     with stdout.open("wb") as out, stderr.open("wb") as err:
@@ -121,6 +125,7 @@ def run_limited(
             proc.wait()
             oom = cgroup.oom_killed()
             cgroup.remove()
+            settings.unlink(missing_ok=True)
     why = quota.reason if quota and quota.reason else ("the memory cap was reached" if oom else "")
     seconds = time.monotonic() - start
     return Finished(None if timed_out else proc.returncode, timed_out, seconds, leftovers, why)

@@ -3,7 +3,7 @@ namespaces (and a user namespace when sia-git is not root), it builds the agent'
 the machine in a fresh tmpfs root, as bubblewrap does, then pivots into it, drops every
 privilege and runs the agent. Standard library only: it runs with `python -S`.
 
-Its source is handed to the interpreter with `-c`; its one argument is the JSON settings."""
+Its source is handed to the interpreter with `-c`; its one argument names the JSON settings."""
 
 # ruff: noqa: S108 (the paths are inside the new root, not the host's /tmp)
 from __future__ import annotations
@@ -124,7 +124,8 @@ def drop_privileges(uid: int | None) -> None:
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
+    with open(sys.argv[1]) as f:  # a file: one argument may not pass 128 KiB
+        cfg = json.load(f)
     try:
         build_root(cfg)
         os.chdir(cfg["cwd"])

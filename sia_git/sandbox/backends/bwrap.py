@@ -64,8 +64,10 @@ def wrapper(spec: RunSpec, site: list[Path], uid: int | None, command: list[str]
     """bwrap's command line that runs `command` in the sandbox."""
     exe, _ = interpreter()
     mounts: list[str] = []
+    made: set[str] = set()
     for src, dst, writable in view.binds(spec, site):
-        parents = [str(p) for p in reversed(Path(dst).parents) if str(p) != "/"]
+        parents = [str(p) for p in reversed(Path(dst).parents) if str(p) not in made | {"/"}]
+        made.update(parents)
         # Folders bubblewrap creates on the way take the host folder's mode (/root: 0700), which
         # the agent's uid could not pass through.
         mounts += [a for p in parents for a in ("--perms", "0755", "--dir", p)]

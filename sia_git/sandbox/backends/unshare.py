@@ -65,6 +65,8 @@ def command(spec: RunSpec, site: list[Path], uid: int | None, agent: list[str]) 
         "env": inside_env(spec),
     }
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    settings = spec.scratch / "stage.json"
+    settings.write_text(json.dumps(cfg))
     return [
         "unshare",
         *user,
@@ -74,5 +76,5 @@ def command(spec: RunSpec, site: list[Path], uid: int | None, agent: list[str]) 
         "-S",
         "-c",
         _STAGE,
-        json.dumps(cfg),
+        str(settings),
     ]
