@@ -39,11 +39,12 @@ def cli() -> None:
 
 
 @cli.command()
-def tasks() -> None:
+@json_option
+def tasks(as_json: bool) -> None:
     """List the built-in tasks."""
     from sia_git.commands import tasks as cmd
 
-    cmd.run()
+    cmd.run(as_json)
 
 
 @cli.command()
@@ -134,14 +135,15 @@ def show(generation: int, run_id: str | None, as_json: bool, repo: Path) -> None
     help="The HTML file to write [./sia-report-RUN.html]; the main plot goes beside "
     "it with the same name and .png.",
 )
+@json_option
 @repo_option
-def report(run_id: str | None, out: Path | None, repo: Path) -> None:
+def report(run_id: str | None, out: Path | None, as_json: bool, repo: Path) -> None:
     """Write an HTML report of a run (default: the newest): score per generation with every
     candidate's verdict and lever, dev against test, cumulative cost, improvement notes, diffs,
     gate failures and the best agent's commit. Self-contained: it opens offline."""
     from sia_git.commands import report as cmd
 
-    cmd.run(repo, run_id, out)
+    cmd.run(repo, run_id, out, as_json)
 
 
 @cli.command()
@@ -260,13 +262,16 @@ def eval_(
 @click.argument("generation", type=int)
 @run_option
 @click.option("--reason", help="Why, for the revert commit's Sia-Reason trailer.")
+@json_option
 @repo_option
-def revert(generation: int, run_id: str | None, reason: str | None, repo: Path) -> None:
+def revert(
+    generation: int, run_id: str | None, reason: str | None, as_json: bool, repo: Path
+) -> None:
     """Undo GENERATION with a `git revert` commit on the run branch, with trailers saying what,
     why and the score the branch returns to; `evolve --run` goes on from there."""
     from sia_git.commands import revert as cmd
 
-    cmd.run(repo, run_id, generation, reason)
+    cmd.run(repo, run_id, generation, reason, as_json)
 
 
 @cli.command()

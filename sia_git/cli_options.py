@@ -18,6 +18,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EVOLVE_OPTIONS = [
     click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        default=None,
+        help="Print JSON lines for machines: one event per line (start, generation, candidate "
+        "states, best, every message, end).",
+    ),
+    click.option(
         "--edit-format",
         type=click.Choice(["auto", "tools", "text"]),
         help="How the Feedback-Agent edits: tool calls, or a text protocol (search/replace "

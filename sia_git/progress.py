@@ -139,15 +139,47 @@ class LiveProgress(Progress):
         return outer
 
 
+class JsonProgress(Progress):
+    """`evolve --json`: one JSON object per line on stdout, for machines: every event the loop
+    reports (start, generation, candidate states, the best so far) and every printed line."""
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        import json
+
+        click.echo(json.dumps({"event": event, "t": round(time.time(), 3), **fields}))
+
+    def echo(self, line: str) -> None:
+        self._emit("message", text=line)
+
+    def start(
+        self, run_id: str, max_gen: int, spend: Callable[[], float], budget_usd: float | None
+    ) -> None:
+        self._emit("start", run=run_id, max_gen=max_gen, budget_usd=budget_usd)
+
+    def generation(self, gen: int) -> None:
+        self._emit("generation", generation=gen)
+
+    def state(self, gen: int, label: str, state: str) -> None:
+        self._emit("candidate", generation=gen, candidate=label, state=state)
+
+    def best(self, gen: int, score: float | None) -> None:
+        self._emit("best", generation=gen, score=score)
+
+    def close(self) -> None:
+        self._emit("end")
+
+
 def _style(state: str) -> str:
     if state.startswith("accepted"):
         return "bold green"
     return "red" if state.startswith("rejected") else "cyan"
 
 
-def for_terminal(quiet: bool) -> Progress:
+def for_terminal(quiet: bool, as_json: bool = False) -> Progress:
     """The live display on an interactive terminal; plain lines with --quiet, in a pipe, in CI,
-    or where the terminal cannot redraw (TERM=dumb)."""
+    or where the terminal cannot redraw (TERM=dumb); JSON lines with --json."""
+    if as_json:
+        return JsonProgress()
     live = (
         not quiet
         and sys.stdout.isatty()

@@ -10,7 +10,7 @@ from sia_git.progress import for_terminal
 
 
 def run(repo: Path, run_id: str | None, flags: dict[str, Any]) -> None:
-    progress = for_terminal(bool(flags.pop("quiet", False)))
+    progress = for_terminal(bool(flags.pop("quiet", False)), bool(flags.pop("as_json", False)))
     try:
         if run_id:
             loop.resume(repo, run_id, flags, progress.echo, progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -12,7 +13,7 @@ from sia_git.report import data as report_data
 from sia_git.report import html as report_html
 
 
-def run(repo_path: Path, run_id: str | None, out: Path | None) -> None:
+def run(repo_path: Path, run_id: str | None, out: Path | None, as_json: bool = False) -> None:
     repo, hist = open_run(repo_path, run_id)
     # By default inside .git, not in the user's working tree (where `git add .` would take it).
     html_path = out or repo.sia_dir / "reports" / f"sia-report-{hist.run_id}.html"
@@ -25,6 +26,12 @@ def run(repo_path: Path, run_id: str | None, out: Path | None) -> None:
     if data.warning:
         click.echo(f"warning: {data.warning}", err=True)
     png = report_html.write(report_html.render(data), html_path)
+    if as_json:
+        best = data.best
+        click.echo(json.dumps({"run": hist.run_id, "html": str(html_path), "png": str(png),
+                               "best": None if best is None else {"generation": best.gen,
+                               "commit": best.sha, "dev": best.dev}}, indent=1))  # fmt: skip
+        return
     click.echo(f"wrote {html_path} and {png}")
     if data.best is not None:
         click.echo(

@@ -4,6 +4,7 @@ next generation follow the branch as it then is (as they do after a revert made 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -19,7 +20,9 @@ from sia_git.lock import RunLock
 from sia_git.runs import CODE_DIR, ENTRY, RunPaths, read_run_toml
 
 
-def run(repo_path: Path, run_id: str | None, gen: int, reason: str | None) -> None:
+def run(
+    repo_path: Path, run_id: str | None, gen: int, reason: str | None, as_json: bool = False
+) -> None:
     repo, hist = open_run(repo_path, run_id)
     entry = hist.generation(gen)
     if entry is None:
@@ -68,10 +71,14 @@ def run(repo_path: Path, run_id: str | None, gen: int, reason: str | None) -> No
                     "changed the same lines; revert those first, newest first"
                 ) from None
             repo.sync_worktree(paths.worktree)
-    click.echo(
-        f"gen {gen}: reverted by {sha[:10]} on {H.branch(hist.run_id)}"
-        + (f"; the branch is back to {before:.4f}" if before is not None else "")
-    )
+    if as_json:
+        click.echo(json.dumps({"run": hist.run_id, "generation": gen, "reverted": entry.sha,
+                               "commit": sha, "score": before}, indent=1))  # fmt: skip
+    else:
+        click.echo(
+            f"gen {gen}: reverted by {sha[:10]} on {H.branch(hist.run_id)}"
+            + (f"; the branch is back to {before:.4f}" if before is not None else "")
+        )
     settings = read_run_toml(repo, sha).get("settings", {})
     review.follow(repo, hist.run_id, settings, click.echo, (entry, sha, why))
 

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from sia_git.task import builtin_tasks, load
 
 
-def run() -> None:
+def run(as_json: bool = False) -> None:
     tasks = builtin_tasks()
     width = max(16, *(len(n) + 2 for n in tasks))
+    if as_json:
+        rows = []
+        for name, root in tasks.items():
+            m = load(root, source=f"builtin:{name}").manifest
+            rows.append({"name": name, "description": m.description, "version": m.version,
+                         "metric": m.metric.name, "direction": m.metric.direction,
+                         "weights": m.weights.base_model if m.weights else None})  # fmt: skip
+        click.echo(json.dumps(rows, indent=1))
+        return
     for name, root in tasks.items():
         task = load(root, source=f"builtin:{name}")
         m = task.manifest
