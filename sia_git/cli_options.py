@@ -144,6 +144,10 @@ EVOLVE_OPTIONS = [
         "ray; without it a local Ray instance is started for the run.",
     ),
     click.option(
+        "--name",
+        help="Name the new run: its id and branch (sia/NAME), instead of <task>-<date>-<time>.",
+    ),
+    click.option(
         "--select-on-test",
         is_flag=True,
         default=None,

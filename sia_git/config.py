@@ -71,6 +71,8 @@ class EvolveConfig(BaseModel):
     profiles: dict[str, ModelProfile] = Field(default_factory=dict)
     # Only as a flag (never from a config file): select on a one-answer-set task's test labels.
     select_on_test: bool = False
+    # The new run's id and branch name (sia/<name>), instead of <task>-<date>-<time>.
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -75,6 +75,13 @@ class RunPaths:
         return self.repo.sia_dir / "locks"
 
 
+def named_run(repo: Repo, name: str) -> str:
+    """A run id the user chose (--name): refused when a run or branch already has it."""
+    if repo.rev_parse(refs.branch_ref(name)) or repo.rev_parse(refs.base(name)):
+        raise SiaError(f"--name {name}: a run with that name exists; choose another")
+    return name
+
+
 def new_run_id(repo: Repo, task_name: str) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     run_id, n = f"{task_name}-{stamp}", 1

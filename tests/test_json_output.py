@@ -38,3 +38,18 @@ def test_evolve_streams_events_and_the_other_commands_print_json(repo: Path, sia
         reverted = json.loads(sia("revert", str(tip_gen), "--json", cwd=repo).stdout)
         assert reverted["generation"] == tip_gen and reverted["run"] == run_id
         assert reverted["score"] is not None and gens
+
+
+def test_a_named_run_is_found_by_its_name_and_a_taken_name_is_refused(
+    repo: Path, sia: Runner
+) -> None:
+    done = sia("evolve", "--task", "penguins", "--max-gen", "1", "--name", "baseline-a", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert run_ids(repo) == ["baseline-a"] and "sia/baseline-a" in done.stdout
+    assert "run baseline-a" in sia("log", "--run", "base", cwd=repo).stdout  # a unique prefix
+    again = sia("evolve", "--task", "penguins", "--name", "baseline-a", cwd=repo)
+    assert again.returncode == 2
+    assert again.stderr.strip() == (
+        "sia-git: error: --name baseline-a: a run with that name exists; choose another"
+    )
+    assert run_ids(repo) == ["baseline-a"]

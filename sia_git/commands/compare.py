@@ -41,7 +41,7 @@ def _facts(e: H.Entry) -> dict[str, Any]:
         "score": e.score,
         "test_score": T.read_float(e.trailers.get(T.SCORE_TEST)),
         "lever": e.trailers.get(T.LEVER),
-        "model": e.trailers.get(T.MODEL),
+        "model": None if e.trailers.get(T.MODEL) in (None, "none") else e.trailers[T.MODEL],
         "knobs": T.read_knobs(e.trailers.get(T.KNOBS)) or {},
         "cost_usd": e.cost,
     }

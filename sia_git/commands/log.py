@@ -31,7 +31,7 @@ def _row(e: H.Entry, scores: dict[int | None, float | None]) -> dict[str, Any]:
         "gen": e.gen,
         "commit": e.sha,
         "lever": e.trailers.get(T.LEVER),
-        "model": e.trailers.get(T.MODEL),
+        "model": None if e.trailers.get(T.MODEL) in (None, "none") else e.trailers[T.MODEL],
         "score": e.score,
         "test_score": T.read_float(e.trailers.get(T.SCORE_TEST)),
         "knobs": T.read_knobs(e.trailers.get(T.KNOBS)),

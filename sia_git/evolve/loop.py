@@ -38,6 +38,7 @@ from sia_git.runs import (
     agent_files,
     check_private_untracked,
     legacy_note,
+    named_run,
     new_run_id,
     read_run_toml,
     sweep_orphans,
@@ -63,7 +64,7 @@ def start(
     preflight.check(repo, task, cfg, models.proposer is not None)
     sweep_orphans(repo)
     tmpfiles.sweep()
-    run_id = new_run_id(repo, task.name)
+    run_id = named_run(repo, cfg.name) if cfg.name else new_run_id(repo, task.name)
     paths = RunPaths(repo, run_id)
     with RunLock(paths.locks, run_id):
         ctx = run_setup.build_context(repo, paths, task, cfg, echo, models, "HEAD", progress)
@@ -96,6 +97,8 @@ def resume(
         raise SiaError(
             "--task, --task-dir, --agent and --select-on-test cannot be changed when resuming a run"
         )
+    if flags.get("name") is not None:
+        raise SiaError("--name names a new run; to resume one, give its name as --run")
     paths = RunPaths(repo, run_id)
     if not H.load(repo, run_id).exists:
         raise SiaError(f"unknown run '{run_id}' (see `sia-git status` for this repository's runs)")
