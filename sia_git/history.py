@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sia_git import history_cache, records, refs
+from sia_git import history_cache, refs
 from sia_git import trailers as T
 from sia_git.gitrepo import Repo
 from sia_git.knob_search import Trial
@@ -179,6 +179,8 @@ def load(repo: Repo, run_id: str) -> RunHistory:
         key, _, value = block.partition(":")
         cost = T.read_float(value.strip()) if key.strip() == T.COST else None
         if cost is None:  # a record written before records carried their cost
+            from sia_git import records  # (pydantic: only for such old records)
+
             cost = records.record_cost(repo, name)
         history.costs[gen] = history.costs.get(gen, 0.0) + cost
     history.rejected.sort(key=lambda e: (e.gen or 0, e.ref or ""))

@@ -9,12 +9,16 @@ import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sia_git import __version__, refs
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo
-from sia_git.task import MANIFEST, Task
+
+if TYPE_CHECKING:  # read-only commands (log, status) start without the task model
+    from sia_git.task import Task
+
+MANIFEST = "task.toml"  # a task's manifest (task.py reads it)
 
 AGENT_DIR = "sia-agent"  # everything sia-git commits lives under this folder of the run branch
 CODE_DIR = f"{AGENT_DIR}/agent"  # the agent's code: the only part the sandbox sees

@@ -18,10 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sia_git.errors import SiaError
 from sia_git.resources import bundled, evaluator_script
+from sia_git.runs import MANIFEST
 from sia_git.splits import SplitPlan, default_plan, from_record
 from sia_git.weights.spec import WeightsSpec
-
-MANIFEST = "task.toml"
 
 
 class _Strict(BaseModel):

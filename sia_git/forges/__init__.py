@@ -9,11 +9,14 @@ line's choices and their help come from it. A forge is imported only when it is 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from sia_git import plugins
 from sia_git.errors import SiaError
 from sia_git.forges.base import Forge, Review
-from sia_git.gitrepo import Repo
+
+if TYPE_CHECKING:
+    from sia_git.gitrepo import Repo
 
 __all__ = ["FORGES", "Forge", "Review", "help_line", "make", "names", "register"]
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sia_git.gitrepo import Repo
+if TYPE_CHECKING:  # the registry is read at start-up: no git module then
+    from sia_git.gitrepo import Repo
 
 
 @dataclass

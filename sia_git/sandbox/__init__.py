@@ -7,8 +7,7 @@ more). What every backend guarantees is in docs/DESIGN.md, "The sandbox".
 
 from __future__ import annotations
 
-from sia_git.sandbox import backends, environments
-from sia_git.sandbox import packages as pkgs
+from sia_git.sandbox import backends
 from sia_git.sandbox.procs import Limits
 from sia_git.sandbox.spec import RunResult, RunSpec
 
@@ -27,6 +26,9 @@ class Sandbox:
         self.backend = backend
         self.packages = packages
         self.forbid = forbid
+        from sia_git.sandbox import environments  # (packaging, pip: only when agents run)
+        from sia_git.sandbox import packages as pkgs
+
         if "*" in packages:
             hidden = set(pkgs.hidden_paths(forbid))
             self.site = [p for d in pkgs.site_dirs() for p in d.iterdir() if p not in hidden]

@@ -5,12 +5,15 @@ it is used. A plugin adds one with `register` (docs/EXTENDING.md)."""
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from sia_git import plugins
 from sia_git.errors import SiaError
-from sia_git.sandbox.backends.base import Backend
 
-__all__ = ["BACKENDS", "Backend", "choose", "get", "help_line", "names", "register"]
+if TYPE_CHECKING:  # the registry is read at start-up (--help): the backends load when used
+    from sia_git.sandbox.backends.base import Backend
+
+__all__ = ["BACKENDS", "choose", "get", "help_line", "names", "register"]
 
 DEFAULT = "bwrap"
 
