@@ -185,6 +185,39 @@ def eval_cache(quick: bool) -> list[Row]:
     ]
 
 
+def startup(quick: bool) -> list[Row]:
+    """A read-only command's whole wall time against a bare interpreter's start."""
+    import subprocess
+    import sys
+
+    rounds = 2 if quick else 9
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = new_repo(Path(tmp) / "repo")
+        sia("evolve", "--task", "penguins", "--max-gen", "2", "--confirm-runs", "0", cwd=repo)
+
+        def bare() -> None:
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+        sides = {"python -c pass": timed(bare)}
+        for command in ("--version", "log", "status", "show 1"):
+            sides[command] = timed(lambda c=command: sia(*c.split(), cwd=repo))
+        got = interleaved(rounds, sides)
+    floor = median(got["python -c pass"])
+    return [
+        Row(
+            f"start-up: `sia-git {c}` on a 2-generation run",
+            c,
+            median(got[c]),
+            "python -c pass",
+            floor,
+            "s",
+            "<= 0.25 s",
+            rounds,
+        )  # fmt: skip
+        for c in ("--version", "log", "status", "show 1")
+    ]
+
+
 def task_env(quick: bool) -> list[Row]:
     """A task whose agent needs a package sia-git lacks: its environment is built once (here from
     a wheel folder, offline) and reused by later runs."""
@@ -321,6 +354,7 @@ ALL = {
     "log": log_speed,
     "eval-cache": eval_cache,
     "task-env": task_env,
+    "startup": startup,
     "lora": lora_step,
     "proposer": proposer_score,
 }
