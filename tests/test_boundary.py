@@ -44,3 +44,15 @@ def test_exit_codes_for_usage_errors_and_errors_to_fix(repo: Path, sia: Runner) 
     fix = sia("log", cwd=repo)  # no runs yet
     assert fix.returncode == 2 and "no sia-git runs" in fix.stderr
     assert sia(cwd=repo).returncode == 0  # bare: the help
+
+
+def test_shell_completion_works_as_the_readme_says() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "_SIA_GIT_COMPLETE": "bash_complete", "COMP_WORDS": "sia-git ev",
+           "COMP_CWORD": "1"}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "sia_git"], env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "plain,evolve" in done.stdout and "plain,eval" in done.stdout
