@@ -21,15 +21,12 @@ from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.errors import GateFailed, SiaError
 from sia_git.evaluation import Evaluation, SplitScore
-from sia_git.evolve import environment
-from sia_git.evolve.candidates import Outcome, try_candidate
-from sia_git.evolve.environment import Attempt
-from sia_git.gates.precommit import CONFIG, CandidateGates
+from sia_git.evolve.outcome import Outcome
 from sia_git.gitrepo import Repo
 from sia_git.records import Status
 from sia_git.runs import CODE_DIR, agent_files, read_run_toml
 from sia_git.task import Task, task_of_run
-from sia_git.weights import pins, publish
+from sia_git.weights import pins
 
 
 @dataclass
@@ -140,6 +137,13 @@ def _run(
 ) -> Outcome:
     """Gate and run the agent at `sha`, as `evolve` would: a hand-made commit whose agent fails
     the gates is refused, not run (the gate cache makes this free for generations evolve ran)."""
+    # Only on a cache miss: a cache hit must answer without the sandbox, gates or hub clients.
+    from sia_git.evolve import environment
+    from sia_git.evolve.candidates import try_candidate
+    from sia_git.evolve.environment import Attempt
+    from sia_git.gates.precommit import CONFIG, CandidateGates
+    from sia_git.weights import publish
+
     env = environment.build(task, cfg, scratch, publish.store_of(repo), say)
     gates = CandidateGates.for_run(
         repo.read_file(sha, CONFIG),

@@ -12,19 +12,17 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sia_git import faults
-from sia_git.evaluation import Evaluation, EvaluatorFailed, evaluate
+from sia_git.evaluation import EvaluatorFailed, evaluate
 from sia_git.evolve.environment import Attempt, RunEnvironment
+from sia_git.evolve.outcome import Outcome
 from sia_git.evolve.proposal import Proposal
-from sia_git.gates import GateResult
 from sia_git.gateway.server import Gateway
 from sia_git.records import Status
 from sia_git.runs import ENTRY
-from sia_git.sandbox import RunResult, RunSpec
+from sia_git.sandbox import RunSpec
 from sia_git.weights.hparams import HParams
 from sia_git.weights.runtime import WeightsRuntime
 
@@ -34,31 +32,6 @@ TRACE_TOTAL_BYTES = 2 * 1024 * 1024
 SCAN_LIMIT = 20_000  # entries of the working dir looked at for traces
 TRANSCRIPT = "transcript.json"
 GATEWAY_LOG_BYTES = 4 * 1024 * 1024  # ~200 calls of capped entries: every call is kept
-
-
-@dataclass
-class Outcome:
-    index: int  # 1..N for candidates, 0 for a baseline or the reference agent
-    proposal: Proposal | None
-    files: dict[str, bytes]  # the agent folder it ran: path -> content
-    status: Status
-    reason: str = ""
-    gates: list[GateResult] = field(default_factory=list)
-    run: RunResult | None = None
-    evaluation: Evaluation | None = None
-    traces: dict[str, bytes] = field(default_factory=dict)
-    cost_usd: float = 0.0  # the proposal's model calls plus the agent's gateway calls
-    gateway_calls: int = 0
-    adapter: str | None = None  # the LoRA adapter it ran with (sha256:...), if any
-    training: dict[str, Any] | None = None  # a weights candidate's sia_adapter.json
-    traces_dropped: int = 0  # trace files past the caps: counted, not listed
-
-    @property
-    def ok(self) -> bool:
-        return self.status == Status.OK
-
-    def score(self, split: str) -> float | None:
-        return self.evaluation.score(split) if self.evaluation else None
 
 
 def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:

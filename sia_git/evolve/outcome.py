@@ -1,0 +1,40 @@
+"""What trying one candidate came to (kept light: `sia-git eval` answers from its cache with it,
+without the sandbox or the gates)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sia_git.records import Status
+
+if TYPE_CHECKING:
+    from sia_git.evaluation import Evaluation
+    from sia_git.evolve.proposal import Proposal
+    from sia_git.gates import GateResult
+    from sia_git.sandbox import RunResult
+
+
+@dataclass
+class Outcome:
+    index: int  # 1..N for candidates, 0 for a baseline or the reference agent
+    proposal: Proposal | None
+    files: dict[str, bytes]  # the agent folder it ran: path -> content
+    status: Status
+    reason: str = ""
+    gates: list[GateResult] = field(default_factory=list)
+    run: RunResult | None = None
+    evaluation: Evaluation | None = None
+    traces: dict[str, bytes] = field(default_factory=dict)
+    cost_usd: float = 0.0  # the proposal's model calls plus the agent's gateway calls
+    gateway_calls: int = 0
+    adapter: str | None = None  # the LoRA adapter it ran with (sha256:...), if any
+    training: dict[str, Any] | None = None  # a weights candidate's sia_adapter.json
+    traces_dropped: int = 0  # trace files past the caps: counted, not listed
+
+    @property
+    def ok(self) -> bool:
+        return self.status == Status.OK
+
+    def score(self, split: str) -> float | None:
+        return self.evaluation.score(split) if self.evaluation else None
