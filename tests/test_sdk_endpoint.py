@@ -106,3 +106,31 @@ def test_openai_and_anthropic_sdks_reach_the_run_model_unchanged(
     assert all(e["status"] == 200 and e["cost_usd"] > 0 for e in log)
     assert out.cost_usd == pytest.approx(sum(e["cost_usd"] for e in log))
     assert KEY not in out.traces["gateway.jsonl"].decode()
+
+
+HARDCODED = """
+import openai
+client = openai.OpenAI(base_url="https://api.openai.com/v1", api_key="sk-mine")
+client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+"""
+
+
+def test_an_agent_that_hard_codes_a_provider_is_told_to_use_the_environment(
+    tmp_path: Path,
+) -> None:
+    from sia_git.evolve.candidates import network_hint
+
+    assert network_hint("openai.APIConnectionError: Connection error.", HARDCODED)
+    assert network_hint("ValueError: bad", HARDCODED) is None
+    backend = backends()[0]
+    with FakeLLM(lambda body, n: text("unused")) as llm:
+        profile = ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base, retries=0)
+        client = ModelClient(profile, Budget(None))
+        sandbox = Sandbox(backend, ["openai"], [])
+        env = RunEnvironment(TASK, sandbox, TASK.public_dir, Limits(timeout_s=60), target=client)
+        out = try_candidate(env, Attempt(0, {"target_agent.py": HARDCODED.encode()},
+                                         tmp_path / "c", 0))  # fmt: skip
+    assert out.status == "crashed"
+    assert "tried to reach api.openai.com: the sandbox has no network" in out.reason
+    assert b"OPENAI_BASE_URL" in out.traces["sia-hint.txt"]
+    assert llm.requests == []

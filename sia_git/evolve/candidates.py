@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -105,6 +106,11 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
     if not out.run.ok:
         out.status = Status.TIMED_OUT if out.run.timed_out else Status.CRASHED
         out.reason = out.run.reason()
+        source = b"\n".join(files.values()).decode("utf-8", errors="replace")
+        hint = network_hint(out.run.stdout_tail + out.run.stderr_tail, source)
+        if hint:  # where the agent (and whoever improves it next) reads it
+            out.reason = f"{out.reason} ({hint})"
+            out.traces["sia-hint.txt"] = hint.encode()
         return out
     faults.point("evaluating")
     state("scoring")
@@ -144,6 +150,34 @@ def _train(
         {**result.record, "address": result.address, "seconds": round(result.seconds, 2)}, indent=1
     ).encode()
     return True
+
+
+_PROVIDERS = re.compile(
+    r"(api\.openai\.com|api\.anthropic\.com|generativelanguage\.googleapis\.com|"
+    r"api\.together\.xyz|openrouter\.ai|api\.groq\.com|api\.mistral\.ai|api\.tinker\S*)"
+)
+
+
+_NO_NETWORK = re.compile(
+    r"Connection error|name resolution|Name or service not known|Network is unreachable|"
+    r"ConnectError|APIConnectionError",
+    re.IGNORECASE,
+)
+
+
+def network_hint(output: str, source: str = "") -> str | None:
+    """What to tell an agent that tried to reach a model provider directly (its output names a
+    connection failure, and the output or its code a provider's host)."""
+    if not _NO_NETWORK.search(output):
+        return None
+    m = _PROVIDERS.search(output) or _PROVIDERS.search(source)
+    if m is None:
+        return None
+    return (
+        f"the agent tried to reach {m.group(1)}: the sandbox has no network; the run's model is "
+        "served inside it: use the SDK with no base_url (OPENAI_BASE_URL and ANTHROPIC_BASE_URL "
+        "are set) or sia_gateway"
+    )
 
 
 def collect_traces(sandbox_dir: Path) -> tuple[dict[str, bytes], int]:
