@@ -21,7 +21,7 @@ def _call(argv: list[str]) -> int:
 def test_a_bug_is_one_line_naming_a_log_with_the_traceback(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def broken() -> None:
+    def broken(*_: object) -> None:
         raise KeyError("the lever table")
 
     monkeypatch.setattr(tasks, "run", broken)
