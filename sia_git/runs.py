@@ -58,6 +58,8 @@ RECORDED = (
     "forge",
     "review_base",
     "github_repo",
+    "proposer",
+    "edit_format",
 )
 
 
