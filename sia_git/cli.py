@@ -128,22 +128,27 @@ def show(generation: int, run_id: str | None, as_json: bool, repo: Path) -> None
 
 
 @cli.command()
-@click.argument("run_id", required=False, metavar="[RUN]")
+@click.argument("run_arg", required=False, metavar="[RUN]")
+@click.option("--run", "run_id", help="Run id, as for the other commands (or give it as RUN).")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
-    help="The HTML file to write [./sia-report-RUN.html]; the main plot goes beside "
-    "it with the same name and .png.",
+    help="The HTML file to write [.git/sia/reports/sia-report-RUN.html]; the main plot goes "
+    "beside it with the same name and .png.",
 )
 @json_option
 @repo_option
-def report(run_id: str | None, out: Path | None, as_json: bool, repo: Path) -> None:
+def report(
+    run_arg: str | None, run_id: str | None, out: Path | None, as_json: bool, repo: Path
+) -> None:
     """Write an HTML report of a run (default: the newest): score per generation with every
     candidate's verdict and lever, dev against test, cumulative cost, improvement notes, diffs,
     gate failures and the best agent's commit. Self-contained: it opens offline."""
     from sia_git.commands import report as cmd
 
-    cmd.run(repo, run_id, out, as_json)
+    if run_arg and run_id and run_arg != run_id:
+        raise click.UsageError("give the run once: as RUN or as --run")
+    cmd.run(repo, run_id or run_arg, out, as_json)
 
 
 @cli.command()

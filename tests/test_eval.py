@@ -94,3 +94,15 @@ def test_a_hand_made_commit_that_fails_the_gates_is_refused_not_run(
     line = done.stderr.strip()
     assert "its agent fails the gates, so it is not run" in line and "ruff" in line
     assert not marker.exists()
+
+
+def test_eval_takes_a_generation_number_as_show_and_revert_do(
+    run: tuple[Path, list[str]], sia: Runner
+) -> None:
+    repo, commits = run
+    done = sia("eval", "2", "--json", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    gen2 = [c for c in commits if trailers(repo, c).get("Sia-Generation") == "2"]
+    assert json.loads(done.stdout)["commit"] == gen2[0]
+    missing = sia("eval", "99", cwd=repo)
+    assert missing.returncode == 2 and "has no generation 99" in missing.stderr

@@ -31,6 +31,8 @@ def test_evolve_streams_events_and_the_other_commands_print_json(repo: Path, sia
 
     report = json.loads(sia("report", "--json", cwd=repo).stdout)
     assert report["run"] == run_id and Path(report["html"]).is_file()
+    same = json.loads(sia("report", "--run", run_id[:-3], "--json", cwd=repo).stdout)
+    assert same["html"] == report["html"]  # --run (a prefix), as the other commands take it
 
     gens = sorted(e["generation"] for e in events if e["event"] == "best")
     tip_gen = json.loads(sia("log", "--json", cwd=repo).stdout)["rows"][-1]["gen"]

@@ -35,6 +35,8 @@ class Options:
 def run(repo_path: Path, rev: str | None, opts: Options) -> int:
     repo = open_repo(repo_path)
     rev = rev or _newest_tip(repo)
+    if rev.isdigit() and len(rev) < 7:  # a generation of the newest run, as show and revert take
+        rev = _generation(repo, int(rev))
     say = _say(opts.fmt)
     now = rescore(repo, rev, say, task_dir=opts.task_dir)
     if not now.outcome.ok:
@@ -59,6 +61,16 @@ def run(repo_path: Path, rev: str | None, opts: Options) -> int:
         click.echo(f"sia-git: regression: {report['verdict']}", err=True)
         return 1
     return 0
+
+
+def _generation(repo: Repo, gen: int) -> str:
+    runs = H.list_runs(repo)
+    if not runs:
+        raise SiaError("no sia-git runs in this repository: name a commit (REV)")
+    entry = H.load(repo, runs[0]).generation(gen)
+    if entry is None:
+        raise SiaError(f"run {runs[0]} has no generation {gen} on its branch (see `sia-git log`)")
+    return entry.sha
 
 
 def _newest_tip(repo: Repo) -> str:
