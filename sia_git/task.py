@@ -54,6 +54,9 @@ class AgentSpec(_Strict):
     # Gate rules this task's agents may break (e.g. B602 and sia-subprocess for an agent whose
     # tool is a shell): reported, recorded in Sia-Gates, not failing. The sandbox still contains.
     allow_rules: list[str] = Field(default_factory=list)
+    # More variables an agent's SDK reads its key from (e.g. TINKER_API_KEY): with a target
+    # model, each is set to the gateway's dummy key, as OPENAI_API_KEY is.
+    model_env: list[str] = Field(default_factory=list)
 
 
 class EvaluatorSpec(_Strict):

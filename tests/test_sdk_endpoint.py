@@ -6,6 +6,7 @@ the agent sees no real key and reaches nothing else."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 from pathlib import Path
@@ -50,6 +51,7 @@ out["anthropic"] = msg.content[0].text
 with claude.messages.stream(model="claude-any", max_tokens=64, messages=ask("claude stream")) as s:
     out["anthropic_stream"] = s.get_final_text()
 out["key"] = os.environ["OPENAI_API_KEY"]
+out["tinker"] = os.environ.get("TINKER_API_KEY")
 out["key_seen"] = "@@KEY@@" in json.dumps(dict(os.environ))
 try:
     socket.create_connection(("127.0.0.1", @@PORT@@), timeout=2).close()
@@ -86,7 +88,12 @@ def test_openai_and_anthropic_sdks_reach_the_run_model_unchanged(
         )
         client = ModelClient(profile, Budget(None))
         sandbox = Sandbox(backend, ["openai", "anthropic"], [])
-        env = RunEnvironment(TASK, sandbox, TASK.public_dir, Limits(timeout_s=90), target=client)
+        # The task names one more variable an SDK reads its key from.
+        agent_spec = TASK.manifest.agent.model_copy(update={"model_env": ["TINKER_API_KEY"]})
+        task = dataclasses.replace(
+            TASK, manifest=TASK.manifest.model_copy(update={"agent": agent_spec})
+        )
+        env = RunEnvironment(task, sandbox, TASK.public_dir, Limits(timeout_s=90), target=client)
         out = try_candidate(env, Attempt(0, {"target_agent.py": agent_src.encode()},
                                          tmp_path / "c", 0))  # fmt: skip
     outside.close()
@@ -98,6 +105,7 @@ def test_openai_and_anthropic_sdks_reach_the_run_model_unchanged(
     assert result["anthropic"] == "answer to claude"
     assert result["anthropic_stream"] == "answer to claude stream"
     assert result["key"] == "sia-gateway" and result["key_seen"] is False
+    assert result["tinker"] == "sia-gateway"
     assert result["tcp"].startswith("blocked")
     log = [json.loads(line) for line in out.traces["gateway.jsonl"].decode().splitlines()]
     assert [e["api"] for e in log] == ["openai"] * 3 + ["anthropic"] * 2

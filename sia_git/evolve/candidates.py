@@ -95,8 +95,11 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
         if env.target is None:
             out.run = env.sandbox.run(spec)
         else:
+            keys = tuple(env.task.manifest.agent.model_env)
             with Gateway(env.target, scratch / "gateway.jsonl") as gw:
-                out.run = env.sandbox.run(dataclasses.replace(spec, gateway=gw.socket))
+                out.run = env.sandbox.run(
+                    dataclasses.replace(spec, gateway=gw.socket, key_names=keys)
+                )
             out.cost_usd += gw.cost_usd
             out.gateway_calls = gw.calls
     traces, out.traces_dropped = collect_traces(scratch / "sandbox")

@@ -109,6 +109,7 @@ class RayExecutor:
             spec.seed,
             str(spec.gateway) if spec.gateway else None,
             {n: str(p.resolve()) for n, p in spec.mounts.items()},
+            spec.key_names,
         )
         try:
             result, outputs = self._ray.get(ref)
@@ -162,6 +163,7 @@ def run_on_worker(
     seed: int,
     gateway: str | None,
     mounts: dict[str, str],
+    key_names: tuple[str, ...] = (),
 ) -> tuple[RunResult, bytes]:
     """The Ray task: unpack the agent and the inputs, run them in a sandbox built here, and
     return the result with the sandbox's outputs."""
@@ -181,6 +183,7 @@ def run_on_worker(
                 seed,
                 Path(gateway) if gateway else None,
                 {n: Path(p) for n, p in mounts.items()},
+                tuple(key_names),
             )
         )
         sandbox.close()

@@ -39,6 +39,7 @@ class RunSpec:
     seed: int = 0
     gateway: Path | None = None
     mounts: Mapping[str, Path] = field(default_factory=dict)
+    key_names: tuple[str, ...] = ()  # more variables set to the dummy key with a gateway
 
     @property
     def work(self) -> Path:
@@ -178,6 +179,7 @@ def inside_env(spec: RunSpec) -> dict[str, str]:
         base = f"http://127.0.0.1:{MODEL_PORT}"
         env |= {"OPENAI_BASE_URL": f"{base}/v1", "OPENAI_API_KEY": DUMMY_KEY,
                 "ANTHROPIC_BASE_URL": base, "ANTHROPIC_API_KEY": DUMMY_KEY}  # fmt: skip
+        env |= dict.fromkeys(spec.key_names, DUMMY_KEY)
     return env
 
 
