@@ -693,3 +693,32 @@ def test_when_every_model_candidate_fails_the_same_way_the_offline_search_steps_
     cands = attempt(repo, run_id, 2)["candidates"]
     assert cands[0]["status"] == "model-failed" and "does not call the tools" in cands[0]["reason"]
     assert len(cands) == 2 and cands[1]["lever"] == "knobs" and cands[1]["status"] == "ok"
+
+
+def test_a_server_counting_more_prompt_tokens_still_ends_the_run_within_its_budget(
+    repo: Path, sia: Runner
+) -> None:
+    """The server counts every prompt 22% above litellm's estimate (another chat template):
+    the run stops at or under --budget-usd, and what it spent is in the repository."""
+    from sia_git.llm.client import count_tokens
+
+    (repo / "sia-git.toml").write_text(
+        '[profiles.priced]\nmodel = "openai/house-model"\ninput_cost_per_token = 0.000001\n'
+        "output_cost_per_token = 0.0\nmax_tokens = 100\n"
+    )
+    good = good_feedback(THRESHOLD, KNN_MORPHO)
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        reply = good(body)
+        reply.prompt_tokens = int(1.22 * count_tokens("openai/house-model", body["messages"]))
+        return reply
+
+    with FakeLLM(script) as llm:
+        done = sia("evolve", "--task", "penguins", "--agent",
+                   str(resolve("penguins", None).reference_agent), "--model", "priced",
+                   "--api-base", llm.api_base, "--candidates", "1", "--confirm-runs", "0",
+                   "--max-gen", "6", "--budget-usd", "0.02", cwd=repo)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    log = json.loads(sia("log", "--json", cwd=repo).stdout)
+    assert 0 < log["total_cost_usd"] <= 0.02
+    assert "budget" in done.stdout
