@@ -104,6 +104,18 @@ class RunHistory:
     def generation(self, gen: int) -> Entry | None:
         return next((e for e in self.branch if e.kind == "generation" and e.gen == gen), None)
 
+    def delta(self, e: Entry) -> float | None:
+        """How much `e` gained over the generation it tried to beat (its Sia-Parent): the one
+        delta `log`, `show` and pull-request bodies all print."""
+        parent = e.trailers.get(T.PARENT)
+        if e.score is None or not parent or not parent.isdigit():
+            return None
+        base = next(
+            (g.score for g in self.branch if g.kind == "generation" and g.gen == int(parent)),
+            None,
+        )
+        return None if base is None else round(e.score - base, 10)
+
     def incumbent(self) -> tuple[Entry, float | None]:
         """The generation whose code the tip holds, with its score when the tip's tree is exactly
         that generation's (a person's commit or an older revert makes the score unknown)."""

@@ -28,17 +28,15 @@ def _fmt(v: float | None, signed: bool = False) -> str:
 
 
 def score_table(hist: H.RunHistory) -> str:
-    rows, prev = [], None
+    rows = []
     for e in hist.branch:
         if e.kind == "generation":
-            delta = e.score - prev if e.score is not None and prev is not None else None
+            delta = hist.delta(e)  # the same delta `sia-git log` prints
             rows.append(
                 f"| {e.gen} | `{e.sha[:10]}` | {e.trailers.get(T.LEVER, '-')} | "
                 f"{_fmt(e.score)} | {_fmt(delta, True)} | {e.status} | "
                 f"${e.cost:.4f} |"
             )
-            if e.status == "accepted":
-                prev = e.score
         elif e.kind == "revert":
             rows.append(
                 f"| revert | `{e.sha[:10]}` | - | {_fmt(e.score)} | | reverts "

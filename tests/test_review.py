@@ -143,6 +143,17 @@ def test_the_local_forge_opens_updates_lists_shows_and_merges_a_run_pr(
     assert listed.returncode == 0 and f"#1    open    sia/{run_id} -> main" in listed.stdout
     shown = json.loads(sia("reviews", "1", "--json", cwd=repo).stdout)
     assert shown["state"] == "open" and shown["head"] == f"sia/{run_id}"
+    # The body's deltas are the ones `sia-git log` prints.
+    logged = {
+        r["commit"][:10]: r["delta"]
+        for r in json.loads(sia("log", "--json", cwd=repo).stdout)["rows"]
+        if r["status"] == "accepted"
+    }
+    table = [line.split("|") for line in shown["body"].splitlines() if line.startswith("| ")]
+    body = {c[2].strip(" `"): c[5].strip() for c in table if c[2].strip(" `") in logged}
+    assert body and all(
+        body[sha] == ("-" if d is None else f"{d:+.4f}") for sha, d in logged.items() if sha in body
+    )
     assert "| gen | commit |" in sia("reviews", "1", cwd=repo).stdout
 
     done = sia("pr", "--mode", "run-pr", "--merge", cwd=repo)

@@ -16,14 +16,10 @@ from sia_git.runs import selection_warning
 
 def rows(hist: H.RunHistory) -> list[dict[str, Any]]:
     """Rows in the order things happened: each generation, its rejected candidates, reverts."""
-    scores = {e.gen: e.score for e in hist.branch if e.kind == "generation"}
-    return [_row(e, scores) for e in hist.in_order()]
+    return [_row(e, hist.delta(e)) for e in hist.in_order()]
 
 
-def _row(e: H.Entry, scores: dict[int | None, float | None]) -> dict[str, Any]:
-    parent = e.trailers.get(T.PARENT)
-    base = scores.get(int(parent)) if parent and parent.isdigit() else None
-    delta = round(e.score - base, 10) if e.score is not None and base is not None else None
+def _row(e: H.Entry, delta: float | None) -> dict[str, Any]:
     status = e.status
     if e.kind == "revert":
         status = f"revert of {e.reverts[:10] if e.reverts else '?'}"
