@@ -208,3 +208,15 @@ def test_report_writes_the_page_inside_git_by_default_not_into_the_working_tree(
     assert (where / f"sia-report-{run_id}.html").is_file()
     assert (where / f"sia-report-{run_id}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(out.iterdir()) == [] and "sia-report" not in git(repo, "status", "--porcelain")
+
+
+def test_notes_are_rendered_diffs_coloured_and_a_free_run_has_no_flat_cost_plot(
+    offline_run: tuple[Path, str], tmp_path: Path
+) -> None:
+    repo, run_id = offline_run
+    page = tmp_path / "r.html"
+    assert run_sia("report", "--out", str(page), cwd=repo).returncode == 0
+    html = page.read_text()
+    assert 'id="no-cost"' in html and 'id="cost-plot"' not in html
+    assert '<div class="note"><h1>' in html  # the note's Markdown, as HTML
+    assert '<span class="add">+' in html and '<span class="del">-' in html

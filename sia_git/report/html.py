@@ -6,6 +6,8 @@ import base64
 from dataclasses import dataclass
 from pathlib import Path
 
+from markupsafe import Markup, escape
+
 from sia_git import __version__
 from sia_git.report import plots as report_plots
 from sia_git.report.data import ReportData
@@ -27,12 +29,15 @@ def render(data: ReportData) -> Rendered:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    env.filters["markdown"] = markdown
+    env.filters["diff"] = coloured_diff
     score = report_plots.score_plot(data)
     dev_test = report_plots.dev_test_plot(data)
     plots = {
         "score": _b64(score),
         "dev_test": _b64(dev_test) if dev_test else "",
-        "cost": _b64(report_plots.cost_plot(data)),
+        # A flat line at zero says nothing: an offline run gets no cost plot.
+        "cost": _b64(report_plots.cost_plot(data)) if data.total_cost_usd else "",
     }
     cands = data.candidates()
     counts = {
@@ -54,6 +59,24 @@ def write(rendered: Rendered, html_path: Path) -> Path:
     html_path.write_text(rendered.html, encoding="utf-8")
     png.write_bytes(rendered.score_png)
     return png
+
+
+def markdown(text: str) -> Markup:
+    """An improvement note as HTML (model-written text: raw HTML in it is shown, not run)."""
+    from markdown_it import MarkdownIt
+
+    return Markup(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
+
+
+def coloured_diff(text: str) -> Markup:
+    """A unified diff with its added, removed and hunk lines marked for colour."""
+    kinds = {"+": "add", "-": "del", "@": "hunk"}
+    lines = []
+    for line in text.splitlines():
+        kind = "" if line.startswith(("+++", "---")) else kinds.get(line[:1], "")
+        shown = escape(line)
+        lines.append(f'<span class="{kind}">{shown}</span>' if kind else str(shown))
+    return Markup("\n".join(lines))
 
 
 def _b64(data: bytes) -> str:
