@@ -303,6 +303,7 @@ def revert(
 )
 @click.option("--github-repo", help="owner/name (default: GITHUB_REPOSITORY or origin's URL).")
 @click.option("--merge", is_flag=True, help="Also merge the pull requests (oldest first).")
+@json_option
 @repo_option
 def pr(
     run_id: str | None,
@@ -311,13 +312,14 @@ def pr(
     base_branch: str,
     github_repo: str | None,
     merge: bool,
+    as_json: bool,
     repo: Path,
 ) -> None:
     """Open or update pull requests for a run's generations (or the run), with score tables,
     improvement notes, gates, cost and lever."""
     from sia_git.commands import pr as cmd
 
-    cmd.run(repo, run_id, mode, forge, base_branch, github_repo, merge)
+    cmd.run(repo, run_id, mode, forge, base_branch, github_repo, merge, as_json)
 
 
 @cli.command()

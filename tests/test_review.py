@@ -156,8 +156,10 @@ def test_the_local_forge_opens_updates_lists_shows_and_merges_a_run_pr(
     )
     assert "| gen | commit |" in sia("reviews", "1", cwd=repo).stdout
 
-    done = sia("pr", "--mode", "run-pr", "--merge", cwd=repo)
+    done = sia("pr", "--mode", "run-pr", "--merge", "--json", cwd=repo)
     assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["run"] == run_id and out["reviews"][0]["state"] == "merged"
     tip = git(repo, "rev-parse", f"sia/{run_id}").strip()
     assert git(repo, "rev-parse", "main").strip() == tip
     assert (repo / "sia-agent" / "agent" / "target_agent.py").is_file()  # the checkout followed

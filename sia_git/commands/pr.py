@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -19,14 +20,25 @@ def run(
     base: str,
     github_repo: str | None,
     merge: bool,
+    as_json: bool = False,
 ) -> None:
     repo, hist = open_run(repo_path, run_id)
     forge = make(forge_kind, repo, github_repo)
-    reviews = review.publish(forge, repo, hist, mode, base, click.echo)
+    say = (lambda _line: None) if as_json else click.echo
+    reviews = review.publish(forge, repo, hist, mode, base, say)
     if not reviews:
-        click.echo("no accepted generation after the first: nothing to review")
+        say("no accepted generation after the first: nothing to review")
+    merged = []
     if merge:
         for r in reviews:
             if r.state == "open":
                 forge.merge(r)
-                click.echo(f"review #{r.number}: merged {r.head} into {r.base}")
+                merged.append(r.number)
+                say(f"review #{r.number}: merged {r.head} into {r.base}")
+    if as_json:
+        rows = [
+            {"number": r.number, "url": r.url, "head": r.head, "base": r.base,
+             "state": "merged" if r.number in merged else r.state}
+            for r in reviews
+        ]  # fmt: skip
+        click.echo(json.dumps({"run": hist.run_id, "reviews": rows}, indent=1))
