@@ -225,7 +225,7 @@ def _candidates(
     ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: int, adapter: str | None
 ) -> list[Outcome]:
     """Propose, gate and try this generation's candidates, all at once; the agents themselves
-    run (and train) `workers` at a time (Context.run_slots)."""
+    run (and train) `workers` at a time (the run environment's slot)."""
     source = files[ENTRY].decode()
     can = levers.available(source, ctx.weights is not None, ctx.models.proposer is not None)
     if ctx.cfg.lever != "auto":
