@@ -69,7 +69,7 @@ def rescore(
         raise SiaError(f"no such commit: {rev}")
     entry = entry_of(repo, sha) if generation else H.entry(repo.log(f"{sha}^!", H.LOG_FMT)[0])
     recorded = read_run_toml(repo, sha)
-    task = task_of_run(recorded, task_dir)
+    task = task_of_run(recorded, task_dir, repo.root)
     cfg = configmod.load(repo.root, {}, recorded.get("settings", {}))
     key = _cache_key(repo, sha, task, cfg.seed)
     hit = _cached(repo, key) if use_cache else None

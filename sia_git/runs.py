@@ -97,14 +97,16 @@ def new_run_id(repo: Repo, task_name: str) -> str:
     return run_id
 
 
-def run_toml(run_id: str, task: Task, settings: dict[str, Any]) -> str:
+def run_toml(
+    run_id: str, task: Task, settings: dict[str, Any], repo_root: Path | None = None
+) -> str:
     lines = [
         "# Written by sia-git when the run started; `evolve --run` reads it to resume.",
-        f'run_id = "{run_id}"',
-        f'task_source = "{task.source}"',
-        f'task_name = "{task.name}"',
-        f'task_version = "{task.manifest.version}"',
-        f'sia_git_version = "{__version__}"',
+        f"run_id = {_toml(run_id)}",
+        f"task_source = {_toml(portable_source(task.source, repo_root))}",
+        f"task_name = {_toml(task.name)}",
+        f"task_version = {_toml(task.manifest.version)}",
+        f"sia_git_version = {_toml(__version__)}",
         "",
         "[settings]",
     ]
@@ -115,6 +117,18 @@ def run_toml(run_id: str, task: Task, settings: dict[str, Any]) -> str:
     # How dev and test were divided: a resume, `eval` and the audit use the same plan.
     lines += ["", "[split]", *(f"{k} = {_toml(v)}" for k, v in task.plan.record().items())]
     return "\n".join(lines) + "\n"
+
+
+IN_REPO = "repo:"  # a task folder inside the repository, recorded relative to its top
+
+
+def portable_source(source: str, repo_root: Path | None) -> str:
+    """A task folder inside the repository is recorded relative to it: the commit then holds
+    no path of this machine's, and a clone elsewhere (a CI runner) finds the task."""
+    if repo_root is None or source.startswith("builtin:"):
+        return source
+    path, root = Path(source).resolve(), repo_root.resolve()
+    return f"{IN_REPO}{path.relative_to(root).as_posix()}" if path.is_relative_to(root) else source
 
 
 def _toml(value: Any) -> str:

@@ -258,6 +258,13 @@ def test_init_scaffolds_a_task_that_runs_as_is(repo: Path, sia: Runner) -> None:
     done = sia("evolve", "--task-dir", "circle", "--max-gen", "3", cwd=repo)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "gen 1: reference agent" in done.stdout
+    # The commit records the task relative to the repository, no path of this machine's.
+    [run_id] = run_ids(repo)
+    toml = git(repo, "show", f"sia/{run_id}:sia-agent/run.toml")
+    assert 'task_source = "repo:circle"' in toml and str(repo) not in toml
+    # Resumed from a subfolder: the task is found from the repository's top, not the cwd.
+    again = sia("evolve", "--run", run_id, "--max-gen", "4", cwd=repo / "circle")
+    assert again.returncode == 0, again.stderr
 
 
 def test_hand_made_revert_is_followed_by_log_and_the_next_generation(

@@ -19,7 +19,7 @@ from sia_git.task import task_of_run
 def run(repo_path: Path, run_id: str | None, task_dir: Path | None, as_json: bool) -> int:
     repo, hist = open_run(repo_path, run_id)
     recorded = read_run_toml(repo, hist.tip.sha)
-    task = task_of_run(recorded, task_dir)
+    task = task_of_run(recorded, task_dir, repo.root)
     result = audit(repo, hist.run_id, task)
     if as_json:
         click.echo(

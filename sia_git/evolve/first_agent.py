@@ -126,7 +126,10 @@ def seed_generation(ctx: Context) -> None:
     base = ctx.repo.rev_parse("HEAD")
     assert base is not None
     settings = ctx.cfg.model_dump()
-    extra = {RUN_TOML: run_toml(ctx.run_id, ctx.task, settings).encode(), **task_copy(ctx.task)}
+    extra = {
+        RUN_TOML: run_toml(ctx.run_id, ctx.task, settings, ctx.repo.root).encode(),
+        **task_copy(ctx.task),
+    }
     tree = rec.candidate_tree(ctx.repo, base, out, improvement, extra)
     parsed = _knobs(files)
     trailers = [(T.KNOBS, T.knobs_value(parsed))] if parsed else []

@@ -114,7 +114,7 @@ def resume(
             raise SiaError(
                 f"run {run_id} was {splits.LEGACY_NOTE}; start a new run instead of resuming it"
             )
-        task = task_of_run(recorded)
+        task = task_of_run(recorded, repo_root=repo.root)
         models = roles.build(cfg, spent_usd=hist.total_cost_usd)
         ctx = run_setup.build_context(
             repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha, progress
