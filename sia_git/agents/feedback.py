@@ -165,7 +165,9 @@ class FeedbackAgent:
     turns: int
     allow_rewrite: bool
     levers: tuple[str, ...] = ("harness", "knobs")  # the levers it may choose from
-    edit_format: str = "tools"  # tools, or text (text_protocol.py) for models without them
+    # tools; text (text_protocol.py) for models without them; probe: tools, and text from the
+    # first reply on when it calls none (a model litellm does not know)
+    edit_format: str = "tools"
 
     def run(self, system: str, user: str, files: dict[str, bytes]) -> FeedbackResult:
         convo = Conversation(self.client, "feedback")
@@ -183,11 +185,13 @@ class FeedbackAgent:
             if reply is None:
                 return result
             if not reply.tool_calls:
-                if turn == 0 and _speaks_text(reply.content):
-                    # The first reply answers in the text protocol's terms: no tool support.
+                speaks = _speaks_text(reply.content)
+                if turn == 0 and (speaks or self.edit_format == "probe"):
+                    # The first reply calls no tool: the model (or its server) has none.
                     convo.events.append("no tool calls: switched to the text edit protocol")
                     convo.user(text_protocol.menu(specs, self.allow_rewrite))
-                    return self._run_text(convo, ws, result, self.turns - 1, reply.content)
+                    pending = reply.content if speaks else None
+                    return self._run_text(convo, ws, result, self.turns - 1, pending)
                 silent += 1
                 if silent >= 2:
                     shown = " ".join(reply.content.split())[:160]

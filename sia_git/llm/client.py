@@ -86,12 +86,18 @@ def count_tokens(model: str, messages: list[dict[str, Any]]) -> int:
         return sum(len(str(m.get("content") or "")) for m in messages) // 3
 
 
-def supports_tools(model: str) -> bool:
-    """Whether litellm knows `model` to take tool calls (unknown models, local servers: no)."""
+def supports_tools(model: str) -> bool | None:
+    """Whether litellm knows `model` to take tool calls; None when it does not know the model
+    (a local server's, a new one): the first reply tells."""
+    lib = litellm()
     try:
-        return bool(litellm().supports_function_calling(model=model))
+        lib.get_model_info(model=model)
     except Exception:  # litellm raises several types for a model it does not know
-        return False
+        return None
+    try:
+        return bool(lib.supports_function_calling(model=model))
+    except Exception:
+        return None
 
 
 def check_model(profile: ModelProfile, role: str) -> None:

@@ -28,14 +28,16 @@ from sia_git.weights.hparams import HParams
 
 
 def edit_format(ctx: Context) -> str:
-    """--edit-format, else the profile's, else tools when litellm knows the model takes them."""
+    """--edit-format, else the profile's, else what litellm knows of the model: tools, text, or
+    `probe` for a model it does not know (tools first; text from a first reply without them)."""
     if ctx.cfg.edit_format != "auto":
         return ctx.cfg.edit_format
     client = ctx.models.proposer
     assert client is not None
     if client.profile.edit_format:
         return client.profile.edit_format
-    return "tools" if supports_tools(client.profile.model) else "text"
+    known = supports_tools(client.profile.model)
+    return "probe" if known is None else ("tools" if known else "text")
 
 
 class FeedbackAgents(Proposer):
@@ -45,8 +47,9 @@ class FeedbackAgents(Proposer):
     def describe(self) -> str:
         ctx = self.ctx
         target = ctx.models.target
+        edits = edit_format(ctx).replace("probe", "tools, else text")
         return (
-            f"{ctx.models.proposer_name} (edits by {edit_format(ctx)})"
+            f"{ctx.models.proposer_name} (edits by {edits})"
             + (f", target model {target.profile.model} via the gateway" if target else "")
             + (f", budget ${ctx.cfg.budget_usd:g}" if ctx.cfg.budget_usd else "")
         )
