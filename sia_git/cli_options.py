@@ -29,8 +29,8 @@ EVOLVE_OPTIONS = [
         "--edit-format",
         type=click.Choice(["auto", "tools", "text"]),
         help="How the Feedback-Agent edits: tool calls, or a text protocol (search/replace "
-        "blocks) for models and servers without them; auto asks litellm, and switches to text "
-        "when the first reply uses it [auto].",
+        "blocks) for models and servers without them; auto asks litellm, and for a model it "
+        "does not know switches to text when the first reply calls no tool [auto].",
     ),
     click.option("--task", help="Built-in task to evolve (see `sia-git tasks`)."),
     click.option(
