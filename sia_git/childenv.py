@@ -15,7 +15,14 @@ from sia_git import tmpfiles
 from sia_git.redact import is_secret_name
 
 # Not secrets although their names look it: where to find an agent, not a key.
-_NOT_SECRET = {"SSH_AUTH_SOCK", "XAUTHORITY", "GPG_AGENT_INFO"}
+_NOT_SECRET = {
+    "SSH_AUTH_SOCK",
+    "XAUTHORITY",
+    "GPG_AGENT_INFO",
+    "GIT_AUTHOR_NAME",  # "AUTH" in a name usually means a secret; here it is a commit's author
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+}
 _extra: set[str] = set()  # variables a model profile names as its key (any name)
 _GIT_SAFE = {"core.hooksPath": "/dev/null", "core.fsmonitor": "false"}
 
@@ -26,13 +33,20 @@ def mark_secret(names: Iterable[str]) -> None:
 
 
 def secret(name: str) -> bool:
-    return name not in _NOT_SECRET and (name in _extra or is_secret_name(name))
+    if name in _NOT_SECRET or name.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")):
+        return False  # git settings the caller gave (GIT_CONFIG_COUNT counts on them)
+    return name in _extra or is_secret_name(name)
 
 
-def scrubbed(env: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
-    """`env` (default: this process's) without secrets, with git's hooks off, plus `extra`."""
+def scrubbed(
+    env: Mapping[str, str] | None = None, hooks_off: bool = True, **extra: str
+) -> dict[str, str]:
+    """`env` (default: this process's) without secrets, with git's hooks off (unless a person
+    asked for hooks: `hooks install`), plus `extra`."""
     base = os.environ if env is None else env
     out = {k: v for k, v in base.items() if not secret(k)}
+    if not hooks_off:
+        return {**out, "TMPDIR": str(tmpfiles.own()), **extra}
     # After any settings the caller's environment gives git this way: the last one wins.
     start = int(out["GIT_CONFIG_COUNT"]) if out.get("GIT_CONFIG_COUNT", "").isdigit() else 0
     for i, (key, value) in enumerate(_GIT_SAFE.items(), start=start):

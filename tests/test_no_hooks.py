@@ -30,9 +30,10 @@ def _plant(folder: Path, log: Path) -> None:
         hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
 
 
-def test_no_hook_runs_and_no_git_process_sees_a_key(
-    tmp_path: Path, repo: Path, sia: Runner
-) -> None:
+def test_no_hook_runs_and_no_git_process_sees_a_key(tmp_path: Path, sia: Runner) -> None:
+    from tests.conftest import make_repo
+
+    repo = make_repo(tmp_path / "clean")  # `pr --merge` moves main: nothing uncommitted there
     log = tmp_path / "hooks-ran.log"
     _plant(repo / ".git" / "hooks", log)
     _plant(tmp_path / "elsewhere", log)

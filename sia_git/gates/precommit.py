@@ -72,7 +72,9 @@ def merged_config(user_config: str | None, entry: str) -> str:
     return out.getvalue()
 
 
-def _pre_commit(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+def _pre_commit(
+    args: list[str], cwd: Path, env: dict[str, str], hooks_off: bool = True
+) -> subprocess.CompletedProcess:
     # sia-git's own interpreter first on PATH, so `language: system` hooks find its tools.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     return subprocess.run(
@@ -81,7 +83,7 @@ def _pre_commit(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.C
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
-        env=childenv.scrubbed(PATH=path, **env),
+        env=childenv.scrubbed(hooks_off=hooks_off, PATH=path, **env),
     )
 
 
@@ -209,7 +211,8 @@ def install(repo_root: Path) -> tuple[Path, bool]:
     existed = path.is_file()
     text = merged_config(path.read_text(encoding="utf-8") if existed else None, "sia-git check")
     path.write_text(text, encoding="utf-8")
-    done = _pre_commit(["install"], repo_root, {})
+    # The one place a person asks for git hooks: pre-commit's own (it refuses a hooksPath).
+    done = _pre_commit(["install"], repo_root, {}, hooks_off=False)
     if done.returncode != 0:
         last = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["?"]
         raise SiaError(f"pre-commit install failed: {last[0][:200]}")
