@@ -14,15 +14,6 @@ from collections.abc import Iterable, Mapping
 from sia_git import tmpfiles
 from sia_git.redact import is_secret_name
 
-# Not secrets although their names look it: where to find an agent, not a key.
-_NOT_SECRET = {
-    "SSH_AUTH_SOCK",
-    "XAUTHORITY",
-    "GPG_AGENT_INFO",
-    "GIT_AUTHOR_NAME",  # "AUTH" in a name usually means a secret; here it is a commit's author
-    "GIT_AUTHOR_EMAIL",
-    "GIT_AUTHOR_DATE",
-}
 _extra: set[str] = set()  # variables a model profile names as its key (any name)
 _GIT_SAFE = {"core.hooksPath": "/dev/null", "core.fsmonitor": "false"}
 
@@ -33,8 +24,8 @@ def mark_secret(names: Iterable[str]) -> None:
 
 
 def secret(name: str) -> bool:
-    if name in _NOT_SECRET or name.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")):
-        return False  # git settings the caller gave (GIT_CONFIG_COUNT counts on them)
+    if name.startswith("GIT_CONFIG_VALUE_"):
+        return False  # the caller's git settings: GIT_CONFIG_COUNT counts on every one
     return name in _extra or is_secret_name(name)
 
 

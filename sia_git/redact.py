@@ -34,9 +34,17 @@ _PATTERNS = [
 ]
 
 
+# Names that match the pattern but hold no secret: a commit's author, where an agent or a
+# display server listens, the names (not the values) of git settings.
+_NOT_SECRET_NAME = re.compile(
+    r"GIT_(AUTHOR|COMMITTER)_(NAME|EMAIL|DATE)|GIT_CONFIG_KEY_\d+|SSH_AUTH_SOCK|XAUTHORITY|"
+    r"GPG_AGENT_INFO"
+)
+
+
 def is_secret_name(name: str) -> bool:
     """Whether an environment variable's name says it holds a secret."""
-    return bool(_SECRET_NAME.search(name))
+    return bool(_SECRET_NAME.search(name)) and not _NOT_SECRET_NAME.fullmatch(name)
 
 
 def encodings(secret: str) -> set[str]:
@@ -66,7 +74,7 @@ class Redactor:
     ) -> Redactor:
         env = os.environ if env is None else env
         names = set(key_names)
-        return cls(v for k, v in env.items() if k in names or _SECRET_NAME.search(k))
+        return cls(v for k, v in env.items() if k in names or is_secret_name(k))
 
     def text(self, value: str) -> str:
         for secret in self.secrets:

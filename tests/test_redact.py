@@ -83,3 +83,15 @@ def test_a_secret_is_masked_in_its_common_encodings(encode) -> None:  # noqa: AN
     assert MASK in cleaned
     assert encode(secret) not in cleaned
     assert r.bytes(leaked.encode()) == cleaned.encode()
+
+
+def test_a_commit_author_is_not_taken_for_a_secret() -> None:
+    """`AUTH` in GIT_AUTHOR_NAME is an author, not a token: never masked, never scrubbed."""
+    from sia_git import childenv
+
+    env = {"GIT_AUTHOR_NAME": "Maria Author", "GIT_AUTHOR_TOKEN": "tok-should-go-1234"}
+    r = Redactor.from_env(env)
+    assert r.text("by Maria Author") == "by Maria Author"
+    assert MASK in r.text("tok-should-go-1234")
+    kept = childenv.scrubbed(env)
+    assert kept["GIT_AUTHOR_NAME"] == "Maria Author" and "GIT_AUTHOR_TOKEN" not in kept

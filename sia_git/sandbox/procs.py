@@ -17,13 +17,14 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sia_git import faults
 from sia_git.sandbox.cgroups import RunCgroup, pid_alive
 
-__all__ = ["Finished", "Limits", "pid_alive", "run_limited", "usage"]
+__all__ = ["Finished", "Limits", "QuotaWatch", "pid_alive", "run_limited", "usage"]
 QUOTA_POLL_S = 0.25
 
 _LAUNCHER = r"""
@@ -113,7 +114,7 @@ def run_limited(
             env={},
         )
         faults.point("running")  # the agent is running: it must die with sia-git
-        quota = _Quota(proc, quota_dir, limits) if quota_dir else None
+        quota = QuotaWatch(quota_dir, limits, lambda: _killpg(proc.pid)) if quota_dir else None
         try:
             proc.wait(timeout=limits.timeout_s)
         except subprocess.TimeoutExpired:
@@ -125,33 +126,45 @@ def run_limited(
             proc.wait()
             oom = cgroup.oom_killed()
             cgroup.remove()
+            if quota:
+                quota.stop()
             settings.unlink(missing_ok=True)
     why = quota.reason if quota and quota.reason else ("the memory cap was reached" if oom else "")
     seconds = time.monotonic() - start
     return Finished(None if timed_out else proc.returncode, timed_out, seconds, leftovers, why)
 
 
-class _Quota:
-    """Watches a working dir while its agent runs; kills the run when it passes its quota."""
+class QuotaWatch:
+    """Watches a working dir while its agent runs; past `work_files` or `work_mb` it calls
+    `kill` once and keeps the reason. `stop()` ends the watch (every backend shares it)."""
 
-    def __init__(self, proc: subprocess.Popen, folder: Path, limits: Limits) -> None:
+    def __init__(self, folder: Path, limits: Limits, kill: Callable[[], None]) -> None:
         self.reason = ""
-        self._proc, self._folder, self._limits = proc, folder, limits
+        self._folder, self._limits, self._kill = folder, limits, kill
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while self._proc.poll() is None:
-            files, size = usage(self._folder, self._limits.work_files + 1)
-            if files > self._limits.work_files or size > self._limits.work_mb << 20:
+        limits = self._limits
+        while not self._done.wait(QUOTA_POLL_S):
+            files, size = usage(self._folder, limits.work_files + 1)
+            if files > limits.work_files or size > limits.work_mb << 20:
                 self.reason = (
-                    f"the working dir passed its quota ({self._limits.work_files} files, "
-                    f"{self._limits.work_mb} MB)"
+                    f"the working dir passed its quota ({limits.work_files} files, "
+                    f"{limits.work_mb} MB)"
                 )
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self._proc.pid, signal.SIGKILL)
+                self._kill()
                 return
-            time.sleep(QUOTA_POLL_S)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _killpg(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def usage(folder: Path, stop_at: int) -> tuple[int, int]:

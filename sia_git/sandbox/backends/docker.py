@@ -13,7 +13,6 @@ import contextlib
 import io
 import os
 import tarfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from sia_git.errors import SiaError
 from sia_git.sandbox import packages as pkgs
 from sia_git.sandbox import view
 from sia_git.sandbox.backends.base import Backend
-from sia_git.sandbox.procs import QUOTA_POLL_S, pid_alive, usage
+from sia_git.sandbox.procs import QuotaWatch, pid_alive
 from sia_git.sandbox.spec import RunResult, RunSpec, agent_command, inside_env, interpreter
 
 IMAGE_REPO = "localhost/sia-git-base"
@@ -188,7 +187,7 @@ def _run(
                 f"--sandbox docker: the engine could not start the agent's container: "
                 f"{str(exc.explanation or exc)[:200]}"
             ) from None
-        quota = _Quota(ct, spec)
+        quota = QuotaWatch(spec.work, limits, lambda: _kill(ct))
         try:
             code = int(ct.wait(timeout=limits.timeout_s)["StatusCode"])
         except Exception:  # the SDK's timeout is a requests exception
@@ -206,28 +205,6 @@ def _run(
     return code, timed_out, time.monotonic() - start, quota.reason
 
 
-class _Quota(threading.Thread):
-    """Kills the container when its working dir passes its quota."""
-
-    def __init__(self, ct: Any, spec: RunSpec) -> None:
-        super().__init__(daemon=True)
-        self.reason = ""
-        self._ct, self._spec, self._done = ct, spec, threading.Event()
-        self.start()
-
-    def run(self) -> None:
-        limits = self._spec.limits
-        while not self._done.wait(QUOTA_POLL_S):
-            files, size = usage(self._spec.work, limits.work_files + 1)
-            if files > limits.work_files or size > limits.work_mb << 20:
-                self.reason = (
-                    f"the working dir passed its quota ({limits.work_files} files, "
-                    f"{limits.work_mb} MB)"
-                )
-                with contextlib.suppress(Exception):
-                    self._ct.kill()
-                return
-
-    def stop(self) -> None:
-        self._done.set()
-        self.join()
+def _kill(ct: Any) -> None:
+    with contextlib.suppress(Exception):  # the SDK raises several types for a gone container
+        ct.kill()
