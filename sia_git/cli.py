@@ -10,6 +10,7 @@ import click
 
 from sia_git import __version__, boundary, forges
 from sia_git.cli_options import eval_options, evolve_options
+from sia_git.cli_serve import serve
 
 repo_option = click.option(
     "-C",
@@ -386,6 +387,9 @@ def hooks_install(repo: Path) -> None:
     from sia_git.commands import hooks as cmd
 
     cmd.run_install(repo)
+
+
+cli.add_command(serve)
 
 
 def main() -> None:

@@ -57,6 +57,11 @@ class AgentSpec(_Strict):
     # More variables an agent's SDK reads its key from (e.g. TINKER_API_KEY): with a target
     # model, each is set to the gateway's dummy key, as OPENAI_API_KEY is.
     model_env: list[str] = Field(default_factory=list)
+    # The model the agent calls when the run names no --target-model: a litellm model string
+    # or a local model sia-git serves itself (package:<distribution>, local:<hub id>, a folder).
+    target_model: str | None = Field(default=None, min_length=1)
+    # Model calls one run of the agent may make through the gateway.
+    max_model_calls: int = Field(default=200, ge=1, le=100_000)
 
 
 class EvaluatorSpec(_Strict):

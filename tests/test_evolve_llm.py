@@ -723,3 +723,35 @@ def test_a_server_counting_more_prompt_tokens_still_ends_the_run_within_its_budg
     log = json.loads(sia("log", "--json", cwd=repo).stdout)
     assert 0 < log["total_cost_usd"] <= 0.02
     assert "budget" in done.stdout
+
+
+def test_a_budget_spent_by_the_meta_agent_is_recorded_and_the_run_resumes(
+    repo: Path, sia: Runner
+) -> None:
+    """The Meta-Agent's first reply holds no agent and the budget refuses its second call:
+    generation 1 is still written (the reference agent) with what was spent, so the run exists,
+    its spend is in the repository, and `evolve --run` with more budget goes on from it."""
+    (repo / "sia-git.toml").write_text(
+        '[profiles.priced]\nmodel = "openai/house-model"\ninput_cost_per_token = 0.0\n'
+        "output_cost_per_token = 0.00001\nmax_tokens = 100\n"
+    )
+    with FakeLLM(lambda body, n: text("I would rather not write code.")) as llm:
+        done = sia("evolve", "--task", "penguins", "--model", "priced", "--api-base",
+                   llm.api_base, "--candidates", "1", "--confirm-runs", "0", "--max-gen", "3",
+                   "--budget-usd", "0.0015", cwd=repo)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "budget ran out while the Meta-Agent wrote generation 1" in done.stdout
+    [run_id] = run_ids(repo)
+    log = json.loads(sia("log", "--json", cwd=repo).stdout)
+    # Two replies of 50 tokens fit ($0.001); a third could pass $0.0015 and is not made.
+    assert log["total_cost_usd"] == pytest.approx(0.001)
+    assert [r["gen"] for r in log["rows"]] == [1]
+
+    good = good_feedback(THRESHOLD, KNN_MORPHO)
+    with FakeLLM(lambda body, n: good(body)) as llm:
+        again = sia("evolve", "--run", run_id, "--api-base", llm.api_base, "--budget-usd",
+                    "0.05", "--max-gen", "2", cwd=repo)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    log = json.loads(sia("log", "--json", cwd=repo).stdout)
+    assert [r["gen"] for r in log["rows"]] == [1, 2]
+    assert log["total_cost_usd"] > 0.001

@@ -145,3 +145,31 @@ def test_a_kill_before_generation_one_leaves_nothing_that_blocks_a_new_run(repo:
     assert len(run_ids(repo)) == 1
     assert not orphan.exists()
     assert subprocess.run(["git", "fsck", "--strict"], cwd=repo).returncode == 0
+
+
+@pytest.mark.parametrize("phase", ["running", "training"])
+def test_a_kill_while_the_local_model_serves_or_trains_loses_only_that_generation(
+    repo: Path, tmp_path: Path, phase: str, tiny_served_task: Path
+) -> None:
+    """The task's model is served by sia-git itself: a kill while generation 2's agent calls it
+    (running) or while its adapter trains loses generation 2 only; the resume redoes it."""
+    tmp = tmp_path / "tmpdir"
+    tmp.mkdir()
+    args = ["--task-dir", str(tiny_served_task), "--lever", "weights", "--candidates", "1",
+            "--confirm-runs", "0", "--max-gen", "3"]  # fmt: skip
+    occurrence = {"running": 2, "training": 1}[phase]  # gen 1 runs once before any training
+    code = evolve(repo, *args, fault=f"{phase}:{occurrence}", tmp=tmp)
+    assert code == -9, f"the fault point '{phase}' was never reached"
+    [run_id] = run_ids(repo)
+    consistent(repo, run_id)
+    kept = branch_commits(repo, run_id)
+    assert [trailers(repo, c).get("Sia-Generation") for c in kept] == ["1"]
+
+    evolve(repo, "--run", run_id, tmp=tmp)
+    consistent(repo, run_id)
+    commits = branch_commits(repo, run_id)
+    assert commits[: len(kept)] == kept  # generation 1 untouched
+    attempts = git(
+        repo, "for-each-ref", "--format=%(refname:strip=4)", f"refs/sia/{run_id}/attempts/"
+    ).split()
+    assert attempts == ["g0001", "g0002", "g0003"]

@@ -246,3 +246,68 @@ target_modules = ["q_proj", "v_proj"]
 hparams = {{ lr = 0.01, epochs = 5, batch_size = 16, group_size = 8 }}
 """)
     return dest
+
+
+# -- served: the majority task, asked through the endpoint sia-git serves -----------------------
+
+SERVED_AGENT = '''"""A served-model agent: asks the run's model about each prompt (openai SDK)."""
+
+import argparse
+import csv
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from openai import OpenAI
+
+KNOBS = {"template": "{text}:"}
+KNOB_SPACE = {"template": ["{text}:", "{text}?"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--dataset_dir", type=Path, required=True)
+    p.add_argument("--working_dir", type=Path, required=True)
+    args = p.parse_args()
+    client = OpenAI()
+
+    def ask(text: str) -> str:
+        prompt = KNOBS["template"].replace("{text}", text)
+        reply = client.chat.completions.create(
+            model="any", messages=[{"role": "user", "content": prompt}], max_tokens=1,
+            temperature=0)
+        return (reply.choices[0].message.content or "").strip()
+
+    out = args.working_dir / "predictions"
+    out.mkdir(parents=True)
+    for split in ("dev", "test"):
+        with (args.dataset_dir / f"{split}.csv").open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(ask, [r["text"] for r in rows]))
+        with (out / f"{split}.csv").open("w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "label"])
+            w.writerows([r["id"], a] for r, a in zip(rows, answers, strict=True))
+    (args.working_dir / "trace.jsonl").write_text("{}\\n")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def build_served_task(dest: Path, model: Path) -> Path:
+    """The majority task, its agent asking `model` (served by sia-git) through the SDK."""
+    build_gen_task(dest, model)
+    (dest / "reference" / "target_agent.py").write_text(SERVED_AGENT)
+    manifest = (dest / "task.toml").read_text()
+    manifest = manifest.replace('name = "tiny-majority"', 'name = "tiny-majority-served"')
+    manifest = manifest.replace(
+        'packages = ["torch", "transformers", "peft", "safetensors"]',
+        f'packages = ["openai"]\ntarget_model = "{model}"\nmax_model_calls = 500',
+    )
+    manifest = manifest.replace(
+        'objective = "generation"', 'objective = "generation"\nprompt_format = "chat"'
+    )
+    (dest / "task.toml").write_text(manifest)
+    return dest

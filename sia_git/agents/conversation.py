@@ -4,10 +4,18 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sia_git.llm.client import ChatReply, ModelClient, ModelError, context_window, count_tokens
+from sia_git.llm.client import (
+    PROMPT_SLACK,
+    ChatReply,
+    ModelClient,
+    ModelError,
+    context_window,
+    count_tokens,
+)
 
 MAX_STORED_MESSAGE = 64_000
 
@@ -77,7 +85,9 @@ class Conversation:
             if 0 <= i < len(self.messages)
         ]  # fmt: skip
         for i in order:
-            over = count_tokens(self.client.profile.model, self.messages) - room
+            # As the server may count it: litellm's tokenizer is not the model's.
+            counted = count_tokens(self.client.profile.model, self.messages)
+            over = math.ceil(counted * self.client.prompt_ratio) + PROMPT_SLACK - room
             if over <= 0:
                 break
             content = self.messages[i].get("content")

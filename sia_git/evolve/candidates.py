@@ -21,6 +21,7 @@ from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.evolve.outcome import Outcome
 from sia_git.evolve.proposal import Proposal
 from sia_git.gateway.server import Gateway
+from sia_git.llm.client import ModelClient
 from sia_git.records import Status
 from sia_git.runs import ENTRY
 from sia_git.sandbox import RunSpec
@@ -96,7 +97,11 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
             out.run = env.sandbox.run(spec)
         else:
             keys = tuple(env.task.manifest.agent.model_env)
-            with Gateway(env.target, scratch / "gateway.jsonl") as gw:
+            with Gateway(
+                _target(env, out.adapter),
+                scratch / "gateway.jsonl",
+                env.task.manifest.agent.max_model_calls,
+            ) as gw:
                 out.run = env.sandbox.run(
                     dataclasses.replace(spec, gateway=gw.socket, key_names=keys)
                 )
@@ -124,6 +129,14 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
     else:
         out.traces.update(out.evaluation.logs)  # the evaluator's output on unsealed splits
     return out
+
+
+def _target(env: RunEnvironment, adapter: str | None) -> ModelClient:
+    """The client the gateway calls: a model sia-git serves applies the candidate's adapter."""
+    assert env.target is not None
+    if env.hosted is None or adapter is None or env.weights is None:
+        return env.target
+    return env.hosted.client_for(env.target, adapter, env.weights.store.get(adapter))
 
 
 def _train(

@@ -36,6 +36,7 @@ class RunEnvironment:
     gates: CandidateGates | None = None
     target: ModelClient | None = None
     slot: AbstractContextManager[Any] | None = None
+    hosted: Any = None  # localmodel.hosted.HostedModel when sia-git serves the target model
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sia_git.evolve import lines, selection
 from sia_git.evolve import recording as rec
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
-from sia_git.llm.client import BudgetExhausted, ModelAuthError
+from sia_git.llm.client import BudgetExhausted, ModelAuthError, live_tokens
 from sia_git.records import Status
 from sia_git.runs import ENTRY, RUN_TOML, run_toml, task_copy
 
@@ -51,19 +51,30 @@ def meta_first_agent(ctx: Context) -> FirstAgent | MetaFailure:
         out = ctx.attempt(0, None, {ENTRY: source.encode()}, 1, tag="-meta")
         return (None if out.ok else f"it was run and {out.status}: {out.reason}"), out
 
+    def shown(n: int) -> None:
+        ctx.progress.state(1, "meta", f"writing the first agent: {n} tokens")
+
     try:
-        result = meta.write_first_agent(
-            client,
-            ctx.task,
-            ctx.dataset,
-            ctx.cfg.meta_retries,
-            ctx.models.target is not None,
-            trial,
-        )
+        with live_tokens(shown):
+            result = meta.write_first_agent(
+                client,
+                ctx.task,
+                ctx.dataset,
+                ctx.cfg.meta_retries,
+                ctx.models.target is not None,
+                trial,
+            )
     except ModelAuthError as exc:
         raise SiaError(f"the Meta-Agent's model refused the key: {exc}") from None
     except BudgetExhausted as exc:
-        raise SiaError(f"the budget ran out before generation 1 was written: {exc}") from None
+        # Generation 1 is still written (the reference agent), so the run and what the
+        # Meta-Agent spent are recorded, and `evolve --run` with more budget goes on from it.
+        spent = ctx.models.budget.spent_usd
+        ctx.echo(
+            f"warning: the budget ran out while the Meta-Agent wrote generation 1 ({exc}); "
+            f"generation 1 is the task's reference agent, with the ${spent:.4f} spent"
+        )
+        return MetaFailure(b"", spent, f"the budget ran out: {exc}")
     transcript = result.conversation.transcript(
         "accepted" if result.source else f"failed: {result.error}"
     )
@@ -111,7 +122,8 @@ def seed_generation(ctx: Context) -> None:
         )
         if first is not None:  # the Meta-Agent was asked first and failed
             out.cost_usd += first.cost_usd
-            out.traces[META_TRANSCRIPT] = first.transcript
+            if first.transcript:
+                out.traces[META_TRANSCRIPT] = first.transcript
             improvement += (
                 f"\nThe Meta-Agent was asked first and wrote no usable agent "
                 f"({first.why}); its transcript is kept in the attempt record.\n"

@@ -29,6 +29,7 @@ from sia_git.evolve.proposers.base import Round
 from sia_git.evolve.proposers.search import OfflineSearch
 from sia_git.gitrepo import STALE_LOCK_S, open_repo
 from sia_git.llm import roles
+from sia_git.llm.client import live_tokens
 from sia_git.lock import RunLock
 from sia_git.progress import Progress
 from sia_git.records import Status
@@ -60,7 +61,7 @@ def start(
     check_private_untracked(repo, task)
     if cfg.agent is not None and not cfg.agent.is_file():
         raise SiaError(f"--agent: no such file: {cfg.agent}")
-    models = roles.build(cfg)
+    models = roles.build(cfg, task_target=task.manifest.agent.target_model)
     preflight.check(repo, task, cfg, models.proposer is not None)
     sweep_orphans(repo)
     tmpfiles.sweep()
@@ -71,7 +72,8 @@ def start(
         with _resumable(ctx):
             echo(
                 f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
-                f"{ctx.sandbox.backend}, proposer {ctx.proposer.describe()}"
+                f"{ctx.sandbox.backend}, proposer {ctx.proposer.describe()}, target model "
+                f"{models.target_name}"
             )
             if task.plan.selects_on_test:
                 echo(
@@ -115,7 +117,9 @@ def resume(
                 f"run {run_id} was {splits.LEGACY_NOTE}; start a new run instead of resuming it"
             )
         task = task_of_run(recorded, repo_root=repo.root)
-        models = roles.build(cfg, spent_usd=hist.total_cost_usd)
+        models = roles.build(
+            cfg, spent_usd=hist.total_cost_usd, task_target=task.manifest.agent.target_model
+        )
         ctx = run_setup.build_context(
             repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha, progress
         )
@@ -145,6 +149,7 @@ def _resumable(ctx: Context) -> Iterator[None]:
         ) from None
     finally:
         executors.close(ctx.sandbox)
+        ctx.models.close()
 
 
 def _iterate(ctx: Context) -> None:
@@ -274,7 +279,8 @@ def _run_jobs(
         index, make = job
         ctx.progress.state(gen, f"c{index}", "proposing")
         faults.point("proposing")
-        p: Proposal = make()
+        with live_tokens(lambda n: ctx.progress.state(gen, f"c{index}", f"proposing: {n} tokens")):
+            p: Proposal = make()
         return ctx.attempt(
             index, p, p.files or {**files, ENTRY: p.source.encode()}, gen, adapter=adapter
         )

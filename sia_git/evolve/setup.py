@@ -32,6 +32,8 @@ def build_context(
 ) -> Context:
     for w in models.warnings:
         echo(f"warning: {w}")
+    if models.hosted is not None:
+        models.hosted.say = echo
     levers.check_forced(
         cfg.lever, task.manifest.weights is not None, models.proposer is not None, task.name
     )
@@ -64,7 +66,9 @@ def build_context(
         echo,
         models,
         progress=shown,
-        env=dataclasses.replace(env, sandbox=runner, gates=gates, target=models.target),
+        env=dataclasses.replace(
+            env, sandbox=runner, gates=gates, target=models.target, hosted=models.hosted
+        ),
     )
     ctx.proposer = proposers.make(cfg.proposer, ctx)
     return ctx

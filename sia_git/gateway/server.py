@@ -73,6 +73,7 @@ class Gateway:
             n = self.calls
         started = time.monotonic()
         entry: dict[str, Any] = {"call": n, "api": api, "request": _shown(body)}
+        entry["served_by"] = self.client.profile.model  # with a served model: its adapter
         if body.get("model"):
             entry["requested_model"] = str(body["model"])[:200]  # always the run's model
         if api == "anthropic":
@@ -80,7 +81,12 @@ class Gateway:
         else:
             messages, asked = body.get("messages"), body.get("max_tokens")
             asked = asked if isinstance(asked, int) else body.get("max_completion_tokens")
-        status, reply = self._answer(messages, asked, n, entry, api)
+        temperature = body.get("temperature")
+        if not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
+            temperature = None  # the run's setting (an agent's self-consistency votes need theirs)
+        else:
+            entry["temperature"] = temperature
+        status, reply = self._answer(messages, asked, n, entry, api, temperature)
         entry.update(status=status, duration_s=round(time.monotonic() - started, 3))
         with self._lock:
             self.cost_usd += entry.get("cost_usd", 0.0)
@@ -89,7 +95,13 @@ class Gateway:
         return status, reply
 
     def _answer(
-        self, messages: Any, asked: Any, n: int, entry: dict[str, Any], api: str
+        self,
+        messages: Any,
+        asked: Any,
+        n: int,
+        entry: dict[str, Any],
+        api: str,
+        temperature: float | None = None,
     ) -> tuple[int, dict[str, Any]]:
         if not isinstance(messages, list) or not messages:
             return _error(entry, 400, "`messages` must be a non-empty list", api)
@@ -101,7 +113,7 @@ class Gateway:
             else None
         )
         try:
-            reply = self.client.chat(messages, max_tokens=limit)
+            reply = self.client.chat(messages, max_tokens=limit, temperature=temperature)
         except BudgetExhausted as exc:
             return _error(entry, 429, f"budget exhausted: {exc}", api)
         except ModelError as exc:

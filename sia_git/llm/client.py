@@ -8,11 +8,13 @@ prices for models the map does not know).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +55,17 @@ class ChatReply:
 
 
 _import_lock = threading.Lock()
+_live = threading.local()
+
+
+@contextlib.contextmanager
+def live_tokens(callback: Callable[[int], None]) -> Iterator[None]:
+    """Within the block, this thread's streamed calls report their reply's tokens so far."""
+    _live.callback = callback
+    try:
+        yield
+    finally:
+        _live.callback = None
 
 
 def litellm() -> Any:
@@ -75,8 +88,30 @@ def context_window(profile: ModelProfile) -> int | None:
     try:
         info = litellm().get_model_info(model=profile.model)
         return int(info.get("max_input_tokens") or info.get("max_tokens") or 0) or None
-    except Exception:  # an unknown model (a local server): no limit known
-        return None
+    except Exception:  # an unknown model: its server may say (vLLM and `sia-git serve` do)
+        return served_context(profile.api_base) if profile.api_base else None
+
+
+_served: dict[str, int | None] = {}
+
+
+def served_context(api_base: str) -> int | None:
+    """The context length an OpenAI-compatible server states in /models (`max_model_len`, as
+    vLLM and `sia-git serve` write it); None when it states none or cannot be asked."""
+    if api_base not in _served:
+        import json
+        import urllib.request
+
+        found = None
+        try:
+            url = api_base.rstrip("/") + "/models"
+            with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310 (the user's endpoint)
+                data = json.loads(r.read(1_000_000))
+            found = int(data["data"][0].get("max_model_len") or 0) or None
+        except Exception:  # not stated, or not a server that answers /models
+            found = None
+        _served[api_base] = found
+    return _served[api_base]
 
 
 def count_tokens(model: str, messages: list[dict[str, Any]]) -> int:
@@ -128,12 +163,14 @@ class ModelClient:
     # The largest ratio seen of the server's prompt token count to litellm's estimate: servers
     # count differently (chat templates, tokenizers), and the budget's worst case must not miss.
     prompt_ratio: float = PROMPT_MARGIN
+    _known: bool | None = field(default=None, repr=False)  # whether litellm knows the model
 
     def chat(
         self,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> ChatReply:
         lib = litellm()
         limit = max_tokens or self.profile.max_tokens
@@ -141,7 +178,7 @@ class ModelClient:
         reservation = self.budget.reserve(self._worst_case(lib, estimate, limit))
         cost = 0.0
         try:
-            response = self._call_with_retries(lib, messages, tools, limit)
+            response = self._call_with_retries(lib, messages, tools, limit, temperature)
             reply = self._reply(lib, response)
             cost = reply.cost_usd
             if reply.prompt_tokens and estimate:
@@ -156,12 +193,13 @@ class ModelClient:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None,
         limit: int,
+        temperature: float | None = None,
     ) -> Any:
         p = self.profile
         kwargs: dict[str, Any] = {
             "model": p.model,
             "messages": messages,
-            "temperature": p.temperature,
+            "temperature": p.temperature if temperature is None else temperature,
             "max_tokens": limit,
             "timeout": p.call_timeout(limit),
             "num_retries": 0,
@@ -176,6 +214,8 @@ class ModelClient:
             kwargs["tools"] = tools
         for attempt in range(p.retries + 1):
             try:
+                if self._streams():
+                    return self._streamed(lib, kwargs, limit)
                 return lib.completion(**kwargs)
             except (lib.AuthenticationError, lib.PermissionDeniedError) as exc:
                 self.auth_error = (
@@ -204,6 +244,46 @@ class ModelClient:
                     f"{str(exc).splitlines()[0][:200] if str(exc) else ''}"
                 ) from None
         raise AssertionError("unreachable")
+
+    def _streams(self) -> bool:
+        if self.profile.stream is not None:
+            return self.profile.stream
+        if self._known is None:
+            self._known = supports_tools(self.profile.model) is not None
+        return not self._known
+
+    def _streamed(self, lib: Any, kwargs: dict[str, Any], limit: int) -> Any:
+        """One call, streamed: the reply's tokens are counted as they come (shown live). A reply
+        still streaming at its time limit (`call_timeout` with a declared speed, else 1.5 x
+        `timeout_s`) is cut there: the stream is closed, which stops the server's work on it,
+        and what was written is kept as a reply cut off at its length. A server that sends
+        nothing for `timeout_s` fails the call (the read timeout), and it is retried."""
+        p = self.profile
+        allowed = p.call_timeout(limit) if p.tokens_per_s else 1.5 * p.timeout_s
+        cut_at = time.monotonic() + allowed
+        kwargs = {**kwargs, "timeout": p.timeout_s, "stream": True}
+        stream = lib.completion(**kwargs, stream_options={"include_usage": True})
+        chunks, tokens, cut = [], 0, False
+        report = getattr(_live, "callback", None)
+        try:
+            for chunk in stream:
+                chunks.append(chunk)
+                delta = chunk.choices[0].delta if chunk.choices else None
+                if delta is not None and (delta.content or delta.tool_calls):
+                    tokens += 1
+                    if report is not None and tokens % 8 == 1:
+                        report(tokens)
+                if time.monotonic() > cut_at:
+                    cut = True
+                    break
+        finally:
+            stream.close()
+        if report is not None:
+            report(tokens)
+        response = lib.stream_chunk_builder(chunks, messages=kwargs["messages"])
+        if cut:
+            response.choices[0].finish_reason = "length"
+        return response
 
     def _reply(self, lib: Any, response: Any) -> ChatReply:
         choice = response.choices[0]

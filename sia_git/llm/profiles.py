@@ -31,6 +31,9 @@ class ModelProfile(BaseModel):
     tokens_per_s: float | None = Field(default=None, gt=0)
     # Tokens the model takes in (prompt and reply), when litellm does not know the model.
     context_window: int | None = Field(default=None, ge=512)
+    # Stream replies (a live token count; a call given up on closes its stream, so the server
+    # stops generating). Default: for models litellm does not know (local servers).
+    stream: bool | None = None
     # How the Feedback-Agent edits: tool calls, or the text protocol (models without tools).
     edit_format: Literal["tools", "text"] | None = None
 

@@ -4,13 +4,16 @@ before any work starts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sia_git.config import EvolveConfig
 from sia_git.errors import SiaError
 from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient, check_model
 from sia_git.llm.profiles import resolve
+from sia_git.localmodel.load import is_local
+from sia_git.localmodel.load import resolve as local_model
 
 
 @dataclass
@@ -19,6 +22,11 @@ class Models:
     target: ModelClient | None  # what target agents may call through the gateway
     budget: Budget
     warnings: list[str]
+    hosted: Any = field(default=None)  # localmodel.hosted.HostedModel: a local target model
+
+    def close(self) -> None:
+        if self.hosted is not None:
+            self.hosted.close()
 
     @property
     def key_names(self) -> list[str]:
@@ -36,16 +44,30 @@ class Models:
         )
 
     @property
+    def target_name(self) -> str:
+        """How the start line names the agents' model."""
+        if self.target is None:
+            return "none"
+        if self.hosted is not None:
+            return f"{self.hosted.model.spec} (served here)"
+        return self.target.profile.model
+
+    @property
     def proposer_name(self) -> str:
         return self.proposer.profile.model if self.proposer else "none"
 
 
-def build(cfg: EvolveConfig, spent_usd: float = 0.0) -> Models:
+def build(cfg: EvolveConfig, spent_usd: float = 0.0, task_target: str | None = None) -> Models:
+    """The run's models; `task_target` is the model the task's agent calls by default."""
     budget = Budget(cfg.budget_usd, spent_usd)
     clients: list[ModelClient | None] = []
-    for role, name, base, key in (
-        (cfg.named("model"), cfg.model, cfg.api_base, cfg.api_key_env),
-        (cfg.named("target_model"), cfg.target_model, cfg.target_api_base, cfg.target_api_key_env),
+    hosted = None
+    target = cfg.target_model or task_target
+    for i, (role, name, base, key) in enumerate(
+        (
+            (cfg.named("model"), cfg.model, cfg.api_base, cfg.api_key_env),
+            (cfg.named("target_model"), target, cfg.target_api_base, cfg.target_api_key_env),
+        )
     ):
         if name is None:
             if base or key:
@@ -56,7 +78,18 @@ def build(cfg: EvolveConfig, spent_usd: float = 0.0) -> Models:
             clients.append(None)
             continue
         profile = resolve(name, cfg.profiles, base, key, cfg.model_timeout_s, cfg.model_retries)
-        check_model(profile, role)
+        if i == 1 and is_local(profile.model):
+            from sia_git.localmodel.hosted import HostedModel
+
+            if base:
+                raise SiaError(
+                    f"{role} {name} is a local model that sia-git serves itself; "
+                    "drop the target api-base"
+                )
+            hosted = HostedModel(local_model(profile.model, role))
+            profile = hosted.profile(profile)
+        else:
+            check_model(profile, role)
         clients.append(ModelClient(profile, budget))
     warnings = []
     if cfg.budget_usd is not None:
@@ -74,4 +107,4 @@ def build(cfg: EvolveConfig, spent_usd: float = 0.0) -> Models:
             f"the run has spent ${spent_usd:.4f} of its ${cfg.budget_usd:.4f} budget; "
             "raise --budget-usd to go on"
         )
-    return Models(clients[0], clients[1], budget, warnings)
+    return Models(clients[0], clients[1], budget, warnings, hosted)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,17 @@ class Rewarder:
         return [1.0 if status.get(i) in CORRECT else 0.0 for i in ids]
 
 
+def answer_of(reply: str, pattern: str | None) -> str:
+    """The answer a sampled reply gives: the pattern's first match (lower-cased), else the
+    reply's first line."""
+    if pattern is not None:
+        m = re.search(pattern, reply)
+        if m is None:
+            return ""
+        return (m.group(1) if m.groups() else m.group(0)).strip().lower()
+    return reply.strip().splitlines()[0].strip() if reply.strip() else ""
+
+
 class GenerationTrainer:
     def __init__(self, job: Job) -> None:
         import torch
@@ -81,6 +93,7 @@ class GenerationTrainer:
         extra = {"gguf_file": job.gguf_file} if job.gguf_file else {}
         self.tokenizer = AutoTokenizer.from_pretrained(job.base, **extra)
         self.tokenizer.padding_side = "left"  # prompts end where the answers begin
+        self.tokenizer.truncation_side = "left"  # a long prompt keeps its end (the question)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         base = AutoModelForCausalLM.from_pretrained(job.base, **extra)
@@ -103,6 +116,17 @@ class GenerationTrainer:
             [p for p in self.model.parameters() if p.requires_grad], lr=hp.lr
         )
 
+    def prompt(self, text: str) -> str:
+        """What the model reads: the text itself, or the text as a chat user message (as a
+        served model gets an agent's request)."""
+        if self.job.prompt_format != "chat" or not getattr(self.tokenizer, "chat_template", None):
+            return text  # (a model without a chat template reads the text as it is, served too)
+        return str(
+            self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
+            )
+        )
+
     def step(self, prompts: list[str], ids: list[str], reward: Rewarder) -> dict[str, float]:
         import torch
 
@@ -113,6 +137,8 @@ class GenerationTrainer:
             truncation=True,
             max_length=self.job.max_length,
             return_tensors="pt",
+            # a chat prompt holds its special tokens already
+            add_special_tokens=self.job.prompt_format != "chat",
         ).to(self.device)
         width = enc["input_ids"].shape[1]
         self.model.eval()
@@ -121,14 +147,14 @@ class GenerationTrainer:
                 input_ids=enc["input_ids"].repeat_interleave(k, 0),
                 attention_mask=enc["attention_mask"].repeat_interleave(k, 0),
                 do_sample=True,
-                temperature=1.0,
+                temperature=self.hp.temperature,
                 top_k=0,
                 top_p=1.0,
                 max_new_tokens=self.job.max_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
             )
         texts = self.tokenizer.batch_decode(seqs[:, width:], skip_special_tokens=True)
-        answers = [t.strip().splitlines()[0].strip() if t.strip() else "" for t in texts]
+        answers = [answer_of(t, self.job.answer_pattern) for t in texts]
         rewards = torch.zeros(len(prompts), k)
         for j in range(k):
             rewards[:, j] = torch.tensor(reward(ids, answers[j::k]))
@@ -139,7 +165,11 @@ class GenerationTrainer:
         self.model.train()
         mask = self._answer_mask(seqs, width)
         attention = torch.cat([enc["attention_mask"].repeat_interleave(k, 0), mask], dim=1)
-        logits = self.model(input_ids=seqs, attention_mask=attention).logits[:, width - 1 : -1]
+        # Logits of the answer positions only: a large vocabulary over whole prompts would not
+        # fit a CPU's memory (64 sequences x 50k tokens x 4 bytes per position).
+        keep = seqs.shape[1] - width + 1
+        out = self.model(input_ids=seqs, attention_mask=attention, logits_to_keep=keep)
+        logits = out.logits[:, :-1]
         logp = (
             torch.log_softmax(logits.float(), -1)
             .gather(-1, seqs[:, width:].unsqueeze(-1))
@@ -166,7 +196,7 @@ def train_generation(job: Job, progress: Progress) -> dict[str, Any]:
     rows = read_rows(job)
     trainer = GenerationTrainer(job)
     reward = Rewarder(job, rows, Path(job.out_dir).parent / "reward")
-    prompts = [job.template.replace("{text}", r[job.text_column]) for r in rows]
+    prompts = [trainer.prompt(job.template.replace("{text}", r[job.text_column])) for r in rows]
     ids = [r[job.id_column] for r in rows]
 
     def step(idx: list[int]) -> dict[str, float]:

