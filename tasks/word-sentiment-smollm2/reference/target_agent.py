@@ -52,7 +52,8 @@ KNOB_SPACE = {
 
 SYSTEMS = {
     "none": None,
-    "classifier": "You are a sentiment classifier. Reply with exactly one word: positive or negative.",
+    "classifier": "You are a sentiment classifier. "
+    "Reply with exactly one word: positive or negative.",
     "terse": "Answer in one word.",
 }
 WORDS = {"positive": "positive", "negative": "negative", "good": "positive", "bad": "negative"}
@@ -142,7 +143,7 @@ def main() -> None:
             with (args.working_dir / "predictions" / f"{split}.csv").open("w", newline="") as f:
                 w = csv.writer(f)
                 w.writerow(["id", "label"])
-                w.writerows((r["id"], res["label"]) for r, res in zip(rows, results))
+                w.writerows((r["id"], res["label"]) for r, res in zip(rows, results, strict=True))
             unparsed = sum(not res["parsed"] for res in results)
             summary = {
                 "split": split,
@@ -152,7 +153,7 @@ def main() -> None:
             }
             trace.write(json.dumps(summary) + "\n")
             if split == "dev":  # what the model said, for whoever improves this agent next
-                for r, res in list(zip(rows, results))[:40]:
+                for r, res in list(zip(rows, results, strict=True))[:40]:
                     trace.write(
                         json.dumps(
                             {"word": r["text"], "replies": res["replies"], "label": res["label"]}
