@@ -283,7 +283,9 @@ def revert(
 @cli.command()
 @run_option
 @click.option(
+    "--review",
     "--mode",
+    "mode",
     type=click.Choice(["pr", "run-pr"]),
     default="pr",
     show_default=True,
@@ -296,6 +298,7 @@ def revert(
     help=f"Where pull requests go: {forges.help_line()}.",
 )
 @click.option(
+    "--review-base",
     "--base",
     "base_branch",
     default="main",

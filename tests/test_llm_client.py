@@ -227,3 +227,33 @@ def test_a_server_counting_more_prompt_tokens_never_takes_the_run_over_its_budge
     assert c.prompt_ratio == pytest.approx(heavy / estimate)
     assert roomy.spent_usd <= roomy.limit_usd
     assert roomy.spent_usd == pytest.approx(len(llm.requests) * heavy * 0.00001)
+
+
+def test_a_model_litellm_does_not_know_is_streamed_and_counted_live() -> None:
+    """A local server's model: the call is streamed (the server saw `stream: true`), the reply
+    and its tool calls are rebuilt from the chunks, and the live count reaches the caller."""
+    from sia_git.llm.client import live_tokens
+
+    seen: list[int] = []
+    replies = [text("a short reply"), tool("read_file", path="x.py")]
+    tools = [{"type": "function", "function": {"name": "read_file", "parameters": {}}}]
+    with FakeLLM(lambda body, n: replies[n]) as llm:
+        c = ModelClient(ModelProfile(model="openai/local-small-model", api_base=llm.api_base),
+                        Budget(None))  # fmt: skip
+        with live_tokens(seen.append):
+            first = c.chat(MSG)
+            second = c.chat(MSG, tools=tools)
+    assert all(r.get("stream") for r in llm.requests)
+    assert first.content == "a short reply" and first.prompt_tokens == 100
+    assert second.tool_calls[0]["name"] == "read_file"
+    assert seen and seen[-1] >= 1
+
+
+def test_a_model_measured_slow_is_asked_for_what_it_can_write_in_time() -> None:
+    c = ModelClient(ModelProfile(model="openai/local", api_base="http://127.0.0.1:9", timeout_s=20),
+                    Budget(None))  # fmt: skip
+    assert c._paced(4096) == 4096  # not measured yet
+    c.measured_tps = 10.0  # 10 tokens/s, 30 s per call: 300 tokens
+    assert c._paced(4096) == 300
+    c.measured_tps = 1.0
+    assert c._paced(4096) == 256  # never less than a short reply

@@ -132,11 +132,11 @@ def test_the_local_forge_opens_updates_lists_shows_and_merges_a_run_pr(
     repo = make_repo(tmp_path / "clean")
     assert sia(*RUN, cwd=repo).returncode == 0
     [run_id] = run_ids(repo)
-    done = sia("pr", "--mode", "run-pr", cwd=repo)
+    done = sia("pr", "--review", "run-pr", cwd=repo)
     assert done.returncode == 0, done.stderr
     [ref] = git(repo, "for-each-ref", "--format=%(refname)", "refs/sia/reviews/").split()
     before = git(repo, "rev-parse", ref).strip()
-    assert sia("pr", "--mode", "run-pr", cwd=repo).returncode == 0
+    assert sia("pr", "--review", "run-pr", "--review-base", "main", cwd=repo).returncode == 0
     assert git(repo, "rev-parse", ref).strip() == before  # nothing changed, nothing written
 
     listed = sia("reviews", cwd=repo)

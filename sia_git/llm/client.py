@@ -164,6 +164,7 @@ class ModelClient:
     # count differently (chat templates, tokenizers), and the budget's worst case must not miss.
     prompt_ratio: float = PROMPT_MARGIN
     _known: bool | None = field(default=None, repr=False)  # whether litellm knows the model
+    measured_tps: float | None = None  # tokens/s of the last long streamed reply
 
     def chat(
         self,
@@ -173,7 +174,7 @@ class ModelClient:
         temperature: float | None = None,
     ) -> ChatReply:
         lib = litellm()
-        limit = max_tokens or self.profile.max_tokens
+        limit = self._paced(max_tokens or self.profile.max_tokens)
         estimate = self._prompt_tokens(lib, messages, tools)
         reservation = self.budget.reserve(self._worst_case(lib, estimate, limit))
         cost = 0.0
@@ -245,6 +246,15 @@ class ModelClient:
                 ) from None
         raise AssertionError("unreachable")
 
+    def _paced(self, limit: int) -> int:
+        """`limit`, or fewer tokens when a model measured slow could not write them within a
+        call's time (1.5 x `timeout_s`): asking for less than it would be cut at leaves room
+        for the prompt and keeps the budget's worst case honest."""
+        p = self.profile
+        if p.tokens_per_s is not None or self.measured_tps is None:
+            return limit
+        return min(limit, max(256, int(self.measured_tps * 1.5 * p.timeout_s)))
+
     def _streams(self) -> bool:
         if self.profile.stream is not None:
             return self.profile.stream
@@ -263,7 +273,7 @@ class ModelClient:
         cut_at = time.monotonic() + allowed
         kwargs = {**kwargs, "timeout": p.timeout_s, "stream": True}
         stream = lib.completion(**kwargs, stream_options={"include_usage": True})
-        chunks, tokens, cut = [], 0, False
+        chunks, tokens, cut, first = [], 0, False, 0.0
         report = getattr(_live, "callback", None)
         try:
             for chunk in stream:
@@ -271,6 +281,7 @@ class ModelClient:
                 delta = chunk.choices[0].delta if chunk.choices else None
                 if delta is not None and (delta.content or delta.tool_calls):
                     tokens += 1
+                    first = first or time.monotonic()
                     if report is not None and tokens % 8 == 1:
                         report(tokens)
                 if time.monotonic() > cut_at:
@@ -280,6 +291,8 @@ class ModelClient:
             stream.close()
         if report is not None:
             report(tokens)
+        if tokens >= 32:  # enough to say how fast the model writes
+            self.measured_tps = tokens / max(time.monotonic() - first, 1e-3)
         response = lib.stream_chunk_builder(chunks, messages=kwargs["messages"])
         if cut:
             response.choices[0].finish_reason = "length"

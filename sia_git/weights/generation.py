@@ -4,7 +4,9 @@ Each step samples `group_size` answers per training prompt from the current mode
 with the task's evaluator on those training items (an answer's reward is 1 when the evaluator
 calls it `correct`, else 0), and follows the policy gradient of each answer's log-probability
 weighted by its advantage over its group's mean (group-relative, as GRPO; no KL term: LoRA's
-small rank and few steps keep the model near its base). A group whose answers all score the
+small rank and few steps keep the model near its base). Training prompts show the harness's own
+few-shot examples (`shots`) and chat format, so the adapter learns on prompts shaped like the
+ones it is served. A group whose answers all score the
 same teaches nothing and is skipped. An answer is the completion's first line, stripped.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import re
 import subprocess
 from pathlib import Path
@@ -116,15 +119,25 @@ class GenerationTrainer:
             [p for p in self.model.parameters() if p.requires_grad], lr=hp.lr
         )
 
-    def prompt(self, text: str) -> str:
-        """What the model reads: the text itself, or the text as a chat user message (as a
-        served model gets an agent's request)."""
-        if self.job.prompt_format != "chat" or not getattr(self.tokenizer, "chat_template", None):
-            return text  # (a model without a chat template reads the text as it is, served too)
+    def prompt(self, row: dict[str, str], shown: list[dict[str, str]]) -> str:
+        """What the model reads for a training row: the template filled in, after the `shown`
+        labelled examples; as a chat (the way a served model gets an agent's request: each
+        example a user turn and the assistant's label) or as plain text."""
+        job = self.job
+
+        def ask(r: dict[str, str]) -> str:
+            return job.template.replace("{text}", r[job.text_column])
+
+        if job.prompt_format != "chat" or not getattr(self.tokenizer, "chat_template", None):
+            # (a model without a chat template reads the text as it is, served too)
+            return "".join(f"{ask(e)} {e[job.label_column]}\n" for e in shown) + ask(row)
+        turns = []
+        for e in shown:
+            turns += [{"role": "user", "content": ask(e)},
+                      {"role": "assistant", "content": e[job.label_column]}]  # fmt: skip
+        turns.append({"role": "user", "content": ask(row)})
         return str(
-            self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
-            )
+            self.tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
         )
 
     def step(self, prompts: list[str], ids: list[str], reward: Rewarder) -> dict[str, float]:
@@ -165,11 +178,7 @@ class GenerationTrainer:
         self.model.train()
         mask = self._answer_mask(seqs, width)
         attention = torch.cat([enc["attention_mask"].repeat_interleave(k, 0), mask], dim=1)
-        # Logits of the answer positions only: a large vocabulary over whole prompts would not
-        # fit a CPU's memory (64 sequences x 50k tokens x 4 bytes per position).
-        keep = seqs.shape[1] - width + 1
-        out = self.model(input_ids=seqs, attention_mask=attention, logits_to_keep=keep)
-        logits = out.logits[:, :-1]
+        logits = self._answer_logits(seqs, attention, width)
         logp = (
             torch.log_softmax(logits.float(), -1)
             .gather(-1, seqs[:, width:].unsqueeze(-1))
@@ -182,6 +191,34 @@ class GenerationTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         return {"loss": float(loss.detach()), "reward": mean_reward}
 
+    def _answer_logits(self, seqs: Any, attention: Any, width: int) -> Any:
+        """The logits that predict each answer token, with gradient. The prompt (all but its
+        last token) goes through the model once without gradient and is reused as a key/value
+        cache: a step then costs a forward pass of the prompt and a backward pass of the answer
+        alone, not of the whole sequence (few-shot prompts are long, answers a few tokens). The
+        LoRA weights still learn from every answer position; their effect on the prompt's keys
+        and values is not trained through."""
+        import torch
+
+        pos = (attention.cumsum(-1) - 1).clamp(min=0)  # left padding: positions from the mask
+        cache = None
+        if width > 1:
+            with torch.no_grad():
+                cache = self.model(
+                    input_ids=seqs[:, : width - 1],
+                    attention_mask=attention[:, : width - 1],
+                    position_ids=pos[:, : width - 1],
+                    use_cache=True,
+                ).past_key_values
+        out = self.model(
+            input_ids=seqs[:, width - 1 :],
+            attention_mask=attention,
+            position_ids=pos[:, width - 1 :],
+            past_key_values=cache,
+            use_cache=True,
+        )
+        return out.logits[:, :-1]
+
     def _answer_mask(self, seqs: Any, width: int) -> Any:
         """1 for each generated token up to and including the first end-of-sequence."""
         import torch
@@ -192,11 +229,25 @@ class GenerationTrainer:
         return ((ended == 0) | ((ended == 1) & (gen == eos))).long()
 
 
+def examples(rows: list[dict[str, str]], i: int, job: Job) -> list[dict[str, str]]:
+    """`job.shots` other training rows shown before row `i`, as the harness shows its few-shot
+    examples: chosen by the row's index (the same every epoch), labels taken in turn."""
+    if job.shots <= 0:
+        return []
+    rng = random.Random(i)
+    by_label: dict[str, list[dict[str, str]]] = {}
+    for j, r in enumerate(rows):
+        if j != i:
+            by_label.setdefault(r[job.label_column], []).append(r)
+    labels = sorted(by_label)
+    return [rng.choice(by_label[labels[k % len(labels)]]) for k in range(job.shots)]
+
+
 def train_generation(job: Job, progress: Progress) -> dict[str, Any]:
     rows = read_rows(job)
     trainer = GenerationTrainer(job)
     reward = Rewarder(job, rows, Path(job.out_dir).parent / "reward")
-    prompts = [trainer.prompt(job.template.replace("{text}", r[job.text_column])) for r in rows]
+    prompts = [trainer.prompt(r, examples(rows, i, job)) for i, r in enumerate(rows)]
     ids = [r[job.id_column] for r in rows]
 
     def step(idx: list[int]) -> dict[str, float]:

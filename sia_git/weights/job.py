@@ -45,6 +45,7 @@ class Job:
     gguf_file: str | None = None
     prompt_format: str = "plain"
     answer_pattern: str | None = None
+    shots: int = 0  # generation: labelled training examples shown before each prompt
 
     def dump(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=1))

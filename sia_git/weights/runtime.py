@@ -114,6 +114,7 @@ class WeightsRuntime:
             text_column=self.spec.text_column,
             label_column=self.spec.label_column,
             template=template_of(agent_source),
+            shots=shots_of(agent_source),
             max_length=self.spec.max_length,
             target_modules=self.spec.target_modules,
             hparams=hp.model_dump(),
@@ -129,6 +130,18 @@ class WeightsRuntime:
             answer_pattern=self.spec.answer_pattern,
         )
         return training.run(job, scratch, self.store, self.memory_mb, say)
+
+
+def shots_of(source: str) -> int:
+    """The harness's `shots` knob (few-shot examples it shows), read without running the
+    code; 0 when it has none. Training prompts show as many, so the adapter learns on prompts
+    shaped like the ones it will be served."""
+    try:
+        parsed = knobmod.read(source)
+    except knobmod.KnobError:
+        return 0
+    value = parsed[0].get("shots") if parsed else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def template_of(source: str) -> str:
