@@ -105,6 +105,23 @@ def compare(repo_path: Path, run_ids: tuple[str, ...], as_json: bool) -> None:
          *(_plain(r["knobs"].get(p)) for p in params)]
         for r in rows
     ]  # fmt: skip
-    widths = [max(len(str(c)) for c in col) for col in zip(head, *table, strict=True)]
-    for line in [head, *table]:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    _print_table(head, table)
+
+
+def _print_table(head: list[str], table: list[list[Any]]) -> None:
+    """A rich table (params and metrics side by side, as `dvc exp show`), as wide as it needs:
+    a pipe or a file gets it whole, in plain characters."""
+    import shutil
+
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for name in head:
+        numeric = name in ("gen", "score", "test")
+        out.add_column(name, justify="right" if numeric else "left", no_wrap=True)
+    for line in table:
+        out.add_row(*(str(c) for c in line))
+    width = sum(max(len(str(c)) for c in col) + 2 for col in zip(head, *table, strict=True))
+    console = Console(width=max(width, shutil.get_terminal_size().columns), highlight=False)
+    console.print(out)

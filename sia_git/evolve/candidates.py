@@ -101,6 +101,7 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
                 _target(env, out.adapter),
                 scratch / "gateway.jsonl",
                 env.task.manifest.agent.max_model_calls,
+                lambda n: state(f"running: {n} model calls"),
             ) as gw:
                 out.run = env.sandbox.run(
                     dataclasses.replace(spec, gateway=gw.socket, key_names=keys)

@@ -16,6 +16,7 @@ import socketserver
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,17 @@ ROUTES = {
 class Gateway:
     """`with Gateway(client, log) as gw:` serves on `gw.socket` until the block ends."""
 
-    def __init__(self, client: ModelClient, log_path: Path, max_calls: int = 200) -> None:
+    def __init__(
+        self,
+        client: ModelClient,
+        log_path: Path,
+        max_calls: int = 200,
+        on_call: Callable[[int], None] | None = None,
+    ) -> None:
         self.client = client
         self.log_path = log_path
         self.max_calls = max_calls
+        self.on_call = on_call  # hears the number of calls answered so far (live progress)
         self.calls = 0
         self.cost_usd = 0.0
         self._lock = threading.Lock()
@@ -92,6 +100,9 @@ class Gateway:
             self.cost_usd += entry.get("cost_usd", 0.0)
             with self.log_path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(entry) + "\n")
+            answered = self.calls
+        if self.on_call is not None:
+            self.on_call(answered)
         return status, reply
 
     def _answer(

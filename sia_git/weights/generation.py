@@ -156,15 +156,14 @@ class GenerationTrainer:
         width = enc["input_ids"].shape[1]
         self.model.eval()
         with torch.no_grad():
-            seqs = self.model.generate(
-                input_ids=enc["input_ids"].repeat_interleave(k, 0),
-                attention_mask=enc["attention_mask"].repeat_interleave(k, 0),
-                do_sample=True,
-                temperature=self.hp.temperature,
-                top_k=0,
-                top_p=1.0,
-                max_new_tokens=self.job.max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id,
+            # The prompts once (not once per sample), as a cache the samples and then the
+            # training pass both start from.
+            cache = self._prefix(enc["input_ids"], enc["attention_mask"])
+            cache.batch_repeat_interleave(k)
+            seqs = self._sample(
+                enc["input_ids"].repeat_interleave(k, 0),
+                enc["attention_mask"].repeat_interleave(k, 0),
+                cache,
             )
         texts = self.tokenizer.batch_decode(seqs[:, width:], skip_special_tokens=True)
         answers = [answer_of(t, self.job.answer_pattern) for t in texts]
@@ -178,7 +177,10 @@ class GenerationTrainer:
         self.model.train()
         mask = self._answer_mask(seqs, width)
         attention = torch.cat([enc["attention_mask"].repeat_interleave(k, 0), mask], dim=1)
-        logits = self._answer_logits(seqs, attention, width)
+        extra = cache.get_seq_length() - (width - 1)
+        if extra > 0:
+            cache.crop(-extra)  # back to the prompts alone
+        logits = self._answer_logits(seqs, attention, width, cache)
         logp = (
             torch.log_softmax(logits.float(), -1)
             .gather(-1, seqs[:, width:].unsqueeze(-1))
@@ -191,29 +193,58 @@ class GenerationTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         return {"loss": float(loss.detach()), "reward": mean_reward}
 
-    def _answer_logits(self, seqs: Any, attention: Any, width: int) -> Any:
-        """The logits that predict each answer token, with gradient. The prompt (all but its
-        last token) goes through the model once without gradient and is reused as a key/value
-        cache: a step then costs a forward pass of the prompt and a backward pass of the answer
-        alone, not of the whole sequence (few-shot prompts are long, answers a few tokens). The
-        LoRA weights still learn from every answer position; their effect on the prompt's keys
-        and values is not trained through."""
+    def _prefix(self, ids: Any, mask: Any) -> Any:
+        """The key/value cache of every prompt token but the last (no gradient: the LoRA
+        weights' effect on the prompt is not trained through; they learn from every answer
+        position). A step then costs one forward pass of the prompts, and a backward pass of
+        the answers alone: few-shot prompts are long, answers a few tokens."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        if ids.shape[1] > 1:
+            self.model(
+                input_ids=ids[:, :-1],
+                attention_mask=mask[:, :-1],
+                position_ids=_positions(mask)[:, :-1],
+                past_key_values=cache,
+                use_cache=True,
+            )
+        return cache
+
+    def _sample(self, ids: Any, mask: Any, cache: Any) -> Any:
+        """`ids` followed by up to `max_new_tokens` sampled tokens each (after an end of
+        sequence, padding), generated from `cache` (the prompts but their last token)."""
         import torch
 
-        pos = (attention.cumsum(-1) - 1).clamp(min=0)  # left padding: positions from the mask
-        cache = None
-        if width > 1:
-            with torch.no_grad():
-                cache = self.model(
-                    input_ids=seqs[:, : width - 1],
-                    attention_mask=attention[:, : width - 1],
-                    position_ids=pos[:, : width - 1],
-                    use_cache=True,
-                ).past_key_values
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        cur, pos, attn = ids[:, -1:], _positions(mask)[:, -1:], mask
+        done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
+        made = []
+        for _ in range(self.job.max_new_tokens):
+            logits = self.model(
+                input_ids=cur,
+                attention_mask=attn,
+                position_ids=pos,
+                past_key_values=cache,
+                use_cache=True,
+            ).logits[:, -1]
+            probs = torch.softmax(logits.float() / self.hp.temperature, -1)
+            token = torch.multinomial(probs, 1).squeeze(1)
+            token = torch.where(done, torch.full_like(token, pad), token)
+            made.append(token)
+            done = done | (token == eos)
+            if bool(done.all()):
+                break
+            cur, pos = token.unsqueeze(1), pos + 1
+            attn = torch.cat([attn, torch.ones_like(cur)], dim=1)
+        return torch.cat([ids, torch.stack(made, dim=1)], dim=1)
+
+    def _answer_logits(self, seqs: Any, attention: Any, width: int, cache: Any) -> Any:
+        """The logits that predict each answer token, with gradient, from the prompts' cache."""
         out = self.model(
             input_ids=seqs[:, width - 1 :],
             attention_mask=attention,
-            position_ids=pos[:, width - 1 :],
+            position_ids=_positions(attention)[:, width - 1 :],
             past_key_values=cache,
             use_cache=True,
         )
@@ -227,6 +258,11 @@ class GenerationTrainer:
         eos = self.tokenizer.eos_token_id
         ended = torch.cumsum((gen == eos).int(), dim=1)
         return ((ended == 0) | ((ended == 1) & (gen == eos))).long()
+
+
+def _positions(mask: Any) -> Any:
+    """Each token's position from the attention mask (prompts are padded on the left)."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
 def examples(rows: list[dict[str, str]], i: int, job: Job) -> list[dict[str, str]]:
