@@ -250,8 +250,8 @@ def test_a_model_litellm_does_not_know_is_streamed_and_counted_live() -> None:
 
 
 def test_a_model_measured_slow_is_asked_for_what_it_can_write_in_time() -> None:
-    c = ModelClient(ModelProfile(model="openai/local", api_base="http://127.0.0.1:9", timeout_s=20),
-                    Budget(None))  # fmt: skip
+    c = ModelClient(ModelProfile(model="openai/local", api_base="http://127.0.0.1:9",
+                                 max_reply_s=30), Budget(None))  # fmt: skip
     assert c._paced(4096) == 4096  # not measured yet
     c.measured_tps = 10.0  # 10 tokens/s, 30 s per call: 300 tokens
     assert c._paced(4096) == 300

@@ -58,7 +58,7 @@ def test_smollm2_as_proposer_finishes_within_its_context_and_beats_no_model(
     url, log = smollm2
     started = time.monotonic()
     done = sia("evolve", "--task", "penguins", "--model", "openai/smollm2", "--api-base", url,
-               "--max-gen", "3", cwd=repo)  # fmt: skip
+               "--max-gen", "3", cwd=repo, timeout=20 * 60)  # fmt: skip
     took = time.monotonic() - started
     assert done.returncode == 0, done.stderr + done.stdout
     assert "proposer " in done.stdout and "target model none" in done.stdout

@@ -124,4 +124,6 @@ def _print_table(head: list[str], table: list[list[Any]]) -> None:
         out.add_row(*(str(c) for c in line))
     width = sum(max(len(str(c)) for c in col) + 2 for col in zip(head, *table, strict=True))
     console = Console(width=max(width, shutil.get_terminal_size().columns), highlight=False)
-    console.print(out)
+    with console.capture() as shown:
+        console.print(out)
+    click.echo("\n".join(line.rstrip() for line in shown.get().splitlines()))

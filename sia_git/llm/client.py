@@ -248,12 +248,12 @@ class ModelClient:
 
     def _paced(self, limit: int) -> int:
         """`limit`, or fewer tokens when a model measured slow could not write them within a
-        call's time (1.5 x `timeout_s`): asking for less than it would be cut at leaves room
+        call's time (`max_reply_s`): asking for less than it would be cut at leaves room
         for the prompt and keeps the budget's worst case honest."""
         p = self.profile
         if p.tokens_per_s is not None or self.measured_tps is None:
             return limit
-        return min(limit, max(256, int(self.measured_tps * 1.5 * p.timeout_s)))
+        return min(limit, max(256, int(self.measured_tps * p.max_reply_s)))
 
     def _streams(self) -> bool:
         if self.profile.stream is not None:
@@ -264,12 +264,12 @@ class ModelClient:
 
     def _streamed(self, lib: Any, kwargs: dict[str, Any], limit: int) -> Any:
         """One call, streamed: the reply's tokens are counted as they come (shown live). A reply
-        still streaming at its time limit (`call_timeout` with a declared speed, else 1.5 x
-        `timeout_s`) is cut there: the stream is closed, which stops the server's work on it,
+        still streaming at its time limit (`call_timeout` with a declared speed, else
+        `max_reply_s`) is cut there: the stream is closed, which stops the server's work on it,
         and what was written is kept as a reply cut off at its length. A server that sends
         nothing for `timeout_s` fails the call (the read timeout), and it is retried."""
         p = self.profile
-        allowed = p.call_timeout(limit) if p.tokens_per_s else 1.5 * p.timeout_s
+        allowed = p.call_timeout(limit) if p.tokens_per_s else p.max_reply_s
         cut_at = time.monotonic() + allowed
         kwargs = {**kwargs, "timeout": p.timeout_s, "stream": True}
         stream = lib.completion(**kwargs, stream_options={"include_usage": True})

@@ -29,6 +29,9 @@ class ModelProfile(BaseModel):
     # How fast the model writes (tokens/s), e.g. 10 for a small model on a CPU: a call's timeout
     # then grows with its max_tokens, so a slow server is not abandoned while it still works.
     tokens_per_s: float | None = Field(default=None, gt=0)
+    # The longest a streamed reply may take (then it is cut, as if at max_tokens): for models
+    # without a declared speed; a slow CPU model that rambles costs minutes per call otherwise.
+    max_reply_s: float = Field(default=90.0, gt=0)
     # Tokens the model takes in (prompt and reply), when litellm does not know the model.
     context_window: int | None = Field(default=None, ge=512)
     # Stream replies (a live token count; a call given up on closes its stream, so the server
