@@ -55,7 +55,7 @@ def incumbent(repo: Path) -> dict:
 def dev_seconds(repo: Path, run_id: str, gen: int, cand: str) -> float | None:
     """The agent's own time for the dev split (its trace), one candidate."""
     try:
-        trace = git(repo, "show", f"refs/sia/{run_id}/attempts/g{gen:04d}:{cand}/trace.jsonl")
+        trace = git(repo, "show", f"refs/sia/{run_id}/attempts/g{gen:04d}:{cand}/work/trace.jsonl")
     except Exception:
         return None
     for line in trace.splitlines():

@@ -657,6 +657,8 @@ def test_a_model_without_tool_calls_edits_through_the_text_protocol(
                    "--confirm-runs", "0", "--max-gen", "2", cwd=repo)  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
     assert "(edits by tools, else text)" in done.stdout  # litellm does not know the model
+    start = done.stdout.splitlines()[0]
+    assert "proposer openai/local-small-model" in start and "target model none" in start
     assert all("tools" not in body for body in seen[1:])  # text from the first reply on
     shown = sia("log", cwd=repo).stdout
     assert "model" in shown.splitlines()[1] and "openai/local-small-model" in shown
