@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sia_git import config as configmod
 from sia_git import history as H
@@ -127,6 +128,15 @@ def _store(repo: Repo, key: str, out: Outcome) -> None:
     os.replace(tmp, folder / f"{key}.json")
 
 
+def _target_model(cfg: configmod.EvolveConfig, task: Task) -> Any:
+    """The model the agent called in its run (through the gateway), as the run recorded it or
+    the task names it; the proposer's model is not needed (nor its key)."""
+    from sia_git.llm import roles
+
+    target_only = cfg.model_copy(update={"model": None, "api_base": None, "api_key_env": None})
+    return roles.build(target_only, task_target=task.manifest.agent.target_model)
+
+
 def _run(
     repo: Repo,
     sha: str,
@@ -157,13 +167,15 @@ def _run(
     if env.weights is not None and pin is not None:
         publish.pull(repo, sha, None, cfg.hub_endpoint)  # fetched from the hub if need be
         adapter = pin.address
+    models = _target_model(cfg, task)
     try:
+        env = dataclasses.replace(env, gates=gates, target=models.target, hosted=models.hosted)
         out = try_candidate(
-            dataclasses.replace(env, gates=gates),
-            Attempt(0, agent_files(repo, sha), scratch / "run", cfg.seed, adapter=adapter),
+            env, Attempt(0, agent_files(repo, sha), scratch / "run", cfg.seed, adapter=adapter)
         )
     finally:
         env.sandbox.close()
+        models.close()
     if out.status == Status.GATE_FAILED:
         raise GateFailed(f"{sha[:10]}: its agent fails the gates, so it is not run: {out.reason}")
     return out

@@ -43,3 +43,16 @@ def test_each_generation_is_served_with_its_own_adapter(
     changed = [e for e in second if asked[e["request"]["messages"]] != e["reply"]]
     assert changed
     assert all(e["status"] == 200 and e["temperature"] == 0 for e in first + second)
+
+
+def test_eval_runs_a_generation_again_with_its_served_model(
+    repo: Path, sia: Runner, tiny_served_task: Path
+) -> None:
+    """`sia-git eval` serves the run's local model to the agent again (no proposer model or key
+    needed) and gets the score the run committed."""
+    done = sia("evolve", "--task-dir", str(tiny_served_task), "--max-gen", "1", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    again = sia("eval", "1", "--json", cwd=repo)
+    assert again.returncode == 0, again.stderr + again.stdout
+    dev = next(r for r in json.loads(again.stdout)["splits"] if r["split"] == "dev")
+    assert dev["score"] == dev["committed"] is not None
