@@ -42,12 +42,12 @@ KNOB_SPACE = {
         'Does the word "{text}" describe something good or bad? Answer good or bad.',
     ],
     "system": ["none", "classifier", "terse"],
-    "shots": [0, 4, 8],
-    "parse": ["contains", "first"],
+    "shots": {"low": 0, "high": 8, "type": "int"},
+    "parse": ["contains", "first", "last"],
     "fallback": ["negative", "positive"],
-    "votes": [1, 3],
-    "temperature": [0.0, 0.5],
-    "max_tokens": [4, 8, 16],
+    "votes": [1, 3, 5],
+    "temperature": {"low": 0.0, "high": 1.0, "type": "float"},
+    "max_tokens": {"low": 2, "high": 16, "type": "int"},
 }
 
 SYSTEMS = {
