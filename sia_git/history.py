@@ -6,9 +6,11 @@ clone of the repository shows.
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from sia_git import history_cache, refs
 from sia_git import trailers as T
@@ -27,6 +29,20 @@ branch = refs.branch
 ref = refs.run_ref
 
 
+class _once:
+    """functools.cached_property without its per-read lock (Python 3.11 takes one): a long
+    run's `log` reads these tens of thousands of times, in one thread."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn, self.name = fn, fn.__name__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)  # later reads find it there
+        return value
+
+
 @dataclass
 class Entry:
     sha: str
@@ -37,16 +53,16 @@ class Entry:
     reverts: str | None = None
     ref: str | None = None
 
-    @cached_property  # read tens of thousands of times on a long run
+    @_once  # read tens of thousands of times on a long run
     def gen(self) -> int | None:
         v = self.trailers.get(T.GENERATION)
         return int(v) if v and v.isdigit() else None
 
-    @cached_property
+    @_once
     def score(self) -> float | None:
         return T.read_float(self.trailers.get(T.SCORE))
 
-    @cached_property
+    @_once
     def cost(self) -> float:
         return T.read_float(self.trailers.get(T.COST)) or 0.0
 
@@ -101,8 +117,18 @@ class RunHistory:
             keyed.append(((e.gen or 0, 1, int(cand) if cand.isdigit() else 0), e))
         return [e for _, e in sorted(keyed, key=lambda ke: ke[0])]
 
+    @cached_property
+    def _by_gen(self) -> dict[int, Entry]:
+        """The branch's generations by number (the first of a number wins, as a scan would):
+        a lookup per row must not scan the branch, or a long run's `log` is quadratic."""
+        found: dict[int, Entry] = {}
+        for e in self.branch:
+            if e.kind == "generation" and e.gen is not None:
+                found.setdefault(e.gen, e)
+        return found
+
     def generation(self, gen: int) -> Entry | None:
-        return next((e for e in self.branch if e.kind == "generation" and e.gen == gen), None)
+        return self._by_gen.get(gen)
 
     def delta(self, e: Entry) -> float | None:
         """How much `e` gained over the generation it tried to beat (its Sia-Parent): the one
@@ -110,10 +136,8 @@ class RunHistory:
         parent = e.trailers.get(T.PARENT)
         if e.score is None or not parent or not parent.isdigit():
             return None
-        base = next(
-            (g.score for g in self.branch if g.kind == "generation" and g.gen == int(parent)),
-            None,
-        )
+        found = self.generation(int(parent))
+        base = None if found is None else found.score
         return None if base is None else round(e.score - base, 10)
 
     def incumbent(self) -> tuple[Entry, float | None]:
@@ -161,35 +185,44 @@ class RunHistory:
 
 
 def load(repo: Repo, run_id: str) -> RunHistory:
+    # A long run builds tens of thousands of records at once; the cycle collector would scan
+    # them again and again while they are made (a sixth of `log`'s time), and they hold no
+    # cycles.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(repo, run_id)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _load(repo: Repo, run_id: str) -> RunHistory:
     base = repo.rev_parse(ref(run_id, "base"))
     history = RunHistory(run_id, base)
     tip = repo.rev_parse(f"refs/heads/{branch(run_id)}")
     if tip is None or base is None:
         return history
     kinds = [ref(run_id, kind) + "/" for kind in ("rejected", "attempts", "confirmed")]
-    raw_log, ref_lines = history_cache.read(repo, run_id, base, tip, LOG_FMT, _REF_FMT, kinds, SEP)
-    entries = [entry(raw) for raw in raw_log]
+    records, ref_records = history_cache.read(
+        repo, run_id, base, tip, LOG_FMT, _REF_FMT, kinds, SEP, (_log_record, _ref_record)
+    )
+    entries = [_entry(*r) for r in records]
     entries.reverse()
     reverted = {e.reverts for e in entries if e.reverts}
     for e in entries:
         if e.kind == "generation" and e.sha in reverted:
             e.status = "reverted"
     history.branch = entries
-    for line in ref_lines:
-        name, sha, subject, block = line.strip("\n").split(SEP)
-        parsed = refs.RunRef.parse(name)
-        if parsed is None or parsed.gen is None:
+    for name, sha, subject, trailers, kind, gen, cost in ref_records:
+        if gen is None:
             continue  # not one of the run's records (a hand-made ref)
-        kind, gen = parsed.kind, parsed.gen
         if kind == "rejected":
             history.rejected.append(
-                Entry(sha, subject, "generation", T.parse(block, TSEP), status="rejected", ref=name)
+                Entry(sha, subject, "generation", trailers, status="rejected", ref=name)
             )
             continue
         (history.attempts if kind == "attempts" else history.confirmed).add(gen)
-        # A record's only trailer is its cost: "Sia-Cost-USD: <dollars>".
-        key, _, value = block.partition(":")
-        cost = T.read_float(value.strip()) if key.strip() == T.COST else None
         if cost is None:  # a record written before records carried their cost
             from sia_git import records  # (pydantic: only for such old records)
 
@@ -204,9 +237,33 @@ def load(repo: Repo, run_id: str) -> RunHistory:
     return history
 
 
-def entry(raw: str) -> Entry:
+def _log_record(raw: str) -> list[Any]:
+    """A line of LOG_FMT as the history cache keeps it: [sha, subject, trailers, body], the
+    body only where it is read (a revert's, for the commit it reverts)."""
     sha, subject, block, body = raw.split(SEP, 3)
-    tr = T.parse(block, TSEP)
+    return [sha, subject, T.parse(block, TSEP), body if subject.startswith("Revert ") else ""]
+
+
+def _ref_record(line: str) -> list[Any]:
+    """A line of _REF_FMT as the history cache keeps it: [subject, trailers, kind, generation,
+    cost] (kind and generation None for a ref that is not a run's record). Of an attempt or a
+    confirmation record only its cost is read: its one trailer, "Sia-Cost-USD: <dollars>"
+    (None for a record written before records carried their cost)."""
+    name, _sha, subject, block = line.strip("\n").split(SEP)
+    parsed = refs.RunRef.parse(name)
+    kind, gen = (parsed.kind, parsed.gen) if parsed is not None else (None, None)
+    trailers = T.parse(block, TSEP)
+    if kind == "rejected":
+        return [subject, trailers, kind, gen, None]
+    cost = T.read_float(trailers.get(T.COST)) if T.COST in trailers else None
+    return ["", {}, kind, gen, cost]
+
+
+def entry(raw: str) -> Entry:
+    return _entry(*_log_record(raw))
+
+
+def _entry(sha: str, subject: str, tr: dict[str, str], body: str) -> Entry:
     reverts = tr.get(T.REVERTS)
     if not reverts and subject.startswith("Revert "):
         m = _REVERT_RE.search(body)

@@ -161,6 +161,7 @@ def _run(
         task.manifest.agent.forbid_packages,
         scratch / "hooks-setup",
         task.manifest.agent.allow_rules,
+        repo.redactor.secrets,
     )
     adapter = None
     pin = pins.read(repo, sha)

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from sia_git import history as H
+from sia_git import history_cache
 from sia_git.gitrepo import open_repo
 from tests.conftest import Runner, git, run_ids
 
@@ -25,7 +26,7 @@ def test_a_cached_history_always_equals_one_read_from_git(repo: Path, sia: Runne
     [run_id] = run_ids(repo)
     fresh, cached = fresh_and_cached(repo, run_id)
     assert fresh == cached and len(fresh.branch) >= 2 and fresh.rejected
-    cache = repo / ".git" / "sia" / "cache" / f"history-{run_id}.json"
+    cache = history_cache._path(open_repo(repo), run_id)
     assert cache.is_file()
 
     # More generations: the branch is read from the cached tip on.
@@ -53,6 +54,6 @@ def test_a_cached_history_always_equals_one_read_from_git(repo: Path, sia: Runne
     assert fresh == cached and len(cached.branch) == 1
 
     # A corrupt cache file is ignored and replaced.
-    cache.write_text("{not json")
+    cache.write_text("{not marshal data")
     fresh, cached = fresh_and_cached(repo, run_id)
     assert fresh == cached

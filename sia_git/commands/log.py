@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,13 @@ from sia_git.commands.common import fmt_score, open_run
 from sia_git.runs import selection_warning
 
 
-def rows(hist: H.RunHistory) -> list[dict[str, Any]]:
-    """Rows in the order things happened: each generation, its rejected candidates, reverts."""
-    return [_row(e, hist.delta(e)) for e in hist.in_order()]
+def rows(hist: H.RunHistory, knobs: bool = True) -> list[dict[str, Any]]:
+    """Rows in the order things happened: each generation, its rejected candidates, reverts.
+    `knobs=False` leaves each row's knob settings unparsed (the table does not print them)."""
+    return [_row(e, hist.delta(e), knobs) for e in hist.in_order()]
 
 
-def _row(e: H.Entry, delta: float | None) -> dict[str, Any]:
+def _row(e: H.Entry, delta: float | None, knobs: bool = True) -> dict[str, Any]:
     status = e.status
     if e.kind == "revert":
         status = f"revert of {e.reverts[:10] if e.reverts else '?'}"
@@ -30,7 +32,7 @@ def _row(e: H.Entry, delta: float | None) -> dict[str, Any]:
         "model": None if e.trailers.get(T.MODEL) in (None, "none") else e.trailers[T.MODEL],
         "score": e.score,
         "test_score": T.read_float(e.trailers.get(T.SCORE_TEST)),
-        "knobs": T.read_knobs(e.trailers.get(T.KNOBS)),
+        "knobs": T.read_knobs(e.trailers.get(T.KNOBS)) if knobs else None,
         "delta": delta,
         "status": status,
         "cost_usd": e.cost,
@@ -41,8 +43,20 @@ def _row(e: H.Entry, delta: float | None) -> dict[str, Any]:
 
 
 def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
+    # A row per commit of a long run, all dropped at the end: the cycle collector would only
+    # scan them over and over while they are made (bench/: `log`).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        _run(repo_path, run_id, as_json)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
     repo, hist = open_run(repo_path, run_id)
-    table = rows(hist)
+    table = rows(hist, knobs=as_json)
     total = hist.total_cost_usd
     warning = selection_warning(repo, hist)
     if as_json:

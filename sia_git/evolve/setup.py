@@ -53,6 +53,7 @@ def build_context(
         task.manifest.agent.forbid_packages,
         paths.scratch / "hooks-setup",
         task.manifest.agent.allow_rules,
+        repo.redactor.secrets,
     )
     # Last: a Ray executor starts processes that only loop's `_resumable` shuts down.
     runner = executors.make(cfg.executor, env.sandbox, cfg.ray_address, echo)

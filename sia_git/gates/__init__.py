@@ -12,7 +12,7 @@ from typing import Any
 from sia_git.gates.cache import Cache, blob_sha
 from sia_git.gates.runners import RUNNERS, GateToolError, Options, Runner
 
-__all__ = ["Cache", "GateResult", "Options", "run_gates", "summary"]
+__all__ = ["Cache", "GateResult", "Options", "Scanned", "run_gates", "scan", "summary", "verdict"]
 
 
 @dataclass
@@ -50,37 +50,64 @@ def run_gates(
     files: Sequence[Path], opts: Options, cache: Cache, runners: Sequence[Runner] = RUNNERS
 ) -> list[GateResult]:
     """Every gate on every file, the gates at once; one result per gate, in a fixed order."""
+    found = scan(files, opts, cache, runners)
+    return [verdict(name, got, opts) for name, got in found.items()]
+
+
+@dataclass
+class Scanned:
+    """One gate's findings per file (by the caller's spelling of its path), which of the files
+    were answered from the cache, or the reason its tool could not run."""
+
+    findings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    cached: set[str] = field(default_factory=set)
+    error: str | None = None
+
+
+def scan(
+    files: Sequence[Path], opts: Options, cache: Cache, runners: Sequence[Runner] = RUNNERS
+) -> dict[str, Scanned]:
+    """Every gate over `files` in one tool run each (the gates at once), the cache first."""
     contents = {str(p): p.read_bytes() for p in files}
     from concurrent.futures import ThreadPoolExecutor  # only here: `check` must start fast
 
     with ThreadPoolExecutor(max_workers=len(runners)) as pool:
-        return list(pool.map(lambda r: _one(r, list(files), contents, opts, cache), runners))
+        got = list(pool.map(lambda r: _scan_one(r, list(files), contents, opts, cache), runners))
+    return {r.name: s for r, s in zip(runners, got, strict=True)}
 
 
-def _one(
+def _scan_one(
     runner: Runner, files: list[Path], contents: dict[str, bytes], opts: Options, cache: Cache
-) -> GateResult:
+) -> Scanned:
     try:
         key = runner.key(opts)
     except OSError as exc:
-        return GateResult(runner.name, False, f"{runner.name}: its rules cannot be read: {exc}")
-    found: dict[str, list[dict[str, Any]]] = {}
+        return Scanned(error=f"{runner.name}: its rules cannot be read: {exc}")
+    out = Scanned()
     todo: list[Path] = []
     for p in files:
         hit = cache.get(key, blob_sha(contents[str(p)]))
         if hit is None:
             todo.append(p)
         else:
-            found[str(p)] = hit
-    cached = len(found)
+            out.findings[str(p)] = hit
+            out.cached.add(str(p))
     if todo:
         try:
             scanned = runner.scan(todo, opts)
         except GateToolError as exc:
-            return GateResult(runner.name, False, str(exc), cached=cached)
+            return Scanned(cached=out.cached, error=str(exc))
         for p in todo:
-            found[str(p)] = scanned.get(str(p), [])
-            cache.put(key, blob_sha(contents[str(p)]), found[str(p)])
+            out.findings[str(p)] = scanned.get(str(p), [])
+            cache.put(key, blob_sha(contents[str(p)]), out.findings[str(p)])
+    return out
+
+
+def verdict(name: str, scanned: Scanned, opts: Options) -> GateResult:
+    """A gate's result from its findings, the task's allowed rules let through."""
+    if scanned.error is not None:
+        return GateResult(name, False, scanned.error, cached=len(scanned.cached))
+    found = scanned.findings
     findings = [{"path": path, **f} for path in sorted(found) for f in found[path]]
     report = "\n".join(
         f"{f['path']}:{f['line']}: {f['rule']} {f['message']}"
@@ -89,7 +116,7 @@ def _one(
     )
     failing = [f for f in findings if f["rule"] not in opts.allow_rules]
     allowed = sorted({f["rule"] for f in findings if f["rule"] in opts.allow_rules})
-    return GateResult(runner.name, not failing, report, findings, cached, allowed)
+    return GateResult(name, not failing, report, findings, len(scanned.cached), allowed)
 
 
 def summary(results: Sequence[GateResult]) -> str:

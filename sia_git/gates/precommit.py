@@ -1,22 +1,25 @@
-"""Candidates pass the gates through the pre-commit framework, as a person's commit would: the
-repository's own `.pre-commit-config.yaml` (from the run's base commit) plus sia-git's hook, run
-with `pre-commit run --files` in a scratch repository holding the candidate. `sia-git hooks
-install` puts the same hook into a repository's config for people's commits."""
+"""The gates a candidate passes: sia-git's own (ruff, bandit, semgrep, secrets), run in this
+process for many candidates at once, and the repository's own `.pre-commit-config.yaml` hooks
+(from the run's base commit) through pre-commit, in a scratch repository holding the candidate.
+`sia-git hooks install` puts sia-git's gates into a repository's config as a pre-commit hook
+for people's commits: the same gates, the same findings."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sia_git import childenv, faults
 from sia_git.errors import SiaError
-from sia_git.gates import GateResult
+from sia_git.gates import Cache, GateResult, Options
+from sia_git.gates.batch import GateBatcher
 
 CONFIG = ".pre-commit-config.yaml"
 HOOK_ID = "sia-git-gates"
@@ -96,12 +99,13 @@ def _scratch_repo(folder: Path) -> None:
 
 @dataclass(frozen=True)
 class CandidateGates:
-    """The gates every candidate of a run passes."""
+    """The gates every candidate of a run passes: sia-git's built-in gates in this process,
+    batched across candidates (batch.py: one tool run per gate for candidates gated together),
+    and the repository's own hooks, when it has any, through pre-commit. Findings are those
+    `sia-git check` gives through pre-commit for a person's commit (tests/test_gate_batch.py)."""
 
-    config: str  # the merged pre-commit config (the user's hooks and sia-git's)
-    cache_dir: Path
-    forbid: tuple[str, ...]
-    allow: tuple[str, ...] = ()  # the task's gate policy (rule ids)
+    user_config: str | None  # the repository's .pre-commit-config.yaml, as of the run's base
+    batcher: GateBatcher
 
     @classmethod
     def for_run(
@@ -111,15 +115,16 @@ class CandidateGates:
         forbid: list[str],
         scratch: Path,
         allow: list[str] | None = None,
+        secrets: Sequence[str] = (),
     ) -> CandidateGates:
-        """Build and check the config once, before any candidate: a user hook pre-commit
-        cannot install (a remote repo, offline) is a setup error, not a failed candidate."""
+        """Check the tools and the user's hooks once, before any candidate: a user hook
+        pre-commit cannot install (a remote repo, offline) is a setup error, not a failed
+        candidate. `secrets`: values no candidate's code may hold (the run's keys)."""
         _preflight()
-        entry = f"{sys.executable} -m sia_git check"
-        gates = cls(merged_config(user_config, entry), cache_dir, tuple(forbid), tuple(allow or []))
         if user_config:
+            merged_config(user_config, "sia-git check")  # a broken config is named here
             _scratch_repo(scratch)
-            (scratch / CONFIG).write_text(gates.config, encoding="utf-8")
+            (scratch / CONFIG).write_text(user_config, encoding="utf-8")
             done = _pre_commit(["install-hooks", "--config", CONFIG], scratch, {})
             if done.returncode != 0:
                 last = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["?"]
@@ -127,42 +132,50 @@ class CandidateGates:
                     f"pre-commit cannot set up the hooks in this repository's {CONFIG} "
                     f"(it must run offline: use `repo: local` hooks): {last[0][:200]}"
                 )
-        return gates
+        opts = Options(tuple(forbid), tuple(allow or []), tuple(secrets))
+        return cls(user_config or None, GateBatcher(opts, Cache(cache_dir)))
 
     def check(self, files: dict[str, bytes], scratch: Path) -> list[GateResult]:
-        """Run pre-commit on the candidate's files; sia-git's hook reports per gate in JSON,
-        the user's hooks by pre-commit's pass/fail lines."""
+        """The candidate's files, as `sia-agent/agent/<path>`, through the built-in gates (its
+        Python files, as the hook's `types: [python]` picks them) and the user's hooks."""
         repo = scratch / "gate-repo"
-        _scratch_repo(repo)
-        paths = []
         for rel, content in sorted(files.items()):
             target = repo / "sia-agent" / "agent" / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
-            paths.append(f"sia-agent/agent/{rel}")
-        (repo / CONFIG).write_text(self.config, encoding="utf-8")
         faults.point("gating")
-        report = scratch / "gates.json"
-        env = {
-            "SIA_GATE_REPORT": str(report),
-            "SIA_GATE_CACHE": str(self.cache_dir),
-            "SIA_GATE_FORBID": ",".join(self.forbid),
-            "SIA_GATE_ALLOW": ",".join(self.allow),
-        }
+        shown = {f"sia-agent/agent/{rel}": repo / "sia-agent" / "agent" / rel for rel in files}
+        python = {k: p for k, p in sorted(shown.items()) if _is_python(p)}
+        theirs: list[GateResult] = []
+        hooks = None
+        if self.user_config:
+            hooks = threading.Thread(target=lambda: theirs.extend(self._user_hooks(repo, shown)))
+            hooks.start()
+        ours = self.batcher.check(python) if python else []
+        if hooks is not None:
+            hooks.join()
+        return ours + theirs
+
+    def _user_hooks(self, repo: Path, shown: dict[str, Path]) -> list[GateResult]:
+        assert self.user_config is not None
+        _scratch_repo(repo)
+        (repo / CONFIG).write_text(self.user_config, encoding="utf-8")
         try:
-            done = _pre_commit(["run", "--config", CONFIG, "--files", *paths], repo, env)
+            done = _pre_commit(["run", "--config", CONFIG, "--files", *sorted(shown)], repo, {})
         except subprocess.TimeoutExpired:
             return [GateResult("pre-commit", False, f"pre-commit timed out after {TIMEOUT_S}s")]
-        ours = (
-            [GateResult.from_json(g) for g in json.loads(report.read_text())]
-            if report.is_file()
-            else []
-        )
         theirs = _user_hook_results(done.stdout)
-        if not ours and done.returncode != 0 and not theirs:
+        if done.returncode != 0 and not theirs:
             tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
             return [GateResult("pre-commit", False, "pre-commit failed: " + " | ".join(tail))]
-        return ours + theirs
+        return theirs
+
+
+def _is_python(path: Path) -> bool:
+    """What pre-commit's `types: [python]` selects (by name, else by a python shebang)."""
+    from identify import identify
+
+    return "python" in identify.tags_from_path(str(path))
 
 
 def _preflight() -> None:

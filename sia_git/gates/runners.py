@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,40 +147,26 @@ class Bandit:
         return f"bandit-{_version('bandit')}-{_digest(config)}"
 
     def scan(self, paths: Sequence[Path], opts: Options) -> Findings:
+        # In this process (bandit's own API, as its CLI drives it): a bandit process per scan
+        # cost more than the scan itself. One scan at a time: its manager is not thread-safe.
+        from sia_git.gates.bandit_api import scan_files
+
         config = bundled("hooks") / "bandit.yaml"
-        out = _run(
-            [
-                sys.executable,
-                "-m",
-                "bandit",
-                "-q",
-                "-f",
-                "json",
-                "-c",
-                str(config),
-                "--severity-level",
-                "medium",
-                "--confidence-level",
-                "medium",
-                *map(str, paths),
-            ],
-            (0, 1),
-            "bandit",
-        )
-        data = json.loads(out or "{}")
+        with _BANDIT_LOCK:
+            try:
+                issues, skipped = scan_files(config, [str(p) for p in paths])
+            except Exception as exc:  # the tool's own failure fails the gate, with its reason
+                raise GateToolError(f"bandit could not run: {exc}") from None
         names = _Names(paths)
-        for r in data.get("results", []):
-            names.add(
-                r["filename"],
-                {
-                    "line": r["line_number"],
-                    "rule": r["test_id"],
-                    "message": f"{r['issue_text']} ({r['issue_severity'].lower()} severity)",
-                },
-            )
-        for e in data.get("errors", []):
-            names.add(e["filename"], {"line": 0, "rule": "error", "message": e["reason"]})
+        for fname, line, rule, text, severity in issues:
+            message = f"{text} ({severity} severity)"
+            names.add(fname, {"line": line, "rule": rule, "message": message})
+        for fname, reason in skipped:
+            names.add(fname, {"line": 0, "rule": "error", "message": reason})
         return names.found
+
+
+_BANDIT_LOCK = threading.Lock()
 
 
 class Semgrep:

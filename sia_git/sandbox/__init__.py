@@ -7,11 +7,29 @@ more). What every backend guarantees is in docs/DESIGN.md, "The sandbox".
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sia_git.sandbox import backends
-from sia_git.sandbox.procs import Limits
-from sia_git.sandbox.spec import RunResult, RunSpec
+
+if TYPE_CHECKING:
+    from sia_git.sandbox.procs import Limits
+    from sia_git.sandbox.spec import RunResult, RunSpec
 
 __all__ = ["Limits", "RunResult", "RunSpec", "Sandbox", "choose_backend"]
+
+
+def __getattr__(name: str) -> Any:
+    """The run types, imported when first named: the CLI reads the backend registry for its
+    help on every command, and read-only commands never run an agent."""
+    if name == "Limits":
+        from sia_git.sandbox.procs import Limits
+
+        return Limits
+    if name in ("RunResult", "RunSpec"):
+        from sia_git.sandbox import spec
+
+        return getattr(spec, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def choose_backend(requested: str) -> tuple[str, str | None]:
