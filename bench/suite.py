@@ -6,6 +6,7 @@ its numbers mean nothing.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -76,13 +77,15 @@ def throughput(quick: bool) -> list[Row]:
     from sia_git.task import resolve
 
     task = resolve("word-sentiment", None)
-    n, rounds = (2, 1) if quick else (4, 3)
+    n, rounds = (2, 1) if quick else (16, 3)  # 16: steady state, not the first and last
     files = {ENTRY: task.reference_agent.read_bytes()}
     a = task.manifest.agent
     sandbox = Sandbox(choose_backend("bwrap")[0], a.packages, a.forbid_packages)
     limits = Limits(timeout_s=a.timeout_s, memory_mb=a.memory_mb)
     with tempfile.TemporaryDirectory() as tmp:
         dataset = stage_dataset(task, Path(tmp) / "dataset")
+
+        busy: dict[int, list[float]] = {1: [], 2: []}
 
         def rate(workers: int) -> float:
             slots = threading.Semaphore(workers)
@@ -93,7 +96,9 @@ def throughput(quick: bool) -> list[Row]:
                 out = try_candidate(env, Attempt(i, files, scratch / f"c{i}", i))
                 assert out.ok, out.reason
 
+            cpu = _busy_seconds()
             seconds = timed(lambda: list(ThreadPoolExecutor(n).map(one, range(n))))()
+            busy[workers].append((_busy_seconds() - cpu) / seconds)
             shutil.rmtree(scratch, ignore_errors=True)
             return n / seconds
 
@@ -106,10 +111,20 @@ def throughput(quick: bool) -> list[Row]:
             "1 worker",
             median(got["1"]),
             "candidates/s",
-            "ratio > 1 on 2 cores",
+            ">= 1.85",
             rounds,
+            f"cores busy: {median(busy[1]):.2f} with 1 worker, {median(busy[2]):.2f} with 2 "
+            f"(of {os.cpu_count()}): one worker's agents and the evaluator already overlap",
         )
     ]
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far (/proc/stat): the agents run in their
+    own namespaces, where this process's own accounting does not reach them all."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def log_speed(quick: bool) -> list[Row]:

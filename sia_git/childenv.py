@@ -4,7 +4,7 @@ need; the one that needs one (a push to a forge) is handed it explicitly by its 
 
 Git is also told to run no hooks (`core.hooksPath=/dev/null`) and no fsmonitor command, through
 the environment (GIT_CONFIG_COUNT), so it holds for every git process a child starts too
-(pre-commit's, GitPython's)."""
+(pre-commit's, and any a hook starts)."""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ class EvolveConfig(BaseModel):
     task_dir: Path | None = None
     agent: Path | None = None
     max_gen: int = Field(default=8, ge=1, le=100_000)
-    candidates: int = Field(default=2, ge=1, le=64)
-    workers: int = Field(default=2, ge=1, le=64)
+    candidates: int = Field(default=2, ge=1, le=1024)  # many machines: bench/scaling.py
+    workers: int = Field(default=2, ge=1, le=1024)
     sandbox: str = "bwrap"  # a name in sandbox.backends.BACKENDS
     seed: int = 0
     confirm_runs: int = Field(default=1, ge=0, le=10)

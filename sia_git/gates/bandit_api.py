@@ -33,9 +33,9 @@ def scan_files(
 ) -> tuple[list[tuple[str, int, str, str, str]], list[tuple[str, str]]]:
     """(file, line, test id, text, severity) of each finding of medium severity and confidence
     and up, and (file, reason) of each file bandit could not read."""
+    conf, profile = _setup(config)  # first: it imports bandit with its notice silenced
     from bandit.core import manager
 
-    conf, profile = _setup(config)
     mgr = manager.BanditManager(conf, "file", quiet=True, profile=profile)
     mgr.discover_files(paths)
     mgr.run_tests()

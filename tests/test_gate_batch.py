@@ -1,0 +1,220 @@
+"""Candidates are gated in sia-git's own process, many at once (sia_git/gates/batch.py): the
+findings must be exactly those of the way candidates were gated before, and a person's commit
+still is: pre-commit running sia-git's hook (`sia-git check`) on the files. Every gate sample
+(tests/gate_samples: a flagged and a clean file per rule) and every hostile agent
+(tests/hostile) is compared, each as a candidate of its own, all gated concurrently."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from sia_git.gates import Cache, GateResult, Options
+from sia_git.gates.batch import GateBatcher
+from sia_git.gates.precommit import CONFIG, CandidateGates, _pre_commit, merged_config
+from sia_git.gates.runners import Bandit, Findings, GateToolError
+from sia_git.resources import bundled
+from tests.conftest import make_repo
+
+TESTS = Path(__file__).parent
+SAMPLES = sorted(TESTS.glob("gate_samples/*/*.py")) + sorted(
+    p for p in (TESTS / "hostile").glob("*.py") if not p.name.startswith("_")
+)
+FORBID = ["palmerpenguins"]
+
+
+def _name(sample: Path) -> str:
+    """Where the sample sits in a candidate: sia-agent/agent/<folder>/<file>."""
+    return f"{sample.parent.name}/{sample.name}"
+
+
+def _by_file(results: list[GateResult]) -> dict[str, dict[str, list]]:
+    """gate -> path -> [(line, rule, message)], from gate results."""
+    out: dict[str, dict[str, list]] = {}
+    for r in results:
+        for f in r.findings:
+            out.setdefault(r.name, {}).setdefault(f["path"], []).append(
+                (f["line"], f["rule"], f["message"])
+            )
+    return out
+
+
+def _through_pre_commit(tmp: Path) -> tuple[dict[str, dict[str, list]], dict[str, bool]]:
+    """One `pre-commit run` of sia-git's hook over every sample, as a person's commit runs it
+    (and as every candidate was gated before): findings per gate and file."""
+    repo = make_repo(tmp / "person")
+    for sample in SAMPLES:
+        target = repo / "sia-agent" / "agent" / _name(sample)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(sample.read_bytes())
+    (repo / CONFIG).write_text(merged_config(None, f"{sys.executable} -m sia_git check"))
+    report = tmp / "report.json"
+    env = {
+        "SIA_GATE_REPORT": str(report),
+        "SIA_GATE_CACHE": str(tmp / "cache-before"),
+        "SIA_GATE_FORBID": ",".join(FORBID),
+    }
+    paths = [f"sia-agent/agent/{_name(s)}" for s in SAMPLES]
+    done = _pre_commit(["run", "--config", CONFIG, "--files", *paths], repo, env)
+    assert report.is_file(), done.stdout + done.stderr
+    results = [GateResult.from_json(g) for g in json.loads(report.read_text())]
+    found = _by_file(results)
+    failing = {p: any(p in found.get(r.name, {}) and not r.passed for r in results) for p in paths}
+    return found, failing
+
+
+def test_batched_gates_find_exactly_what_pre_commit_finds(tmp_path: Path) -> None:
+    before, _ = _through_pre_commit(tmp_path)
+    gates = CandidateGates.for_run(None, tmp_path / "cache-after", FORBID, tmp_path / "setup")
+
+    def gate(i: int) -> list[GateResult]:
+        sample = SAMPLES[i]
+        return gates.check({_name(sample): sample.read_bytes()}, tmp_path / f"c{i}")
+
+    with ThreadPoolExecutor(len(SAMPLES)) as pool:
+        per_candidate = list(pool.map(gate, range(len(SAMPLES))))
+    after: dict[str, dict[str, list]] = {}
+    for results in per_candidate:
+        assert [r.name for r in results] == ["ruff", "bandit", "semgrep", "secrets"]
+        for gate_name, files in _by_file(results).items():
+            for path, findings in files.items():
+                assert path not in after.get(gate_name, {}), "a finding in two candidates"
+                after.setdefault(gate_name, {})[path] = findings
+    assert after == before
+    assert set(before) == {"ruff", "bandit", "semgrep", "secrets"}  # each gate found something
+    assert sum(len(files) for files in before.values()) > len(SAMPLES) / 2
+    # Every rule's flagged sample fails, every clean one passes, candidate by candidate.
+    for sample, results in zip(SAMPLES, per_candidate, strict=True):
+        if sample.parent.name != "hostile":
+            assert all(r.passed for r in results) == (sample.stem == "pass"), sample
+    # Fewer tool runs than candidates: they were scanned together.
+    assert gates.batcher.scans < len(SAMPLES)
+
+
+def _bandit_command_line(paths: Sequence[Path]) -> Findings:
+    """What the bandit gate reported when it ran bandit's command line (before this change)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bandit",
+            "-q",
+            "-f",
+            "json",
+            "-c",
+            str(bundled("hooks") / "bandit.yaml"),
+            "--severity-level",
+            "medium",
+            "--confidence-level",
+            "medium",
+            *map(str, paths),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
+    data = json.loads(done.stdout)
+    found: Findings = {str(p): [] for p in paths}
+    for r in data["results"]:
+        found[r["filename"]].append(
+            {
+                "line": r["line_number"],
+                "rule": r["test_id"],
+                "message": f"{r['issue_text']} ({r['issue_severity'].lower()} severity)",
+            }
+        )
+    for e in data["errors"]:
+        found[e["filename"]].append({"line": 0, "rule": "error", "message": e["reason"]})
+    return found
+
+
+def test_bandit_in_process_reports_what_its_command_line_reports() -> None:
+    found = Bandit().scan(SAMPLES, Options())
+    assert found == _bandit_command_line(SAMPLES)
+    assert any(f["rule"] == "B301" for fs in found.values() for f in fs)  # not vacuous
+
+
+class _Flaky:
+    """A gate whose tool cannot run when one particular file is in its scan."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.runs: list[int] = []
+
+    def key(self, opts: Options) -> str:
+        return "flaky"
+
+    def scan(self, paths: Sequence[Path], opts: Options) -> Findings:
+        self.runs.append(len(paths))
+        if any(b"BREAKS THE TOOL" in p.read_bytes() for p in paths):
+            raise GateToolError("flaky: the tool crashed")
+        return {str(p): [{"line": 1, "rule": "X1", "message": "seen"}] for p in paths}
+
+
+def test_a_file_that_stops_a_tool_fails_only_its_own_candidate(tmp_path: Path) -> None:
+    flaky = _Flaky()
+    batcher = GateBatcher(Options(), Cache(None), [flaky], gather_s=0.2)
+    files = {}
+    for i in range(4):
+        path = tmp_path / f"c{i}.py"
+        path.write_text("# BREAKS THE TOOL\n" if i == 2 else f"x = {i}\n")
+        files[i] = {f"sia-agent/agent/c{i}.py": path}
+    barrier = threading.Barrier(4)
+
+    def gate(i: int) -> GateResult:
+        barrier.wait()
+        [result] = batcher.check(files[i])
+        return result
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(gate, range(4)))
+    assert [r.passed for r in results] == [False, False, False, False]  # X1 fails the others
+    assert results[2].report == "flaky: the tool crashed"
+    for i in (0, 1, 3):
+        assert results[i].report == f"sia-agent/agent/c{i}.py:1: X1 seen"
+    assert flaky.runs[0] == 4  # one run for all four, then each alone
+
+
+@pytest.mark.parametrize("user_hooks", [False, True])
+def test_candidates_gated_together_get_what_each_gets_alone(
+    tmp_path: Path, user_hooks: bool
+) -> None:
+    config = None
+    if user_hooks:
+        config = (
+            "repos:\n- repo: local\n  hooks:\n  - id: no-todo\n    name: no TODO markers\n"
+            "    entry: '(?i)todo'\n    language: pygrep\n    types: [python]\n"
+        )
+    together = CandidateGates.for_run(config, tmp_path / "cache1", FORBID, tmp_path / "s1")
+    alone = CandidateGates.for_run(config, tmp_path / "cache2", FORBID, tmp_path / "s2")
+    agents = [b"x = 1\n", b"import subprocess  # TODO\n", b"import pickle\npickle.loads(b'')\n"]
+
+    def gate(i: int) -> list[GateResult]:
+        return together.check({"target_agent.py": agents[i]}, tmp_path / f"t{i}")
+
+    with ThreadPoolExecutor(3) as pool:
+        batched = list(pool.map(gate, range(3)))
+    singles = [
+        alone.check({"target_agent.py": a}, tmp_path / f"a{i}") for i, a in enumerate(agents)
+    ]
+    assert [[r.to_json() for r in b] for b in batched] == [
+        [r.to_json() for r in s] for s in singles
+    ]
+    assert [all(r.passed for r in b) for b in batched] == [True, False, False]
+    names = [r.name for r in batched[1]]
+    assert names == ["ruff", "bandit", "semgrep", "secrets"] + (
+        ["hook:no-TODO-markers"] if user_hooks else []
+    )
+    # Non-Python files are not the built-in gates' (pre-commit's `types: [python]`).
+    notes = together.check(
+        {"notes.txt": b"eval(input())\n", "target_agent.py": b"x = 1\n"}, tmp_path / "n"
+    )
+    assert all(r.passed for r in notes)
+    assert all("notes.txt" not in r.report for r in notes)
