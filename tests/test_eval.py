@@ -106,3 +106,37 @@ def test_eval_takes_a_generation_number_as_show_and_revert_do(
     assert json.loads(done.stdout)["commit"] == gen2[0]
     missing = sia("eval", "99", cwd=repo)
     assert missing.returncode == 2 and "has no generation 99" in missing.stderr
+
+
+def test_a_report_is_printed_again_only_while_nothing_it_depends_on_changed(
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
+    """The report memo (sia_git/eval_memo.py): a second `eval` prints the stored report; an
+    edited task file, other options or a new commit make a new one."""
+    import shutil
+
+    task = tmp_path / "task"
+    shutil.copytree(Path(__file__).parents[1] / "tasks" / "penguins", task)
+    args = ["--task-dir", str(task), "--max-gen", "2", "--confirm-runs", "0"]
+    assert sia("evolve", *args, cwd=repo).returncode == 0
+    memos = repo / ".git" / "sia" / "eval-cache" / "reports"
+
+    def evaluate(*extra: str) -> dict:
+        done = sia("eval", "--json", *extra, cwd=repo)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    first = evaluate()
+    assert len(list(memos.glob("*.json"))) == 1
+    again = evaluate()
+    assert again["cached"] and again["splits"] == first["splits"]
+    assert len(list(memos.glob("*.json"))) == 1  # the same report, printed again
+    evaluate("--tolerance", "0.5")
+    assert len(list(memos.glob("*.json"))) == 2  # other options: another report
+    answers = task / "private" / "dev.csv"
+    flipped = answers.read_text().replace(",male\n", ",female\n", 1)
+    assert flipped != answers.read_text()
+    answers.write_text(flipped)
+    changed = evaluate()
+    assert len(list(memos.glob("*.json"))) == 3  # an edited answer key: computed again
+    assert changed["commit"] == first["commit"]

@@ -65,6 +65,12 @@ def test_a_read_only_command_imports_no_model_plotting_or_ml_library(
     assert found & HEAVY == set()
 
 
+def test_an_eval_answered_from_its_cache_loads_no_task_or_settings(run_repo: Path) -> None:
+    """A cache hit prints the stored report: no task models, no pydantic, no evaluator."""
+    found = imported(run_repo, "eval --json")
+    assert {"pydantic", "yaml", "optuna"} & found == set()
+
+
 def test_the_listing_would_show_a_heavy_import(run_repo: Path) -> None:
     """The check above can fail: `report` draws with matplotlib, and the listing shows it."""
     found = imported(run_repo, "report --out .git/report.html")

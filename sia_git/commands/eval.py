@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from sia_git import eval_memo, refs
 from sia_git import history as H
-from sia_git import refs
 from sia_git import trailers as T
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo, open_repo
-from sia_git.rescore import Rescored, rescore
+
+if TYPE_CHECKING:
+    from sia_git.rescore import Rescored
 
 NOTES = refs.EVAL_NOTES
 COMMENT_MARKER = "<!-- sia-git eval -->"  # finds the comment to update on the next push
@@ -37,13 +39,15 @@ def run(repo_path: Path, rev: str | None, opts: Options) -> int:
     rev = rev or _newest_tip(repo)
     if rev.isdigit() and len(rev) < 7:  # a generation of the newest run, as show and revert take
         rev = _generation(repo, int(rev))
-    say = _say(opts.fmt)
-    now = rescore(repo, rev, say, task_dir=opts.task_dir)
-    if not now.outcome.ok:
-        raise SiaError(f"{rev}: the agent {now.outcome.status}: {now.outcome.reason}")
-    base = _baseline(repo, now, opts.baseline, say, opts)
-    report = _report(now, base, opts)
-    repo.add_note(now.sha, json.dumps(report, indent=1, sort_keys=True), NOTES)
+    memo = _memo_key(repo, rev, opts)
+    report = eval_memo.load(repo, memo) if memo else None
+    if report is not None:
+        report["cached"] = True  # both scores were answered from the evaluation cache before
+    else:
+        report = _rescored_report(repo, rev, opts)
+        if memo:
+            eval_memo.store(repo, memo, report)
+    repo.add_note(report["commit"], json.dumps(report, indent=1, sort_keys=True), NOTES)
     click.echo(
         {
             "json": lambda: json.dumps(report, indent=1),
@@ -61,6 +65,37 @@ def run(repo_path: Path, rev: str | None, opts: Options) -> int:
         click.echo(f"sia-git: regression: {report['verdict']}", err=True)
         return 1
     return 0
+
+
+def _rescored_report(repo: Repo, rev: str, opts: Options) -> dict[str, Any]:
+    """Run (or read from the evaluation cache) the agent at `rev` and its baseline."""
+    from sia_git.rescore import rescore  # here: the task, settings and evaluator it imports
+
+    say = _say(opts.fmt)
+    now = rescore(repo, rev, say, task_dir=opts.task_dir)
+    if not now.outcome.ok:
+        raise SiaError(f"{rev}: the agent {now.outcome.status}: {now.outcome.reason}")
+    base = _baseline(repo, now, opts.baseline, say, opts)
+    return _report(now, base, opts)
+
+
+def _memo_key(repo: Repo, rev: str, opts: Options) -> str | None:
+    """The report memo's key for `rev` and its baseline (the named one, or the parent when
+    it is a generation of the run), or None when either cannot be resolved here: then the
+    slow path runs, and says what is wrong."""
+    sha = repo.rev_parse(rev)
+    if sha is None:
+        return None
+    if opts.baseline is not None:
+        base = repo.rev_parse(opts.baseline)
+        if base is None:
+            return None
+    else:
+        parent = repo.rev_parse(f"{sha}^")
+        has_agent = parent is not None and repo.read_file(parent, "sia-agent/run.toml") is not None
+        base = parent if has_agent else None
+    shas = [sha] + ([base] if base else [])
+    return eval_memo.key(repo, shas, opts.task_dir, opts.split, opts.tolerance)
 
 
 def _generation(repo: Repo, gen: int) -> str:
@@ -94,6 +129,8 @@ def _baseline(
         if parent is None or repo.read_file(parent, "sia-agent/run.toml") is None:
             return None
         rev = parent
+    from sia_git.rescore import rescore
+
     base = rescore(repo, rev, say, generation=False, task_dir=opts.task_dir)
     if not base.outcome.ok:
         raise SiaError(f"baseline {rev}: the agent {base.outcome.status}: {base.outcome.reason}")
