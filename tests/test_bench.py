@@ -58,6 +58,28 @@ def test_the_whole_suite_runs_and_prints_one_table_of_ratios() -> None:
         "`sia-git eval`",
         "LoRA step",
         "offline proposer",
+        "start-up",
     ):
         assert want in names, want
     assert "skipped" not in names, "CI installs the weights extra: the LoRA row must run"
+
+
+def test_the_scaling_bench_probes_every_phase_of_the_driver_on_both_executors() -> None:
+    """bench/scaling.py --quick: the no-op agent evolves on the local executor and on Ray, and
+    the table holds each phase's time, the serial fraction and the Amdahl prediction."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scaling.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout
+    rows = [line for line in done.stdout.splitlines() if line.startswith(("| local", "| ray"))]
+    assert len(rows) == 2
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        phases = [float(c.removesuffix(" ms")) for c in cells[2:6]]
+        assert all(p > 0 for p in phases), row  # proposing, gating, scoring, committing
+    assert "| 8 workers | 64 workers | 512 workers |" in done.stdout
+    assert "Largest phase of the driver's time" in done.stdout
