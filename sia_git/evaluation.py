@@ -85,10 +85,16 @@ def evaluate(task: Task, work: Path, scratch: Path) -> Evaluation:
     if plan.mode == "hashed":
         ev.splits = _hashed(task, plan, outputs, scratch, ev.logs)
     elif plan.mode == "declared":
-        for split in plan.splits:
-            ev.splits[split] = _score(
-                task, split, split, outputs, scratch, split in plan.sealed, ev.logs
-            )
+        # Each split in its own evaluator process, all at once: a candidate's score is on the
+        # loop's critical path, and the runs share nothing but the read-only outputs.
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(split: str) -> SplitScore:
+            return _score(task, split, split, outputs, scratch, split in plan.sealed, ev.logs)
+
+        with ThreadPoolExecutor(max_workers=len(plan.splits)) as pool:
+            scores = list(pool.map(one, plan.splits))
+        ev.splits = dict(zip(plan.splits, scores, strict=True))
     else:  # select-on-test, legacy: the task's one answer set, under the plan's name
         ev.splits[plan.select] = _score(
             task, plan.select, task.manifest.splits.select, outputs, scratch, True, ev.logs

@@ -177,16 +177,31 @@ class Repo(Worktrees):
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if base:
                 self.git("read-tree", base, env=env)
-            lines = []
-            for path, content in sorted(files.items()):
-                if content is None:
-                    self.git("update-index", "--force-remove", "--", path, env=env)
-                    continue
-                blob = Path(tmp) / "blob"
-                blob.write_bytes(self.redactor.bytes(content))
-                sha = self.git("hash-object", "-w", str(blob)).strip()
-                lines.append(f"100644 {sha}\t{path}")
-            if lines:
+            gone = [path for path, content in sorted(files.items()) if content is None]
+            if gone:
+                self.git(
+                    "update-index",
+                    "--force-remove",
+                    "--stdin",
+                    input="\n".join(gone) + "\n",
+                    env=env,
+                )
+            live = [
+                (path, content) for path, content in sorted(files.items()) if content is not None
+            ]
+            if live:
+                # One hash-object for every blob (a process per blob was most of a generation's
+                # commit time: an attempt record holds dozens of traces).
+                blobs = []
+                for i, (_, content) in enumerate(live):
+                    blob = Path(tmp) / f"blob-{i}"
+                    blob.write_bytes(self.redactor.bytes(content))
+                    blobs.append(str(blob))
+                shas = self.git("hash-object", "-w", "--stdin-paths", input="\n".join(blobs) + "\n")
+                lines = [
+                    f"100644 {sha}\t{path}"
+                    for (path, _), sha in zip(live, shas.split(), strict=True)
+                ]
                 self.git(
                     "update-index", "--add", "--index-info", input="\n".join(lines) + "\n", env=env
                 )
