@@ -14,11 +14,10 @@ import json
 import math
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sia_git import answers, tmpfiles
+from sia_git import answers, evalserver, tmpfiles
 from sia_git.splits import CORRECT, SplitPlan
 from sia_git.task import Task
 
@@ -245,7 +244,7 @@ def _narrowed_task(task: Task, plan: SplitPlan, side: str, dest: Path) -> Path:
     return dest
 
 
-def _run(task: Task, argv: list[str], cwd: Path, sealed: bool) -> subprocess.CompletedProcess:
+def _run(task: Task, argv: list[str], cwd: Path, sealed: bool) -> evalserver.Finished:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -256,17 +255,11 @@ def _run(task: Task, argv: list[str], cwd: Path, sealed: bool) -> subprocess.Com
     }
     timeout = task.manifest.evaluator.timeout_s
     try:
-        done = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
+        done = evalserver.POOL.run(argv, cwd, env, timeout)
+    except evalserver.TimedOut:
         raise EvaluatorFailed(f"evaluator {task.evaluator} timed out after {timeout:g}s") from None
+    except OSError as exc:
+        raise EvaluatorFailed(f"evaluator {task.evaluator} could not run: {exc}") from None
     if done.returncode != 0:
         if sealed:  # its output may name sealed test items
             raise EvaluatorFailed(
