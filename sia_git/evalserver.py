@@ -113,6 +113,9 @@ class _Server:
             stderr=subprocess.DEVNULL,
             env=env,
             cwd=env.get("HOME") or None,
+            # Unbuffered: `_reply` waits on the pipe itself, so no reply may sit read ahead in
+            # a buffer (a run's two replies often arrive together).
+            bufsize=0,
         )
 
     def alive(self) -> bool:

@@ -104,3 +104,27 @@ def test_runs_at_once_each_get_their_own_output(tmp_path: Path) -> None:
         pool.close()
     assert [g.stdout for g in got] == [f"{i}\n" for i in range(6)]
     assert all(g.returncode == 0 for g in got)
+
+
+def test_a_reply_that_arrived_with_the_one_before_is_not_waited_for(tmp_path: Path) -> None:
+    """A run's two replies (its pid, then its status) can reach the pipe together when the
+    driver is busy; reading the first must not swallow the second into a buffer that the
+    wait on the pipe cannot see (a scaling bench of 128 candidates hung on it)."""
+    import json
+
+    from sia_git.evalserver import _Server
+
+    quick = tmp_path / "quick.py"
+    quick.write_text("pass\n")
+    server = _Server(env(tmp_path))
+    try:
+        assert server.proc.stdin is not None
+        request = {"argv": [str(quick)], "cwd": str(tmp_path)}
+        request |= {"stdout": str(tmp_path / "o"), "stderr": str(tmp_path / "e")}
+        server.proc.stdin.write((json.dumps(request) + "\n").encode())
+        server.proc.stdin.flush()
+        time.sleep(1.0)  # both replies are in the pipe by now
+        assert "pid" in server._reply(None)
+        assert server._reply(time.monotonic() + 5) == {"status": 0}
+    finally:
+        server.close()
