@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -29,20 +30,6 @@ branch = refs.branch
 ref = refs.run_ref
 
 
-class _once:
-    """functools.cached_property without its per-read lock (Python 3.11 takes one): a long
-    run's `log` reads these tens of thousands of times, in one thread."""
-
-    def __init__(self, fn: Any) -> None:
-        self.fn, self.name = fn, fn.__name__
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        if obj is None:
-            return self
-        value = obj.__dict__[self.name] = self.fn(obj)  # later reads find it there
-        return value
-
-
 @dataclass
 class Entry:
     sha: str
@@ -53,18 +40,18 @@ class Entry:
     reverts: str | None = None
     ref: str | None = None
 
-    @_once  # read tens of thousands of times on a long run
-    def gen(self) -> int | None:
-        v = self.trailers.get(T.GENERATION)
-        return int(v) if v and v.isdigit() else None
+    # Read tens of thousands of times on a long run: set once, as plain attributes (a
+    # property or cached_property costs a Python call per read).
+    gen: int | None = field(init=False, repr=False, compare=False)
+    score: float | None = field(init=False, repr=False, compare=False)
+    cost: float = field(init=False, repr=False, compare=False)
 
-    @_once
-    def score(self) -> float | None:
-        return T.read_float(self.trailers.get(T.SCORE))
-
-    @_once
-    def cost(self) -> float:
-        return T.read_float(self.trailers.get(T.COST)) or 0.0
+    def __post_init__(self) -> None:
+        t = self.trailers
+        v = t.get(T.GENERATION)
+        self.gen = int(v) if v and v.isdigit() else None
+        self.score = T.read_float(t.get(T.SCORE))
+        self.cost = T.read_float(t.get(T.COST)) or 0.0
 
     @property
     def adapter(self) -> str | None:
@@ -241,7 +228,12 @@ def _log_record(raw: str) -> list[Any]:
     """A line of LOG_FMT as the history cache keeps it: [sha, subject, trailers, body], the
     body only where it is read (a revert's, for the commit it reverts)."""
     sha, subject, block, body = raw.split(SEP, 3)
-    return [sha, subject, T.parse(block, TSEP), body if subject.startswith("Revert ") else ""]
+    return [
+        sha,
+        subject,
+        _shared(T.parse(block, TSEP)),
+        body if subject.startswith("Revert ") else "",
+    ]
 
 
 def _ref_record(line: str) -> list[Any]:
@@ -252,11 +244,18 @@ def _ref_record(line: str) -> list[Any]:
     name, _sha, subject, block = line.strip("\n").split(SEP)
     parsed = refs.RunRef.parse(name)
     kind, gen = (parsed.kind, parsed.gen) if parsed is not None else (None, None)
-    trailers = T.parse(block, TSEP)
+    trailers = _shared(T.parse(block, TSEP))
     if kind == "rejected":
         return [subject, trailers, kind, gen, None]
     cost = T.read_float(trailers.get(T.COST)) if T.COST in trailers else None
     return ["", {}, kind, gen, cost]
+
+
+def _shared(trailers: dict[str, str]) -> dict[str, str]:
+    """Interned keys and values: the cache (marshal) then stores a repeated one once, and
+    reads it back once (tens of thousands of commits share their trailer names and most
+    values)."""
+    return {sys.intern(k): sys.intern(v) for k, v in trailers.items()}
 
 
 def entry(raw: str) -> Entry:

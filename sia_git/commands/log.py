@@ -15,24 +15,32 @@ from sia_git.commands.common import fmt_score, open_run
 from sia_git.runs import selection_warning
 
 
-def rows(hist: H.RunHistory, knobs: bool = True) -> list[dict[str, Any]]:
-    """Rows in the order things happened: each generation, its rejected candidates, reverts.
-    `knobs=False` leaves each row's knob settings unparsed (the table does not print them)."""
-    return [_row(e, hist.delta(e), knobs) for e in hist.in_order()]
+def rows(hist: H.RunHistory) -> list[dict[str, Any]]:
+    """Rows in the order things happened: each generation, its rejected candidates, reverts."""
+    return [_row(e, hist.delta(e)) for e in hist.in_order()]
 
 
-def _row(e: H.Entry, delta: float | None, knobs: bool = True) -> dict[str, Any]:
-    status = e.status
+def _status(e: H.Entry) -> str:
     if e.kind == "revert":
-        status = f"revert of {e.reverts[:10] if e.reverts else '?'}"
+        return f"revert of {e.reverts[:10] if e.reverts else '?'}"
+    return e.status
+
+
+def _model(e: H.Entry) -> str | None:
+    model = e.trailers.get(T.MODEL)
+    return None if model in (None, "none") else model
+
+
+def _row(e: H.Entry, delta: float | None) -> dict[str, Any]:
+    status = _status(e)
     return {
         "gen": e.gen,
         "commit": e.sha,
         "lever": e.trailers.get(T.LEVER),
-        "model": None if e.trailers.get(T.MODEL) in (None, "none") else e.trailers[T.MODEL],
+        "model": _model(e),
         "score": e.score,
         "test_score": T.read_float(e.trailers.get(T.SCORE_TEST)),
-        "knobs": T.read_knobs(e.trailers.get(T.KNOBS)) if knobs else None,
+        "knobs": T.read_knobs(e.trailers.get(T.KNOBS)),
         "delta": delta,
         "status": status,
         "cost_usd": e.cost,
@@ -56,7 +64,6 @@ def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
 
 def _run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
     repo, hist = open_run(repo_path, run_id)
-    table = rows(hist, knobs=as_json)
     total = hist.total_cost_usd
     warning = selection_warning(repo, hist)
     if as_json:
@@ -68,7 +75,7 @@ def _run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
                     "total_cost_usd": total,
                     "stops": hist.stops,
                     "warning": warning,
-                    "rows": table,
+                    "rows": rows(hist),
                 },
                 indent=1,
             )
@@ -76,24 +83,33 @@ def _run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
         return
     if warning:
         click.echo(f"warning: {warning}", err=True)
-    # One write: a long run has tens of thousands of rows.
-    models = any(r["model"] for r in table)  # a column only for runs with a model
+    click.echo("\n".join(_table(hist, total)))
+
+
+def _table(hist: H.RunHistory, total: float) -> list[str]:
+    """The rows as text, straight from the entries (a long run has tens of thousands)."""
+    entries = hist.in_order()
+    models = any(_model(e) for e in entries)  # a column only for runs with a model
     lines = [
         f"run {hist.run_id}  (branch {H.branch(hist.run_id)})",
         f"{'gen':>4}  {'commit':10}  {'lever':8} {'score':>7} {'delta':>8} {'test':>7}  "
         f"{'cost':>7}  " + (f"{'model':24}  " if models else "") + "status",
     ]
-    for r in table:
-        delta = "-" if r["delta"] is None else f"{r['delta']:+.4f}"
-        gen = "-" if r["gen"] is None else str(r["gen"])
-        status = r["status"] + (f": {r['reason']}" if r["status"] == "rejected" else "")
+    for e in entries:
+        d = hist.delta(e)
+        delta = "-" if d is None else f"{d:+.4f}"
+        gen = "-" if e.gen is None else str(e.gen)
+        status = _status(e)
+        if status == "rejected":
+            status += f": {e.trailers.get(T.REJECTED) or e.trailers.get(T.REASON)}"
+        test = T.read_float(e.trailers.get(T.SCORE_TEST))
         lines.append(
-            f"{gen:>4}  {r['commit'][:10]:10}  {r['lever'] or '-':8} "
-            f"{fmt_score(r['score']):>7} {delta:>8} {fmt_score(r['test_score']):>7}  "
-            f"{r['cost_usd']:>7.4f}  "
-            + (f"{(r['model'] or '-')[:24]:24}  " if models else "")
+            f"{gen:>4}  {e.sha[:10]:10}  {e.trailers.get(T.LEVER) or '-':8} "
+            f"{fmt_score(e.score):>7} {delta:>8} {fmt_score(test):>7}  "
+            f"{e.cost:>7.4f}  "
+            + (f"{(_model(e) or '-')[:24]:24}  " if models else "")
             + f"{status[:90]}"
         )
     lines += [f"stopped after generation {gen}: {why}" for gen, why in sorted(hist.stops.items())]
     lines.append(f"total cost ${total:.4f} (every model call, rejected candidates included)")
-    click.echo("\n".join(lines))
+    return lines
