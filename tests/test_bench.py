@@ -12,26 +12,24 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 
 
-def test_loop_overhead_bench_prints_a_median() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "loop_overhead.py"), "--gens", "3", "--rounds", "1"],
+def bench(script: str, *args: str, timeout: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         cwd=ROOT,
     )
+
+
+def test_loop_overhead_bench_prints_a_median() -> None:
+    done = bench("loop_overhead.py", "--gens", "3", "--rounds", "1", timeout=300)
     assert done.returncode == 0, done.stderr
     assert "loop overhead per generation: median" in done.stdout
 
 
 def test_check_speed_bench_prints_cold_and_warm_medians() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "check_speed.py"), "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
+    done = bench("check_speed.py", "--rounds", "1", timeout=300)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "cold (empty cache): median" in done.stdout
     assert "warm (cached):      median" in done.stdout
@@ -39,13 +37,7 @@ def test_check_speed_bench_prints_cold_and_warm_medians() -> None:
 
 def test_the_whole_suite_runs_and_prints_one_table_of_ratios() -> None:
     """A --quick smoke run of every benchmark (numbers mean nothing; docs are not written)."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run_all.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=ROOT,
-    )
+    done = bench("run_all.py", "--quick", timeout=900)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| benchmark | A | median A | B | median B | A/B |")
@@ -67,13 +59,7 @@ def test_the_whole_suite_runs_and_prints_one_table_of_ratios() -> None:
 def test_the_scaling_bench_probes_every_phase_of_the_driver_on_both_executors() -> None:
     """bench/scaling.py --quick: the no-op agent evolves on the local executor and on Ray, and
     the table holds each phase's time, the serial fraction and the Amdahl prediction."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "scaling.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
+    done = bench("scaling.py", "--quick", timeout=600)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout
     rows = [line for line in done.stdout.splitlines() if line.startswith(("| local", "| ray"))]
     assert len(rows) == 2

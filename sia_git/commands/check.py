@@ -1,5 +1,6 @@
 """`sia-git check FILE...`: the candidate gates on any files, with a readable report (or JSON).
-It is also the entry of sia-git's pre-commit hook, which is how candidates are gated."""
+It is also the entry of sia-git's pre-commit hook for people's commits (`hooks install`);
+candidates are gated in the loop's process (gates/batch.py), with the same findings."""
 
 from __future__ import annotations
 
@@ -28,19 +29,14 @@ def run(
             f.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
             raise SiaError(f"{f}: not a text file (the gates read Python source)") from None
-    from_env = [p for p in os.environ.get("SIA_GATE_FORBID", "").split(",") if p]
-    allowed = [r for r in os.environ.get("SIA_GATE_ALLOW", "").split(",") if r]
     opts = Options(
-        forbid_packages=tuple(dict.fromkeys([*forbid, *from_env])),
+        forbid_packages=tuple(dict.fromkeys(forbid)),
         secret_values=tuple(Redactor.from_env().secrets),
-        allow_rules=tuple(dict.fromkeys([*allow, *allowed])),
+        allow_rules=tuple(dict.fromkeys(allow)),
     )
-    cache_dir = os.environ.get("SIA_GATE_CACHE")
+    cache_dir = os.environ.get("SIA_GATE_CACHE")  # the bench's: a cache per round
     cache = Cache(Path(cache_dir) if cache_dir else default_dir(Path.cwd()))
     results = run_gates(list(files), opts, cache)
-    report = os.environ.get("SIA_GATE_REPORT")
-    if report:  # set when sia-git runs this hook for a candidate: it reads the results back
-        Path(report).write_text(json.dumps([r.to_json() for r in results]), encoding="utf-8")
     if as_json:
         click.echo(
             json.dumps(
