@@ -234,32 +234,19 @@ def check(
 @click.argument("rev", required=False)
 @eval_options
 @repo_option
-def eval_(
-    rev: str | None,
-    split: str,
-    baseline: str | None,
-    as_json: bool,
-    markdown: bool,
-    fail_on_regression: bool,
-    tolerance: float,
-    task_dir: Path | None,
-    pr_comment: int | None,
-    repo: Path,
-) -> None:
+def eval_(rev: str | None, repo: Path, as_json: bool, markdown: bool, **opts: Any) -> None:
     """Run generation REV's agent again in the sandbox, with its pinned adapter (pulled from the
     hub if it is not stored here), and compare it with a baseline [default REV: the newest
-    run's tip]. The result is stored as a git note (`git notes --ref sia-eval show REV`) and
-    cached by the agent's tree, adapter and task version."""
+    run's tip]. The commit decides only its agent: the task, settings and gates are this
+    side's, and what the commit says otherwise is listed as ignored. The result is stored as a
+    git note (`git notes --ref sia-eval show REV`) and cached by the agent's tree, adapter and
+    task version."""
     from sia_git.commands import eval as cmd
 
     if as_json and markdown:
         raise click.UsageError("give at most one of --json and --markdown")
     fmt = "json" if as_json else "markdown" if markdown else "table"
-    code = cmd.run(
-        repo,
-        rev,
-        cmd.Options(split, baseline, fmt, fail_on_regression, tolerance, task_dir, pr_comment),
-    )
+    code = cmd.run(repo, rev, cmd.Options(fmt=fmt, **opts))
     if code:
         raise SystemExit(code)
 

@@ -207,8 +207,18 @@ EVAL_OPTIONS = [
     click.option(
         "--task-dir",
         type=click.Path(path_type=Path),
-        help="Score with this task folder instead of the one the run recorded (in CI: "
-        "sia-agent/task with the private answers unpacked into it).",
+        help="The task folder to score with (in CI: the base branch's sia-agent/task with the "
+        "private answers unpacked into it). Default: the task this machine's run used, else "
+        "`task`/`task_dir` in sia-git.toml. The task a commit names is never used.",
+    ),
+    click.option(
+        "--task",
+        help="A built-in task to score with (see `sia-git tasks`), instead of --task-dir.",
+    ),
+    click.option(
+        "--sandbox",
+        help="The sandbox backend to run the agent in [default: the run's, else bwrap]; "
+        "`none` runs it unsandboxed and is only ever taken from this flag.",
     ),
 ]
 

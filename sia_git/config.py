@@ -184,6 +184,11 @@ def _from_file(path: Path, table: list[str]) -> dict[str, Any]:
     if unknown:
         raise SiaError(f"{origin}: " + "; ".join(f"{k}: unknown key" for k in unknown))
     _validate(out, origin, as_flags=False)
+    if out.get("sandbox") == "none":
+        raise SiaError(
+            f'{origin}: sandbox = "none": an unsandboxed run is only ever asked for on the '
+            "command line (--sandbox none), never by a file"
+        )
     for key in ("task_dir",):
         if key in out:
             out[key] = (path.parent / out[key]).resolve()

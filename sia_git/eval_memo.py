@@ -3,10 +3,12 @@ the options is printed again without loading the task, its settings or the evalu
 hit in CI must answer in a blink, and those imports alone took most of a second's fifth).
 
 The key holds everything the report depends on: the two commits (their agent, adapter pin and
-run.toml are in them), the split and tolerance asked for, the repository's sia-git settings
-files, sia-git's version, and every file of each task the report scored with (name, size and
-modification time: an edited answer key or evaluator is a miss, which the per-run evaluation
-cache below this one would not see). Anything unreadable is a miss, never a guess.
+run.toml are in them), the options asked for, the repository's sia-git settings files and its
+pre-commit configuration (this checkout's), this machine's record of the run, sia-git's version,
+and every file of the task the report scored with (name, size and modification time: an edited
+answer key or evaluator is a miss, which the per-run evaluation cache below this one would not
+see). The task is found as trust.py finds it (the flags, this machine's record of the run, the
+settings files), never from the commit. Anything unreadable is a miss, never a guess.
 """
 
 from __future__ import annotations
@@ -21,28 +23,29 @@ from typing import Any
 from sia_git import __version__
 from sia_git.gitrepo import Repo
 from sia_git.resources import bundled
-from sia_git.runs import RUN_TOML
 
 VERSION = 1
 MAX_TASK_FILES = 5_000  # a bigger task folder is not fingerprinted: no memo, the slow path
 
 
-def key(
-    repo: Repo, shas: list[str], task_dir: Path | None, split: str, tolerance: float
-) -> str | None:
-    """The memo key of a report on `shas` (the commit, then its baseline), or None when the
-    task cannot be fingerprinted cheaply."""
+def key(repo: Repo, shas: list[str], flags: dict[str, Any], options: list[str]) -> str | None:
+    """The memo key of a report on `shas` (the commit, then its baseline) with the eval flags
+    `flags` (task, task_dir, sandbox) and other `options`, or None when the task cannot be
+    fingerprinted cheaply."""
     h = hashlib.sha256()
-    for part in (str(VERSION), __version__, split, repr(tolerance), *shas):
+    for part in (str(VERSION), __version__, *options, json.dumps(flags, default=str), *shas):
         h.update(part.encode() + b"\0")
-    for name in ("pyproject.toml", "sia-git.toml"):
+    for name in ("pyproject.toml", "sia-git.toml", ".pre-commit-config.yaml"):
         h.update(_read(repo.root / name) + b"\0")
-    for sha in shas:
-        root = _task_root(repo, sha, task_dir)
-        files = _fingerprint(root) if root is not None else None
-        if files is None:
-            return None
-        h.update(files.encode() + b"\0")
+    from sia_git.trust import run_of
+
+    record = repo.sia_dir / "runs" / f"{run_of(repo, shas[0])}.toml"
+    h.update(_read(record) + b"\0")
+    root = _task_root(repo, record, flags)
+    files = _fingerprint(root) if root is not None else None
+    if files is None:
+        return None
+    h.update(files.encode() + b"\0")
     return h.hexdigest()
 
 
@@ -69,21 +72,18 @@ def _path(repo: Repo, memo_key: str) -> Path:
     return repo.sia_dir / "eval-cache" / "reports" / f"{memo_key}.json"
 
 
-def _task_root(repo: Repo, sha: str, task_dir: Path | None) -> Path | None:
-    """The folder of the task `sha` is scored with, as rescore finds it (task.task_of_run)."""
-    if task_dir is not None:
-        return task_dir.resolve()
-    text = repo.read_file(sha, RUN_TOML)
-    if text is None:
-        return None
+def _task_root(repo: Repo, record: Path, flags: dict[str, Any]) -> Path | None:
+    """The folder of the task the report is scored with, as trust.decide finds it."""
+    if flags.get("task_dir") is not None:
+        return Path(flags["task_dir"]).resolve()
+    if flags.get("task"):
+        return bundled("tasks") / str(flags["task"])
     try:
-        source = str(tomllib.loads(text).get("task_source", ""))
-    except tomllib.TOMLDecodeError:
-        return None
+        source = str(tomllib.loads(record.read_text(encoding="utf-8")).get("task_source", ""))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # settings files may name it: the slow path finds it
     if source.startswith("builtin:"):
         return bundled("tasks") / source.removeprefix("builtin:")
-    if source.startswith("repo:"):
-        return repo.root / source.removeprefix("repo:")
     return Path(source) if source else None
 
 

@@ -35,6 +35,7 @@ class SplitScore:
     score: float
     metrics: dict[str, float | int | str] = field(default_factory=dict)
     items: list[dict[str, str]] = field(default_factory=list)  # id + status, never the answer
+    n_items: int | None = None  # a sealed split's size (its release grid), when known
 
 
 @dataclass
@@ -101,8 +102,8 @@ def evaluate(task: Task, work: Path, scratch: Path) -> Evaluation:
     return ev
 
 
-def sealed_score(score: float) -> SplitScore:
-    return SplitScore(score)
+def sealed_score(score: float, n_items: int | None = None) -> SplitScore:
+    return SplitScore(score, n_items=n_items or None)
 
 
 def _score(
@@ -118,7 +119,7 @@ def _score(
     """One evaluator run scored as split `name` (`ev_split` is the task's own split name).
     `root`: a copy of the task whose answer files were narrowed to this split."""
     raw = _evaluate_once(task, name, ev_split, outputs, scratch, sealed, logs, root)
-    return sealed_score(raw.score) if sealed else raw
+    return sealed_score(raw.score, len(raw.items)) if sealed else raw
 
 
 def _evaluate_once(
@@ -207,7 +208,7 @@ def _by_items(task: Task, plan: SplitPlan, whole: SplitScore) -> dict[str, Split
         counts[item["status"]] = int(counts.get(item["status"], 0)) + 1
     return {
         "dev": SplitScore(share_of(sides["dev"]), counts, sides["dev"]),
-        "test": sealed_score(share_of(sides["test"])),
+        "test": sealed_score(share_of(sides["test"]), len(sides["test"])),
     }
 
 

@@ -1,9 +1,12 @@
 """Score a committed generation again: its agent code and its pinned adapter, run in the sandbox
-on the task the run recorded, scored by the trusted evaluator. The same commit gives the same
-score: this is how a pulled adapter is shown to be exactly the one the commit was scored with.
+on the task and with the settings the evaluating side decides (trust.py: never what the commit
+says), scored by the trusted evaluator. The same commit gives the same score: this is how a
+pulled adapter is shown to be exactly the one the commit was scored with.
 
 Results are cached in `.git/sia/eval-cache/` by what decides them: the agent's tree, the adapter
-pin, the task and its version, and the seed; re-scoring an unchanged agent costs nothing."""
+pin, the task and its version, the seed and the sandbox; re-scoring an unchanged agent costs
+nothing. Sealed splits' scores are neither cached nor returned: they leave a run only through
+its release rule (sealed.py), for committed generations."""
 
 from __future__ import annotations
 
@@ -20,13 +23,15 @@ from typing import Any
 from sia_git import config as configmod
 from sia_git import history as H
 from sia_git import trailers as T
+from sia_git import trust
 from sia_git.errors import GateFailed, SiaError
 from sia_git.evaluation import Evaluation, SplitScore
 from sia_git.evolve.outcome import Outcome
+from sia_git.gates.precommit import CONFIG
 from sia_git.gitrepo import Repo
 from sia_git.records import Status
-from sia_git.runs import CODE_DIR, agent_files, read_run_toml
-from sia_git.task import Task, task_of_run
+from sia_git.runs import CODE_DIR, agent_files
+from sia_git.task import Task
 from sia_git.weights import pins
 
 
@@ -57,22 +62,20 @@ def entry_of(repo: Repo, sha: str) -> H.Entry:
 def rescore(
     repo: Repo,
     rev: str,
+    decided: trust.Decided,
     say: Callable[[str], None],
+    *,
     generation: bool = True,
     use_cache: bool = True,
-    task_dir: Path | None = None,
 ) -> Rescored:
-    """Run `rev`'s agent again. `generation=False` accepts any commit of a run branch (a revert,
-    a person's commit), as a baseline. `task_dir` replaces the task the run recorded (in CI: the
-    run branch's task copy with the private answers unpacked into it)."""
+    """Run `rev`'s agent again with the decided task and settings. `generation=False` accepts
+    any commit of a run branch (a revert, a person's commit), as a baseline."""
     sha = repo.rev_parse(rev)
     if sha is None:
         raise SiaError(f"no such commit: {rev}")
     entry = entry_of(repo, sha) if generation else H.entry(repo.log(f"{sha}^!", H.LOG_FMT)[0])
-    recorded = read_run_toml(repo, sha)
-    task = task_of_run(recorded, task_dir, repo.root)
-    cfg = configmod.load(repo.root, {}, recorded.get("settings", {}))
-    key = _cache_key(repo, sha, task, cfg.seed)
+    task, cfg = decided.task, decided.cfg
+    key = _cache_key(repo, sha, task, cfg)
     hit = _cached(repo, key) if use_cache else None
     if hit is not None:
         return Rescored(sha, entry, task, hit, cached=True)
@@ -82,12 +85,24 @@ def rescore(
         out = _run(repo, sha, task, cfg, scratch, say)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if out.evaluation is not None:
+        for split in task.plan.sealed:
+            out.evaluation.splits.pop(split, None)
     if out.ok:
         _store(repo, key, out)
     return Rescored(sha, entry, task, out)
 
 
-def _cache_key(repo: Repo, sha: str, task: Task, seed: int) -> str:
+def user_hooks(repo: Repo) -> str | None:
+    """The repository's own pre-commit configuration, from the evaluating side's working tree
+    (never the commit's: a `language: system` hook would run on this machine)."""
+    try:
+        return (repo.root / CONFIG).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _cache_key(repo: Repo, sha: str, task: Task, cfg: configmod.EvolveConfig) -> str:
     agent = repo.git("rev-parse", f"{sha}:{CODE_DIR}").strip()
     pin = repo.git("rev-parse", "--verify", "--quiet", f"{sha}:{pins.PIN}", check=False).strip()
     parts = [
@@ -95,8 +110,13 @@ def _cache_key(repo: Repo, sha: str, task: Task, seed: int) -> str:
         pin or "-",
         task.source,
         task.manifest.version,
-        str(seed),
+        str(cfg.seed),
         json.dumps(task.plan.record(), sort_keys=True),
+        cfg.sandbox,
+        str(cfg.agent_timeout_s),
+        str(cfg.memory_mb),
+        str(cfg.target_model),
+        user_hooks(repo) or "-",
     ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
@@ -151,12 +171,12 @@ def _run(
     from sia_git.evolve import environment
     from sia_git.evolve.candidates import try_candidate
     from sia_git.evolve.environment import Attempt
-    from sia_git.gates.precommit import CONFIG, CandidateGates
+    from sia_git.gates.precommit import CandidateGates
     from sia_git.weights import publish
 
     env = environment.build(task, cfg, scratch, publish.store_of(repo), say)
     gates = CandidateGates.for_run(
-        repo.read_file(sha, CONFIG),
+        user_hooks(repo),
         repo.sia_dir / "gate-cache",
         task.manifest.agent.forbid_packages,
         scratch / "hooks-setup",

@@ -45,12 +45,17 @@ def test_log_show_and_report_read_an_old_run(old: Path, sia: Runner, tmp_path: P
 
 
 def test_an_old_run_is_scored_again_the_same(old: Path, sia: Runner) -> None:
+    """The run was not started here (it came in a bundle): its branch does not get to name the
+    task, the person evaluating does. The sealed split is not scored afresh: its row shows what
+    the run published."""
     tip = git(old, "rev-parse", f"sia/{PENGUINS}").strip()
-    done = sia("eval", tip, "--json", cwd=old)
+    refused = sia("eval", tip, "--json", cwd=old)
+    assert refused.returncode == 2 and "name the task to score it with" in refused.stderr
+    done = sia("eval", tip, "--json", "--task", "penguins", cwd=old)
     assert done.returncode == 0, done.stderr
     rows = {r["split"]: r for r in json.loads(done.stdout)["splits"]}
     assert rows["dev"]["score"] == pytest.approx(rows["dev"]["committed"])
-    assert rows["test"]["score"] == pytest.approx(rows["test"]["committed"])
+    assert rows["test"]["score"] is None and rows["test"]["sealed"]
 
 
 def test_an_old_run_on_a_one_answer_set_task_says_it_selected_on_test(

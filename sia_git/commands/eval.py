@@ -1,5 +1,11 @@
 """`sia-git eval [REV]`: run a generation's agent again in the sandbox (with its pinned
-adapter), compare with a baseline, store the result as a git note, and fail on a regression."""
+adapter), compare with a baseline, store the result as a git note, and fail on a regression.
+
+The commit is untrusted input (CI runs this on every pull request): it decides only its agent.
+The task, the settings and the gates come from the evaluating side (trust.py), and everything
+the commit said otherwise is named as ignored. A sealed split is never scored afresh here: its
+row shows the value the run released for that commit (sealed.py), so no sequence of
+hand-made commits can read the sealed labels back through eval."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from sia_git.gitrepo import Repo, open_repo
 
 if TYPE_CHECKING:
     from sia_git.rescore import Rescored
+    from sia_git.trust import Decided
 
 NOTES = refs.EVAL_NOTES
 COMMENT_MARKER = "<!-- sia-git eval -->"  # finds the comment to update on the next push
@@ -32,6 +39,11 @@ class Options:
     tolerance: float
     task_dir: Path | None = None
     pr_comment: int | None = None  # post the Markdown table on this GitHub pull request
+    task: str | None = None  # a built-in task to score with
+    sandbox: str | None = None  # only from this command line (`none` included)
+
+    def flags(self) -> dict[str, Any]:
+        return {"task": self.task, "task_dir": self.task_dir, "sandbox": self.sandbox}
 
 
 def run(repo_path: Path, rev: str | None, opts: Options) -> int:
@@ -48,6 +60,8 @@ def run(repo_path: Path, rev: str | None, opts: Options) -> int:
         if memo:
             eval_memo.store(repo, memo, report)
     repo.add_note(report["commit"], json.dumps(report, indent=1, sort_keys=True), NOTES)
+    for line in report.get("ignored", []):
+        click.echo(f"ignored (the commit's, not trusted): {line}", err=True)
     click.echo(
         {
             "json": lambda: json.dumps(report, indent=1),
@@ -72,11 +86,37 @@ def _rescored_report(repo: Repo, rev: str, opts: Options) -> dict[str, Any]:
     from sia_git.rescore import rescore  # here: the task, settings and evaluator it imports
 
     say = _say(opts.fmt)
-    now = rescore(repo, rev, say, task_dir=opts.task_dir)
+    decided, ignored = _decide(repo, rev, opts)
+    now = rescore(repo, rev, decided, say)
     if not now.outcome.ok:
         raise SiaError(f"{rev}: the agent {now.outcome.status}: {now.outcome.reason}")
-    base = _baseline(repo, now, opts.baseline, say, opts)
-    return _report(now, base, opts)
+    base = _baseline(repo, now, opts.baseline, say, decided)
+    return {**_report(now, base, opts), "ignored": ignored}
+
+
+def _decide(repo: Repo, rev: str, opts: Options) -> tuple[Decided, list[str]]:
+    """The trusted task and settings for `rev`, and what its commit said that is not used."""
+    from sia_git import trust
+    from sia_git.rescore import user_hooks
+    from sia_git.runs import read_run_toml
+
+    sha = repo.rev_parse(rev)
+    if sha is None:
+        raise SiaError(f"no such commit: {rev}")
+    branch = read_run_toml(repo, sha)
+    decided = trust.decide(repo, trust.run_of(repo, sha), branch, opts.flags())
+    ignored = [f"sia-agent/run.toml: {line}" for line in decided.ignored]
+    changed = trust.copy_differences(repo, sha, decided.task)
+    if changed:
+        ignored.append(
+            f"sia-agent/task/: {', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''} "
+            f"(the task used: {decided.task.source})"
+        )
+    from sia_git.gates.precommit import CONFIG
+
+    if (repo.read_file(sha, CONFIG) or None) != user_hooks(repo):
+        ignored.append(f"{CONFIG} (the gates use this checkout's)")
+    return decided, ignored
 
 
 def _memo_key(repo: Repo, rev: str, opts: Options) -> str | None:
@@ -95,7 +135,7 @@ def _memo_key(repo: Repo, rev: str, opts: Options) -> str | None:
         has_agent = parent is not None and repo.read_file(parent, "sia-agent/run.toml") is not None
         base = parent if has_agent else None
     shas = [sha] + ([base] if base else [])
-    return eval_memo.key(repo, shas, opts.task_dir, opts.split, opts.tolerance)
+    return eval_memo.key(repo, shas, opts.flags(), [opts.split, repr(opts.tolerance)])
 
 
 def _generation(repo: Repo, gen: int) -> str:
@@ -120,7 +160,7 @@ def _say(fmt: str) -> Any:
 
 
 def _baseline(
-    repo: Repo, now: Rescored, rev: str | None, say: Any, opts: Options
+    repo: Repo, now: Rescored, rev: str | None, say: Any, decided: Decided
 ) -> Rescored | None:
     """The named baseline, or the generation's parent commit when it is on the run branch (the
     first generation's parent is the user's commit: it has no agent to run)."""
@@ -131,7 +171,7 @@ def _baseline(
         rev = parent
     from sia_git.rescore import rescore
 
-    base = rescore(repo, rev, say, generation=False, task_dir=opts.task_dir)
+    base = rescore(repo, rev, decided, say, generation=False)
     if not base.outcome.ok:
         raise SiaError(f"baseline {rev}: the agent {base.outcome.status}: {base.outcome.reason}")
     return base
@@ -160,6 +200,7 @@ def _report(now: Rescored, base: Rescored | None, opts: Options) -> dict[str, An
                 "baseline": b,
                 "committed": committed.get(s),
                 "delta": None if score is None or b is None else score - b,
+                "sealed": s in task.plan.sealed,  # only the run's released value is shown
             }
         )
     gate = next((r for r in rows if r["split"] == task.select), rows[0])
@@ -190,8 +231,10 @@ def _report(now: Rescored, base: Rescored | None, opts: Options) -> dict[str, An
     }
 
 
-def _fmt(v: float | None, signed: bool = False) -> str:
-    return "-" if v is None else (f"{v:+.4f}" if signed else f"{v:.4f}")
+def _fmt(v: float | None, signed: bool = False, sealed: bool = False) -> str:
+    if v is None:
+        return "sealed" if sealed else "-"
+    return f"{v:+.4f}" if signed else f"{v:.4f}"
 
 
 def _title(r: dict[str, Any]) -> str:
@@ -208,8 +251,10 @@ def _title(r: dict[str, Any]) -> str:
 def _table(r: dict[str, Any]) -> str:
     lines = [_title(r), f"{'split':<8} {'score':>8} {'baseline':>9} {'delta':>8} {'committed':>10}"]
     for row in r["splits"]:
+        sealed = bool(row.get("sealed"))
         lines.append(
-            f"{row['split']:<8} {_fmt(row['score']):>8} {_fmt(row['baseline']):>9} "
+            f"{row['split']:<8} {_fmt(row['score'], sealed=sealed):>8} "
+            f"{_fmt(row['baseline'], sealed=sealed):>9} "
             f"{_fmt(row['delta'], True):>8} {_fmt(row['committed']):>10}"
         )
     lines.append(r["verdict"])
@@ -219,13 +264,15 @@ def _table(r: dict[str, Any]) -> str:
 def _markdown(r: dict[str, Any]) -> str:
     icon = "❌ regression" if r["regression"] else "✅ no regression"
     rows = "\n".join(
-        f"| {x['split']} | {_fmt(x['score'])} | {_fmt(x['baseline'])} | "
+        f"| {x['split']} | {_fmt(x['score'], sealed=bool(x.get('sealed')))} | "
+        f"{_fmt(x['baseline'], sealed=bool(x.get('sealed')))} | "
         f"{_fmt(x['delta'], True)} | {_fmt(x['committed'])} |"
         for x in r["splits"]
     )
+    ignored = "".join(f"\n- ignored (the commit's, not trusted): {x}" for x in r.get("ignored", []))
     return (
         f"### sia-git eval: {icon}\n\n{_title(r)} — {r['metric']} "
         f"({'higher' if r['direction'] == 'maximize' else 'lower'} is better)\n\n"
         f"| split | score | baseline | delta | committed |\n|---|---|---|---|---|\n{rows}\n\n"
-        f"{r['verdict']}\n"
+        f"{r['verdict']}\n{ignored}"
     )

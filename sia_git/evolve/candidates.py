@@ -129,6 +129,10 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
         out.status, out.reason = Status.EVAL_FAILED, str(exc)
     else:
         out.traces.update(out.evaluation.logs)  # the evaluator's output on unsealed splits
+        plan = env.task.plan
+        for split in plan.sealed - {plan.select}:
+            if split in out.evaluation.splits:
+                out.withheld[split] = out.evaluation.splits.pop(split)
     return out
 
 

@@ -16,6 +16,7 @@ from sia_git.evolve import lines, selection
 from sia_git.evolve import recording as rec
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
+from sia_git.evolve.release import release
 from sia_git.llm.client import BudgetExhausted, ModelAuthError, live_tokens
 from sia_git.records import Status
 from sia_git.runs import ENTRY, RUN_TOML, run_toml, task_copy
@@ -135,6 +136,7 @@ def seed_generation(ctx: Context) -> None:
             Status.EVAL_FAILED: "could not be scored (is the task's evaluator broken?)",
         }
         raise SiaError(f"generation 1 ({what}) {verdict.get(out.status, out.status)}: {out.reason}")
+    release(ctx.task, None, out)  # generation 1 is committed: its sealed score is released
     base = ctx.repo.rev_parse("HEAD")
     assert base is not None
     settings = ctx.cfg.model_dump()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import config as configmod
-from sia_git import faults, refs, review, splits, tmpfiles
+from sia_git import faults, refs, review, splits, tmpfiles, trust
 from sia_git import history as H
 from sia_git import trailers as T
 from sia_git.errors import Interrupted, SiaError
@@ -27,6 +27,7 @@ from sia_git.evolve.context import Context, Echo
 from sia_git.evolve.proposal import Proposal
 from sia_git.evolve.proposers.base import Round
 from sia_git.evolve.proposers.search import OfflineSearch
+from sia_git.evolve.release import release
 from sia_git.gitrepo import STALE_LOCK_S, open_repo
 from sia_git.llm import roles
 from sia_git.llm.client import live_tokens
@@ -42,9 +43,10 @@ from sia_git.runs import (
     named_run,
     new_run_id,
     read_run_toml,
+    run_toml,
     sweep_orphans,
 )
-from sia_git.task import resolve, task_of_run
+from sia_git.task import resolve
 from sia_git.weights import pins, publish
 from sia_git.weights.hub import Hub
 
@@ -68,6 +70,8 @@ def start(
     run_id = named_run(repo, cfg.name) if cfg.name else new_run_id(repo, task.name)
     paths = RunPaths(repo, run_id)
     with RunLock(paths.locks, run_id):
+        # This machine's own record: what resume and eval trust (the branch is only compared).
+        trust.write_record(repo, run_id, run_toml(run_id, task, cfg.model_dump(), None))
         ctx = run_setup.build_context(repo, paths, task, cfg, echo, models, "HEAD", progress)
         with _resumable(ctx):
             echo(
@@ -95,10 +99,8 @@ def resume(
 ) -> str:
     """Continue a run from its branch tip after a crash, a kill, or to add generations."""
     repo = open_repo(repo_path)
-    if any(flags.get(k) is not None for k in ("task", "task_dir", "agent", "select_on_test")):
-        raise SiaError(
-            "--task, --task-dir, --agent and --select-on-test cannot be changed when resuming a run"
-        )
+    if any(flags.get(k) is not None for k in ("agent", "select_on_test")):
+        raise SiaError("--agent and --select-on-test cannot be changed when resuming a run")
     if flags.get("name") is not None:
         raise SiaError("--name names a new run; to resume one, give its name as --run")
     paths = RunPaths(repo, run_id)
@@ -111,12 +113,15 @@ def resume(
         repo.clear_stale_locks([refs.NOTES, "packed-refs"], older_than_s=STALE_LOCK_S)
         hist = H.load(repo, run_id)
         recorded = read_run_toml(repo, hist.tip.sha)
-        cfg = configmod.load(repo.root, flags, recorded.get("settings", {}))
         if legacy_note(repo, hist.tip.sha, recorded):
             raise SiaError(
                 f"run {run_id} was {splits.LEGACY_NOTE}; start a new run instead of resuming it"
             )
-        task = task_of_run(recorded, repo_root=repo.root)
+        # The branch may have been pushed by anyone: it decides only its agents (trust.py).
+        decided = trust.decide(repo, run_id, recorded, flags, keys=None)
+        cfg, task = decided.cfg, decided.task
+        for line in decided.ignored:
+            echo(f"ignored (the branch's sia-agent/run.toml, not trusted): {line}")
         models = roles.build(
             cfg, spent_usd=hist.total_cost_usd, task_target=task.manifest.agent.target_model
         )
@@ -186,6 +191,10 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         _stop(ctx, gen, ctx.models.budget.exhausted or "budget reached")
         return False
     accepted, reasons = selection.select_best(ctx, outcomes, inc_score)
+    for o in outcomes:  # only the committed candidate's sealed score is ever released
+        if o.index == accepted:
+            release(ctx.task, hist, o)
+        o.withheld = {}
     commits = _commit_candidates(ctx, hist, inc, gen, outcomes, accepted, reasons)
     record = selection.attempt_record(ctx, gen, inc_score, outcomes, accepted, commits, reasons)
     rec.publish(

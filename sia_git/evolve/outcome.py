@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sia_git.records import Status
 
 if TYPE_CHECKING:
-    from sia_git.evaluation import Evaluation
+    from sia_git.evaluation import Evaluation, SplitScore
     from sia_git.evolve.proposal import Proposal
     from sia_git.gates import GateResult
     from sia_git.sandbox import RunResult
@@ -31,6 +31,9 @@ class Outcome:
     adapter: str | None = None  # the LoRA adapter it ran with (sha256:...), if any
     training: dict[str, Any] | None = None  # a weights candidate's sia_adapter.json
     traces_dropped: int = 0  # trace files past the caps: counted, not listed
+    # Sealed splits' scores, withheld from everything that is stored or shown: only a
+    # committed generation's is released, through sealed.py's rule (see evolve/release.py).
+    withheld: dict[str, SplitScore] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,200 @@
+"""What decides how a run's commits are run, scored and audited: the evaluating side, never the
+commit.
+
+A commit decides only its agent: the code, its knob values and its adapter pin. Everything else
+(the sandbox, limits, models, endpoints and key variables, gates, the task, its evaluator and
+how its answers divide into dev and a sealed test split) comes from
+
+1. the flags of the person running sia-git,
+2. this machine's record of the run, written by the `evolve` that started it here
+   (`.git/sia/runs/<run>.toml`: never committed, never pushed, so never a clone's to forge),
+3. the repository's `sia-git.toml` / `pyproject.toml` in the working tree (in CI: the base
+   branch's checkout, never the pull request's head).
+
+What the branch's `sia-agent/run.toml` and task copy say is compared with that and every
+difference is reported as ignored. `--sandbox none` is honoured only from the command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sia_git.errors import SiaError
+from sia_git.gitrepo import Repo
+from sia_git.runs import TASK_COPY
+
+if TYPE_CHECKING:
+    from sia_git.config import EvolveConfig
+    from sia_git.task import Task
+
+# The settings that decide how an agent is run and scored (what `eval` compares); a resume
+# compares every recorded setting.
+RUN_KEYS = (
+    "sandbox",
+    "seed",
+    "agent_timeout_s",
+    "memory_mb",
+    "target_model",
+    "target_api_base",
+    "target_api_key_env",
+    "hub_repo",
+    "hub_endpoint",
+    "executor",
+    "ray_address",
+)
+UNSANDBOXED = "none"
+
+
+@dataclass
+class Decided:
+    """The trusted task and settings, and what the branch said that was ignored."""
+
+    task: Task
+    cfg: EvolveConfig
+    ignored: list[str] = field(default_factory=list)
+    local: bool = False  # this machine started the run (its record was found)
+
+
+def record_path(repo: Repo, run_id: str) -> Path:
+    return repo.sia_dir / "runs" / f"{run_id}.toml"
+
+
+def write_record(repo: Repo, run_id: str, text: str) -> None:
+    """Keep this machine's record of a new run (run.toml's content, the task's own path)."""
+    path = record_path(repo, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_record(repo: Repo, run_id: str | None) -> dict[str, Any] | None:
+    if not run_id:
+        return None
+    try:
+        return tomllib.loads(record_path(repo, run_id).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+
+
+def run_of(repo: Repo, sha: str, limit: int = 500) -> str | None:
+    """The run a commit is scored as: the nearest first-parent ancestor (itself included)
+    naming a run this machine has a record of, else the run its own trailer names. A commit's
+    claim only ever picks one of this machine's own trusted records."""
+    out = repo.git(
+        "log", "--first-parent", f"-{limit}", "--format=%(trailers:key=Sia-Run,valueonly)%x1e",
+        sha, check=False,
+    )  # fmt: skip
+    named = [c.strip().splitlines()[0] for c in out.split("\x1e") if c.strip()]
+    for run_id in named:
+        if record_path(repo, run_id).is_file():
+            return run_id
+    return named[0] if named else None
+
+
+def decide(
+    repo: Repo,
+    run_id: str | None,
+    branch: dict[str, Any],
+    flags: dict[str, Any],
+    *,
+    keys: tuple[str, ...] | None = RUN_KEYS,
+) -> Decided:
+    """The task and settings to run `run_id`'s commits with. `branch` is the run.toml the
+    branch holds (only compared); `flags` the command line (`task`, `task_dir` and settings);
+    `keys` the settings to compare (None: all recorded ones)."""
+    from sia_git import config as configmod
+
+    local = read_record(repo, run_id)
+    trusted = dict((local or {}).get("settings", {}))
+    ignored: list[str] = []
+    if trusted.get("sandbox") == UNSANDBOXED and flags.get("sandbox") != UNSANDBOXED:
+        trusted.pop("sandbox")
+        ignored.append(
+            "sandbox = none (the run was started unsandboxed; only --sandbox none on this "
+            "command line runs it so again)"
+        )
+    chosen = {k: v for k, v in flags.items() if k not in ("task", "task_dir")}
+    cfg = configmod.load(repo.root, chosen, trusted)
+    # Compared without this command line's flags: what the branch said that the trusted
+    # sources would not have used anyway (a flag given now is the user's choice, not news).
+    base = configmod.load(repo.root, {}, trusted)
+    task = _task(repo, run_id, local, branch, flags, cfg)
+    for key, value in sorted(branch.get("settings", {}).items()):
+        if (keys is None or key in keys) and getattr(base, key, value) != value:
+            ignored.append(f"{key} = {value!r} (used: {getattr(cfg, key)!r})")
+    ignored += _plan_notes(task, branch)
+    return Decided(task, cfg, ignored, local is not None)
+
+
+def _task(
+    repo: Repo,
+    run_id: str | None,
+    local: dict[str, Any] | None,
+    branch: dict[str, Any],
+    flags: dict[str, Any],
+    cfg: EvolveConfig,
+) -> Task:
+    from sia_git import splits
+    from sia_git.task import from_source, resolve
+
+    if flags.get("task") or flags.get("task_dir"):
+        task = resolve(flags.get("task"), flags.get("task_dir"))
+    elif local is not None:
+        task = from_source(str(local.get("task_source", "")))
+    elif cfg.task or cfg.task_dir:
+        task = resolve(cfg.task, cfg.task_dir)
+    else:
+        raise SiaError(
+            f"run {run_id or '?'} was not started in this repository: name the task to "
+            "score it with (--task NAME or --task-dir DIR, or `task`/`task_dir` in "
+            "sia-git.toml); the task its branch names is not trusted"
+        )
+    check_task(branch, task)
+    if local is not None and "split" in local:
+        return task.with_plan(splits.from_record(task, local))
+    mode = branch.get("split", {}).get("mode")
+    if mode in ("select-on-test", "legacy"):  # no sealed split to protect: the branch's mode
+        return task.with_plan(splits.from_record(task, branch))
+    return task.with_plan(splits.default_plan(task))
+
+
+def check_task(branch: dict[str, Any], task: Task) -> None:
+    """Refuse a task that is not the run's: another name, or other answers than it recorded."""
+    recorded = branch.get("task_name")
+    if recorded and recorded != task.name:
+        raise SiaError(
+            f"the task given is {task.name}, but the run was made with task {recorded}: "
+            "name the run's own task"
+        )
+
+
+def _plan_notes(task: Task, branch: dict[str, Any]) -> list[str]:
+    said = branch.get("split")
+    used = task.plan.record()
+    if said is None or said == used:
+        return []
+    return [f"[split] {said} (used: {used})"]
+
+
+def copy_differences(repo: Repo, sha: str, task: Task) -> list[str]:
+    """The files of the commit's task copy (`sia-agent/task/`) that differ from the trusted
+    task's own: what the commit changed and `eval` did not use."""
+    from sia_git.runs import task_copy
+
+    ours = {path: _blob_id(data) for path, data in task_copy(task).items()}
+    out = repo.git("ls-tree", "-r", sha, "--", TASK_COPY, check=False)
+    theirs = {}
+    for line in out.splitlines():
+        meta, _, path = line.partition("\t")
+        theirs[path] = meta.split()[2]
+    changed = sorted(p for p in set(ours) | set(theirs) if ours.get(p) != theirs.get(p))
+    return [p.removeprefix(TASK_COPY + "/") for p in changed]
+
+
+def _blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
