@@ -2,9 +2,9 @@
 
 It works on runs of the flip fixture (tests/data/flip_task): the agent answers `neg` for every
 item except the dev hints, and its knob `flip` flips the answer of sealed item number `flip`
-(the sealed items in the public items.csv's order). Two stored sealed scores whose candidates differ in which item they flip
-differ by 1/n exactly when the flipped items' labels differ, so each stored score beside a
-known baseline tells whether the flipped item's `neg` was right.
+(the sealed items in the public items.csv's order). A stored sealed score of a candidate that
+flips an item differs from the unflipped baseline by +1/n or -1/n: the sign tells whether the
+item's `neg` was right.
 
 Usage (the whole API)::
 
