@@ -140,14 +140,16 @@ def _task(
     cfg: EvolveConfig,
 ) -> Task:
     from sia_git import splits
-    from sia_git.task import from_source, resolve
 
     if flags.get("task") or flags.get("task_dir"):
-        task = resolve(flags.get("task"), flags.get("task_dir"))
+        task = _load(flags.get("task"), flags.get("task_dir"))
     elif local is not None:
-        task = from_source(str(local.get("task_source", "")))
+        source = str(local.get("task_source", ""))
+        builtin = source.startswith("builtin:")
+        task = _load(source.removeprefix("builtin:") if builtin else None,
+                     None if builtin else Path(source))  # fmt: skip
     elif cfg.task or cfg.task_dir:
-        task = resolve(cfg.task, cfg.task_dir)
+        task = _load(cfg.task, cfg.task_dir)
     else:
         raise SiaError(
             f"run {run_id or '?'} was not started in this repository: name the task to "
@@ -161,6 +163,16 @@ def _task(
     if mode in ("select-on-test", "legacy"):  # no sealed split to protect: the branch's mode
         return task.with_plan(splits.from_record(task, branch))
     return task.with_plan(splits.default_plan(task))
+
+
+def _load(name: str | None, folder: Path | None) -> Task:
+    """A task to score committed agents with (it needs no reference agent: a run branch's task
+    copy has none)."""
+    from sia_git.task import load, resolve
+
+    if folder is not None and name is None:
+        return load(folder, str(folder.resolve()), need_reference=False)
+    return resolve(name, folder)
 
 
 def check_task(branch: dict[str, Any], task: Task) -> None:

@@ -40,7 +40,7 @@ def test_the_workflow_parses_and_uses_real_commands_and_flags(tmp_path: Path, si
     done = sia("init", "--ci", "github", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     workflow = yaml.safe_load((tmp_path / WORKFLOW).read_text())
-    assert "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert "pull_request_target" in workflow[True]  # YAML 1.1 reads the key `on` as true
     assert "startsWith(github.head_ref, 'sia/')" in workflow["jobs"]["eval"]["if"]
     assert "secrets.SIA_TASK_PRIVATE" in (tmp_path / WORKFLOW).read_text()
     calls = _sia_calls(workflow)
@@ -100,10 +100,11 @@ def test_the_evaluation_step_runs_as_written_on_a_clone(
 TOKEN = "ghs_actionsfaketoken0123456789abcdef"
 
 
-def _actions_checkout(origin: Path, ws: Path, number: int) -> None:
-    """What actions/checkout@v4 does for a pull_request event with fetch-depth 0: a fresh
-    repository, every branch and the PR's merge ref fetched, the merge commit checked out
-    detached. No identity is configured."""
+def _actions_checkout(origin: Path, ws: Path, base_sha: str) -> None:
+    """What actions/checkout@v4 does for a pull_request_target event with `ref: <base sha>`
+    and fetch-depth 0: a fresh repository, every branch fetched, the base branch's commit
+    checked out detached. The pull request's head is not fetched (the workflow's next step
+    fetches it as objects). No identity is configured."""
     if ws.exists():
         shutil.rmtree(ws)
     ws.mkdir()
@@ -115,24 +116,22 @@ def _actions_checkout(origin: Path, ws: Path, number: int) -> None:
     run("init", "-q")
     run("remote", "add", "origin", str(origin))
     run("fetch", "-q", "--prune", "--no-recurse-submodules", "origin",
-        "+refs/heads/*:refs/remotes/origin/*",
-        f"+refs/pull/{number}/merge:refs/remotes/pull/{number}/merge")  # fmt: skip
-    run("checkout", "-q", "--force", f"refs/remotes/pull/{number}/merge")
+        "+refs/heads/*:refs/remotes/origin/*")  # fmt: skip
+    run("checkout", "-q", "--force", base_sha)
 
 
-def _merge_ref(origin: Path, tmp: Path, head: str, number: int) -> None:
-    """GitHub's refs/pull/N/merge: the head branch merged into main."""
-    work = tmp / "merge"
-    if work.exists():
-        shutil.rmtree(work)
-    subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True)
-    git(work, "merge", "-q", "--no-ff", "-m", "Merge", f"origin/{head}")
-    git(work, "push", "-q", "--force", "origin", f"HEAD:refs/pull/{number}/merge")
+def _pull_ref(origin: Path, head_sha: str, number: int) -> None:
+    """GitHub's refs/pull/N/head: the pull request's head commit, on the base repository."""
+    subprocess.run(["git", "--git-dir", str(origin), "update-ref", f"refs/pull/{number}/head",
+                    head_sha], check=True)  # fmt: skip
 
 
-def _run_steps(workflow: dict, ws: Path, home: Path, gh_api: str, head_sha: str) -> int:
-    """The steps after the install, as the runner runs them: bash -e, ${{ }} filled in, the
-    GITHUB_ENV file read between steps."""
+def _run_steps(
+    workflow: dict, ws: Path, home: Path, gh_api: str, shas: tuple[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The steps after the checkout, but the install, as the runner runs them: bash -e,
+    ${{ }} filled in, the GITHUB_ENV file read between steps. The last step's result."""
+    head_sha, base_sha = shas
     github_env = ws.parent / "github_env"
     github_env.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -140,9 +139,10 @@ def _run_steps(workflow: dict, ws: Path, home: Path, gh_api: str, head_sha: str)
     env |= {"HOME": str(home), "GITHUB_ENV": str(github_env), "GITHUB_REPOSITORY": "me/project",
             "GITHUB_API_URL": gh_api, "PATH": path}  # fmt: skip
     fill = {"github.event.pull_request.head.sha": head_sha,
+            "github.event.pull_request.base.sha": base_sha,
             "github.event.pull_request.number": "1", "secrets.SIA_TASK_PRIVATE": "",
             "github.token": TOKEN}  # fmt: skip
-    code = 0
+    done = subprocess.CompletedProcess([], 0, "", "")
     for step in workflow["jobs"]["eval"]["steps"]:
         if "run" not in step or step["name"].startswith("Install"):
             continue
@@ -154,18 +154,20 @@ def _run_steps(workflow: dict, ws: Path, home: Path, gh_api: str, head_sha: str)
             extra[k] = v
         done = subprocess.run(["bash", "-e", "-c", script], cwd=ws, env={**env, **extra},
                               capture_output=True, text=True, timeout=600)  # fmt: skip
-        code = code or done.returncode
         if done.returncode != 0:
             break
-    return code
+    return done
 
 
 @pytest.mark.slow
 def test_the_workflow_runs_as_actions_runs_it(tmp_path: Path, sia: Runner) -> None:
     """`init --ci github`'s workflow on a pull request from a run branch, reproduced as GitHub
-    Actions runs it (the merge ref, detached, fetch-depth 0, no git identity, an empty HOME)
-    with the steps' own commands and the GitHub API served by tests/fakegithub.py: the eval
-    passes and comments; a second push updates the one comment; a regression fails the job."""
+    Actions runs a pull_request_target workflow (the base branch checked out detached,
+    fetch-depth 0, the pull request's head fetched as objects only, no git identity, an empty
+    HOME) with the steps' own commands and the GitHub API served by tests/fakegithub.py (it
+    stands in for GitHub): the eval passes and comments; a second push updates the one
+    comment; a regression fails the job; a head that rewrites the task copy's evaluator and
+    hooks still gets its honest score, and the comment names what it tried."""
     from tests.conftest import make_repo
     from tests.fakegithub import FakeGitHub
 
@@ -173,10 +175,13 @@ def test_the_workflow_runs_as_actions_runs_it(tmp_path: Path, sia: Runner) -> No
     assert sia("init", "--ci", "github", cwd=user).returncode == 0
     text = (user / WORKFLOW).read_text()
     assert "{{version}}" not in text and f'sia-git=={__import__("sia_git").__version__}"' in text
-    assert "apt-get update" in text
+    assert "apt-get update" in text and "pull_request_target" in text
     workflow = yaml.safe_load(text)
-    git(user, "add", ".github")
+    # The base branch names the task the pull requests are scored with.
+    (user / "sia-git.toml").write_text('task = "penguins"\n')
+    git(user, "add", ".github", "sia-git.toml")
     git(user, "commit", "-qm", "CI")
+    base = git(user, "rev-parse", "HEAD").strip()
     evolve = ("evolve", "--task", "penguins", "--confirm-runs", "0")
     assert sia(*evolve, "--max-gen", "2", cwd=user).returncode == 0
     [run_id] = run_ids(user)
@@ -184,6 +189,12 @@ def test_the_workflow_runs_as_actions_runs_it(tmp_path: Path, sia: Runner) -> No
     subprocess.run(["git", "clone", "-q", "--bare", str(user), str(origin)], check=True)
     home, ws = tmp_path / "home", tmp_path / "ws"
     home.mkdir()
+
+    def job(head: str) -> subprocess.CompletedProcess[str]:
+        _pull_ref(origin, head, 1)
+        _actions_checkout(origin, ws, base)
+        return _run_steps(workflow, ws, home, gh.api, (head, base))
+
     with FakeGitHub("me/project", origin, TOKEN) as gh:
         gh.route("POST", "/repos/me/project/pulls", {}, {"title": "run", "head": f"sia/{run_id}",
                                                           "base": "main"})  # fmt: skip
@@ -193,26 +204,53 @@ def test_the_workflow_runs_as_actions_runs_it(tmp_path: Path, sia: Runner) -> No
                 assert sia("evolve", "--run", run_id, "--max-gen", "6", cwd=user).returncode == 0
                 git(user, "push", "-q", "--force", str(origin), f"sia/{run_id}")
             head = git(user, "rev-parse", f"sia/{run_id}").strip()
-            _merge_ref(origin, tmp_path, f"sia/{run_id}", 1)
-            _actions_checkout(origin, ws, 1)
-            assert _run_steps(workflow, ws, home, gh.api, head) == 0
+            done = job(head)
+            assert done.returncode == 0, done.stdout + done.stderr
             [comment] = gh.comments[1]  # one comment, created then updated
             assert "sia-git eval" in comment and head[:10] in comment
+            assert "ignored" not in comment  # an untouched run: nothing to ignore
             heads.append(head)
         assert len(set(heads)) == 2, "the second push should bring a new generation"
 
-        # A regression: a hand-made generation whose agent is worse, pushed to the branch.
+        # A regression: a hand-made generation whose agent is worse, and which also rewrites
+        # the task copy's evaluator (one that says 1.0), its settings and the hooks.
         hand = tmp_path / "hand"
         git(user, "worktree", "add", "-q", "--detach", str(hand), f"sia/{run_id}")
         agent = hand / "sia-agent" / "agent" / "target_agent.py"
         agent.write_text(agent.read_text().replace('"model": "knn"', '"model": "majority"')
                          .replace('"model": "threshold"', '"model": "majority"'))  # fmt: skip
-        git(hand, "commit", "-qam", "worse\n\nSia-Run: x\nSia-Generation: 9")
+        _plant_evaluator(hand, tmp_path / "hooked")
+        git(hand, "add", "-A")
+        git(hand, "commit", "-qm", "worse\n\nSia-Run: x\nSia-Generation: 9")
         git(hand, "push", "-q", "--force", str(origin), f"HEAD:refs/heads/sia/{run_id}")
         head = git(hand, "rev-parse", "HEAD").strip()
-        _merge_ref(origin, tmp_path, f"sia/{run_id}", 1)
-        _actions_checkout(origin, ws, 1)
-        assert _run_steps(workflow, ws, home, gh.api, head) == 1
+        done = job(head)
+        assert done.returncode == 1, done.stdout + done.stderr
         [comment] = gh.comments[1]
         assert head[:10] in comment and "regression" in comment.lower()
+        for named in ("sia-agent/task/: evil.py, task.toml", "sandbox = 'none'",
+                      ".pre-commit-config.yaml"):  # fmt: skip
+            assert named in comment, comment
+        assert not (tmp_path / "hooked").exists()  # the head's hook never ran
     assert not (home / ".gitconfig").exists()  # nothing was configured behind the user's back
+
+
+def _plant_evaluator(work: Path, marker: Path) -> None:
+    """What a hostile pull request changes besides its agent: the task copy's evaluator (one
+    that scores everything 1.0), run.toml's sandbox, and a `language: system` hook."""
+    task = work / "sia-agent" / "task"
+    (task / "evil.py").write_text(
+        "import argparse, json\np = argparse.ArgumentParser()\n"
+        "for a in ('--predictions', '--answers', '--split', '--output'):\n"
+        "    p.add_argument(a)\n"
+        "a = p.parse_args()\nopen(a.output, 'w').write(json.dumps({'score': 1.0}))\n"
+    )
+    toml = task / "task.toml"
+    toml.write_text(toml.read_text().replace('builtin = "accuracy"', 'path = "evil.py"'))
+    run_toml = work / "sia-agent" / "run.toml"
+    run_toml.write_text(run_toml.read_text().replace('sandbox = "bwrap"', 'sandbox = "none"'))
+    (work / ".pre-commit-config.yaml").write_text(
+        "repos:\n- repo: local\n  hooks:\n  - id: own\n    name: own\n"
+        f"    entry: touch {marker}\n    language: system\n    pass_filenames: false\n"
+        "    always_run: true\n"
+    )

@@ -55,13 +55,13 @@ def run(repo_path: Path, rev: str | None, opts: Options) -> int:
     report = eval_memo.load(repo, memo) if memo else None
     if report is not None:
         report["cached"] = True  # both scores were answered from the evaluation cache before
+        for line in report.get("ignored", []):
+            click.echo(f"ignored (the commit's, not trusted): {line}", err=True)
     else:
         report = _rescored_report(repo, rev, opts)
         if memo:
             eval_memo.store(repo, memo, report)
     repo.add_note(report["commit"], json.dumps(report, indent=1, sort_keys=True), NOTES)
-    for line in report.get("ignored", []):
-        click.echo(f"ignored (the commit's, not trusted): {line}", err=True)
     click.echo(
         {
             "json": lambda: json.dumps(report, indent=1),
@@ -87,9 +87,11 @@ def _rescored_report(repo: Repo, rev: str, opts: Options) -> dict[str, Any]:
 
     say = _say(opts.fmt)
     decided, ignored = _decide(repo, rev, opts)
+    for line in ignored:  # said before the agent runs: a failed run still names them
+        say(f"ignored (the commit's, not trusted): {line}")
     now = rescore(repo, rev, decided, say)
     if not now.outcome.ok:
-        raise SiaError(f"{rev}: the agent {now.outcome.status}: {now.outcome.reason}")
+        raise SiaError(f"{rev}: {_failed(now)}")
     base = _baseline(repo, now, opts.baseline, say, decided)
     return {**_report(now, base, opts), "ignored": ignored}
 
@@ -173,8 +175,16 @@ def _baseline(
 
     base = rescore(repo, rev, decided, say, generation=False)
     if not base.outcome.ok:
-        raise SiaError(f"baseline {rev}: the agent {base.outcome.status}: {base.outcome.reason}")
+        raise SiaError(f"baseline {rev}: {_failed(base)}")
     return base
+
+
+def _failed(r: Rescored) -> str:
+    """What happened to an agent, without "timed-out: timed out"."""
+    status, reason = str(r.outcome.status), r.outcome.reason
+    if reason.lower().startswith(status.replace("-", " ")):
+        return f"the agent {reason}"
+    return f"the agent {status.replace('-', ' ')}: {reason}"
 
 
 def _report(now: Rescored, base: Rescored | None, opts: Options) -> dict[str, Any]:

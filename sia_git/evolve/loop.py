@@ -85,6 +85,11 @@ def start(
                     f"task {task.name}; its scores say nothing about unseen items"
                 )
             echo(task.plan.describe())
+            if task.plan.report:
+                echo(
+                    "sealed scores are released for committed generations only, by the "
+                    "Ladder rule on a grid of one standard error (docs/DESIGN.md)"
+                )
             first_agent.seed_generation(ctx)
             _iterate(ctx)
     return run_id
@@ -122,6 +127,8 @@ def resume(
         cfg, task = decided.cfg, decided.task
         for line in decided.ignored:
             echo(f"ignored (the branch's sia-agent/run.toml, not trusted): {line}")
+        if not decided.local:  # from now on this machine has its own, trusted record
+            trust.write_record(repo, run_id, run_toml(run_id, task, cfg.model_dump(), None))
         models = roles.build(
             cfg, spent_usd=hist.total_cost_usd, task_target=task.manifest.agent.target_model
         )
