@@ -58,6 +58,9 @@ for line in proto_in:
                 )
                 for fd in (1, 2)
             )
+            if req.get("memory"):  # the trusted evaluator is capped too
+                import resource
+                resource.setrlimit(resource.RLIMIT_AS, (req["memory"], req["memory"]))
             os.chdir(req["cwd"])
             script = req["argv"][0]
             sys.argv = list(req["argv"])
@@ -70,6 +73,8 @@ for line in proto_in:
                 if c is not None and not isinstance(c, int):
                     print(c, file=sys.stderr)
                 code = 0 if c is None else c if isinstance(c, int) else 1
+            except MemoryError:
+                code = 86  # OUT_OF_MEMORY: its limit, not a bug to show a traceback for
             except BaseException:
                 import traceback
                 traceback.print_exc()
@@ -98,6 +103,9 @@ class Finished:
 
 class TimedOut(Exception):
     pass
+
+
+OUT_OF_MEMORY = 86  # the child's exit status when the evaluator hit its memory limit
 
 
 def _text(path: Path) -> str:
@@ -132,11 +140,12 @@ class _Server:
             raise OSError("the evaluator server ended")
         return json.loads(line)
 
-    def run(self, argv: list[str], cwd: Path, timeout: float) -> Finished:
+    def run(self, argv: list[str], cwd: Path, timeout: float, memory_mb: int | None) -> Finished:
         assert self.proc.stdin is not None
         with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("eval")) as tmp:
             out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
-            request = {"argv": argv, "cwd": str(cwd), "stdout": str(out), "stderr": str(err)}
+            request = {"argv": argv, "cwd": str(cwd), "stdout": str(out), "stderr": str(err),
+                       "memory": memory_mb * 1024 * 1024 if memory_mb else None}  # fmt: skip
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
             deadline = time.monotonic() + timeout
@@ -169,12 +178,20 @@ class Pool:
         self._idle: list[tuple[tuple[tuple[str, str], ...], _Server]] = []
         self._lock = threading.Lock()
 
-    def run(self, argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Finished:
-        """`argv` is `[python, script, args...]`: the script runs in a child of a server."""
+    def run(
+        self,
+        argv: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        timeout: float,
+        memory_mb: int | None = None,
+    ) -> Finished:
+        """`argv` is `[python, script, args...]`: the script runs in a child of a server,
+        with at most `memory_mb` of address space (exit OUT_OF_MEMORY past it)."""
         key = tuple(sorted(env.items()))
         server = self._take(key) or _Server(env)
         try:
-            done = server.run(argv[1:], cwd, timeout)
+            done = server.run(argv[1:], cwd, timeout, memory_mb)
         except TimedOut:
             self._give(key, server)  # it reaped the child: ready for the next run
             raise

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sia_git import answers, evalserver, tmpfiles
 from sia_git.splits import CORRECT, SplitPlan
+from sia_git.splits import manifest_path as splits_manifest
 from sia_git.task import Task
 
 MAX_COPY_BYTES = 256 * 1024 * 1024
@@ -254,13 +255,18 @@ def _run(task: Task, argv: list[str], cwd: Path, sealed: bool) -> evalserver.Fin
         "TMPDIR": str(tmpfiles.own()),
         **task.manifest.evaluator.env,
     }
-    timeout = task.manifest.evaluator.timeout_s
+    timeout, memory = task.manifest.evaluator.timeout_s, task.manifest.evaluator.memory_mb
     try:
-        done = evalserver.POOL.run(argv, cwd, env, timeout)
+        done = evalserver.POOL.run(argv, cwd, env, timeout, memory)
     except evalserver.TimedOut:
         raise EvaluatorFailed(f"evaluator {task.evaluator} timed out after {timeout:g}s") from None
     except OSError as exc:
         raise EvaluatorFailed(f"evaluator {task.evaluator} could not run: {exc}") from None
+    if done.returncode == evalserver.OUT_OF_MEMORY or done.returncode in (-9, -11):
+        raise EvaluatorFailed(
+            f"evaluator {task.evaluator} ran out of memory scoring these outputs (its limit is "
+            f"{memory} MB: [evaluator] memory_mb in {splits_manifest(task)})"
+        )
     if done.returncode != 0:
         if sealed:  # its output may name sealed test items
             raise EvaluatorFailed(

@@ -68,6 +68,8 @@ class EvaluatorSpec(_Strict):
     path: str | None = None
     builtin: Literal["accuracy"] | None = None
     timeout_s: float = Field(default=60.0, gt=0)
+    # Its address space, at most: a trusted part, but an agent's outputs choose its input.
+    memory_mb: int = Field(default=4096, ge=64)
     env: dict[str, str] = Field(default_factory=dict)  # added to the evaluator's environment
     args: list[str] = Field(default_factory=list)  # appended to its command line
 

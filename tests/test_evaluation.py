@@ -84,3 +84,34 @@ def test_sia_layout_evaluator_runs_unchanged(tmp_path: Path) -> None:
     ev = evaluate(task, tmp_path / "work", tmp_path / "scratch")
     assert 0.0 <= ev.score("dev") < 0.1
     assert ev.splits["dev"].items[0]["status"] in ("correct", "wrong")
+
+
+def test_the_evaluator_runs_under_a_memory_cap(tmp_path: Path) -> None:
+    """An evaluator that keeps ~9x the submission in memory, on a 100 MB submission, with a
+    128 MB cap: one clear error naming the setting, not a machine out of memory; the same
+    evaluator on a small submission still scores."""
+    body = (
+        "import argparse, json, pathlib\n"
+        "p = argparse.ArgumentParser()\n"
+        "for a in ('--predictions', '--answers', '--split', '--output'):\n"
+        "    p.add_argument(a)\n"
+        "a = p.parse_args()\n"
+        "text = (pathlib.Path(a.predictions) / 'big.txt').read_text()\n"
+        "words = [w.upper() for w in text.split()]  # the copies a careless evaluator makes\n"
+        "json.dump({'score': 0.5, 'items': []}, open(a.output, 'w'))\n"
+    )
+    task = _broken_task(tmp_path, body)
+    toml = task.root / "task.toml"
+    toml.write_text(toml.read_text().replace("timeout_s = 2", "timeout_s = 60\nmemory_mb = 128"))
+    task = load(task.root, source=str(task.root))
+    assert task.manifest.evaluator.memory_mb == 128
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "big.txt").write_text("ab " * 1000)
+    assert evaluate(task, work, tmp_path / "ok").score("dev") == 0.5
+    with (work / "big.txt").open("w") as f:
+        for _ in range(100):
+            f.write("ab " * 350_000)  # ~1 MB a line, 100 MB in all
+    with pytest.raises(EvaluatorFailed, match=r"ran out of memory .* 128 MB: \[evaluator\] "
+                       r"memory_mb in .*task.toml"):  # fmt: skip
+        evaluate(task, work, tmp_path / "big")

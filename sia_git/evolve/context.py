@@ -4,6 +4,7 @@ settings, the sandbox, the staged inputs and the models. Shared by the loop and 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +79,11 @@ class Context:
             else (incumbent - score)
         )
         return d > self.cfg.min_improvement + EPS
+
+    def drop_scratch(self) -> None:
+        """Remove the run's scratch space (staged inputs, agents' working dirs): once what
+        matters of it is recorded in git."""
+        shutil.rmtree(self.paths.scratch, ignore_errors=True)
 
     def adapter_at(self, rev: str) -> str | None:
         """The adapter the agent at `rev` runs with (None for a task without a model)."""

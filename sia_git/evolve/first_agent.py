@@ -130,12 +130,7 @@ def seed_generation(ctx: Context) -> None:
                 f"({first.why}); its transcript is kept in the attempt record.\n"
             )
     if not out.ok:
-        verdict = {
-            Status.GATE_FAILED: "failed its gates",
-            Status.TIMED_OUT: "timed out",
-            Status.EVAL_FAILED: "could not be scored (is the task's evaluator broken?)",
-        }
-        raise SiaError(f"generation 1 ({what}) {verdict.get(out.status, out.status)}: {out.reason}")
+        raise SiaError(f"generation 1 ({what}) {_failed(out)}; {_record_failure(ctx, out)}")
     release(ctx.task, None, out)  # generation 1 is committed: its sealed score is released
     base = ctx.repo.rev_parse("HEAD")
     assert base is not None
@@ -177,6 +172,31 @@ def seed_generation(ctx: Context) -> None:
     rec.ensure_notes(ctx.repo, ctx.run_id)
     ctx.echo(f"gen 1: {what}  {lines.scores(ctx, out)}{lines.cost(ctx, out)}  committed {sha[:10]}")
     ctx.progress.best(1, out.score(ctx.select))
+
+
+def _failed(out: Outcome) -> str:
+    verdict = {
+        Status.GATE_FAILED: "failed its gates",
+        Status.TIMED_OUT: "timed out",
+        Status.EVAL_FAILED: "could not be scored (is the task's evaluator broken?)",
+    }.get(out.status, str(out.status))
+    reason = out.reason
+    return reason if reason.startswith(verdict) else f"{verdict}: {reason}"
+
+
+def _record_failure(ctx: Context, out: Outcome) -> str:
+    """Keep a failed generation 1 like any candidate (its record, traces and gateway log on
+    the run's attempt ref), drop its scratch space, and say where the record is."""
+    record = selection.attempt_record(ctx, 1, None, [out], None, {}, {0: out.reason})
+    rec.publish(ctx.repo, ctx.run_id, 1, {}, None, None, record,
+                rec.attempt_tree(ctx.repo, record, [out]))  # fmt: skip
+    ctx.drop_scratch()
+    ref = H.ref(ctx.run_id, "attempts", "g0001")
+    shown = next((f"c0/{n}" for n in ("sia-hint.txt", "stderr.txt") if n in out.traces), "")
+    return (
+        f"its record is {ref} (`git show {ref}:{shown or 'attempt.json'}`); fix the agent or "
+        "the task and start a new run"
+    )
 
 
 def _knobs(files: dict[str, bytes]) -> dict | None:

@@ -7,7 +7,6 @@ write. Killing it at any point and running `evolve --run` again continues where 
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -90,7 +89,12 @@ def start(
                     "sealed scores are released for committed generations only, by the "
                     "Ladder rule on a grid of one standard error (docs/DESIGN.md)"
                 )
-            first_agent.seed_generation(ctx)
+            try:
+                first_agent.seed_generation(ctx)
+            except BaseException:
+                if not H.load(repo, run_id).exists:  # nothing to resume: leave nothing behind
+                    ctx.drop_scratch()
+                raise
             _iterate(ctx)
     return run_id
 
@@ -176,7 +180,7 @@ def _iterate(ctx: Context) -> None:
             break
     confirm_tip(ctx, H.load(ctx.repo, ctx.run_id))
     lines.summary(ctx, H.load(ctx.repo, ctx.run_id))
-    shutil.rmtree(ctx.paths.scratch, ignore_errors=True)
+    ctx.drop_scratch()
 
 
 def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
