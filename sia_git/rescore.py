@@ -27,7 +27,6 @@ from sia_git import trust
 from sia_git.errors import GateFailed, SiaError
 from sia_git.evaluation import Evaluation, SplitScore
 from sia_git.evolve.outcome import Outcome
-from sia_git.gates.precommit import CONFIG
 from sia_git.gitrepo import Repo
 from sia_git.records import Status
 from sia_git.runs import CODE_DIR, agent_files
@@ -93,15 +92,6 @@ def rescore(
     return Rescored(sha, entry, task, out)
 
 
-def user_hooks(repo: Repo) -> str | None:
-    """The repository's own pre-commit configuration, from the evaluating side's working tree
-    (never the commit's: a `language: system` hook would run on this machine)."""
-    try:
-        return (repo.root / CONFIG).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
 def _cache_key(repo: Repo, sha: str, task: Task, cfg: configmod.EvolveConfig) -> str:
     agent = repo.git("rev-parse", f"{sha}:{CODE_DIR}").strip()
     pin = repo.git("rev-parse", "--verify", "--quiet", f"{sha}:{pins.PIN}", check=False).strip()
@@ -116,7 +106,7 @@ def _cache_key(repo: Repo, sha: str, task: Task, cfg: configmod.EvolveConfig) ->
         str(cfg.agent_timeout_s),
         str(cfg.memory_mb),
         str(cfg.target_model),
-        user_hooks(repo) or "-",
+        trust.user_hooks(repo) or "-",
     ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
@@ -176,7 +166,7 @@ def _run(
 
     env = environment.build(task, cfg, scratch, publish.store_of(repo), say)
     gates = CandidateGates.for_run(
-        user_hooks(repo),
+        trust.user_hooks(repo),
         repo.sia_dir / "gate-cache",
         task.manifest.agent.forbid_packages,
         scratch / "hooks-setup",

@@ -47,6 +47,7 @@ RUN_KEYS = (
     "ray_address",
 )
 UNSANDBOXED = "none"
+HOOKS_CONFIG = ".pre-commit-config.yaml"  # gates.precommit.CONFIG (not imported: it is heavy)
 
 
 @dataclass
@@ -191,6 +192,15 @@ def _plan_notes(task: Task, branch: dict[str, Any]) -> list[str]:
     if said is None or said == used:
         return []
     return [f"[split] {said} (used: {used})"]
+
+
+def user_hooks(repo: Repo) -> str | None:
+    """The repository's own pre-commit configuration, from the evaluating side's working tree
+    (never a commit's: a `language: system` hook would run on this machine)."""
+    try:
+        return (repo.root / HOOKS_CONFIG).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def copy_differences(repo: Repo, sha: str, task: Task) -> list[str]:

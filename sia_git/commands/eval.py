@@ -99,7 +99,6 @@ def _rescored_report(repo: Repo, rev: str, opts: Options) -> dict[str, Any]:
 def _decide(repo: Repo, rev: str, opts: Options) -> tuple[Decided, list[str]]:
     """The trusted task and settings for `rev`, and what its commit said that is not used."""
     from sia_git import trust
-    from sia_git.rescore import user_hooks
     from sia_git.runs import read_run_toml
 
     sha = repo.rev_parse(rev)
@@ -114,10 +113,8 @@ def _decide(repo: Repo, rev: str, opts: Options) -> tuple[Decided, list[str]]:
             f"sia-agent/task/: {', '.join(changed[:8])}{' ...' if len(changed) > 8 else ''} "
             f"(the task used: {decided.task.source})"
         )
-    from sia_git.gates.precommit import CONFIG
-
-    if (repo.read_file(sha, CONFIG) or None) != user_hooks(repo):
-        ignored.append(f"{CONFIG} (the gates use this checkout's)")
+    if (repo.read_file(sha, trust.HOOKS_CONFIG) or None) != trust.user_hooks(repo):
+        ignored.append(f"{trust.HOOKS_CONFIG} (the gates use this checkout's)")
     return decided, ignored
 
 

@@ -71,7 +71,7 @@ def start(
     with RunLock(paths.locks, run_id):
         # This machine's own record: what resume and eval trust (the branch is only compared).
         trust.write_record(repo, run_id, run_toml(run_id, task, cfg.model_dump(), None))
-        ctx = run_setup.build_context(repo, paths, task, cfg, echo, models, "HEAD", progress)
+        ctx = run_setup.build_context(repo, paths, task, cfg, echo, models, progress)
         with _resumable(ctx):
             echo(
                 f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
@@ -136,9 +136,7 @@ def resume(
         models = roles.build(
             cfg, spent_usd=hist.total_cost_usd, task_target=task.manifest.agent.target_model
         )
-        ctx = run_setup.build_context(
-            repo, paths, task, cfg, echo, models, hist.base or hist.tip.sha, progress
-        )
+        ctx = run_setup.build_context(repo, paths, task, cfg, echo, models, progress)
         with _resumable(ctx):
             repo.ensure_worktree(paths.worktree, H.branch(run_id))
             added = rec.ensure_notes(ctx.repo, run_id)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
-from sia_git import childenv
+from sia_git import childenv, trust
 from sia_git.config import EvolveConfig
 from sia_git.evolve import environment, executors, levers, proposers
 from sia_git.evolve.context import Context, Echo
-from sia_git.gates.precommit import CONFIG, CandidateGates
+from sia_git.gates.precommit import CandidateGates
 from sia_git.gitrepo import Repo
 from sia_git.llm import roles
 from sia_git.progress import Progress
@@ -27,7 +27,6 @@ def build_context(
     cfg: EvolveConfig,
     echo: Echo,
     models: roles.Models,
-    base: str,
     progress: Progress | None,
 ) -> Context:
     for w in models.warnings:
@@ -45,10 +44,9 @@ def build_context(
     if paths.scratch.exists():
         shutil.rmtree(paths.scratch)  # what a killed process left behind
     env = environment.build(task, cfg, paths.scratch, publish.store_of(repo), echo)
-    # The repository's own pre-commit hooks, as of the commit the run started from.
-    user_hooks = repo.read_file(base, CONFIG)
+    # The repository's own pre-commit hooks: this working tree's (never a branch's).
     gates = CandidateGates.for_run(
-        user_hooks,
+        trust.user_hooks(repo),
         repo.sia_dir / "gate-cache",
         task.manifest.agent.forbid_packages,
         paths.scratch / "hooks-setup",
