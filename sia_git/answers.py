@@ -9,6 +9,7 @@ key), a JSON list of objects (an id key) and a JSON object keyed by item id.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -70,11 +71,30 @@ def ids(private: Path, field: str) -> list[str]:
 
 def file_ids(path: Path, declared: str | None = None) -> list[str]:
     """The item ids of one answer file, by `declared` or the guessed id column/key."""
+    return [i for i, _ in file_records(path, declared)]
+
+
+def file_records(path: Path, declared: str | None = None) -> list[tuple[str, Any]]:
+    """(item id, record) of one answer file, by `declared` or the guessed id column/key: a
+    record is a row (a dict) or, in a JSON object keyed by item id, that id's value."""
     names = _field_names(path)
     field = "id" if names is None else declared if declared in (names or []) else guess_field(names)
     if field is None:
         raise NotNarrowable(f"{path.name} has no id column or key among {names[:8]}")
-    return [i for i, _ in _records(path, field)]
+    return list(_records(path, field))
+
+
+def digest(private: Path) -> str:
+    """`sha256:<hex>` of a task's answer files: each file's path relative to `private` (sorted,
+    `/`-separated) and its content, length-prefixed. Two task folders with the same digest hold
+    the same answers; run.toml records it as `answers_digest`."""
+    h = hashlib.sha256()
+    files = {p.relative_to(private).as_posix(): p for p in answer_files(private)}
+    for name in sorted(files):
+        rel, data = name.encode(), files[name].read_bytes()
+        h.update(b"%d:%s%d:" % (len(rel), rel, len(data)))
+        h.update(data)
+    return f"sha256:{h.hexdigest()}"
 
 
 def narrow(private: Path, dest: Path, field: str, keep: Callable[[str], bool]) -> int:
