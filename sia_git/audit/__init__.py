@@ -1,66 +1,45 @@
 """The leak audit: does anything a clone of a run would get tie a sealed test item to its result?
 
-It reads every commit and blob reachable from the run's branch, its refs under `refs/sia/<run>/`
-and the `refs/notes/sia*` notes (the user's own history before the run is left out), and reports
+It reads every commit, tree and blob reachable from the run's branch, its refs under
+`refs/sia/<run>/` and the `refs/notes/sia*` notes (the user's own history before the run is
+left out), and reports
 
-- a sealed test item's id next to a status, a score or a gold value: in a JSON object (an id key
-  beside a key such as `status`, `score`, `expected`), as a JSON object keyed by item id with
-  status values, or on one line with a status word (`q17: wrong`);
-- a private answer file's content, whole, or one of its rows that has three or more fields.
+- what ties a sealed item to its gold value, its status or a code for it, in any format and in
+  any text an object hides (scan.py: reversed, base64, hex, compressed; file names of trees);
+- a private answer file's content, whole, or one of its rows that has three or more fields;
+- a score oracle: more sealed scores stored than the release rule allows (oracle.py).
 
-Item ids are read from the task's answer files, so the audit needs the task (the path the run
-recorded, or --task-dir). Purely numeric ids shorter than four digits are checked in JSON
-structures only: on a line of text they would match any number.
+Item ids and gold values are read from the task's answer files, so the audit needs the task
+(the path the run recorded, or --task-dir), and refuses one that is not the run's
+(taskcheck.py). Text the task's public files hold is never a leak.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from sia_git import answers, refs
+from sia_git.audit import knowledge, oracle
+from sia_git.audit.scan import Scanner
+from sia_git.audit.taskcheck import check_task
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo
 from sia_git.task import Task
 
-LINK_KEYS = frozenset(
-    {
-        "status",
-        "score",
-        "correct",
-        "is_correct",
-        "passed",
-        "result",
-        "reward",
-        "gold",
-        "expected",
-        "answer_key",
-        "truth",
-        "ground_truth",
-        "correct_answer",
-        "gold_label",
-        "target",
-    }
-)
-ID_KEYS = frozenset({"id", "item", "item_id", "itemid", "qid", "question_id"})
-STATUS_WORDS = re.compile(
-    r"\b(correct|incorrect|wrong|missing|invalid|passed|failed|solved|"
-    r"unsolved)\b",
-    re.IGNORECASE,
-)
+__all__ = ["AuditResult", "Finding", "audit", "check_task", "sealed_ids"]
 MAX_PER_OBJECT = 5
+SCANNED = ("blob", "commit", "tree")
 
 
 @dataclass(frozen=True)
 class Finding:
-    obj: str
+    obj: str  # the object's id; "" for a finding about the run as a whole
     where: str
     what: str
 
     def line(self) -> str:
-        return f"{self.obj[:10]} {self.where or '(commit message)'}: {self.what}"
+        where = self.where or "(commit message)"
+        return f"{self.obj[:10]} {where}: {self.what}" if self.obj else f"{where}: {self.what}"
 
 
 @dataclass
@@ -96,8 +75,26 @@ def sealed_ids(task: Task) -> set[str] | None:
 
 def audit(repo: Repo, run_id: str, task: Task) -> AuditResult:
     ids = sealed_ids(task)
+    objects = _reachable(repo, run_id)
+    where = dict(objects)
+    result = AuditResult(run_id, len(objects), -1 if ids is None else len(ids))
+    scanner = Scanner(knowledge.build(task, ids))
+    for sha, kind, data in repo.iter_objects([sha for sha, _ in objects]):
+        if kind in SCANNED:
+            found = scanner.scan_object(kind, data)
+            result.findings += [Finding(sha, where.get(sha, ""), w) for w in found[:MAX_PER_OBJECT]]
+    plan = task.plan
+    splits = plan.sealed if plan.mode in ("hashed", "declared") else frozenset()
+    direction = task.manifest.metric.direction
+    for what in oracle.check(repo, run_id, splits, len(ids) if ids else None, direction):
+        result.findings.append(Finding("", refs.run_ref(run_id, "*"), what))
+    return result
+
+
+def _reachable(repo: Repo, run_id: str) -> list[tuple[str, str]]:
+    """(object id, path) of what a clone of the run gets beyond the user's own history: the run
+    branch, its review branches (sia/<run>-gN), its refs, the reviews and sia-git's notes."""
     base = refs.base(run_id)
-    # The run branch, its review branches (sia/<run>-gN), its refs, the reviews and the notes.
     names = [
         r.strip()
         for r in repo.for_each_ref(
@@ -116,106 +113,4 @@ def audit(repo: Repo, run_id: str, task: Task) -> AuditResult:
         for r in names
         if r != base and not (r.startswith("refs/notes/") and not r.startswith(refs.NOTES))
     ]
-    objects = repo.reachable_objects(tips, [base] if repo.rev_parse(base) else [])
-    where = dict(objects)
-    result = AuditResult(run_id, len(objects), -1 if ids is None else len(ids))
-    scanner = _Scanner(ids, _private_texts(task))
-    for sha, kind, data in repo.iter_objects([sha for sha, _ in objects]):
-        if kind not in ("blob", "commit"):
-            continue
-        text = data.decode("utf-8", errors="replace")
-        found = scanner.scan(text)
-        result.findings += [Finding(sha, where.get(sha, ""), w) for w in found[:MAX_PER_OBJECT]]
-    return result
-
-
-def _private_texts(task: Task) -> list[tuple[str, str]]:
-    out = []
-    for path in sorted(p for p in task.private_dir.rglob("*") if p.is_file()):
-        try:
-            out.append((path.name, path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError):
-            continue
-    return out
-
-
-class _Scanner:
-    def __init__(self, ids: set[str] | None, private: list[tuple[str, str]]) -> None:
-        self.ids = ids  # None: every id is sealed (then only JSON structures are checked)
-        textual = sorted(
-            (i for i in ids or () if len(i) >= 4 or not i.isdigit()), key=len, reverse=True
-        )
-        self.id_re = (
-            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, textual)) + r")(?![\w-])")
-            if textual
-            else None
-        )
-        self.files = [(name, text.strip()) for name, text in private if len(text.strip()) >= 64]
-        self.rows = {
-            line.strip(): name
-            for name, text in private
-            for line in text.splitlines()[1:]
-            if line.count(",") >= 2 and len(line.strip()) >= 12
-        }
-
-    def scan(self, text: str) -> list[str]:
-        found = [
-            f"holds the whole private answer file {name}"
-            for name, content in self.files
-            if content in text
-        ]
-        for line in text.splitlines():
-            row = self.rows.get(line.strip())
-            if row:
-                found.append(f"holds a row of the private answer file {row}: {line[:60]}")
-        found += self._json(text)
-        if self.id_re is not None:
-            for line in text.splitlines():
-                m = self.id_re.search(line)
-                s = STATUS_WORDS.search(line) if m else None
-                if m and s:
-                    found.append(
-                        f"links sealed test item {m.group(1)} to status "
-                        f"'{s.group(1)}': {line.strip()[:80]}"
-                    )
-        return list(dict.fromkeys(found))
-
-    def _json(self, text: str) -> list[str]:
-        docs = []
-        for chunk in [text, *text.splitlines()] if "\n" in text else [text]:
-            chunk = chunk.strip()
-            if chunk[:1] in "[{":
-                try:
-                    docs.append(json.loads(chunk))
-                except ValueError:
-                    continue
-        out: list[str] = []
-        for doc in docs:
-            self._walk(doc, out)
-        return out
-
-    def _walk(self, node: Any, out: list[str]) -> None:
-        if isinstance(node, dict):
-            ids = [
-                str(v)
-                for k, v in node.items()
-                if isinstance(v, str | int) and (k.lower() in ID_KEYS or k.lower().endswith("id"))
-            ]
-            sealed = [i for i in ids if self.ids is None or i in self.ids]
-            linked = sorted(k for k in node if k.lower() in LINK_KEYS)
-            if sealed and linked:
-                out.append(f"links sealed test item {sealed[0]} to '{linked[0]}'")
-            keyed = [
-                k
-                for k, v in node.items()
-                if (self.ids is None or k in self.ids)
-                and isinstance(v, str)
-                and STATUS_WORDS.fullmatch(v.strip())
-            ]
-            if keyed:
-                out.append(f"maps sealed test item {keyed[0]} to status '{node[keyed[0]]}'")
-            for v in node.values():
-                self._walk(v, out)
-        elif isinstance(node, list):
-            for v in node:
-                self._walk(v, out)
+    return repo.reachable_objects(tips, [base] if repo.rev_parse(base) else [])

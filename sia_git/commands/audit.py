@@ -1,5 +1,5 @@
 """`sia-git audit`: check that nothing a clone of a run would get ties a sealed test item to its
-result, and that no private answer file's content is in it (see audit.py)."""
+result, and that no private answer file's content is in it (see sia_git/audit/)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from sia_git import splits
-from sia_git.audit import audit
+from sia_git.audit import audit, check_task
 from sia_git.commands.common import open_run
 from sia_git.runs import read_run_toml
 from sia_git.task import task_of_run
@@ -20,6 +20,9 @@ def run(repo_path: Path, run_id: str | None, task_dir: Path | None, as_json: boo
     repo, hist = open_run(repo_path, run_id)
     recorded = read_run_toml(repo, hist.tip.sha)
     task = task_of_run(recorded, task_dir, repo.root)
+    check_task(
+        {"run_id": hist.run_id, **recorded}, task, "--task-dir" if task_dir else "task folder"
+    )
     result = audit(repo, hist.run_id, task)
     if as_json:
         click.echo(
