@@ -3,16 +3,26 @@ history) and each kind of leak it reports."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import os
+import random
+import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
 
+from sia_git import answers
+from sia_git.audit import check_task
+from sia_git.errors import SiaError
 from sia_git.task import load
 from tests import siatask
-from tests.conftest import GIT_ENV, Runner, git, run_ids
+from tests.conftest import GIT_ENV, ROOT, Runner, git, run_ids
+
+FLIP_TASK = ROOT / "tests/data/flip_task"
 
 
 @pytest.fixture
@@ -24,11 +34,14 @@ def run(repo: Path, sia: Runner, tmp_path: Path) -> tuple[Path, str, Path]:
     return repo, run_id, task
 
 
-def _add_ref(repo: Path, name: str, files: dict[str, str]) -> None:
+def _add_ref(repo: Path, name: str, files: dict[str, str | bytes]) -> None:
     """A commit holding `files` on `name` (as a hostile or buggy writer would leave it)."""
-    for path, text in files.items():
+    for path, content in files.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
-        (repo / path).write_text(text)
+        if isinstance(content, bytes):
+            (repo / path).write_bytes(content)
+        else:
+            (repo / path).write_text(content)
     env = {**os.environ, **GIT_ENV, "GIT_INDEX_FILE": str(repo / ".git" / "audit-index")}
 
     def plumbing(*args: str) -> str:
@@ -43,6 +56,49 @@ def _add_ref(repo: Path, name: str, files: dict[str, str]) -> None:
 def _sealed(task: Path) -> list[str]:
     t = load(task, source=str(task))
     return sorted(i for i in siatask.gold(task) if t.plan.side(i) == "test")
+
+
+def _forms(task: Path) -> dict[str, dict[str, str | bytes]]:
+    """Every sealed label of `task`, planted in each form issue 26 found `audit` blind to:
+    name -> the files of a commit ({path: content})."""
+    gold = siatask.gold(task)
+    items = _sealed(task)
+    private = (task / "data/private/test.csv").read_text()
+    rows = "".join(f"{i},{gold[i]}\n" for i in items)
+    shuffled = rows.splitlines(keepends=True)
+    random.Random(3).shuffle(shuffled)
+    literal = "".join(f'    "{i}": "{gold[i]}",\n' for i in items)
+    return {
+        "two-column rows": {"leak/labels.csv": "PassengerId,Transported\n" + rows},
+        "JSON map": {"leak/map.json": json.dumps({i: gold[i] for i in items})},
+        "JSON list of objects": {
+            "leak/list.json": json.dumps([{"id": i, "label": gold[i]} for i in items])
+        },
+        "JSON list of pairs": {"leak/pairs.json": json.dumps([[i, gold[i]] for i in items])},
+        "ok/ko lines": {
+            "leak/status.txt": "".join(
+                f"{i}: {'ok' if gold[i] == 'True' else 'ko'}\n" for i in items
+            )
+        },
+        "arrow lines": {"leak/arrows.txt": "".join(f"{i} -> {gold[i]}\n" for i in items)},
+        "base64 copy": {"leak/b64.txt": base64.b64encode(private.encode()).decode()},
+        "url-safe base64": {  # "???>>>" puts '/' and '+' in base64, '_' and '-' in URL-safe
+            "leak/b64url.txt": base64.urlsafe_b64encode(f"???>>>\n{rows}".encode()).decode()
+        },
+        "hex copy": {"leak/hex.txt": private.encode().hex()},
+        "reversed copy": {"leak/rev.txt": private[::-1]},
+        "shuffled rows": {"leak/shuffled.csv": "".join(shuffled)},
+        "gzip copy": {"leak/data.bin": gzip.compress(private.encode())},
+        "zlib in base64": {
+            "leak/blob.txt": "DATA = '" + base64.b64encode(zlib.compress(rows.encode())).decode()
+        },
+        "file names in a tree": {f"leak/{i}_{gold[i]}.txt": "" for i in items},
+        "the agent's own source": {
+            "leak/target_agent.py": siatask.AGENT.replace(
+                "def predict(row):\n", f"LABELS = {{\n{literal}}}\n\n\ndef predict(row):\n"
+            )
+        },
+    }
 
 
 def test_a_clean_run_is_clean_and_json_says_so(run, sia: Runner) -> None:
@@ -72,6 +128,61 @@ def test_each_kind_of_leak_is_reported(run, sia: Runner, leak: str) -> None:
     assert "leak/out.txt" in done.stdout and "finding(s)" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("form", "named"),
+    [
+        ("two-column rows", "leak/labels.csv: pairs"),
+        ("JSON map", "leak/map.json: pairs"),
+        ("JSON list of objects", "leak/list.json: pairs"),
+        ("JSON list of pairs", "leak/pairs.json: pairs"),
+        ("ok/ko lines", "leak/status.txt: links"),
+        ("arrow lines", "leak/arrows.txt: pairs"),
+        ("base64 copy", "(in its base64 text)"),
+        ("url-safe base64", "(in its url-safe base64 text)"),
+        ("hex copy", "(in its hex text)"),
+        ("reversed copy", "(in its reversed text)"),
+        ("shuffled rows", "leak/shuffled.csv: pairs"),
+        ("gzip copy", "(in its gzip text)"),
+        ("zlib in base64", "(in its zlib of base64 text)"),
+        ("file names in a tree", " leak: pairs"),
+        ("the agent's own source", "leak/target_agent.py: pairs"),
+    ],
+)
+def test_every_sealed_label_in_any_form_is_named(run, sia: Runner, form: str, named: str) -> None:
+    """Issue 26: a clone holding every sealed label in each of these forms was called clean."""
+    repo, run_id, task = run
+    _add_ref(repo, f"refs/sia/{run_id}/rejected/g0099-c1", _forms(task)[form])
+    done = sia("audit", cwd=repo)
+    assert done.returncode == 1 and "finding(s)" in done.stderr, done.stdout + done.stderr
+    assert named in done.stdout, done.stdout
+    assert (
+        "Transported" in done.stdout
+        or "status words" in done.stdout
+        or ("private answer file" in done.stdout)
+    )
+
+
+def test_a_few_pairs_or_a_good_agents_predictions_are_not_a_leak(run, sia: Runner) -> None:
+    """Pairs that agree with the labels no better than a good agent does are not reported (a
+    stored submission is allowed), nor are three binary labels (a guess hits them 1 in 8)."""
+    repo, run_id, task = run
+    gold, items = siatask.gold(task), _sealed(task)
+    flip = {"True": "False", "False": "True"}
+    guess = {i: gold[i] if n % 5 else flip[gold[i]] for n, i in enumerate(items)}  # 80% right
+    _add_ref(
+        repo,
+        f"refs/sia/{run_id}/rejected/g0099-c1",
+        {
+            "work/trace.jsonl": "".join(
+                json.dumps({"id": i, "prediction": p}) + "\n" for i, p in guess.items()
+            ),
+            "work/three.txt": "".join(f"{i}: {gold[i]}\n" for i in items[:3]),
+        },
+    )
+    done = sia("audit", cwd=repo)
+    assert done.returncode == 0, done.stdout
+
+
 def test_the_users_history_before_the_run_is_not_the_runs(run, sia: Runner) -> None:
     repo, run_id, task = run
     # A file in the user's own history (before the run's base) is not something the run adds.
@@ -94,6 +205,36 @@ def test_the_users_history_before_the_run_is_not_the_runs(run, sia: Runner) -> N
     )
     done = sia("audit", cwd=repo)
     assert done.returncode == 1 and f"links sealed test item {item} to status" in done.stdout
+
+
+def test_another_task_is_refused_in_one_line(run, sia: Runner, tmp_path: Path) -> None:
+    """Issue 26: `audit --task-dir <another task>` checked the other task's ids, said clean."""
+    repo, run_id, _ = run
+    other = siatask.make(tmp_path / "other", seed=8, task_toml='name = "another"\n')
+    done = sia("audit", "--task-dir", str(other), cwd=repo)
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    [line] = done.stderr.strip().splitlines()
+    assert f"--task-dir {other}: it is task another with answers sha256:" in line
+    assert f"but run {run_id} was made with task passengers" in line
+
+
+def test_check_task_compares_the_recorded_answers(tmp_path: Path) -> None:
+    task = load(siatask.make(tmp_path / "passengers"), source="x")
+    digest = answers.digest(task.private_dir)
+    assert digest.startswith("sha256:") and len(digest) == 7 + 64
+    recorded = {"run_id": "r1", "task_name": "passengers", "answers_digest": digest}
+    check_task(recorded, task)  # the same answers
+    moved = load(siatask.make(tmp_path / "moved"), source="x")
+    check_task(recorded, moved)  # a SIA task's folder renamed: its answers decide
+    relabelled = tmp_path / "passengers/data/private/test.csv"
+    relabelled.write_text(relabelled.read_text().replace("True", "False", 1))
+    with pytest.raises(SiaError, match=r"answers sha256:\w+, but run r1 was made with task "):
+        check_task(recorded, task)
+    assert answers.digest(task.private_dir) != digest
+    flip = load(shutil.copytree(FLIP_TASK, tmp_path / "flip"), "x")
+    check_task({"run_id": "r2", "task_name": "flip"}, flip)  # no digest recorded: the name
+    with pytest.raises(SiaError, match="it is task flip .* made with task other"):
+        check_task({"run_id": "r2", "task_name": "other"}, flip)
 
 
 def test_audit_needs_the_task_and_says_how_to_give_it(run, sia: Runner, tmp_path: Path) -> None:
