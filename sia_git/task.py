@@ -62,6 +62,10 @@ class AgentSpec(_Strict):
     target_model: str | None = Field(default=None, min_length=1)
     # Model calls one run of the agent may make through the gateway.
     max_model_calls: int = Field(default=200, ge=1, le=100_000)
+    # Whether the agent's model calls may hold content parts that point at a URL or a file
+    # (image_url URLs, Anthropic url/file sources): the model's client would fetch them from
+    # outside the sandbox, so the gateway refuses them unless the task needs them.
+    allow_content_urls: bool = False
 
 
 class EvaluatorSpec(_Strict):

@@ -5,22 +5,27 @@ anything unknown) is the base model, `<name>@<adapter>` or a bare adapter name o
 adapters. `/v1/models` states the context length (`max_model_len`, as vLLM does), so clients
 can fit their prompts. A caller that hangs up is noticed within half a second and its request
 is dropped from the batch, not generated to the end.
+
+The HTTP side is the gateway's (gateway/httpd.py): bounded bodies, capped connections, idle
+ones closed, one event-loop thread; a refused or malformed request is a line in the `--log`
+file, never a traceback on the terminal. Requests wait for the engine without a thread each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-import queue
-import select
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sia_git.gateway import protocols
+from aiohttp import web
+
+from sia_git.gateway import httpd, protocols
 from sia_git.localmodel.engine import ContextTooLong, Engine, Request
 
 # An Engine, or a stand-in that loads one on first use (hosted.HostedModel).
@@ -28,6 +33,8 @@ EngineLike = Engine | Any
 
 MAX_REQUEST_BYTES = 4_000_000
 POLL_S = 0.5
+BOUNDS = httpd.Bounds(max_body=MAX_REQUEST_BYTES, max_connections=256, drain_s=2.0)
+PREPARERS = 4  # threads that tokenize prompts (and load the model, the first time)
 
 
 class LocalServer:
@@ -40,26 +47,35 @@ class LocalServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log: Path | None = None,
+        bounds: httpd.Bounds = BOUNDS,
     ) -> None:
         self.engine, self.name, self.log = engine, name, log
         self.calls = 0
         self._log_lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        sock = socket.create_server((host, port), backlog=128)  # bound here: errors are now
+        self._address: tuple[str, int] = sock.getsockname()[:2]
+        self._pool = ThreadPoolExecutor(PREPARERS, thread_name_prefix="sia-serve-prepare")
+        self._endpoint = httpd.Endpoint(
+            sock,
+            self._route,
+            self._refused,
+            lambda status, message: protocols.error("openai", status, message),
+            bounds,
+            "sia-serve",
+        )
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
+        host, port = self._address
         return f"http://{host}:{port}/v1"
 
     def start(self) -> LocalServer:
-        self._thread.start()
+        self._endpoint.start()
         return self
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._endpoint.stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -69,13 +85,19 @@ class LocalServer:
 
     def record(self, n: int, r: Request, started: float) -> None:
         """One JSON line per request in the log file, if any."""
-        if self.log is None:
-            return
         line = {"call": n, "adapter": r.adapter, "prompt_tokens": r.prompt_tokens,
                 "max_tokens": r.max_tokens, "completion_tokens": r.completion_tokens,
                 "finish_reason": r.finish_reason, "error": str(r.error) if r.error else None,
                 "caller_left": r.cancelled.is_set(),
                 "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+        self._write(line)
+
+    def _refused(self, status: int, message: str) -> None:
+        self._write({"refused": message[:500], "status": status})
+
+    def _write(self, line: dict[str, Any]) -> None:
+        if self.log is None:
+            return
         with self._log_lock, self.log.open("a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
 
@@ -109,111 +131,134 @@ class LocalServer:
             adapter=self.adapter_of(body.get("model")),
         )
 
+    def _submit(self, body: dict[str, Any], done: threading.Event, pieces: Any) -> Request:
+        """Tokenize and queue a request (on a preparing thread: the first one loads the
+        model); a request the engine cannot take raises ValueError."""
+        try:
+            request = self.request_of(body)
+        except (ValueError, ContextTooLong, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(str(exc).strip("'\"")) from None
+        request.done = done
+        if body.get("stream"):
+            request.on_text = pieces
+        try:
+            self.engine.submit(request)
+        except (ValueError, ContextTooLong, KeyError, TypeError) as exc:
+            raise ValueError(str(exc).strip("'\"")) from None
+        return request
 
-def _handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
+        path = request.path.rstrip("/")
+        if request.method == "GET" and path in ("/v1/models", "/models"):
+            return httpd.json_reply(200, await self._prepared(self.models))
+        if request.method != "POST" or path != "/v1/chat/completions":
+            message = f"no endpoint {request.method} {path[:200]}"
+            return httpd.json_reply(404, protocols.error("openai", 404, message))
+        body = await httpd.read_json(request, self._endpoint.bounds)
+        body = body if isinstance(body, dict) else {}
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        try:
+            r = await self._prepared(
+                self._submit, body, _Done(loop, finished), _threadsafe(loop, queue.put_nowait)
+            )
+        except ValueError as exc:
+            raise httpd.Refused(400, str(exc)) from None
+        self.calls += 1
+        n, started = self.calls, time.monotonic()
+        try:
+            if body.get("stream"):
+                return await self._stream(request, r, queue, finished, n)
+            await _wait(request, r, finished)
+            return self._reply(r, n)
+        finally:
+            await asyncio.shield(finished)  # the engine drops a cancelled request quickly
+            self.record(n, r, started)
 
-        def log_message(self, *args: Any) -> None:
-            pass
+    async def _prepared(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            if self.path.rstrip("/") in ("/v1/models", "/models"):
-                self._send(200, server.models())
-            else:
-                self._send(404, protocols.error("openai", 404, f"no endpoint {self.path}"))
+    def _reply(self, r: Request, n: int) -> web.StreamResponse:
+        if r.error is not None:
+            message = f"generation failed: {httpd.one_line(r.error)}"
+            return httpd.json_reply(500, protocols.error("openai", 500, message))
+        if r.finish_reason == "cancelled":  # the caller is gone; nothing to answer
+            return httpd.json_reply(499, protocols.error("openai", 499, "cancelled"), True)
+        usage = {"prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens}
+        return httpd.json_reply(
+            200, protocols.openai_reply(n, self.name, r.text, r.finish_reason, usage)
+        )
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            size = int(self.headers.get("Content-Length") or 0)
-            if self.path.split("?")[0].rstrip("/") not in ("/v1/chat/completions",):
-                self._send(404, protocols.error("openai", 404, f"no endpoint {self.path}"))
-                return
-            if size > MAX_REQUEST_BYTES:
-                self.close_connection = True
-                self._send(413, protocols.error("openai", 413, "request too large"))
-                return
-            try:
-                body = json.loads(self.rfile.read(size) or b"{}")
-                request = server.request_of(body if isinstance(body, dict) else {})
-                stream = bool(body.get("stream"))
-                pieces: queue.Queue[str] = queue.Queue()
-                if stream:
-                    request.on_text = pieces.put
-                server.engine.submit(request)
-            except (ValueError, ContextTooLong, KeyError) as exc:
-                self._send(400, protocols.error("openai", 400, str(exc).strip("'\"")))
-                return
-            server.calls += 1
-            n, started = server.calls, time.monotonic()
-            if stream:
-                self._stream(request, pieces, n)
-            else:
-                self._wait(request)
-                self._reply(request, n)
-            request.done.wait()
-            server.record(n, request, started)
-
-        def _wait(self, request: Request) -> None:
-            while not request.done.wait(POLL_S):
-                if _hung_up(self.connection):
-                    request.cancelled.set()
-
-        def _reply(self, r: Request, n: int) -> None:
-            if r.error is not None:
-                self._send(500, protocols.error("openai", 500, f"generation failed: {r.error}"))
-            elif r.finish_reason != "cancelled":
-                usage = {"prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens}
-                self._send(
-                    200, protocols.openai_reply(n, server.name, r.text, r.finish_reason, usage)
-                )
-
-        def _stream(self, r: Request, pieces: queue.Queue[str], n: int) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.close_connection = True  # the stream ends when the connection does
-            self.end_headers()
-            base = {"id": f"sia-local-{n}", "object": "chat.completion.chunk",
-                    "created": int(time.time()), "model": server.name}  # fmt: skip
-            try:
-                self._event({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})
-                while not (r.done.is_set() and pieces.empty()):
-                    try:
-                        piece = pieces.get(timeout=POLL_S)
-                    except queue.Empty:
-                        if _hung_up(self.connection):
-                            r.cancelled.set()
-                        continue
-                    self._event({**base, "choices": [{"index": 0, "delta": {"content": piece}}]})
-                usage = {"prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
-                         "total_tokens": r.prompt_tokens + r.completion_tokens}  # fmt: skip
-                end = {"index": 0, "delta": {}, "finish_reason": r.finish_reason}
-                self._event({**base, "choices": [end], "usage": usage})
-                self.wfile.write(b"data: [DONE]\n\n")
-                self.wfile.flush()
-            except OSError:  # the caller went away: stop generating for it
-                r.cancelled.set()
-
-        def _event(self, data: dict[str, Any]) -> None:
-            self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
-            self.wfile.flush()
-
-        def _send(self, status: int, data: dict[str, Any]) -> None:
-            payload = json.dumps(data).encode()
-            with contextlib.suppress(OSError):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-    return Handler
+    async def _stream(
+        self,
+        request: web.BaseRequest,
+        r: Request,
+        pieces: asyncio.Queue[str],
+        finished: asyncio.Future[None],
+        n: int,
+    ) -> web.StreamResponse:
+        out = web.StreamResponse(status=200, headers={"Cache-Control": "no-cache"})
+        out.content_type = "text/event-stream"
+        out.force_close()  # the stream ends when the connection does
+        base = {"id": f"sia-local-{n}", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": self.name}  # fmt: skip
+        try:
+            await out.prepare(request)
+            await _event(out, {**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})
+            while not (finished.done() and pieces.empty()):
+                if _gone(request):
+                    r.cancelled.set()
+                try:
+                    piece = await asyncio.wait_for(pieces.get(), POLL_S)
+                except TimeoutError:
+                    continue
+                await _event(out, {**base, "choices": [{"index": 0, "delta": {"content": piece}}]})
+            usage = {"prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+                     "total_tokens": r.prompt_tokens + r.completion_tokens}  # fmt: skip
+            end = {"index": 0, "delta": {}, "finish_reason": r.finish_reason}
+            await _event(out, {**base, "choices": [end], "usage": usage})
+            await out.write(b"data: [DONE]\n\n")
+        except (OSError, RuntimeError):  # the caller went away: stop generating for it
+            r.cancelled.set()
+        return out
 
 
-def _hung_up(conn: socket.socket) -> bool:
-    """Whether the caller closed its end (readable, and nothing to read)."""
-    try:
-        readable, _, _ = select.select([conn], [], [], 0)
-        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
-    except OSError:
-        return True
+class _Done(threading.Event):
+    """A request's `done` that also wakes the event loop (the engine sets it from its thread)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, finished: asyncio.Future[None]) -> None:
+        super().__init__()
+        self._wake = _threadsafe(loop, lambda: finished.done() or finished.set_result(None))
+
+    def set(self) -> None:
+        super().set()
+        self._wake()
+
+
+def _threadsafe(loop: asyncio.AbstractEventLoop, fn: Any) -> Any:
+    """`fn` called on the loop's thread, from any thread; nothing once the loop is closed."""
+
+    def call(*args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the server stopped
+            loop.call_soon_threadsafe(fn, *args)
+
+    return call
+
+
+async def _wait(request: web.BaseRequest, r: Request, finished: asyncio.Future[None]) -> None:
+    while not finished.done():
+        if _gone(request):
+            r.cancelled.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(finished), POLL_S)
+
+
+def _gone(request: web.BaseRequest) -> bool:
+    """Whether the caller closed its end."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def _event(out: web.StreamResponse, data: dict[str, Any]) -> None:
+    await out.write(f"data: {json.dumps(data)}\n\n".encode())
