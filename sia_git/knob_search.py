@@ -62,15 +62,18 @@ def search(
     space: Space,
     current: dict[str, Value],
     history: list[Trial],
+    *,
     seed_key: str,
     direction: str,
     generation: int,
     n: int,
+    sampler: str = "tpe",
 ) -> list[dict[str, Value]]:
-    """`n` settings of `space` (merged over `current`) not tried before: TPE first; if it keeps
-    proposing settings already tried (it favours the region of the best ones), plain random
-    sampling, and in a small finite space the settings not tried yet, so the search only stops
-    when the space is exhausted. The same history and seed key always give the same settings."""
+    """`n` settings of `space` (merged over `current`) not tried before: TPE first (or random
+    samples, `sampler="random"`); if it keeps proposing settings already tried (TPE favours the
+    region of the best ones), plain random sampling, and in a small finite space the settings
+    not tried yet, so the search only stops when the space is exhausted. The same history and
+    seed key always give the same settings."""
     tried = {_key(t.knobs, space) for t in history} | {_key(current, space)}
     found: list[dict[str, Value]] = []
     for attempt in range(n * 40):
@@ -78,7 +81,7 @@ def search(
             break
         seed = _seed(seed_key, generation, attempt)
         if attempt < n * 10:
-            params = _ask(space, history, seed, direction, tpe=True)
+            params = _ask(space, history, seed, direction, tpe=sampler == "tpe")
         elif (grid := _untried(space, tried)) is not None:
             if not grid:
                 break

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sia_git import config as configmod
 from sia_git import history as H
+from sia_git import settings as configmod
 from sia_git import trailers as T
 from sia_git import trust
 from sia_git.errors import GateFailed, SiaError

@@ -27,40 +27,6 @@ IMPROVEMENT = f"{AGENT_DIR}/improvement.md"
 RUN_TOML = f"{AGENT_DIR}/run.toml"
 TASK_COPY = f"{AGENT_DIR}/task"
 MAX_TASK_COPY = 20 * 1024 * 1024
-RECORDED = (
-    "max_gen",
-    "candidates",
-    "workers",
-    "sandbox",
-    "seed",
-    "confirm_runs",
-    "min_improvement",
-    "agent_timeout_s",
-    "memory_mb",
-    "model",
-    "api_base",
-    "api_key_env",
-    "target_model",
-    "target_api_base",
-    "target_api_key_env",
-    "budget_usd",
-    "model_timeout_s",
-    "model_retries",
-    "feedback_turns",
-    "meta_retries",
-    "allow_rewrite",
-    "lever",
-    "train_timeout_s",
-    "train_memory_mb",
-    "hub_repo",
-    "hub_endpoint",
-    "review",
-    "forge",
-    "review_base",
-    "github_repo",
-    "proposer",
-    "edit_format",
-)
 
 
 @dataclass(frozen=True)
@@ -106,17 +72,28 @@ def run_toml(
         f"task_source = {_toml(portable_source(task.source, repo_root))}",
         f"task_name = {_toml(task.name)}",
         f"task_version = {_toml(task.manifest.version)}",
+        f"answers_digest = {_toml(answers_digest(task))}",
         f"sia_git_version = {_toml(__version__)}",
         "",
         "[settings]",
     ]
-    for key in RECORDED:
+    from sia_git.settings import EvolveConfig
+    from sia_git.settings.fields import recorded_keys
+
+    for key in recorded_keys(EvolveConfig):
         value = settings.get(key)
         if value is not None:
             lines.append(f"{key} = {_toml(value)}")
     # How dev and test were divided: a resume, `eval` and the audit use the same plan.
     lines += ["", "[split]", *(f"{k} = {_toml(v)}" for k, v in task.plan.record().items())]
     return "\n".join(lines) + "\n"
+
+
+def answers_digest(task: Task) -> str:
+    """What the run's answers were: audit and eval refuse a task folder with others."""
+    from sia_git.answers import digest
+
+    return digest(task.private_dir)
 
 
 IN_REPO = "repo:"  # a task folder inside the repository, recorded relative to its top

@@ -37,7 +37,7 @@ def on_grid(score: float, eta: float, direction: str = "maximize") -> float:
     """`score` rounded towards worse onto the grid (to 6 decimals: a released value is read
     back from a trailer)."""
     k = score / eta
-    k = math.floor(k + 1e-6) if direction == "maximize" else math.ceil(k - 1e-6)
+    k = math.floor(k + 1e-4) if direction == "maximize" else math.ceil(k - 1e-4)
     return round(k * eta, 6)
 
 

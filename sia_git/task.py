@@ -216,6 +216,21 @@ class Task:
         ]
 
 
+@dataclass(frozen=True)
+class PublicTask:
+    """The task's public side: never its answers or its evaluator."""
+
+    name: str
+    manifest: Manifest
+    public_dir: Path
+    task_md: Path
+    reference_agent: Path
+
+    @classmethod
+    def of(cls, task: Task) -> PublicTask:
+        return cls(task.name, task.manifest, task.public_dir, task.task_md, task.reference_agent)
+
+
 def builtin_tasks() -> dict[str, Path]:
     root = bundled("tasks")
     return {

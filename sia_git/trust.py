@@ -28,7 +28,7 @@ from sia_git.gitrepo import Repo
 from sia_git.runs import TASK_COPY
 
 if TYPE_CHECKING:
-    from sia_git.config import EvolveConfig
+    from sia_git.settings import EvolveConfig
     from sia_git.task import Task
 
 # The settings that decide how an agent is run and scored (what `eval` compares); a resume
@@ -108,7 +108,7 @@ def decide(
     """The task and settings to run `run_id`'s commits with. `branch` is the run.toml the
     branch holds (only compared); `flags` the command line (`task`, `task_dir` and settings);
     `keys` the settings to compare (None: all recorded ones)."""
-    from sia_git import config as configmod
+    from sia_git import settings as configmod
 
     local = read_record(repo, run_id)
     trusted = dict((local or {}).get("settings", {}))
@@ -144,24 +144,29 @@ def _task(
 
     if flags.get("task") or flags.get("task_dir"):
         task = _load(flags.get("task"), flags.get("task_dir"))
+        given = "--task" if flags.get("task") else "--task-dir"
     elif local is not None:
         source = str(local.get("task_source", ""))
         builtin = source.startswith("builtin:")
         task = _load(source.removeprefix("builtin:") if builtin else None,
                      None if builtin else Path(source))  # fmt: skip
+        given = "the task this machine's run used,"
     elif cfg.task or cfg.task_dir:
         task = _load(cfg.task, cfg.task_dir)
+        given = "sia-git.toml's task"
     else:
         raise SiaError(
             f"run {run_id or '?'} was not started in this repository: name the task to "
             "score it with (--task NAME or --task-dir DIR, or `task`/`task_dir` in "
             "sia-git.toml); the task its branch names is not trusted"
         )
-    check_task(branch, task)
+    check_task({"run_id": run_id, **branch}, task, given)
     if local is not None and "split" in local:
         return task.with_plan(splits.from_record(task, local))
     mode = branch.get("split", {}).get("mode")
-    if mode in ("select-on-test", "legacy"):  # no sealed split to protect: the branch's mode
+    if "split" not in branch or mode in ("select-on-test", "legacy"):
+        # A run from before sealed splits, or one selecting on test: no sealed split to
+        # protect, so the branch's own (weaker) plan is what it was scored by.
         return task.with_plan(splits.from_record(task, branch))
     return task.with_plan(splits.default_plan(task))
 
@@ -176,14 +181,11 @@ def _load(name: str | None, folder: Path | None) -> Task:
     return resolve(name, folder)
 
 
-def check_task(branch: dict[str, Any], task: Task) -> None:
+def check_task(branch: dict[str, Any], task: Task, given: str) -> None:
     """Refuse a task that is not the run's: another name, or other answers than it recorded."""
-    recorded = branch.get("task_name")
-    if recorded and recorded != task.name:
-        raise SiaError(
-            f"the task given is {task.name}, but the run was made with task {recorded}: "
-            "name the run's own task"
-        )
+    from sia_git.audit.taskcheck import check_task as check
+
+    check(branch, task, given)
 
 
 def _plan_notes(task: Task, branch: dict[str, Any]) -> list[str]:

@@ -135,7 +135,7 @@ def test_bad_tool_calls_go_back_to_the_model_as_errors(tmp_path: Path) -> None:
     result = FeedbackResult(None)  # type: ignore[arg-type]
 
     def call(name: str, args: str) -> str:
-        return agent._dispatch({"id": "1", "name": name, "arguments": args}, ws, result)[0]
+        return agent.dispatch({"id": "1", "name": name, "arguments": args}, ws, result)[0]
 
     assert "not a JSON object" in call("read_agent_file", '{"path": "tar')
     assert "no tool named 'rm'" in call("rm", "{}")

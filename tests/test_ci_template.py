@@ -46,7 +46,7 @@ def test_the_workflow_parses_and_uses_real_commands_and_flags(tmp_path: Path, si
     calls = _sia_calls(workflow)
     assert calls and calls[0][1] == "eval"
     for call in calls:
-        command = cli.commands[call[1]]
+        command = cli.get_command(click.Context(cli), call[1])
         known = {o for p in command.params if isinstance(p, click.Option) for o in p.opts}
         flags = [a for a in call[2:] if a.startswith("--")]
         assert set(flags) <= known, set(flags) - known

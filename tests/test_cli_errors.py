@@ -303,8 +303,8 @@ CASES: dict[str, tuple[Setup, str]] = {
         "failed its gates: ruff: sia-agent/agent/target_agent.py:1: F821",
     ),
     "unknown run": (_plain("evolve", "--run", "nope"), "unknown run 'nope'"),
-    "changing task on resume": (
-        _plain("evolve", "--run", "x", "--task", "penguins"),
+    "changing the agent on resume": (
+        _plain("evolve", "--run", "x", "--agent", "a.py"),
         "cannot be changed when resuming",
     ),
     "log without runs": (_plain("log"), "no sia-git runs in this repository"),
@@ -398,7 +398,7 @@ CASES: dict[str, tuple[Setup, str]] = {
     ),
     "harness lever without a model": (
         _plain("evolve", "--task", "penguins", "--lever", "harness"),
-        "--lever harness needs --model",
+        "--lever harness: needs --model",
     ),
     "unknown lever": (_plain("evolve", "--lever", "brains"), "'brains' is not one of"),
     "bad hub repo": (

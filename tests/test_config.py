@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.config import load
 from sia_git.errors import SiaError
+from sia_git.settings import load
 
 
 def test_defaults(tmp_path: Path) -> None:

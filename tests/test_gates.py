@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sia_git.gates import Cache, Options, run_gates, summary
-from sia_git.gates.runners import RUNNERS, Findings
+from sia_git.gates.runners import Findings, all_runners
 from tests.conftest import Runner
 
 SAMPLES = Path(__file__).parent / "gate_samples"
@@ -70,7 +70,9 @@ def test_the_value_of_a_secret_environment_variable_is_flagged(tmp_path: Path) -
     agent = tmp_path / "target_agent.py"
     agent.write_text('HINT = "my-own-secret-value-77"\n')
     opts = Options(secret_values=("my-own-secret-value-77",))
-    [secrets] = run_gates([agent], opts, Cache(None), [r for r in RUNNERS if r.name == "secrets"])
+    [secrets] = run_gates(
+        [agent], opts, Cache(None), [r for r in all_runners() if r.name == "secrets"]
+    )
     assert not secrets.passed and "env-secret" in secrets.report
     assert "my-own-secret-value-77" not in secrets.report
 

@@ -11,8 +11,9 @@ import pytest
 
 from sia_git import history as H
 from sia_git.errors import SiaError
-from sia_git.evolve.levers import available, choose_offline
 from sia_git.knob_search import Trial
+from sia_git.levers import Situation, available, offline
+from sia_git.levers.bandit import choose
 from sia_git.weights import hparams, training
 from sia_git.weights.job import MANIFEST, Job
 from sia_git.weights.spec import WeightsSpec, base_revision, package_model_dir, resolve_base
@@ -148,16 +149,19 @@ def test_settings_are_checked_and_searched_without_repeats() -> None:
         hparams.HParams.parse({"r": 0}, "train")
     with pytest.raises(SiaError, match="rank: unknown setting"):
         hparams.HParams.parse({"rank": 8}, "train")
-    first = hparams.propose([], "task/0", "maximize", 2, 2, seed=5, task_defaults={"lr": 0.01})
+    first = hparams.propose([], seed_key="task/0", direction="maximize", generation=2, n=2, seed=5,
+                            task_defaults={"lr": 0.01})  # fmt: skip
     assert first[0].lr == 0.01 and first[0].seed == 5  # the task's defaults come first
     assert first[1] != first[0]
     tried = [Trial({k: v for k, v in p.model_dump().items()}, 0.8, 2) for p in first]
-    later = hparams.propose(tried, "task/0", "maximize", 3, 3, seed=5, task_defaults={"lr": 0.01})
+    later = hparams.propose(tried, seed_key="task/0", direction="maximize", generation=3, n=3,
+                            seed=5, task_defaults={"lr": 0.01})  # fmt: skip
     keys = {json.dumps(p.model_dump(), sort_keys=True) for p in [*first, *later]}
     assert len(keys) == 5
     assert later == hparams.propose(
-        tried, "task/0", "maximize", 3, 3, seed=5, task_defaults={"lr": 0.01}
-    )
+        tried, seed_key="task/0", direction="maximize", generation=3, n=3, seed=5,
+        task_defaults={"lr": 0.01},
+    )  # fmt: skip
 
 
 def _hist(*entries: tuple[int, str, float | None]) -> H.RunHistory:
@@ -190,8 +194,8 @@ def _hist(*entries: tuple[int, str, float | None]) -> H.RunHistory:
 
 def test_the_offline_bandit_tries_each_lever_then_favours_the_one_that_gains() -> None:
     both = ["knobs", "weights"]
-    assert choose_offline(_hist(), both, "maximize") == "knobs"
-    assert choose_offline(_hist((2, "knobs", 0.49)), both, "maximize") == "weights"
+    assert choose(_hist(), offline(both), "maximize") == "knobs"
+    assert choose(_hist((2, "knobs", 0.49)), offline(both), "maximize") == "weights"
     gains = _hist(
         (2, "knobs", 0.49),
         (3, "weights", 0.7),
@@ -199,16 +203,21 @@ def test_the_offline_bandit_tries_each_lever_then_favours_the_one_that_gains() -
         (5, "weights", 0.72),
         (6, "knobs", 0.45),
     )
-    assert choose_offline(gains, both, "maximize") == "weights"
+    assert choose(gains, offline(both), "maximize") == "weights"
     # The same evidence read the other way round (lower is better) favours the knobs.
-    assert choose_offline(gains, both, "minimize") == "knobs"
-    assert choose_offline(_hist(), ["harness"], "maximize") is None
+    assert choose(gains, offline(both), "minimize") == "knobs"
+    assert choose(_hist(), offline(["harness"]), "maximize") is None
 
 
 def test_levers_available_follow_the_agent_the_task_and_the_model() -> None:
     knobbed = 'KNOBS = {"a": 1}\nKNOB_SPACE = {"a": [1, 2]}\n'
-    assert available(knobbed, has_weights=True, has_model=False) == ["knobs", "weights"]
-    assert available("print(1)\n", has_weights=False, has_model=True) == ["harness"]
+
+    def seen(source: str, weights: bool, model: bool) -> list[str]:
+        s = Situation(source=source, task="t", has_weights=weights, has_model=model)
+        return available(s)
+
+    assert seen(knobbed, True, False) == ["knobs", "weights"]
+    assert seen("print(1)\n", False, True) == ["harness"]
 
 
 def test_a_task_names_its_base_model_in_any_of_three_ways(tiny_task: Path) -> None:

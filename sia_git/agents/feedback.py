@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sia_git.agents import text_protocol
+from sia_git.agents import formats, text_protocol
 from sia_git.agents.conversation import Conversation
 from sia_git.agents.runview import RunView, ToolError
 from sia_git.agents.workspace import Workspace
@@ -34,6 +34,16 @@ class Finish:
     lever: str
     lever_reason: str
     train: dict[str, Any] | None = None  # LoRA settings, for the weights lever
+
+
+@dataclass
+class Session:
+    """One Feedback-Agent's conversation, the agent copy it edits and what it comes to."""
+
+    convo: Conversation
+    ws: Workspace
+    result: FeedbackResult
+    specs: list[dict[str, Any]]  # the tools, as the model is offered them
 
 
 @dataclass
@@ -172,52 +182,13 @@ class FeedbackAgent:
     def run(self, system: str, user: str, files: dict[str, bytes]) -> FeedbackResult:
         convo = Conversation(self.client, "feedback")
         convo.system(system)
-        ws = Workspace.from_bytes(files)
-        result = FeedbackResult(convo)
-        specs = tool_specs(self.allow_rewrite, self.levers)
-        if self.edit_format == "text":
-            convo.user(user + "\n\n" + text_protocol.menu(specs, self.allow_rewrite))
-            return self._run_text(convo, ws, result, self.turns)
-        convo.user(user)
-        silent = 0
-        for turn in range(self.turns):
-            reply = self._ask(convo, specs, result)
-            if reply is None:
-                return result
-            if not reply.tool_calls:
-                speaks = _speaks_text(reply.content)
-                if turn == 0 and (speaks or self.edit_format == "probe"):
-                    # The first reply calls no tool: the model (or its server) has none.
-                    convo.events.append("no tool calls: switched to the text edit protocol")
-                    convo.user(text_protocol.menu(specs, self.allow_rewrite))
-                    pending = reply.content if speaks else None
-                    return self._run_text(convo, ws, result, self.turns - 1, pending)
-                silent += 1
-                if silent >= 2:
-                    shown = " ".join(reply.content.split())[:160]
-                    result.error = "the model does not call the tools" + (
-                        f": {shown!r}" if shown else " (empty reply)"
-                    )
-                    return result
-                convo.user(
-                    "Your reply was cut off (too long): answer with less text."
-                    if reply.finish_reason == "length"
-                    else "Use the tools to inspect and edit the agent, and "
-                    "call `finish` when the change is made."
-                )
-                continue
-            silent = 0
-            for call in reply.tool_calls:
-                text, done = self._dispatch(call, ws, result)
-                convo.tool_result(call["id"], text)
-                if done:
-                    return result
-        result.error = f"no `finish` within the {self.turns}-turn limit" + (
-            f" (last edit error: {ws.last_error})" if ws.last_error else ""
-        )
-        return result
+        session = Session(
+            convo, Workspace.from_bytes(files), FeedbackResult(convo),
+            tool_specs(self.allow_rewrite, self.levers),
+        )  # fmt: skip
+        return formats.get(self.edit_format).drive(self, session, user)
 
-    def _ask(
+    def ask(
         self, convo: Conversation, specs: list[dict[str, Any]] | None, result: FeedbackResult
     ) -> ChatReply | None:
         """One call; None (with the error recorded) when the conversation must end."""
@@ -229,48 +200,7 @@ class FeedbackAgent:
             result.error, result.budget_stopped = f"budget: {exc}", True
         return None
 
-    def _run_text(
-        self,
-        convo: Conversation,
-        ws: Workspace,
-        result: FeedbackResult,
-        turns: int,
-        pending: str | None = None,
-    ) -> FeedbackResult:
-        """The text protocol's loop: each reply's actions are carried out in order and their
-        results sent back; a reply that does not parse gets its error back once."""
-        unreadable = False
-        for _ in range(turns + (pending is not None)):
-            if pending is None:
-                reply = self._ask(convo, None, result)
-                if reply is None:
-                    return result
-                pending = reply.content if reply.finish_reason != "length" else (
-                    reply.content + "\n[cut off]")  # fmt: skip
-            try:
-                actions = text_protocol.parse(pending)
-            except text_protocol.ParseError as exc:
-                if unreadable:
-                    result.error = f"the model's reply did not follow the text protocol: {exc}"
-                    return result
-                unreadable = True
-                convo.user(f"Your reply could not be read: {exc}. Answer as described above.")
-                pending = None
-                continue
-            unreadable, pending = False, None
-            outputs = []
-            for act in actions:
-                text, done = self._act(act, ws, result)
-                if done:
-                    return result
-                outputs.append(text)
-            convo.user("\n\n".join(outputs))
-        result.error = f"no FINISH within the {self.turns}-turn limit" + (
-            f" (last edit error: {ws.last_error})" if ws.last_error else ""
-        )
-        return result
-
-    def _act(
+    def act(
         self, act: text_protocol.Action, ws: Workspace, result: FeedbackResult
     ) -> tuple[str, bool]:
         if act.kind == "finish":
@@ -278,7 +208,7 @@ class FeedbackAgent:
             return f"FINISH: {text}", done
         if act.kind == "tool":
             call = {"name": act.name, "arguments": json.dumps(act.args)}
-            text, _ = self._dispatch(call, ws, result, text_mode=True)
+            text, _ = self.dispatch(call, ws, result, text_mode=True)
             return f"TOOL {act.name}:\n{text}", False
         try:
             if act.kind == "edit":
@@ -292,7 +222,7 @@ class FeedbackAgent:
         except ToolError as exc:
             return f"error: {exc}", False
 
-    def _dispatch(
+    def dispatch(
         self, call: dict[str, Any], ws: Workspace, result: FeedbackResult, text_mode: bool = False
     ) -> tuple[str, bool]:
         try:
@@ -374,12 +304,3 @@ class FeedbackAgent:
                 f" (last edit error: {ws.last_error})" if ws.last_error else ""
             )
         return "recorded", True
-
-
-def _speaks_text(content: str) -> bool:
-    """Whether a reply without tool calls is written in the text protocol (a model that has no
-    tool calls but follows instructions)."""
-    try:
-        return bool(text_protocol.parse(content or ""))
-    except text_protocol.ParseError:
-        return False

@@ -19,7 +19,7 @@ from sia_git import pysource
 from sia_git.agents.conversation import Conversation
 from sia_git.llm import prompts
 from sia_git.llm.client import ModelClient, ModelError
-from sia_git.task import Task
+from sia_git.task import PublicTask, Task
 
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 _OPEN_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n")
@@ -39,7 +39,7 @@ class MetaResult:
         return self.conversation.cost_usd
 
 
-def contract_context(task: Task, gateway: bool) -> dict[str, Any]:
+def contract_context(task: Task | PublicTask, gateway: bool) -> dict[str, Any]:
     a = task.manifest.agent
     packages = ", ".join(a.packages) if a.packages else "none"
     if "*" in a.packages:

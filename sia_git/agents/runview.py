@@ -16,7 +16,7 @@ from pathlib import Path
 from sia_git import history as H
 from sia_git import refs
 from sia_git import trailers as T
-from sia_git.gitrepo import Repo
+from sia_git.gitrepo.reader import RepoReader
 from sia_git.records import AttemptRecord, CandidateRecord, read_attempt
 from sia_git.runs import CODE_DIR, IMPROVEMENT
 
@@ -36,7 +36,7 @@ def cap(text: str, limit: int = MAX_TOOL_CHARS) -> str:
 
 @dataclass
 class RunView:
-    repo: Repo
+    repo: RepoReader
     run_id: str
     hist: H.RunHistory
     dataset: Path  # the staged public inputs, exactly what the agent sees
@@ -94,7 +94,7 @@ class RunView:
         # model that proposes: choosing changes by them would be selecting on the test set.
         message = "".join(
             line
-            for line in self.repo.git("log", "-1", "--format=%B", e.sha).splitlines(keepends=True)
+            for line in self.repo.message(e.sha).splitlines(keepends=True)
             if not line.startswith("Sia-Score-")
         )
         improvement = self.repo.read_file(e.sha, IMPROVEMENT) or ""

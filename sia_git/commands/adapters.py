@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from sia_git import config as configmod
 from sia_git import history as H
+from sia_git import settings as configmod
 from sia_git.commands.common import fmt_score
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo, open_repo

@@ -9,21 +9,22 @@ from pathlib import Path
 
 import click
 
-from sia_git import splits
-from sia_git.audit import audit, check_task
+from sia_git import splits, trust
+from sia_git.audit import audit
 from sia_git.commands.common import open_run
 from sia_git.runs import read_run_toml
-from sia_git.task import task_of_run
 
 
-def run(repo_path: Path, run_id: str | None, task_dir: Path | None, as_json: bool) -> int:
+def run(
+    repo_path: Path, run_id: str | None, task_dir: Path | None, as_json: bool, task: str | None
+) -> int:
     repo, hist = open_run(repo_path, run_id)
     recorded = read_run_toml(repo, hist.tip.sha)
-    task = task_of_run(recorded, task_dir, repo.root)
-    check_task(
-        {"run_id": hist.run_id, **recorded}, task, "--task-dir" if task_dir else "task folder"
-    )
-    result = audit(repo, hist.run_id, task)
+    # The task comes from this side (trust.py), never the branch; a wrong one is refused.
+    flags = {"task": task, "task_dir": task_dir}
+    decided = trust.decide(repo, hist.run_id, recorded, flags)
+    task_ = decided.task
+    result = audit(repo, hist.run_id, task_)
     if as_json:
         click.echo(
             json.dumps(
@@ -50,7 +51,7 @@ def run(repo_path: Path, run_id: str | None, task_dir: Path | None, as_json: boo
         )
         click.echo(
             f"audit of run {result.run_id}: {verdict} ({result.objects} objects read, "
-            f"{items}" + (f"; {splits.LEGACY_NOTE}" if task.plan.mode == "legacy" else "") + ")",
+            f"{items}" + (f"; {splits.LEGACY_NOTE}" if task_.plan.mode == "legacy" else "") + ")",
             file=sys.stdout if result.clean else sys.stderr,
         )
     return 0 if result.clean else 1

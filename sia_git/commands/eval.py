@@ -104,6 +104,9 @@ def _decide(repo: Repo, rev: str, opts: Options) -> tuple[Decided, list[str]]:
     sha = repo.rev_parse(rev)
     if sha is None:
         raise SiaError(f"no such commit: {rev}")
+    from sia_git.rescore import entry_of
+
+    entry_of(repo, sha)  # a commit that is not a generation is refused first, by name
     branch = read_run_toml(repo, sha)
     decided = trust.decide(repo, trust.run_of(repo, sha), branch, opts.flags())
     ignored = [f"sia-agent/run.toml: {line}" for line in decided.ignored]

@@ -19,8 +19,8 @@ from sia_git import faults
 from sia_git.evaluation import EvaluatorFailed, evaluate
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.evolve.outcome import Outcome
-from sia_git.evolve.proposal import Proposal
 from sia_git.gateway.server import Gateway
+from sia_git.levers.proposal import Proposal
 from sia_git.llm.client import ModelClient
 from sia_git.records import Status
 from sia_git.runs import ENTRY
@@ -102,6 +102,7 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
                 scratch / "gateway.jsonl",
                 env.task.manifest.agent.max_model_calls,
                 lambda n: state(f"running: {n} model calls"),
+                allow_content_urls=env.task.manifest.agent.allow_content_urls,
             ) as gw:
                 out.run = env.sandbox.run(
                     dataclasses.replace(spec, gateway=gw.socket, key_names=keys)

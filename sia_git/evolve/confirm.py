@@ -5,8 +5,8 @@ kill between the two is finished on resume."""
 from __future__ import annotations
 
 from sia_git import history as H
-from sia_git import records, refs, review
-from sia_git import trailers as T
+from sia_git import records, review
+from sia_git.evolve import recording as rec
 from sia_git.evolve.context import Context
 from sia_git.runs import agent_files
 
@@ -15,7 +15,6 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     tip = hist.tip
     if ctx.cfg.confirm_runs == 0 or tip.kind != "generation" or (tip.gen or 1) <= 1:
         return
-    record_ref = refs.confirmed(ctx.run_id, tip.gen or 0)
     if tip.gen in hist.confirmed:
         done = records.read_confirm(ctx.repo, ctx.run_id, tip.gen or 0)
         if done is not None and done.held is False:
@@ -47,17 +46,7 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
         held=held,
         cost_usd=round(sum(o.cost_usd for o in reruns), 8),
     )
-    tree = ctx.repo.make_tree(None, {records.CONFIRM_FILE: done.dumps()})
-    record = ctx.repo.commit(
-        tree,
-        [],
-        T.render(
-            f"sia confirmation: run {ctx.run_id} gen {tip.gen}",
-            "",
-            [(T.COST, format(done.cost_usd, ".12g"))],
-        ),
-    )
-    ctx.repo.update_refs([(record_ref, record, None)])
+    rec.record_confirmation(ctx, done)
     shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in scores)
     ctx.echo(f"gen {tip.gen}: confirmation {'held' if held else 'FAILED'} ({shown})")
     if not held:
@@ -70,11 +59,6 @@ def revert(ctx: Context, tip: H.Entry, done: records.ConfirmRecord) -> None:
     why = f"gain did not hold on confirmation: runs scored {shown} (mean {done.mean:.4f})" + (
         f", not above the incumbent's {inc:.4f}" if inc is not None else ""
     )
-    msg = T.render(
-        f'Revert "{tip.subject}"',
-        f"This reverts commit {tip.sha}.\n\nGeneration {tip.gen}'s {why}.",
-        [(T.RUN, ctx.run_id), (T.REVERTS, tip.sha), (T.REASON, why), (T.SCORE, T.score_value(inc))],
-    )
-    sha = ctx.repo.revert(ctx.paths.worktree, tip.sha, msg)
+    sha = rec.revert_generation(ctx, tip, why, inc)
     ctx.echo(f"gen {tip.gen}: reverted by {sha[:10]}: {why}")
     review.follow(ctx.repo, ctx.run_id, ctx.cfg.model_dump(), ctx.echo, (tip, sha, why))

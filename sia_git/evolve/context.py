@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sia_git import refs
-from sia_git.config import EvolveConfig
 from sia_git.evolve.candidates import Outcome, try_candidate
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.evolve.executors import AgentRunner
-from sia_git.evolve.proposal import Proposal
 from sia_git.gitrepo import Repo
+from sia_git.levers.proposal import Proposal
 from sia_git.llm.roles import Models
 from sia_git.progress import Progress
 from sia_git.runs import RunPaths
+from sia_git.settings import EvolveConfig
 from sia_git.task import Task
 from sia_git.weights import pins
 from sia_git.weights.runtime import WeightsRuntime

@@ -36,12 +36,27 @@ class AgentRunner(Protocol):
     def close(self) -> None: ...
 
 
+class Executor(Protocol):
+    """What the EXECUTORS registry holds (core/extensions.py): a callable that makes the
+    runner of a run's agents from its sandbox, `--ray-address` and the run's `echo`."""
+
+    def __call__(
+        self, sandbox: Sandbox, address: str | None, echo: Callable[[str], None]
+    ) -> AgentRunner: ...
+
+
 def make(
     name: str, sandbox: Sandbox, address: str | None, echo: Callable[[str], None]
 ) -> AgentRunner:
-    if name == "local":
-        return sandbox
-    return RayExecutor(sandbox, address, echo)
+    from sia_git.core.extensions import EXECUTORS
+
+    executor: Executor = EXECUTORS.get(name)
+    return executor(sandbox, address, echo)
+
+
+def local(sandbox: Sandbox, address: str | None, echo: Callable[[str], None]) -> AgentRunner:
+    """Here: the sandbox runs each agent in this machine's processes."""
+    return sandbox
 
 
 def close(runner: AgentRunner) -> None:

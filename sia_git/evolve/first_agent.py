@@ -12,11 +12,12 @@ from sia_git import refs
 from sia_git import trailers as T
 from sia_git.agents import meta
 from sia_git.errors import SiaError
-from sia_git.evolve import lines, selection
+from sia_git.evolve import lines
 from sia_git.evolve import recording as rec
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.evolve.release import release
+from sia_git.levers.proposal import Improvement
 from sia_git.llm.client import BudgetExhausted, ModelAuthError, live_tokens
 from sia_git.records import Status
 from sia_git.runs import ENTRY, RUN_TOML, run_toml, task_copy
@@ -29,7 +30,7 @@ class FirstAgent:
     files: dict[str, bytes]
     outcome: Outcome
     model: str
-    improvement: str
+    improvement: Improvement
 
 
 @dataclass
@@ -89,13 +90,14 @@ def meta_first_agent(ctx: Context) -> FirstAgent | MetaFailure:
     out: Outcome = result.payload
     out.cost_usd += result.cost_usd
     out.traces[META_TRANSCRIPT] = transcript
-    improvement = (
-        f"# gen 1: written by the Meta-Agent\n\nThe starting point: an agent the "
+    improvement = Improvement(
+        "gen 1: written by the Meta-Agent",
+        f"The starting point: an agent the "
         f"Meta-Agent ({client.profile.model}) wrote from the task description "
         f"(`task.md`), its public files and its reference agent, in "
         f"{result.conversation.calls} call(s). Later generations must beat its "
         f"score.\n\nTranscript: `{META_TRANSCRIPT}` in the attempt record "
-        f"`{H.ref(ctx.run_id, 'attempts', 'g0001')}` (under c0/).\n"
+        f"`{H.ref(ctx.run_id, 'attempts', 'g0001')}` (under c0/).\n",
     )
     return FirstAgent({ENTRY: result.source.encode()}, out, client.profile.model, improvement)
 
@@ -117,59 +119,36 @@ def seed_generation(ctx: Context) -> None:
         what = f"agent {source.name}" if ctx.cfg.agent else "reference agent"
         files, model = {ENTRY: source.read_bytes()}, None
         out = ctx.attempt(0, None, files, 1)
-        improvement = (
-            f"# gen 1: {what}\n\nThe starting point: {what} for task "
+        body = (
+            f"The starting point: {what} for task "
             f"`{ctx.task.name}`, unchanged. Later generations must beat its score.\n"
         )
         if first is not None:  # the Meta-Agent was asked first and failed
             out.cost_usd += first.cost_usd
             if first.transcript:
                 out.traces[META_TRANSCRIPT] = first.transcript
-            improvement += (
+            body += (
                 f"\nThe Meta-Agent was asked first and wrote no usable agent "
                 f"({first.why}); its transcript is kept in the attempt record.\n"
             )
+        improvement = Improvement(f"gen 1: {what}", body)
     if not out.ok:
         raise SiaError(f"generation 1 ({what}) {_failed(out)}; {_record_failure(ctx, out)}")
     release(ctx.task, None, out)  # generation 1 is committed: its sealed score is released
-    base = ctx.repo.rev_parse("HEAD")
-    assert base is not None
     settings = ctx.cfg.model_dump()
-    extra = {
-        RUN_TOML: run_toml(ctx.run_id, ctx.task, settings, ctx.repo.root).encode(),
-        **task_copy(ctx.task),
-    }
-    tree = rec.candidate_tree(ctx.repo, base, out, improvement, extra)
     parsed = _knobs(files)
     trailers = [(T.KNOBS, T.knobs_value(parsed))] if parsed else []
     if META_TRANSCRIPT in out.traces:
         trailers.append((T.TRANSCRIPT, refs.transcript(ctx.run_id, 1, 0, META_TRANSCRIPT)))
-    msg = rec.message(
-        ctx.run_id,
-        1,
-        None,
-        out,
-        ctx.task,
-        f"{what} for {ctx.task.name}",
-        improvement.split("\n", 2)[2],
-        trailers,
-        model,
-    )
-    sha = ctx.repo.commit(tree, [base], msg)
-    record = selection.attempt_record(ctx, 1, None, [out], 0, {0: sha})
-    rec.publish(
-        ctx.repo,
-        ctx.run_id,
-        1,
-        {0: sha},
-        0,
-        None,
-        record,
-        rec.attempt_tree(ctx.repo, record, [out]),
-        [(H.ref(ctx.run_id, "base"), base, None)],
-    )
-    ctx.repo.ensure_worktree(ctx.paths.worktree, H.branch(ctx.run_id))
-    rec.ensure_notes(ctx.repo, ctx.run_id)
+    sha = rec.record_first(ctx, rec.FirstGen(
+        outcome=out,
+        subject=f"{what} for {ctx.task.name}",
+        improvement=improvement,
+        files={RUN_TOML: run_toml(ctx.run_id, ctx.task, settings, ctx.repo.root).encode(),
+               **task_copy(ctx.task)},
+        trailers=trailers,
+        model=model,
+    ))  # fmt: skip
     ctx.echo(f"gen 1: {what}  {lines.scores(ctx, out)}{lines.cost(ctx, out)}  committed {sha[:10]}")
     ctx.progress.best(1, out.score(ctx.select))
 
@@ -187,11 +166,8 @@ def _failed(out: Outcome) -> str:
 def _record_failure(ctx: Context, out: Outcome) -> str:
     """Keep a failed generation 1 like any candidate (its record, traces and gateway log on
     the run's attempt ref), drop its scratch space, and say where the record is."""
-    record = selection.attempt_record(ctx, 1, None, [out], None, {}, {0: out.reason})
-    rec.publish(ctx.repo, ctx.run_id, 1, {}, None, None, record,
-                rec.attempt_tree(ctx.repo, record, [out]))  # fmt: skip
+    ref = rec.record_first_failure(ctx, out)
     ctx.drop_scratch()
-    ref = H.ref(ctx.run_id, "attempts", "g0001")
     shown = next((f"c0/{n}" for n in ("sia-hint.txt", "stderr.txt") if n in out.traces), "")
     return (
         f"its record is {ref} (`git show {ref}:{shown or 'attempt.json'}`); fix the agent or "

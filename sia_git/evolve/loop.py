@@ -12,22 +12,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sia_git import config as configmod
-from sia_git import faults, refs, review, splits, tmpfiles, trust
+from sia_git import faults, levers, refs, review, splits, tmpfiles, trust
 from sia_git import history as H
-from sia_git import trailers as T
+from sia_git import settings as configmod
+from sia_git.core.extensions import LEVERS
 from sia_git.errors import Interrupted, SiaError
-from sia_git.evolve import executors, first_agent, levers, lines, preflight, selection
+from sia_git.evolve import executors, first_agent, lines, preflight, selection
 from sia_git.evolve import recording as rec
 from sia_git.evolve import setup as run_setup
-from sia_git.evolve.candidates import TRANSCRIPT, Outcome
+from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.confirm import confirm_tip
 from sia_git.evolve.context import Context, Echo
-from sia_git.evolve.proposal import Proposal
 from sia_git.evolve.proposers.base import Round
 from sia_git.evolve.proposers.search import OfflineSearch
-from sia_git.evolve.release import release
 from sia_git.gitrepo import STALE_LOCK_S, open_repo
+from sia_git.levers.proposal import Improvement, InvalidProposal, Proposal, validate
 from sia_git.llm import roles
 from sia_git.llm.client import live_tokens
 from sia_git.lock import RunLock
@@ -46,7 +45,7 @@ from sia_git.runs import (
     sweep_orphans,
 )
 from sia_git.task import resolve
-from sia_git.weights import pins, publish
+from sia_git.weights import publish
 from sia_git.weights.hub import Hub
 
 
@@ -71,7 +70,12 @@ def start(
     with RunLock(paths.locks, run_id):
         # This machine's own record: what resume and eval trust (the branch is only compared).
         trust.write_record(repo, run_id, run_toml(run_id, task, cfg.model_dump(), None))
-        ctx = run_setup.build_context(repo, paths, task, cfg, echo, models, progress)
+        first = cfg.agent or task.reference_agent
+        ctx = run_setup.build_context(
+            repo, paths, task, cfg=cfg, echo=echo, models=models, progress=progress,
+            source=None if models.proposer is not None or not first.is_file()
+            else first.read_text(encoding="utf-8", errors="replace"),
+        )  # fmt: skip
         with _resumable(ctx):
             echo(
                 f"run {run_id}: task {task.name}, branch {H.branch(run_id)}, sandbox "
@@ -136,9 +140,11 @@ def resume(
         models = roles.build(
             cfg, spent_usd=hist.total_cost_usd, task_target=task.manifest.agent.target_model
         )
-        ctx = run_setup.build_context(repo, paths, task, cfg, echo, models, progress)
+        tip = agent_files(repo, hist.tip.sha)[ENTRY].decode("utf-8", errors="replace")
+        ctx = run_setup.build_context(repo, paths, task, cfg=cfg, echo=echo, models=models,
+                                      progress=progress, source=tip)  # fmt: skip
         with _resumable(ctx):
-            repo.ensure_worktree(paths.worktree, H.branch(run_id))
+            rec.checkout(ctx)
             added = rec.ensure_notes(ctx.repo, run_id)
             echo(
                 f"resuming run {run_id} after generation {hist.last_generation}"
@@ -199,26 +205,9 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     if all(o.status == Status.BUDGET_STOPPED and not o.cost_usd for o in outcomes):
         _stop(ctx, gen, ctx.models.budget.exhausted or "budget reached")
         return False
-    accepted, reasons = selection.select_best(ctx, outcomes, inc_score)
-    for o in outcomes:  # only the committed candidate's sealed score is ever released
-        if o.index == accepted:
-            release(ctx.task, hist, o)
-        o.withheld = {}
-    commits = _commit_candidates(ctx, hist, inc, gen, outcomes, accepted, reasons)
-    record = selection.attempt_record(ctx, gen, inc_score, outcomes, accepted, commits, reasons)
-    rec.publish(
-        ctx.repo,
-        ctx.run_id,
-        gen,
-        commits,
-        accepted,
-        hist.tip.sha,
-        record,
-        rec.attempt_tree(ctx.repo, record, outcomes),
-    )
-    if accepted is not None:
-        ctx.repo.sync_worktree(ctx.paths.worktree)
-    rec.ensure_notes(ctx.repo, ctx.run_id)
+    v = selection.judge(ctx, hist, gen, outcomes, inc_score)
+    commits = rec.record_generation(ctx, v)
+    accepted, reasons = v.accepted, v.reasons
     for o in outcomes:
         verdict = (
             f"accepted {commits[o.index][:10]}"
@@ -249,8 +238,13 @@ def _candidates(
 ) -> list[Outcome]:
     """Propose, gate and try this generation's candidates, all at once; the agents themselves
     run (and train) `workers` at a time (the run environment's slot)."""
-    source = files[ENTRY].decode()
-    can = levers.available(source, ctx.weights is not None, ctx.models.proposer is not None)
+    situation = levers.Situation(
+        source=files[ENTRY].decode(),
+        task=ctx.task.name,
+        has_weights=ctx.weights is not None,
+        has_model=ctx.models.proposer is not None,
+    )
+    can = levers.available(situation)
     if ctx.cfg.lever != "auto":
         can = [ctx.cfg.lever] if ctx.cfg.lever in can else []
     makers = ctx.proposer.propose(Round(hist, files, gen, adapter, tuple(can)))
@@ -298,10 +292,8 @@ def _run_jobs(
         ctx.progress.state(gen, f"c{index}", "proposing")
         faults.point("proposing")
         with live_tokens(lambda n: ctx.progress.state(gen, f"c{index}", f"proposing: {n} tokens")):
-            p: Proposal = make()
-        return ctx.attempt(
-            index, p, p.files or {**files, ENTRY: p.source.encode()}, gen, adapter=adapter
-        )
+            p = checked(make(), files)
+        return ctx.attempt(index, p, p.files, gen, adapter=adapter)
 
     threads = ThreadPoolExecutor(max_workers=len(jobs))
     try:
@@ -318,60 +310,27 @@ def _run_jobs(
     return outcomes
 
 
+def checked(p: object, files: dict[str, bytes]) -> Proposal:
+    """A proposer's proposal, or a failed one saying what was wrong with it."""
+    try:
+        return validate(p, LEVERS.implementations())
+    except InvalidProposal as exc:
+        model = getattr(p, "model", None) if isinstance(p, Proposal) else None
+        return Proposal(
+            lever="harness",
+            files=dict(files),
+            improvement=Improvement("no change (an invalid proposal)", f"{exc}\n"),
+            model=model,
+            failed=f"the proposal is invalid: {exc}",
+        )
+
+
 def _stop(ctx: Context, gen: int, why: str) -> None:
-    rec.record_stop(
-        ctx.repo, ctx.run_id, gen, "budget", why, ctx.models.budget.spent_usd, ctx.cfg.budget_usd
-    )
+    rec.stop(ctx, gen, why)
     ctx.echo(
         f"gen {gen}: stopping: {why}. `sia-git evolve --run {ctx.run_id} --budget-usd "
         "<more>` goes on"
     )
-
-
-def _commit_candidates(
-    ctx: Context,
-    hist: H.RunHistory,
-    inc: H.Entry,
-    gen: int,
-    outcomes: list[Outcome],
-    accepted: int | None,
-    reasons: dict[int, str],
-) -> dict[int, str]:
-    """A commit object per candidate (on top of the tip); refs come later, all at once."""
-    commits = {}
-    for o in outcomes:
-        assert o.proposal is not None
-        extra = [(T.CANDIDATE, f"{o.index}/{len(outcomes)}")]
-        if o.index != accepted:
-            extra.append((T.REJECTED, reasons[o.index]))
-        pin = (
-            {pins.PIN: ctx.weights.pin(o.adapter).dump()}
-            if (ctx.weights is not None and o.adapter is not None)
-            else None
-        )
-        tree = rec.candidate_tree(ctx.repo, hist.tip.sha, o, o.proposal.improvement, pin)
-        body = o.proposal.improvement.split("\n", 2)[2]
-        if o.proposal.lever_reason:
-            extra.append((T.LEVER_REASON, o.proposal.lever_reason))
-        if TRANSCRIPT in o.traces:
-            extra.append((T.TRANSCRIPT, refs.transcript(ctx.run_id, gen, o.index, TRANSCRIPT)))
-        extra += _weights_trailers(ctx, o)
-        commits[o.index] = ctx.repo.commit(
-            tree,
-            [hist.tip.sha],
-            rec.message(
-                ctx.run_id,
-                gen,
-                inc.gen,
-                o,
-                ctx.task,
-                o.proposal.subject,
-                body,
-                extra,
-                o.proposal.model,
-            ),
-        )
-    return commits
 
 
 def _upload_adapters(ctx: Context) -> None:
@@ -393,13 +352,3 @@ def _upload_adapters(ctx: Context) -> None:
             f"warning: {left} adapter(s) not on the hub yet: they are committed and "
             "stored here; `sia-git adapters push` uploads them"
         )
-
-
-def _weights_trailers(ctx: Context, o: Outcome) -> list[tuple[str, str]]:
-    out = []
-    if o.proposal is not None and o.proposal.train is not None:
-        out.append((T.TRAIN, levers.train_trailer(o.proposal.train)))
-    if o.adapter is not None:
-        hub = f" hf://{ctx.cfg.hub_repo}" if ctx.cfg.hub_repo else ""
-        out.append((T.ADAPTER, o.adapter + hub))
-    return out

@@ -10,8 +10,8 @@ from sia_git.records import Status
 
 if TYPE_CHECKING:
     from sia_git.evaluation import Evaluation, SplitScore
-    from sia_git.evolve.proposal import Proposal
     from sia_git.gates import GateResult
+    from sia_git.levers.proposal import Proposal
     from sia_git.sandbox import RunResult
 
 

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from sia_git import knobs as knobmod
-from sia_git.config import EvolveConfig
 from sia_git.errors import SiaError
 from sia_git.gitrepo import Repo
+from sia_git.settings import EvolveConfig
 from sia_git.task import Task
 
 

@@ -1,12 +1,43 @@
 """A generation's verdict: which candidate, if any, beats the incumbent on the selection split
-(dev), and the attempt record that says what happened to every candidate."""
+(dev). Only that candidate's sealed scores are released (evolve/release.py); the others' are
+dropped here."""
 
 from __future__ import annotations
 
-from sia_git.evolve import recording as rec
+from dataclasses import dataclass
+
+from sia_git import history as H
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
-from sia_git.records import AttemptRecord
+from sia_git.evolve.release import release
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """What a generation came to: the writer records it (evolve/recording)."""
+
+    gen: int
+    hist: H.RunHistory  # the run before this generation
+    incumbent: H.Entry  # the generation the candidates tried to beat
+    incumbent_score: float | None
+    outcomes: list[Outcome]
+    accepted: int | None  # the candidate committed on the branch, if any
+    reasons: dict[int, str]  # why each other candidate was not
+
+
+def judge(
+    ctx: Context, hist: H.RunHistory, gen: int, outcomes: list[Outcome], score: float | None
+) -> Verdict:
+    """The verdict on `outcomes` against the incumbent's `score`, sealed scores released
+    for the accepted candidate only."""
+    accepted, reasons = select_best(ctx, outcomes, score)
+    for o in outcomes:
+        if o.index == accepted:
+            release(ctx.task, hist, o)
+        o.withheld = {}
+    inc, _ = hist.incumbent()
+    return Verdict(gen=gen, hist=hist, incumbent=inc, incumbent_score=score, outcomes=outcomes,
+                   accepted=accepted, reasons=reasons)  # fmt: skip
 
 
 def select_best(
@@ -32,30 +63,3 @@ def select_best(
         )
         return None, reasons
     return best.index, reasons
-
-
-def attempt_record(
-    ctx: Context,
-    gen: int,
-    incumbent: float | None,
-    outcomes: list[Outcome],
-    accepted: int | None,
-    commits: dict[int, str],
-    reasons: dict[int, str] | None = None,
-) -> AttemptRecord:
-    cands = [
-        rec.outcome_record(
-            o,
-            commits.get(o.index),
-            "accepted" if o.index == accepted else (reasons or {}).get(o.index, ""),
-        )
-        for o in outcomes
-    ]
-    return AttemptRecord(
-        run=ctx.run_id,
-        generation=gen,
-        incumbent_score=incumbent,
-        select_split=ctx.select,
-        accepted=accepted,
-        candidates=cands,
-    )

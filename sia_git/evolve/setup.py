@@ -6,17 +6,20 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
-from sia_git import childenv, trust
-from sia_git.config import EvolveConfig
-from sia_git.evolve import environment, executors, levers, proposers
+from sia_git import childenv, levers, trust
+from sia_git.evolve import environment, executors, proposers
 from sia_git.evolve.context import Context, Echo
+from sia_git.evolve.proposers.base import ProposerPort, Settings
 from sia_git.gates.precommit import CandidateGates
 from sia_git.gitrepo import Repo
+from sia_git.gitrepo.reader import RepoReader
+from sia_git.levers import strategies
 from sia_git.llm import roles
 from sia_git.progress import Progress
 from sia_git.redact import Redactor
 from sia_git.runs import RunPaths
-from sia_git.task import Task
+from sia_git.settings import EvolveConfig
+from sia_git.task import PublicTask, Task
 from sia_git.weights import publish
 
 
@@ -24,18 +27,27 @@ def build_context(
     repo: Repo,
     paths: RunPaths,
     task: Task,
+    *,
     cfg: EvolveConfig,
     echo: Echo,
     models: roles.Models,
     progress: Progress | None,
+    source: str | None,
 ) -> Context:
+    """`source`: the agent the run goes on from (generation 1's, or the branch tip's), to
+    refuse a forced lever that cannot change it; None when a model writes generation 1."""
     for w in models.warnings:
         echo(f"warning: {w}")
     if models.hosted is not None:
         models.hosted.say = echo
-    levers.check_forced(
-        cfg.lever, task.manifest.weights is not None, models.proposer is not None, task.name
+    situation = levers.Situation(
+        source=source or "",
+        task=task.name,
+        has_weights=task.manifest.weights is not None,
+        has_model=models.proposer is not None,
     )
+    if source is not None or cfg.lever != "knobs":
+        levers.check_forced(cfg.lever, situation)
     proposers.check(cfg.proposer, models.proposer is not None)
     # Keys named by the model settings are secrets even when their names do not look it.
     childenv.mark_secret(models.key_names)
@@ -69,5 +81,30 @@ def build_context(
             env, sandbox=runner, gates=gates, target=models.target, hosted=models.hosted
         ),
     )
-    ctx.proposer = proposers.make(cfg.proposer, ctx)
+    ctx.proposer = proposers.make(cfg.proposer, proposer_port(ctx))
     return ctx
+
+
+def proposer_port(ctx: Context) -> ProposerPort:
+    """What the run's proposer sees of it (read-only)."""
+    cfg = ctx.cfg
+    settings = Settings(
+        candidates=cfg.candidates,
+        seed=cfg.seed,
+        lever=cfg.lever,
+        feedback_turns=cfg.feedback_turns,
+        allow_rewrite=cfg.allow_rewrite,
+        edit_format=cfg.edit_format,
+        budget_usd=cfg.budget_usd,
+    )
+    return ProposerPort(
+        run_id=ctx.run_id,
+        task=PublicTask.of(ctx.task),
+        repo=RepoReader(ctx.repo),
+        dataset=ctx.dataset,
+        select=ctx.select,
+        settings=settings,
+        models=ctx.models,
+        strategy=strategies.get(cfg.search),
+        echo=ctx.echo,
+    )

@@ -20,7 +20,7 @@ class Review:
 
 
 class Forge(ABC):
-    name = "forge"
+    name = "forge"  # its registry key (FORGES), set when the registry hands it out
 
     @abstractmethod
     def push(self, branch: str, sha: str) -> None:

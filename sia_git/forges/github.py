@@ -17,8 +17,6 @@ _REMOTE = re.compile(r"github\.com[:/]([^/]+/[^/]+?)(?:\.git)?/?$")
 
 
 class GitHubForge(Forge):
-    name = "github"
-
     def __init__(self, repo: Repo, gh_repo: Any, owner: str) -> None:
         self.repo, self.gh, self.owner = repo, gh_repo, owner
 

@@ -15,8 +15,6 @@ PREFIX = refs.REVIEWS
 
 
 class LocalForge(Forge):
-    name = "local"
-
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git.gates.cache import Cache, blob_sha
-from sia_git.gates.runners import RUNNERS, GateToolError, Options, Runner
+from sia_git.gates.runners import GateToolError, Options, Runner, all_runners
 
 __all__ = ["Cache", "GateResult", "Options", "Scanned", "run_gates", "scan", "summary", "verdict"]
 
@@ -47,7 +47,7 @@ class GateResult:
 
 
 def run_gates(
-    files: Sequence[Path], opts: Options, cache: Cache, runners: Sequence[Runner] = RUNNERS
+    files: Sequence[Path], opts: Options, cache: Cache, runners: Sequence[Runner] | None = None
 ) -> list[GateResult]:
     """Every gate on every file, the gates at once; one result per gate, in a fixed order."""
     found = scan(files, opts, cache, runners)
@@ -65,12 +65,13 @@ class Scanned:
 
 
 def scan(
-    files: Sequence[Path], opts: Options, cache: Cache, runners: Sequence[Runner] = RUNNERS
+    files: Sequence[Path], opts: Options, cache: Cache, runners: Sequence[Runner] | None = None
 ) -> dict[str, Scanned]:
     """Every gate over `files` in one tool run each (the gates at once), the cache first."""
     contents = {str(p): p.read_bytes() for p in files}
     from concurrent.futures import ThreadPoolExecutor  # only here: `check` must start fast
 
+    runners = runners if runners is not None else all_runners()
     with ThreadPoolExecutor(max_workers=len(runners)) as pool:
         got = list(pool.map(lambda r: _scan_one(r, list(files), contents, opts, cache), runners))
     return {r.name: s for r, s in zip(runners, got, strict=True)}

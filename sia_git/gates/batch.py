@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sia_git.gates import Cache, GateResult, Options, Scanned, scan, verdict
-from sia_git.gates.runners import RUNNERS, Runner
+from sia_git.gates.runners import Runner, all_runners
 
 GATHER_S = 0.03  # candidates proposed together reach the gates within this of each other
 
@@ -33,10 +33,11 @@ class GateBatcher:
         self,
         opts: Options,
         cache: Cache,
-        runners: Sequence[Runner] = RUNNERS,
+        runners: Sequence[Runner] | None = None,
         gather_s: float = GATHER_S,
     ) -> None:
-        self.opts, self.cache, self.runners, self.gather_s = opts, cache, runners, gather_s
+        self.opts, self.cache, self.gather_s = opts, cache, gather_s
+        self.runners = runners if runners is not None else all_runners()
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
         self._busy = False

@@ -182,7 +182,7 @@ def _preflight() -> None:
     """Every gate's tool must be here before a run starts, not fail each candidate later."""
     import importlib.util
 
-    from sia_git.gates.runners import semgrep_executable
+    from sia_git.gates.semgrep import semgrep_executable
 
     missing = [
         m

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sia_git.config import EvolveConfig
 from sia_git.errors import SiaError
 from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient, check_model
 from sia_git.llm.profiles import resolve
 from sia_git.localmodel.load import is_local
 from sia_git.localmodel.load import resolve as local_model
+from sia_git.settings import EvolveConfig
 
 
 @dataclass

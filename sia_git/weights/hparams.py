@@ -3,13 +3,16 @@ searches it with the same optimiser as the knobs (history rebuilt from `Sia-Trai
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sia_git.errors import SiaError
-from sia_git.knob_search import Trial, search
+from sia_git.knob_search import Trial
 from sia_git.knobs import Range, Space, Value
+
+if TYPE_CHECKING:
+    from sia_git.levers.strategies import Strategy
 
 
 class HParams(BaseModel):
@@ -53,26 +56,29 @@ SPACE: Space = {
 
 def propose(
     history: list[Trial],
+    *,
     seed_key: str,
     direction: str,
     generation: int,
     n: int,
     seed: int,
     task_defaults: dict[str, Any] | None = None,
+    strategy: Strategy | None = None,
 ) -> list[HParams]:
     """`n` untried settings: the defaults (the task's, over sia-git's) first, a sound starting
-    point; then the optimiser."""
+    point; then the search strategy's (TPE unless one is given)."""
+    from sia_git.levers.strategies import TPE, Ask
+
     defaults = HParams.model_validate({**(task_defaults or {}), "seed": seed}).model_dump()
     out: list[dict[str, Value]] = []
     if not any(_same(t.knobs, defaults) for t in history):
         out.append(defaults)
-    # search() never returns `current` (the defaults): it counts as tried.
+    # A strategy never returns `current` (the defaults): it counts as tried.
     current = {k: defaults[k] for k in SPACE}
     if n > len(out):
-        found = search(
-            SPACE, current, history, f"{seed_key}/weights", direction, generation, n - len(out)
-        )
-        out += [{**defaults, **k} for k in found]
+        ask = Ask(space=SPACE, current=current, history=history, seed_key=f"{seed_key}/weights",
+                  direction=direction, generation=generation, n=n - len(out))  # fmt: skip
+        out += [{**defaults, **k} for k in (strategy or TPE()).propose(ask)]
     return [HParams.model_validate({**d, "seed": seed}) for d in out]
 
 

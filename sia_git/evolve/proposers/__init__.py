@@ -1,54 +1,21 @@
-"""Proposers: who writes a generation's candidates. The registry below is the one place that
-names them (the config's allowed values and the `--proposer` help come from it); a proposer's
-module is imported only when it is used. A plugin adds one with `register`
-(docs/EXTENDING.md).
+"""Proposers: who writes a generation's candidates, from the PROPOSERS registry
+(core/extensions.py); a proposer's module is imported only when it is used. A plugin adds one
+with `PROPOSERS.register` (docs/EXTENDING.md).
 
 Generation 1 is not a proposer's: it is the task's reference agent, an `--agent` file, or the
 Meta-Agent's (first_agent.py)."""
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
-from sia_git import plugins
+from sia_git.core.extensions import AUTO, PROPOSERS
 from sia_git.errors import SiaError
 
 if TYPE_CHECKING:  # the registry stays cheap to import: the CLI builds its help from it
-    from sia_git.evolve.context import Context
-    from sia_git.evolve.proposers.base import Proposer
+    from sia_git.evolve.proposers.base import Proposer, ProposerPort
 
-__all__ = ["PROPOSERS", "check", "get", "help_line", "make", "names", "register"]
-
-AUTO = "auto"
-
-# name -> ("module:Class", one line of help)
-PROPOSERS: dict[str, tuple[str, str]] = {
-    "search": (
-        "sia_git.evolve.proposers.search:OfflineSearch",
-        "offline: a bandit picks the knobs or weights lever, optuna its settings",
-    ),
-    "feedback": (
-        "sia_git.evolve.proposers.feedback:FeedbackAgents",
-        "a Feedback-Agent per candidate reads the run and changes the agent; needs --model",
-    ),
-}
-
-
-def register(name: str, target: str, help_text: str) -> None:
-    """Add a proposer: `target` is "module:Class" of a Proposer subclass."""
-    PROPOSERS[name] = (target, help_text)
-
-
-def names() -> list[str]:
-    plugins.load()
-    return [AUTO, *PROPOSERS]
-
-
-def help_line() -> str:
-    return f"{AUTO} (feedback with --model, else search), " + ", ".join(
-        f"{name} ({text})" for name, (_, text) in PROPOSERS.items()
-    )
+__all__ = ["check", "get", "make", "resolve"]
 
 
 def resolve(name: str, has_model: bool) -> str:
@@ -58,11 +25,9 @@ def resolve(name: str, has_model: bool) -> str:
 
 
 def get(name: str) -> type[Proposer]:
-    if name not in names():
-        raise SiaError(f"--proposer {name}: unknown proposer (known: {', '.join(names())})")
-    module, _, cls = PROPOSERS[name][0].partition(":")
-    proposer: type[Proposer] = getattr(importlib.import_module(module), cls)
-    return proposer
+    cls: type[Proposer] = PROPOSERS.get(name)
+    cls.name = name
+    return cls
 
 
 def check(name: str, has_model: bool) -> None:
@@ -72,5 +37,5 @@ def check(name: str, has_model: bool) -> None:
         raise SiaError(f"--proposer {name} needs --model (a model to write the candidates)")
 
 
-def make(name: str, ctx: Context) -> Proposer:
-    return get(resolve(name, ctx.models.proposer is not None))(ctx)
+def make(name: str, port: ProposerPort) -> Proposer:
+    return get(resolve(name, port.models.proposer is not None))(port)

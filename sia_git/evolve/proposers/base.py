@@ -1,18 +1,23 @@
-"""The interface every proposer implements; see docs/EXTENDING.md."""
+"""The interface every proposer implements, and the port it sees the run through: read-only
+views of the task's public side, the run's history and git objects, the run's seeds and
+settings that concern proposing, and the model handles. See docs/EXTENDING.md."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sia_git import history as H
-from sia_git.evolve.proposal import Proposal
-from sia_git.runs import ENTRY
+from sia_git.levers.proposal import ENTRY, Proposal
 
 if TYPE_CHECKING:
-    from sia_git.evolve.context import Context
+    from sia_git.gitrepo.reader import RepoReader
+    from sia_git.levers.strategies import Strategy
+    from sia_git.llm.roles import Models
+    from sia_git.task import PublicTask
 
 # One candidate's proposal, made when the loop calls it: the loop calls a generation's makers
 # at once, in threads, and gates and runs each candidate as soon as its proposal is there.
@@ -34,19 +39,62 @@ class Round:
         return self.files[ENTRY].decode()
 
 
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The run's settings that concern proposing."""
+
+    candidates: int
+    seed: int
+    lever: str
+    feedback_turns: int
+    allow_rewrite: bool
+    edit_format: str
+    budget_usd: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposerPort:
+    """All a proposer gets of the run."""
+
+    run_id: str
+    task: PublicTask
+    repo: RepoReader
+    dataset: Path  # the staged public inputs
+    select: str  # the selection split: the only one whose results a proposer sees
+    settings: Settings
+    models: Models
+    strategy: Strategy  # the search strategy for settings (--search)
+    echo: Callable[[str], None]
+
+    @property
+    def seed_key(self) -> str:
+        """The task and --seed: the same history proposes the same, whatever the run's id."""
+        return f"{self.task.name}/{self.settings.seed}"
+
+    @property
+    def direction(self) -> str:
+        return self.task.manifest.metric.direction
+
+    @property
+    def weights_defaults(self) -> dict[str, Any] | None:
+        w = self.task.manifest.weights
+        return w.hparams if w else None
+
+
 class Proposer(ABC):
-    """Writes a generation's candidates. One instance per run of `evolve`."""
+    """Writes a generation's candidates. One instance per run of `evolve`; `name` is its
+    registry key (PROPOSERS)."""
 
     name: ClassVar[str]
     needs_model: ClassVar[bool] = False  # True: refused without --model
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, port: ProposerPort) -> None:
+        self.port = port
 
     @abstractmethod
     def propose(self, rnd: Round) -> list[Maker]:
         """One maker per candidate (at most --candidates). An empty list ends the run: say
-        why with `self.ctx.echo` first."""
+        why with `self.port.echo` first."""
 
     @abstractmethod
     def describe(self) -> str:

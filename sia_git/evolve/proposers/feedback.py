@@ -10,29 +10,27 @@ from __future__ import annotations
 
 import threading
 
-from sia_git import history as H
 from sia_git import knobs as knobmod
 from sia_git.agents import meta
 from sia_git.agents.feedback import FeedbackAgent, FeedbackResult, Finish
 from sia_git.agents.runview import RunView
-from sia_git.evolve.context import Context
-from sia_git.evolve.levers import KnobProposer, train_table, weights_proposal
-from sia_git.evolve.proposal import Proposal
-from sia_git.evolve.proposers.base import Maker, Proposer, Round
+from sia_git.evolve.proposers.base import Maker, Proposer, ProposerPort, Round
+from sia_git.levers import weights as weights_lever
+from sia_git.levers.knobs import KnobProposer
+from sia_git.levers.proposal import ENTRY, Improvement, Proposal
 from sia_git.llm import prompts
 from sia_git.llm.client import supports_tools
 from sia_git.records import Status
-from sia_git.runs import ENTRY
 from sia_git.weights import hparams
 from sia_git.weights.hparams import HParams
 
 
-def edit_format(ctx: Context) -> str:
+def edit_format(port: ProposerPort) -> str:
     """--edit-format, else the profile's, else what litellm knows of the model: tools, text, or
     `probe` for a model it does not know (tools first; text from a first reply without them)."""
-    if ctx.cfg.edit_format != "auto":
-        return ctx.cfg.edit_format
-    client = ctx.models.proposer
+    if port.settings.edit_format != "auto":
+        return port.settings.edit_format
+    client = port.models.proposer
     assert client is not None
     if client.profile.edit_format:
         return client.profile.edit_format
@@ -41,32 +39,31 @@ def edit_format(ctx: Context) -> str:
 
 
 class FeedbackAgents(Proposer):
-    name = "feedback"
     needs_model = True
 
     def describe(self) -> str:
-        ctx = self.ctx
-        target = ctx.models.target
-        edits = edit_format(ctx).replace("probe", "tools, else text")
+        port = self.port
+        target = port.models.target
+        edits = edit_format(port).replace("probe", "tools, else text")
         return (
-            f"{ctx.models.proposer_name} (edits by {edits})"
+            f"{port.models.proposer_name} (edits by {edits})"
             + (f", target model {target.profile.model} via the gateway" if target else "")
-            + (f", budget ${ctx.cfg.budget_usd:g}" if ctx.cfg.budget_usd else "")
+            + (f", budget ${port.settings.budget_usd:g}" if port.settings.budget_usd else "")
         )
 
     def propose(self, rnd: Round) -> list[Maker]:
-        ctx = self.ctx
+        port = self.port
         if not rnd.levers:
-            ctx.echo(
+            port.echo(
                 f"gen {rnd.gen}: stopping: the agent cannot be changed by the "
-                f"{ctx.cfg.lever} lever (it declares no KNOBS/KNOB_SPACE)"
+                f"{port.settings.lever} lever (it declares no KNOBS/KNOB_SPACE)"
             )
             return []
-        view = RunView(ctx.repo, ctx.run_id, rnd.hist, ctx.dataset, ctx.select)
-        pool = KnobPool(ctx, rnd.hist, rnd.source, rnd.gen, rnd.adapter)
+        view = RunView(port.repo, port.run_id, rnd.hist, port.dataset, port.select)
+        pool = KnobPool(port, rnd)
         return [
-            lambda i=i: feedback_proposal(ctx, view, rnd.files, rnd.gen, i, pool, rnd.levers)
-            for i in range(1, ctx.cfg.candidates + 1)
+            lambda i=i: feedback_proposal(port, view, rnd, index=i, knobs=pool)
+            for i in range(1, port.settings.candidates + 1)
         ]
 
 
@@ -74,11 +71,8 @@ class KnobPool:
     """Knob settings for the candidates whose Feedback-Agent chose the knobs lever without
     editing: proposed once per generation by the optimiser, one distinct setting each."""
 
-    def __init__(
-        self, ctx: Context, hist: H.RunHistory, source: str, gen: int, adapter: str | None = None
-    ) -> None:
-        self._args = (ctx, hist, source, gen)
-        self._adapter = adapter
+    def __init__(self, port: ProposerPort, rnd: Round) -> None:
+        self.port, self.rnd = port, rnd
         self._weights: list[HParams] | None = None
         self._lock = threading.Lock()
         self._proposals: list[Proposal] | None = None
@@ -86,13 +80,11 @@ class KnobPool:
     def take(self, index: int) -> Proposal | None:
         with self._lock:
             if self._proposals is None:
-                ctx, hist, source, gen = self._args
-                proposer = KnobProposer(
-                    f"{ctx.task.name}/{ctx.cfg.seed}", ctx.task.manifest.metric.direction
-                )
+                port, rnd = self.port, self.rnd
+                proposer = KnobProposer(port.seed_key, port.direction, port.strategy)
                 try:
                     self._proposals = proposer.propose(
-                        source, hist.trials(self._adapter), gen, ctx.cfg.candidates
+                        rnd.files, rnd.hist.trials(rnd.adapter), rnd.gen, port.settings.candidates
                     )
                 except knobmod.KnobError:
                     self._proposals = []
@@ -102,59 +94,55 @@ class KnobPool:
         """LoRA settings for a candidate whose Feedback-Agent chose weights but gave none."""
         with self._lock:
             if self._weights is None:
-                ctx, hist, _source, gen = self._args
-                w = ctx.task.manifest.weights
+                port, rnd = self.port, self.rnd
                 self._weights = hparams.propose(
-                    hist.weight_trials(),
-                    f"{ctx.task.name}/{ctx.cfg.seed}",
-                    ctx.task.manifest.metric.direction,
-                    gen,
-                    ctx.cfg.candidates,
-                    ctx.cfg.seed,
-                    w.hparams if w else None,
+                    rnd.hist.weight_trials(),
+                    seed_key=port.seed_key,
+                    direction=port.direction,
+                    generation=rnd.gen,
+                    n=port.settings.candidates,
+                    seed=port.settings.seed,
+                    task_defaults=port.weights_defaults,
+                    strategy=port.strategy,
                 )
             return self._weights[(index - 1) % len(self._weights)]
 
 
 def feedback_proposal(
-    ctx: Context,
-    view: RunView,
-    files: dict[str, bytes],
-    gen: int,
-    index: int,
-    knobs: KnobPool,
-    levers: tuple[str, ...] = ("harness", "knobs"),
+    port: ProposerPort, view: RunView, rnd: Round, *, index: int, knobs: KnobPool
 ) -> Proposal:
-    client = ctx.models.proposer
+    client = port.models.proposer
     assert client is not None
+    files, gen, levers = rnd.files, rnd.gen, rnd.levers
+    settings = port.settings
     inc, inc_score = view.hist.incumbent()
-    contract = meta.contract_context(ctx.task, ctx.models.target is not None)
-    metric = ctx.task.manifest.metric
+    contract = meta.contract_context(port.task, port.models.target is not None)
+    metric = port.task.manifest.metric
     system = prompts.render(
         "feedback_system",
         **contract,
-        select=ctx.select,
+        select=port.select,
         metric=metric.name,
         direction="higher is better" if metric.direction == "maximize" else "lower is better",
         index=index,
-        count=ctx.cfg.candidates,
+        count=settings.candidates,
         generation=gen,
-        turns=ctx.cfg.feedback_turns,
-        allow_rewrite=ctx.cfg.allow_rewrite,
+        turns=settings.feedback_turns,
+        allow_rewrite=settings.allow_rewrite,
         levers=levers,
-        **_weights_context(ctx),
+        **_weights_context(port),
     )
     user = prompts.render(
         "feedback_user",
         **contract,
-        select=ctx.select,
+        select=port.select,
         incumbent_gen=inc.gen,
         incumbent_score="unknown" if inc_score is None else f"{inc_score:.4f}",
         agent_files=sorted(files),
         history=view.list_generations(),
     )
     agent = FeedbackAgent(
-        client, view, ctx.cfg.feedback_turns, ctx.cfg.allow_rewrite, levers, edit_format(ctx)
+        client, view, settings.feedback_turns, settings.allow_rewrite, levers, edit_format(port)
     )
     result = agent.run(system, user, files)
     transcript = result.conversation.transcript(result.error or "finished")
@@ -172,29 +160,24 @@ def feedback_proposal(
     new = result.files
     if result.finish.lever == "weights":
         f = result.finish
-        w = ctx.task.manifest.weights
+        defaults = port.weights_defaults or {}
         hp = (
-            HParams.model_validate({**(w.hparams if w else {}), "seed": ctx.cfg.seed, **f.train})
+            HParams.model_validate({**defaults, "seed": settings.seed, **f.train})
             if f.train is not None
             else knobs.take_weights(index)
         )
-        p = weights_proposal(
-            hp, new.get(ENTRY, b"").decode(), new, f.lever_reason, client.profile.model
+        p = weights_lever.proposal(hp, new, f.lever_reason, client.profile.model)
+        body = _improvement(f, client.profile.model).body
+        p.improvement = Improvement(
+            f.subject, body + "\n## Training\n\n" + weights_lever.train_table(p.train or {})
         )
-        p.improvement = (
-            _improvement(f, client.profile.model) + "\n## Training\n\n" + train_table(p.train or {})
-        )
-        p.subject = f.subject
         p.cost_usd, p.transcript = result.conversation.cost_usd, transcript
         return p
-    parsed = _read_knobs(new.get(ENTRY, b""))
     return Proposal(
-        result.finish.lever,
-        new.get(ENTRY, b"").decode(),
-        result.finish.subject,
-        _improvement(result.finish, client.profile.model),
-        parsed,
+        lever=result.finish.lever,
         files=new,
+        improvement=_improvement(result.finish, client.profile.model),
+        knobs=_read_knobs(new.get(ENTRY, b"")),
         model=client.profile.model,
         lever_reason=result.finish.lever_reason,
         cost_usd=result.conversation.cost_usd,
@@ -202,8 +185,8 @@ def feedback_proposal(
     )
 
 
-def _weights_context(ctx: Context) -> dict[str, str]:
-    w = ctx.task.manifest.weights
+def _weights_context(port: ProposerPort) -> dict[str, str]:
+    w = port.task.manifest.weights
     if w is None:
         return {}
     return {"base_model": w.base_model, "train_file": w.train_file, "objective": w.objective}
@@ -228,20 +211,17 @@ def _knob_proposal(
             transcript=transcript,
         )
     f = result.finish
-    text = knob.improvement.split("\n", 2)[2]
-    improvement = (
-        f"# {knob.subject}\n\nLever: **knobs** — {f.lever_reason}\n\nThe "
+    body = (
+        f"Lever: **knobs** — {f.lever_reason}\n\nThe "
         f"Feedback-Agent ({model}) chose the knobs lever and left the values to the "
         f"optimiser.\n\n## Diagnosis\n\n{f.diagnosis}\n\n## Hypothesis\n\n"
-        f"{f.hypothesis}\n\n{text}"
+        f"{f.hypothesis}\n\n{knob.improvement.body}"
     )
     return Proposal(
-        "knobs",
-        knob.source,
-        knob.subject,
-        improvement,
-        knob.knobs,
+        lever="knobs",
         files={**files, ENTRY: knob.source.encode()},
+        improvement=Improvement(knob.subject, body),
+        knobs=knob.knobs,
         model=model,
         lever_reason=f.lever_reason,
         cost_usd=cost,
@@ -249,11 +229,12 @@ def _knob_proposal(
     )
 
 
-def _improvement(f: Finish, model: str) -> str:
-    return (
-        f"# {f.subject}\n\nLever: **{f.lever}** — {f.lever_reason}\n\nWritten by the "
+def _improvement(f: Finish, model: str) -> Improvement:
+    return Improvement(
+        f.subject,
+        f"Lever: **{f.lever}** — {f.lever_reason}\n\nWritten by the "
         f"Feedback-Agent ({model}).\n\n## Diagnosis\n\n{f.diagnosis}\n\n## Hypothesis\n\n"
-        f"{f.hypothesis}\n\n## What changed\n\n{f.change}\n"
+        f"{f.hypothesis}\n\n## What changed\n\n{f.change}\n",
     )
 
 
@@ -266,17 +247,13 @@ def _failed(
     transcript: bytes | None = None,
 ) -> Proposal:
     short = " ".join(why.split())[:100]
-    improvement = (
-        f"# feedback agent failed\n\nNo usable change came out of the Feedback-Agent "
-        f"({model}): {why}\n\n## What changed\n\nNothing: the agent is the "
-        "incumbent's.\n"
+    body = (
+        f"No usable change came out of the Feedback-Agent ({model}): {why}\n\n"
+        "## What changed\n\nNothing: the agent is the incumbent's.\n"
     )
     return Proposal(
-        "harness",
-        files.get(ENTRY, b"").decode(),
-        f"no change ({short})",
-        improvement,
-        None,
+        lever="harness",
+        improvement=Improvement(f"no change ({short})", body),
         files=dict(files),
         model=model,
         cost_usd=cost,

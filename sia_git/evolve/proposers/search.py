@@ -1,68 +1,67 @@
-"""The offline proposer (no model): a UCB bandit picks the lever per generation (levers.py),
-optuna's TPE picks the knob values or the LoRA settings."""
+"""The offline proposer (no model): a UCB bandit picks the lever per generation
+(levers/bandit.py), the lever proposes with the run's search strategy (optuna's TPE by
+default) its knob values or LoRA settings."""
 
 from __future__ import annotations
 
-from sia_git import knobs as knobmod
-from sia_git.evolve import levers
+from sia_git import levers
+from sia_git.core.extensions import AUTO, LEVERS
 from sia_git.evolve.proposers.base import Maker, Proposer, Round
+from sia_git.levers import bandit
+
+KNOWN = LEVERS.implementations
 
 
 class OfflineSearch(Proposer):
-    name = "search"
-
     def describe(self) -> str:
+        strategy = self.port.strategy.name
+        how = "" if strategy in ("", "tpe") else f", {strategy} strategy"
         return (
-            "knob search (no --model)"
-            if self.ctx.models.proposer is None
-            else ("offline search (--proposer search)")
+            f"knob search (no --model{how})"
+            if self.port.models.proposer is None
+            else f"offline search (--proposer search{how})"
         )
 
     def propose(self, rnd: Round) -> list[Maker]:
-        ctx = self.ctx
-        direction = ctx.task.manifest.metric.direction
-        seed_key = f"{ctx.task.name}/{ctx.cfg.seed}"
-        lever = levers.choose_offline(rnd.hist, list(rnd.levers), direction)
-        if lever is None:
-            forced = (
-                f"the {ctx.cfg.lever} lever cannot change this agent"
-                if ctx.cfg.lever != "auto"
-                else "the agent declares no KNOBS/KNOB_SPACE to search"
+        port = self.port
+        choice = bandit.choose(rnd.hist, levers.offline(list(rnd.levers)), port.direction)
+        if choice is None:
+            forced = port.settings.lever
+            why = (
+                f"the {forced} lever cannot change this agent"
+                if forced != AUTO
+                else self._why_none(rnd)
             )
-            ctx.echo(
-                f"gen {rnd.gen}: stopping: {forced} (give a --model to have a "
-                "Feedback-Agent change code)"
+            port.echo(
+                f"gen {rnd.gen}: stopping: {why} (give a --model to have a Feedback-Agent "
+                "change code)"
             )
             return []
-        if lever == "weights":
-            assert ctx.task.manifest.weights is not None
-            proposals = levers.weights_proposals(
-                rnd.hist,
-                rnd.source,
-                rnd.files,
-                seed_key,
-                direction,
-                rnd.gen,
-                ctx.cfg.candidates,
-                ctx.cfg.seed,
-                ctx.task.manifest.weights.hparams,
-            )
-        else:
-            try:
-                proposals = levers.knob_proposals(
-                    rnd.hist,
-                    rnd.source,
-                    seed_key,
-                    direction,
-                    rnd.gen,
-                    ctx.cfg.candidates,
-                    rnd.adapter,
-                )
-            except knobmod.KnobError as exc:
-                ctx.echo(f"gen {rnd.gen}: stopping: the agent's knobs are unusable: {exc}")
-                return []
-            if not proposals:
-                ctx.echo(
-                    f"gen {rnd.gen}: stopping: every setting of the agent's KNOB_SPACE was tried"
-                )
+        request = levers.Request(
+            hist=rnd.hist,
+            files=rnd.files,
+            gen=rnd.gen,
+            n=port.settings.candidates,
+            adapter=rnd.adapter,
+            seed=port.settings.seed,
+            seed_key=port.seed_key,
+            direction=port.direction,
+            strategy=port.strategy,
+            weights_defaults=port.weights_defaults,
+        )
+        proposals = levers.get(choice).propose(request)
+        if not proposals:
+            what = "the agent's KNOB_SPACE" if choice == "knobs" else f"the {choice} lever"
+            port.echo(f"gen {rnd.gen}: stopping: every setting of {what} was tried")
         return [lambda p=p: p for p in proposals]
+
+    def _why_none(self, rnd: Round) -> str:
+        """Why no lever can change the agent offline (the knobs lever says best)."""
+        situation = levers.Situation(
+            source=rnd.source,
+            task=self.port.task.name,
+            has_weights=self.port.task.manifest.weights is not None,
+            has_model=self.port.models.proposer is not None,
+        )
+        knobs = levers.get("knobs").unavailable(situation) if "knobs" in KNOWN() else None
+        return knobs or "no lever that needs no model can change this agent"

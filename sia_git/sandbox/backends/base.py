@@ -17,7 +17,7 @@ class Backend(ABC):
     (docs/DESIGN.md, "The sandbox"). One instance per run of sia-git; `run` is called from
     several threads at once."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # its registry key (SANDBOXES), set when the registry hands it out
     # Another backend's name to try when this one cannot run here (the warning says so).
     fallback: ClassVar[str | None] = None
 

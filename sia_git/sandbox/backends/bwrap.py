@@ -31,7 +31,6 @@ def bwrap_path() -> str | None:
 
 
 class Bubblewrap(Backend):
-    name = "bwrap"
     fallback = "unshare"  # the same guarantees, built with util-linux instead
 
     @classmethod

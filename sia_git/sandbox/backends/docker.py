@@ -91,8 +91,6 @@ def _binds(
 
 
 class Docker(Backend):
-    name = "docker"
-
     def __init__(self, site: list[Path]) -> None:
         super().__init__(site)
         self.client = client()

@@ -11,8 +11,6 @@ from sia_git.sandbox.spec import RunResult, RunSpec, agent_env, interpreter
 
 
 class Unsandboxed(Backend):
-    name = "none"
-
     @classmethod
     def probe(cls) -> str | None:
         return None

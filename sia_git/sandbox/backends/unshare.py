@@ -21,8 +21,6 @@ _NAMESPACES = ["--mount", "--pid", "--fork", "--kill-child", "--net", "--ipc", "
 
 
 class Unshare(Backend):
-    name = "unshare"
-
     @classmethod
     def probe(cls) -> str | None:
         if shutil.which("unshare") is None:

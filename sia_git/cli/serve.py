@@ -1,4 +1,4 @@
-"""The `serve` command's flags (kept apart: cli.py holds the rest)."""
+"""`sia-git serve`: a local model behind an OpenAI-compatible endpoint."""
 
 from __future__ import annotations
 

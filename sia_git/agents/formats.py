@@ -1,0 +1,140 @@
+"""Edit formats (the EDIT_FORMATS registry, core/extensions.py): how a Feedback-Agent's
+conversation goes, turn by turn. `tools`: the model calls tools (read the run, patch files,
+finish); `text`: the same tools as a described menu answered in text (text_protocol.py), for
+models and servers without tool calls; `probe` (what `auto` gives a model litellm does not
+know): tools first, and text from a first reply that calls none. A plugin adds one by
+implementing `EditFormat.drive`."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+from sia_git.agents import text_protocol
+
+if TYPE_CHECKING:
+    from sia_git.agents.feedback import FeedbackAgent, FeedbackResult, Session
+
+PROBE = "probe"
+
+
+class EditFormat(ABC):
+    name: ClassVar[str]  # its registry key
+
+    @abstractmethod
+    def drive(self, agent: FeedbackAgent, session: Session, user: str) -> FeedbackResult:
+        """Hold the conversation (the system prompt is sent) from the user's first message to
+        a finish, an error or the agent's turn limit; every ending is in the result."""
+
+
+def get(name: str) -> EditFormat:
+    """The format `name` (a registry key, or `probe`)."""
+    if name == PROBE:
+        return Tools(probe=True)
+    from sia_git.core.extensions import EDIT_FORMATS
+
+    cls: type[EditFormat] = EDIT_FORMATS.get(name)
+    cls.name = name
+    return cls()
+
+
+class Text(EditFormat):
+    def drive(self, agent: FeedbackAgent, session: Session, user: str) -> FeedbackResult:
+        session.convo.user(user + "\n\n" + text_protocol.menu(session.specs, agent.allow_rewrite))
+        return run_text(agent, session, agent.turns)
+
+
+class Tools(EditFormat):
+    def __init__(self, probe: bool = False) -> None:
+        self.probe = probe  # switch to text when the first reply calls no tool
+
+    def drive(self, agent: FeedbackAgent, session: Session, user: str) -> FeedbackResult:
+        convo, ws, result = session.convo, session.ws, session.result
+        convo.user(user)
+        silent = 0
+        for turn in range(agent.turns):
+            reply = agent.ask(convo, session.specs, result)
+            if reply is None:
+                return result
+            if not reply.tool_calls:
+                speaks = speaks_text(reply.content)
+                if turn == 0 and (speaks or self.probe):
+                    # The first reply calls no tool: the model (or its server) has none.
+                    convo.events.append("no tool calls: switched to the text edit protocol")
+                    convo.user(text_protocol.menu(session.specs, agent.allow_rewrite))
+                    pending = reply.content if speaks else None
+                    return run_text(agent, session, agent.turns - 1, pending)
+                silent += 1
+                if silent >= 2:
+                    shown = " ".join(reply.content.split())[:160]
+                    result.error = "the model does not call the tools" + (
+                        f": {shown!r}" if shown else " (empty reply)"
+                    )
+                    return result
+                convo.user(
+                    "Your reply was cut off (too long): answer with less text."
+                    if reply.finish_reason == "length"
+                    else "Use the tools to inspect and edit the agent, and "
+                    "call `finish` when the change is made."
+                )
+                continue
+            silent = 0
+            for call in reply.tool_calls:
+                text, done = agent.dispatch(call, ws, result)
+                convo.tool_result(call["id"], text)
+                if done:
+                    return result
+        result.error = f"no `finish` within the {agent.turns}-turn limit" + (
+            f" (last edit error: {ws.last_error})" if ws.last_error else ""
+        )
+        return result
+
+
+def run_text(
+    agent: FeedbackAgent, session: Session, turns: int, pending: str | None = None
+) -> FeedbackResult:
+    """The text protocol's loop: each reply's actions are carried out in order and their
+    results sent back; a reply that does not parse gets its error back once."""
+    convo, ws, result = session.convo, session.ws, session.result
+    unreadable = False
+    for _ in range(turns + (pending is not None)):
+        if pending is None:
+            reply = agent.ask(convo, None, result)
+            if reply is None:
+                return result
+            pending = reply.content if reply.finish_reason != "length" else (
+                reply.content + "\n[cut off]")  # fmt: skip
+        try:
+            actions = text_protocol.parse(pending)
+        except text_protocol.ParseError as exc:
+            if unreadable:
+                result.error = f"the model's reply did not follow the text protocol: {exc}"
+                return result
+            unreadable = True
+            convo.user(f"Your reply could not be read: {exc}. Answer as described above.")
+            pending = None
+            continue
+        unreadable, pending = False, None
+        outputs = []
+        for act in actions:
+            text, done = agent.act(act, ws, result)
+            if done:
+                return result
+            outputs.append(text)
+        convo.user("\n\n".join(outputs))
+    result.error = f"no FINISH within the {agent.turns}-turn limit" + (
+        f" (last edit error: {ws.last_error})" if ws.last_error else ""
+    )
+    return result
+
+
+def speaks_text(content: str) -> bool:
+    """Whether a reply without tool calls is written in the text protocol (a model that has no
+    tool calls but follows instructions)."""
+    try:
+        return bool(text_protocol.parse(content or ""))
+    except text_protocol.ParseError:
+        return False
+
+
+__all__ = ["PROBE", "EditFormat", "Text", "Tools", "get"]

@@ -1,0 +1,104 @@
+"""The knobs lever: the values of the knobs an agent declares (`KNOBS` within `KNOB_SPACE`,
+plain literals at the top of target_agent.py), set by the run's search strategy."""
+
+from __future__ import annotations
+
+from sia_git import knobs as knobmod
+from sia_git.knob_search import Trial
+from sia_git.knobs import Value
+from sia_git.levers.base import Lever, Request, Situation
+from sia_git.levers.proposal import ENTRY, Improvement, Proposal
+from sia_git.levers.strategies import TPE, Ask, Strategy
+
+
+class Knobs(Lever):
+    def unavailable(self, s: Situation) -> str | None:
+        try:
+            found = knobmod.read(s.source)
+        except knobmod.KnobError as exc:
+            return f"the agent's knobs are unusable: {exc}"
+        return None if found else "the agent declares no KNOBS/KNOB_SPACE to search"
+
+    def propose(self, req: Request) -> list[Proposal]:
+        proposer = KnobProposer(req.seed_key, req.direction, req.strategy)
+        return proposer.propose(req.files, req.hist.trials(req.adapter), req.gen, req.n)
+
+    def trailers(self, p: Proposal) -> list[tuple[str, str]]:
+        return []  # Sia-Knobs is every candidate's that declares knobs (recording.py)
+
+
+class KnobProposer:
+    """Proposes `n` new knob settings for the incumbent agent, none tried before."""
+
+    def __init__(self, seed_key: str, direction: str, strategy: Strategy | None = None) -> None:
+        # The seed key (task name and --seed) makes a run reproducible: the same task, seed and
+        # history always give the same proposals, whatever the run is called.
+        self.seed_key = seed_key
+        self.direction = direction
+        self.strategy = strategy or TPE()
+
+    def propose(
+        self, files: dict[str, bytes], history: list[Trial], generation: int, n: int
+    ) -> list[Proposal]:
+        incumbent = files[ENTRY].decode()
+        parsed = knobmod.read(incumbent)
+        if parsed is None:
+            return []
+        current, space = parsed
+        ask = Ask(space=space, current=current, history=history, seed_key=self.seed_key,
+                  direction=self.direction, generation=generation, n=n)  # fmt: skip
+        found = self.strategy.propose(ask)
+        return [self._proposal(files, current, knobs, history) for knobs in found]
+
+    def _proposal(
+        self,
+        files: dict[str, bytes],
+        old: dict[str, Value],
+        new: dict[str, Value],
+        history: list[Trial],
+    ) -> Proposal:
+        changed = [(k, old.get(k), v) for k, v in new.items() if old.get(k) != v]
+        subject = "knobs " + ", ".join(f"{k} {_show(a)}→{_show(b)}" for k, a, b in changed[:3])
+        if len(changed) > 3:
+            subject += f" (+{len(changed) - 3} more)"
+        rows = "\n".join(f"| `{k}` | `{_show(a)}` | `{_show(b)}` |" for k, a, b in changed)
+        how = "" if self.strategy.name in ("", "tpe") else f"; strategy `{self.strategy.name}`"
+        body = (
+            f"Lever: **knobs** — offline search over the agent's `KNOB_SPACE` "
+            f"(no model configured{how}).\n\n"
+            f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n\n"
+            f"## Why\n\n{self._why(history)}\n"
+        )
+        source = knobmod.write(files[ENTRY].decode(), new)
+        return Proposal(
+            lever="knobs",
+            files={**files, ENTRY: source.encode()},
+            improvement=Improvement(subject, body),
+            knobs=new,
+        )
+
+    def _why(self, history: list[Trial]) -> str:
+        scored = [t for t in history if t.score is not None]
+        best = (max if self.direction == "maximize" else min)(
+            scored, key=lambda t: t.score or 0.0, default=None
+        )
+        return (
+            f"The search has scored {len(scored)} configuration(s) so far "
+            f"({len(history) - len(scored)} failed)"
+            + (
+                f"; the best scored {best.score:.4f} in generation {best.generation}."
+                if best
+                else "."
+            )
+            + (
+                " TPE (tree-structured Parzen estimator) proposes settings that look like the "
+                "high-scoring ones and unlike the low-scoring ones; while few trials exist it "
+                "explores the space at random."
+                if self.strategy.name in ("", "tpe")
+                else f" The {self.strategy.name} strategy proposes settings not tried before."
+            )
+        )
+
+
+def _show(v: Value) -> str:
+    return repr(knobmod.tidy(v)) if isinstance(v, float) else str(v)
