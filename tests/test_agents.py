@@ -15,7 +15,7 @@ from sia_git.agents.workspace import Workspace
 from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient
 from sia_git.llm.profiles import ModelProfile
-from sia_git.task import resolve
+from sia_git.tasks.task import resolve
 from tests.fakellm import FakeLLM, code_reply, text
 
 GOOD = (
@@ -89,7 +89,7 @@ def _view(tmp_path: Path, record: dict) -> RunView:
         def list_files(self, rev: str, prefix: str) -> list[str]:
             return [f"{prefix}stdout.txt"]
 
-    from sia_git.history import RunHistory
+    from sia_git.store.history import RunHistory
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.csv").write_text("id,x\n1,2\n")

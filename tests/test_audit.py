@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from sia_git import answers
 from sia_git.audit import check_task
-from sia_git.errors import SiaError
-from sia_git.task import load
+from sia_git.core.errors import SiaError
+from sia_git.tasks import answers
+from sia_git.tasks.task import load
 from tests import siatask
 from tests.conftest import GIT_ENV, ROOT, Runner, git, run_ids
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.task import load
+from sia_git.tasks.task import load
 from tests import gpqatask
 from tests.conftest import Runner, run_ids
 from tests.test_audit import _add_ref

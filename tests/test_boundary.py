@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git import boundary
-from sia_git.cli import cli
+from sia_git.cli import boundary, cli
 from sia_git.commands import tasks
 from tests.conftest import Runner
 

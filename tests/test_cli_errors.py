@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.task import resolve
+from sia_git.tasks.task import resolve
 from tests.conftest import GIT_ENV, Runner, git, make_repo, run_ids
 
 Setup = Callable[[Path], tuple[Path, list[str]]]

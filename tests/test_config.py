@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.settings import load
 
 

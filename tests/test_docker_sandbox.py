@@ -18,9 +18,9 @@ from sia_git.gateway.server import Gateway
 from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient
 from sia_git.llm.profiles import ModelProfile
-from sia_git.runs import stage_dataset
 from sia_git.sandbox import Limits, RunSpec, Sandbox, choose_backend
-from sia_git.task import resolve
+from sia_git.store.runs import stage_dataset
+from sia_git.tasks.task import resolve
 from tests.conftest import Runner, run_ids
 from tests.fakellm import FakeLLM, text
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.evalserver import Pool, TimedOut
+from sia_git.tasks.evalserver import Pool, TimedOut
 
 SCRIPT = """
 import atexit, json, os, sys
@@ -112,7 +112,7 @@ def test_a_reply_that_arrived_with_the_one_before_is_not_waited_for(tmp_path: Pa
     wait on the pipe cannot see (a scaling bench of 128 candidates hung on it)."""
     import json
 
-    from sia_git.evalserver import _Server
+    from sia_git.tasks.evalserver import _Server
 
     quick = tmp_path / "quick.py"
     quick.write_text("pass\n")

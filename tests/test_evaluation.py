@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.evaluation import EvaluatorFailed, copy_outputs, evaluate
-from sia_git.task import load, resolve
+from sia_git.tasks.evaluation import EvaluatorFailed, copy_outputs, evaluate
+from sia_git.tasks.task import load, resolve
 
 
 def test_scores_both_splits_with_gold_free_items(tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def test_sigkill_mid_generation_then_resume_loses_nothing(repo: Path, sia: Runne
 
 
 def test_second_evolve_on_a_running_run_is_refused(repo: Path, sia: Runner) -> None:
-    from sia_git.lock import RunLock
+    from sia_git.store.lock import RunLock
 
     assert sia("evolve", "--task", "penguins", "--max-gen", "1", cwd=repo).returncode == 0
     [run_id] = run_ids(repo)
@@ -229,7 +229,7 @@ def test_sia_layout_task_runs_unchanged(repo: Path, sia: Runner) -> None:
 
 
 def test_agent_flag_seeds_generation_one(repo: Path, sia: Runner, tmp_path: Path) -> None:
-    from sia_git.task import resolve
+    from sia_git.tasks.task import resolve
 
     agent = tmp_path / "mine.py"
     agent.write_text(

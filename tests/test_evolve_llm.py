@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from sia_git.task import resolve
+from sia_git.tasks.task import resolve
 from tests.conftest import Runner, git, run_ids
 from tests.fakellm import FakeLLM, Reply, code_reply, error, text, tool
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.evolve import executors
 from tests.conftest import Runner, git, make_repo, run_ids
 

@@ -314,6 +314,6 @@ def _run(repo: Path) -> str:
 
 
 def _reference() -> Path:
-    from sia_git.task import resolve
+    from sia_git.tasks.task import resolve
 
     return resolve("penguins", None).reference_agent

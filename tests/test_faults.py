@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.lock import RunLock
+from sia_git.store.lock import RunLock
 from tests.conftest import GIT_ENV, git, run_ids
 from tests.test_evolve import NOISY, SIA_TASK, branch_commits, trailers
 
@@ -68,7 +68,7 @@ def consistent(repo: Path, run_id: str) -> None:
 
 
 def test_every_fault_point_has_a_kill_test() -> None:
-    from sia_git.faults import PHASES as POINTS
+    from sia_git.core.faults import PHASES as POINTS
 
     assert set(PHASES) == set(POINTS)
 

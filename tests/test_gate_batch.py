@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from sia_git.core.resources import bundled
 from sia_git.gates import Cache, GateResult, Options
 from sia_git.gates.bandit import Bandit
 from sia_git.gates.batch import GateBatcher
 from sia_git.gates.precommit import CONFIG, CandidateGates, _pre_commit, merged_config
 from sia_git.gates.runners import Findings, GateToolError
-from sia_git.resources import bundled
 from tests.conftest import make_repo
 
 TESTS = Path(__file__).parent

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import GitError, open_repo
 from tests.conftest import git, make_repo
 

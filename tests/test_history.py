@@ -4,9 +4,9 @@ when every row scanned the branch; bench/ measures it, this test counts the scan
 
 from __future__ import annotations
 
-from sia_git import history as H
-from sia_git import trailers as T
 from sia_git.commands.log import rows
+from sia_git.store import history as H
+from sia_git.store import trailers as T
 
 
 class CountingList(list):

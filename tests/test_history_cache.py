@@ -7,9 +7,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from sia_git import history as H
-from sia_git import history_cache
 from sia_git.gitrepo import open_repo
+from sia_git.store import history as H
+from sia_git.store import history_cache
 from tests.conftest import Runner, git, run_ids
 
 

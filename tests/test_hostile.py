@@ -16,10 +16,10 @@ import pytest
 
 from sia_git.evolve.candidates import Outcome, try_candidate
 from sia_git.evolve.environment import Attempt, RunEnvironment
-from sia_git.runs import stage_dataset
 from sia_git.sandbox import Limits, Sandbox, choose_backend
 from sia_git.sandbox.cgroups import RunCgroup
-from sia_git.task import resolve
+from sia_git.store.runs import stage_dataset
+from sia_git.tasks.task import resolve
 
 HOSTILE = Path(__file__).parent / "hostile"
 TASK = resolve("penguins", None)

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from sia_git.core.resources import evaluator_script
 from sia_git.evolve.candidates import try_candidate
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.gates.precommit import CandidateGates
-from sia_git.resources import evaluator_script
-from sia_git.runs import stage_dataset
 from sia_git.sandbox import Limits, Sandbox, choose_backend
-from sia_git.task import resolve
+from sia_git.store.runs import stage_dataset
+from sia_git.tasks.task import resolve
 from tests.conftest import make_repo
 
 pytestmark = pytest.mark.slow

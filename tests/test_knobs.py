@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sia_git import knobs
-from sia_git.knobs import KnobError, Range
+from sia_git.levers import knob_source as knobs
+from sia_git.levers.knob_source import KnobError, Range
 
 AGENT = '''"""doc"""
 import os

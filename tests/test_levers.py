@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sia_git import knobs
-from sia_git.knob_search import Trial
+from sia_git.levers import knob_source as knobs
 from sia_git.levers.knobs import KnobProposer
-from sia_git.task import resolve
+from sia_git.levers.search import Trial
+from sia_git.tasks.task import resolve
 
 SOURCE = resolve("penguins", None).reference_agent.read_text()
 

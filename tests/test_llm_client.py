@@ -154,7 +154,7 @@ def test_calls_in_flight_count_against_the_budget() -> None:
 
 
 def test_profile_names_a_key_variable_that_is_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sia_git.errors import SiaError
+    from sia_git.core.errors import SiaError
 
     monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
     with pytest.raises(SiaError, match="NO_SUCH_KEY_VAR .*is not set"):

@@ -59,7 +59,7 @@ def test_no_hook_runs_and_no_git_process_sees_a_key(tmp_path: Path, sia: Runner)
 
 
 def test_childenv_drops_keys_and_turns_hooks_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sia_git import childenv
+    from sia_git.core import childenv
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-canary-value")
     monkeypatch.setenv("MY_PROVIDER", "value-named-by-a-profile")

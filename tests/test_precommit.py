@@ -124,7 +124,7 @@ def test_a_hook_pre_commit_cannot_install_offline_is_a_setup_error(repo: Path, s
     "text, error", [("repos: [", "not valid YAML"), ("- a\n- b\n", "must be a mapping")]
 )
 def test_a_broken_user_config_is_named(text: str, error: str) -> None:
-    from sia_git.errors import SiaError
+    from sia_git.core.errors import SiaError
 
     with pytest.raises(SiaError, match=error):
         merged_config(text, "sia-git check")

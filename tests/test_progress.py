@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from sia_git.progress import LiveProgress, Progress
+from sia_git.evolve.progress import LiveProgress, Progress
 from tests.conftest import GIT_ENV, Runner
 
 ESC = b"\x1b["

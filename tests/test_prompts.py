@@ -11,7 +11,7 @@ import pytest
 
 from sia_git.agents.meta import contract_context, public_files
 from sia_git.llm import prompts
-from sia_git.task import resolve
+from sia_git.tasks.task import resolve
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "prompts"
 TASK = resolve("penguins", None)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from sia_git import pysource
+from sia_git.core import pysource
 
 
 def test_a_spurious_recursion_depth_error_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from sia_git.errors import SiaError
-from sia_git.records import AttemptRecord, CandidateRecord, ConfirmRecord, Status, parse
+from sia_git.core.errors import SiaError
+from sia_git.store.records import AttemptRecord, CandidateRecord, ConfirmRecord, Status, parse
 
 
 def test_an_attempt_record_round_trips_with_its_schema_version() -> None:

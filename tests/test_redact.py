@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sia_git.core.redact import MASK, Redactor
 from sia_git.gitrepo import open_repo
-from sia_git.redact import MASK, Redactor
 from tests.conftest import git, make_repo
 
 
@@ -87,7 +87,7 @@ def test_a_secret_is_masked_in_its_common_encodings(encode) -> None:  # noqa: AN
 
 def test_a_commit_author_is_not_taken_for_a_secret() -> None:
     """`AUTH` in GIT_AUTHOR_NAME is an author, not a token: never masked, never scrubbed."""
-    from sia_git import childenv
+    from sia_git.core import childenv
 
     env = {"GIT_AUTHOR_NAME": "Maria Author", "GIT_AUTHOR_TOKEN": "tok-should-go-1234"}
     r = Redactor.from_env(env)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sia_git import refs
+from sia_git.store import refs
 
 
 def test_a_runs_names() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from sia_git.report.plots import CURVE_COLOUR
-from sia_git.task import resolve
+from sia_git.tasks.task import resolve
 from tests.conftest import git, make_repo, run_ids, run_sia
 from tests.fakellm import FakeLLM, Reply, tool
 from tests.test_evolve_llm import KNN_MORPHO, MODEL, THRESHOLD, generation, good_feedback, turn

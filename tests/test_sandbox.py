@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sia_git.sandbox import Limits, RunSpec, Sandbox, choose_backend
-from sia_git.task import resolve
+from sia_git.tasks.task import resolve
 
 TASK = resolve("penguins", None)
 
@@ -29,7 +29,7 @@ def test_reference_agent_runs_in_each_backend(tmp_path: Path, backend: str) -> N
 def test_unallowed_package_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sia_git.errors import SiaError
+    from sia_git.core.errors import SiaError
 
     (tmp_path / "wheels").mkdir()  # offline: nothing to install it from
     monkeypatch.setenv("SIA_GIT_WHEELS", str(tmp_path / "wheels"))
@@ -90,7 +90,7 @@ def test_without_bubblewrap_the_unshare_backend_stands_in_or_the_run_stops(
 ) -> None:
     """The fallback gives the same guarantees or is not used: when neither can make its
     namespaces, one line says what is missing and how to get bubblewrap or a Docker engine."""
-    from sia_git.errors import SiaError
+    from sia_git.core.errors import SiaError
     from sia_git.sandbox.backends.bwrap import Bubblewrap
     from sia_git.sandbox.backends.unshare import Unshare
 

@@ -19,7 +19,7 @@ from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient
 from sia_git.llm.profiles import ModelProfile
 from sia_git.sandbox import Limits, Sandbox, choose_backend
-from sia_git.task import resolve
+from sia_git.tasks.task import resolve
 from tests.fakellm import FakeLLM, text
 
 TASK = resolve("penguins", None)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git import sealed
+from sia_git.tasks import sealed
 from tests.conftest import Runner, git, run_ids
 from tests.sealed_attack import attack, observations, reference_right
 from tests.test_sealed_split import fresh_clone

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from sia_git import sealed, splits
-from sia_git.task import load
+from sia_git.tasks import sealed, splits
+from sia_git.tasks.task import load
 from tests import siatask
 from tests.conftest import Runner, git, run_ids
 from tests.fakellm import FakeLLM, Reply, tool

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.errors import SiaError
-from sia_git.evaluation import evaluate
-from sia_git.task import load
+from sia_git.core.errors import SiaError
+from sia_git.tasks.evaluation import evaluate
+from sia_git.tasks.task import load
 from tests.conftest import Runner, git, run_ids
 
 pytestmark = pytest.mark.slow

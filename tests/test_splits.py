@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from sia_git import answers, splits
-from sia_git.errors import SiaError
-from sia_git.evaluation import EvaluatorFailed, evaluate
-from sia_git.task import load, resolve
+from sia_git.core.errors import SiaError
+from sia_git.tasks import answers, splits
+from sia_git.tasks.evaluation import EvaluatorFailed, evaluate
+from sia_git.tasks.task import load, resolve
 from tests import siatask
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.errors import SiaError
-from sia_git.task import builtin_tasks, load, resolve
+from sia_git.core.errors import SiaError
+from sia_git.tasks.task import builtin_tasks, load, resolve
 
 SIA_TASK = Path(__file__).parent / "data" / "sia_task"
 

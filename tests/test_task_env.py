@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.sandbox import Sandbox
 from tests import siatask
 from tests.conftest import Runner, git, run_ids
@@ -123,7 +123,7 @@ def test_sia_trajectories_are_the_traces_and_decoys_do_not_crowd_them_out(tmp_pa
 
 def test_a_sia_tasks_own_samples_go_to_the_meta_agent(tmp_path: Path) -> None:
     from sia_git.agents.meta import _task_samples
-    from sia_git.task import resolve
+    from sia_git.tasks.task import resolve
 
     task = resolve(None, siatask.make(tmp_path / "passengers"))
     assert _task_samples(task) == ["# Samples\n\nA tabular task."]

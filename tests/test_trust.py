@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.resources import bundled
+from sia_git.core.resources import bundled
 from tests.conftest import Runner, git, run_ids
 from tests.test_evolve import trailers
 

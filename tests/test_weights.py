@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from sia_git import history as H
-from sia_git.errors import SiaError
-from sia_git.knob_search import Trial
+from sia_git.core.errors import SiaError
 from sia_git.levers import Situation, available, offline
 from sia_git.levers.bandit import choose
+from sia_git.levers.search import Trial
+from sia_git.store import history as H
+from sia_git.tasks.model_spec import WeightsSpec, base_revision, package_model_dir, resolve_base
 from sia_git.weights import hparams, training
 from sia_git.weights.job import MANIFEST, Job
-from sia_git.weights.spec import WeightsSpec, base_revision, package_model_dir, resolve_base
 from sia_git.weights.store import AdapterStore, digest
 from sia_git.weights.train import Trainer, read_examples
 

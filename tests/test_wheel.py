@@ -66,7 +66,7 @@ def test_built_wheel_installs_and_runs(tmp_path: Path) -> None:
         "templates/prompts/sample_tasks",
     ):
         assert (bundled / path).exists(), path
-    assert (target / "sia_git" / "gateway" / "sia_gateway.py").is_file()
+    assert (target / "sia_git" / "sandbox" / "sia_gateway.py").is_file()
 
     # Run the installed copy, from outside the checkout, with the checkout off sys.path.
     env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(target), "PYTHONSAFEPATH": "1"}

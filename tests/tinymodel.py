@@ -12,7 +12,7 @@ import string
 from collections.abc import Callable
 from pathlib import Path
 
-from sia_git.task import resolve
+from sia_git.tasks.task import resolve
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 LETTERS = string.ascii_lowercase + "."

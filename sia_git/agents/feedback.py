@@ -18,7 +18,7 @@ from sia_git.agents import formats, text_protocol
 from sia_git.agents.conversation import Conversation
 from sia_git.agents.runview import RunView, ToolError
 from sia_git.agents.workspace import Workspace
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.llm.client import BudgetExhausted, ChatReply, ModelClient, ModelError
 from sia_git.weights.hparams import HParams
 

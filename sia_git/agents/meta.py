@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sia_git import pysource
 from sia_git.agents.conversation import Conversation
+from sia_git.core import pysource
 from sia_git.llm import prompts
 from sia_git.llm.client import ModelClient, ModelError
-from sia_git.task import PublicTask, Task
+from sia_git.tasks.task import PublicTask, Task
 
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 _OPEN_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n")

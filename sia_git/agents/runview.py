@@ -13,12 +13,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sia_git import history as H
-from sia_git import refs
-from sia_git import trailers as T
 from sia_git.gitrepo.reader import RepoReader
-from sia_git.records import AttemptRecord, CandidateRecord, read_attempt
-from sia_git.runs import CODE_DIR, IMPROVEMENT
+from sia_git.store import history as H
+from sia_git.store import refs
+from sia_git.store import trailers as T
+from sia_git.store.records import AttemptRecord, CandidateRecord, read_attempt
+from sia_git.store.runs import CODE_DIR, IMPROVEMENT
 
 MAX_TOOL_CHARS = 20_000
 MAX_FAILED_ITEMS = 200

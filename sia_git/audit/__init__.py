@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sia_git import answers, refs
 from sia_git.audit import knowledge, oracle
 from sia_git.audit.scan import Scanner
 from sia_git.audit.taskcheck import check_task
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
-from sia_git.task import Task
+from sia_git.store import refs
+from sia_git.tasks import answers
+from sia_git.tasks.task import Task
 
 __all__ = ["AuditResult", "Finding", "audit", "check_task", "sealed_ids"]
 MAX_PER_OBJECT = 5

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sia_git import answers
 from sia_git.audit import pairs as P
 from sia_git.audit.stats import ALPHA, tail
-from sia_git.task import Task
+from sia_git.tasks import answers
+from sia_git.tasks.task import Task
 
 PUBLIC_AGREEMENT = 0.9  # a public slot that agrees this well with a private field gives it away
 MIN_CHANCE = 0.25  # a guess among public choices: four options

@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sia_git import refs, sealed
-from sia_git import trailers as T
 from sia_git.gitrepo import Repo
+from sia_git.store import refs
+from sia_git.store import trailers as T
+from sia_git.tasks import sealed
 
 _CANDIDATE = re.compile(r"/g(\d+)-c(\d+)$")
 SEP = "\x1d"

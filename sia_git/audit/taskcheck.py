@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sia_git import answers
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
+from sia_git.tasks import answers
 
 if TYPE_CHECKING:
-    from sia_git.task import Task
+    from sia_git.tasks.task import Task
 
 
 def check_task(recorded: dict[str, Any], task: Task, given: str = "--task-dir") -> None:

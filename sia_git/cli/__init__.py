@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from sia_git import __version__, boundary
+from sia_git import __version__
+from sia_git.cli import boundary
 
 # command -> "module:function" under sia_git.cli
 COMMANDS = {

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from sia_git import history as H
 from sia_git import settings as configmod
 from sia_git.commands.common import fmt_score
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo, open_repo
-from sia_git.runs import read_run_toml
+from sia_git.store import history as H
+from sia_git.store.runs import read_run_toml
 from sia_git.weights import publish
 from sia_git.weights.hub import Hub
 from sia_git.weights.store import short

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
-from sia_git import splits, trust
 from sia_git.audit import audit
 from sia_git.commands.common import open_run
-from sia_git.runs import read_run_toml
+from sia_git.evolve import trust
+from sia_git.store.runs import read_run_toml
+from sia_git.tasks import splits
 
 
 def run(

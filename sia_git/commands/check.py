@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
+from sia_git.core.redact import Redactor
 from sia_git.gates import Cache, Options, run_gates
 from sia_git.gates.cache import default_dir
-from sia_git.redact import Redactor
 
 
 def run(

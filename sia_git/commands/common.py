@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sia_git import history as H
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo, open_repo
+from sia_git.store import history as H
 
 
 def open_run(repo_path: Path, run_id: str | None) -> tuple[Repo, H.RunHistory]:

@@ -10,12 +10,12 @@ from typing import Any
 
 import click
 
-from sia_git import history as H
-from sia_git import trailers as T
 from sia_git.commands.common import fmt_score, match_run, open_run
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo, open_repo
-from sia_git.runs import CODE_DIR
+from sia_git.store import history as H
+from sia_git.store import trailers as T
+from sia_git.store.runs import CODE_DIR
 
 
 def _entry(repo: Repo, hist: H.RunHistory, which: str) -> H.Entry:

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sia_git import eval_memo, refs
-from sia_git import history as H
-from sia_git import trailers as T
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo, open_repo
+from sia_git.store import eval_memo, refs
+from sia_git.store import history as H
+from sia_git.store import trailers as T
 
 if TYPE_CHECKING:
-    from sia_git.rescore import Rescored
-    from sia_git.trust import Decided
+    from sia_git.evolve.rescore import Rescored
+    from sia_git.evolve.trust import Decided
 
 NOTES = refs.EVAL_NOTES
 COMMENT_MARKER = "<!-- sia-git eval -->"  # finds the comment to update on the next push
@@ -83,7 +83,7 @@ def run(repo_path: Path, rev: str | None, opts: Options) -> int:
 
 def _rescored_report(repo: Repo, rev: str, opts: Options) -> dict[str, Any]:
     """Run (or read from the evaluation cache) the agent at `rev` and its baseline."""
-    from sia_git.rescore import rescore  # here: the task, settings and evaluator it imports
+    from sia_git.evolve.rescore import rescore  # here: the task, settings and evaluator it imports
 
     say = _say(opts.fmt)
     decided, ignored = _decide(repo, rev, opts)
@@ -98,13 +98,13 @@ def _rescored_report(repo: Repo, rev: str, opts: Options) -> dict[str, Any]:
 
 def _decide(repo: Repo, rev: str, opts: Options) -> tuple[Decided, list[str]]:
     """The trusted task and settings for `rev`, and what its commit said that is not used."""
-    from sia_git import trust
-    from sia_git.runs import read_run_toml
+    from sia_git.evolve import trust
+    from sia_git.store.runs import read_run_toml
 
     sha = repo.rev_parse(rev)
     if sha is None:
         raise SiaError(f"no such commit: {rev}")
-    from sia_git.rescore import entry_of
+    from sia_git.evolve.rescore import entry_of
 
     entry_of(repo, sha)  # a commit that is not a generation is refused first, by name
     branch = read_run_toml(repo, sha)
@@ -171,7 +171,7 @@ def _baseline(
         if parent is None or repo.read_file(parent, "sia-agent/run.toml") is None:
             return None
         rev = parent
-    from sia_git.rescore import rescore
+    from sia_git.evolve.rescore import rescore
 
     base = rescore(repo, rev, decided, say, generation=False)
     if not base.outcome.ok:

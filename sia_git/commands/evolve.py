@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git.evolve import loop
-from sia_git.progress import for_terminal
+from sia_git.evolve.progress import for_terminal
 
 
 def run(repo: Path, run_id: str | None, flags: dict[str, Any]) -> None:

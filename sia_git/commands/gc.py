@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from sia_git import tmpfiles
+from sia_git.core import tmpfiles
+from sia_git.core.pids import pid_alive
 from sia_git.gitrepo import open_repo
-from sia_git.lock import RunLock
-from sia_git.pids import pid_alive
+from sia_git.store.lock import RunLock
 
 _EVAL = re.compile(r"eval-(\d+)$")
 

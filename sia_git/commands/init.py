@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from sia_git import __version__
-from sia_git.errors import SiaError
-from sia_git.resources import bundled, evaluator_script
+from sia_git.core.errors import SiaError
+from sia_git.core.resources import bundled, evaluator_script
 
 WORKFLOW = Path(".github") / "workflows" / "sia-git.yml"
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from sia_git import review
 from sia_git.commands.common import open_run
-from sia_git.forges import make
+from sia_git.forges import make, review
 
 
 def run(

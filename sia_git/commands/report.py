@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sia_git.commands.common import open_run
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.report import data as report_data
 from sia_git.report import html as report_html
 

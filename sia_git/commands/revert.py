@@ -9,15 +9,15 @@ from pathlib import Path
 
 import click
 
-from sia_git import history as H
-from sia_git import knobs as knobmod
-from sia_git import review
-from sia_git import trailers as T
 from sia_git.commands.common import open_run
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
+from sia_git.forges import review
 from sia_git.gitrepo import GitError, Repo
-from sia_git.lock import RunLock
-from sia_git.runs import CODE_DIR, ENTRY, RunPaths, read_run_toml
+from sia_git.levers import knob_source as knobmod
+from sia_git.store import history as H
+from sia_git.store import trailers as T
+from sia_git.store.lock import RunLock
+from sia_git.store.runs import CODE_DIR, ENTRY, RunPaths, read_run_toml
 
 
 def run(

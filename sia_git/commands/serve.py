@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 
 
 def run(

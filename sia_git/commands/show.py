@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
-from sia_git import history as H
-from sia_git import refs
-from sia_git import trailers as T
 from sia_git.commands.common import open_run
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
-from sia_git.records import read_note
-from sia_git.runs import CODE_DIR, IMPROVEMENT, selection_warning
+from sia_git.store import history as H
+from sia_git.store import refs
+from sia_git.store import trailers as T
+from sia_git.store.records import read_note
+from sia_git.store.runs import CODE_DIR, IMPROVEMENT, selection_warning
 
 
 def details(repo: Repo, hist: H.RunHistory, gen: int) -> list[dict[str, Any]]:

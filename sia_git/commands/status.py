@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from sia_git import history as H
 from sia_git.commands.common import fmt_score
 from sia_git.gitrepo import open_repo
-from sia_git.lock import RunLock
-from sia_git.runs import RunPaths
+from sia_git.store import history as H
+from sia_git.store.lock import RunLock
+from sia_git.store.runs import RunPaths
 
 
 def run(repo_path: Path, as_json: bool) -> None:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from sia_git.task import builtin_tasks, load
+from sia_git.tasks.task import builtin_tasks, load
 
 
 def run(as_json: bool = False) -> None:

@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 
 T = TypeVar("T")
 
@@ -109,6 +109,6 @@ class Registry(Generic[T]):
 
 
 def _plugins() -> None:
-    from sia_git import plugins
+    from sia_git.core import plugins
 
     plugins.load()

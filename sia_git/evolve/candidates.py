@@ -15,16 +15,16 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from sia_git import faults
-from sia_git.evaluation import EvaluatorFailed, evaluate
+from sia_git.core import faults
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.evolve.outcome import Outcome
 from sia_git.gateway.server import Gateway
 from sia_git.levers.proposal import Proposal
 from sia_git.llm.client import ModelClient
-from sia_git.records import Status
-from sia_git.runs import ENTRY
 from sia_git.sandbox import RunSpec
+from sia_git.store.records import Status
+from sia_git.store.runs import ENTRY
+from sia_git.tasks.evaluation import EvaluatorFailed, evaluate
 from sia_git.weights.hparams import HParams
 from sia_git.weights.runtime import WeightsRuntime
 

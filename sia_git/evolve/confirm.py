@@ -4,11 +4,12 @@ kill between the two is finished on resume."""
 
 from __future__ import annotations
 
-from sia_git import history as H
-from sia_git import records, review
 from sia_git.evolve import recording as rec
 from sia_git.evolve.context import Context
-from sia_git.runs import agent_files
+from sia_git.forges import review
+from sia_git.store import history as H
+from sia_git.store import records
+from sia_git.store.runs import agent_files
 
 
 def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:

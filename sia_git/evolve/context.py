@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sia_git import refs
 from sia_git.evolve.candidates import Outcome, try_candidate
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.evolve.executors import AgentRunner
+from sia_git.evolve.progress import Progress
+from sia_git.evolve.roles import Models
 from sia_git.gitrepo import Repo
 from sia_git.levers.proposal import Proposal
-from sia_git.llm.roles import Models
-from sia_git.progress import Progress
-from sia_git.runs import RunPaths
 from sia_git.settings import EvolveConfig
-from sia_git.task import Task
+from sia_git.store import refs
+from sia_git.store.runs import RunPaths
+from sia_git.tasks.task import Task
 from sia_git.weights import pins
 from sia_git.weights.runtime import WeightsRuntime
 

@@ -13,10 +13,10 @@ from sia_git.evolve.executors import AgentRunner
 from sia_git.gates.precommit import CandidateGates
 from sia_git.levers.proposal import Proposal
 from sia_git.llm.client import ModelClient
-from sia_git.runs import stage_dataset
 from sia_git.sandbox import Limits, Sandbox, choose_backend
 from sia_git.settings import EvolveConfig
-from sia_git.task import Task
+from sia_git.store.runs import stage_dataset
+from sia_git.tasks.task import Task
 from sia_git.weights.runtime import WeightsRuntime, require_libraries
 from sia_git.weights.store import AdapterStore
 

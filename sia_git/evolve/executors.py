@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from sia_git import tmpfiles
-from sia_git.errors import SiaError
+from sia_git.core import tmpfiles
+from sia_git.core.errors import SiaError
 from sia_git.sandbox import Limits, RunResult, RunSpec, Sandbox
 
 OUTPUT_BYTES = 1 << 30  # what one agent may hand back through Ray (work/ and the logs)

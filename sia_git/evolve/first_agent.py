@@ -6,21 +6,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sia_git import history as H
-from sia_git import knobs as knobmod
-from sia_git import refs
-from sia_git import trailers as T
 from sia_git.agents import meta
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.evolve import lines
 from sia_git.evolve import recording as rec
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.evolve.release import release
+from sia_git.levers import knob_source as knobmod
 from sia_git.levers.proposal import Improvement
 from sia_git.llm.client import BudgetExhausted, ModelAuthError, live_tokens
-from sia_git.records import Status
-from sia_git.runs import ENTRY, RUN_TOML, run_toml, task_copy
+from sia_git.store import history as H
+from sia_git.store import refs
+from sia_git.store import trailers as T
+from sia_git.store.records import Status
+from sia_git.store.runs import ENTRY, RUN_TOML, run_toml, task_copy
 
 META_TRANSCRIPT = "meta-transcript.json"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sia_git import history as H
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
+from sia_git.store import history as H
 
 
 def scores(ctx: Context, o: Outcome) -> str:

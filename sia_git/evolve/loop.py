@@ -12,27 +12,29 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sia_git import faults, levers, refs, review, splits, tmpfiles, trust
-from sia_git import history as H
+from sia_git import levers
 from sia_git import settings as configmod
+from sia_git.core import faults, tmpfiles
+from sia_git.core.errors import Interrupted, SiaError
 from sia_git.core.extensions import LEVERS
-from sia_git.errors import Interrupted, SiaError
-from sia_git.evolve import executors, first_agent, lines, preflight, selection
+from sia_git.evolve import executors, first_agent, lines, preflight, roles, selection, trust
 from sia_git.evolve import recording as rec
 from sia_git.evolve import setup as run_setup
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.confirm import confirm_tip
 from sia_git.evolve.context import Context, Echo
+from sia_git.evolve.progress import Progress
 from sia_git.evolve.proposers.base import Round
 from sia_git.evolve.proposers.search import OfflineSearch
+from sia_git.forges import review
 from sia_git.gitrepo import STALE_LOCK_S, open_repo
 from sia_git.levers.proposal import Improvement, InvalidProposal, Proposal, validate
-from sia_git.llm import roles
 from sia_git.llm.client import live_tokens
-from sia_git.lock import RunLock
-from sia_git.progress import Progress
-from sia_git.records import Status
-from sia_git.runs import (
+from sia_git.store import history as H
+from sia_git.store import refs
+from sia_git.store.lock import RunLock
+from sia_git.store.records import Status
+from sia_git.store.runs import (
     ENTRY,
     RunPaths,
     agent_files,
@@ -44,7 +46,8 @@ from sia_git.runs import (
     run_toml,
     sweep_orphans,
 )
-from sia_git.task import resolve
+from sia_git.tasks import splits
+from sia_git.tasks.task import resolve
 from sia_git.weights import publish
 from sia_git.weights.hub import Hub
 

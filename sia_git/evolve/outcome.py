@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sia_git.records import Status
+from sia_git.store.records import Status
 
 if TYPE_CHECKING:
-    from sia_git.evaluation import Evaluation, SplitScore
     from sia_git.gates import GateResult
     from sia_git.levers.proposal import Proposal
     from sia_git.sandbox import RunResult
+    from sia_git.tasks.evaluation import Evaluation, SplitScore
 
 
 @dataclass

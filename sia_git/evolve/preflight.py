@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from sia_git import knobs as knobmod
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
+from sia_git.levers import knob_source as knobmod
 from sia_git.settings import EvolveConfig
-from sia_git.task import Task
+from sia_git.tasks.task import Task
 
 
 def check(repo: Repo, task: Task, cfg: EvolveConfig, has_model: bool) -> None:

@@ -3,12 +3,12 @@ released before (its branch's trailers). Candidates that are not committed never
 
 from __future__ import annotations
 
-from sia_git import history as H
-from sia_git import sealed
-from sia_git import trailers as T
-from sia_git.evaluation import SplitScore
 from sia_git.evolve.outcome import Outcome
-from sia_git.task import Task
+from sia_git.store import history as H
+from sia_git.store import trailers as T
+from sia_git.tasks import sealed
+from sia_git.tasks.evaluation import SplitScore
+from sia_git.tasks.task import Task
 
 
 def trailer(split: str) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sia_git import history as H
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.evolve.release import release
+from sia_git.store import history as H
 
 
 @dataclass(frozen=True, kw_only=True)

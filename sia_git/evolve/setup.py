@@ -6,20 +6,20 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
-from sia_git import childenv, levers, trust
-from sia_git.evolve import environment, executors, proposers
+from sia_git import levers
+from sia_git.core import childenv
+from sia_git.core.redact import Redactor
+from sia_git.evolve import environment, executors, proposers, roles, trust
 from sia_git.evolve.context import Context, Echo
+from sia_git.evolve.progress import Progress
 from sia_git.evolve.proposers.base import ProposerPort, Settings
 from sia_git.gates.precommit import CandidateGates
 from sia_git.gitrepo import Repo
 from sia_git.gitrepo.reader import RepoReader
 from sia_git.levers import strategies
-from sia_git.llm import roles
-from sia_git.progress import Progress
-from sia_git.redact import Redactor
-from sia_git.runs import RunPaths
 from sia_git.settings import EvolveConfig
-from sia_git.task import PublicTask, Task
+from sia_git.store.runs import RunPaths
+from sia_git.tasks.task import PublicTask, Task
 from sia_git.weights import publish
 
 

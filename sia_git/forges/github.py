@@ -9,7 +9,7 @@ import os
 import re
 from typing import Any
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.forges.base import Forge, Review
 from sia_git.gitrepo import GitError, Repo
 

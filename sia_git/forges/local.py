@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
-from sia_git import refs
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.forges.base import Forge, Review
 from sia_git.gitrepo import Repo
+from sia_git.store import refs
 
 PREFIX = refs.REVIEWS
 

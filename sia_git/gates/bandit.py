@@ -6,8 +6,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from sia_git.core.resources import bundled
 from sia_git.gates.runners import Findings, GateToolError, Options, _digest, _Names, _version
-from sia_git.resources import bundled
 
 
 class Bandit:

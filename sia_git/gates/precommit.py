@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sia_git import childenv, faults
-from sia_git.errors import SiaError
+from sia_git.core import childenv, faults
+from sia_git.core.errors import SiaError
 from sia_git.gates import Cache, GateResult, Options
 from sia_git.gates.batch import GateBatcher
 

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sia_git.core.resources import bundled
 from sia_git.gates.runners import Findings, Options, _digest, _Names, _run, _version
-from sia_git.resources import bundled
 
 
 class Ruff:

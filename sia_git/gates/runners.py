@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sia_git import childenv
+from sia_git.core import childenv
 
 TOOL_TIMEOUT_S = 180
 Findings = dict[str, list[dict[str, Any]]]  # path -> [{"line", "rule", "message"}]

@@ -10,9 +10,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sia_git import tmpfiles
+from sia_git.core import tmpfiles
+from sia_git.core.resources import bundled
 from sia_git.gates.runners import Findings, GateToolError, Options, _digest, _Names, _run, _version
-from sia_git.resources import bundled
 
 
 class Semgrep:

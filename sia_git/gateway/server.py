@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sia_git import tmpfiles
+from sia_git.core import tmpfiles
 from sia_git.gateway import content, httpd, protocols
 from sia_git.llm.client import BudgetExhausted, ModelClient, ModelError, count_tokens, litellm
 
@@ -38,8 +38,8 @@ MAX_LOGGED_CHARS = 8_000
 MAX_CONCURRENT_CALLS = 16  # model calls at once; the others queue (a slow model is not a thread)
 DRAIN_S = 30.0
 BOUNDS = httpd.Bounds(max_body=MAX_REQUEST_BYTES, max_connections=128, drain_s=DRAIN_S)
-HELPER = Path(__file__).with_name("sia_gateway.py")
-RELAY = Path(__file__).with_name("relay.py").read_text(encoding="utf-8")
+HELPER = Path(__file__).parent.parent / "sandbox" / "sia_gateway.py"
+RELAY = (HELPER.parent / "relay.py").read_text(encoding="utf-8")
 ROUTES = {
     "/v1/chat/completions": "openai",
     "/chat/completions": "openai",

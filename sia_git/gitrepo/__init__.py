@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sia_git import childenv, refs, tmpfiles
-from sia_git.errors import SiaError
+from sia_git.core import childenv, tmpfiles
+from sia_git.core.errors import SiaError
+from sia_git.core.redact import Redactor
 from sia_git.gitrepo.worktrees import Worktrees
-from sia_git.redact import Redactor
+from sia_git.store import refs
 
 NOTES_REF = refs.NOTES
 STALE_LOCK_S = 2.0  # a ref lock this old was left by a killed git

@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sia_git import faults
-from sia_git.errors import SiaError
+from sia_git.core import faults
+from sia_git.core.errors import SiaError
 
 if TYPE_CHECKING:
-    from sia_git.redact import Redactor
+    from sia_git.core.redact import Redactor
 
 
 class Worktrees:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from sia_git import history as H
+from sia_git.store import history as H
 
 
 def choose(hist: H.RunHistory, levers: list[str], direction: str) -> str | None:

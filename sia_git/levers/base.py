@@ -7,12 +7,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 
 if TYPE_CHECKING:
-    from sia_git.history import RunHistory
     from sia_git.levers.proposal import Proposal
     from sia_git.levers.strategies import Strategy
+    from sia_git.store.history import RunHistory
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,11 +3,11 @@ plain literals at the top of target_agent.py), set by the run's search strategy.
 
 from __future__ import annotations
 
-from sia_git import knobs as knobmod
-from sia_git.knob_search import Trial
-from sia_git.knobs import Value
+from sia_git.levers import knob_source as knobmod
 from sia_git.levers.base import Lever, Request, Situation
+from sia_git.levers.knob_source import Value
 from sia_git.levers.proposal import ENTRY, Improvement, Proposal
+from sia_git.levers.search import Trial
 from sia_git.levers.strategies import TPE, Ask, Strategy
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sia_git.knobs import Value
-from sia_git.records import Status
+from sia_git.levers.knob_source import Value
+from sia_git.store.records import Status
 
 ENTRY = "target_agent.py"  # runs.ENTRY: the agent's entry point (kept here, lower down)
 

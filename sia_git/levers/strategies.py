@@ -7,8 +7,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from sia_git.knob_search import Trial, search
-from sia_git.knobs import Space, Value
+from sia_git.levers.knob_source import Space, Value
+from sia_git.levers.search import Trial, search
 
 
 @dataclass(frozen=True, kw_only=True)

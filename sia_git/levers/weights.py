@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from sia_git import trailers as T
 from sia_git.levers.base import Lever, Request, Situation
 from sia_git.levers.proposal import Improvement, Proposal
+from sia_git.store import trailers as T
 from sia_git.weights import hparams
 
 

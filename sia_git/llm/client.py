@@ -137,7 +137,7 @@ def supports_tools(model: str) -> bool | None:
 
 def check_model(profile: ModelProfile, role: str) -> None:
     """Reject a model string litellm cannot route, before any work starts."""
-    from sia_git.errors import SiaError
+    from sia_git.core.errors import SiaError
 
     lib = litellm()
     try:

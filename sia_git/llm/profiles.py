@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 
 
 class ModelProfile(BaseModel):

@@ -7,7 +7,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from sia_git.resources import bundled
+from sia_git.core.resources import bundled
 
 
 @functools.cache

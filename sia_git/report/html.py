@@ -9,9 +9,9 @@ from pathlib import Path
 from markupsafe import Markup, escape
 
 from sia_git import __version__
+from sia_git.core.resources import bundled
 from sia_git.report import plots as report_plots
 from sia_git.report.data import ReportData
-from sia_git.resources import bundled
 
 
 @dataclass

@@ -7,6 +7,7 @@ more). What every backend guarantees is in docs/DESIGN.md, "The sandbox".
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sia_git.sandbox import backends
@@ -52,9 +53,8 @@ class Sandbox:
             self.site = [p for d in pkgs.site_dirs() for p in d.iterdir() if p not in hidden]
         else:
             self.site = environments.site_paths(packages, forbid)
-        from sia_git.gateway.server import HELPER  # (imports the model client: only here)
-
-        self.site.append(HELPER)  # `import sia_gateway` works in every agent
+        # `import sia_gateway` works in every agent (the helper beside this package's relay)
+        self.site.append(Path(__file__).with_name("sia_gateway.py"))
         self._backend = backends.get(backend)(list(self.site))
 
     def run(self, spec: RunSpec) -> RunResult:

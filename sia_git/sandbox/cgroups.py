@@ -13,7 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sia_git.pids import pid_alive
+from sia_git.core.pids import pid_alive
 
 STALE_CGROUP_S = 600
 _V1 = {"pids": Path("/sys/fs/cgroup/pids"), "memory": Path("/sys/fs/cgroup/memory")}

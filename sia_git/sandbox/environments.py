@@ -21,8 +21,8 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from sia_git import childenv
-from sia_git.errors import SiaError
+from sia_git.core import childenv
+from sia_git.core.errors import SiaError
 from sia_git.sandbox import packages as pkgs
 
 BUILD_TIMEOUT_S = 900

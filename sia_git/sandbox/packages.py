@@ -9,7 +9,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 
 # Never visible to an agent, whatever the task allows: sia-git itself carries the built-in tasks'
 # private answers inside its package.

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sia_git import faults
+from sia_git.core import faults
 from sia_git.sandbox.cgroups import RunCgroup, pid_alive
 
 __all__ = ["Finished", "Limits", "QuotaWatch", "pid_alive", "run_limited", "usage"]

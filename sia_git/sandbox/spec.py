@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sia_git.gateway import relay
+from sia_git.sandbox import relay
 from sia_git.sandbox.procs import Finished, Limits
 
 TAIL = 4000

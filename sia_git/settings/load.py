@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.settings.fields import file_keys, flag
 from sia_git.settings.model import EvolveConfig
 

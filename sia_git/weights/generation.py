@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from sia_git import childenv
+from sia_git.core import childenv
 from sia_git.weights.hparams import HParams
 from sia_git.weights.job import Job, Progress, record_of, run_epochs, save_adapter
 

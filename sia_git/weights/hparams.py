@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sia_git.errors import SiaError
-from sia_git.knob_search import Trial
-from sia_git.knobs import Range, Space, Value
+from sia_git.core.errors import SiaError
+from sia_git.levers.knob_source import Range, Space, Value
+from sia_git.levers.search import Trial
 
 if TYPE_CHECKING:
     from sia_git.levers.strategies import Strategy

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sia_git import tmpfiles
-from sia_git.errors import SiaError
+from sia_git.core import tmpfiles
+from sia_git.core.errors import SiaError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 

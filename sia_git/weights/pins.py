@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from sia_git import refs
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
-from sia_git.runs import AGENT_DIR
+from sia_git.store import refs
+from sia_git.store.runs import AGENT_DIR
 
 PIN = f"{AGENT_DIR}/adapter.json"
 HUB_NOTES = refs.HUB_NOTES  # where an adapter's upload is recorded, on its commit

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sia_git import history as H
-from sia_git import tmpfiles
-from sia_git import trailers as T
-from sia_git.errors import SiaError
+from sia_git.core import tmpfiles
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
+from sia_git.store import history as H
+from sia_git.store import trailers as T
 from sia_git.weights import pins
 from sia_git.weights.hub import Card, Hub, HubError
 from sia_git.weights.store import AdapterStore, digest, short

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sia_git import knobs as knobmod
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
+from sia_git.levers import knob_source as knobmod
+from sia_git.tasks.model_spec import WeightsSpec, base_revision, resolve_base
 from sia_git.weights import training
 from sia_git.weights.hparams import HParams
 from sia_git.weights.job import DEFAULT_TEMPLATE, Job
 from sia_git.weights.pins import Pin
-from sia_git.weights.spec import WeightsSpec, base_revision, resolve_base
 from sia_git.weights.store import AdapterStore
 
 INSTALL = "pip install torch==2.13.0 && pip install 'sia-git[weights]'"

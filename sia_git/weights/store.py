@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 
 PREFIX = "sha256:"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sia_git import childenv, faults
+from sia_git.core import childenv, faults
 from sia_git.sandbox.procs import Finished, Limits, run_limited
 from sia_git.weights.job import MANIFEST, Job
 from sia_git.weights.store import AdapterStore

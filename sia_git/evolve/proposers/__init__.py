@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sia_git.core.errors import SiaError
 from sia_git.core.extensions import AUTO, PROPOSERS
-from sia_git.errors import SiaError
 
 if TYPE_CHECKING:  # the registry stays cheap to import: the CLI builds its help from it
     from sia_git.evolve.proposers.base import Proposer, ProposerPort

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sia_git import history as H
 from sia_git.levers.proposal import ENTRY, Proposal
+from sia_git.store import history as H
 
 if TYPE_CHECKING:
+    from sia_git.evolve.roles import Models
     from sia_git.gitrepo.reader import RepoReader
     from sia_git.levers.strategies import Strategy
-    from sia_git.llm.roles import Models
-    from sia_git.task import PublicTask
+    from sia_git.tasks.task import PublicTask
 
 # One candidate's proposal, made when the loop calls it: the loop calls a generation's makers
 # at once, in threads, and gates and runs each candidate as soon as its proposal is there.

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import threading
 
-from sia_git import knobs as knobmod
 from sia_git.agents import meta
 from sia_git.agents.feedback import FeedbackAgent, FeedbackResult, Finish
 from sia_git.agents.runview import RunView
 from sia_git.evolve.proposers.base import Maker, Proposer, ProposerPort, Round
+from sia_git.levers import knob_source as knobmod
 from sia_git.levers import weights as weights_lever
 from sia_git.levers.knobs import KnobProposer
 from sia_git.levers.proposal import ENTRY, Improvement, Proposal
 from sia_git.llm import prompts
 from sia_git.llm.client import supports_tools
-from sia_git.records import Status
+from sia_git.store.records import Status
 from sia_git.weights import hparams
 from sia_git.weights.hparams import HParams
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sia_git import history as H
-from sia_git import levers, refs
-from sia_git import trailers as T
+from sia_git import levers
 from sia_git.evolve.candidates import TRANSCRIPT, Outcome
 from sia_git.evolve.context import Context
 from sia_git.evolve.recording.build import Facts, attempt_record, message, outcome_record
@@ -25,7 +23,10 @@ from sia_git.evolve.recording.primitives import (
 )
 from sia_git.evolve.selection import Verdict
 from sia_git.levers.proposal import Improvement
-from sia_git.records import CONFIRM_FILE, ConfirmRecord
+from sia_git.store import history as H
+from sia_git.store import refs
+from sia_git.store import trailers as T
+from sia_git.store.records import CONFIRM_FILE, ConfirmRecord
 from sia_git.weights import pins
 
 __all__ = [

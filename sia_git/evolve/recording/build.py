@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sia_git import trailers as T
 from sia_git.evolve.candidates import Outcome
 from sia_git.gates import summary as gate_summary
 from sia_git.levers.proposal import Improvement
-from sia_git.records import AttemptRecord, CandidateRecord
-from sia_git.task import Task
+from sia_git.store import trailers as T
+from sia_git.store.records import AttemptRecord, CandidateRecord
+from sia_git.tasks.task import Task
 
 DROPPED_SHOWN = 20
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from sia_git import faults, refs
-from sia_git import history as H
-from sia_git import trailers as T
+from sia_git.core import faults
 from sia_git.evolve.candidates import Outcome
 from sia_git.gitrepo import Repo
-from sia_git.records import ATTEMPT_FILE, STOP_FILE, AttemptRecord, StopRecord, read_attempt
-from sia_git.runs import CODE_DIR, IMPROVEMENT
+from sia_git.store import history as H
+from sia_git.store import refs
+from sia_git.store import trailers as T
+from sia_git.store.records import ATTEMPT_FILE, STOP_FILE, AttemptRecord, StopRecord, read_attempt
+from sia_git.store.runs import CODE_DIR, IMPROVEMENT
 
 
 def candidate_tree(

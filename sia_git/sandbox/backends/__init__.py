@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sia_git.core.errors import SiaError
 from sia_git.core.extensions import SANDBOXES
-from sia_git.errors import SiaError
 
 if TYPE_CHECKING:  # the registry is read at start-up (--help): the backends load when used
     from sia_git.sandbox.backends.base import Backend

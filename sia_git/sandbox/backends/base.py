@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
-from sia_git import tmpfiles
+from sia_git.core import tmpfiles
 from sia_git.sandbox.spec import RunResult, RunSpec
 
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.sandbox import packages as pkgs
 from sia_git.sandbox import view
 from sia_git.sandbox.backends.base import Backend

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sia_git.pids import pid_alive
+from sia_git.core.pids import pid_alive
 
 OURS = re.compile(r"sia-git-(\d+)-")
 # Names older releases used, without a pid: removed once they are this old.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 
 GROUP = "sia_git.plugins"
 

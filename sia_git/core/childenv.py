@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from sia_git import tmpfiles
-from sia_git.redact import is_secret_name
+from sia_git.core import tmpfiles
+from sia_git.core.redact import is_secret_name
 
 _extra: set[str] = set()  # variables a model profile names as its key (any name)
 _GIT_SAFE = {"core.hooksPath": "/dev/null", "core.fsmonitor": "false"}

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 
 PACKAGE = "package:"
 # Files that make up a model's weights and config; others (READMEs, .gitattributes) do not count

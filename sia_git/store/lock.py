@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from sia_git.errors import RunLocked
+from sia_git.core.errors import RunLocked
 
 
 class RunLock:

@@ -12,8 +12,8 @@ import itertools
 import logging
 from dataclasses import dataclass
 
-from sia_git import knobs as knobmod
-from sia_git.knobs import Range, Space, Value
+from sia_git.levers import knob_source as knobmod
+from sia_git.levers.knob_source import Range, Space, Value
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sia_git import __version__, refs
-from sia_git.errors import SiaError
+from sia_git import __version__
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
+from sia_git.store import refs
 
 if TYPE_CHECKING:  # read-only commands (log, status) start without the task model
-    from sia_git.task import Task
+    from sia_git.tasks.task import Task
 
 MANIFEST = "task.toml"  # a task's manifest (task.py reads it)
 
@@ -91,7 +92,7 @@ def run_toml(
 
 def answers_digest(task: Task) -> str:
     """What the run's answers were: audit and eval refuse a task folder with others."""
-    from sia_git.answers import digest
+    from sia_git.tasks.answers import digest
 
     return digest(task.private_dir)
 
@@ -142,7 +143,7 @@ def selection_warning(repo: Repo, hist: Any) -> str | None:
 def legacy_note(repo: Repo, rev: str, recorded: dict[str, Any]) -> str | None:
     """The note for a run made before sealed splits on a one-answer-set task, from the branch
     alone (the task's folder need not be here)."""
-    from sia_git import splits
+    from sia_git.tasks import splits
 
     manifest = repo.read_file(rev, f"{TASK_COPY}/{MANIFEST}")
     try:
@@ -195,7 +196,7 @@ def stage_dataset(task: Task, dest: Path) -> Path:
 def sweep_orphans(repo: Repo) -> list[str]:
     """Remove the scratch space of runs that were killed before their first generation was
     recorded (no branch, nobody holding their lock); return their ids."""
-    from sia_git.lock import RunLock
+    from sia_git.store.lock import RunLock
 
     gone = []
     scratch = repo.sia_dir / "scratch"

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sia_git import pysource
+from sia_git.core import pysource
 
 Value = bool | int | float | str | None
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from sia_git import __version__
+from sia_git.core.resources import bundled
 from sia_git.gitrepo import Repo
-from sia_git.resources import bundled
 
 VERSION = 1
 MAX_TASK_FILES = 5_000  # a bigger task folder is not fingerprinted: no memo, the slow path
@@ -37,7 +37,7 @@ def key(repo: Repo, shas: list[str], flags: dict[str, Any], options: list[str]) 
         h.update(part.encode() + b"\0")
     for name in ("pyproject.toml", "sia-git.toml", ".pre-commit-config.yaml"):
         h.update(_read(repo.root / name) + b"\0")
-    from sia_git.trust import run_of
+    from sia_git.evolve.trust import run_of
 
     record = repo.sia_dir / "runs" / f"{run_of(repo, shas[0])}.toml"
     h.update(_read(record) + b"\0")

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sia_git import refs
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
+from sia_git.store import refs
 
 SCHEMA = 1
 ATTEMPT_FILE = "attempt.json"

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sia_git import history as H
-from sia_git import refs
-from sia_git import trailers as T
 from sia_git.forges import Forge, Review
 from sia_git.gitrepo import Repo
-from sia_git.runs import IMPROVEMENT
+from sia_git.store import history as H
+from sia_git.store import refs
+from sia_git.store import trailers as T
+from sia_git.store.runs import IMPROVEMENT
 
 Say = Callable[[str], None]
 
@@ -142,7 +142,7 @@ def follow(
     """What a run with `review` set does after a generation or a revert: update its pull
     requests (and comment on a revert). A forge that fails leaves the run going; `sia-git pr`
     catches up later."""
-    from sia_git.errors import SiaError
+    from sia_git.core.errors import SiaError
     from sia_git.forges import make
 
     mode = settings.get("review", "none")

@@ -23,11 +23,11 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from sia_git import answers
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
+from sia_git.tasks import answers
 
 if TYPE_CHECKING:
-    from sia_git.task import Task
+    from sia_git.tasks.task import Task
 
 MEAN_METRICS = frozenset(
     {

@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 import click
 
-from sia_git.errors import Interrupted, SiaError
+from sia_git.core.errors import Interrupted, SiaError
 
 EXIT_ERROR = 2
 EXIT_BUG = 70

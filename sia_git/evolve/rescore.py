@@ -20,17 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sia_git import history as H
 from sia_git import settings as configmod
-from sia_git import trailers as T
-from sia_git import trust
-from sia_git.errors import GateFailed, SiaError
-from sia_git.evaluation import Evaluation, SplitScore
+from sia_git.core.errors import GateFailed, SiaError
+from sia_git.evolve import trust
 from sia_git.evolve.outcome import Outcome
 from sia_git.gitrepo import Repo
-from sia_git.records import Status
-from sia_git.runs import CODE_DIR, agent_files
-from sia_git.task import Task
+from sia_git.store import history as H
+from sia_git.store import trailers as T
+from sia_git.store.records import Status
+from sia_git.store.runs import CODE_DIR, agent_files
+from sia_git.tasks.evaluation import Evaluation, SplitScore
+from sia_git.tasks.task import Task
 from sia_git.weights import pins
 
 
@@ -141,7 +141,7 @@ def _store(repo: Repo, key: str, out: Outcome) -> None:
 def _target_model(cfg: configmod.EvolveConfig, task: Task) -> Any:
     """The model the agent called in its run (through the gateway), as the run recorded it or
     the task names it; the proposer's model is not needed (nor its key)."""
-    from sia_git.llm import roles
+    from sia_git.evolve import roles
 
     target_only = cfg.model_copy(update={"model": None, "api_base": None, "api_key_env": None})
     return roles.build(target_only, task_target=task.manifest.agent.target_model)

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
-from sia_git.runs import TASK_COPY
+from sia_git.store.runs import TASK_COPY
 
 if TYPE_CHECKING:
     from sia_git.settings import EvolveConfig
-    from sia_git.task import Task
+    from sia_git.tasks.task import Task
 
 # The settings that decide how an agent is run and scored (what `eval` compares); a resume
 # compares every recorded setting.
@@ -140,7 +140,7 @@ def _task(
     flags: dict[str, Any],
     cfg: EvolveConfig,
 ) -> Task:
-    from sia_git import splits
+    from sia_git.tasks import splits
 
     if flags.get("task") or flags.get("task_dir"):
         task = _load(flags.get("task"), flags.get("task_dir"))
@@ -174,7 +174,7 @@ def _task(
 def _load(name: str | None, folder: Path | None) -> Task:
     """A task to score committed agents with (it needs no reference agent: a run branch's task
     copy has none)."""
-    from sia_git.task import load, resolve
+    from sia_git.tasks.task import load, resolve
 
     if folder is not None and name is None:
         return load(folder, str(folder.resolve()), need_reference=False)
@@ -208,7 +208,7 @@ def user_hooks(repo: Repo) -> str | None:
 def copy_differences(repo: Repo, sha: str, task: Task) -> list[str]:
     """The files of the commit's task copy (`sia-agent/task/`) that differ from the trusted
     task's own: what the commit changed and `eval` did not use."""
-    from sia_git.runs import task_copy
+    from sia_git.store.runs import task_copy
 
     ours = {path: _blob_id(data) for path, data in task_copy(task).items()}
     out = repo.git("ls-tree", "-r", sha, "--", TASK_COPY, check=False)

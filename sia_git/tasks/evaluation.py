@@ -17,10 +17,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sia_git import answers, evalserver, tmpfiles
-from sia_git.splits import CORRECT, SplitPlan
-from sia_git.splits import manifest_path as splits_manifest
-from sia_git.task import Task
+from sia_git.core import tmpfiles
+from sia_git.tasks import answers, evalserver
+from sia_git.tasks.splits import CORRECT, SplitPlan
+from sia_git.tasks.splits import manifest_path as splits_manifest
+from sia_git.tasks.task import Task
 
 MAX_COPY_BYTES = 256 * 1024 * 1024
 LOG_BYTES = 64 * 1024  # of the evaluator's own output on the selection split, kept as a trace

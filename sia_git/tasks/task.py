@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sia_git.errors import SiaError
-from sia_git.resources import bundled, evaluator_script
-from sia_git.runs import MANIFEST
-from sia_git.splits import SplitPlan, default_plan, from_record
-from sia_git.weights.spec import WeightsSpec
+from sia_git.core.errors import SiaError
+from sia_git.core.resources import bundled, evaluator_script
+from sia_git.store.runs import MANIFEST
+from sia_git.tasks.model_spec import WeightsSpec
+from sia_git.tasks.splits import SplitPlan, default_plan, from_record
 
 
 class _Strict(BaseModel):

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from sia_git import history_cache, refs
-from sia_git import trailers as T
 from sia_git.gitrepo import Repo
-from sia_git.knob_search import Trial
+from sia_git.levers.search import Trial
+from sia_git.store import history_cache, refs
+from sia_git.store import trailers as T
 
 SEP, TSEP = "\x1f", "\x1d"
 LOG_FMT = f"%H{SEP}%s{SEP}%(trailers:unfold,separator=%x1d){SEP}%b"
@@ -211,7 +211,7 @@ def _load(repo: Repo, run_id: str) -> RunHistory:
             continue
         (history.attempts if kind == "attempts" else history.confirmed).add(gen)
         if cost is None:  # a record written before records carried their cost
-            from sia_git import records  # (pydantic: only for such old records)
+            from sia_git.store import records  # (pydantic: only for such old records)
 
             cost = records.record_cost(repo, name)
         history.costs[gen] = history.costs.get(gen, 0.0) + cost

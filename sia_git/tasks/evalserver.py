@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sia_git import tmpfiles
+from sia_git.core import tmpfiles
 
 SERVER = r"""
 import io, json, os, runpy, sys

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sia_git.errors import SiaError
+from sia_git.core.errors import SiaError
 from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient, check_model
 from sia_git.llm.profiles import resolve
