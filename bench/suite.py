@@ -73,7 +73,8 @@ def throughput(quick: bool) -> list[Row]:
     from sia_git.evolve.candidates import try_candidate
     from sia_git.evolve.environment import Attempt, RunEnvironment
     from sia_git.sandbox import Limits, Sandbox, choose_backend
-    from sia_git.store.runs import ENTRY, stage_dataset
+    from sia_git.store.runs import ENTRY
+    from sia_git.tasks.layout import stage_dataset
     from sia_git.tasks.task import resolve
 
     task = resolve("word-sentiment", None)

@@ -50,7 +50,7 @@ def test_meta_agent_retries_with_the_error_a_bounded_number_of_times(tmp_path: P
         c = ModelClient(
             ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base), Budget(None)
         )
-        ok = write_first_agent(c, task, task.public_dir, 2, False, trial)
+        ok = write_first_agent(c, task, task.public_dir, retries=2, gateway=False, trial=trial)
         assert ok.source == GOOD and ok.payload == "ran" and tried == [GOOD]
         errors = [m["content"] for m in llm.requests[2]["messages"] if m["role"] == "user"][1:]
         assert "no ```python code block" in errors[0] and "does not parse" in errors[1]
@@ -58,7 +58,7 @@ def test_meta_agent_retries_with_the_error_a_bounded_number_of_times(tmp_path: P
         c = ModelClient(
             ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base), Budget(None)
         )
-        failed = write_first_agent(c, task, task.public_dir, 1, False, trial)
+        failed = write_first_agent(c, task, task.public_dir, retries=1, gateway=False, trial=trial)
         assert failed.source is None and "no ```python" in (failed.error or "")
         assert len(llm.requests) == 2
 

@@ -14,7 +14,7 @@ import pytest
 from sia_git.evolve.candidates import try_candidate
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.sandbox import Limits, Sandbox, choose_backend
-from sia_git.store.runs import stage_dataset
+from sia_git.tasks.layout import stage_dataset
 from sia_git.tasks.task import builtin_tasks, resolve
 
 SOURCES = {"penguins": "palmerpenguins", "word-sentiment": "vaderSentiment"}

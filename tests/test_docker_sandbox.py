@@ -19,7 +19,7 @@ from sia_git.llm.budget import Budget
 from sia_git.llm.client import ModelClient
 from sia_git.llm.profiles import ModelProfile
 from sia_git.sandbox import Limits, RunSpec, Sandbox, choose_backend
-from sia_git.store.runs import stage_dataset
+from sia_git.tasks.layout import stage_dataset
 from sia_git.tasks.task import resolve
 from tests.conftest import Runner, run_ids
 from tests.fakellm import FakeLLM, text

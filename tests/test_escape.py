@@ -20,7 +20,7 @@ import pytest
 from sia_git.evolve.candidates import Outcome, try_candidate
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.sandbox import Limits, Sandbox, choose_backend
-from sia_git.store.runs import stage_dataset
+from sia_git.tasks.layout import stage_dataset
 from sia_git.tasks.task import resolve
 from tests.conftest import make_repo
 

@@ -81,7 +81,8 @@ def test_a_run_past_its_timeout_is_killed_and_the_server_goes_on(tmp_path: Path)
         with pytest.raises(TimedOut):
             pool.run([sys.executable, str(slow)], tmp_path, env(tmp_path), timeout=0.5)
         assert time.monotonic() - start < 10
-        assert pool.run([sys.executable, str(fast)], tmp_path, env(tmp_path), 30).stdout == "done\n"
+        done = pool.run([sys.executable, str(fast)], tmp_path, env(tmp_path), timeout=30)
+        assert done.stdout == "done\n"
     finally:
         pool.close()
 
@@ -95,7 +96,7 @@ def test_runs_at_once_each_get_their_own_output(tmp_path: Path) -> None:
             got = list(
                 threads.map(
                     lambda i: pool.run(
-                        [sys.executable, str(echo), str(i)], tmp_path, env(tmp_path), 30
+                        [sys.executable, str(echo), str(i)], tmp_path, env(tmp_path), timeout=30
                     ),
                     range(6),
                 )

@@ -180,7 +180,7 @@ def test_ray_address_errors_are_one_line_and_fast(repo: Path, sia: Runner) -> No
 def test_without_ray_installed_the_error_says_which_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if absent
     with pytest.raises(SiaError, match=r"pip install 'sia-git\[ray\]'"):
-        executors.make("ray", object(), None, print)  # type: ignore[arg-type]
+        executors.make("ray", object(), None, echo=print)  # type: ignore[arg-type]
 
 
 def _tar(add: Any) -> bytes:

@@ -68,7 +68,9 @@ def _through_pre_commit(tmp: Path) -> dict[str, dict[str, list]]:
 
 def test_batched_gates_find_exactly_what_pre_commit_finds(tmp_path: Path) -> None:
     before = _through_pre_commit(tmp_path)
-    gates = CandidateGates.for_run(None, tmp_path / "cache-after", FORBID, tmp_path / "setup")
+    gates = CandidateGates.for_run(
+        None, tmp_path / "cache-after", FORBID, scratch=tmp_path / "setup"
+    )
 
     def gate(i: int) -> list[GateResult]:
         sample = SAMPLES[i]
@@ -188,8 +190,8 @@ def test_candidates_gated_together_get_what_each_gets_alone(
             "repos:\n- repo: local\n  hooks:\n  - id: no-todo\n    name: no TODO markers\n"
             "    entry: '(?i)todo'\n    language: pygrep\n    types: [python]\n"
         )
-    together = CandidateGates.for_run(config, tmp_path / "cache1", FORBID, tmp_path / "s1")
-    alone = CandidateGates.for_run(config, tmp_path / "cache2", FORBID, tmp_path / "s2")
+    together = CandidateGates.for_run(config, tmp_path / "cache1", FORBID, scratch=tmp_path / "s1")
+    alone = CandidateGates.for_run(config, tmp_path / "cache2", FORBID, scratch=tmp_path / "s2")
     agents = [b"x = 1\n", b"import subprocess  # TODO\n", b"import pickle\npickle.loads(b'')\n"]
 
     def gate(i: int) -> list[GateResult]:

@@ -71,7 +71,7 @@ def test_the_value_of_a_secret_environment_variable_is_flagged(tmp_path: Path) -
     agent.write_text('HINT = "my-own-secret-value-77"\n')
     opts = Options(secret_values=("my-own-secret-value-77",))
     [secrets] = run_gates(
-        [agent], opts, Cache(None), [r for r in all_runners() if r.name == "secrets"]
+        [agent], opts, Cache(None), runners=[r for r in all_runners() if r.name == "secrets"]
     )
     assert not secrets.passed and "env-secret" in secrets.report
     assert "my-own-secret-value-77" not in secrets.report
@@ -114,15 +114,15 @@ def test_results_are_cached_by_content(tmp_path: Path) -> None:
     a.write_text("ok\n")
     b.write_text("bad\n")
     gate, cache = Counting("g"), Cache(tmp_path / "cache")
-    [first] = run_gates([a, b], Options(), cache, [gate])
+    [first] = run_gates([a, b], Options(), cache, runners=[gate])
     assert not first.passed and first.cached == 0 and len(gate.scanned) == 2
     c = tmp_path / "c.py"
     c.write_text("ok\n")  # same content as a.py under another name: already known
-    [second] = run_gates([a, b, c], Options(), cache, [gate])
+    [second] = run_gates([a, b, c], Options(), cache, runners=[gate])
     assert second.cached == 3 and len(gate.scanned) == 2
     assert second.report == first.report.replace(str(b), str(b))
     b.write_text("fixed\n")
-    [third] = run_gates([a, b], Options(), cache, [gate])
+    [third] = run_gates([a, b], Options(), cache, runners=[gate])
     assert third.passed and gate.scanned[-1] == b and len(gate.scanned) == 3
 
 
@@ -130,7 +130,7 @@ def test_gates_run_concurrently(tmp_path: Path) -> None:
     barrier = threading.Barrier(4, timeout=10)  # broken unless all four scan at once
     gates = [Counting(n, barrier) for n in ("w", "x", "y", "z")]
     (tmp_path / "a.py").write_text("ok\n")
-    results = run_gates([tmp_path / "a.py"], Options(), Cache(None), gates)
+    results = run_gates([tmp_path / "a.py"], Options(), Cache(None), runners=gates)
     assert [r.passed for r in results] == [True] * 4
 
 

@@ -27,7 +27,8 @@ from sia_git.llm.budget import Budget
 from sia_git.llm.client import ChatReply, ModelClient
 from sia_git.llm.profiles import ModelProfile
 from sia_git.sandbox import Limits, RunSpec, Sandbox, choose_backend
-from sia_git.tasks.task import AgentSpec, resolve
+from sia_git.tasks.manifest import AgentSpec
+from sia_git.tasks.task import resolve
 from tests import abuse
 from tests.fakellm import FakeLLM, error, text
 

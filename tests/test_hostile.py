@@ -18,7 +18,7 @@ from sia_git.evolve.candidates import Outcome, try_candidate
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.sandbox import Limits, Sandbox, choose_backend
 from sia_git.sandbox.cgroups import RunCgroup
-from sia_git.store.runs import stage_dataset
+from sia_git.tasks.layout import stage_dataset
 from sia_git.tasks.task import resolve
 
 HOSTILE = Path(__file__).parent / "hostile"

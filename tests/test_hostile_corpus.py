@@ -21,7 +21,7 @@ from sia_git.evolve.candidates import try_candidate
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.gates.precommit import CandidateGates
 from sia_git.sandbox import Limits, Sandbox, choose_backend
-from sia_git.store.runs import stage_dataset
+from sia_git.tasks.layout import stage_dataset
 from sia_git.tasks.task import resolve
 from tests.conftest import make_repo
 
@@ -102,7 +102,9 @@ def test_hostile_agent_is_stopped_or_contained_and_leaves_nothing(
     sandbox = Sandbox(backend, a.packages, a.forbid_packages)
     dataset = stage_dataset(task, tmp_path / "dataset")
     staged = tree_digest(dataset)
-    gates = CandidateGates.for_run(None, tmp_path / "cache", a.forbid_packages, tmp_path / "setup")
+    gates = CandidateGates.for_run(
+        None, tmp_path / "cache", a.forbid_packages, scratch=tmp_path / "setup"
+    )
     limits = Limits(timeout_s=5, memory_mb=512, max_procs=32, file_size_mb=64)
     out = try_candidate(
         RunEnvironment(task, sandbox, dataset, limits, gates=gates),

@@ -16,8 +16,8 @@ def _files(source: str) -> dict[str, bytes]:
 
 def test_same_history_same_proposals() -> None:
     history = [Trial(knobs.read(SOURCE)[0], 0.675, 1)]
-    a = KnobProposer("run-a", "maximize").propose(_files(SOURCE), history, 2, 3)
-    b = KnobProposer("run-a", "maximize").propose(_files(SOURCE), history, 2, 3)
+    a = KnobProposer("run-a", "maximize").propose(_files(SOURCE), history, 2, n=3)
+    b = KnobProposer("run-a", "maximize").propose(_files(SOURCE), history, 2, n=3)
     assert [p.knobs for p in a] == [p.knobs for p in b]
     assert len(a) == 3
 
@@ -25,7 +25,7 @@ def test_same_history_same_proposals() -> None:
 def test_proposals_are_new_and_inside_the_space() -> None:
     current, space = knobs.read(SOURCE)
     history = [Trial(current, 0.675, 1)]
-    proposals = KnobProposer("run-b", "maximize").propose(_files(SOURCE), history, 2, 4)
+    proposals = KnobProposer("run-b", "maximize").propose(_files(SOURCE), history, 2, n=4)
     seen = {tuple(sorted(current.items()))}
     for p in proposals:
         key = tuple(sorted(p.knobs.items()))
@@ -41,14 +41,14 @@ def test_proposals_are_new_and_inside_the_space() -> None:
 def test_exhausted_space_proposes_nothing() -> None:
     src = "KNOBS = {'a': 1}\nKNOB_SPACE = {'a': [1, 2]}\n"
     history = [Trial({"a": 1}, 0.5, 1), Trial({"a": 2}, 0.4, 2)]
-    assert KnobProposer("r", "maximize").propose(_files(src), history, 3, 2) == []
+    assert KnobProposer("r", "maximize").propose(_files(src), history, 3, n=2) == []
 
 
 def test_history_steers_the_search() -> None:
     """With a history where one region scores well, TPE proposes near it more often."""
     src = "KNOBS = {'x': 0.5}\nKNOB_SPACE = {'x': {'low': 0.0, 'high': 1.0}}\n"
     history = [Trial({"x": i / 20}, 1 - abs(i / 20 - 0.8), i) for i in range(20)]
-    picks = KnobProposer("r", "maximize").propose(_files(src), history, 21, 8)
+    picks = KnobProposer("r", "maximize").propose(_files(src), history, 21, n=8)
     near = sum(abs(p.knobs["x"] - 0.8) < 0.25 for p in picks)
     assert near >= 5, [p.knobs for p in picks]
 
@@ -58,12 +58,12 @@ def test_last_untried_setting_is_found() -> None:
     src = "KNOBS = {'offset': 3}\nKNOB_SPACE = {'offset': [0, 1, 2, 3, 4, 5]}\n"
     history = [Trial({"offset": v}, 0.0, 1) for v in (1, 2, 3, 4, 5)]
     for run in ("a", "b", "c", "d", "e"):
-        [p] = KnobProposer(run, "maximize").propose(_files(src), history, 4, 2)
+        [p] = KnobProposer(run, "maximize").propose(_files(src), history, 4, n=2)
         assert p.knobs == {"offset": 0}
 
 
 def test_continuous_space_falls_back_to_random_sampling() -> None:
     src = "KNOBS = {'k': 1}\nKNOB_SPACE = {'k': {'low': 1, 'high': 3, 'type': 'int'}}\n"
     history = [Trial({"k": 1}, 0.5, 1), Trial({"k": 2}, 0.1, 2)]
-    [p] = KnobProposer("r", "maximize").propose(_files(src), history, 3, 1)
+    [p] = KnobProposer("r", "maximize").propose(_files(src), history, 3, n=1)
     assert p.knobs == {"k": 3}

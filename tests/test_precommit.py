@@ -78,7 +78,7 @@ def test_hooks_install_gates_a_persons_commits_and_keeps_their_hooks(
 
 def test_a_candidate_meets_the_users_hooks_and_sia_gits(tmp_path: Path) -> None:
     gates = CandidateGates.for_run(
-        USER_HOOKS, tmp_path / "cache", ["palmerpenguins"], tmp_path / "setup"
+        USER_HOOKS, tmp_path / "cache", ["palmerpenguins"], scratch=tmp_path / "setup"
     )
     results = gates.check({"target_agent.py": b"import subprocess  # TODO\n"}, tmp_path / "c1")
     verdict = {r.name: r.passed for r in results}

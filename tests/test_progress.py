@@ -92,7 +92,7 @@ def test_the_live_table_tracks_concurrent_candidates() -> None:
 
     sink = io.StringIO()
     live = LiveProgress(Console(file=sink, force_terminal=True, width=100))
-    live.start("run-1", 5, lambda: 0.25, 1.0)
+    live.start("run-1", 5, lambda: 0.25, budget_usd=1.0)
     live.generation(3)
     threads = [
         threading.Thread(target=live.state, args=(3, f"c{i}", "running")) for i in range(1, 5)
@@ -116,7 +116,7 @@ def test_the_live_table_tracks_concurrent_candidates() -> None:
 def test_the_plain_progress_prints_lines_and_nothing_else() -> None:
     lines: list[str] = []
     plain = Progress(lines.append)
-    plain.start("run-1", 5, lambda: 0.0, None)
+    plain.start("run-1", 5, lambda: 0.0, budget_usd=None)
     plain.generation(2)
     plain.state(2, "c1", "running")
     plain.echo("gen 2 c1: something")

@@ -39,8 +39,8 @@ def test_the_ladder_moves_only_by_whole_steps() -> None:
     assert sealed.release(0.58, 0.60, eta) == pytest.approx(0.60)  # worse: repeated
     assert sealed.release(0.651, 0.60, eta) == pytest.approx(0.65)  # a whole step
     assert sealed.release(0.9, 0.60, eta) == pytest.approx(0.90)
-    assert sealed.release(0.30, 0.40, eta, "minimize") == pytest.approx(0.30)
-    assert sealed.release(0.37, 0.40, eta, "minimize") == pytest.approx(0.40)
+    assert sealed.release(0.30, 0.40, eta, direction="minimize") == pytest.approx(0.30)
+    assert sealed.release(0.37, 0.40, eta, direction="minimize") == pytest.approx(0.40)
 
 
 def test_one_item_never_moves_a_released_score() -> None:

@@ -173,7 +173,7 @@ def test_answer_files_narrow_by_id_in_every_format(tmp_path: Path, kind: str) ->
         (private / "a.json").write_text(json.dumps({r["qid"]: r["answer"] for r in rows}))
     field = answers.id_field(private, None)
     assert answers.ids(private, field) == [f"q{i}" for i in range(10)]
-    kept = answers.narrow(private, tmp_path / "out", field, lambda i: int(i[1:]) % 2 == 0)
+    kept = answers.narrow(private, tmp_path / "out", field, keep=lambda i: int(i[1:]) % 2 == 0)
     assert kept == 5
     assert answers.ids(tmp_path / "out", field) == [f"q{i}" for i in range(0, 10, 2)]
 

@@ -11,11 +11,12 @@ import pytest
 
 from sia_git.core.errors import SiaError
 from sia_git.levers import Situation, available, offline
+from sia_git.levers import lora as hparams
 from sia_git.levers.bandit import choose
 from sia_git.levers.search import Trial
 from sia_git.store import history as H
 from sia_git.tasks.model_spec import WeightsSpec, base_revision, package_model_dir, resolve_base
-from sia_git.weights import hparams, training
+from sia_git.weights import training
 from sia_git.weights.job import MANIFEST, Job
 from sia_git.weights.store import AdapterStore, digest
 from sia_git.weights.train import Trainer, read_examples
@@ -82,15 +83,15 @@ def test_training_is_reproducible_and_records_what_made_it(tiny_task: Path, tmp_
         _job(tiny_task, tmp_path / "a" / "adapter", seed=3),
         tmp_path / "a",
         store,
-        8192,
-        lambda _l: None,
+        memory_mb=8192,
+        say=lambda _l: None,
     )
     again = training.run(
         _job(tiny_task, tmp_path / "b" / "adapter", seed=3),
         tmp_path / "b",
         store,
-        8192,
-        lambda _l: None,
+        memory_mb=8192,
+        say=lambda _l: None,
     )
     assert first.error == "" and first.address is not None
     assert again.address == first.address  # same seed, data and settings: the same weights
@@ -107,8 +108,8 @@ def test_training_is_reproducible_and_records_what_made_it(tiny_task: Path, tmp_
         _job(tiny_task, tmp_path / "c" / "adapter", seed=4),
         tmp_path / "c",
         store,
-        8192,
-        lambda _l: None,
+        memory_mb=8192,
+        say=lambda _l: None,
     )
     assert other.address != first.address
 
@@ -119,7 +120,9 @@ def test_training_stops_at_its_time_limit_and_keeps_what_it_learnt(
     job = _job(tiny_task, tmp_path / "adapter", epochs=50)
     job.max_seconds = 0.0
     seen: list[str] = []
-    result = training.run(job, tmp_path, AdapterStore(tmp_path / "store"), 8192, seen.append)
+    result = training.run(
+        job, tmp_path, AdapterStore(tmp_path / "store"), memory_mb=8192, say=seen.append
+    )
     assert result.address is not None
     assert result.record["steps"] == 1 and "time limit" in result.record["stopped_early"]
 
@@ -129,7 +132,9 @@ def test_a_training_that_cannot_run_is_a_result_not_an_exception(
 ) -> None:
     job = _job(tiny_task, tmp_path / "adapter")
     job.label_column = "sentiment"
-    result = training.run(job, tmp_path, AdapterStore(tmp_path / "store"), 8192, lambda _l: None)
+    result = training.run(
+        job, tmp_path, AdapterStore(tmp_path / "store"), memory_mb=8192, say=lambda _l: None
+    )
     assert result.address is None
     assert "no column 'sentiment'" in result.error and b"failed" in result.log
 

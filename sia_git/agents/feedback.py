@@ -16,11 +16,12 @@ from typing import Any
 
 from sia_git.agents import formats, text_protocol
 from sia_git.agents.conversation import Conversation
+from sia_git.agents.formats import Session
 from sia_git.agents.runview import RunView, ToolError
 from sia_git.agents.workspace import Workspace
 from sia_git.core.errors import SiaError
 from sia_git.llm.client import BudgetExhausted, ChatReply, ModelClient, ModelError
-from sia_git.weights.hparams import HParams
+from sia_git.tasks.model_spec import HParams
 
 LEVERS = ("harness", "knobs", "weights")
 
@@ -37,16 +38,6 @@ class Finish:
 
 
 @dataclass
-class Session:
-    """One Feedback-Agent's conversation, the agent copy it edits and what it comes to."""
-
-    convo: Conversation
-    ws: Workspace
-    result: FeedbackResult
-    specs: list[dict[str, Any]]  # the tools, as the model is offered them
-
-
-@dataclass
 class FeedbackResult:
     conversation: Conversation
     files: dict[str, bytes] = field(default_factory=dict)  # the edited agent folder
@@ -56,7 +47,9 @@ class FeedbackResult:
     budget_stopped: bool = False  # the budget refused a call: the run stops after this round
 
 
-def _fn(name: str, description: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def _fn(
+    name: str, description: str, props: dict[str, Any], *, required: list[str]
+) -> dict[str, Any]:
     return {
         "type": "function",
         "function": {
@@ -95,64 +88,64 @@ def tool_specs(
             "list_generations",
             "Every generation and rejected candidate: score, lever, subject, why rejected.",
             {},
-            [],
+            required=[],
         ),
         _fn(
             "show_generation",
             "A generation's commit message, improvement.md and diff.",
             _GEN,
-            ["generation"],
+            required=["generation"],
         ),
         _fn(
             "diff",
             "Diff of the agent between two generations.",
             {"from_generation": _INT, "to_generation": _INT},
-            ["from_generation", "to_generation"],
+            required=["from_generation", "to_generation"],
         ),
         _fn(
             "eval_summary",
             "Scores, metrics and the failed items (id and status, never the "
             "answer) of a generation on the selection split.",
             _GEN,
-            ["generation"],
+            required=["generation"],
         ),
         _fn(
             "gate_report",
             "Gate results and sandbox status of a candidate (why it failed).",
             _GEN,
-            ["generation"],
+            required=["generation"],
         ),
         _fn(
             "read_trace",
             "A candidate's traces (stdout.txt, stderr.txt, its trace files, "
             "gateway.jsonl); without `name`, lists them.",
             {**_GEN, "name": _STR},
-            ["generation"],
+            required=["generation"],
         ),
-        _fn("list_task_files", "The task's public input files.", {}, []),
+        _fn("list_task_files", "The task's public input files.", {}, required=[]),
         _fn(
             "read_task_file",
             "Read a public input file (20,000 characters from `offset`).",
             {"path": _STR, "offset": _INT},
-            ["path"],
+            required=["path"],
         ),
         _fn(
             "read_agent_file",
             "Read a file of the agent you are editing (with your edits).",
             {"path": {**_STR, "description": "default target_agent.py"}},
-            [],
+            required=[],
         ),
         _fn(
             "edit_agent_file",
             "Replace one exact, unique occurrence of `search` with `replace`.",
             {"path": _STR, "search": _STR, "replace": _STR},
-            ["search", "replace"],
+            required=["search", "replace"],
         ),
         _fn(
             "finish",
             "End: describe the change and the lever chosen.",
             finish,
-            ["subject", "diagnosis", "hypothesis", "change", "lever", "lever_reason"],
+            required=["subject", "diagnosis", "hypothesis", "change", "lever", "lever_reason"],
         ),
     ]
     if allow_rewrite:
@@ -162,7 +155,7 @@ def tool_specs(
                 "rewrite_agent_file",
                 "Replace a whole agent file (or create one).",
                 {"path": _STR, "content": _STR},
-                ["path", "content"],
+                required=["path", "content"],
             ),
         )
     return specs
@@ -223,7 +216,12 @@ class FeedbackAgent:
             return f"error: {exc}", False
 
     def dispatch(
-        self, call: dict[str, Any], ws: Workspace, result: FeedbackResult, text_mode: bool = False
+        self,
+        call: dict[str, Any],
+        ws: Workspace,
+        result: FeedbackResult,
+        *,
+        text_mode: bool = False,
     ) -> tuple[str, bool]:
         try:
             args = json.loads(call["arguments"] or "{}")

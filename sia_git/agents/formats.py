@@ -8,12 +8,47 @@ implementing `EditFormat.drive`."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 from sia_git.agents import text_protocol
+from sia_git.agents.conversation import Conversation
+from sia_git.agents.workspace import Workspace
+from sia_git.llm.client import ChatReply
 
-if TYPE_CHECKING:
-    from sia_git.agents.feedback import FeedbackAgent, FeedbackResult, Session
+
+class Result(Protocol):
+    """How a conversation ended (agents/feedback.py's FeedbackResult)."""
+
+    error: str | None
+
+
+@dataclass
+class Session:
+    """One Feedback-Agent's conversation, the agent copy it edits and what it comes to."""
+
+    convo: Conversation
+    ws: Workspace
+    result: Any  # a Result: agents/feedback.py's FeedbackResult
+    specs: list[dict[str, Any]]  # the tools, as the model is offered them
+
+
+class FeedbackAgent(Protocol):
+    """What a format drives (agents/feedback.py's FeedbackAgent)."""
+
+    turns: int
+    allow_rewrite: bool
+
+    def ask(
+        self, convo: Conversation, specs: list[dict[str, Any]] | None, result: Any
+    ) -> ChatReply | None: ...
+
+    def dispatch(self, call: dict[str, Any], ws: Workspace, result: Any) -> tuple[str, bool]: ...
+
+    def act(self, act: text_protocol.Action, ws: Workspace, result: Any) -> tuple[str, bool]: ...
+
+
+FeedbackResult = Any  # a Result
 
 PROBE = "probe"
 
@@ -63,7 +98,7 @@ class Tools(EditFormat):
                     convo.events.append("no tool calls: switched to the text edit protocol")
                     convo.user(text_protocol.menu(session.specs, agent.allow_rewrite))
                     pending = reply.content if speaks else None
-                    return run_text(agent, session, agent.turns - 1, pending)
+                    return run_text(agent, session, agent.turns - 1, pending=pending)
                 silent += 1
                 if silent >= 2:
                     shown = " ".join(reply.content.split())[:160]
@@ -91,7 +126,7 @@ class Tools(EditFormat):
 
 
 def run_text(
-    agent: FeedbackAgent, session: Session, turns: int, pending: str | None = None
+    agent: FeedbackAgent, session: Session, turns: int, *, pending: str | None = None
 ) -> FeedbackResult:
     """The text protocol's loop: each reply's actions are carried out in order and their
     results sent back; a reply that does not parse gets its error back once."""

@@ -102,7 +102,7 @@ SAMPLES_CHARS = 12_000  # the task's examples, at most (a small model's context 
 
 
 def write_first_agent(
-    client: ModelClient, task: Task, dataset: Path, retries: int, gateway: bool, trial: Trial
+    client: ModelClient, task: Task, dataset: Path, *, retries: int, gateway: bool, trial: Trial
 ) -> MetaResult:
     """Ask for an agent, check it, let `trial` run it; retry with the error up to `retries`
     times. ModelAuthError and BudgetExhausted propagate: the run must stop."""

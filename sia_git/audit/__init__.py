@@ -87,7 +87,9 @@ def audit(repo: Repo, run_id: str, task: Task) -> AuditResult:
     plan = task.plan
     splits = plan.sealed if plan.mode in ("hashed", "declared") else frozenset()
     direction = task.manifest.metric.direction
-    for what in oracle.check(repo, run_id, splits, len(ids) if ids else None, direction):
+    for what in oracle.check(
+        repo, run_id, splits, n_items=len(ids) if ids else None, direction=direction
+    ):
         result.findings.append(Finding("", refs.run_ref(run_id, "*"), what))
     return result
 

@@ -23,10 +23,10 @@ _HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2}){16,}")
 def texts(data: bytes) -> Iterator[tuple[str, str]]:
     """(how it was read, text): the object as text first, then each decoded layer."""
     budget = [MAX_OUTPUT]
-    yield from _layer(data, "", 0, budget)
+    yield from _layer(data, "", 0, budget=budget)
 
 
-def _layer(data: bytes, how: str, depth: int, budget: list[int]) -> Iterator[tuple[str, str]]:
+def _layer(data: bytes, how: str, depth: int, *, budget: list[int]) -> Iterator[tuple[str, str]]:
     text = data.decode("utf-8", errors="replace")
     yield how, text
     yield _chain("reversed", how), text[::-1]
@@ -36,7 +36,7 @@ def _layer(data: bytes, how: str, depth: int, budget: list[int]) -> Iterator[tup
         budget[0] -= len(raw)
         if budget[0] < 0:
             return
-        yield from _layer(raw, _chain(name, how), depth + 1, budget)
+        yield from _layer(raw, _chain(name, how), depth + 1, budget=budget)
 
 
 def _chain(name: str, how: str) -> str:

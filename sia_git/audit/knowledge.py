@@ -60,7 +60,7 @@ def build(task: Task, ids: set[str] | None) -> Knowledge:
     if know.id_re is not None:
         know.public_lines = {ln for ln in all_public_lines if know.id_re.search(ln)}
     gold = _gold(task, ids)
-    public_fields = _public_fields(know, texts, gold, _chance(gold))
+    public_fields = _public_fields(know, texts, gold, chance=_chance(gold))
     know.secret = {
         i: {f: v for f, v in rec.items() if (i, f) not in public_fields} for i, rec in gold.items()
     }
@@ -123,6 +123,7 @@ def _public_fields(
     know: Knowledge,
     texts: list[str],
     gold: dict[str, dict[str, str]],
+    *,
     chance: dict[str, float],
 ) -> set[tuple[str, str]]:
     """(id, field) pairs the public files already give (see the module's docstring): a slot

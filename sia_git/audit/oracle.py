@@ -42,7 +42,7 @@ def trailer(split: str) -> str:
 
 
 def check(
-    repo: Repo, run_id: str, splits: frozenset[str], n_items: int | None, direction: str
+    repo: Repo, run_id: str, splits: frozenset[str], *, n_items: int | None, direction: str
 ) -> list[str]:
     """One line per kind of oracle found in run `run_id` (sealed `splits`)."""
     if not splits:
@@ -109,9 +109,9 @@ def collect(repo: Repo, run_id: str, splits: frozenset[str]) -> Stored:
             branch[sha] = int(gen)
             stored.released.append(values[0])
             stored.committed.setdefault(int(gen), set()).update(map(_key, values))
-    rejected = _rejected(repo, run_id, names, stored)
-    _records(repo, run_id, splits, stored)
-    _notes(repo, run_id, splits, stored, branch, rejected)
+    rejected = _rejected(repo, run_id, names, stored=stored)
+    _records(repo, run_id, splits, stored=stored)
+    _notes(repo, run_id, splits, stored=stored, branch=branch, rejected=rejected)
     return stored
 
 
@@ -123,7 +123,7 @@ def _trailers(repo: Repo, args: list[str]) -> list[tuple[str, dict[str, str]]]:
 
 
 def _rejected(
-    repo: Repo, run_id: str, names: list[str], stored: Stored
+    repo: Repo, run_id: str, names: list[str], *, stored: Stored
 ) -> dict[str, tuple[Any, ...]]:
     tips = {}
     for line in repo.for_each_ref(refs.run_ref(run_id, "rejected"), "%(objectname) %(refname)"):
@@ -138,7 +138,7 @@ def _rejected(
     return tips
 
 
-def _records(repo: Repo, run_id: str, splits: frozenset[str], stored: Stored) -> None:
+def _records(repo: Repo, run_id: str, splits: frozenset[str], *, stored: Stored) -> None:
     names = repo.for_each_ref(refs.run_ref(run_id, "attempts"), "%(refname)")
     texts = repo.read_files([f"{n.strip()}:attempt.json" for n in names])
     for text in texts.values():
@@ -163,6 +163,7 @@ def _notes(
     repo: Repo,
     run_id: str,
     splits: frozenset[str],
+    *,
     stored: Stored,
     branch: dict[str, int],
     rejected: dict[str, tuple[Any, ...]],

@@ -38,7 +38,7 @@ def id_pattern(ids: Collection[str]) -> re.Pattern[str] | None:
     )
 
 
-def _add(out: Channels, channel: str, item: str, value: Any) -> None:
+def _add(out: Channels, channel: str, item: str, *, value: Any) -> None:
     if isinstance(value, bool):
         value = "true" if value else "false"
     if isinstance(value, str | int | float) and str(value).strip():
@@ -46,7 +46,7 @@ def _add(out: Channels, channel: str, item: str, value: Any) -> None:
 
 
 def text_pairs(
-    text: str, id_re: re.Pattern[str], skip_lines: Collection[str], names: bool = False
+    text: str, id_re: re.Pattern[str], skip_lines: Collection[str], *, names: bool = False
 ) -> Channels:
     """The token after and before each sealed id on its line (`names`: the text is file
     names, one a line, and a token's file extension is dropped). Lines in `skip_lines` (public
@@ -62,11 +62,11 @@ def text_pairs(
         after = _NEXT.match(line, end - line_start)
         if after:
             value = _EXT.sub("", after.group(2)) if names else after.group(2)
-            _add(out, f"next{after.group(1)}", m.group(1), value)
+            _add(out, f"next{after.group(1)}", m.group(1), value=value)
         before = _PREV.search(line, 0, start - line_start)
         if before:
             value = _EXT.sub("", before.group(1)) if names else before.group(1)
-            _add(out, f"prev{before.group(2)}", m.group(1), value)
+            _add(out, f"prev{before.group(2)}", m.group(1), value=value)
     return out
 
 
@@ -79,14 +79,14 @@ def table_pairs(text: str, ids: Collection[str], skip_lines: Collection[str]) ->
             continue
         try:
             for row in csv.reader(io.StringIO(text), delimiter=delim):
-                _row_pairs(out, delim, [c.strip() for c in row], ids, skip_lines)
+                _row_pairs(out, delim, [c.strip() for c in row], ids=ids, skip=skip_lines)
         except csv.Error:
             continue
     return out
 
 
 def _row_pairs(
-    out: Channels, delim: str, cells: list[str], ids: Collection[str], skip: Collection[str]
+    out: Channels, delim: str, cells: list[str], *, ids: Collection[str], skip: Collection[str]
 ) -> None:
     if len(cells) < 2:
         return
@@ -96,7 +96,7 @@ def _row_pairs(
     k = hits[0]
     for j, cell in enumerate(cells):
         if j != k:
-            _add(out, f"table{delim}{len(cells)}:{k}:{j}", cells[k], cell)
+            _add(out, f"table{delim}{len(cells)}:{k}:{j}", cells[k], value=cell)
 
 
 def json_docs(text: str) -> Iterator[Any]:
@@ -141,16 +141,16 @@ def _object_pairs(out: Channels, node: dict[str, Any], ids: Collection[str]) -> 
     for key, value in node.items():
         if key in ids:  # a map keyed by id
             if _scalar(value):
-                _add(out, "json{id:value}", key, value)
+                _add(out, "json{id:value}", key, value=value)
             elif isinstance(value, dict):
                 for k, v in value.items():
-                    _add(out, f"json{{id:{{{k}}}}}", key, v)
+                    _add(out, f"json{{id:{{{k}}}}}", key, value=v)
     keys = [k for k, v in node.items() if _scalar(v) and not isinstance(v, bool) and str(v) in ids]
     if len(keys) == 1:  # an object about one item: its other fields
         item = str(node[keys[0]])
         for k, v in node.items():
             if k != keys[0]:
-                _add(out, f"json.{k}", item, v)
+                _add(out, f"json.{k}", item, value=v)
 
 
 def _list_pairs(out: Channels, node: list[Any], ids: Collection[str]) -> None:
@@ -160,7 +160,7 @@ def _list_pairs(out: Channels, node: list[Any], ids: Collection[str]) -> None:
     if len(hits) == 1:
         for q, v in enumerate(node):
             if q != hits[0]:
-                _add(out, f"json[{hits[0]}:{q}]", str(node[hits[0]]), v)
+                _add(out, f"json[{hits[0]}:{q}]", str(node[hits[0]]), value=v)
 
 
 def merge(*parts: Channels) -> Channels:

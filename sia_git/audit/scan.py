@@ -74,7 +74,7 @@ class Scanner:
         if not names:
             parts.append(pairs.table_pairs(text, know.ids, know.public_lines))
         if know.id_re is not None:
-            parts.append(pairs.text_pairs(text, know.id_re, know.public_lines, names))
+            parts.append(pairs.text_pairs(text, know.id_re, know.public_lines, names=names))
         return pairs.merge(*parts)
 
     def _status_lines(self, lines: list[str]) -> list[str]:

@@ -35,7 +35,7 @@ def adapters_pull(rev: str, hub_repo: str | None, to: Path | None, repo: Path) -
     the folder."""
     from sia_git.commands import adapters as cmd
 
-    cmd.pull(repo, rev, hub_repo, to)
+    cmd.pull(repo, rev, hub_repo, to=to)
 
 
 @adapters.command("push")

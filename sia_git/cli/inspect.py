@@ -31,7 +31,7 @@ def show(generation: int, run_id: str | None, as_json: bool, repo: Path) -> None
     """A generation's improvement.md, diff against its parent, metrics and gate results."""
     from sia_git.commands import show as cmd
 
-    cmd.run(repo, run_id, generation, as_json)
+    cmd.run(repo, run_id, generation, as_json=as_json)
 
 
 @click.command()
@@ -55,7 +55,7 @@ def diff_(a: str, b: str, run_id: str | None, as_json: bool, repo: Path) -> None
     knobs, cost, and the diff of the agent from A to B."""
     from sia_git.commands import compare as cmd
 
-    cmd.diff(repo, run_id, a, b, as_json)
+    cmd.diff(repo, run_id, a, b=b, as_json=as_json)
 
 
 @click.command()
@@ -91,7 +91,7 @@ def report(
 
     if run_arg and run_id and run_arg != run_id:
         raise click.UsageError("give the run once: as RUN or as --run")
-    cmd.run(repo, run_id or run_arg, out, as_json)
+    cmd.run(repo, run_id or run_arg, out, as_json=as_json)
 
 
 @click.command()
@@ -115,4 +115,4 @@ def audit(
     finding. A task that is not the run's is refused. Exit 1 on any finding."""
     from sia_git.commands import audit as cmd
 
-    sys.exit(cmd.run(repo, run_id, task_dir, as_json, task))
+    sys.exit(cmd.run(repo, run_id, task_dir, as_json=as_json, task=task))

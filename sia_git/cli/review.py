@@ -46,7 +46,7 @@ def revert(
     why and the score the branch returns to; `evolve --run` goes on from there."""
     from sia_git.commands import revert as cmd
 
-    cmd.run(repo, run_id, generation, reason, as_json)
+    cmd.run(repo, run_id, generation, reason=reason, as_json=as_json)
 
 
 @click.command()
@@ -94,7 +94,8 @@ def pr(
     improvement notes, gates, cost and lever."""
     from sia_git.commands import pr as cmd
 
-    cmd.run(repo, run_id, mode, forge, base_branch, github_repo, merge, as_json)
+    cmd.run(repo, run_id, mode, forge_kind=forge, base=base_branch, github_repo=github_repo,
+            merge=merge, as_json=as_json)  # fmt: skip
 
 
 @click.command()

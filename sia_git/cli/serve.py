@@ -44,4 +44,4 @@ def serve(
     """
     from sia_git.commands import serve as cmd
 
-    cmd.run(model, host, port, adapters, max_batch, threads, log)
+    cmd.run(model, host, port, adapters=adapters, max_batch=max_batch, threads=threads, log=log)

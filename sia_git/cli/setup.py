@@ -78,7 +78,7 @@ def check(
     """
     from sia_git.commands import check as cmd
 
-    sys.exit(cmd.run(files, as_json, forbid, allow))
+    sys.exit(cmd.run(files, as_json, forbid, allow=allow))
 
 
 @click.group()

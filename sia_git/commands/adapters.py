@@ -48,10 +48,10 @@ def list_(repo_path: Path, run_id: str | None, as_json: bool) -> None:
         )
 
 
-def pull(repo_path: Path, rev: str, hub_repo: str | None, to: Path | None) -> None:
+def pull(repo_path: Path, rev: str, hub_repo: str | None, *, to: Path | None) -> None:
     repo = open_repo(repo_path)
     cfg = configmod.load(repo.root, {})
-    folder = publish.pull(repo, rev, hub_repo, cfg.hub_endpoint)
+    folder = publish.pull(repo, rev, hub_repo, endpoint=cfg.hub_endpoint)
     if to is not None:
         folder = publish.copy_to(folder, to)
     click.echo(str(folder))
@@ -77,8 +77,8 @@ def push(repo_path: Path, run_id: str | None, hub_repo: str | None) -> None:
         repo,
         todo,
         hub_for,
-        lambda t: str(read_run_toml(repo, t.sha).get("task_name", "?")),
-        click.echo,
+        task_of=lambda t: str(read_run_toml(repo, t.sha).get("task_name", "?")),
+        say=click.echo,
     )
     if left:
         raise SiaError(

@@ -17,13 +17,13 @@ from sia_git.tasks import splits
 
 
 def run(
-    repo_path: Path, run_id: str | None, task_dir: Path | None, as_json: bool, task: str | None
+    repo_path: Path, run_id: str | None, task_dir: Path | None, *, as_json: bool, task: str | None
 ) -> int:
     repo, hist = open_run(repo_path, run_id)
     recorded = read_run_toml(repo, hist.tip.sha)
     # The task comes from this side (trust.py), never the branch; a wrong one is refused.
     flags = {"task": task, "task_dir": task_dir}
-    decided = trust.decide(repo, hist.run_id, recorded, flags)
+    decided = trust.decide(repo, hist.run_id, recorded, flags=flags)
     task_ = decided.task
     result = audit(repo, hist.run_id, task_)
     if as_json:

@@ -17,7 +17,7 @@ from sia_git.gates.cache import default_dir
 
 
 def run(
-    files: tuple[Path, ...], as_json: bool, forbid: tuple[str, ...], allow: tuple[str, ...] = ()
+    files: tuple[Path, ...], as_json: bool, forbid: tuple[str, ...], *, allow: tuple[str, ...] = ()
 ) -> int:
     missing = [str(f) for f in files if not f.is_file()]
     if missing:

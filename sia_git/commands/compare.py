@@ -47,7 +47,7 @@ def _facts(e: H.Entry) -> dict[str, Any]:
     }
 
 
-def diff(repo_path: Path, run_id: str | None, a: str, b: str, as_json: bool) -> None:
+def diff(repo_path: Path, run_id: str | None, a: str, *, b: str, as_json: bool) -> None:
     repo, hist = open_run(repo_path, run_id)
     left, right = _facts(_entry(repo, hist, a)), _facts(_entry(repo, hist, b))
     patch = repo.diff(left["commit"], right["commit"], [CODE_DIR])

@@ -89,16 +89,17 @@ def _rescored_report(repo: Repo, rev: str, opts: Options) -> dict[str, Any]:
     decided, ignored = _decide(repo, rev, opts)
     for line in ignored:  # said before the agent runs: a failed run still names them
         say(f"ignored (the commit's, not trusted): {line}")
-    now = rescore(repo, rev, decided, say)
+    now = rescore(repo, rev, decided, say=say)
     if not now.outcome.ok:
         raise SiaError(f"{rev}: {_failed(now)}")
-    base = _baseline(repo, now, opts.baseline, say, decided)
+    base = _baseline(repo, now, opts.baseline, say=say, decided=decided)
     return {**_report(now, base, opts), "ignored": ignored}
 
 
 def _decide(repo: Repo, rev: str, opts: Options) -> tuple[Decided, list[str]]:
     """The trusted task and settings for `rev`, and what its commit said that is not used."""
     from sia_git.evolve import trust
+    from sia_git.store import runrecord
     from sia_git.store.runs import read_run_toml
 
     sha = repo.rev_parse(rev)
@@ -108,7 +109,7 @@ def _decide(repo: Repo, rev: str, opts: Options) -> tuple[Decided, list[str]]:
 
     entry_of(repo, sha)  # a commit that is not a generation is refused first, by name
     branch = read_run_toml(repo, sha)
-    decided = trust.decide(repo, trust.run_of(repo, sha), branch, opts.flags())
+    decided = trust.decide(repo, runrecord.run_of(repo, sha), branch, flags=opts.flags())
     ignored = [f"sia-agent/run.toml: {line}" for line in decided.ignored]
     changed = trust.copy_differences(repo, sha, decided.task)
     if changed:
@@ -137,7 +138,7 @@ def _memo_key(repo: Repo, rev: str, opts: Options) -> str | None:
         has_agent = parent is not None and repo.read_file(parent, "sia-agent/run.toml") is not None
         base = parent if has_agent else None
     shas = [sha] + ([base] if base else [])
-    return eval_memo.key(repo, shas, opts.flags(), [opts.split, repr(opts.tolerance)])
+    return eval_memo.key(repo, shas, opts.flags(), options=[opts.split, repr(opts.tolerance)])
 
 
 def _generation(repo: Repo, gen: int) -> str:
@@ -162,7 +163,7 @@ def _say(fmt: str) -> Any:
 
 
 def _baseline(
-    repo: Repo, now: Rescored, rev: str | None, say: Any, decided: Decided
+    repo: Repo, now: Rescored, rev: str | None, *, say: Any, decided: Decided
 ) -> Rescored | None:
     """The named baseline, or the generation's parent commit when it is on the run branch (the
     first generation's parent is the user's commit: it has no agent to run)."""
@@ -173,7 +174,7 @@ def _baseline(
         rev = parent
     from sia_git.evolve.rescore import rescore
 
-    base = rescore(repo, rev, decided, say, generation=False)
+    base = rescore(repo, rev, decided, say=say, generation=False)
     if not base.outcome.ok:
         raise SiaError(f"baseline {rev}: {_failed(base)}")
     return base

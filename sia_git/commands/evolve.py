@@ -13,8 +13,8 @@ def run(repo: Path, run_id: str | None, flags: dict[str, Any]) -> None:
     progress = for_terminal(bool(flags.pop("quiet", False)), bool(flags.pop("as_json", False)))
     try:
         if run_id:
-            loop.resume(repo, run_id, flags, progress.echo, progress)
+            loop.resume(repo, run_id, flags, echo=progress.echo, progress=progress)
         else:
-            loop.start(repo, flags, progress.echo, progress)
+            loop.start(repo, flags, progress.echo, progress=progress)
     finally:
         progress.close()

@@ -12,7 +12,7 @@ import click
 from sia_git.commands.common import fmt_score, open_run
 from sia_git.store import history as H
 from sia_git.store import trailers as T
-from sia_git.store.runs import selection_warning
+from sia_git.tasks.layout import selection_warning
 
 
 def rows(hist: H.RunHistory) -> list[dict[str, Any]]:

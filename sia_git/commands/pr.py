@@ -15,6 +15,7 @@ def run(
     repo_path: Path,
     run_id: str | None,
     mode: str,
+    *,
     forge_kind: str,
     base: str,
     github_repo: str | None,
@@ -24,7 +25,7 @@ def run(
     repo, hist = open_run(repo_path, run_id)
     forge = make(forge_kind, repo, github_repo)
     say = (lambda _line: None) if as_json else click.echo
-    reviews = review.publish(forge, repo, hist, mode, base, say)
+    reviews = review.publish(forge, repo, hist, mode=mode, base_branch=base, say=say)
     if not reviews:
         say("no accepted generation after the first: nothing to review")
     merged = []

@@ -13,7 +13,7 @@ from sia_git.report import data as report_data
 from sia_git.report import html as report_html
 
 
-def run(repo_path: Path, run_id: str | None, out: Path | None, as_json: bool = False) -> None:
+def run(repo_path: Path, run_id: str | None, out: Path | None, *, as_json: bool = False) -> None:
     repo, hist = open_run(repo_path, run_id)
     # By default inside .git, not in the user's working tree (where `git add .` would take it).
     html_path = out or repo.sia_dir / "reports" / f"sia-report-{hist.run_id}.html"

@@ -21,7 +21,7 @@ from sia_git.store.runs import CODE_DIR, ENTRY, RunPaths, read_run_toml
 
 
 def run(
-    repo_path: Path, run_id: str | None, gen: int, reason: str | None, as_json: bool = False
+    repo_path: Path, run_id: str | None, gen: int, *, reason: str | None, as_json: bool = False
 ) -> None:
     repo, hist = open_run(repo_path, run_id)
     entry = hist.generation(gen)
@@ -64,7 +64,7 @@ def run(
             sha = repo.revert(paths.worktree, entry.sha, msg)
         except GitError:
             repo.sync_worktree(paths.worktree)
-            sha = _revert_knobs(repo, hist, entry, msg)
+            sha = _revert_knobs(repo, hist, entry, msg=msg)
             if sha is None:
                 raise SiaError(
                     f"generation {gen} cannot be reverted cleanly: later generations "
@@ -80,7 +80,7 @@ def run(
             + (f"; the branch is back to {before:.4f}" if before is not None else "")
         )
     settings = read_run_toml(repo, sha).get("settings", {})
-    review.follow(repo, hist.run_id, settings, click.echo, (entry, sha, why))
+    review.follow(repo, hist.run_id, settings, say=click.echo, revert=(entry, sha, why))
 
 
 def _live_after(hist: H.RunHistory, entry: H.Entry) -> list[H.Entry]:
@@ -90,7 +90,7 @@ def _live_after(hist: H.RunHistory, entry: H.Entry) -> list[H.Entry]:
     return [e for e in gens[at + 1 :] if e.status == "accepted"]
 
 
-def _revert_knobs(repo: Repo, hist: H.RunHistory, entry: H.Entry, msg: str) -> str | None:
+def _revert_knobs(repo: Repo, hist: H.RunHistory, entry: H.Entry, *, msg: str) -> str | None:
     """Undo a knobs generation on the knob values: each knob it changed goes back to its old
     value unless a later generation changed it again; every other change stays. None when the
     generation changed more than knob values."""

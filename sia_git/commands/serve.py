@@ -17,6 +17,7 @@ def run(
     model: str,
     host: str,
     port: int,
+    *,
     adapters: tuple[str, ...],
     max_batch: int,
     threads: int | None,
@@ -31,11 +32,11 @@ def run(
     def say(line: str) -> None:
         print(f"sia-git serve: {line}", file=sys.stderr, flush=True)
 
-    engine = load(local, max_batch, threads, say)
+    engine = load(local, max_batch, threads, say=say)
     for name, folder in named:
         engine.add_adapter(name, folder)
     try:
-        server = LocalServer(engine, local.name, host, port, log)
+        server = LocalServer(engine, local.name, host, port=port, log=log)
     except OSError as exc:
         raise SiaError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     stop = threading.Event()

@@ -15,7 +15,8 @@ from sia_git.store import history as H
 from sia_git.store import refs
 from sia_git.store import trailers as T
 from sia_git.store.records import read_note
-from sia_git.store.runs import CODE_DIR, IMPROVEMENT, selection_warning
+from sia_git.store.runs import CODE_DIR, IMPROVEMENT
+from sia_git.tasks.layout import selection_warning
 
 
 def details(repo: Repo, hist: H.RunHistory, gen: int) -> list[dict[str, Any]]:
@@ -39,13 +40,13 @@ def details(repo: Repo, hist: H.RunHistory, gen: int) -> list[dict[str, Any]]:
                 "improvement": repo.read_file(e.sha, IMPROVEMENT) or "",
                 "diff": repo.diff(parent, e.sha, [CODE_DIR]) if parent else "",
                 "result": note.model_dump(mode="json") if note else None,
-                "transcripts": _transcripts(repo, hist.run_id, gen, e),
+                "transcripts": _transcripts(repo, hist.run_id, gen, e=e),
             }
         )
     return out
 
 
-def _transcripts(repo: Repo, run_id: str, gen: int, e: H.Entry) -> list[str]:
+def _transcripts(repo: Repo, run_id: str, gen: int, *, e: H.Entry) -> list[str]:
     """`git show` arguments for the model transcripts behind this commit."""
     ref = refs.attempts(run_id, gen)
     cand = (e.trailers.get(T.CANDIDATE) or "0").split("/")[0]
@@ -56,7 +57,7 @@ def _transcripts(repo: Repo, run_id: str, gen: int, e: H.Entry) -> list[str]:
     ]
 
 
-def run(repo_path: Path, run_id: str | None, gen: int, as_json: bool) -> None:
+def run(repo_path: Path, run_id: str | None, gen: int, *, as_json: bool) -> None:
     repo, hist = open_run(repo_path, run_id)
     items = details(repo, hist, gen)
     warning = selection_warning(repo, hist)

@@ -25,7 +25,7 @@ from sia_git.sandbox import RunSpec
 from sia_git.store.records import Status
 from sia_git.store.runs import ENTRY
 from sia_git.tasks.evaluation import EvaluatorFailed, evaluate
-from sia_git.weights.hparams import HParams
+from sia_git.tasks.model_spec import HParams
 from sia_git.weights.runtime import WeightsRuntime
 
 TRACE_BYTES = 256 * 1024
@@ -81,7 +81,9 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
         trains = weights is not None and proposal is not None and proposal.train is not None
         if trains:
             state("training")
-        if trains and not _train(out, proposal, weights, adapter, scratch / "train", say):
+        if trains and not _train(
+            out, proposal, weights, incumbent=adapter, scratch=scratch / "train", say=say
+        ):
             return out
         mounts = weights.mounts(out.adapter) if weights is not None else None
         state("running")
@@ -101,7 +103,7 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
                 _target(env, out.adapter),
                 scratch / "gateway.jsonl",
                 env.task.manifest.agent.max_model_calls,
-                lambda n: state(f"running: {n} model calls"),
+                on_call=lambda n: state(f"running: {n} model calls"),
                 allow_content_urls=env.task.manifest.agent.allow_content_urls,
             ) as gw:
                 out.run = env.sandbox.run(
@@ -149,6 +151,7 @@ def _train(
     out: Outcome,
     proposal: Proposal,
     weights: WeightsRuntime,
+    *,
     incumbent: str | None,
     scratch: Path,
     say: Callable[[str], None] | None,
@@ -160,8 +163,8 @@ def _train(
         hp,
         out.files.get(ENTRY, b"").decode("utf-8", errors="replace"),
         init,
-        scratch,
-        say or (lambda _line: None),
+        scratch=scratch,
+        say=say or (lambda _line: None),
     )
     out.traces["training.log"] = result.log[-TRACE_BYTES:]
     if result.address is None:

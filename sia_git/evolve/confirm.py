@@ -28,7 +28,7 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     files = agent_files(ctx.repo, tip.sha)
     adapter = ctx.adapter_at(tip.sha)
     reruns = [
-        ctx.attempt(0, None, files, tip.gen or 0, seed_offset=k, adapter=adapter)
+        ctx.attempt(0, None, files, gen=tip.gen or 0, seed_offset=k, adapter=adapter)
         for k in range(1, ctx.cfg.confirm_runs + 1)
     ]
     if ctx.models.budget.exhausted:
@@ -60,6 +60,6 @@ def revert(ctx: Context, tip: H.Entry, done: records.ConfirmRecord) -> None:
     why = f"gain did not hold on confirmation: runs scored {shown} (mean {done.mean:.4f})" + (
         f", not above the incumbent's {inc:.4f}" if inc is not None else ""
     )
-    sha = rec.revert_generation(ctx, tip, why, inc)
+    sha = rec.revert_generation(ctx, tip, why, score=inc)
     ctx.echo(f"gen {tip.gen}: reverted by {sha[:10]}: {why}")
-    review.follow(ctx.repo, ctx.run_id, ctx.cfg.model_dump(), ctx.echo, (tip, sha, why))
+    review.follow(ctx.repo, ctx.run_id, ctx.cfg.model_dump(), say=ctx.echo, revert=(tip, sha, why))

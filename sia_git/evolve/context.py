@@ -97,6 +97,7 @@ class Context:
         index: int,
         proposal: Proposal | None,
         files: dict[str, bytes],
+        *,
         gen: int,
         seed_offset: int = 0,
         tag: str = "",

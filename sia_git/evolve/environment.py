@@ -15,7 +15,7 @@ from sia_git.levers.proposal import Proposal
 from sia_git.llm.client import ModelClient
 from sia_git.sandbox import Limits, Sandbox, choose_backend
 from sia_git.settings import EvolveConfig
-from sia_git.store.runs import stage_dataset
+from sia_git.tasks.layout import stage_dataset
 from sia_git.tasks.task import Task
 from sia_git.weights.runtime import WeightsRuntime, require_libraries
 from sia_git.weights.store import AdapterStore
@@ -65,7 +65,7 @@ def limits_for(task: Task, cfg: EvolveConfig) -> Limits:
 
 
 def build(
-    task: Task, cfg: EvolveConfig, scratch: Path, store: AdapterStore, say: Callable[[str], None]
+    task: Task, cfg: EvolveConfig, scratch: Path, *, store: AdapterStore, say: Callable[[str], None]
 ) -> RunEnvironment:
     """The sandbox (with a warning for a weaker backend), the staged inputs under `scratch`,
     the limits and the weights runtime of a run of `task` with settings `cfg`."""
@@ -85,11 +85,11 @@ def build(
             w,
             task.name,
             dataset,
-            store,
-            cfg.train_timeout_s,
-            cfg.train_memory_mb,
-            cfg.hub_repo,
-            task.evaluator_template(),
+            store=store,
+            max_seconds=cfg.train_timeout_s,
+            memory_mb=cfg.train_memory_mb,
+            hub_repo=cfg.hub_repo,
+            evaluator=task.evaluator_template(),
         )
     )
     return RunEnvironment(task, sandbox, dataset, limits_for(task, cfg), weights)

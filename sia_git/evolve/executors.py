@@ -46,7 +46,7 @@ class Executor(Protocol):
 
 
 def make(
-    name: str, sandbox: Sandbox, address: str | None, echo: Callable[[str], None]
+    name: str, sandbox: Sandbox, address: str | None, *, echo: Callable[[str], None]
 ) -> AgentRunner:
     from sia_git.core.extensions import EXECUTORS
 
@@ -118,13 +118,13 @@ class RayExecutor:
             pack(spec.agent_dir, ["."]),
             self._dataset(spec.dataset_dir),
             self.sandbox.backend,
-            self.sandbox.packages,
-            self.sandbox.forbid,
-            spec.limits,
-            spec.seed,
-            str(spec.gateway) if spec.gateway else None,
-            {n: str(p.resolve()) for n, p in spec.mounts.items()},
-            spec.key_names,
+            packages=self.sandbox.packages,
+            forbid=self.sandbox.forbid,
+            limits=spec.limits,
+            seed=spec.seed,
+            gateway=str(spec.gateway) if spec.gateway else None,
+            mounts={n: str(p.resolve()) for n, p in spec.mounts.items()},
+            key_names=spec.key_names,
         )
         try:
             result, outputs = self._ray.get(ref)
@@ -172,6 +172,7 @@ def run_on_worker(
     agent: bytes,
     dataset: bytes,
     backend: str,
+    *,
     packages: list[str],
     forbid: list[str],
     limits: Limits,

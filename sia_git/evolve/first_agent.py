@@ -20,7 +20,8 @@ from sia_git.store import history as H
 from sia_git.store import refs
 from sia_git.store import trailers as T
 from sia_git.store.records import Status
-from sia_git.store.runs import ENTRY, RUN_TOML, run_toml, task_copy
+from sia_git.store.runs import ENTRY, RUN_TOML
+from sia_git.tasks.layout import run_toml, task_copy
 
 META_TRANSCRIPT = "meta-transcript.json"
 
@@ -50,7 +51,7 @@ def meta_first_agent(ctx: Context) -> FirstAgent | MetaFailure:
     assert client is not None
 
     def trial(source: str) -> tuple[str | None, Outcome]:
-        out = ctx.attempt(0, None, {ENTRY: source.encode()}, 1, tag="-meta")
+        out = ctx.attempt(0, None, {ENTRY: source.encode()}, gen=1, tag="-meta")
         return (None if out.ok else f"it was run and {out.status}: {out.reason}"), out
 
     def shown(n: int) -> None:
@@ -62,9 +63,9 @@ def meta_first_agent(ctx: Context) -> FirstAgent | MetaFailure:
                 client,
                 ctx.task,
                 ctx.dataset,
-                ctx.cfg.meta_retries,
-                ctx.models.target is not None,
-                trial,
+                retries=ctx.cfg.meta_retries,
+                gateway=ctx.models.target is not None,
+                trial=trial,
             )
     except ModelAuthError as exc:
         raise SiaError(f"the Meta-Agent's model refused the key: {exc}") from None
@@ -118,7 +119,7 @@ def seed_generation(ctx: Context) -> None:
         source = ctx.cfg.agent or ctx.task.reference_agent
         what = f"agent {source.name}" if ctx.cfg.agent else "reference agent"
         files, model = {ENTRY: source.read_bytes()}, None
-        out = ctx.attempt(0, None, files, 1)
+        out = ctx.attempt(0, None, files, gen=1)
         body = (
             f"The starting point: {what} for task "
             f"`{ctx.task.name}`, unchanged. Later generations must beat its score.\n"
@@ -139,12 +140,12 @@ def seed_generation(ctx: Context) -> None:
     parsed = _knobs(files)
     trailers = [(T.KNOBS, T.knobs_value(parsed))] if parsed else []
     if META_TRANSCRIPT in out.traces:
-        trailers.append((T.TRANSCRIPT, refs.transcript(ctx.run_id, 1, 0, META_TRANSCRIPT)))
+        trailers.append((T.TRANSCRIPT, refs.transcript(ctx.run_id, 1, 0, name=META_TRANSCRIPT)))
     sha = rec.record_first(ctx, rec.FirstGen(
         outcome=out,
         subject=f"{what} for {ctx.task.name}",
         improvement=improvement,
-        files={RUN_TOML: run_toml(ctx.run_id, ctx.task, settings, ctx.repo.root).encode(),
+        files={RUN_TOML: run_toml(ctx.run_id, ctx.task, settings, repo_root=ctx.repo.root).encode(),
                **task_copy(ctx.task)},
         trailers=trailers,
         model=model,

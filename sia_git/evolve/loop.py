@@ -31,29 +31,27 @@ from sia_git.gitrepo import STALE_LOCK_S, open_repo
 from sia_git.levers.proposal import Improvement, InvalidProposal, Proposal, validate
 from sia_git.llm.client import live_tokens
 from sia_git.store import history as H
-from sia_git.store import refs
+from sia_git.store import refs, runrecord
 from sia_git.store.lock import RunLock
 from sia_git.store.records import Status
 from sia_git.store.runs import (
     ENTRY,
     RunPaths,
     agent_files,
-    check_private_untracked,
-    legacy_note,
     named_run,
     new_run_id,
     read_run_toml,
-    run_toml,
     sweep_orphans,
 )
 from sia_git.tasks import splits
+from sia_git.tasks.layout import check_private_untracked, legacy_note, run_toml
 from sia_git.tasks.task import resolve
 from sia_git.weights import publish
 from sia_git.weights.hub import Hub
 
 
 def start(
-    repo_path: Path, flags: dict[str, Any], echo: Echo, progress: Progress | None = None
+    repo_path: Path, flags: dict[str, Any], echo: Echo, *, progress: Progress | None = None
 ) -> str:
     """Begin a new run from HEAD; return its id. `progress` hears the run's state as it goes
     (the live display); `echo` gets every line."""
@@ -65,14 +63,16 @@ def start(
     if cfg.agent is not None and not cfg.agent.is_file():
         raise SiaError(f"--agent: no such file: {cfg.agent}")
     models = roles.build(cfg, task_target=task.manifest.agent.target_model)
-    preflight.check(repo, task, cfg, models.proposer is not None)
+    preflight.check(repo, task, cfg, has_model=models.proposer is not None)
     sweep_orphans(repo)
     tmpfiles.sweep()
     run_id = named_run(repo, cfg.name) if cfg.name else new_run_id(repo, task.name)
     paths = RunPaths(repo, run_id)
     with RunLock(paths.locks, run_id):
         # This machine's own record: what resume and eval trust (the branch is only compared).
-        trust.write_record(repo, run_id, run_toml(run_id, task, cfg.model_dump(), None))
+        runrecord.write_record(
+            repo, run_id, run_toml(run_id, task, cfg.model_dump(), repo_root=None)
+        )
         first = cfg.agent or task.reference_agent
         ctx = run_setup.build_context(
             repo, paths, task, cfg=cfg, echo=echo, models=models, progress=progress,
@@ -110,6 +110,7 @@ def resume(
     repo_path: Path,
     run_id: str,
     flags: dict[str, Any],
+    *,
     echo: Echo,
     progress: Progress | None = None,
 ) -> str:
@@ -134,12 +135,14 @@ def resume(
                 f"run {run_id} was {splits.LEGACY_NOTE}; start a new run instead of resuming it"
             )
         # The branch may have been pushed by anyone: it decides only its agents (trust.py).
-        decided = trust.decide(repo, run_id, recorded, flags, keys=None)
+        decided = trust.decide(repo, run_id, recorded, flags=flags, keys=None)
         cfg, task = decided.cfg, decided.task
         for line in decided.ignored:
             echo(f"ignored (the branch's sia-agent/run.toml, not trusted): {line}")
         if not decided.local:  # from now on this machine has its own, trusted record
-            trust.write_record(repo, run_id, run_toml(run_id, task, cfg.model_dump(), None))
+            runrecord.write_record(
+                repo, run_id, run_toml(run_id, task, cfg.model_dump(), repo_root=None)
+            )
         models = roles.build(
             cfg, spent_usd=hist.total_cost_usd, task_target=task.manifest.agent.target_model
         )
@@ -197,18 +200,18 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     files = agent_files(ctx.repo, hist.tip.sha)
     adapter = ctx.adapter_at(hist.tip.sha)
     if inc_score is None:
-        baseline = ctx.attempt(0, None, files, gen, adapter=adapter)
+        baseline = ctx.attempt(0, None, files, gen=gen, adapter=adapter)
         inc_score = baseline.score(ctx.select)
         ctx.echo(
             f"gen {gen}: re-scored the branch tip as the baseline: {lines.scores(ctx, baseline)}"
         )
-    outcomes = _candidates(ctx, hist, files, gen, adapter)
+    outcomes = _candidates(ctx, hist, files, gen=gen, adapter=adapter)
     if not outcomes:
         return False
     if all(o.status == Status.BUDGET_STOPPED and not o.cost_usd for o in outcomes):
         _stop(ctx, gen, ctx.models.budget.exhausted or "budget reached")
         return False
-    v = selection.judge(ctx, hist, gen, outcomes, inc_score)
+    v = selection.judge(ctx, hist, gen, outcomes=outcomes, score=inc_score)
     commits = rec.record_generation(ctx, v)
     accepted, reasons = v.accepted, v.reasons
     for o in outcomes:
@@ -224,7 +227,7 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         )
     _upload_adapters(ctx)
     if accepted is not None:
-        review.follow(ctx.repo, ctx.run_id, ctx.cfg.model_dump(), ctx.echo)
+        review.follow(ctx.repo, ctx.run_id, ctx.cfg.model_dump(), say=ctx.echo)
     if ctx.models.auth_error:
         raise SiaError(
             f"stopping: {ctx.models.auth_error}; generation {gen} is recorded, and "
@@ -237,7 +240,7 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
 
 
 def _candidates(
-    ctx: Context, hist: H.RunHistory, files: dict[str, bytes], gen: int, adapter: str | None
+    ctx: Context, hist: H.RunHistory, files: dict[str, bytes], *, gen: int, adapter: str | None
 ) -> list[Outcome]:
     """Propose, gate and try this generation's candidates, all at once; the agents themselves
     run (and train) `workers` at a time (the run environment's slot)."""
@@ -251,7 +254,7 @@ def _candidates(
     if ctx.cfg.lever != "auto":
         can = [ctx.cfg.lever] if ctx.cfg.lever in can else []
     makers = ctx.proposer.propose(Round(hist, files, gen, adapter, tuple(can)))
-    outcomes = _run_jobs(ctx, list(enumerate(makers, start=1)), files, gen, adapter)
+    outcomes = _run_jobs(ctx, list(enumerate(makers, start=1)), files, gen=gen, adapter=adapter)
     why = repeating_failure(outcomes)
     offline = tuple(lever for lever in can if lever != "harness")
     if why and ctx.proposer.needs_model and ctx.cfg.lever != "harness" and offline:
@@ -261,7 +264,7 @@ def _candidates(
         )
         more = OfflineSearch(ctx).propose(Round(hist, files, gen, adapter, offline))
         jobs = list(enumerate(more, start=len(outcomes) + 1))
-        outcomes += _run_jobs(ctx, jobs, files, gen, adapter)
+        outcomes += _run_jobs(ctx, jobs, files, gen=gen, adapter=adapter)
     return outcomes
 
 
@@ -284,6 +287,7 @@ def _run_jobs(
     ctx: Context,
     jobs: list[tuple[int, Any]],
     files: dict[str, bytes],
+    *,
     gen: int,
     adapter: str | None,
 ) -> list[Outcome]:
@@ -296,7 +300,7 @@ def _run_jobs(
         faults.point("proposing")
         with live_tokens(lambda n: ctx.progress.state(gen, f"c{index}", f"proposing: {n} tokens")):
             p = checked(make(), files)
-        return ctx.attempt(index, p, p.files, gen, adapter=adapter)
+        return ctx.attempt(index, p, p.files, gen=gen, adapter=adapter)
 
     threads = ThreadPoolExecutor(max_workers=len(jobs))
     try:
@@ -347,8 +351,8 @@ def _upload_adapters(ctx: Context) -> None:
         ctx.repo,
         items,
         lambda _t: hub,
-        lambda _t: ctx.task.name,
-        lambda line: ctx.echo(f"hub: {line}"),
+        task_of=lambda _t: ctx.task.name,
+        say=lambda line: ctx.echo(f"hub: {line}"),
     )
     if left:
         ctx.echo(

@@ -10,7 +10,7 @@ from sia_git.settings import EvolveConfig
 from sia_git.tasks.task import Task
 
 
-def check(repo: Repo, task: Task, cfg: EvolveConfig, has_model: bool) -> None:
+def check(repo: Repo, task: Task, cfg: EvolveConfig, *, has_model: bool) -> None:
     if repo.rev_parse("refs/heads/sia") is not None:
         raise SiaError(
             "a branch named `sia` exists: run branches are sia/<run-id>, which git cannot "

@@ -29,7 +29,7 @@ class Progress:
         self._echo(line)
 
     def start(
-        self, run_id: str, max_gen: int, spend: Callable[[], float], budget_usd: float | None
+        self, run_id: str, max_gen: int, spend: Callable[[], float], *, budget_usd: float | None
     ) -> None:
         """The run is known: its id, its last generation, and how to read its spend."""
 
@@ -66,7 +66,7 @@ class LiveProgress(Progress):
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def start(
-        self, run_id: str, max_gen: int, spend: Callable[[], float], budget_usd: float | None
+        self, run_id: str, max_gen: int, spend: Callable[[], float], *, budget_usd: float | None
     ) -> None:
         from rich.live import Live
 
@@ -152,7 +152,7 @@ class JsonProgress(Progress):
         self._emit("message", text=line)
 
     def start(
-        self, run_id: str, max_gen: int, spend: Callable[[], float], budget_usd: float | None
+        self, run_id: str, max_gen: int, spend: Callable[[], float], *, budget_usd: float | None
     ) -> None:
         self._emit("start", run=run_id, max_gen=max_gen, budget_usd=budget_usd)
 

@@ -23,7 +23,7 @@ def release(task: Task, hist: H.RunHistory | None, out: Outcome) -> None:
         published = _published(hist, split)
         eta = sealed.step(s.n_items, published[0] if published else s.score)
         best = (max if direction == "maximize" else min)(published) if published else None
-        value = sealed.release(s.score, best, eta, direction)
+        value = sealed.release(s.score, best, eta, direction=direction)
         assert out.evaluation is not None
         out.evaluation.splits[split] = SplitScore(value)
     out.withheld = {}

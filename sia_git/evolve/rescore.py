@@ -62,8 +62,8 @@ def rescore(
     repo: Repo,
     rev: str,
     decided: trust.Decided,
-    say: Callable[[str], None],
     *,
+    say: Callable[[str], None],
     generation: bool = True,
     use_cache: bool = True,
 ) -> Rescored:
@@ -74,14 +74,14 @@ def rescore(
         raise SiaError(f"no such commit: {rev}")
     entry = entry_of(repo, sha) if generation else H.entry(repo.log(f"{sha}^!", H.LOG_FMT)[0])
     task, cfg = decided.task, decided.cfg
-    key = _cache_key(repo, sha, task, cfg)
+    key = _cache_key(repo, sha, task, cfg=cfg)
     hit = _cached(repo, key) if use_cache else None
     if hit is not None:
         return Rescored(sha, entry, task, hit, cached=True)
     scratch = repo.sia_dir / "scratch" / f"eval-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
     try:
-        out = _run(repo, sha, task, cfg, scratch, say)
+        out = _run(repo, sha, task, cfg=cfg, scratch=scratch, say=say)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if out.evaluation is not None:
@@ -92,7 +92,7 @@ def rescore(
     return Rescored(sha, entry, task, out)
 
 
-def _cache_key(repo: Repo, sha: str, task: Task, cfg: configmod.EvolveConfig) -> str:
+def _cache_key(repo: Repo, sha: str, task: Task, *, cfg: configmod.EvolveConfig) -> str:
     agent = repo.git("rev-parse", f"{sha}:{CODE_DIR}").strip()
     pin = repo.git("rev-parse", "--verify", "--quiet", f"{sha}:{pins.PIN}", check=False).strip()
     parts = [
@@ -151,6 +151,7 @@ def _run(
     repo: Repo,
     sha: str,
     task: Task,
+    *,
     cfg: configmod.EvolveConfig,
     scratch: Path,
     say: Callable[[str], None],
@@ -164,19 +165,19 @@ def _run(
     from sia_git.gates.precommit import CandidateGates
     from sia_git.weights import publish
 
-    env = environment.build(task, cfg, scratch, publish.store_of(repo), say)
+    env = environment.build(task, cfg, scratch, store=publish.store_of(repo), say=say)
     gates = CandidateGates.for_run(
         trust.user_hooks(repo),
         repo.sia_dir / "gate-cache",
         task.manifest.agent.forbid_packages,
-        scratch / "hooks-setup",
-        task.manifest.agent.allow_rules,
-        repo.redactor.secrets,
+        scratch=scratch / "hooks-setup",
+        allow=task.manifest.agent.allow_rules,
+        secrets=repo.redactor.secrets,
     )
     adapter = None
     pin = pins.read(repo, sha)
     if env.weights is not None and pin is not None:
-        publish.pull(repo, sha, None, cfg.hub_endpoint)  # fetched from the hub if need be
+        publish.pull(repo, sha, None, endpoint=cfg.hub_endpoint)  # fetched from the hub if need be
         adapter = pin.address
     models = _target_model(cfg, task)
     try:

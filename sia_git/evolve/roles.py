@@ -77,7 +77,14 @@ def build(cfg: EvolveConfig, spent_usd: float = 0.0, task_target: str | None = N
                 )
             clients.append(None)
             continue
-        profile = resolve(name, cfg.profiles, base, key, cfg.model_timeout_s, cfg.model_retries)
+        profile = resolve(
+            name,
+            cfg.profiles,
+            base,
+            api_key_env=key,
+            timeout_s=cfg.model_timeout_s,
+            retries=cfg.model_retries,
+        )
         if i == 1 and is_local(profile.model):
             from sia_git.localmodel.hosted import HostedModel
 

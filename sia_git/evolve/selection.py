@@ -26,7 +26,7 @@ class Verdict:
 
 
 def judge(
-    ctx: Context, hist: H.RunHistory, gen: int, outcomes: list[Outcome], score: float | None
+    ctx: Context, hist: H.RunHistory, gen: int, *, outcomes: list[Outcome], score: float | None
 ) -> Verdict:
     """The verdict on `outcomes` against the incumbent's `score`, sealed scores released
     for the accepted candidate only."""

@@ -55,20 +55,22 @@ def build_context(
     paths = RunPaths(repo, paths.run_id)
     if paths.scratch.exists():
         shutil.rmtree(paths.scratch)  # what a killed process left behind
-    env = environment.build(task, cfg, paths.scratch, publish.store_of(repo), echo)
+    env = environment.build(task, cfg, paths.scratch, store=publish.store_of(repo), say=echo)
     # The repository's own pre-commit hooks: this working tree's (never a branch's).
     gates = CandidateGates.for_run(
         trust.user_hooks(repo),
         repo.sia_dir / "gate-cache",
         task.manifest.agent.forbid_packages,
-        paths.scratch / "hooks-setup",
-        task.manifest.agent.allow_rules,
-        repo.redactor.secrets,
+        scratch=paths.scratch / "hooks-setup",
+        allow=task.manifest.agent.allow_rules,
+        secrets=repo.redactor.secrets,
     )
     # Last: a Ray executor starts processes that only loop's `_resumable` shuts down.
-    runner = executors.make(cfg.executor, env.sandbox, cfg.ray_address, echo)
+    runner = executors.make(cfg.executor, env.sandbox, cfg.ray_address, echo=echo)
     shown = progress or Progress(echo)
-    shown.start(paths.run_id, cfg.max_gen, lambda: models.budget.spent_usd, cfg.budget_usd)
+    shown.start(
+        paths.run_id, cfg.max_gen, lambda: models.budget.spent_usd, budget_usd=cfg.budget_usd
+    )
     ctx = Context(
         repo,
         paths,

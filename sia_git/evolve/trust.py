@@ -18,13 +18,13 @@ difference is reported as ignored. `--sandbox none` is honoured only from the co
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
+from sia_git.store.runrecord import read_record
 from sia_git.store.runs import TASK_COPY
 
 if TYPE_CHECKING:
@@ -60,49 +60,12 @@ class Decided:
     local: bool = False  # this machine started the run (its record was found)
 
 
-def record_path(repo: Repo, run_id: str) -> Path:
-    return repo.sia_dir / "runs" / f"{run_id}.toml"
-
-
-def write_record(repo: Repo, run_id: str, text: str) -> None:
-    """Keep this machine's record of a new run (run.toml's content, the task's own path)."""
-    path = record_path(repo, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def read_record(repo: Repo, run_id: str | None) -> dict[str, Any] | None:
-    if not run_id:
-        return None
-    try:
-        return tomllib.loads(record_path(repo, run_id).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-
-
-def run_of(repo: Repo, sha: str, limit: int = 500) -> str | None:
-    """The run a commit is scored as: the nearest first-parent ancestor (itself included)
-    naming a run this machine has a record of, else the run its own trailer names. A commit's
-    claim only ever picks one of this machine's own trusted records."""
-    out = repo.git(
-        "log", "--first-parent", f"-{limit}", "--format=%(trailers:key=Sia-Run,valueonly)%x1e",
-        sha, check=False,
-    )  # fmt: skip
-    named = [c.strip().splitlines()[0] for c in out.split("\x1e") if c.strip()]
-    for run_id in named:
-        if record_path(repo, run_id).is_file():
-            return run_id
-    return named[0] if named else None
-
-
 def decide(
     repo: Repo,
     run_id: str | None,
     branch: dict[str, Any],
-    flags: dict[str, Any],
     *,
+    flags: dict[str, Any],
     keys: tuple[str, ...] | None = RUN_KEYS,
 ) -> Decided:
     """The task and settings to run `run_id`'s commits with. `branch` is the run.toml the
@@ -124,7 +87,7 @@ def decide(
     # Compared without this command line's flags: what the branch said that the trusted
     # sources would not have used anyway (a flag given now is the user's choice, not news).
     base = configmod.load(repo.root, {}, trusted)
-    task = _task(repo, run_id, local, branch, flags, cfg)
+    task = _task(repo, run_id, local, branch=branch, flags=flags, cfg=cfg)
     for key, value in sorted(branch.get("settings", {}).items()):
         if (keys is None or key in keys) and getattr(base, key, value) != value:
             ignored.append(f"{key} = {value!r} (used: {getattr(cfg, key)!r})")
@@ -136,6 +99,7 @@ def _task(
     repo: Repo,
     run_id: str | None,
     local: dict[str, Any] | None,
+    *,
     branch: dict[str, Any],
     flags: dict[str, Any],
     cfg: EvolveConfig,
@@ -208,7 +172,7 @@ def user_hooks(repo: Repo) -> str | None:
 def copy_differences(repo: Repo, sha: str, task: Task) -> list[str]:
     """The files of the commit's task copy (`sia-agent/task/`) that differ from the trusted
     task's own: what the commit changed and `eval` did not use."""
-    from sia_git.store.runs import task_copy
+    from sia_git.tasks.layout import task_copy
 
     ours = {path: _blob_id(data) for path, data in task_copy(task).items()}
     out = repo.git("ls-tree", "-r", sha, "--", TASK_COPY, check=False)

@@ -55,7 +55,7 @@ class GitHubForge(Forge):
         )
         return self._review(pulls[0]) if pulls else None
 
-    def open(self, head: str, base: str, title: str, body: str) -> Review:
+    def open(self, head: str, base: str, title: str, *, body: str) -> Review:
         return self._review(
             self._call(lambda: self.gh.create_pull(title=title, body=body, head=head, base=base))
         )

@@ -65,7 +65,7 @@ class LocalForge(Forge):
                 return self._review(n, data)
         return None
 
-    def open(self, head: str, base: str, title: str, body: str) -> Review:
+    def open(self, head: str, base: str, title: str, *, body: str) -> Review:
         number = max(self.numbers(), default=0) + 1
         data = {
             "number": number,

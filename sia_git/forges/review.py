@@ -62,16 +62,16 @@ def body(repo: Repo, hist: H.RunHistory, entry: H.Entry) -> str:
     )
 
 
-def _upsert(forge: Forge, head: str, base: str, title: str, text: str) -> tuple[Review, bool]:
+def _upsert(forge: Forge, head: str, base: str, *, title: str, text: str) -> tuple[Review, bool]:
     found = forge.find(head, base)
     if found is not None:
         if found.state == "open":
             forge.update(found, title, text)
         return found, False
-    return forge.open(head, base, title, text), True
+    return forge.open(head, base, title, body=text), True
 
 
-def generation(forge: Forge, repo: Repo, hist: H.RunHistory, entry: H.Entry) -> Review:
+def generation(forge: Forge, repo: Repo, hist: H.RunHistory, *, entry: H.Entry) -> Review:
     """Open (or update) the pull request of one accepted generation."""
     head = gen_branch(hist.run_id, entry.gen or 0)
     base = H.branch(hist.run_id)
@@ -79,29 +79,29 @@ def generation(forge: Forge, repo: Repo, hist: H.RunHistory, entry: H.Entry) -> 
     parent = repo.rev_parse(f"{entry.sha}^")
     if parent is not None and forge.find(head, base) is None:
         forge.push(base, parent)
-    review, _ = _upsert(forge, head, base, entry.subject, body(repo, hist, entry))
+    review, _ = _upsert(forge, head, base, title=entry.subject, text=body(repo, hist, entry))
     return review
 
 
-def run(forge: Forge, repo: Repo, hist: H.RunHistory, base_branch: str) -> Review:
+def run(forge: Forge, repo: Repo, hist: H.RunHistory, *, base_branch: str) -> Review:
     """Open (or update) the run's pull request: its branch into `base_branch`."""
     head = H.branch(hist.run_id)
     forge.push(head, hist.tip.sha)
     inc, _score = hist.incumbent()
     title = f"sia-git run {hist.run_id}: generation {inc.gen} ({_fmt(inc.score)})"
-    review, _ = _upsert(forge, head, base_branch, title, body(repo, hist, inc))
+    review, _ = _upsert(forge, head, base_branch, title=title, text=body(repo, hist, inc))
     return review
 
 
 def publish(
-    forge: Forge, repo: Repo, hist: H.RunHistory, mode: str, base_branch: str, say: Say
+    forge: Forge, repo: Repo, hist: H.RunHistory, *, mode: str, base_branch: str, say: Say
 ) -> list[Review]:
     """Every accepted generation's review (mode "pr"), or the run's (mode "run-pr")."""
     if mode == "run-pr":
-        reviews = [run(forge, repo, hist, base_branch)]
+        reviews = [run(forge, repo, hist, base_branch=base_branch)]
     else:
         reviews = [
-            generation(forge, repo, hist, e)
+            generation(forge, repo, hist, entry=e)
             for e in hist.branch
             if e.kind == "generation" and e.status == "accepted" and (e.gen or 0) > 1
         ]
@@ -114,6 +114,7 @@ def reverted(
     forge: Forge,
     repo: Repo,
     hist: H.RunHistory,
+    *,
     entry: H.Entry,
     revert_sha: str,
     why: str,
@@ -123,7 +124,7 @@ def reverted(
     """Say on the affected pull request that a generation was reverted, and why."""
     text = f"Generation {entry.gen} (`{entry.sha[:10]}`) was reverted by `{revert_sha[:10]}`: {why}"
     if mode == "run-pr":
-        review = run(forge, repo, hist, base_branch)
+        review = run(forge, repo, hist, base_branch=base_branch)
     else:
         found = forge.find(gen_branch(hist.run_id, entry.gen or 0), H.branch(hist.run_id))
         if found is None:
@@ -136,6 +137,7 @@ def follow(
     repo: Repo,
     run_id: str,
     settings: dict,
+    *,
     say: Say,
     revert: tuple[H.Entry, str, str] | None = None,
 ) -> None:
@@ -154,8 +156,10 @@ def follow(
         hist = H.load(repo, run_id)
         if revert is not None:
             entry, sha, why = revert
-            reverted(forge, repo, hist, entry, sha, why, mode, base)
+            reverted(
+                forge, repo, hist, entry=entry, revert_sha=sha, why=why, mode=mode, base_branch=base
+            )
         else:
-            publish(forge, repo, hist, mode, base, say)
+            publish(forge, repo, hist, mode=mode, base_branch=base, say=say)
     except SiaError as exc:
         say(f"warning: pull requests not updated ({exc}); `sia-git pr` catches up")

@@ -47,10 +47,10 @@ class GateResult:
 
 
 def run_gates(
-    files: Sequence[Path], opts: Options, cache: Cache, runners: Sequence[Runner] | None = None
+    files: Sequence[Path], opts: Options, cache: Cache, *, runners: Sequence[Runner] | None = None
 ) -> list[GateResult]:
     """Every gate on every file, the gates at once; one result per gate, in a fixed order."""
-    found = scan(files, opts, cache, runners)
+    found = scan(files, opts, cache, runners=runners)
     return [verdict(name, got, opts) for name, got in found.items()]
 
 
@@ -65,7 +65,7 @@ class Scanned:
 
 
 def scan(
-    files: Sequence[Path], opts: Options, cache: Cache, runners: Sequence[Runner] | None = None
+    files: Sequence[Path], opts: Options, cache: Cache, *, runners: Sequence[Runner] | None = None
 ) -> dict[str, Scanned]:
     """Every gate over `files` in one tool run each (the gates at once), the cache first."""
     contents = {str(p): p.read_bytes() for p in files}
@@ -73,12 +73,14 @@ def scan(
 
     runners = runners if runners is not None else all_runners()
     with ThreadPoolExecutor(max_workers=len(runners)) as pool:
-        got = list(pool.map(lambda r: _scan_one(r, list(files), contents, opts, cache), runners))
+        got = list(
+            pool.map(lambda r: _scan_one(r, list(files), contents, opts=opts, cache=cache), runners)
+        )
     return {r.name: s for r, s in zip(runners, got, strict=True)}
 
 
 def _scan_one(
-    runner: Runner, files: list[Path], contents: dict[str, bytes], opts: Options, cache: Cache
+    runner: Runner, files: list[Path], contents: dict[str, bytes], *, opts: Options, cache: Cache
 ) -> Scanned:
     try:
         key = runner.key(opts)

@@ -34,6 +34,7 @@ class GateBatcher:
         opts: Options,
         cache: Cache,
         runners: Sequence[Runner] | None = None,
+        *,
         gather_s: float = GATHER_S,
     ) -> None:
         self.opts, self.cache, self.gather_s = opts, cache, gather_s
@@ -69,12 +70,14 @@ class GateBatcher:
             return
         try:
             paths = [p for req in batch for p in req.files.values()]
-            found = scan(paths, self.opts, self.cache, self.runners)
+            found = scan(paths, self.opts, self.cache, runners=self.runners)
             self.scans += 1
             if len(batch) > 1 and any(s.error for s in found.values()):
                 # A file that stops a tool must fail only its own candidate: each alone.
                 for req in batch:
-                    alone = scan(list(req.files.values()), self.opts, self.cache, self.runners)
+                    alone = scan(
+                        list(req.files.values()), self.opts, self.cache, runners=self.runners
+                    )
                     self._finish(req, alone)
                 return
             for req in batch:

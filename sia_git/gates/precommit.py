@@ -76,7 +76,7 @@ def merged_config(user_config: str | None, entry: str) -> str:
 
 
 def _pre_commit(
-    args: list[str], cwd: Path, env: dict[str, str], hooks_off: bool = True
+    args: list[str], cwd: Path, env: dict[str, str], *, hooks_off: bool = True
 ) -> subprocess.CompletedProcess:
     # sia-git's own interpreter first on PATH, so `language: system` hooks find its tools.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -113,6 +113,7 @@ class CandidateGates:
         user_config: str | None,
         cache_dir: Path,
         forbid: list[str],
+        *,
         scratch: Path,
         allow: list[str] | None = None,
         secrets: Sequence[str] = (),

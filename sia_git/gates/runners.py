@@ -60,7 +60,7 @@ def _digest(*parts: str | bytes) -> str:
 
 
 def _run(
-    argv: list[str], ok_codes: tuple[int, ...], what: str, env: dict[str, str] | None = None
+    argv: list[str], ok_codes: tuple[int, ...], what: str, *, env: dict[str, str] | None = None
 ) -> str:
     try:
         done = subprocess.run(

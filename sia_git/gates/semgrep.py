@@ -53,9 +53,9 @@ class Semgrep:
             try:
                 # osemgrep (the native CLI) finds the same results ~10x faster than the Python
                 # wrapper (0.3 s against 3 s for a 200-line file here).
-                out = _run([*argv[:2], "--experimental", *argv[2:]], (0, 1), "semgrep", env)
+                out = _run([*argv[:2], "--experimental", *argv[2:]], (0, 1), "semgrep", env=env)
             except GateToolError:
-                out = _run(argv, (0, 1), "semgrep", env)
+                out = _run(argv, (0, 1), "semgrep", env=env)
         data = json.loads(out or "{}")
         # Warnings (a file that only partly parses) are not failures to run: ruff reports the
         # syntax error itself.

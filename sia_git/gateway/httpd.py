@@ -100,6 +100,7 @@ class Endpoint:
         sock: socket.socket,
         handler: Handler,
         report: Report,
+        *,
         error_body: ErrorBody,
         bounds: Bounds,
         name: str = "sia-endpoint",
@@ -206,7 +207,7 @@ class _Server(web.Server):
 class _Protocol(web.RequestHandler):
     """A connection's handler that reports a malformed request in one line, not a traceback."""
 
-    def handle_error(
+    def handle_error(  # positional: aiohttp calls it so (an override of its method)
         self,
         request: web.BaseRequest,
         status: int = 500,
@@ -214,7 +215,7 @@ class _Protocol(web.RequestHandler):
         message: str | None = None,
     ) -> web.StreamResponse:
         endpoint: Endpoint = self._manager.endpoint  # type: ignore[union-attr]
-        status, text = _refusal(status, exc, message, endpoint.bounds.max_body)
+        status, text = _refusal(status, exc, message, limit=endpoint.bounds.max_body)
         endpoint.report(status, f"malformed request: {text}")
         if request.writer.output_size > 0:  # a reply was begun: only closing is left
             raise ConnectionError("reply already started")
@@ -232,7 +233,7 @@ class _Protocol(web.RequestHandler):
 
 
 def _refusal(
-    status: int, exc: BaseException | None, message: str | None, limit: int
+    status: int, exc: BaseException | None, message: str | None, *, limit: int
 ) -> tuple[int, str]:
     """The status and line for a request the parser refused: a length that is not a
     non-negative number is a body whose size is not known to fit (413); a header line or

@@ -35,7 +35,7 @@ def _text(content: Any) -> str:
     return str(content)
 
 
-def openai_reply(n: int, model: str, content: str, finish: str, usage: dict[str, int]) -> dict:
+def openai_reply(n: int, model: str, content: str, *, finish: str, usage: dict[str, int]) -> dict:
     return {
         "id": f"sia-gw-{n}",
         "object": "chat.completion",
@@ -71,7 +71,7 @@ def openai_stream(reply: dict) -> bytes:
 _STOP = {"stop": "end_turn", "length": "max_tokens"}
 
 
-def anthropic_reply(n: int, model: str, content: str, finish: str, usage: dict) -> dict:
+def anthropic_reply(n: int, model: str, content: str, *, finish: str, usage: dict) -> dict:
     return {
         "id": f"msg_sia_gw_{n}",
         "type": "message",

@@ -71,6 +71,7 @@ class Gateway:
         client: ModelClient,
         log_path: Path,
         max_calls: int = 200,
+        *,
         on_call: Callable[[int], None] | None = None,
         allow_content_urls: bool = False,
         drain_s: float = DRAIN_S,
@@ -98,9 +99,9 @@ class Gateway:
             sock,
             self._route,
             self._refused,
-            lambda status, message: protocols.error("openai", status, message),
-            dataclasses.replace(BOUNDS, drain_s=drain_s),
-            "sia-gateway",
+            error_body=lambda status, message: protocols.error("openai", status, message),
+            bounds=dataclasses.replace(BOUNDS, drain_s=drain_s),
+            name="sia-gateway",
         )
 
     def __enter__(self) -> Gateway:
@@ -163,33 +164,35 @@ class Gateway:
         try:
             status, reply = self._answer(call, out)
         except Exception as exc:  # a fault in the model client: the call is still logged
-            status, reply = _error(out, 500, f"gateway: {httpd.one_line(exc)}", call.api)
+            status, reply = _error(out, 500, f"gateway: {httpd.one_line(exc)}", api=call.api)
         self._record(call, {**out, "status": status})
         return status, reply
 
     def _answer(self, call: _Call, out: dict[str, Any]) -> Answer:
         api, messages, asked = call.api, call.messages, call.asked
         if call.refusal is not None:
-            return _error(out, *call.refusal, api)
+            status, why = call.refusal
+            return _error(out, status, why, api=api)
         if not isinstance(messages, list) or not messages:
-            return _error(out, 400, "`messages` must be a non-empty list", api)
+            return _error(out, 400, "`messages` must be a non-empty list", api=api)
         if not all(isinstance(m, dict) for m in messages):
-            return _error(out, 400, "each of `messages` must be an object", api)
+            return _error(out, 400, "each of `messages` must be an object", api=api)
         if call.n > self.max_calls:
-            return _error(out, 429, f"call limit reached ({self.max_calls} per run)", api)
+            return _error(out, 429, f"call limit reached ({self.max_calls} per run)", api=api)
         limit = self._limit(asked)
         try:
             reply = self.client.chat(messages, max_tokens=limit, temperature=call.temperature)
         except BudgetExhausted as exc:
-            return _error(out, 429, f"budget exhausted: {exc}", api)
+            return _error(out, 429, f"budget exhausted: {exc}", api=api)
         except ModelError as exc:
             out["cost_usd"] = exc.cost_usd
-            return _error(out, 502, str(exc), api)
+            return _error(out, 502, str(exc), api=api)
         usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens}
         out.update(reply=reply.content[:MAX_LOGGED_CHARS], cost_usd=reply.cost_usd, usage=usage)
         make = protocols.anthropic_reply if api == "anthropic" else protocols.openai_reply
         model = self.client.profile.model
-        return 200, make(call.n, model, reply.content, reply.finish_reason or "stop", usage)
+        finish = reply.finish_reason or "stop"
+        return 200, make(call.n, model, reply.content, finish=finish, usage=usage)
 
     def _limit(self, asked: Any) -> int | None:
         if isinstance(asked, int) and asked > 0:
@@ -283,7 +286,7 @@ class Gateway:
         return httpd.json_reply(status, reply)
 
 
-def _error(out: dict[str, Any], status: int, message: str, api: str = "openai") -> Answer:
+def _error(out: dict[str, Any], status: int, message: str, *, api: str = "openai") -> Answer:
     out["error"] = message
     return status, protocols.error(api, status, message)
 

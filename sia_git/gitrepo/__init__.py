@@ -22,9 +22,8 @@ from sia_git.core import childenv, tmpfiles
 from sia_git.core.errors import SiaError
 from sia_git.core.redact import Redactor
 from sia_git.gitrepo.worktrees import Worktrees
-from sia_git.store import refs
 
-NOTES_REF = refs.NOTES
+NOTES_REF = "refs/notes/sia"  # the run notes (store/refs.py names it NOTES too)
 STALE_LOCK_S = 2.0  # a ref lock this old was left by a killed git
 _FALLBACK_IDENTITY = {
     "GIT_AUTHOR_NAME": "sia-git",

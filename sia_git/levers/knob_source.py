@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sia_git.core import pysource
-
-Value = bool | int | float | str | None
+from sia_git.store.trials import Value as Value  # knob values (re-exported)
 
 
 class KnobError(ValueError):

@@ -21,7 +21,7 @@ class Knobs(Lever):
 
     def propose(self, req: Request) -> list[Proposal]:
         proposer = KnobProposer(req.seed_key, req.direction, req.strategy)
-        return proposer.propose(req.files, req.hist.trials(req.adapter), req.gen, req.n)
+        return proposer.propose(req.files, req.hist.trials(req.adapter), req.gen, n=req.n)
 
     def trailers(self, p: Proposal) -> list[tuple[str, str]]:
         return []  # Sia-Knobs is every candidate's that declares knobs (recording.py)
@@ -38,7 +38,7 @@ class KnobProposer:
         self.strategy = strategy or TPE()
 
     def propose(
-        self, files: dict[str, bytes], history: list[Trial], generation: int, n: int
+        self, files: dict[str, bytes], history: list[Trial], generation: int, *, n: int
     ) -> list[Proposal]:
         incumbent = files[ENTRY].decode()
         parsed = knobmod.read(incumbent)
@@ -48,13 +48,14 @@ class KnobProposer:
         ask = Ask(space=space, current=current, history=history, seed_key=self.seed_key,
                   direction=self.direction, generation=generation, n=n)  # fmt: skip
         found = self.strategy.propose(ask)
-        return [self._proposal(files, current, knobs, history) for knobs in found]
+        return [self._proposal(files, current, knobs, history=history) for knobs in found]
 
     def _proposal(
         self,
         files: dict[str, bytes],
         old: dict[str, Value],
         new: dict[str, Value],
+        *,
         history: list[Trial],
     ) -> Proposal:
         changed = [(k, old.get(k), v) for k, v in new.items() if old.get(k) != v]

@@ -10,17 +10,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from dataclasses import dataclass
 
 from sia_git.levers import knob_source as knobmod
 from sia_git.levers.knob_source import Range, Space, Value
-
-
-@dataclass(frozen=True)
-class Trial:
-    knobs: dict[str, Value]
-    score: float | None  # None: the candidate failed (gate, crash, timeout)
-    generation: int
+from sia_git.store.trials import Trial
 
 
 def _distributions(space: Space) -> dict:
@@ -81,13 +74,13 @@ def search(
             break
         seed = _seed(seed_key, generation, attempt)
         if attempt < n * 10:
-            params = _ask(space, history, seed, direction, tpe=sampler == "tpe")
+            params = _ask(space, history, seed, direction=direction, tpe=sampler == "tpe")
         elif (grid := _untried(space, tried)) is not None:
             if not grid:
                 break
             params = dict(grid[seed % len(grid)])
         else:
-            params = _ask(space, history, seed, direction, tpe=False)
+            params = _ask(space, history, seed, direction=direction, tpe=False)
         knobs = {**current, **{k: knobmod.tidy(v) for k, v in params.items()}}
         key = _key(knobs, space)
         if key in tried:
@@ -98,7 +91,7 @@ def search(
 
 
 def _ask(
-    space: Space, history: list[Trial], seed: int, direction: str, tpe: bool
+    space: Space, history: list[Trial], seed: int, *, direction: str, tpe: bool
 ) -> dict[str, Value]:
     import optuna
     from optuna.trial import TrialState, create_trial

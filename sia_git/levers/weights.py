@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
+from sia_git.levers import lora as hparams
 from sia_git.levers.base import Lever, Request, Situation
 from sia_git.levers.proposal import Improvement, Proposal
 from sia_git.store import trailers as T
-from sia_git.weights import hparams
 
 
 class Weights(Lever):
@@ -37,7 +37,7 @@ class Weights(Lever):
 
 
 def proposal(
-    hp: hparams.HParams, files: dict[str, bytes], why: str, model: str | None = None
+    hp: hparams.HParams, files: dict[str, bytes], why: str, *, model: str | None = None
 ) -> Proposal:
     train = hp.model_dump()
     # Continuing trains the incumbent's adapter further: its rank and dropout stay its own.

@@ -171,6 +171,7 @@ class ModelClient:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
+        *,
         temperature: float | None = None,
     ) -> ChatReply:
         lib = litellm()
@@ -179,7 +180,9 @@ class ModelClient:
         reservation = self.budget.reserve(self._worst_case(lib, estimate, limit))
         cost = 0.0
         try:
-            response = self._call_with_retries(lib, messages, tools, limit, temperature)
+            response = self._call_with_retries(
+                lib, messages, tools, limit=limit, temperature=temperature
+            )
             reply = self._reply(lib, response)
             cost = reply.cost_usd
             if reply.prompt_tokens and estimate:
@@ -193,6 +196,7 @@ class ModelClient:
         lib: Any,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None,
+        *,
         limit: int,
         temperature: float | None = None,
     ) -> Any:
@@ -310,7 +314,7 @@ class ModelClient:
         usage = getattr(response, "usage", None)
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = self._cost(lib, response, prompt, completion)
+        cost = self._cost(lib, response, prompt, completion=completion)
         if size > self.profile.max_reply_chars:
             self.budget.settle(0.0, cost)
             raise ModelError(
@@ -320,7 +324,7 @@ class ModelClient:
             )
         return ChatReply(content, calls, choice.finish_reason or "stop", prompt, completion, cost)
 
-    def _cost(self, lib: Any, response: Any, prompt: int, completion: int) -> float:
+    def _cost(self, lib: Any, response: Any, prompt: int, *, completion: int) -> float:
         p = self.profile
         if p.input_cost_per_token is not None or p.output_cost_per_token is not None:
             return prompt * (p.input_cost_per_token or 0) + completion * (

@@ -64,6 +64,7 @@ def resolve(
     name: str,
     profiles: dict[str, ModelProfile],
     api_base: str | None = None,
+    *,
     api_key_env: str | None = None,
     timeout_s: float | None = None,
     retries: int | None = None,

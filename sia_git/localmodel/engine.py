@@ -62,6 +62,7 @@ class Engine:
         folder: Path,
         gguf_file: str | None = None,
         max_batch: int = 16,
+        *,
         threads: int | None = None,
         say: Callable[[str], None] | None = None,
     ) -> None:

@@ -74,6 +74,7 @@ def load(
     model: LocalModel,
     max_batch: int = 16,
     threads: int | None = None,
+    *,
     say: Callable[[str], None] | None = None,
 ):  # -> Engine (imported late: torch is an extra)
     missing = [m for m in ("torch", "transformers") if not _importable(m)]
@@ -85,7 +86,7 @@ def load(
     from sia_git.localmodel.engine import Engine
 
     (say or (lambda _line: None))(f"loading {model.spec}")
-    return Engine(model.folder, model.gguf_file, max_batch, threads, say)
+    return Engine(model.folder, model.gguf_file, max_batch, threads=threads, say=say)
 
 
 def _importable(module: str) -> bool:

@@ -45,6 +45,7 @@ class LocalServer:
         engine: EngineLike,
         name: str,
         host: str = "127.0.0.1",
+        *,
         port: int = 0,
         log: Path | None = None,
         bounds: httpd.Bounds = BOUNDS,
@@ -59,9 +60,9 @@ class LocalServer:
             sock,
             self._route,
             self._refused,
-            lambda status, message: protocols.error("openai", status, message),
-            bounds,
-            "sia-serve",
+            error_body=lambda status, message: protocols.error("openai", status, message),
+            bounds=bounds,
+            name="sia-serve",
         )
 
     @property
@@ -169,7 +170,7 @@ class LocalServer:
         n, started = self.calls, time.monotonic()
         try:
             if body.get("stream"):
-                return await self._stream(request, r, queue, finished, n)
+                return await self._stream(request, r, queue, finished=finished, n=n)
             await _wait(request, r, finished)
             return self._reply(r, n)
         finally:
@@ -187,7 +188,7 @@ class LocalServer:
             return httpd.json_reply(499, protocols.error("openai", 499, "cancelled"), True)
         usage = {"prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens}
         return httpd.json_reply(
-            200, protocols.openai_reply(n, self.name, r.text, r.finish_reason, usage)
+            200, protocols.openai_reply(n, self.name, r.text, finish=r.finish_reason, usage=usage)
         )
 
     async def _stream(
@@ -195,6 +196,7 @@ class LocalServer:
         request: web.BaseRequest,
         r: Request,
         pieces: asyncio.Queue[str],
+        *,
         finished: asyncio.Future[None],
         n: int,
     ) -> web.StreamResponse:

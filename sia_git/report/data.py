@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from sia_git.gitrepo import Repo
 from sia_git.store import history as H
 from sia_git.store import trailers as T
-from sia_git.store.runs import CODE_DIR, IMPROVEMENT, read_run_toml, selection_warning
+from sia_git.store.runs import CODE_DIR, IMPROVEMENT, read_run_toml
+from sia_git.tasks.layout import selection_warning
 
 DIFF_CHARS = 20_000  # per candidate: a rewrite of a big agent stays readable in the page
 

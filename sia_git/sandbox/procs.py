@@ -82,6 +82,7 @@ def run_limited(
     argv: list[str],
     env: dict[str, str],
     cwd: Path,
+    *,
     limits: Limits,
     stdout: Path,
     stderr: Path,

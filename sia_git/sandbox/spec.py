@@ -97,6 +97,7 @@ class RunResult:
         backend: str,
         spec: RunSpec,
         exit_code: int | None,
+        *,
         timed_out: bool,
         duration_s: float,
         leftovers_killed: int = 0,
@@ -108,8 +109,9 @@ class RunResult:
 
     @classmethod
     def of(cls, backend: str, spec: RunSpec, done: Finished) -> RunResult:
-        return cls.read(backend, spec, done.exit_code, done.timed_out, done.duration_s,
-                        done.leftovers_killed, done.killed_for)  # fmt: skip
+        return cls.read(backend, spec, done.exit_code, timed_out=done.timed_out,
+                        duration_s=done.duration_s, leftovers_killed=done.leftovers_killed,
+                        killed_for=done.killed_for)  # fmt: skip
 
 
 def tail(path: Path) -> str:
@@ -128,6 +130,7 @@ def agent_env(
     site: str,
     home: str,
     seed: int,
+    *,
     gateway: str | None = None,
     mounts: Mapping[str, Path] | None = None,
 ) -> dict[str, str]:
@@ -172,8 +175,8 @@ def inside_env(spec: RunSpec) -> dict[str, str]:
         "/sia/site",
         "/sia/work",
         spec.seed,
-        GATEWAY_IN_SANDBOX if spec.gateway else None,
-        {n: Path(f"/sia/{n}") for n in spec.mounts},
+        gateway=GATEWAY_IN_SANDBOX if spec.gateway else None,
+        mounts={n: Path(f"/sia/{n}") for n in spec.mounts},
     )
     if spec.gateway is not None:
         base = f"http://127.0.0.1:{MODEL_PORT}"

@@ -32,7 +32,7 @@ def _check(ret: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str = "") -> None:
+def mount(src: str | None, dst: str, fstype: str | None, *, flags: int, data: str = "") -> None:
     _check(
         libc.mount(
             src.encode() if src else None,
@@ -53,13 +53,13 @@ def _target(root: str, dst: str, is_dir: bool) -> str:
     return path
 
 
-def bind(root: str, src: str, dst: str, writable: bool) -> None:
+def bind(root: str, src: str, dst: str, *, writable: bool) -> None:
     target = _target(root, dst, os.path.isdir(src))
-    mount(src, target, None, MS_BIND)
+    mount(src, target, None, flags=MS_BIND)
     if not writable:
         flags = os.statvfs(target).f_flag
         kept = sum(ms for st, ms in _LOCKED.items() if flags & st)
-        mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept)
+        mount(None, target, None, flags=MS_REMOUNT | MS_BIND | MS_RDONLY | kept)
 
 
 def loopback_up() -> None:
@@ -77,27 +77,27 @@ def loopback_up() -> None:
 def build_root(cfg: dict) -> None:
     root = cfg["root"]
     loopback_up()
-    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the host
-    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    mount(None, "/", None, flags=MS_REC | MS_PRIVATE)  # nothing mounted here reaches the host
+    mount("tmpfs", root, "tmpfs", flags=MS_NOSUID | MS_NODEV, data="size=1m,mode=0755")
     for src, dst, writable in cfg["binds"]:
         if os.path.exists(src):
-            bind(root, src, dst, writable)
+            bind(root, src, dst, writable=writable)
     dev = _target(root, "/dev", True)
-    mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
+    mount("tmpfs", dev, "tmpfs", flags=MS_NOSUID | MS_NOEXEC, data="size=64k,mode=0755")
     for name in DEVICES:
-        bind(root, f"/dev/{name}", f"/dev/{name}", True)
+        bind(root, f"/dev/{name}", f"/dev/{name}", writable=True)
     for name, fd in (("stdin", 0), ("stdout", 1), ("stderr", 2)):
         os.symlink(f"/proc/self/fd/{fd}", f"{dev}/{name}")
     os.symlink("/proc/self/fd", f"{dev}/fd")
     for dst, size_bytes, inodes in cfg["tmpfs"]:
         data = f"size={size_bytes},nr_inodes={inodes},mode=1777"
-        mount("tmpfs", _target(root, dst, True), "tmpfs", MS_NOSUID | MS_NODEV, data)
-    mount("proc", _target(root, "/proc", True), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        mount("tmpfs", _target(root, dst, True), "tmpfs", flags=MS_NOSUID | MS_NODEV, data=data)
+    mount("proc", _target(root, "/proc", True), "proc", flags=MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.chdir(root)
     _check(libc.syscall(SYS_PIVOT_ROOT[platform.machine()], b".", b"."), "pivot_root")
     _check(libc.umount2(b".", 2), "detach the old root")  # MNT_DETACH
     os.chdir("/")
-    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    mount(None, "/", None, flags=MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 class _CapHeader(ctypes.Structure):

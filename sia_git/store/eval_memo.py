@@ -28,7 +28,7 @@ VERSION = 1
 MAX_TASK_FILES = 5_000  # a bigger task folder is not fingerprinted: no memo, the slow path
 
 
-def key(repo: Repo, shas: list[str], flags: dict[str, Any], options: list[str]) -> str | None:
+def key(repo: Repo, shas: list[str], flags: dict[str, Any], *, options: list[str]) -> str | None:
     """The memo key of a report on `shas` (the commit, then its baseline) with the eval flags
     `flags` (task, task_dir, sandbox) and other `options`, or None when the task cannot be
     fingerprinted cheaply."""
@@ -37,7 +37,7 @@ def key(repo: Repo, shas: list[str], flags: dict[str, Any], options: list[str]) 
         h.update(part.encode() + b"\0")
     for name in ("pyproject.toml", "sia-git.toml", ".pre-commit-config.yaml"):
         h.update(_read(repo.root / name) + b"\0")
-    from sia_git.evolve.trust import run_of
+    from sia_git.store.runrecord import run_of
 
     record = repo.sia_dir / "runs" / f"{run_of(repo, shas[0])}.toml"
     h.update(_read(record) + b"\0")

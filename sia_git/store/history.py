@@ -14,9 +14,9 @@ from functools import cached_property
 from typing import Any
 
 from sia_git.gitrepo import Repo
-from sia_git.levers.search import Trial
 from sia_git.store import history_cache, refs
 from sia_git.store import trailers as T
+from sia_git.store.trials import Trial
 
 SEP, TSEP = "\x1f", "\x1d"
 LOG_FMT = f"%H{SEP}%s{SEP}%(trailers:unfold,separator=%x1d){SEP}%b"
@@ -192,9 +192,17 @@ def _load(repo: Repo, run_id: str) -> RunHistory:
         return history
     kinds = [ref(run_id, kind) + "/" for kind in ("rejected", "attempts", "confirmed")]
     records, ref_records = history_cache.read(
-        repo, run_id, base, tip, LOG_FMT, _REF_FMT, kinds, SEP, (_log_record, _ref_record)
+        repo,
+        run_id,
+        base,
+        tip=tip,
+        log_fmt=LOG_FMT,
+        ref_fmt=_REF_FMT,
+        prefixes=kinds,
+        sep=SEP,
+        convert=(_log_record, _ref_record),
     )
-    entries = [_entry(*r) for r in records]
+    entries = [_entry(r) for r in records]
     entries.reverse()
     reverted = {e.reverts for e in entries if e.reverts}
     for e in entries:
@@ -259,10 +267,12 @@ def _shared(trailers: dict[str, str]) -> dict[str, str]:
 
 
 def entry(raw: str) -> Entry:
-    return _entry(*_log_record(raw))
+    return _entry(_log_record(raw))
 
 
-def _entry(sha: str, subject: str, tr: dict[str, str], body: str) -> Entry:
+def _entry(record: list[Any]) -> Entry:
+    """An entry from a parsed log record: (sha, subject, trailers, body)."""
+    sha, subject, tr, body = record
     reverts = tr.get(T.REVERTS)
     if not reverts and subject.startswith("Revert "):
         m = _REVERT_RE.search(body)

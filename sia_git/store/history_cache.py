@@ -39,6 +39,7 @@ def read(
     repo: Repo,
     run_id: str,
     base: str,
+    *,
     tip: str,
     log_fmt: str,
     ref_fmt: str,
@@ -53,8 +54,8 @@ def read(
     cache = _load(repo, run_id, log_fmt + "\0" + ref_fmt)
     of_log, of_ref = convert
     with ThreadPoolExecutor(max_workers=1) as pool:
-        refs = pool.submit(_refs, repo, cache, ref_fmt, prefixes, sep, of_ref)
-        log = _log(repo, cache, base, tip, log_fmt, of_log)
+        refs = pool.submit(_refs, repo, cache, ref_fmt, prefixes=prefixes, sep=sep, of_ref=of_ref)
+        log = _log(repo, cache, base, tip=tip, fmt=log_fmt, of_log=of_log)
         ref_details, current, listing = refs.result()
     # Not `fresh != cache`: comparing tens of thousands of records costs what reading them does.
     if cache.get("base") != base or cache.get("tip") != tip or listing is not None:
@@ -72,7 +73,7 @@ def read(
 
 
 def _log(
-    repo: Repo, cache: dict, base: str, tip: str, fmt: str, of_log: Callable[[str], Record]
+    repo: Repo, cache: dict, base: str, *, tip: str, fmt: str, of_log: Callable[[str], Record]
 ) -> list[Record]:
     if cache.get("base") == base and cache.get("tip") == tip:
         return list(cache["log"])
@@ -94,6 +95,7 @@ def _refs(
     repo: Repo,
     cache: dict,
     fmt: str,
+    *,
     prefixes: list[str],
     sep: str,
     of_ref: Callable[[str], Record],

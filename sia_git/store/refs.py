@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-NOTES = "refs/notes/sia"
+from sia_git.gitrepo import NOTES_REF
+
+NOTES = NOTES_REF  # one note per candidate commit
 HUB_NOTES = "refs/notes/sia-hub"
 EVAL_NOTES = "refs/notes/sia-eval"
 REVIEWS = "refs/sia/reviews/"
@@ -57,7 +59,7 @@ def attempts(run_id: str, gen: int) -> str:
     return run_ref(run_id, "attempts", gen_name(gen))
 
 
-def transcript(run_id: str, gen: int, index: int, name: str) -> str:
+def transcript(run_id: str, gen: int, index: int, *, name: str) -> str:
     """Where a candidate's model transcript is stored: `git show` takes it as it is."""
     return f"{attempts(run_id, gen)}:c{index}/{name}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sia_git.levers.knob_source import Value
+from sia_git.store.trials import Value
 
 RUN = "Sia-Run"
 GENERATION = "Sia-Generation"

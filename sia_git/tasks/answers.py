@@ -97,7 +97,7 @@ def digest(private: Path) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
-def narrow(private: Path, dest: Path, field: str, keep: Callable[[str], bool]) -> int:
+def narrow(private: Path, dest: Path, field: str, *, keep: Callable[[str], bool]) -> int:
     """Write each answer file to `dest` holding only the items `keep` accepts; return how many
     items were kept."""
     kept = 0

@@ -140,7 +140,7 @@ class _Server:
             raise OSError("the evaluator server ended")
         return json.loads(line)
 
-    def run(self, argv: list[str], cwd: Path, timeout: float, memory_mb: int | None) -> Finished:
+    def run(self, argv: list[str], cwd: Path, timeout: float, *, memory_mb: int | None) -> Finished:
         assert self.proc.stdin is not None
         with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("eval")) as tmp:
             out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
@@ -183,6 +183,7 @@ class Pool:
         argv: list[str],
         cwd: Path,
         env: dict[str, str],
+        *,
         timeout: float,
         memory_mb: int | None = None,
     ) -> Finished:
@@ -191,7 +192,7 @@ class Pool:
         key = tuple(sorted(env.items()))
         server = self._take(key) or _Server(env)
         try:
-            done = server.run(argv[1:], cwd, timeout, memory_mb)
+            done = server.run(argv[1:], cwd, timeout, memory_mb=memory_mb)
         except TimedOut:
             self._give(key, server)  # it reaped the child: ready for the next run
             raise

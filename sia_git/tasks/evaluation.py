@@ -85,21 +85,35 @@ def evaluate(task: Task, work: Path, scratch: Path) -> Evaluation:
     plan = task.plan
     ev = Evaluation({}, dropped)
     if plan.mode == "hashed":
-        ev.splits = _hashed(task, plan, outputs, scratch, ev.logs)
+        ev.splits = _hashed(task, plan, outputs, scratch=scratch, logs=ev.logs)
     elif plan.mode == "declared":
         # Each split in its own evaluator process, all at once: a candidate's score is on the
         # loop's critical path, and the runs share nothing but the read-only outputs.
         from concurrent.futures import ThreadPoolExecutor
 
         def one(split: str) -> SplitScore:
-            return _score(task, split, split, outputs, scratch, split in plan.sealed, ev.logs)
+            return _score(
+                task,
+                split,
+                split,
+                outputs=outputs,
+                scratch=scratch,
+                sealed=split in plan.sealed,
+                logs=ev.logs,
+            )
 
         with ThreadPoolExecutor(max_workers=len(plan.splits)) as pool:
             scores = list(pool.map(one, plan.splits))
         ev.splits = dict(zip(plan.splits, scores, strict=True))
     else:  # select-on-test, legacy: the task's one answer set, under the plan's name
         ev.splits[plan.select] = _score(
-            task, plan.select, task.manifest.splits.select, outputs, scratch, True, ev.logs
+            task,
+            plan.select,
+            task.manifest.splits.select,
+            outputs=outputs,
+            scratch=scratch,
+            sealed=True,
+            logs=ev.logs,
         )
     return ev
 
@@ -112,6 +126,7 @@ def _score(
     task: Task,
     name: str,
     ev_split: str,
+    *,
     outputs: Path,
     scratch: Path,
     sealed: bool,
@@ -120,7 +135,9 @@ def _score(
 ) -> SplitScore:
     """One evaluator run scored as split `name` (`ev_split` is the task's own split name).
     `root`: a copy of the task whose answer files were narrowed to this split."""
-    raw = _evaluate_once(task, name, ev_split, outputs, scratch, sealed, logs, root)
+    raw = _evaluate_once(
+        task, name, ev_split, outputs=outputs, scratch=scratch, sealed=sealed, logs=logs, root=root
+    )
     return sealed_score(raw.score, len(raw.items)) if sealed else raw
 
 
@@ -128,6 +145,7 @@ def _evaluate_once(
     task: Task,
     name: str,
     ev_split: str,
+    *,
     outputs: Path,
     scratch: Path,
     sealed: bool,
@@ -138,8 +156,8 @@ def _evaluate_once(
     shutil.copytree(outputs, gen, copy_function=os.link)
     result = gen / "results.json" if task.kind == "sia" else scratch / f"result-{name}.json"
     answers_dir = (root / task.private_dir.relative_to(task.root)) if root else None
-    argv = task.evaluator_command(gen, ev_split, result, root, answers_dir)
-    done = _run(task, argv, root or task.root, sealed)
+    argv = task.evaluator_command(gen, ev_split, result, root=root, answers=answers_dir)
+    done = _run(task, argv, root or task.root, sealed=sealed)
     parsed = _parse_sia(task, result) if task.kind == "sia" else _parse_native(result)
     if not sealed:
         logs[f"evaluator/{name}.stdout.txt"] = done.stdout.encode()[:LOG_BYTES]
@@ -149,11 +167,18 @@ def _evaluate_once(
 
 
 def _hashed(
-    task: Task, plan: SplitPlan, outputs: Path, scratch: Path, logs: dict[str, bytes]
+    task: Task, plan: SplitPlan, outputs: Path, *, scratch: Path, logs: dict[str, bytes]
 ) -> dict[str, SplitScore]:
     if plan.method == "items":
         whole = _evaluate_once(
-            task, "all", task.manifest.splits.select, outputs, scratch, True, logs, None
+            task,
+            "all",
+            task.manifest.splits.select,
+            outputs=outputs,
+            scratch=scratch,
+            sealed=True,
+            logs=logs,
+            root=None,
         )
         if whole.items:
             return _by_items(task, plan, whole)
@@ -165,16 +190,16 @@ def _hashed(
             )
     out = {}
     for side in ("dev", "test"):
-        root = _narrowed_task(task, plan, side, scratch / f"task-{side}")
+        root = _narrowed_task(task, plan, side, dest=scratch / f"task-{side}")
         out[side] = _score(
             task,
             side,
             task.manifest.splits.select,
-            outputs,
-            scratch,
-            side in plan.sealed,
-            logs,
-            root,
+            outputs=outputs,
+            scratch=scratch,
+            sealed=side in plan.sealed,
+            logs=logs,
+            root=root,
         )
     return out
 
@@ -214,7 +239,7 @@ def _by_items(task: Task, plan: SplitPlan, whole: SplitScore) -> dict[str, Split
     }
 
 
-def _narrowed_task(task: Task, plan: SplitPlan, side: str, dest: Path) -> Path:
+def _narrowed_task(task: Task, plan: SplitPlan, side: str, *, dest: Path) -> Path:
     """A copy of the task root for one side: its answer files narrowed to that side's items,
     the evaluator copied (it finds the answers relative to its own path), the rest linked."""
     private = task.private_dir.relative_to(task.root)
@@ -229,7 +254,7 @@ def _narrowed_task(task: Task, plan: SplitPlan, side: str, dest: Path) -> Path:
             r = rel / entry.name
             if r == private:
                 answers.narrow(
-                    entry, dst / entry.name, str(plan.id_field), lambda i: plan.side(i) == side
+                    entry, dst / entry.name, str(plan.id_field), keep=lambda i: plan.side(i) == side
                 )
             elif r == evaluator:
                 shutil.copyfile(entry, dst / entry.name)
@@ -247,7 +272,7 @@ def _narrowed_task(task: Task, plan: SplitPlan, side: str, dest: Path) -> Path:
     return dest
 
 
-def _run(task: Task, argv: list[str], cwd: Path, sealed: bool) -> evalserver.Finished:
+def _run(task: Task, argv: list[str], cwd: Path, *, sealed: bool) -> evalserver.Finished:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -258,7 +283,7 @@ def _run(task: Task, argv: list[str], cwd: Path, sealed: bool) -> evalserver.Fin
     }
     timeout, memory = task.manifest.evaluator.timeout_s, task.manifest.evaluator.memory_mb
     try:
-        done = evalserver.POOL.run(argv, cwd, env, timeout, memory)
+        done = evalserver.POOL.run(argv, cwd, env, timeout=timeout, memory_mb=memory)
     except evalserver.TimedOut:
         raise EvaluatorFailed(f"evaluator {task.evaluator} timed out after {timeout:g}s") from None
     except OSError as exc:

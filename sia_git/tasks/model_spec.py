@@ -8,7 +8,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sia_git.core.errors import SiaError
 
@@ -54,17 +54,43 @@ class WeightsSpec(BaseModel):
         return value
 
     target_modules: list[str] = Field(default_factory=lambda: ["query", "value"])
-    # The task's own defaults for the LoRA settings (see weights/hparams.py): the first weights
+    # The task's own defaults for the LoRA settings (HParams below): the first weights
     # candidate trains with them, and the search starts from them.
     hparams: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("hparams")
     @classmethod
     def _known(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from sia_git.weights.hparams import HParams
-
         HParams.model_validate(value)
         return value
+
+
+class HParams(BaseModel):
+    """One weights candidate's training settings (the `Sia-Train` trailer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(default=8, ge=1, le=256)
+    alpha_ratio: float = Field(default=2.0, gt=0, le=64)  # lora_alpha = r * alpha_ratio
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    lr: float = Field(default=2e-3, gt=0, le=1)
+    epochs: int = Field(default=2, ge=1, le=100)
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    seed: int = 0
+    # Go on from the incumbent's adapter instead of starting from the base model.
+    continue_from_incumbent: bool = False
+    group_size: int = Field(default=4, ge=2, le=64)  # generation: answers sampled per prompt
+    temperature: float = Field(default=1.0, gt=0, le=2)  # generation: how answers are sampled
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], origin: str) -> HParams:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"]) or "?"
+            msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+            raise SiaError(f"{origin}: {key}: {msg}") from None
 
 
 def resolve_base(spec: WeightsSpec) -> Path:

@@ -41,7 +41,7 @@ def on_grid(score: float, eta: float, direction: str = "maximize") -> float:
     return round(k * eta, 6)
 
 
-def release(score: float, last: float | None, eta: float, direction: str = "maximize") -> float:
+def release(score: float, last: float | None, eta: float, *, direction: str = "maximize") -> float:
     """The value to publish for a committed generation whose sealed score is `score`, when the
     run last released `last` (None: nothing yet)."""
     snapped = on_grid(score, eta, direction)

@@ -21,13 +21,30 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sia_git.core.errors import SiaError
 from sia_git.tasks import answers
 
 if TYPE_CHECKING:
-    from sia_git.tasks.task import Task
+    from sia_git.tasks.manifest import Manifest
+
+
+class Task(Protocol):
+    """What the split plan reads of a task (tasks/task.py's Task has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def manifest(self) -> Manifest: ...
+    @property
+    def private_dir(self) -> Path: ...
+    @property
+    def root(self) -> Path: ...
+    @property
+    def kind(self) -> str: ...
+
 
 MEAN_METRICS = frozenset(
     {

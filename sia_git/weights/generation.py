@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git.core import childenv
-from sia_git.weights.hparams import HParams
+from sia_git.tasks.model_spec import HParams
 from sia_git.weights.job import Job, Progress, record_of, run_epochs, save_adapter
 
 CORRECT = ("correct", "pass", "ok")
@@ -180,7 +180,7 @@ class GenerationTrainer:
         extra = cache.get_seq_length() - (width - 1)
         if extra > 0:
             cache.crop(-extra)  # back to the prompts alone
-        logits = self._answer_logits(seqs, attention, width, cache)
+        logits = self._answer_logits(seqs, attention, width, cache=cache)
         logp = (
             torch.log_softmax(logits.float(), -1)
             .gather(-1, seqs[:, width:].unsqueeze(-1))
@@ -239,7 +239,7 @@ class GenerationTrainer:
             attn = torch.cat([attn, torch.ones_like(cur)], dim=1)
         return torch.cat([ids, torch.stack(made, dim=1)], dim=1)
 
-    def _answer_logits(self, seqs: Any, attention: Any, width: int, cache: Any) -> Any:
+    def _answer_logits(self, seqs: Any, attention: Any, width: int, *, cache: Any) -> Any:
         """The logits that predict each answer token, with gradient, from the prompts' cache."""
         out = self.model(
             input_ids=seqs[:, width - 1 :],
@@ -289,15 +289,15 @@ def train_generation(job: Job, progress: Progress) -> dict[str, Any]:
     def step(idx: list[int]) -> dict[str, float]:
         return trainer.step([prompts[j] for j in idx], [ids[j] for j in idx], reward)
 
-    loop = run_epochs(job, trainer.hp, len(rows), step, progress)
+    loop = run_epochs(job, trainer.hp, len(rows), step=step, progress=progress)
     record = record_of(
         job,
         trainer.hp,
         len(rows),
-        loop,
-        trainer.device,
+        loop=loop,
+        device=trainer.device,
         epoch_rewards=[e.get("reward") for e in loop.epochs],
         max_new_tokens=job.max_new_tokens,
     )
-    save_adapter(trainer.model, job, Path(job.out_dir), record)
+    save_adapter(trainer.model, job, Path(job.out_dir), record=record)
     return record

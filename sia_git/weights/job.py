@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sia_git.weights.hparams import HParams
+from sia_git.tasks.model_spec import HParams
 
 MANIFEST = "sia_adapter.json"
 DEFAULT_TEMPLATE = "{text}"
@@ -55,7 +55,7 @@ class Job:
         return cls(**json.loads(path.read_text()))
 
 
-def save_adapter(model: Any, job: Job, out: Path, record: dict[str, Any]) -> None:
+def save_adapter(model: Any, job: Job, out: Path, *, record: dict[str, Any]) -> None:
     # The machine's path to the base model is not part of the weights: record the task's name
     # for it, so the same training gives the same files (and address) anywhere.
     model.peft_config["default"].base_model_name_or_path = job.base_model
@@ -82,7 +82,7 @@ class Loop:
     epochs: list[dict[str, float]] = field(default_factory=list)  # mean of each step value
 
 
-def run_epochs(job: Job, hp: HParams, rows: int, step: Step, progress: Progress) -> Loop:
+def run_epochs(job: Job, hp: HParams, rows: int, *, step: Step, progress: Progress) -> Loop:
     """Shuffled batches for `hp.epochs` epochs (seeded), progress after each step, and an early
     stop, keeping what was learnt, when `job.max_seconds` runs out."""
     import torch
@@ -120,7 +120,7 @@ def run_epochs(job: Job, hp: HParams, rows: int, step: Step, progress: Progress)
 
 
 def record_of(
-    job: Job, hp: HParams, rows: int, loop: Loop, device: str, **extra: Any
+    job: Job, hp: HParams, rows: int, *, loop: Loop, device: str, **extra: Any
 ) -> dict[str, Any]:
     return {
         "objective": job.objective,

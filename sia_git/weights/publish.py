@@ -69,7 +69,7 @@ def card(t: Trained, task: str) -> Card:
     )
 
 
-def push(repo: Repo, t: Trained, hub: Hub, task: str) -> dict[str, str]:
+def push(repo: Repo, t: Trained, hub: Hub, *, task: str) -> dict[str, str]:
     """Upload (unless the tag is already there), tag, and record; HubError when it failed."""
     done = pins.hub_record(repo, t.sha)
     if done and done.get("repo") == hub.repo:
@@ -94,6 +94,7 @@ def push_pending(
     repo: Repo,
     items: list[Trained],
     hub_for: Callable[[Trained], Hub | None],
+    *,
     task_of: Callable[[Trained], str],
     say: Callable[[str], None],
 ) -> int:
@@ -107,7 +108,7 @@ def push_pending(
         if rec and rec.get("repo") == hub.repo:
             continue
         try:
-            rec = push(repo, t, hub, task_of(t))
+            rec = push(repo, t, hub, task=task_of(t))
         except (HubError, SiaError) as exc:
             left += 1
             say(f"gen {t.entry.gen} {t.sha[:10]}: still pending: {exc}")
@@ -119,7 +120,7 @@ def push_pending(
     return left
 
 
-def pull(repo: Repo, rev: str, hub_repo: str | None, endpoint: str | None) -> Path:
+def pull(repo: Repo, rev: str, hub_repo: str | None, *, endpoint: str | None) -> Path:
     """The exact adapter commit `rev` was scored with, in the local store (fetched from the hub
     when it is not there yet) and checked against its pin."""
     sha = repo.rev_parse(rev)

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from sia_git.core.errors import SiaError
 from sia_git.levers import knob_source as knobmod
-from sia_git.tasks.model_spec import WeightsSpec, base_revision, resolve_base
+from sia_git.tasks.model_spec import HParams, WeightsSpec, base_revision, resolve_base
 from sia_git.weights import training
-from sia_git.weights.hparams import HParams
 from sia_git.weights.job import DEFAULT_TEMPLATE, Job
 from sia_git.weights.pins import Pin
 from sia_git.weights.store import AdapterStore
@@ -51,6 +50,7 @@ class WeightsRuntime:
         spec: WeightsSpec,
         task_name: str,
         dataset: Path,
+        *,
         store: AdapterStore,
         max_seconds: float,
         memory_mb: int,
@@ -101,6 +101,7 @@ class WeightsRuntime:
         hp: HParams,
         agent_source: str,
         init: str | None,
+        *,
         scratch: Path,
         say: Callable[[str], None],
     ) -> training.Training:
@@ -129,7 +130,7 @@ class WeightsRuntime:
             prompt_format=self.spec.prompt_format,
             answer_pattern=self.spec.answer_pattern,
         )
-        return training.run(job, scratch, self.store, self.memory_mb, say)
+        return training.run(job, scratch, self.store, memory_mb=self.memory_mb, say=say)
 
 
 def shots_of(source: str) -> int:

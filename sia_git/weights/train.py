@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sia_git.tasks.model_spec import HParams
 from sia_git.weights.generation import train_generation
-from sia_git.weights.hparams import HParams
 from sia_git.weights.job import Job, Progress, record_of, run_epochs, save_adapter
 
 
@@ -89,7 +89,7 @@ class Trainer:
         return float(loss.detach())
 
     def save(self, out: Path, record: dict[str, Any]) -> None:
-        save_adapter(self.model, self.job, out, record)
+        save_adapter(self.model, self.job, out, record=record)
 
 
 def train(job: Job, progress: Progress) -> dict[str, Any]:
@@ -110,8 +110,10 @@ def train(job: Job, progress: Progress) -> dict[str, Any]:
             "loss": trainer.step(trainer.batch([texts[j] for j in idx], [labels[j] for j in idx]))
         }
 
-    loop = run_epochs(job, trainer.hp, len(texts), step, progress)
-    record = record_of(job, trainer.hp, len(texts), loop, trainer.device, labels=classes)
+    loop = run_epochs(job, trainer.hp, len(texts), step=step, progress=progress)
+    record = record_of(
+        job, trainer.hp, len(texts), loop=loop, device=trainer.device, labels=classes
+    )
     trainer.save(Path(job.out_dir), record)
     return record
 

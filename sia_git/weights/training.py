@@ -34,7 +34,7 @@ class Training:
 
 
 def run(
-    job: Job, scratch: Path, store: AdapterStore, memory_mb: int, say: Callable[[str], None]
+    job: Job, scratch: Path, store: AdapterStore, *, memory_mb: int, say: Callable[[str], None]
 ) -> Training:
     scratch.mkdir(parents=True, exist_ok=True)
     Path(job.out_dir).mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,10 @@ def run(
     argv = [sys.executable, "-m", "sia_git.weights.train", str(job_file)]
     done: list[Finished] = []
     worker = threading.Thread(
-        target=lambda: done.append(run_limited(argv, env, scratch, limits, out, err)), daemon=True
+        target=lambda: done.append(
+            run_limited(argv, env, scratch, limits=limits, stdout=out, stderr=err)
+        ),
+        daemon=True,
     )
     start = time.monotonic()
     worker.start()

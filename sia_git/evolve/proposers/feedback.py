@@ -15,14 +15,14 @@ from sia_git.agents.feedback import FeedbackAgent, FeedbackResult, Finish
 from sia_git.agents.runview import RunView
 from sia_git.evolve.proposers.base import Maker, Proposer, ProposerPort, Round
 from sia_git.levers import knob_source as knobmod
+from sia_git.levers import lora as hparams
 from sia_git.levers import weights as weights_lever
 from sia_git.levers.knobs import KnobProposer
 from sia_git.levers.proposal import ENTRY, Improvement, Proposal
 from sia_git.llm import prompts
 from sia_git.llm.client import supports_tools
 from sia_git.store.records import Status
-from sia_git.weights import hparams
-from sia_git.weights.hparams import HParams
+from sia_git.tasks.model_spec import HParams
 
 
 def edit_format(port: ProposerPort) -> str:
@@ -84,7 +84,7 @@ class KnobPool:
                 proposer = KnobProposer(port.seed_key, port.direction, port.strategy)
                 try:
                     self._proposals = proposer.propose(
-                        rnd.files, rnd.hist.trials(rnd.adapter), rnd.gen, port.settings.candidates
+                        rnd.files, rnd.hist.trials(rnd.adapter), rnd.gen, n=port.settings.candidates
                     )
                 except knobmod.KnobError:
                     self._proposals = []
@@ -151,12 +151,14 @@ def feedback_proposal(
             files,
             client.profile.model,
             result.error or "no finish",
-            Status.BUDGET_STOPPED if result.budget_stopped else Status.MODEL_FAILED,
+            status=Status.BUDGET_STOPPED if result.budget_stopped else Status.MODEL_FAILED,
             cost=result.conversation.cost_usd,
             transcript=transcript,
         )
     if result.finish.lever == "knobs" and not result.changed:
-        return _knob_proposal(result, knobs.take(index), files, client.profile.model, transcript)
+        return _knob_proposal(
+            result, knobs.take(index), files, model=client.profile.model, transcript=transcript
+        )
     new = result.files
     if result.finish.lever == "weights":
         f = result.finish
@@ -166,7 +168,7 @@ def feedback_proposal(
             if f.train is not None
             else knobs.take_weights(index)
         )
-        p = weights_lever.proposal(hp, new, f.lever_reason, client.profile.model)
+        p = weights_lever.proposal(hp, new, f.lever_reason, model=client.profile.model)
         body = _improvement(f, client.profile.model).body
         p.improvement = Improvement(
             f.subject, body + "\n## Training\n\n" + weights_lever.train_table(p.train or {})
@@ -196,6 +198,7 @@ def _knob_proposal(
     result: FeedbackResult,
     knob: Proposal | None,
     files: dict[str, bytes],
+    *,
     model: str,
     transcript: bytes,
 ) -> Proposal:
@@ -242,6 +245,7 @@ def _failed(
     files: dict[str, bytes],
     model: str,
     why: str,
+    *,
     status: Status = Status.MODEL_FAILED,
     cost: float = 0.0,
     transcript: bytes | None = None,

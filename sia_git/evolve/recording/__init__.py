@@ -81,7 +81,7 @@ def _candidate_commit(ctx: Context, v: Verdict, o: Outcome) -> str:
     if o.proposal.lever_reason:
         extra.append((T.LEVER_REASON, o.proposal.lever_reason))
     if TRANSCRIPT in o.traces:
-        extra.append((T.TRANSCRIPT, refs.transcript(ctx.run_id, v.gen, o.index, TRANSCRIPT)))
+        extra.append((T.TRANSCRIPT, refs.transcript(ctx.run_id, v.gen, o.index, name=TRANSCRIPT)))
     extra += levers.get(o.proposal.lever).trailers(o.proposal)
     if o.adapter is not None:
         hub = f" hf://{ctx.cfg.hub_repo}" if ctx.cfg.hub_repo else ""
@@ -148,7 +148,7 @@ def record_confirmation(ctx: Context, done: ConfirmRecord) -> None:
     ctx.repo.update_refs([(refs.confirmed(ctx.run_id, done.generation), record, None)])
 
 
-def revert_generation(ctx: Context, tip: H.Entry, why: str, score: float | None) -> str:
+def revert_generation(ctx: Context, tip: H.Entry, why: str, *, score: float | None) -> str:
     """`git revert` of `tip` on the run branch, its trailers saying what, why, and the score
     the branch is back to; returns the revert commit."""
     msg = T.render(

@@ -41,7 +41,7 @@ class Bubblewrap(Backend):
     def probe_argv(cls, tmp: Path) -> list[str]:
         spec = RunSpec(tmp, tmp, tmp, Limits())
         spec.work.mkdir()
-        return wrapper(spec, [], view.agent_uid(), [interpreter()[0], "-S", "-c", "pass"])
+        return wrapper(spec, [], view.agent_uid(), command=[interpreter()[0], "-S", "-c", "pass"])
 
     @classmethod
     def unavailable(cls, why: str) -> str:
@@ -54,12 +54,20 @@ class Bubblewrap(Backend):
     def run(self, spec: RunSpec) -> RunResult:
         uid = view.agent_uid()
         spec = view.prepare_work(spec, uid)
-        argv = wrapper(spec, self.site, uid, agent_command(spec))
-        done = run_limited(argv, {}, spec.work, spec.limits, spec.stdout, spec.stderr, spec.work)
+        argv = wrapper(spec, self.site, uid, command=agent_command(spec))
+        done = run_limited(
+            argv,
+            {},
+            spec.work,
+            limits=spec.limits,
+            stdout=spec.stdout,
+            stderr=spec.stderr,
+            quota_dir=spec.work,
+        )
         return RunResult.of(self.name, spec, done)
 
 
-def wrapper(spec: RunSpec, site: list[Path], uid: int | None, command: list[str]) -> list[str]:
+def wrapper(spec: RunSpec, site: list[Path], uid: int | None, *, command: list[str]) -> list[str]:
     """bwrap's command line that runs `command` in the sandbox."""
     exe, _ = interpreter()
     mounts: list[str] = []

@@ -76,7 +76,13 @@ def _sweep(c: Any) -> None:
 
 
 def _binds(
-    exe_prefix: Path, site: list[Path], agent: Path, dataset: Path, work: Path, gateway: Path | None
+    exe_prefix: Path,
+    site: list[Path],
+    agent: Path,
+    *,
+    dataset: Path,
+    work: Path,
+    gateway: Path | None,
 ) -> dict[str, dict[str, str]]:
     binds = {p: {"bind": p, "mode": "ro"} for p in ("/usr", "/lib", "/lib64") if Path(p).exists()}
     binds[str(exe_prefix)] = {"bind": str(exe_prefix), "mode": "ro"}
@@ -110,12 +116,16 @@ class Docker(Backend):
     def run(self, spec: RunSpec) -> RunResult:
         uid = view.agent_uid()
         spec = view.prepare_work(spec, uid)
-        code, timed_out, seconds, why = _run(self.client, self.site, spec, inside_env(spec), uid)
-        return RunResult.read(self.name, spec, code, timed_out, seconds, killed_for=why)
+        code, timed_out, seconds, why = _run(
+            self.client, self.site, spec, env=inside_env(spec), uid=uid
+        )
+        return RunResult.read(
+            self.name, spec, code, timed_out=timed_out, duration_s=seconds, killed_for=why
+        )
 
 
 def _run(
-    c: Any, site: list[Path], spec: RunSpec, env: dict[str, str], uid: int | None
+    c: Any, site: list[Path], spec: RunSpec, *, env: dict[str, str], uid: int | None
 ) -> tuple[int | None, bool, float, str]:
     """Run the agent; return (exit code or None on timeout, timed out, seconds, why it was
     killed when a quota did it)."""
@@ -163,7 +173,12 @@ def _run(
             user=f"{uid}:{uid}" if uid is not None else None,
             volumes={
                 **_binds(
-                    exe_prefix, site, spec.agent_dir, spec.dataset_dir, spec.work, spec.gateway
+                    exe_prefix,
+                    site,
+                    spec.agent_dir,
+                    dataset=spec.dataset_dir,
+                    work=spec.work,
+                    gateway=spec.gateway,
                 ),
                 **empties,
                 **{str(p): {"bind": f"/sia/{n}", "mode": "ro"} for n, p in spec.mounts.items()},

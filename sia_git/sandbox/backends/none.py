@@ -34,8 +34,16 @@ class Unsandboxed(Backend):
             n: (shutil.copytree(p, spec.scratch / f"mount-{n}") if n == "adapter" else p)
             for n, p in spec.mounts.items()
         }
-        env = agent_env(str(site), str(spec.work), spec.seed,
-                        str(spec.gateway) if spec.gateway else None, shown)  # fmt: skip
+        gateway = str(spec.gateway) if spec.gateway else None
+        env = agent_env(str(site), str(spec.work), spec.seed, gateway=gateway, mounts=shown)
         argv = [interpreter()[0], "-S", *args]
-        done = run_limited(argv, env, spec.work, spec.limits, spec.stdout, spec.stderr, spec.work)
+        done = run_limited(
+            argv,
+            env,
+            spec.work,
+            limits=spec.limits,
+            stdout=spec.stdout,
+            stderr=spec.stderr,
+            quota_dir=spec.work,
+        )
         return RunResult.of(self.name, spec, done)

@@ -31,7 +31,7 @@ class Unshare(Backend):
     def probe_argv(cls, tmp: Path) -> list[str]:
         spec = RunSpec(tmp, tmp, tmp, Limits())
         spec.work.mkdir()
-        return command(spec, [], view.agent_uid(), [interpreter()[0], "-S", "-c", "pass"])
+        return command(spec, [], view.agent_uid(), agent=[interpreter()[0], "-S", "-c", "pass"])
 
     @classmethod
     def unavailable(cls, why: str) -> str:
@@ -43,12 +43,20 @@ class Unshare(Backend):
     def run(self, spec: RunSpec) -> RunResult:
         uid = view.agent_uid()
         spec = view.prepare_work(spec, uid)
-        argv = command(spec, self.site, uid, agent_command(spec))
-        done = run_limited(argv, {}, spec.work, spec.limits, spec.stdout, spec.stderr, spec.work)
+        argv = command(spec, self.site, uid, agent=agent_command(spec))
+        done = run_limited(
+            argv,
+            {},
+            spec.work,
+            limits=spec.limits,
+            stdout=spec.stdout,
+            stderr=spec.stderr,
+            quota_dir=spec.work,
+        )
         return RunResult.of(self.name, spec, done)
 
 
-def command(spec: RunSpec, site: list[Path], uid: int | None, agent: list[str]) -> list[str]:
+def command(spec: RunSpec, site: list[Path], uid: int | None, *, agent: list[str]) -> list[str]:
     root = spec.scratch / "root"
     root.mkdir(exist_ok=True)
     binds = view.binds(spec, site)

@@ -1,46 +1,17 @@
-"""LoRA training settings: their validation, their search space, and the offline proposer that
-searches it with the same optimiser as the knobs (history rebuilt from `Sia-Train` trailers)."""
+"""The weights lever's settings to try: the LoRA settings' search space, and the proposals made
+by the run's search strategy over it (history rebuilt from `Sia-Train` trailers). The settings
+themselves (`HParams`) are part of a task's model spec (tasks/model_spec.py)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from sia_git.core.errors import SiaError
 from sia_git.levers.knob_source import Range, Space, Value
 from sia_git.levers.search import Trial
+from sia_git.tasks.model_spec import HParams
 
 if TYPE_CHECKING:
     from sia_git.levers.strategies import Strategy
-
-
-class HParams(BaseModel):
-    """One weights candidate's training settings (the `Sia-Train` trailer)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    r: int = Field(default=8, ge=1, le=256)
-    alpha_ratio: float = Field(default=2.0, gt=0, le=64)  # lora_alpha = r * alpha_ratio
-    dropout: float = Field(default=0.1, ge=0, lt=1)
-    lr: float = Field(default=2e-3, gt=0, le=1)
-    epochs: int = Field(default=2, ge=1, le=100)
-    batch_size: int = Field(default=32, ge=1, le=1024)
-    seed: int = 0
-    # Go on from the incumbent's adapter instead of starting from the base model.
-    continue_from_incumbent: bool = False
-    group_size: int = Field(default=4, ge=2, le=64)  # generation: answers sampled per prompt
-    temperature: float = Field(default=1.0, gt=0, le=2)  # generation: how answers are sampled
-
-    @classmethod
-    def parse(cls, data: dict[str, Any], origin: str) -> HParams:
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"]) or "?"
-            msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-            raise SiaError(f"{origin}: {key}: {msg}") from None
 
 
 SPACE: Space = {
