@@ -108,11 +108,16 @@ def test_an_accepted_adapter_goes_to_the_hub_and_a_clone_pulls_and_rescores_it(
         assert (tmp_path / "out" / "adapter_model.safetensors").read_bytes() == (
             stored / "adapter_model.safetensors"
         ).read_bytes()
-        rescored = json.loads(sia("eval", gen2, "--json", cwd=clone, env=env(hub)).stdout)
+        # The clone did not start the run: the person evaluating names its task.
+        done = sia("eval", gen2, "--json", "--task-dir", str(tiny_task), cwd=clone, env=env(hub))
+        assert done.returncode == 0, done.stderr
+        rescored = json.loads(done.stdout)
     assert rescored["adapter"] == address
     committed = trailers(repo, gen2)
     assert [r["split"] for r in rescored["splits"]] == ["dev", "test"]
-    assert all(r["score"] == r["committed"] for r in rescored["splits"]), rescored
+    dev, test = rescored["splits"]
+    assert dev["score"] == dev["committed"], rescored
+    assert test["sealed"] and test["score"] is None  # never scored afresh: no oracle
     assert rescored["splits"][0]["score"] == float(committed["Sia-Score"])
 
 

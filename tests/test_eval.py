@@ -133,10 +133,15 @@ def test_a_report_is_printed_again_only_while_nothing_it_depends_on_changed(
     assert len(list(memos.glob("*.json"))) == 1  # the same report, printed again
     evaluate("--tolerance", "0.5")
     assert len(list(memos.glob("*.json"))) == 2  # other options: another report
-    answers = task / "private" / "dev.csv"
-    flipped = answers.read_text().replace(",male\n", ",female\n", 1)
-    assert flipped != answers.read_text()
-    answers.write_text(flipped)
+    shown = task / "public" / "task.md"
+    shown.write_text(shown.read_text() + "\nOne more line.\n")
     changed = evaluate()
-    assert len(list(memos.glob("*.json"))) == 3  # an edited answer key: computed again
+    assert len(list(memos.glob("*.json"))) == 3  # an edited task file: computed again
     assert changed["commit"] == first["commit"]
+    # An edited answer key is no longer the run's task: refused in one line, not scored.
+    answers = task / "private" / "dev.csv"
+    answers.write_text(answers.read_text().replace(",male\n", ",female\n", 1))
+    refused = sia("eval", "--json", cwd=repo)
+    assert refused.returncode == 2 and "was made with task penguins (answers sha256:" in (
+        refused.stderr
+    )

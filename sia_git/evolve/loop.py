@@ -262,7 +262,8 @@ def _candidates(
             f"gen {gen}: every model candidate failed the same way ({why}); the offline "
             "search proposes this generation's candidates instead"
         )
-        more = OfflineSearch(ctx).propose(Round(hist, files, gen, adapter, offline))
+        search = OfflineSearch(run_setup.proposer_port(ctx))
+        more = search.propose(Round(hist, files, gen, adapter, offline))
         jobs = list(enumerate(more, start=len(outcomes) + 1))
         outcomes += _run_jobs(ctx, jobs, files, gen=gen, adapter=adapter)
     return outcomes
