@@ -77,7 +77,7 @@ def push(repo_path: Path, run_id: str | None, hub_repo: str | None) -> None:
         repo,
         todo,
         hub_for,
-        task_of=lambda t: str(read_run_toml(repo, t.sha).get("task_name", "?")),
+        task_of=lambda t: read_run_toml(repo, t.sha).task_name or "?",
         say=click.echo,
     )
     if left:

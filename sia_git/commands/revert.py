@@ -11,13 +11,14 @@ import click
 
 from sia_git.commands.common import open_run
 from sia_git.core.errors import SiaError
+from sia_git.evolve import trust
 from sia_git.forges import review
 from sia_git.gitrepo import GitError, Repo
 from sia_git.levers import knob_source as knobmod
 from sia_git.store import history as H
 from sia_git.store import trailers as T
 from sia_git.store.lock import RunLock
-from sia_git.store.runs import CODE_DIR, ENTRY, RunPaths, read_run_toml
+from sia_git.store.runs import CODE_DIR, ENTRY, RunPaths
 
 
 def run(
@@ -79,7 +80,8 @@ def run(
             f"gen {gen}: reverted by {sha[:10]} on {H.branch(hist.run_id)}"
             + (f"; the branch is back to {before:.4f}" if before is not None else "")
         )
-    settings = read_run_toml(repo, sha).get("settings", {})
+    # Which forge and base to tell comes from this side, never the branch (trust.py).
+    settings = trust.settings_for(repo, hist.run_id).model_dump()
     review.follow(repo, hist.run_id, settings, say=click.echo, revert=(entry, sha, why))
 
 

@@ -18,6 +18,7 @@ difference is reported as ignored. `--sandbox none` is honoured only from the co
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
 from sia_git.store.runrecord import read_record
-from sia_git.store.runs import TASK_COPY
+from sia_git.store.runs import TASK_COPY, RunToml
 
 if TYPE_CHECKING:
     from sia_git.settings import EvolveConfig
@@ -63,7 +64,7 @@ class Decided:
 def decide(
     repo: Repo,
     run_id: str | None,
-    branch: dict[str, Any],
+    branch: RunToml,
     *,
     flags: dict[str, Any],
     keys: tuple[str, ...] | None = RUN_KEYS,
@@ -88,19 +89,31 @@ def decide(
     # sources would not have used anyway (a flag given now is the user's choice, not news).
     base = configmod.load(repo.root, {}, trusted)
     task = _task(repo, run_id, local, branch=branch, flags=flags, cfg=cfg)
-    for key, value in sorted(branch.get("settings", {}).items()):
+    for key, value in sorted(branch.settings.items()):
         if (keys is None or key in keys) and getattr(base, key, value) != value:
             ignored.append(f"{key} = {value!r} (used: {getattr(cfg, key)!r})")
     ignored += _plan_notes(task, branch)
     return Decided(task, cfg, ignored, local is not None)
 
 
+def settings_for(repo: Repo, run_id: str) -> EvolveConfig:
+    """The settings to act for run `run_id` with (a forge to update, a hub to push to): this
+    machine's record of it and the settings files, never what its branch says."""
+    from sia_git import settings as configmod
+
+    local = read_record(repo, run_id)
+    trusted = dict((local or {}).get("settings", {}))
+    if trusted.get("sandbox") == UNSANDBOXED:
+        trusted.pop("sandbox")
+    return configmod.load(repo.root, {}, trusted)
+
+
 def _task(
     repo: Repo,
     run_id: str | None,
-    local: dict[str, Any] | None,
+    local: RunToml | None,
     *,
-    branch: dict[str, Any],
+    branch: RunToml,
     flags: dict[str, Any],
     cfg: EvolveConfig,
 ) -> Task:
@@ -127,7 +140,7 @@ def _task(
     check_task({"run_id": run_id, **branch}, task, given)
     if local is not None and "split" in local:
         return task.with_plan(splits.from_record(task, local))
-    mode = branch.get("split", {}).get("mode")
+    mode = (branch.split or {}).get("mode")
     if "split" not in branch or mode in ("select-on-test", "legacy"):
         # A run from before sealed splits, or one selecting on test: no sealed split to
         # protect, so the branch's own (weaker) plan is what it was scored by.
@@ -145,15 +158,15 @@ def _load(name: str | None, folder: Path | None) -> Task:
     return resolve(name, folder)
 
 
-def check_task(branch: dict[str, Any], task: Task, given: str) -> None:
+def check_task(branch: Mapping[str, Any], task: Task, given: str) -> None:
     """Refuse a task that is not the run's: another name, or other answers than it recorded."""
     from sia_git.audit.taskcheck import check_task as check
 
     check(branch, task, given)
 
 
-def _plan_notes(task: Task, branch: dict[str, Any]) -> list[str]:
-    said = branch.get("split")
+def _plan_notes(task: Task, branch: RunToml) -> list[str]:
+    said = branch.split
     used = task.plan.record()
     if said is None or said == used:
         return []

@@ -79,7 +79,7 @@ def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
     settings = read_run_toml(repo, hist.tip.sha)
     return ReportData(
         hist.run_id,
-        str(settings.get("task_name", "?")),
+        settings.task_name or "?",
         metric,
         maximize,
         points,
@@ -88,7 +88,7 @@ def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
         best,
         inc.gen,
         H.branch(hist.run_id),
-        dict(settings.get("settings", {})),
+        settings.settings,
         selection_warning(repo, hist),
     )
 

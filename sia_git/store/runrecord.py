@@ -4,11 +4,11 @@ what trust.py takes a run's task and settings from."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Any
 
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
+from sia_git.store.runs import RunToml
 
 
 def record_path(repo: Repo, run_id: str) -> Path:
@@ -24,12 +24,15 @@ def write_record(repo: Repo, run_id: str, text: str) -> None:
     tmp.replace(path)
 
 
-def read_record(repo: Repo, run_id: str | None) -> dict[str, Any] | None:
+def read_record(repo: Repo, run_id: str | None) -> RunToml | None:
+    """This machine's record of `run_id`, typed as run.toml is; None when there is none (or
+    it cannot be read: then the run is treated as one not started here)."""
     if not run_id:
         return None
     try:
-        return tomllib.loads(record_path(repo, run_id).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        text = record_path(repo, run_id).read_text(encoding="utf-8")
+        return RunToml.parse(text, str(record_path(repo, run_id)))
+    except (OSError, UnicodeDecodeError, SiaError):
         return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,14 +63,77 @@ def new_run_id(repo: Repo, task_name: str) -> str:
     return run_id
 
 
-def read_run_toml(repo: Repo, rev: str) -> dict[str, Any]:
+RUN_TOML_SCHEMA = 2  # 1: before answers_digest and schema_version were written
+
+
+class RunToml(Mapping[str, Any]):
+    """A run's `run.toml`, typed: what started the run (the task's source, name, version and
+    answers digest), the recorded settings and the split plan. Runs from before this schema
+    (no `schema_version`) read as version 1 with what they have; keys a newer sia-git added
+    are kept and ignored. It is also the mapping it was read from, for code that compares
+    recorded values key by key."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = dict(data)
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> RunToml:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SiaError(f"{where} is invalid TOML: {exc}") from None
+        for key in ("settings", "split"):
+            if key in data and not isinstance(data[key], dict):
+                raise SiaError(f"{where}: [{key}] must be a table")
+        return cls(data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @property
+    def schema_version(self) -> int:
+        v = self._data.get("schema_version", 1)
+        return v if isinstance(v, int) else 1
+
+    @property
+    def run_id(self) -> str:
+        return str(self._data.get("run_id", ""))
+
+    @property
+    def task_source(self) -> str:
+        return str(self._data.get("task_source", ""))
+
+    @property
+    def task_name(self) -> str | None:
+        v = self._data.get("task_name")
+        return str(v) if v is not None else None
+
+    @property
+    def answers_digest(self) -> str | None:
+        v = self._data.get("answers_digest")
+        return str(v) if v is not None else None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self._data.get("settings", {}))
+
+    @property
+    def split(self) -> dict[str, Any] | None:
+        v = self._data.get("split")
+        return dict(v) if isinstance(v, dict) else None
+
+
+def read_run_toml(repo: Repo, rev: str) -> RunToml:
     text = repo.read_file(rev, RUN_TOML)
     if text is None:
         raise SiaError(f"{rev[:10]} has no {RUN_TOML}; is this a sia-git run branch?")
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SiaError(f"{RUN_TOML} on the run branch is invalid TOML: {exc}") from None
+    return RunToml.parse(text, f"{RUN_TOML} on the run branch")
 
 
 def agent_files(repo: Repo, rev: str) -> dict[str, bytes]:

@@ -14,7 +14,13 @@ from typing import Any
 from sia_git import __version__
 from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
-from sia_git.store.runs import MANIFEST, MAX_TASK_COPY, TASK_COPY, read_run_toml
+from sia_git.store.runs import (
+    MANIFEST,
+    MAX_TASK_COPY,
+    RUN_TOML_SCHEMA,
+    TASK_COPY,
+    read_run_toml,
+)
 from sia_git.tasks.task import Task
 
 
@@ -23,6 +29,7 @@ def run_toml(
 ) -> str:
     lines = [
         "# Written by sia-git when the run started; `evolve --run` reads it to resume.",
+        f"schema_version = {RUN_TOML_SCHEMA}",
         f"run_id = {_toml(run_id)}",
         f"task_source = {_toml(portable_source(task.source, repo_root))}",
         f"task_name = {_toml(task.name)}",
@@ -76,7 +83,7 @@ def selection_warning(repo: Repo, hist: Any) -> str | None:
     from before sealed splits, on a task with one answer set, or one made with
     --select-on-test), read from what the run branch holds."""
     recorded = read_run_toml(repo, hist.tip.sha)
-    if recorded.get("split", {}).get("mode") == "select-on-test":
+    if (recorded.split or {}).get("mode") == "select-on-test":
         return (
             f"run {hist.run_id} selected on the test labels (--select-on-test): its scores "
             "say nothing about unseen items"
