@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # module -> its direct tests
 MODULES = {
-    "splits": ("sia_git/tasks/splits.py", ["tests/test_splits.py"]),
+    "splits": ("sia_git/tasks/splits.py", ["tests/test_split_plan.py", "tests/test_splits.py"]),
     "redact": ("sia_git/core/redact.py", ["tests/test_redact.py"]),
     "refs": ("sia_git/store/refs.py", ["tests/test_refs.py"]),
     "knobs": ("sia_git/levers/knob_source.py", ["tests/test_knobs.py"]),
@@ -56,15 +56,34 @@ class Mutant:
     killed: bool | None = None
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    """ids of the string constants that are docstrings (never mutated)."""
-    out = set()
+def _typing(node: ast.AST) -> bool:
+    """A `Literal[...]` type, or an `if TYPE_CHECKING:` block."""
+    if isinstance(node, ast.Subscript):
+        return ast.unparse(node.value) in ("Literal", "typing.Literal")
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _inert(tree: ast.AST) -> set[int]:
+    """ids of the nodes a mutation of which changes nothing the program does (equivalent
+    mutants, never counted): docstrings, type annotations and `Literal[...]` types."""
+    out: set[int] = set()
+
+    def all_of(node: ast.AST | None) -> None:
+        if node is not None:
+            out.update(id(n) for n in ast.walk(node))
+
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
             value = body[0].value
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 out.add(id(value))
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            all_of(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            all_of(node.returns)
+        elif _typing(node):
+            all_of(node)
     return out
 
 
@@ -104,13 +123,15 @@ def _changes(node: ast.AST, skip: set[int]) -> Iterator[tuple[str, ast.AST]]:
 
 def mutants(source: str) -> list[Mutant]:
     tree = ast.parse(source)
-    skip = _docstrings(tree)
+    skip = _inert(tree)
     found: list[Mutant] = []
     for parent in ast.walk(tree):
         for field, value in ast.iter_fields(parent):
             items = value if isinstance(value, list) else [value]
             for i, child in enumerate(items):
                 if not isinstance(child, ast.AST) or isinstance(child, ast.JoinedStr):
+                    continue
+                if id(child) in skip:
                     continue
                 for what, new in _changes(child, skip):
                     ast.copy_location(new, child)

@@ -57,3 +57,78 @@ def test_agent_without_knobs_gives_none() -> None:
 def test_malformed_knobs_are_reported(source: str, message: str) -> None:
     with pytest.raises(KnobError, match=message):
         knobs.read(source)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("{'low': 1}", "KNOB_SPACE['a'] needs 'low' and 'high' (and optional 'type', 'log')"),
+        ("{'low': 1, 'high': 2, 'step': 1}",
+         "KNOB_SPACE['a'] needs 'low' and 'high' (and optional 'type', 'log'); unknown step"),
+        ("{'low': 1, 'high': 2, 'step': 1, 'by': 2}",
+         "KNOB_SPACE['a'] needs 'low' and 'high' (and optional 'type', 'log'); unknown by, step"),
+        ("{'low': 1, 'high': 2, 'type': 'str'}",
+         "KNOB_SPACE['a']['type'] must be 'int' or 'float'"),
+        ("{'low': 'x', 'high': 2}", "KNOB_SPACE['a'] bounds must be numbers"),
+        ("{'low': 1, 'high': True}", "KNOB_SPACE['a'] bounds must be numbers"),
+        ("{'low': 2, 'high': 2}", "KNOB_SPACE['a'] needs low < high (and low > 0 with log)"),
+        ("{'low': 0, 'high': 2, 'log': True}",
+         "KNOB_SPACE['a'] needs low < high (and low > 0 with log)"),
+        ("5", "KNOB_SPACE['a'] must be a non-empty list or a range dict"),
+    ],
+)  # fmt: skip
+def test_each_bad_range_is_named_exactly(spec: str, message: str) -> None:
+    with pytest.raises(KnobError) as err:
+        knobs.read(f"KNOBS = {{'a': 1}}\nKNOB_SPACE = {{'a': {spec}}}\n")
+    assert str(err.value) == message
+
+
+def test_a_range_with_log_and_bounds_that_touch() -> None:
+    _, space = knobs.read("KNOBS = {'a': 1}\nKNOB_SPACE = {'a': {'low': 0.5, 'high': 2, "
+                          "'log': True, 'type': 'float'}}\n")  # fmt: skip
+    assert space["a"] == Range(0.5, 2.0, integer=False, log=True)
+    with pytest.raises(KnobError, match="must be a dict with string keys"):
+        knobs.read("KNOBS = {1: 2}\nKNOB_SPACE = {'a': [1]}\n")
+    with pytest.raises(KnobError, match="^KNOBS must be a plain literal dict$"):
+        knobs.read("KNOBS = dict()\nKNOB_SPACE = {'a': [1]}\n")
+
+
+def test_a_range_contains_its_bounds_and_integers_only_when_integer() -> None:
+    r = Range(1, 9, integer=True, log=False)
+    assert r.contains(1) and r.contains(9) and r.contains(5.0)
+    assert not r.contains(0) and not r.contains(10) and not r.contains(2.5)
+    assert not r.contains(True) and not r.contains("3")
+    assert Range(0.5, 1.5, integer=False, log=False).contains(0.75)
+
+
+def test_only_top_level_single_assignments_count() -> None:
+    source = "def f():\n    KNOBS = {'a': 1}\n\nKNOB_SPACE = {'a': [1]}\nx = KNOBS = {}\n"
+    assert knobs.read(source) is None
+    assert knobs.read("KNOBS = {'a': 1}\n") is None and knobs.read("KNOB_SPACE = {}\n") is None
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("KNOBS = {'a': 1}\n", "it declares KNOBS but no KNOB_SPACE: the knob search needs both"),
+        ("KNOB_SPACE = {'a': [1]}\n",
+         "it declares KNOB_SPACE but no KNOBS: the knob search needs both"),
+        ("KNOBS = {'a': 3}\nKNOB_SPACE = {'a': [1, 2]}\n",
+         "KNOBS['a'] = 3 is outside its KNOB_SPACE"),
+        ("KNOBS = {'a': 30}\nKNOB_SPACE = {'a': {'low': 1, 'high': 9}}\n",
+         "KNOBS['a'] = 30 is outside its KNOB_SPACE"),
+        ("KNOBS = {'a': 2}\nKNOB_SPACE = {'a': [1, 2]}\n", None),
+        ("print(1)\n", None),
+        ("KNOBS = {'a': 1}\nKNOB_SPACE = {'a': []}\n",
+         "KNOB_SPACE['a'] must be a non-empty list or a range dict"),
+    ],
+)  # fmt: skip
+def test_problem_names_what_is_wrong(source: str, problem: str | None) -> None:
+    assert knobs.problem(source) == problem
+
+
+def test_written_values_are_rounded_and_quoted() -> None:
+    new = knobs.write("KNOBS = {}\nx = 1\n", {"s": 'a"b', "f": 1 / 3, "i": 3, "b": True})
+    assert new == ('KNOBS = {\n    "s": "a\\"b",\n    "f": 0.333333,\n    "i": 3,\n'
+                   '    "b": True,\n}\nx = 1\n')  # fmt: skip
+    assert knobs.tidy(1 / 3) == 0.333333 and knobs.tidy(7) == 7 and knobs.tidy("x") == "x"

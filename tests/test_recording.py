@@ -113,3 +113,34 @@ def test_a_generation_is_one_transaction(tmp_path: Path) -> None:
     assert repo.rev_parse(refs.rejected("r", 2, 2)) is None
     record = repo.read_file(refs.attempts("r", 2), "attempt.json") or ""
     assert '"accepted": 2' in record and "worse" in record
+
+
+def test_a_message_without_a_proposal_gates_or_knobs_and_a_lower_is_better_metric() -> None:
+    """The reference agent's commit: lever harness, no gates run, no knobs; a minimize metric
+    says lower is better; a declared extra sealed split is named by its own trailer."""
+    from types import SimpleNamespace
+
+    o = Outcome(0, None, FILES, Status.OK)
+    o.evaluation = Evaluation({"dev": SplitScore(2.5), "hard": SplitScore(3.0)}, [])
+    metric = SimpleNamespace(name="rmse", direction="minimize")
+    plan = SimpleNamespace(metric_note=lambda: "split dev, hard sealed")
+    task = SimpleNamespace(manifest=SimpleNamespace(metric=metric), select="dev",
+                           splits=["dev", "hard"], plan=plan)  # fmt: skip
+    facts = Facts(run_id="r", gen=1, parent_gen=None, task=task, subject="s",
+                  improvement=Improvement("s", ""))  # type: ignore[arg-type]  # fmt: skip
+    text = message(o, facts)
+    assert "Sia-Lever: harness" in text and "Sia-Gates: none" in text
+    assert "Sia-Metric: rmse (lower is better, split dev, hard sealed)" in text
+    assert "Sia-Score-hard: 3" in text and "Sia-Knobs" not in text
+    rec = outcome_record(o)
+    assert rec.run is None and rec.metrics == {"dev": {}, "hard": {}} and rec.knobs is None
+
+
+def test_a_runs_sandbox_facts_are_recorded_by_name() -> None:
+    o = candidate()
+    o.run = RunResult("bwrap", 3, True, 2.0, "", "", 0, where="node-2")
+    rec = outcome_record(o)
+    assert rec.run == {"backend": "bwrap", "exit_code": 3, "timed_out": True, "duration_s": 2.0,
+                       "leftover_processes_killed": 0, "where": "node-2"}  # fmt: skip
+    assert rec.metrics == {"dev": {"items": 2}, "test": {}}
+    assert rec.items["dev"][1] == {"id": "b", "status": "wrong"}

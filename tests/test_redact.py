@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.core.redact import MASK, Redactor
+from sia_git.core.redact import MASK, Redactor, is_secret_name
 from sia_git.gitrepo import open_repo
 from tests.conftest import git, make_repo
 
@@ -95,3 +95,61 @@ def test_a_commit_author_is_not_taken_for_a_secret() -> None:
     assert MASK in r.text("tok-should-go-1234")
     kept = childenv.scrubbed(env)
     assert kept["GIT_AUTHOR_NAME"] == "Maria Author" and "GIT_AUTHOR_TOKEN" not in kept
+
+
+SMUGGLED = "pa$s?w>o~rd/&+=s3cr3t!"  # characters that URL-safe base64 and percent-encoding change
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+@pytest.mark.parametrize("enc", [base64.b64encode, base64.urlsafe_b64encode], ids=["std", "url"])
+def test_a_secret_inside_a_longer_base64_text_is_masked_at_every_alignment(enc, k) -> None:  # noqa: ANN001
+    """Base64 of `prefix + secret + suffix` holds the secret's encoding at one of three
+    alignments (the prefix's length mod 3); each is masked, for both alphabets."""
+    assert base64.b64encode(SMUGGLED.encode()) != base64.urlsafe_b64encode(SMUGGLED.encode())
+    r = Redactor.from_env({"MY_SECRET": SMUGGLED})
+    blob = enc(b"x" * k + SMUGGLED.encode() + b" tail of the file").decode()
+    assert MASK in r.text(f"data: {blob}")
+    assert blob not in r.text(f"data: {blob}")
+
+
+@pytest.mark.parametrize("encode", [urllib.parse.quote, urllib.parse.quote_plus])
+def test_a_percent_encoded_secret_is_masked(encode) -> None:  # noqa: ANN001
+    assert encode(SMUGGLED, safe="") != SMUGGLED
+    r = Redactor.from_env({"MY_SECRET": SMUGGLED})
+    assert r.text(f"?q={encode(SMUGGLED, safe='')}&x=1") == f"?q={MASK}&x=1"
+
+
+def test_secrets_of_eight_characters_or_more_are_masked_shorter_ones_are_not() -> None:
+    r = Redactor.from_env({"A_TOKEN": "q7w8e9r0", "B_TOKEN": "q7w8e9r"})
+    assert r.text("x q7w8e9r0 y") == f"x {MASK} y"
+    assert r.text("x q7w8e9r y") == "x q7w8e9r y"
+
+
+def test_a_secret_that_holds_another_is_masked_whole() -> None:
+    r = Redactor(["abcdefgh", "abcdefgh12345678"])
+    assert r.text("v=abcdefgh12345678;") == f"v={MASK};"
+
+
+@pytest.mark.parametrize(
+    "word", ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "PRIVATE",
+             "SESSION", "api_key"],
+)  # fmt: skip
+def test_secret_names(word: str) -> None:
+    assert is_secret_name(f"MY_{word}_X")
+    assert not is_secret_name("MY_HOME_DIR")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "github_pat_" + "A1b2" * 8,
+        "AIza" + "Sy-_9" * 7,
+        "xoxb-1234567890-abcdef",
+        "ghp_" + "Z" * 36,
+        "AKIA" + "ABCDEFGHIJKLMNOP",
+        "hf_" + "a1" * 12,
+        "Bearer " + "eyJ" * 8,
+    ],
+)
+def test_each_known_key_format_is_masked(key: str) -> None:
+    assert Redactor().text(f"<{key}>") == f"<{MASK}>"

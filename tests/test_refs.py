@@ -42,3 +42,18 @@ def test_parsing_inverts_building(name: str) -> None:
 )
 def test_names_that_are_not_a_runs_records(name: str) -> None:
     assert refs.RunRef.parse(name) is None
+
+
+def test_every_ref_and_note_name_is_the_documented_one() -> None:
+    """These names are a contract: clones, pushes and other tools find a run by them."""
+    assert refs.NOTES == "refs/notes/sia"
+    assert refs.HUB_NOTES == "refs/notes/sia-hub"
+    assert refs.EVAL_NOTES == "refs/notes/sia-eval"
+    assert refs.REVIEWS == "refs/sia/reviews/"
+    assert refs.confirmed("r", 12) == "refs/sia/r/confirmed/g0012"
+    assert refs.stops("r", 3) == "refs/sia/r/stops/g0003"
+    assert refs.transcript("r", 2, 1, name="t.json") == "refs/sia/r/attempts/g0002:c1/t.json"
+    assert refs.gen_name(12345) == "g12345"  # past four digits the number is whole
+    assert refs.RunRef.parse("refs/sia/r/stops/g12345") == refs.RunRef("r", "stops", 12345)
+    assert refs.RunRef.parse(" refs/sia/r/base\n") == refs.RunRef("r", "base")
+    assert refs.RunRef("r", "confirmed", 7).name() == "refs/sia/r/confirmed/g0007"
