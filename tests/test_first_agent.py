@@ -57,3 +57,17 @@ def test_a_timed_out_generation_1_says_so_once(repo: Path, sia: Runner, tmp_path
     done = sia("evolve", "--task-dir", str(task), "--max-gen", "2", "--quiet", cwd=repo)
     assert done.returncode == 2
     assert "timed out" in done.stderr and "timed out: timed out" not in done.stderr
+
+
+def test_a_task_agent_that_breaks_a_gate_rule_is_told_the_key_that_allows_it(
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
+    """SIA's reference agents read their provider's key variable: the line names the rule and
+    the task.toml key that allows it for this task's agents."""
+    agent = 'import os\nKEY = os.environ.get("TINKER_API_KEY", "")\nprint(len(KEY))\n'
+    task = _task(tmp_path, sia, agent)
+    done = sia("evolve", "--task-dir", str(task), "--max-gen", "1", "--quiet", cwd=repo)
+    assert done.returncode == 2
+    line = done.stderr.strip().splitlines()[-1]
+    assert "failed its gates: semgrep:" in line
+    assert f'allow it in {task}/task.toml: [agent] allow_rules = ["sia-env-secrets"]' in line

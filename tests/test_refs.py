@@ -57,3 +57,11 @@ def test_every_ref_and_note_name_is_the_documented_one() -> None:
     assert refs.RunRef.parse("refs/sia/r/stops/g12345") == refs.RunRef("r", "stops", 12345)
     assert refs.RunRef.parse(" refs/sia/r/base\n") == refs.RunRef("r", "base")
     assert refs.RunRef("r", "confirmed", 7).name() == "refs/sia/r/confirmed/g0007"
+
+
+def test_a_parsed_ref_is_a_value() -> None:
+    import dataclasses
+
+    ref = refs.RunRef("r", "base")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ref.kind = "stops"  # type: ignore[misc]

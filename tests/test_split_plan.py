@@ -192,3 +192,27 @@ def test_the_legacy_note() -> None:
     assert splits.legacy_note({}, has_manifest_copy=True, manifest_report=True) is None
     assert splits.legacy_note({}, has_manifest_copy=True, manifest_report=False) is not None
     assert splits.legacy_note({}, has_manifest_copy=False, manifest_report=True) is not None
+
+
+def test_the_hash_is_a_contract_pinned_here() -> None:
+    """The same item lands on the same side on every machine and in every release: runs that
+    are resumed or audited later rely on it."""
+    plan = SplitPlan("hashed", "dev", ("test",), salt="passengers")
+    got = "".join("d" if plan.side(f"{k:04d}_01") == "dev" else "t" for k in range(24))
+    assert got == PINNED
+
+
+PINNED = "dttddtdtddttttdtttttddtt"  # computed once, when the hash was chosen
+
+
+def test_a_plan_is_a_value_and_every_mode_reads_back(tmp_path: Path) -> None:
+    import dataclasses
+
+    plan = SplitPlan("declared", "dev")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.select = "test"  # type: ignore[misc]
+    for mode in ("declared", "select-on-test", "legacy", "hashed"):
+        rec = {"split": {"mode": mode, "select": "dev"}}
+        assert splits.from_record(fake_task(tmp_path), rec).mode == mode
+    narrow = splits.default_plan(fake_task(tmp_path, metric="f1"))
+    assert narrow.select == "dev"

@@ -4,6 +4,7 @@ committed as the first commit of the run's branch."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sia_git.agents import meta
@@ -22,8 +23,10 @@ from sia_git.store import trailers as T
 from sia_git.store.records import Status
 from sia_git.store.runs import ENTRY, RUN_TOML
 from sia_git.tasks.layout import run_toml, task_copy
+from sia_git.tasks.splits import manifest_path
 
 META_TRANSCRIPT = "meta-transcript.json"
+_RULE = re.compile(r":\d+: ([A-Za-z][\w.-]*) ")  # a finding's rule id
 
 
 @dataclass
@@ -134,7 +137,8 @@ def seed_generation(ctx: Context) -> None:
             )
         improvement = Improvement(f"gen 1: {what}", body)
     if not out.ok:
-        raise SiaError(f"generation 1 ({what}) {_failed(out)}; {_record_failure(ctx, out)}")
+        failed = _failed(out) + allow_hint(out, manifest_path(ctx.task))
+        raise SiaError(f"generation 1 ({what}) {failed}; {_record_failure(ctx, out)}")
     release(ctx.task, None, out)  # generation 1 is committed: its sealed score is released
     settings = ctx.cfg.model_dump()
     parsed = _knobs(files)
@@ -162,6 +166,19 @@ def _failed(out: Outcome) -> str:
     }.get(out.status, str(out.status))
     reason = out.reason
     return reason if reason.startswith(verdict) else f"{verdict}: {reason}"
+
+
+def allow_hint(out: Outcome, manifest: str) -> str:
+    """For a task's own agent that breaks a gate rule on purpose (a shell tool, a key it
+    reads): the task.toml key that allows it (the sandbox still contains what it does)."""
+    rules = sorted({m for g in out.gates if not g.passed for m in _RULE.findall(g.report)})
+    if out.status != Status.GATE_FAILED or not rules:
+        return ""
+    listed = ", ".join(f'"{r}"' for r in rules)
+    return (
+        f" (if the task's agents may do this, allow it in {manifest}: [agent] "
+        f"allow_rules = [{listed}])"
+    )
 
 
 def _record_failure(ctx: Context, out: Outcome) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sia_git.core import tmpfiles
-from sia_git.tasks import answers, evalserver
+from sia_git.tasks import answers, evalserver, goldfree
 from sia_git.tasks.splits import CORRECT, SplitPlan
 from sia_git.tasks.splits import manifest_path as splits_manifest
 from sia_git.tasks.task import Task
@@ -160,9 +160,13 @@ def _evaluate_once(
     done = _run(task, argv, root or task.root, sealed=sealed)
     parsed = _parse_sia(task, result) if task.kind == "sia" else _parse_native(result)
     if not sealed:
-        logs[f"evaluator/{name}.stdout.txt"] = done.stdout.encode()[:LOG_BYTES]
-        logs[f"evaluator/{name}.stderr.txt"] = done.stderr.encode()[:LOG_BYTES]
-        logs[f"evaluator/{name}.result.json"] = result.read_bytes()[:LOG_BYTES]
+        # Kept for people and read as traces: never with an item's answer in it.
+        golds = goldfree.gold(answers_dir or task.private_dir, task.plan.id_field)
+        scrub = goldfree.scrub_text
+        logs[f"evaluator/{name}.stdout.txt"] = scrub(done.stdout, golds).encode()[:LOG_BYTES]
+        logs[f"evaluator/{name}.stderr.txt"] = scrub(done.stderr, golds).encode()[:LOG_BYTES]
+        kept = goldfree.scrub_json(result.read_bytes(), golds)
+        logs[f"evaluator/{name}.result.json"] = kept[:LOG_BYTES]
     return parsed
 
 

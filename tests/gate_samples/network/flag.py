@@ -1,3 +1,4 @@
-import urllib.request
+import socket
 
-print(urllib.request.urlopen("http://127.0.0.1:9/").read())
+conn = socket.create_connection(("127.0.0.1", 9))
+print(conn.recv(10))

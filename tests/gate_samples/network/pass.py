@@ -1,3 +1,12 @@
+import asyncio
+
+import httpx
 import sia_gateway
 
-print(sia_gateway.chat("hello") if sia_gateway.available() else "no model")
+
+async def main():
+    async with httpx.AsyncClient() as client:
+        return client
+
+
+print(sia_gateway.chat("hello") if sia_gateway.available() else asyncio.run(main()))
