@@ -44,3 +44,22 @@ def test_unknown_keys_of_a_newer_sia_git_are_kept_and_broken_ones_refused() -> N
         RunToml.parse("run_id = ", "run.toml")
     with pytest.raises(SiaError, match=r"run.toml: \[settings\] must be a table"):
         RunToml.parse('settings = "x"\n', "run.toml")
+
+
+def test_a_commit_names_a_task_folder_without_this_machines_paths(tmp_path) -> None:  # noqa: ANN001
+    import shutil
+
+    from sia_git.tasks.task import load
+
+    outside = tmp_path / "elsewhere" / "my-task"
+    shutil.copytree(resolve("penguins", None).root, outside)
+    repo = tmp_path / "repo"
+    (repo / "tasks").mkdir(parents=True)
+    inside = repo / "tasks" / "t"
+    shutil.copytree(outside, inside)
+    text = run_toml("r", load(outside, str(outside)), {}, repo_root=repo)
+    assert str(tmp_path) not in text and 'task_source = "outside:my-task"' in text
+    text = run_toml("r", load(inside, str(inside)), {}, repo_root=repo)
+    assert 'task_source = "repo:tasks/t"' in text
+    local = run_toml("r", load(outside, str(outside)), {}, repo_root=None)
+    assert f'task_source = "{outside}"' in local  # this machine's own record keeps it

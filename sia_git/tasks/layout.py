@@ -62,12 +62,16 @@ IN_REPO = "repo:"  # a task folder inside the repository, recorded relative to i
 
 
 def portable_source(source: str, repo_root: Path | None) -> str:
-    """A task folder inside the repository is recorded relative to it: the commit then holds
-    no path of this machine's, and a clone elsewhere (a CI runner) finds the task."""
+    """How a commit names the task: a built-in by name, a folder inside the repository
+    relative to it (`repo:path`), any other folder by its name alone (`outside:name`): a
+    commit holds no path of this machine's. This machine's own record of the run
+    (`repo_root` None) keeps the whole path: that is how it finds the task again."""
     if repo_root is None or source.startswith("builtin:"):
         return source
     path, root = Path(source).resolve(), repo_root.resolve()
-    return f"{IN_REPO}{path.relative_to(root).as_posix()}" if path.is_relative_to(root) else source
+    if path.is_relative_to(root):
+        return f"{IN_REPO}{path.relative_to(root).as_posix()}"
+    return f"outside:{path.name}"
 
 
 def _toml(value: Any) -> str:

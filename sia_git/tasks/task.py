@@ -20,7 +20,7 @@ from sia_git.core.errors import SiaError
 from sia_git.core.resources import bundled, evaluator_script
 from sia_git.store.runs import MANIFEST
 from sia_git.tasks.manifest import Manifest
-from sia_git.tasks.splits import SplitPlan, default_plan, from_record
+from sia_git.tasks.splits import SplitPlan, default_plan
 
 
 @dataclass(frozen=True)
@@ -194,23 +194,6 @@ def from_source(source: str) -> Task:
     if source.startswith("builtin:"):
         return resolve(source.removeprefix("builtin:"), None)
     return resolve(None, Path(source))
-
-
-def task_of_run(
-    recorded: dict[str, Any], task_dir: Path | None = None, repo_root: Path | None = None
-) -> Task:
-    """The task a run's run.toml names (or `task_dir`, where that path is not here), with the
-    split plan the run recorded: resume, `eval` and `audit` score exactly as the run did. A
-    source recorded inside the repository (`repo:path`) is found under `repo_root`."""
-    source = str(recorded.get("task_source", ""))
-    if source.startswith("repo:") and repo_root is not None:
-        source = str(repo_root / source.removeprefix("repo:"))
-    task = (
-        load(task_dir, str(task_dir.resolve()), need_reference=False)
-        if task_dir
-        else from_source(source)
-    )
-    return task.with_plan(from_record(task, recorded))
 
 
 def load(root: Path, source: str, need_reference: bool = True) -> Task:
