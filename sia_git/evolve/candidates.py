@@ -102,7 +102,7 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
             with Gateway(
                 _target(env, out.adapter),
                 scratch / "gateway.jsonl",
-                env.task.manifest.agent.max_model_calls,
+                env.task.max_model_calls,
                 on_call=lambda n: state(f"running: {n} model calls"),
                 allow_content_urls=env.task.manifest.agent.allow_content_urls,
             ) as gw:
@@ -111,6 +111,10 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
                 )
             out.cost_usd += gw.cost_usd
             out.gateway_calls = gw.calls
+            source = b"\n".join(files.values()).decode("utf-8", errors="replace")
+            out.note = model_calls_hint(scratch / "gateway.jsonl", gw.calls, source) or ""
+            if out.note:  # an agent that exits 0 with no answer from its model: say so
+                out.traces["sia-hint.txt"] = out.note.encode()
     traces, out.traces_dropped = collect_traces(scratch / "sandbox")
     out.traces.update(traces)
     if (scratch / "gateway.jsonl").is_file():
@@ -202,6 +206,43 @@ def network_hint(output: str, source: str = "") -> str | None:
         f"the agent tried to reach {m.group(1)}: the sandbox has no network; the run's model is "
         "served inside it: use the SDK with no base_url (OPENAI_BASE_URL and ANTHROPIC_BASE_URL "
         "are set) or sia_gateway"
+    )
+
+
+_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?/[\w/.-]*v\d\b")
+
+
+def model_calls_hint(log: Path, calls: int, source: str) -> str | None:
+    """What to tell about an agent run that got nothing from the run's model: no call at all
+    while its code names a provider's URL (the sandbox has no network), or every call
+    failed."""
+    if calls == 0:
+        m = _PROVIDERS.search(source) or _URL.search(source)
+        if m is None:
+            return None
+        return (
+            f"the agent made no call to the run's model: its code names {m.group(0)}, which "
+            "the sandbox cannot reach; use the SDK without base_url (OPENAI_BASE_URL and "
+            "ANTHROPIC_BASE_URL are set) or sia_gateway"
+        )
+    try:
+        entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    except (OSError, ValueError):
+        return None
+    failed = [e for e in entries if e.get("status") != 200]
+    capped = [e for e in failed if "call limit reached" in str(e.get("error", ""))]
+    if capped:
+        return (
+            f"{len(capped)} of the agent's {len(entries)} model calls were refused by the "
+            f"per-run cap ({capped[0].get('error')}): raise [agent] max_model_calls in the "
+            "task's manifest"
+        )
+    if not entries or len(failed) < len(entries):
+        return None
+    first = failed[0]
+    return (
+        f"every one of the agent's {len(entries)} model calls failed (first: HTTP "
+        f"{first.get('status')}: {str(first.get('error', ''))[:160]})"
     )
 
 

@@ -10,7 +10,8 @@ from sia_git.store import history as H
 def scores(ctx: Context, o: Outcome) -> str:
     if not o.ok:
         return f"{o.status}: {o.reason}"
-    return "  ".join(f"{s} {o.score(s):.4f}" for s in ctx.task.splits if o.score(s) is not None)
+    shown = "  ".join(f"{s} {o.score(s):.4f}" for s in ctx.task.splits if o.score(s) is not None)
+    return shown + (f"  (warning: {o.note})" if o.note else "")
 
 
 def cost(ctx: Context, o: Outcome) -> str:

@@ -31,6 +31,7 @@ class Outcome:
     adapter: str | None = None  # the LoRA adapter it ran with (sha256:...), if any
     training: dict[str, Any] | None = None  # a weights candidate's sia_adapter.json
     traces_dropped: int = 0  # trace files past the caps: counted, not listed
+    note: str = ""  # what a run that ended well still needs said (its model calls all failed)
     # Sealed splits' scores, withheld from everything that is stored or shown: only a
     # committed generation's is released, through sealed.py's rule (see evolve/release.py).
     withheld: dict[str, SplitScore] = field(default_factory=dict, repr=False)

@@ -178,7 +178,8 @@ class Gateway:
         if not all(isinstance(m, dict) for m in messages):
             return _error(out, 400, "each of `messages` must be an object", api=api)
         if call.n > self.max_calls:
-            return _error(out, 429, f"call limit reached ({self.max_calls} per run)", api=api)
+            why = f"call limit reached ({self.max_calls} per run; [agent] max_model_calls)"
+            return _error(out, 429, why, api=api)
         limit = self._limit(asked)
         try:
             reply = self.client.chat(messages, max_tokens=limit, temperature=call.temperature)

@@ -49,7 +49,8 @@ class AgentSpec(_Strict):
     # or a local model sia-git serves itself (package:<distribution>, local:<hub id>, a folder).
     target_model: str | None = Field(default=None, min_length=1)
     # Model calls one run of the agent may make through the gateway.
-    max_model_calls: int = Field(default=200, ge=1, le=100_000)
+    # None: 4 per item of the task's answer set, at least 200 (Task.max_model_calls).
+    max_model_calls: int | None = Field(default=None, ge=1, le=1_000_000)
     # Whether the agent's model calls may hold content parts that point at a URL or a file
     # (image_url URLs, Anthropic url/file sources): the model's client would fetch them from
     # outside the sandbox, so the gateway refuses them unless the task needs them.

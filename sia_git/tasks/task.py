@@ -64,6 +64,22 @@ class Task:
         return self.split_plan if self.split_plan is not None else self._default_plan
 
     @functools.cached_property
+    def max_model_calls(self) -> int:
+        """Model calls one run of the agent may make: `[agent] max_model_calls`, else 4 per
+        item of the answer set (a retry or a vote each), at least 200."""
+        declared = self.manifest.agent.max_model_calls
+        if declared is not None:
+            return declared
+        from sia_git.tasks import answers
+
+        try:
+            files = answers.answer_files(self.private_dir)
+            items = sum(len(answers.file_ids(f, self.manifest.splits.id_field)) for f in files)
+        except (answers.NotNarrowable, OSError, ValueError):
+            items = 0
+        return max(200, 4 * items)
+
+    @functools.cached_property
     def _default_plan(self) -> SplitPlan:  # reads the answer files: once per Task
         return default_plan(self)
 
