@@ -116,6 +116,48 @@ def test_openai_and_anthropic_sdks_reach_the_run_model_unchanged(
     assert KEY not in out.traces["gateway.jsonl"].decode()
 
 
+PROVIDER_URLS = """
+import json, os, sys
+import anthropic, openai
+
+wd = sys.argv[sys.argv.index("--working_dir") + 1]
+out = {}
+BASE = "https://api.openai.com/v1"  # as SIA's reference agents name their provider
+client = openai.OpenAI(base_url=BASE, api_key=os.environ["SOME_PROVIDER_API_KEY"])
+reply = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+out["openai"] = reply.choices[0].message.content
+os.environ.pop("ANTHROPIC_BASE_URL", None)  # the SDK's own default: https://api.anthropic.com
+msg = anthropic.Anthropic().messages.create(
+    model="claude-x", max_tokens=16, messages=[{"role": "user", "content": "yo"}])
+out["anthropic"] = msg.content[0].text
+out["key"] = os.environ["SOME_PROVIDER_API_KEY"]
+open(os.path.join(wd, "out.json"), "w").write(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_provider_urls_in_the_agent_reach_the_run_model_with_no_edit(
+    tmp_path: Path, backend: str
+) -> None:
+    """A hard-coded `https://api.openai.com/v1` and the Anthropic SDK's default URL resolve to
+    the sandbox's endpoint, which speaks TLS with a certificate of this run's own authority; a
+    key variable the agent reads is found in its source and given the dummy key."""
+    pytest.importorskip("anthropic", reason="the test extra installs the anthropic SDK")
+    with FakeLLM(lambda body, n: text(f"answer {body['messages'][-1]['content']}")) as llm:
+        profile = ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base, retries=0)
+        client = ModelClient(profile, Budget(None))
+        sandbox = Sandbox(backend, ["openai", "anthropic"], [])
+        env = RunEnvironment(TASK, sandbox, TASK.public_dir, Limits(timeout_s=90), target=client)
+        out = try_candidate(env, Attempt(0, {"target_agent.py": PROVIDER_URLS.encode()},
+                                         tmp_path / "c", 0))  # fmt: skip
+    assert out.run is not None and out.run.ok, out.run.stderr_tail if out.run else out.reason
+    result = json.loads((tmp_path / "c" / "sandbox" / "work" / "out.json").read_text())
+    assert result == {"openai": "answer hi", "anthropic": "answer yo", "key": "sia-gateway"}
+    log = [json.loads(line) for line in out.traces["gateway.jsonl"].decode().splitlines()]
+    assert [(e["api"], e["status"]) for e in log] == [("openai", 200), ("anthropic", 200)]
+    assert out.note == ""
+
+
 HARDCODED = """
 import openai
 client = openai.OpenAI(base_url="https://api.openai.com/v1", api_key="sk-mine")
@@ -123,22 +165,10 @@ client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "conte
 """
 
 
-def test_an_agent_that_hard_codes_a_provider_is_told_to_use_the_environment(
-    tmp_path: Path,
-) -> None:
+def test_an_agent_that_cannot_reach_its_provider_is_told_to_use_the_environment() -> None:
+    """Where the relay cannot serve port 443 (bubblewrap without root), a provider URL fails as
+    a network error; the hint names the variables that do work."""
     from sia_git.evolve.candidates import network_hint
 
     assert network_hint("openai.APIConnectionError: Connection error.", HARDCODED)
     assert network_hint("ValueError: bad", HARDCODED) is None
-    backend = backends()[0]
-    with FakeLLM(lambda body, n: text("unused")) as llm:
-        profile = ModelProfile(model="openai/gpt-4o-mini", api_base=llm.api_base, retries=0)
-        client = ModelClient(profile, Budget(None))
-        sandbox = Sandbox(backend, ["openai"], [])
-        env = RunEnvironment(TASK, sandbox, TASK.public_dir, Limits(timeout_s=60), target=client)
-        out = try_candidate(env, Attempt(0, {"target_agent.py": HARDCODED.encode()},
-                                         tmp_path / "c", 0))  # fmt: skip
-    assert out.status == "crashed"
-    assert "tried to reach api.openai.com: the sandbox has no network" in out.reason
-    assert b"OPENAI_BASE_URL" in out.traces["sia-hint.txt"]
-    assert llm.requests == []

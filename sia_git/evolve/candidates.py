@@ -21,7 +21,7 @@ from sia_git.evolve.outcome import Outcome
 from sia_git.gateway.server import Gateway
 from sia_git.levers.proposal import Proposal
 from sia_git.llm.client import ModelClient
-from sia_git.sandbox import RunSpec
+from sia_git.sandbox import RunSpec, intercept
 from sia_git.store.records import Status
 from sia_git.store.runs import ENTRY
 from sia_git.tasks.evaluation import EvaluatorFailed, evaluate
@@ -98,20 +98,28 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
         if env.target is None:
             out.run = env.sandbox.run(spec)
         else:
-            keys = tuple(env.task.manifest.agent.model_env)
+            source = b"\n".join(files.values()).decode("utf-8", errors="replace")
+            wants = env.task.manifest.agent
+            keys = tuple(sorted(set(wants.model_env) | intercept.key_names_in(source)))
             with Gateway(
                 _target(env, out.adapter),
                 scratch / "gateway.jsonl",
                 env.task.max_model_calls,
                 on_call=lambda n: state(f"running: {n} model calls"),
-                allow_content_urls=env.task.manifest.agent.allow_content_urls,
+                allow_content_urls=wants.allow_content_urls,
+                intercept=intercept.hosts_for(source, wants.model_hosts),
             ) as gw:
                 out.run = env.sandbox.run(
-                    dataclasses.replace(spec, gateway=gw.socket, key_names=keys)
+                    dataclasses.replace(
+                        spec,
+                        gateway=gw.socket,
+                        key_names=keys,
+                        tls_gateway=gw.tls_socket,
+                        intercept=gw.tls,
+                    )
                 )
             out.cost_usd += gw.cost_usd
             out.gateway_calls = gw.calls
-            source = b"\n".join(files.values()).decode("utf-8", errors="replace")
             out.note = model_calls_hint(scratch / "gateway.jsonl", gw.calls, source) or ""
             if out.note:  # an agent that exits 0 with no answer from its model: say so
                 out.traces["sia-hint.txt"] = out.note.encode()

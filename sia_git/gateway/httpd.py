@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -104,8 +105,9 @@ class Endpoint:
         error_body: ErrorBody,
         bounds: Bounds,
         name: str = "sia-endpoint",
+        tls: tuple[socket.socket, ssl.SSLContext] | None = None,
     ) -> None:
-        self.sock, self.bounds = sock, bounds
+        self.sock, self.bounds, self.tls = sock, bounds, tls
         self._handler, self._report, self.error_body = handler, report, error_body
         self.loop = asyncio.new_event_loop()
         self.loop.set_exception_handler(self._loop_error)
@@ -127,6 +129,8 @@ class Endpoint:
         them), and end the loop's thread."""
         if not self._thread.is_alive():
             self.sock.close()
+            if self.tls is not None:
+                self.tls[0].close()
             return
         if self._runner is not None:
             done = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop)
@@ -173,6 +177,8 @@ class Endpoint:
         self._runner = web.ServerRunner(server, shutdown_timeout=self.bounds.drain_s)
         await self._runner.setup()
         await web.SockSite(self._runner, self.sock).start()
+        if self.tls is not None:  # the same handler, behind TLS (provider URLs, intercepted)
+            await web.SockSite(self._runner, self.tls[0], ssl_context=self.tls[1]).start()
 
     async def _guarded(self, request: web.BaseRequest) -> web.StreamResponse:
         try:

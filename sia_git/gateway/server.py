@@ -19,10 +19,11 @@ import dataclasses
 import json
 import shutil
 import socket
+import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from aiohttp import web
 from sia_git.core import tmpfiles
 from sia_git.gateway import content, httpd, protocols
 from sia_git.llm.client import BudgetExhausted, ModelClient, ModelError, count_tokens, litellm
+from sia_git.sandbox.intercept import Interception, issue
 
 MAX_REQUEST_BYTES = 1_000_000
 MAX_LOGGED_CHARS = 8_000
@@ -75,6 +77,7 @@ class Gateway:
         on_call: Callable[[int], None] | None = None,
         allow_content_urls: bool = False,
         drain_s: float = DRAIN_S,
+        intercept: Iterable[str] | None = None,
     ) -> None:
         self.client = client
         self.log_path = log_path
@@ -95,6 +98,15 @@ class Gateway:
         # the sandbox's bind reaches the socket; its folder stays 0700.
         self.socket.chmod(0o666)
         sock.listen(128)
+        # `intercept`: the hosts an agent's SDK may call by name; the same gateway serves them
+        # behind TLS on a second socket, with a certificate of a one-run authority.
+        self.tls: Interception | None = None
+        self.tls_socket: Path | None = None
+        tls = None
+        if intercept is not None:
+            self.tls = issue(intercept, self._dir)
+            self.tls_socket = self._dir / "gw-tls.sock"
+            tls = (_listen(self.tls_socket), _server_context(self.tls))
         self._endpoint = httpd.Endpoint(
             sock,
             self._route,
@@ -102,6 +114,7 @@ class Gateway:
             error_body=lambda status, message: protocols.error("openai", status, message),
             bounds=dataclasses.replace(BOUNDS, drain_s=drain_s),
             name="sia-gateway",
+            tls=tls,
         )
 
     def __enter__(self) -> Gateway:
@@ -262,11 +275,11 @@ class Gateway:
 
     async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
         path = request.path.rstrip("/")
-        if request.method == "GET" and path in ("/v1/models", "/models"):
+        if request.method == "GET" and path.endswith("/models"):
             model = self.client.profile.model
             data = {"object": "list", "data": [{"id": model, "object": "model"}]}
             return httpd.json_reply(200, data)
-        api = ROUTES.get(path)
+        api = route(path)
         if request.method != "POST" or api is None:
             message = f"no endpoint {request.method} {path[:200]}"
             return httpd.json_reply(404, {"error": {"message": message}})
@@ -287,6 +300,12 @@ class Gateway:
         return httpd.json_reply(status, reply)
 
 
+def route(path: str) -> str | None:
+    """The API a request's path speaks. A provider's base URL may carry a prefix of its own
+    (`/openai/v1/chat/completions`, `/api/v1/...`): the ending decides."""
+    return next((api for end, api in ROUTES.items() if path == end or path.endswith(end)), None)
+
+
 def _error(out: dict[str, Any], status: int, message: str, *, api: str = "openai") -> Answer:
     out["error"] = message
     return status, protocols.error(api, status, message)
@@ -300,3 +319,19 @@ def _shown(body: dict[str, Any]) -> dict[str, Any]:
         else text[:MAX_LOGGED_CHARS] + "[... cut]",
         "max_tokens": body.get("max_tokens"),
     }
+
+
+def _listen(path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    path.chmod(0o666)  # as the main socket: the agent's uid connects through the bind
+    sock.listen(128)
+    return sock
+
+
+def _server_context(files: Interception) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(files.cert, files.key)
+    ctx.set_alpn_protocols(["http/1.1"])  # aiohttp speaks HTTP/1.1 only
+    return ctx

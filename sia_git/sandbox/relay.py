@@ -3,7 +3,12 @@ network namespace and relay every connection to the gateway's Unix socket, so SD
 HTTP to a base URL (openai, anthropic) reach the run's model with no network; then become the
 agent. Standard library only: its source is handed to `python -S -c`.
 
-    python -S -c RELAY <port> <socket> <agent argv...>
+    python -S -c RELAY <port>=<socket>[,<port>=<socket>...] <uid or -> <agent argv...>
+
+Port 443 relays to the gateway's TLS socket (provider URLs the sandbox resolves to 127.0.0.1);
+binding it takes a privilege, so when sia-git is root the relay binds first and only then
+becomes the agent's uid (`<uid>`), which drops every capability. Where 443 cannot be bound the
+relay says so in one line and the agent runs without it.
 
 One thread serves every connection (a selectors loop): the relay shares the agent's process
 limit, and a thread per connection let an agent with many calls at once kill it. Each direction
@@ -46,12 +51,13 @@ class _Link:
 
 
 class Relay:
-    def __init__(self, listener, path):
-        self.listener, self.path = listener, path
+    def __init__(self, listeners):
+        self.paths = dict(listeners)  # listening socket -> the gateway socket it relays to
         self.sel = selectors.DefaultSelector()
         self.links = {}  # socket -> _Link
-        listener.setblocking(False)
-        self.sel.register(listener, selectors.EVENT_READ)
+        for listener in self.paths:
+            listener.setblocking(False)
+            self.sel.register(listener, selectors.EVENT_READ)
         self.accepting = True
 
     def serve(self):
@@ -59,16 +65,16 @@ class Relay:
             paused = not self.accepting
             # Out of descriptors: accepting is tried again after the next event or a second.
             for key, mask in self.sel.select(1.0 if paused else None):
-                if key.fileobj is self.listener:
-                    self.accept()
+                if key.fileobj in self.paths:
+                    self.accept(key.fileobj)
                 elif key.fileobj in self.links:
                     self.step(key.fileobj, mask)
             if paused:
                 self.resume()
 
-    def accept(self):
+    def accept(self, listener):
         try:
-            client, _ = self.listener.accept()
+            client, _ = listener.accept()
         except OSError as exc:
             if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                 self.pause()
@@ -81,7 +87,7 @@ class Relay:
             return
         try:
             upstream.settimeout(CONNECT_S)  # a local socket: connecting is immediate or fails
-            upstream.connect(self.path)
+            upstream.connect(self.paths[listener])
         except OSError:
             for s in (client, upstream):
                 s.close()
@@ -94,12 +100,14 @@ class Relay:
 
     def pause(self):
         if self.accepting:
-            self.sel.unregister(self.listener)
+            for listener in self.paths:
+                self.sel.unregister(listener)
             self.accepting = False
 
     def resume(self):
         if not self.accepting:
-            self.sel.register(self.listener, selectors.EVENT_READ)
+            for listener in self.paths:
+                self.sel.register(listener, selectors.EVENT_READ)
             self.accepting = True
 
     def step(self, sock, mask):
@@ -159,22 +167,47 @@ class Relay:
             s.close()
 
 
+def listen(port):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(128)
+    return listener
+
+
+def become(uid):
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)  # from root to another uid: every capability goes
+    os.chdir("/sia/work")
+
+
 def main():
-    port, path, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-    try:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", port))
-        listener.listen(128)
-    except OSError as exc:
-        print(f"sia-git: the model endpoint could not start ({exc})", file=sys.stderr)
-        os.execv(argv[0], argv)
-    if os.fork() == 0:  # the relay: dies with the sandbox when the agent ends
+    pairs, uid, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+    listeners = []
+    for pair in pairs.split(","):
+        port, _, path = pair.partition("=")
         try:
-            Relay(listener, path).serve()
+            listeners.append((listen(int(port)), path))
+        except OSError as exc:
+            if int(port) == 443:
+                print(
+                    f"sia-git: provider URLs are not reachable in this sandbox (port 443: "
+                    f"{exc.strerror}); SDKs reach the run's model through OPENAI_BASE_URL "
+                    "and ANTHROPIC_BASE_URL",
+                    file=sys.stderr,
+                )
+            else:
+                print(f"sia-git: the model endpoint could not start ({exc})", file=sys.stderr)
+    if uid != "-":
+        become(int(uid))
+    if listeners and os.fork() == 0:  # the relay: dies with the sandbox when the agent ends
+        try:
+            Relay(listeners).serve()
         finally:
             os._exit(0)
-    listener.close()
+    for listener, _ in listeners:
+        listener.close()
     os.execv(argv[0], argv)
 
 

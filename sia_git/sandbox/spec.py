@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sia_git.sandbox import relay
+from sia_git.sandbox.intercept import CA_IN_SANDBOX, CA_VARIABLES, Interception
 from sia_git.sandbox.procs import Finished, Limits
 
 TAIL = 4000
@@ -17,6 +18,7 @@ MODEL_PORT = 4141  # the model endpoint inside the sandbox's own network namespa
 DUMMY_KEY = "sia-gateway"  # what SDKs inside get as their key
 _RELAY = Path(relay.__file__).read_text(encoding="utf-8")
 GATEWAY_IN_SANDBOX = "/sia/gateway.sock"
+TLS_GATEWAY_IN_SANDBOX = "/sia/gateway-tls.sock"
 AGENT_ARGS = [
     "/sia/agent/target_agent.py",
     "--dataset_dir",
@@ -40,6 +42,9 @@ class RunSpec:
     gateway: Path | None = None
     mounts: Mapping[str, Path] = field(default_factory=dict)
     key_names: tuple[str, ...] = ()  # more variables set to the dummy key with a gateway
+    # With a gateway: the gateway's TLS socket and the files that send provider hosts to it.
+    tls_gateway: Path | None = None
+    intercept: Interception | None = None
 
     @property
     def work(self) -> Path:
@@ -183,14 +188,25 @@ def inside_env(spec: RunSpec) -> dict[str, str]:
         env |= {"OPENAI_BASE_URL": f"{base}/v1", "OPENAI_API_KEY": DUMMY_KEY,
                 "ANTHROPIC_BASE_URL": base, "ANTHROPIC_API_KEY": DUMMY_KEY}  # fmt: skip
         env |= dict.fromkeys(spec.key_names, DUMMY_KEY)
+        if spec.intercept is not None:
+            env |= dict.fromkeys(CA_VARIABLES, CA_IN_SANDBOX)
     return env
 
 
-def agent_command(spec: RunSpec) -> list[str]:
+def intercepting(spec: RunSpec) -> bool:
+    return spec.gateway is not None and spec.tls_gateway is not None and spec.intercept is not None
+
+
+def agent_command(spec: RunSpec, uid: int | None = None) -> list[str]:
     """The agent's command line inside the sandbox: with a model gateway, the relay starts
-    first (it serves the gateway on 127.0.0.1 in the sandbox's network) and becomes the agent."""
+    first (it serves the gateway on 127.0.0.1 in the sandbox's network, port 443 too when
+    provider hosts are intercepted) and becomes the agent; `uid`, when it must switch to one
+    after binding."""
     exe, _ = interpreter()
     agent = [exe, "-S", *AGENT_ARGS]
     if spec.gateway is None:
         return agent
-    return [exe, "-S", "-c", _RELAY, str(MODEL_PORT), GATEWAY_IN_SANDBOX, *agent]
+    pairs = f"{MODEL_PORT}={GATEWAY_IN_SANDBOX}"
+    if intercepting(spec):
+        pairs += f",443={TLS_GATEWAY_IN_SANDBOX}"
+    return [exe, "-S", "-c", _RELAY, pairs, "-" if uid is None else str(uid), *agent]

@@ -74,9 +74,20 @@ def loopback_up() -> None:
         fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
 
 
+def privileged_ports_from(port: int) -> None:
+    """The relay binds port 443 (provider URLs) after privileges are dropped: in this network
+    namespace, which holds nothing else, ports from 443 on need no privilege."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start", "w") as f:
+            f.write(str(port))
+    except OSError:
+        pass  # the relay says in one line that provider URLs are not reachable
+
+
 def build_root(cfg: dict) -> None:
     root = cfg["root"]
     loopback_up()
+    privileged_ports_from(443)
     mount(None, "/", None, flags=MS_REC | MS_PRIVATE)  # nothing mounted here reaches the host
     mount("tmpfs", root, "tmpfs", flags=MS_NOSUID | MS_NODEV, data="size=1m,mode=0755")
     for src, dst, writable in cfg["binds"]:

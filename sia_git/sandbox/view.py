@@ -17,7 +17,8 @@ from pathlib import Path
 
 from sia_git.sandbox import environments
 from sia_git.sandbox import packages as pkgs
-from sia_git.sandbox.spec import GATEWAY_IN_SANDBOX, RunSpec, interpreter
+from sia_git.sandbox.intercept import CA_IN_SANDBOX
+from sia_git.sandbox.spec import GATEWAY_IN_SANDBOX, TLS_GATEWAY_IN_SANDBOX, RunSpec, interpreter
 
 SYSTEM = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives")
 AGENT_UID_BASE = 200_000  # far above login users; no passwd entry is needed
@@ -98,6 +99,13 @@ def binds(spec: RunSpec, site: list[Path]) -> list[tuple[str, str, bool]]:
     ]
     if spec.gateway is not None:
         out.append((str(spec.gateway), GATEWAY_IN_SANDBOX, True))
+    if spec.gateway is not None and spec.tls_gateway is not None and spec.intercept is not None:
+        out += [
+            (str(spec.tls_gateway), TLS_GATEWAY_IN_SANDBOX, True),
+            (str(spec.intercept.ca), CA_IN_SANDBOX, False),
+            (str(spec.intercept.hosts), "/etc/hosts", False),
+            (str(spec.intercept.nsswitch), "/etc/nsswitch.conf", False),
+        ]
     out += [(str(p), f"/sia/{name}", False) for name, p in spec.mounts.items()]
     return out
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sia_git.sandbox.intercept import valid_host
 from sia_git.tasks.model_spec import WeightsSpec
 
 
@@ -55,6 +56,17 @@ class AgentSpec(_Strict):
     # (image_url URLs, Anthropic url/file sources): the model's client would fetch them from
     # outside the sandbox, so the gateway refuses them unless the task needs them.
     allow_content_urls: bool = False
+    # More hosts whose HTTPS URLs reach the run's model inside the sandbox, beside the
+    # well-known providers and the API URLs found in the agent's source.
+    model_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("model_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        bad = [h for h in hosts if not valid_host(h.lower())]
+        if bad:
+            raise ValueError(f"not a host name: {bad[0]!r} (a DNS name such as api.example.com)")
+        return [h.lower() for h in hosts]
 
 
 class EvaluatorSpec(_Strict):

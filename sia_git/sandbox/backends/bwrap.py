@@ -54,7 +54,7 @@ class Bubblewrap(Backend):
     def run(self, spec: RunSpec) -> RunResult:
         uid = view.agent_uid()
         spec = view.prepare_work(spec, uid)
-        argv = wrapper(spec, self.site, uid, command=agent_command(spec))
+        argv = wrapper(spec, self.site, uid, command=agent_command(spec, uid))
         done = run_limited(
             argv,
             {},
@@ -93,8 +93,10 @@ def wrapper(spec: RunSpec, site: list[Path], uid: int | None, *, command: list[s
     else:  # no user namespace: the uid switch inside is a real one
         isolation = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                      "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
-                     "--cap-add", "CAP_SETGID"]  # fmt: skip
-        start = [exe, "-S", "-c", _BECOME, str(uid), *command]
+                     "--cap-add", "CAP_SETGID", "--cap-add", "CAP_NET_BIND_SERVICE"]  # fmt: skip
+        # With a gateway the relay binds its ports first and then switches uid itself.
+        relays = spec.gateway is not None
+        start = command if relays else [exe, "-S", "-c", _BECOME, str(uid), *command]
     return [
         bwrap_path() or "bwrap",
         *isolation,

@@ -21,8 +21,17 @@ from sia_git.core.errors import SiaError
 from sia_git.sandbox import packages as pkgs
 from sia_git.sandbox import view
 from sia_git.sandbox.backends.base import Backend
+from sia_git.sandbox.intercept import CA_IN_SANDBOX
 from sia_git.sandbox.procs import QuotaWatch, pid_alive
-from sia_git.sandbox.spec import RunResult, RunSpec, agent_command, inside_env, interpreter
+from sia_git.sandbox.spec import (
+    TLS_GATEWAY_IN_SANDBOX,
+    RunResult,
+    RunSpec,
+    agent_command,
+    inside_env,
+    intercepting,
+    interpreter,
+)
 
 IMAGE_REPO = "localhost/sia-git-base"
 IMAGE = f"{IMAGE_REPO}:latest"
@@ -94,6 +103,26 @@ def _binds(
     if gateway is not None:
         binds[str(gateway)] = {"bind": "/sia/gateway.sock", "mode": "rw"}
     return binds
+
+
+def _tls_binds(spec: RunSpec) -> dict[str, dict[str, str]]:
+    if not intercepting(spec) or spec.intercept is None or spec.tls_gateway is None:
+        return {}
+    return {
+        str(spec.tls_gateway): {"bind": TLS_GATEWAY_IN_SANDBOX, "mode": "rw"},
+        str(spec.intercept.ca): {"bind": CA_IN_SANDBOX, "mode": "ro"},
+    }
+
+
+def _tls_options(spec: RunSpec) -> dict[str, Any]:
+    """The engine writes the container's /etc/hosts: provider hosts go in as extra hosts; the
+    relay (not root in the container) may bind port 443."""
+    if not intercepting(spec) or spec.intercept is None:
+        return {}
+    return {
+        "extra_hosts": dict.fromkeys(spec.intercept.names, "127.0.0.1"),
+        "sysctls": {"net.ipv4.ip_unprivileged_port_start": "443"},
+    }
 
 
 class Docker(Backend):
@@ -182,7 +211,9 @@ def _run(
                 ),
                 **empties,
                 **{str(p): {"bind": f"/sia/{n}", "mode": "ro"} for n, p in spec.mounts.items()},
+                **_tls_binds(spec),
             },
+            **_tls_options(spec),
             labels={LABEL: str(os.getpid())},
         )
     except docker.errors.APIError as exc:
