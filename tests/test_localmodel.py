@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -79,6 +80,37 @@ def test_concurrent_requests_are_generated_as_one_batch(tiny: Path) -> None:
         together = ask(client, PROMPTS)
     assert engine.stats.largest_batch > 1
     assert together == one_by_one  # left padding: a batch answers as single requests do
+
+
+def test_a_short_request_is_answered_before_its_batch_ends(tiny: Path, adapter: Path) -> None:
+    """Two requests in one batch: the one that asks for 2 tokens is done while the one asking
+    for 40 is still being generated (each answer leaves as soon as its own row ends)."""
+    from sia_git.localmodel.engine import Request
+
+    engine = Engine(tiny)
+    engine.add_adapter("a1", adapter)  # the random base model often says nothing at all
+    ask = [{"role": "user", "content": "ab:"}]
+    order: list[str] = []
+
+    class Noted(threading.Event):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def set(self) -> None:
+            order.append(f"{self.name} done")
+            super().set()
+
+    long = Request(ask, 40, adapter="a1", done=Noted("long"), on_text=lambda _: order.append("+"))
+    short = Request(ask, 2, adapter="a1", done=Noted("short"))
+    engine.submit(long)
+    engine.submit(short)
+    assert long.done.wait(60) and short.done.wait(60)
+    assert engine.stats.largest_batch == 2 and engine.stats.batches == 1
+    assert short.completion_tokens == 2 and short.finish_reason == "length"
+    assert long.completion_tokens > 4, long.text
+    after = order[order.index("short done") + 1 :]
+    assert after.count("+") >= 2, order  # the long row went on generating after it
 
 
 def test_a_prompt_over_the_context_is_refused_naming_the_limit(tiny: Path) -> None:

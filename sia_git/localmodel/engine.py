@@ -207,12 +207,14 @@ class Engine:
 
 class _Watch:
     """A stopping criterion that transformers calls after every token: it streams each row's
-    new text, stops a row at its own max_tokens, and drops a row whose caller has gone."""
+    new text, stops a row at its own max_tokens, drops a row whose caller has gone, and hands
+    each row's answer to its caller as soon as that row ends (the rest of the batch goes on)."""
 
     def __init__(self, engine: Engine, batch: list[Request], width: int) -> None:
         self.engine, self.batch, self.width = engine, batch, width
         self.sent = [""] * len(batch)
         self.ended = [False] * len(batch)
+        self.completed = [False] * len(batch)
 
     def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
         import torch
@@ -230,6 +232,7 @@ class _Watch:
             self._stream(i, ids)
             if len(ids) >= r.max_tokens or self._hit_eos(input_ids[i]):
                 self.ended[i], done[i] = True, True
+                self._complete(i, ids)  # its caller has its answer now, not with the batch's last
         return done
 
     def _reply_ids(self, row: Any) -> list[int]:
@@ -252,18 +255,25 @@ class _Watch:
                 r.cancelled.set()
             self.sent[i] = text
 
+    def _complete(self, i: int, ids: list[int]) -> None:
+        r = self.batch[i]
+        ids = ids[: r.max_tokens]
+        r.text = self.engine.tokenizer.decode(ids, skip_special_tokens=True)
+        r.completion_tokens = len(ids)
+        r.finish_reason = "length" if len(ids) >= r.max_tokens else "stop"
+        self._stream(i, ids)
+        self.engine.stats.generated_tokens += len(ids)
+        if r.cancelled.is_set():
+            self.engine.stats.finished_abandoned += 1
+        self.completed[i] = True
+        r.done.set()
+
     def finish(self, seqs: Any) -> None:
+        """The rows generate() ended without this criterion ending them (its own limit)."""
         for i, r in enumerate(self.batch):
-            if r.finish_reason == "cancelled":
+            if r.finish_reason == "cancelled" or self.completed[i]:
                 continue
-            ids = self._reply_ids(seqs[i])[: r.max_tokens]
-            r.text = self.engine.tokenizer.decode(ids, skip_special_tokens=True)
-            r.completion_tokens = len(ids)
-            r.finish_reason = "length" if len(ids) >= r.max_tokens else "stop"
-            self._stream(i, ids)
-            self.engine.stats.generated_tokens += len(ids)
-            if r.cancelled.is_set():
-                self.engine.stats.finished_abandoned += 1
+            self._complete(i, self._reply_ids(seqs[i]))
 
 
 def _plain(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
