@@ -51,7 +51,10 @@ def test_agent_without_knobs_gives_none() -> None:
         ("KNOBS = dict(a=1)\nKNOB_SPACE = {'a': [1]}", "plain literal"),
         ("KNOBS = {'a': 1}\nKNOB_SPACE = {'a': []}", "non-empty list"),
         ("KNOBS = {'a': 1}\nKNOB_SPACE = {'a': {'low': 0, 'high': 1, 'log': True}}", "low > 0"),
-        ("def broken(:\n", "does not parse"),
+        ("def broken(:\n", "^agent does not parse: "),
+        ("KNOBS = {1: 2}\nKNOB_SPACE = {'a': [1]}", "^KNOBS must be a dict with string keys$"),
+        ("KNOBS = {'a': 1}\nKNOB_SPACE = [1]", "^KNOB_SPACE must be a dict with string keys$"),
+        ("KNOBS = {'a': 1}\nKNOB_SPACE = {'c': [1], 'b': [2]}", "missing from KNOBS: b, c$"),
     ],
 )
 def test_malformed_knobs_are_reported(source: str, message: str) -> None:
@@ -105,6 +108,9 @@ def test_only_top_level_single_assignments_count() -> None:
     source = "def f():\n    KNOBS = {'a': 1}\n\nKNOB_SPACE = {'a': [1]}\nx = KNOBS = {}\n"
     assert knobs.read(source) is None
     assert knobs.read("KNOBS = {'a': 1}\n") is None and knobs.read("KNOB_SPACE = {}\n") is None
+    # Other assignment targets beside them (attributes, subscripts) are passed over.
+    beside = "cfg.x = 1\nd['k'] = 2\nKNOBS = {'a': 1}\nKNOB_SPACE = {'a': [1, 2]}\n"
+    assert knobs.read(beside) == ({"a": 1}, {"a": [1, 2]})
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,7 @@ def test_a_failed_candidate_has_no_scores_and_the_harness_lever() -> None:
     rec = outcome_record(o)
     assert rec.scores == {} and rec.items == {} and rec.lever == "harness" and rec.run is None
     assert rec.reason == "exit code 1" and rec.commit is None and rec.verdict == ""
+    assert rec.status == "crashed" and rec.dropped_outputs == [] and rec.dropped_outputs_count == 0
 
 
 def test_the_commit_message_carries_the_trailers() -> None:

@@ -98,6 +98,9 @@ def test_a_minimal_candidate_reads_with_its_defaults() -> None:
         "", 0, "dev", None, None,
     )  # fmt: skip
     assert a.candidate(1) is None and a.cost_usd == 0.0 and a.schema_version == 1
+    assert ConfirmRecord(generation=1, commit="x", scores=[], mean=0.0).cost_usd == 0.0
+    stop = StopRecord(run="r", generation=1, kind="budget", reason="spent")
+    assert (stop.spent_usd, stop.budget_usd) == (0.0, None)
 
 
 def test_a_record_is_read_from_its_ref_and_its_cost_summed(tmp_path) -> None:  # noqa: ANN001
@@ -122,9 +125,28 @@ def test_a_record_is_read_from_its_ref_and_its_cost_summed(tmp_path) -> None:  #
     assert records.record_cost(repo, refs.attempts("r", 2)) == 0.75
     assert records.record_cost(repo, refs.confirmed("r", 2)) == 0.125
     assert records.record_cost(repo, refs.attempts("r", 9)) == 0.0
+    assert records.record_cost(repo, refs.confirmed("r", 9)) == 0.0
     assert records.record_cost(repo, refs.base("r")) == 0.0
     assert records.record_cost(repo, "refs/heads/main") == 0.0
-    assert records.read_note(repo, repo.rev_parse("HEAD") or "") is None
+    head = repo.rev_parse("HEAD") or ""
+    assert records.read_note(repo, head) is None
+    repo.add_note(head, "a note a person wrote")
+    assert records.read_note(repo, head) is None  # not sia-git's: passed over
+    note = records.CandidateNote(candidate=2, run="r", generation=3, cost_usd=0.5)
+    repo.add_note(head, note.model_dump_json())
+    assert records.read_note(repo, head) == note
+    broken = refs.attempts("r", 4)  # a record that does not read names its ref, file and key
+    bad = b'{"candidates": [{"candidate": "x"}]}'
+    sha = repo.commit(repo.make_tree(None, {records.ATTEMPT_FILE: bad}), [], "record")
+    repo.update_refs([(broken, sha, None)])
+    with pytest.raises(
+        SiaError, match=f"^{broken}:{records.ATTEMPT_FILE}: .*candidates.0.candidate"
+    ):
+        records.read_attempt(repo, "r", 4)
+    sha = repo.commit(repo.make_tree(None, {records.CONFIRM_FILE: b"{}"}), [], "record")
+    repo.update_refs([(refs.confirmed("r", 4), sha, None)])
+    with pytest.raises(SiaError, match=f"^{refs.confirmed('r', 4)}:{records.CONFIRM_FILE}: "):
+        records.read_confirm(repo, "r", 4)
 
 
 def test_a_record_is_indented_json_and_a_broken_one_names_its_key() -> None:

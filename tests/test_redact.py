@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.core.redact import MASK, Redactor, is_secret_name
+from sia_git.core.redact import MASK, Redactor, encodings, is_secret_name
 from sia_git.gitrepo import open_repo
 from tests.conftest import git, make_repo
 
@@ -110,6 +110,24 @@ def test_a_secret_inside_a_longer_base64_text_is_masked_at_every_alignment(enc, 
     blob = enc(b"x" * k + SMUGGLED.encode() + b" tail of the file").decode()
     assert MASK in r.text(f"data: {blob}")
     assert blob not in r.text(f"data: {blob}")
+
+
+@pytest.mark.parametrize("enc", [base64.b64encode, base64.urlsafe_b64encode])
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_each_base64_form_is_exactly_the_part_that_depends_on_the_secret_alone(enc, k) -> None:  # noqa: ANN001
+    """At alignment k, the form is in the encoding of every text that holds the secret at that
+    alignment, and one character more at either end is not: the longest such part, no less."""
+    secret = "sk-proj-abcdefghij0123456789"
+    texts = [bytes([a]) * k + secret.encode() + bytes([b]) * n
+             for a in (0, 0xFF) for b in (0, 0x41, 0xFF) for n in (0, 1, 2)]  # fmt: skip
+    encoded = [enc(t).decode() for t in texts]
+    forms = [f for f in encodings(secret) if all(f in e for e in encoded)]
+    assert len(forms) == 1, forms
+    form = forms[0]
+    at = encoded[0].index(form)
+    wider = [encoded[0][max(at - 1, 0) : at + len(form)], encoded[0][at : at + len(form) + 1]]
+    for w in wider:
+        assert w == form or not all(w in e for e in encoded), (k, w)
 
 
 @pytest.mark.parametrize("encode", [urllib.parse.quote, urllib.parse.quote_plus])

@@ -31,6 +31,8 @@ def test_sia_layout_is_detected() -> None:
     assert task.reference_agent.name == "reference_target_agent.py"
     cmd = task.evaluator_command(Path("/out"), "dev", Path("/r.json"))
     assert cmd[-2:] == ["--gen-dir", "/out"]
+    # SIA's own limit for an agent run: its agents ask a model about every item.
+    assert task.manifest.agent.timeout_s == 3600 and task.manifest.agent.packages == ["*"]
 
 
 def _template(tmp_path: Path) -> Path:

@@ -9,7 +9,7 @@ import json
 import shutil
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sia_git import __version__
 from sia_git.core.errors import SiaError
@@ -21,7 +21,9 @@ from sia_git.store.runs import (
     TASK_COPY,
     read_run_toml,
 )
-from sia_git.tasks.task import Task
+
+if TYPE_CHECKING:  # `log` and `show` import this module: a task's models load only when used
+    from sia_git.tasks.task import Task
 
 
 def run_toml(

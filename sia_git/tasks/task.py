@@ -257,13 +257,18 @@ def merge(defaults: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+SIA_AGENT_TIMEOUT_S = 3600.0
+
+
 def _load_sia_layout(root: Path, source: str) -> Task:
     # SIA keeps everything under data/; its evaluator sits beside the public inputs and finds the
     # answers itself. An optional task.toml inside data/ can narrow packages or change the metric.
     defaults = {
         "name": root.name,
         "splits": {"select": "dev", "report": []},
-        "agent": {"packages": ["*"]},
+        # SIA's own limit for one agent run (its Docker sandbox's DOCKER_TIMEOUT): its tasks ask
+        # a model about every item, which sia-git's 120 s default does not fit.
+        "agent": {"packages": ["*"], "timeout_s": SIA_AGENT_TIMEOUT_S},
         "evaluator": {"path": "data/public/evaluate.py"},
         "layout": {
             "public": "data/public",
@@ -275,7 +280,7 @@ def _load_sia_layout(root: Path, source: str) -> Task:
     # (an environment is built for it when sia-git's own lacks them); else all of it ("*").
     reqs = root / "reference" / "requirements.txt"
     if reqs.is_file():
-        defaults["agent"] = {"packages": requirement_lines(reqs)}
+        defaults["agent"] = {**defaults["agent"], "packages": requirement_lines(reqs)}
     override = root / "data" / MANIFEST
     if override.is_file():
         manifest = _read_manifest(override, defaults)

@@ -1,4 +1,4 @@
 import os
 
-key = os.environ.get("OPENAI_API_KEY", "")
-print(len(key))
+password = os.environ.get("DB_PASSWORD", "")
+print(len(password))
