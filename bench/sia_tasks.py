@@ -22,55 +22,28 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakellm, from a checkout
 
 from common import GIT_ENV, ROOT, git, machine, new_repo  # noqa: E402
+
+from tests.fakellm import FakeLLM, Reply, text  # noqa: E402
 
 TASKS = ["gpqa", "lawbench", "longcot-chess", "spaceship-titanic"]
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 START, END = "<!-- sia_tasks:start -->", "<!-- sia_tasks:end -->"
 
 
-class _Scripted(BaseHTTPRequestHandler):
-    calls = 0
-    lock = threading.Lock()
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-        with self.lock:
-            _Scripted.calls += 1
-        last = json.dumps(body.get("messages", [])[-1:])
-        letter = "ABCD"[hashlib.sha256(last.encode()).digest()[0] % 4]
-        content = json.dumps({"answer": letter, "reasoning": "scripted"})
-        reply = {
-            "id": "scripted",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "scripted"),
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": content},
-                }
-            ],  # fmt: skip
-            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-        }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+def scripted(body: dict, n: int) -> Reply:
+    """The scripted model: a letter (as JSON, which every SIA agent parses) picked by a hash of
+    the last message, so answers are fixed per question and near chance on a 4-choice task."""
+    last = json.dumps(body.get("messages", [])[-1:])
+    letter = "ABCD"[hashlib.sha256(last.encode()).digest()[0] % 4]
+    return text(json.dumps({"answer": letter}), prompt_tokens=100, completion_tokens=8)
 
 
 def wheel_path(given: str | None, scratch: Path) -> Path:
@@ -88,12 +61,11 @@ def unpack(wheel: Path, dest: Path) -> Path:
     return dest / "sia" / "tasks"
 
 
-def gateway_log(repo: Path, run_id: str) -> list[dict]:
-    try:
-        text = git(repo, "show", f"refs/sia/{run_id}/attempts/g0001:c1/gateway.jsonl")
-    except (subprocess.CalledProcessError, SystemExit):
-        return []
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+def gateway_log(repo: Path, attempt: str) -> list[dict]:
+    """Generation 1's gateway log (its one candidate is c0)."""
+    done = subprocess.run(["git", "show", f"{attempt}:c0/gateway.jsonl"], cwd=repo,
+                          capture_output=True, text=True)  # fmt: skip
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
 
 def run_task(task: Path, repo: Path, api_base: str) -> dict:
@@ -111,30 +83,34 @@ def run_task(task: Path, repo: Path, api_base: str) -> dict:
     row = {"task": task.name, "exit": done.returncode, "seconds": seconds}
     out = (done.stdout + done.stderr).strip()
     row["said"] = out.splitlines()[-1] if out else ""
-    runs = git(repo, "for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/sia/").split()
-    if not runs:
+    attempts = git(repo, "for-each-ref", "--format=%(refname)", "refs/sia/").split()
+    attempt = next((r for r in attempts if r.endswith("/attempts/g0001")), None)
+    if attempt is None:
         return row
-    run_id = runs[0].removeprefix("sia/")
-    log = gateway_log(repo, run_id)
+    row["attempt"] = True
+    log = gateway_log(repo, attempt)
     row["calls"] = len(log)
     row["refused"] = sum(1 for e in log if e.get("status") == 429)
-    trailers = git(repo, "log", "-1", "--format=%(trailers:only,unfold)", f"sia/{run_id}")
-    for line in trailers.splitlines():
+    row["answered"] = sum(1 for e in log if e.get("status") == 200 and e.get("reply"))
+    branch = "sia/" + attempt.split("/")[2]
+    done = subprocess.run(["git", "log", "-1", "--format=%(trailers:only,unfold)", branch],
+                          cwd=repo, capture_output=True, text=True)  # fmt: skip
+    for line in done.stdout.splitlines():
         key, _, value = line.partition(": ")
-        if key in ("Sia-Score", "Sia-Score-Test", "Sia-Status"):
+        if key in ("Sia-Score", "Sia-Score-Test"):
             row[key] = value
-    row["attempt"] = bool(git(repo, "for-each-ref", f"refs/sia/{run_id}/attempts/").strip())
     return row
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| task | exit | generation 1 | model calls (refused) | dev score | sealed test | time "
-            "| what sia-git said |\n|---|---|---|---|---|---|---|---|\n")  # fmt: skip
+    head = ("| task | exit | generation 1 | model calls (answered, refused) | dev score "
+            "| sealed test | time | what sia-git said |\n"
+            "|---|---|---|---|---|---|---|---|\n")  # fmt: skip
     lines = []
     for r in rows:
         gen = "committed" if "Sia-Score" in r else ("recorded failure" if r.get("attempt")
                                                       else "not started")  # fmt: skip
-        calls = f"{r['calls']} ({r['refused']})" if "calls" in r else "-"
+        calls = f"{r['calls']} ({r['answered']}, {r['refused']})" if "calls" in r else "-"
         said = r["said"].replace("|", "\\|")[:220]
         dev, test = r.get("Sia-Score", "-"), r.get("Sia-Score-Test", "-")
         lines.append(f"| {r['task']} | {r['exit']} | {gen} | {calls} | {dev} | {test} "
@@ -147,18 +123,14 @@ def main() -> None:
     p.add_argument("--wheel", help="the sia-agent 0.6.0 wheel (default: SIA_AGENT_WHEEL, else pip)")
     p.add_argument("--no-write", action="store_true", help="print the table only")
     args = p.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    api_base = f"http://127.0.0.1:{server.server_address[1]}/v1"
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, FakeLLM(scripted) as llm:
         tasks = unpack(wheel_path(args.wheel, Path(tmp)), Path(tmp) / "wheel")
         for name in TASKS:
             print(f"[{name}] running generation 1 ...", flush=True)
-            row = run_task(tasks / name, new_repo(Path(tmp) / f"repo-{name}"), api_base)
+            row = run_task(tasks / name, new_repo(Path(tmp) / f"repo-{name}"), llm.api_base)
             print(f"[{name}] {row}", flush=True)
             rows.append(row)
-    server.shutdown()
     text = f"Run {time.strftime('%Y-%m-%d')} on {machine()}.\n\n{table(rows)}"
     print(text)
     if not args.no_write:

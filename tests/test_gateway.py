@@ -311,8 +311,8 @@ def test_the_relay_serves_48_calls_at_once_on_one_thread(tmp_path: Path) -> None
         "os.execv(sys.executable, [sys.executable, '-S', '-c', *sys.argv[1:]])\n"
     )
     with Gateway(client, tmp_path / "gw.jsonl") as gw:
-        agent = subprocess.Popen([sys.executable, "-c", launcher, server.RELAY, str(port),
-                                  str(gw.socket), "/bin/sleep", "60"])  # fmt: skip
+        agent = subprocess.Popen([sys.executable, "-c", launcher, server.RELAY,
+                                  f"{port}={gw.socket}", "-", "/bin/sleep", "60"])  # fmt: skip
         try:
             relay = _relay_of(agent.pid, port)
             calls = [lambda i=i: _http(port, i) for i in range(48)]
