@@ -62,9 +62,9 @@ def test_a_timed_out_generation_1_says_so_once(repo: Path, sia: Runner, tmp_path
 def test_a_task_agent_that_breaks_a_gate_rule_is_told_the_key_that_allows_it(
     repo: Path, sia: Runner, tmp_path: Path
 ) -> None:
-    """SIA's reference agents read their provider's key variable: the line names the rule and
-    the task.toml key that allows it for this task's agents."""
-    agent = 'import os\nKEY = os.environ.get("TINKER_API_KEY", "")\nprint(len(KEY))\n'
+    """A task's own agent that reads a secret (not a provider's key variable, which the sandbox
+    fills with a dummy): the line names the rule and the task.toml key that allows it."""
+    agent = 'import os\nPW = os.environ.get("DB_PASSWORD", "")\nprint(len(PW))\n'
     task = _task(tmp_path, sia, agent)
     done = sia("evolve", "--task-dir", str(task), "--max-gen", "1", "--quiet", cwd=repo)
     assert done.returncode == 2
