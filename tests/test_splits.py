@@ -141,7 +141,7 @@ def test_evaluator_settings_and_a_partial_data_task_toml_keep_every_default(tmp_
         tmp_path, '[agent]\ntimeout_s = 30\n\n[evaluator]\nargs = ["--flag"]\nenv = {A = "1"}\n'
     )
     m = task.manifest
-    assert m.agent.timeout_s == 30 and m.agent.packages == ["*"]  # the default survives
+    assert m.agent.timeout_s == 30 and m.agent.packages == []  # the default survives
     assert m.evaluator.path == "data/public/evaluate.py" and m.evaluator.env == {"A": "1"}
     assert task.evaluator_command(Path("/o"), "dev", Path("/r"))[-3:] == [
         "--gen-dir",

@@ -32,7 +32,47 @@ def test_sia_layout_is_detected() -> None:
     cmd = task.evaluator_command(Path("/out"), "dev", Path("/r.json"))
     assert cmd[-2:] == ["--gen-dir", "/out"]
     # SIA's own limit for an agent run: its agents ask a model about every item.
-    assert task.manifest.agent.timeout_s == 3600 and task.manifest.agent.packages == ["*"]
+    assert task.manifest.agent.timeout_s == 3600
+    # Its reference agent imports the standard library only, and so may its successors.
+    assert task.manifest.agent.packages == []
+    assert "the standard library only" in task.notes[0]
+
+
+def _sia_copy(tmp_path: Path, agent_imports: str) -> Path:
+    root = tmp_path / "sia"
+    shutil.copytree(SIA_TASK, root)
+    ref = root / "reference" / "reference_target_agent.py"
+    ref.write_text(agent_imports + ref.read_text())
+    return root
+
+
+def test_a_sia_task_without_requirements_gets_the_packages_its_reference_agent_imports(
+    tmp_path: Path,
+) -> None:
+    # SIA's wheel tasks ship no requirements.txt (its Docker image has everything): the imports,
+    # a function-local one included, say what the agent needs.
+    root = _sia_copy(
+        tmp_path,
+        "import openai\nfrom pydantic import BaseModel\n"
+        "def later():\n    from google import genai_not_installed\n",
+    )
+    task = load(root, source=str(root))
+    assert task.manifest.agent.packages == ["openai", "pydantic"]
+    assert "openai, pydantic" in task.notes[0]
+    assert "google.genai_not_installed" in task.notes[1]
+    assert "data/task.toml [agent] packages" in task.notes[1]
+
+
+def test_a_requirements_file_or_the_tasks_own_packages_win_over_the_imports(
+    tmp_path: Path,
+) -> None:
+    root = _sia_copy(tmp_path, "import openai\n")
+    (root / "reference" / "requirements.txt").write_text("pandas>=1  # tables\n")
+    assert load(root, source=str(root)).manifest.agent.packages == ["pandas>=1"]
+    (root / "reference" / "requirements.txt").unlink()
+    (root / "data" / "task.toml").write_text('[agent]\npackages = ["*"]\n')
+    task = load(root, source=str(root))
+    assert task.manifest.agent.packages == ["*"] and task.notes == ()
 
 
 def _template(tmp_path: Path) -> Path:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from sia_git.commands.common import fmt_score, open_run
+from sia_git.evolve import evidence
 from sia_git.store import history as H
 from sia_git.store import trailers as T
 from sia_git.tasks.layout import selection_warning
@@ -47,6 +48,7 @@ def _row(e: H.Entry, delta: float | None) -> dict[str, Any]:
         "subject": e.subject,
         "reason": e.trailers.get(T.REJECTED) or e.trailers.get(T.REASON),
         "ref": e.ref,
+        "evidence": e.trailers.get(T.EVIDENCE),
     }
 
 
@@ -102,6 +104,8 @@ def _table(hist: H.RunHistory, total: float) -> list[str]:
         status = _status(e)
         if status == "rejected":
             status += f": {e.trailers.get(T.REJECTED) or e.trailers.get(T.REASON)}"
+        elif status == "accepted" and (proof := evidence.parse(e.trailers.get(T.EVIDENCE))):
+            status += f" {proof.says()}"
         test = T.read_float(e.trailers.get(T.SCORE_TEST))
         lines.append(
             f"{gen:>4}  {e.sha[:10]:10}  {e.trailers.get(T.LEVER) or '-':8} "

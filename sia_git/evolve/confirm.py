@@ -4,11 +4,14 @@ kill between the two is finished on resume."""
 
 from __future__ import annotations
 
+from sia_git.evolve import evidence, selection
 from sia_git.evolve import recording as rec
+from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.forges import review
 from sia_git.store import history as H
 from sia_git.store import records
+from sia_git.store import trailers as T
 from sia_git.store.runs import agent_files
 
 
@@ -36,8 +39,9 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     scores = [tip.score] + [o.score(ctx.select) for o in reruns]
     held = None not in scores
     mean = sum(s for s in scores if s is not None) / len(scores)
+    pooled = _pooled(ctx, hist, reruns)
     if held and incumbent is not None:
-        held = ctx.beats(mean, incumbent)
+        held = ctx.beats(mean, incumbent) and (pooled is None or pooled.significant)
     done = records.ConfirmRecord(
         generation=tip.gen or 0,
         commit=tip.sha,
@@ -46,6 +50,7 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
         incumbent_score=incumbent,
         held=held,
         cost_usd=round(sum(o.cost_usd for o in reruns), 8),
+        evidence=pooled.trailer() if pooled is not None else "",
     )
     rec.record_confirmation(ctx, done)
     shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in scores)
@@ -54,12 +59,40 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
         revert(ctx, tip, done)
 
 
+def _pooled(ctx: Context, hist: H.RunHistory, reruns: list[Outcome]) -> evidence.Evidence | None:
+    """A stochastic agent's re-runs enter the paired test: the accepted run's items and every
+    re-run's, pooled against the incumbent's, at the level the generation was accepted at.
+    None when the tip was accepted without paired evidence."""
+    tip = hist.tip
+    accepted = evidence.parse(tip.trailers.get(T.EVIDENCE))
+    if accepted is None:
+        return None
+    parent = tip.trailers.get(T.PARENT, "")
+    base = hist.generation(int(parent)) if parent.isdigit() else None
+    mine = selection.items_of(ctx, tip)
+    theirs = selection.items_of(ctx, base) if base is not None else None
+    if mine is None or theirs is None:
+        return None
+    runs = [mine] + [
+        evidence.statuses(o.evaluation.splits[ctx.select].items)
+        for o in reruns
+        if o.evaluation is not None and ctx.select in o.evaluation.splits
+    ]
+    return evidence.paired(theirs, runs, lvl=accepted.level)
+
+
 def revert(ctx: Context, tip: H.Entry, done: records.ConfirmRecord) -> None:
     inc = done.incumbent_score
     shown = ", ".join("failed" if s is None else f"{s:.4f}" for s in done.scores)
     why = f"gain did not hold on confirmation: runs scored {shown} (mean {done.mean:.4f})" + (
         f", not above the incumbent's {inc:.4f}" if inc is not None else ""
     )
+    pooled = evidence.parse(done.evidence)
+    if pooled is not None and not pooled.significant and (inc is None or done.mean > inc):
+        why = (
+            f"gain did not hold on confirmation: runs scored {shown}; pooled with its re-runs "
+            f"the gain {pooled.says()} is within noise"
+        )
     sha = rec.revert_generation(ctx, tip, why, score=inc)
     ctx.echo(f"gen {tip.gen}: reverted by {sha[:10]}: {why}")
     review.follow(ctx.repo, ctx.run_id, ctx.cfg.model_dump(), say=ctx.echo, revert=(tip, sha, why))

@@ -27,6 +27,8 @@ from sia_git.weights.runtime import WeightsRuntime
 
 if TYPE_CHECKING:
     from sia_git.evolve.proposers.base import Proposer
+    from sia_git.evolve.reuse import ReuseIndex
+    from sia_git.store.trials import Trial
 
 Echo = Callable[[str], None]
 EPS = 1e-9
@@ -44,6 +46,10 @@ class Context:
     progress: Progress = field(default_factory=Progress)  # the live display, if any
     # Who writes the candidates (--proposer); set once the context exists (it is given it).
     proposer: Proposer = field(init=False)
+    # Candidates already scored on this task, in any run (evolve/reuse.py); None: run them all.
+    reuse: ReuseIndex | None = field(init=False, default=None)
+    # Earlier runs' knob trials on this task (evolve/prior.py): where the knob search starts.
+    prior: tuple[Trial, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         # Agents in the sandbox (or training) at once (--workers); proposing and gating are

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,8 @@ def start(
                     f"task {task.name}; its scores say nothing about unseen items"
                 )
             echo(task.plan.describe())
+            for note in task.notes:
+                echo(note)
             if task.plan.report:
                 echo(
                     "sealed scores are released for committed generations only, by the "
@@ -205,7 +208,7 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         ctx.echo(
             f"gen {gen}: re-scored the branch tip as the baseline: {lines.scores(ctx, baseline)}"
         )
-    outcomes = _candidates(ctx, hist, files, gen=gen, adapter=adapter)
+    outcomes = _candidates(ctx, hist, files, gen=gen, adapter=adapter, inc_score=inc_score)
     if not outcomes:
         return False
     if all(o.status == Status.BUDGET_STOPPED and not o.cost_usd for o in outcomes):
@@ -213,6 +216,8 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         return False
     v = selection.judge(ctx, hist, gen, outcomes=outcomes, score=inc_score)
     commits = rec.record_generation(ctx, v)
+    if ctx.reuse is not None:
+        ctx.reuse.add_outcomes(outcomes, f"{ctx.run_id} gen {gen}")
     accepted, reasons = v.accepted, v.reasons
     for o in outcomes:
         verdict = (
@@ -240,7 +245,13 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
 
 
 def _candidates(
-    ctx: Context, hist: H.RunHistory, files: dict[str, bytes], *, gen: int, adapter: str | None
+    ctx: Context,
+    hist: H.RunHistory,
+    files: dict[str, bytes],
+    *,
+    gen: int,
+    adapter: str | None,
+    inc_score: float | None,
 ) -> list[Outcome]:
     """Propose, gate and try this generation's candidates, all at once; the agents themselves
     run (and train) `workers` at a time (the run environment's slot)."""
@@ -254,7 +265,8 @@ def _candidates(
     if ctx.cfg.lever != "auto":
         can = [ctx.cfg.lever] if ctx.cfg.lever in can else []
     makers = ctx.proposer.propose(Round(hist, files, gen, adapter, tuple(can)))
-    outcomes = _run_jobs(ctx, list(enumerate(makers, start=1)), files, gen=gen, adapter=adapter)
+    job = Job(gen, files, adapter, inc_score)
+    outcomes = _run_jobs(ctx, list(enumerate(makers, start=1)), job)
     why = repeating_failure(outcomes)
     offline = tuple(lever for lever in can if lever != "harness")
     if why and ctx.proposer.needs_model and ctx.cfg.lever != "harness" and offline:
@@ -265,7 +277,7 @@ def _candidates(
         search = OfflineSearch(run_setup.proposer_port(ctx))
         more = search.propose(Round(hist, files, gen, adapter, offline))
         jobs = list(enumerate(more, start=len(outcomes) + 1))
-        outcomes += _run_jobs(ctx, jobs, files, gen=gen, adapter=adapter)
+        outcomes += _run_jobs(ctx, jobs, job)
     return outcomes
 
 
@@ -284,24 +296,28 @@ def repeating_failure(outcomes: list[Outcome]) -> str | None:
     return None
 
 
-def _run_jobs(
-    ctx: Context,
-    jobs: list[tuple[int, Any]],
-    files: dict[str, bytes],
-    *,
-    gen: int,
-    adapter: str | None,
-) -> list[Outcome]:
+@dataclass(frozen=True)
+class Job:
+    """What a generation's candidates start from."""
+
+    gen: int
+    files: dict[str, bytes]  # the incumbent's agent folder
+    adapter: str | None
+    inc_score: float | None  # what they must beat (None: unknown)
+
+
+def _run_jobs(ctx: Context, jobs: list[tuple[int, Any]], job: Job) -> list[Outcome]:
     if not jobs:
         return []
+    gen = job.gen
 
-    def run(job: tuple[int, Any]) -> Outcome:
-        index, make = job
+    def run(one: tuple[int, Any]) -> Outcome:
+        index, make = one
         ctx.progress.state(gen, f"c{index}", "proposing")
         faults.point("proposing")
         with live_tokens(lambda n: ctx.progress.state(gen, f"c{index}", f"proposing: {n} tokens")):
-            p = checked(make(), files)
-        return ctx.attempt(index, p, p.files, gen=gen, adapter=adapter)
+            p = checked(make(), job.files)
+        return _attempt(ctx, index, p, job=job)
 
     threads = ThreadPoolExecutor(max_workers=len(jobs))
     try:
@@ -316,6 +332,22 @@ def _run_jobs(
         raise
     threads.shutdown(wait=True)
     return outcomes
+
+
+def _attempt(ctx: Context, index: int, p: Proposal, *, job: Job) -> Outcome:
+    """Try candidate `index`, or reuse the result of an identical one scored before."""
+    index_ = ctx.reuse
+    if index_ is None or p.failed or p.train is not None:  # training makes a new adapter
+        return ctx.attempt(index, p, p.files, gen=job.gen, adapter=job.adapter)
+    key = index_.key(p.files, job.adapter, ctx.cfg.seed)
+    inc = job.inc_score
+    found = index_.lookup(key, p, index, could_win=lambda s: inc is None or ctx.beats(s, inc))
+    if found is not None:
+        ctx.progress.state(job.gen, f"c{index}", "reused")
+        return found
+    out = ctx.attempt(index, p, p.files, gen=job.gen, adapter=job.adapter)
+    out.key = key
+    return out
 
 
 def checked(p: object, files: dict[str, bytes]) -> Proposal:

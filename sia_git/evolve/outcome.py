@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sia_git.store.records import Status
 
 if TYPE_CHECKING:
+    from sia_git.evolve.evidence import Evidence
     from sia_git.gates import GateResult
     from sia_git.levers.proposal import Proposal
     from sia_git.sandbox import RunResult
@@ -32,6 +33,9 @@ class Outcome:
     training: dict[str, Any] | None = None  # a weights candidate's sia_adapter.json
     traces_dropped: int = 0  # trace files past the caps: counted, not listed
     note: str = ""  # what a run that ended well still needs said (its model calls all failed)
+    evidence: Evidence | None = None  # its paired gain over the incumbent, once weighed
+    key: str = ""  # what decides its result (evolve/reuse.py), when it may be reused
+    reused: str = ""  # where its result was scored, when it was reused and not run
     # Sealed splits' scores, withheld from everything that is stored or shown: only a
     # committed generation's is released, through sealed.py's rule (see evolve/release.py).
     withheld: dict[str, SplitScore] = field(default_factory=dict, repr=False)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sia_git.evolve import evidence
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.evolve.release import release
 from sia_git.store import history as H
+from sia_git.store import records
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +32,8 @@ def judge(
 ) -> Verdict:
     """The verdict on `outcomes` against the incumbent's `score`, sealed scores released
     for the accepted candidate only."""
-    accepted, reasons = select_best(ctx, outcomes, score)
+    items = incumbent_items(ctx, hist) if score is not None else None
+    accepted, reasons = select_best(ctx, outcomes, score, items=items, comparison=gen - 1)
     for o in outcomes:
         if o.index == accepted:
             release(ctx.task, hist, o)
@@ -40,10 +43,46 @@ def judge(
                    accepted=accepted, reasons=reasons)  # fmt: skip
 
 
+def incumbent_items(ctx: Context, hist: H.RunHistory) -> dict[str, bool] | None:
+    """The incumbent's per-item results on the selection split."""
+    return items_of(ctx, hist.incumbent()[0])
+
+
+def items_of(ctx: Context, e: H.Entry) -> dict[str, bool] | None:
+    """A generation's per-item results on the selection split, from its attempt record (None
+    when it has none: a metric that is not a mean over items, an old run)."""
+    record = records.read_attempt(ctx.repo, ctx.run_id, e.gen) if e.gen else None
+    cand = None
+    if record is not None:
+        cand = next((c for c in record.candidates if c.commit == e.sha), None)
+    items = cand.items.get(ctx.select) if cand is not None else None
+    return evidence.statuses(items) if items else None
+
+
+def weigh(
+    ctx: Context, o: Outcome, items: dict[str, bool] | None, *, lvl: float
+) -> evidence.Evidence | None:
+    """`o`'s paired evidence against the incumbent's items, kept on the outcome; None when
+    either lacks per-item results or the metric is not a share of correct items."""
+    ev = o.evaluation.splits.get(ctx.select) if o.evaluation else None
+    if items is None or ev is None or not ev.items:
+        return None
+    if ctx.task.manifest.metric.direction != "maximize":
+        return None
+    o.evidence = evidence.paired(items, [evidence.statuses(ev.items)], lvl=lvl)
+    return o.evidence
+
+
 def select_best(
-    ctx: Context, outcomes: list[Outcome], incumbent: float | None
+    ctx: Context,
+    outcomes: list[Outcome],
+    incumbent: float | None,
+    *,
+    items: dict[str, bool] | None = None,
+    comparison: int = 1,
 ) -> tuple[int | None, dict[int, str]]:
-    """Pick the best candidate on the selection split if it beats the incumbent."""
+    """Pick the best candidate on the selection split if it beats the incumbent, and, where
+    both have per-item results, by more than noise (evidence.py)."""
     reasons: dict[int, str] = {}
     scored = [o for o in outcomes if o.ok and o.score(ctx.select) is not None]
     for o in outcomes:
@@ -61,5 +100,12 @@ def select_best(
         reasons[best.index] = f"{best_score:.4f} does not beat the incumbent's {incumbent:.4f}" + (
             f" by more than {ctx.cfg.min_improvement:g}" if ctx.cfg.min_improvement else ""
         )
+        return None, reasons
+    if incumbent is None or items is None:
+        return best.index, reasons
+    lvl = evidence.level(ctx.cfg.accept, comparison, len(scored))
+    proof = weigh(ctx, best, items, lvl=lvl)
+    if proof is not None and not proof.significant:
+        reasons[best.index] = f"its gain {proof.says()} is within noise (needs p <= {lvl:.3g})"
         return None, reasons
     return best.index, reasons

@@ -9,7 +9,7 @@ import shutil
 from sia_git import levers
 from sia_git.core import childenv
 from sia_git.core.redact import Redactor
-from sia_git.evolve import environment, executors, proposers, roles, trust
+from sia_git.evolve import environment, executors, prior, proposers, reuse, roles, trust
 from sia_git.evolve.context import Context, Echo
 from sia_git.evolve.progress import Progress
 from sia_git.evolve.proposers.base import ProposerPort, Settings
@@ -83,8 +83,25 @@ def build_context(
             env, sandbox=runner, gates=gates, target=models.target, hosted=models.hosted
         ),
     )
+    ctx.prior = tuple(prior.earlier_trials(repo, task, paths.run_id))
+    if ctx.prior:
+        echo(f"warm start: {len(ctx.prior)} knob trial(s) of earlier runs on task {task.name}")
     ctx.proposer = proposers.make(cfg.proposer, proposer_port(ctx))
+    ctx.reuse = reuse_index(ctx)
     return ctx
+
+
+def reuse_index(ctx: Context) -> reuse.ReuseIndex:
+    """Every candidate scored on this task in this repository, by what decides its result."""
+    from sia_git.tasks.layout import answers_digest
+
+    task = ctx.task
+    base = reuse.base_digest({
+        "task": task.name, "version": task.manifest.version, "answers": answers_digest(task),
+        "plan": task.plan.record(), "limits": repr(ctx.env.limits),
+        "target": ctx.models.target_name, "select": ctx.select,
+    })  # fmt: skip
+    return reuse.read_index(ctx.repo, select=ctx.select, base=base)
 
 
 def proposer_port(ctx: Context) -> ProposerPort:
@@ -109,4 +126,5 @@ def proposer_port(ctx: Context) -> ProposerPort:
         models=ctx.models,
         strategy=strategies.get(cfg.search),
         echo=ctx.echo,
+        prior=ctx.prior,
     )

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from sia_git.levers.proposal import Proposal
     from sia_git.levers.strategies import Strategy
     from sia_git.store.history import RunHistory
+    from sia_git.store.trials import Trial
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +40,7 @@ class Request:
     direction: str  # maximize | minimize
     strategy: Strategy  # the search strategy (--search) for settings to try
     weights_defaults: dict[str, Any] | None = None  # the task's [weights] hparams
+    prior: tuple[Trial, ...] = ()  # earlier runs' knob trials on the task (no adapter)
 
 
 class Lever(ABC):

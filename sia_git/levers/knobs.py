@@ -21,7 +21,10 @@ class Knobs(Lever):
 
     def propose(self, req: Request) -> list[Proposal]:
         proposer = KnobProposer(req.seed_key, req.direction, req.strategy)
-        return proposer.propose(req.files, req.hist.trials(req.adapter), req.gen, n=req.n)
+        prior = list(req.prior) if req.adapter is None else []  # new weights: knobs act anew
+        return proposer.propose(
+            req.files, req.hist.trials(req.adapter), req.gen, n=req.n, prior=prior
+        )
 
     def trailers(self, p: Proposal) -> list[tuple[str, str]]:
         return []  # Sia-Knobs is every candidate's that declares knobs (recording.py)
@@ -38,17 +41,50 @@ class KnobProposer:
         self.strategy = strategy or TPE()
 
     def propose(
-        self, files: dict[str, bytes], history: list[Trial], generation: int, *, n: int
+        self,
+        files: dict[str, bytes],
+        history: list[Trial],
+        generation: int,
+        *,
+        n: int,
+        prior: list[Trial] | None = None,
     ) -> list[Proposal]:
+        """`prior`: earlier runs' trials on the task. The search learns from them too, and
+        the best of them comes first while this run has not tried it."""
         incumbent = files[ENTRY].decode()
         parsed = knobmod.read(incumbent)
         if parsed is None:
             return []
         current, space = parsed
-        ask = Ask(space=space, current=current, history=history, seed_key=self.seed_key,
-                  direction=self.direction, generation=generation, n=n)  # fmt: skip
-        found = self.strategy.propose(ask)
-        return [self._proposal(files, current, knobs, history=history) for knobs in found]
+        prior = prior or []
+        first = self._best_untried(prior, history, current=current, space=space)
+        out = [] if first is None else [
+            self._proposal(files, current, first.knobs, history=history, warm=first)
+        ]  # fmt: skip
+        seen = history + prior + ([first] if first else [])
+        ask = Ask(space=space, current=current, history=seen, seed_key=self.seed_key,
+                  direction=self.direction, generation=generation, n=n - len(out))  # fmt: skip
+        found = self.strategy.propose(ask) if n > len(out) else []
+        return out + [self._proposal(files, current, knobs, history=history) for knobs in found]
+
+    def _best_untried(
+        self,
+        prior: list[Trial],
+        history: list[Trial],
+        *,
+        current: dict[str, Value],
+        space: knobmod.Space,
+    ) -> Trial | None:
+        def key(knobs: dict[str, Value]) -> tuple:
+            return tuple((k, knobmod.tidy(knobs.get(k))) for k in sorted(space))
+
+        tried = {key(t.knobs) for t in history} | {key(current)}
+        fits = [t for t in prior if t.score is not None and set(space) <= set(t.knobs)]
+        pick = max if self.direction == "maximize" else min
+        best = pick(fits, key=lambda t: t.score or 0.0, default=None)
+        if best is None or key(best.knobs) in tried:
+            return None
+        return Trial({**current, **{k: best.knobs[k] for k in space}}, best.score, best.generation)
 
     def _proposal(
         self,
@@ -57,6 +93,7 @@ class KnobProposer:
         new: dict[str, Value],
         *,
         history: list[Trial],
+        warm: Trial | None = None,
     ) -> Proposal:
         changed = [(k, old.get(k), v) for k, v in new.items() if old.get(k) != v]
         subject = "knobs " + ", ".join(f"{k} {_show(a)}→{_show(b)}" for k, a, b in changed[:3])
@@ -70,6 +107,13 @@ class KnobProposer:
             f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n\n"
             f"## Why\n\n{self._why(history)}\n"
         )
+        if warm is not None:
+            body = body.replace(
+                "## Why\n\n",
+                f"## Why\n\nWarm start: the best setting earlier runs on this task found "
+                f"(dev {warm.score:.4f}, their generation {warm.generation}); this run has not "
+                "tried it.\n\n",
+            )
         source = knobmod.write(files[ENTRY].decode(), new)
         return Proposal(
             lever="knobs",

@@ -50,6 +50,14 @@ class EvolveConfig(BaseModel):
     min_improvement: float = setting(
         0.0, help="Margin by which a candidate must beat the incumbent.", ge=0
     )
+    accept: float = setting(
+        0.05,
+        help="Chance, over the whole run, of accepting a gain that is noise: a candidate is "
+        "accepted only when its per-item gain over the incumbent is significant at a level "
+        "that shrinks each generation (docs/DESIGN.md). 1 accepts any gain.",
+        gt=0,
+        le=1,
+    )
     agent_timeout_s: float | None = setting(
         help="Seconds an agent may run (default: the task's).",
         meta={"flag": "--agent-timeout"},

@@ -81,6 +81,9 @@ class CandidateRecord(BaseModel):
     items: dict[str, list[dict[str, str]]] = Field(default_factory=dict)
     commit: str | None = None
     verdict: str = ""
+    evidence: str = ""  # its paired gain over the incumbent (Sia-Evidence), when weighed
+    key: str = ""  # what decides its result (evolve/reuse.py): an identical candidate reuses it
+    reused: str = ""  # the run, generation and candidate whose result it reused
 
     def failed(self) -> dict[str, list[dict[str, str]]]:
         return {
@@ -125,6 +128,7 @@ class ConfirmRecord(_Record):
     incumbent_score: float | None = None
     held: bool | None = None
     cost_usd: float = 0.0
+    evidence: str = ""  # the accepted run's and the re-runs' items pooled (Sia-Evidence form)
 
 
 class StopRecord(_Record):

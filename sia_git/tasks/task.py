@@ -32,6 +32,8 @@ class Task:
     # How its answers divide into a selection split and sealed report splits; a run records
     # the plan it used (splits.py). None: the task's default plan, made when first asked for.
     split_plan: SplitPlan | None = None
+    # Lines a run says when it starts: what sia-git inferred for a SIA-layout task.
+    notes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -277,16 +279,46 @@ def _load_sia_layout(root: Path, source: str) -> Task:
         },
     }
     # The reference agent's requirements.txt, when there is one, names what agents may import
-    # (an environment is built for it when sia-git's own lacks them); else all of it ("*").
+    # (an environment is built for it when sia-git's own lacks them); else its imports do.
     reqs = root / "reference" / "requirements.txt"
+    notes: tuple[str, ...] = ()
     if reqs.is_file():
         defaults["agent"] = {**defaults["agent"], "packages": requirement_lines(reqs)}
+    else:
+        packages, notes = _inferred_packages(root / defaults["layout"]["reference"])
+        defaults["agent"] = {**defaults["agent"], "packages": packages}
     override = root / "data" / MANIFEST
     if override.is_file():
         manifest = _read_manifest(override, defaults)
+        if manifest.agent.packages != defaults["agent"]["packages"]:
+            notes = ()  # the task chose its packages itself
     else:
         manifest = _validate(defaults, root)  # the name is the folder's: it may not fit
-    return Task(root, manifest, "sia", source)
+    return Task(root, manifest, "sia", source, notes=notes)
+
+
+def _inferred_packages(reference: Path) -> tuple[list[str], tuple[str, ...]]:
+    """The distributions the reference agent imports, and the lines that say so; everything
+    ("*") when it can't be read."""
+    from sia_git.tasks.imports import needs_of
+
+    try:
+        needs = needs_of(reference.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        needs = None
+    if needs is None:
+        return ["*"], ()
+    where = "data/task.toml [agent] packages"
+    notes = [
+        f"packages an agent may import, from the reference agent's imports: "
+        f"{', '.join(needs.packages) or 'the standard library only'} (set {where} to change)"
+    ]
+    if needs.unknown:
+        notes.append(
+            f"warning: the reference agent imports {', '.join(needs.unknown)}, which this "
+            f"environment doesn't have: name its distribution in {where}"
+        )
+    return needs.packages, tuple(notes)
 
 
 def requirement_lines(path: Path) -> list[str]:

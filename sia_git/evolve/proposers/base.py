@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sia_git.evolve.roles import Models
     from sia_git.gitrepo.reader import RepoReader
     from sia_git.levers.strategies import Strategy
+    from sia_git.store.trials import Trial
     from sia_git.tasks.task import PublicTask
 
 # One candidate's proposal, made when the loop calls it: the loop calls a generation's makers
@@ -65,6 +66,8 @@ class ProposerPort:
     models: Models
     strategy: Strategy  # the search strategy for settings (--search)
     echo: Callable[[str], None]
+    # Earlier runs' knob trials on the same task (evolve/prior.py): the search starts warm.
+    prior: tuple[Trial, ...] = ()
 
     @property
     def seed_key(self) -> str:

@@ -48,6 +48,7 @@ class OfflineSearch(Proposer):
             direction=port.direction,
             strategy=port.strategy,
             weights_defaults=port.weights_defaults,
+            prior=port.prior,
         )
         proposals = levers.get(choice).propose(request)
         if not proposals:

@@ -78,6 +78,8 @@ def _candidate_commit(ctx: Context, v: Verdict, o: Outcome) -> str:
     improvement = o.proposal.improvement
     tree = candidate_tree(ctx.repo, v.hist.tip.sha, o, improvement=improvement.markdown(),
                           extra=pin)  # fmt: skip
+    if o.evidence is not None:
+        extra.append((T.EVIDENCE, o.evidence.trailer()))
     if o.proposal.lever_reason:
         extra.append((T.LEVER_REASON, o.proposal.lever_reason))
     if TRANSCRIPT in o.traces:

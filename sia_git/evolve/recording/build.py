@@ -48,6 +48,9 @@ def outcome_record(o: Outcome, commit: str | None = None, verdict: str = "") -> 
         "gateway_calls": o.gateway_calls,
         "adapter": o.adapter,
         "train": o.proposal.train if o.proposal else None,
+        "evidence": o.evidence.trailer() if o.evidence is not None else "",
+        "key": o.key,
+        "reused": o.reused,
     }
     if ev:  # per-item statuses of the selection split only; sealed splits never carry any
         rec["items"] = {s: v.items for s, v in ev.splits.items() if v.items}
