@@ -79,3 +79,10 @@ def _record(repo: Path, run_id: str, gen: int) -> dict:
         cwd=repo, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout)
+
+
+def test_a_candidate_pruned_at_the_sample_is_not_a_whole_dev_result() -> None:
+    idx = _index()
+    pruned = CandidateRecord(candidate=1, scores={"dev": 0.9}, key="K", stage="sample 20 of 80")
+    idx.add(AttemptRecord(run="r1", generation=2, candidates=[pruned]), "r1 gen 2")
+    assert idx.lookup("K", _proposal(), 1, could_win=lambda s: False) is None

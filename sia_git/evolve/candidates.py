@@ -89,7 +89,7 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
         state("running")
         spec = RunSpec(
             agent_dir,
-            env.dataset,
+            attempt.dataset or env.dataset,
             scratch / "sandbox",
             env.limits,
             attempt.seed,

@@ -28,6 +28,7 @@ from sia_git.weights.runtime import WeightsRuntime
 if TYPE_CHECKING:
     from sia_git.evolve.proposers.base import Proposer
     from sia_git.evolve.reuse import ReuseIndex
+    from sia_git.evolve.stages import Stage
     from sia_git.store.trials import Trial
 
 Echo = Callable[[str], None]
@@ -50,6 +51,11 @@ class Context:
     reuse: ReuseIndex | None = field(init=False, default=None)
     # Earlier runs' knob trials on this task (evolve/prior.py): where the knob search starts.
     prior: tuple[Trial, ...] = field(init=False, default=())
+    # The run's first evaluation stage (evolve/stages.py), made at its first comparison;
+    # False once the task turned out not to be stageable.
+    stage: Stage | None | bool = field(init=False, default=None)
+    # Paired tests made so far (evolve/selection.py): each sets a stricter level.
+    tests: int | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         # Agents in the sandbox (or training) at once (--workers); proposing and gating are
@@ -109,6 +115,7 @@ class Context:
         tag: str = "",
         gated: bool = True,
         adapter: str | None = None,
+        dataset: Path | None = None,
     ) -> Outcome:
         """Try an agent, with the LoRA `adapter` it runs with (a weights proposal trains its
         own). Every attempt is gated (unchanged code hits the gate cache); `gated=False` is for
@@ -129,5 +136,6 @@ class Context:
                 gated,
                 lambda line: self.echo(f"gen {gen} c{index}: {line}"),
                 lambda state: self.progress.state(gen, label, state),
+                dataset,
             ),
         )

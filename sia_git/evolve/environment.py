@@ -55,6 +55,7 @@ class Attempt:
     gated: bool = True
     say: Callable[[str], None] | None = None
     on_state: Callable[[str], None] | None = None
+    dataset: Path | None = None  # other public inputs than the run's (a stage's sample)
 
 
 def limits_for(task: Task, cfg: EvolveConfig) -> Limits:

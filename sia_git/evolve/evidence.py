@@ -6,13 +6,15 @@ only. Under "no real difference" each differing item is a fair coin, so the exac
 McNemar p-value is P(X >= wins) for X ~ Binomial(wins + losses, 1/2). The interval is the
 normal interval of the paired difference in the share correct.
 
-The level a candidate must reach falls with each comparison the run makes: the k-th
-generation's comparisons share alpha * 6 / (pi^2 k^2) (Bonferroni within a generation), and
-these sum to alpha over any number of generations. So a run on a task where nothing can
-improve accepts anything at all with probability at most alpha (`--accept`, 0.05 by default),
-however long it runs. docs/DESIGN.md ("Accepting a gain") says why.
+The level a candidate must reach falls with each paired test the run makes: the k-th test
+gets alpha / (k (k + 1)), shared by the generation's scored candidates (Bonferroni: the best of
+them is the one tested), and these sum to alpha over any number of tests. A generation whose
+best candidate does not even score higher than the incumbent makes no test and spends nothing.
+So a run on a task where nothing can improve accepts anything at all with probability at most
+alpha (`--accept`, 0.05 by default), however long it runs. docs/DESIGN.md ("Accepting a
+gain") says why.
 
-Everything here is recomputable from stored results: `sia-git show` and the tests recompute
+Everything here is recomputable from stored results: the tests recompute
 a commit's `Sia-Evidence` from the attempt records' per-item statuses.
 """
 
@@ -24,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 CORRECT = "correct"
+RIGHT = frozenset({CORRECT, "pass", "passed", "ok", "solved", "success", "true", "right"})
 Z95 = 1.959963984540054
 
 
@@ -82,15 +85,16 @@ def mcnemar_p(wins: int, losses: int) -> float:
 
 def level(alpha: float, comparison: int, candidates: int) -> float:
     """The level one of `candidates` must reach at the run's `comparison`-th (1, 2, ...)
-    generation of comparisons; alpha >= 1 asks for no test."""
+    paired test; alpha >= 1 asks for no test."""
     if alpha >= 1:
         return 1.0
-    return alpha * 6 / (math.pi**2 * max(comparison, 1) ** 2) / max(candidates, 1)
+    k = max(comparison, 1)
+    return alpha / (k * (k + 1)) / max(candidates, 1)
 
 
 def statuses(items: Iterable[Mapping[str, str]]) -> dict[str, bool]:
     """Item id -> whether it was correct, from an evaluation's per-item statuses."""
-    return {str(i["id"]): i.get("status") == CORRECT for i in items if "id" in i}
+    return {str(i["id"]): i.get("status") in RIGHT for i in items if "id" in i}
 
 
 def paired(

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sia_git import levers
 from sia_git import settings as configmod
-from sia_git.core import faults, tmpfiles
+from sia_git.core import tmpfiles
 from sia_git.core.errors import Interrupted, SiaError
-from sia_git.core.extensions import LEVERS
-from sia_git.evolve import executors, first_agent, lines, preflight, roles, selection, trust
+from sia_git.evolve import (
+    executors,
+    first_agent,
+    lines,
+    preflight,
+    roles,
+    selection,
+    trust,
+    trying,
+)
 from sia_git.evolve import recording as rec
 from sia_git.evolve import setup as run_setup
 from sia_git.evolve.candidates import Outcome
@@ -29,8 +35,6 @@ from sia_git.evolve.proposers.base import Round
 from sia_git.evolve.proposers.search import OfflineSearch
 from sia_git.forges import review
 from sia_git.gitrepo import STALE_LOCK_S, open_repo
-from sia_git.levers.proposal import Improvement, InvalidProposal, Proposal, validate
-from sia_git.llm.client import live_tokens
 from sia_git.store import history as H
 from sia_git.store import refs, runrecord
 from sia_git.store.lock import RunLock
@@ -208,7 +212,8 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         ctx.echo(
             f"gen {gen}: re-scored the branch tip as the baseline: {lines.scores(ctx, baseline)}"
         )
-    outcomes = _candidates(ctx, hist, files, gen=gen, adapter=adapter, inc_score=inc_score)
+    job = trying.Job(gen, files, adapter, inc_score, selection.incumbent_items(ctx, hist))
+    outcomes = _candidates(ctx, hist, job)
     if not outcomes:
         return False
     if all(o.status == Status.BUDGET_STOPPED and not o.cost_usd for o in outcomes):
@@ -244,17 +249,10 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
     return True
 
 
-def _candidates(
-    ctx: Context,
-    hist: H.RunHistory,
-    files: dict[str, bytes],
-    *,
-    gen: int,
-    adapter: str | None,
-    inc_score: float | None,
-) -> list[Outcome]:
+def _candidates(ctx: Context, hist: H.RunHistory, job: trying.Job) -> list[Outcome]:
     """Propose, gate and try this generation's candidates, all at once; the agents themselves
     run (and train) `workers` at a time (the run environment's slot)."""
+    files, gen, adapter = job.files, job.gen, job.adapter
     situation = levers.Situation(
         source=files[ENTRY].decode(),
         task=ctx.task.name,
@@ -265,8 +263,7 @@ def _candidates(
     if ctx.cfg.lever != "auto":
         can = [ctx.cfg.lever] if ctx.cfg.lever in can else []
     makers = ctx.proposer.propose(Round(hist, files, gen, adapter, tuple(can)))
-    job = Job(gen, files, adapter, inc_score)
-    outcomes = _run_jobs(ctx, list(enumerate(makers, start=1)), job)
+    outcomes = trying.run_jobs(ctx, list(enumerate(makers, start=1)), job)
     why = repeating_failure(outcomes)
     offline = tuple(lever for lever in can if lever != "harness")
     if why and ctx.proposer.needs_model and ctx.cfg.lever != "harness" and offline:
@@ -277,7 +274,7 @@ def _candidates(
         search = OfflineSearch(run_setup.proposer_port(ctx))
         more = search.propose(Round(hist, files, gen, adapter, offline))
         jobs = list(enumerate(more, start=len(outcomes) + 1))
-        outcomes += _run_jobs(ctx, jobs, job)
+        outcomes += trying.run_jobs(ctx, jobs, job)
     return outcomes
 
 
@@ -294,75 +291,6 @@ def repeating_failure(outcomes: list[Outcome]) -> str | None:
     if all(any(k in r for k in _REPEATING) for r in reasons):
         return " ".join(reasons[0].split())[:120]
     return None
-
-
-@dataclass(frozen=True)
-class Job:
-    """What a generation's candidates start from."""
-
-    gen: int
-    files: dict[str, bytes]  # the incumbent's agent folder
-    adapter: str | None
-    inc_score: float | None  # what they must beat (None: unknown)
-
-
-def _run_jobs(ctx: Context, jobs: list[tuple[int, Any]], job: Job) -> list[Outcome]:
-    if not jobs:
-        return []
-    gen = job.gen
-
-    def run(one: tuple[int, Any]) -> Outcome:
-        index, make = one
-        ctx.progress.state(gen, f"c{index}", "proposing")
-        faults.point("proposing")
-        with live_tokens(lambda n: ctx.progress.state(gen, f"c{index}", f"proposing: {n} tokens")):
-            p = checked(make(), job.files)
-        return _attempt(ctx, index, p, job=job)
-
-    threads = ThreadPoolExecutor(max_workers=len(jobs))
-    try:
-        outcomes = list(threads.map(run, jobs))
-    except KeyboardInterrupt:
-        # Do not wait for model calls in flight: the CLI exits at once (see cli.py), and
-        # everything not yet recorded is redone on resume, as after a kill.
-        threads.shutdown(wait=False, cancel_futures=True)
-        raise
-    except BaseException:
-        threads.shutdown(wait=True)
-        raise
-    threads.shutdown(wait=True)
-    return outcomes
-
-
-def _attempt(ctx: Context, index: int, p: Proposal, *, job: Job) -> Outcome:
-    """Try candidate `index`, or reuse the result of an identical one scored before."""
-    index_ = ctx.reuse
-    if index_ is None or p.failed or p.train is not None:  # training makes a new adapter
-        return ctx.attempt(index, p, p.files, gen=job.gen, adapter=job.adapter)
-    key = index_.key(p.files, job.adapter, ctx.cfg.seed)
-    inc = job.inc_score
-    found = index_.lookup(key, p, index, could_win=lambda s: inc is None or ctx.beats(s, inc))
-    if found is not None:
-        ctx.progress.state(job.gen, f"c{index}", "reused")
-        return found
-    out = ctx.attempt(index, p, p.files, gen=job.gen, adapter=job.adapter)
-    out.key = key
-    return out
-
-
-def checked(p: object, files: dict[str, bytes]) -> Proposal:
-    """A proposer's proposal, or a failed one saying what was wrong with it."""
-    try:
-        return validate(p, LEVERS.implementations())
-    except InvalidProposal as exc:
-        model = getattr(p, "model", None) if isinstance(p, Proposal) else None
-        return Proposal(
-            lever="harness",
-            files=dict(files),
-            improvement=Improvement("no change (an invalid proposal)", f"{exc}\n"),
-            model=model,
-            failed=f"the proposal is invalid: {exc}",
-        )
 
 
 def _stop(ctx: Context, gen: int, why: str) -> None:

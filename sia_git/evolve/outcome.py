@@ -36,6 +36,8 @@ class Outcome:
     evidence: Evidence | None = None  # its paired gain over the incumbent, once weighed
     key: str = ""  # what decides its result (evolve/reuse.py), when it may be reused
     reused: str = ""  # where its result was scored, when it was reused and not run
+    stage: str = ""  # how far its evaluation went when staged: "sample 20 of 80", "full"
+    pruned: str = ""  # why it stopped at the sample (evolve/stages.py): never accepted
     # Sealed splits' scores, withheld from everything that is stored or shown: only a
     # committed generation's is released, through sealed.py's rule (see evolve/release.py).
     withheld: dict[str, SplitScore] = field(default_factory=dict, repr=False)

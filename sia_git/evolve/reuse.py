@@ -68,7 +68,8 @@ class ReuseIndex:
         """This run's freshly scored candidates (their records are in git by now)."""
         for o in outcomes:
             score = o.score(self.select)
-            if o.key and o.ok and not o.reused and score is not None and o.evaluation:
+            whole = not o.stage.startswith("sample")  # a pruned candidate's is the sample's
+            if o.key and o.ok and whole and not o.reused and score is not None and o.evaluation:
                 split = o.evaluation.splits[self.select]
                 rec = CandidateRecord(candidate=o.index, scores={self.select: score},
                                       metrics={self.select: split.metrics},
@@ -78,7 +79,8 @@ class ReuseIndex:
     def add(self, record: AttemptRecord, where: str) -> None:
         for cand in record.candidates:
             usable = cand.status == Status.OK and cand.scores.get(self.select) is not None
-            if cand.key and usable and not cand.reused:
+            whole = not cand.stage.startswith("sample")
+            if cand.key and usable and whole and not cand.reused:
                 self.found.setdefault(cand.key, (f"{where} c{cand.candidate}", cand))
 
 

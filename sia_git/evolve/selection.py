@@ -11,7 +11,7 @@ from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.evolve.release import release
 from sia_git.store import history as H
-from sia_git.store import records
+from sia_git.store import records, refs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +33,10 @@ def judge(
     """The verdict on `outcomes` against the incumbent's `score`, sealed scores released
     for the accepted candidate only."""
     items = incumbent_items(ctx, hist) if score is not None else None
-    accepted, reasons = select_best(ctx, outcomes, score, items=items, comparison=gen - 1)
+    done = tests_before(ctx, hist)
+    accepted, reasons = select_best(ctx, outcomes, score, items=items, comparison=done + 1)
+    if any(o.evidence is not None for o in outcomes):
+        ctx.tests = done + 1
     for o in outcomes:
         if o.index == accepted:
             release(ctx.task, hist, o)
@@ -41,6 +44,21 @@ def judge(
     inc, _ = hist.incumbent()
     return Verdict(gen=gen, hist=hist, incumbent=inc, incumbent_score=score, outcomes=outcomes,
                    accepted=accepted, reasons=reasons)  # fmt: skip
+
+
+def tests_before(ctx: Context, hist: H.RunHistory) -> int:
+    """Paired tests the run has made: generations with a weighed candidate in their attempt
+    records (read once per invocation, then counted as they are made)."""
+    if ctx.tests is None:
+        names = [f"{refs.attempts(ctx.run_id, g)}:{records.ATTEMPT_FILE}" for g in hist.attempts]
+        blobs = ctx.repo.read_files(names)
+        ctx.tests = sum(
+            1
+            for name in names
+            if (rec := records.parse(records.AttemptRecord, blobs.get(name), name)) is not None
+            and any(c.evidence for c in rec.candidates)
+        )
+    return ctx.tests
 
 
 def incumbent_items(ctx: Context, hist: H.RunHistory) -> dict[str, bool] | None:
@@ -84,10 +102,12 @@ def select_best(
     """Pick the best candidate on the selection split if it beats the incumbent, and, where
     both have per-item results, by more than noise (evidence.py)."""
     reasons: dict[int, str] = {}
-    scored = [o for o in outcomes if o.ok and o.score(ctx.select) is not None]
+    scored = [o for o in outcomes if o.ok and o.score(ctx.select) is not None and not o.pruned]
     for o in outcomes:
         if not o.ok:
             reasons[o.index] = f"{o.status}: {o.reason}"
+        elif o.pruned:
+            reasons[o.index] = o.pruned
     if not scored:
         return None, reasons
     sign = 1 if ctx.task.manifest.metric.direction == "maximize" else -1

@@ -58,6 +58,14 @@ class EvolveConfig(BaseModel):
         gt=0,
         le=1,
     )
+    stage: float = setting(
+        0.25,
+        help="Share of dev items a candidate is scored on first (a fixed sample); only one "
+        "that can still beat the incumbent there is scored on all of dev. 0 scores every "
+        "candidate on all of dev; tasks whose inputs can't be cut to a sample always are.",
+        ge=0,
+        lt=1,
+    )
     agent_timeout_s: float | None = setting(
         help="Seconds an agent may run (default: the task's).",
         meta={"flag": "--agent-timeout"},

@@ -84,6 +84,7 @@ class CandidateRecord(BaseModel):
     evidence: str = ""  # its paired gain over the incumbent (Sia-Evidence), when weighed
     key: str = ""  # what decides its result (evolve/reuse.py): an identical candidate reuses it
     reused: str = ""  # the run, generation and candidate whose result it reused
+    stage: str = ""  # how far a staged evaluation went: "sample 20 of 80" or "full"
 
     def failed(self) -> dict[str, list[dict[str, str]]]:
         return {

@@ -80,6 +80,8 @@ def _candidate_commit(ctx: Context, v: Verdict, o: Outcome) -> str:
                           extra=pin)  # fmt: skip
     if o.evidence is not None:
         extra.append((T.EVIDENCE, o.evidence.trailer()))
+    if o.stage:
+        extra.append((T.STAGE, o.stage))
     if o.proposal.lever_reason:
         extra.append((T.LEVER_REASON, o.proposal.lever_reason))
     if TRANSCRIPT in o.traces:

@@ -51,6 +51,7 @@ def outcome_record(o: Outcome, commit: str | None = None, verdict: str = "") -> 
         "evidence": o.evidence.trailer() if o.evidence is not None else "",
         "key": o.key,
         "reused": o.reused,
+        "stage": o.stage,
     }
     if ev:  # per-item statuses of the selection split only; sealed splits never carry any
         rec["items"] = {s: v.items for s, v in ev.splits.items() if v.items}

@@ -1,0 +1,154 @@
+"""Staged evaluation: a candidate is scored on a fixed sample of dev items first, and on the
+whole of dev only if it can still beat the incumbent.
+
+The sample is drawn once per run (seeded by the run's seed) from the dev items the incumbent
+was scored on. Its inputs are the run's staged public inputs with every CSV row of an answer-set
+item outside the sample removed (other rows, such as training data, stay), so the agent does the
+sample's work only. A task whose public files have no such rows can't be staged and is scored
+whole, as is a dev split too small for a sample of `MIN_SAMPLE` items.
+
+A staged candidate goes on (`advancing`) only when, on the sample, a one-sided 90% upper bound
+of its paired gain over the incumbent is above zero (it is not clearly worse); and of those, at
+most half of the generation's staged candidates (the largest sample gains first): successive
+halving. The others keep their sample score, marked with the stage they
+reached; they are never accepted, and never reused as a whole-dev result.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sia_git.evolve import evidence
+from sia_git.evolve.outcome import Outcome
+from sia_git.tasks import answers
+from sia_git.tasks.evaluation import Evaluation, SplitScore
+from sia_git.tasks.splits import CORRECT
+from sia_git.tasks.task import Task
+
+MIN_SAMPLE = 20
+Z90 = 1.2815515655446004
+
+
+@dataclass(frozen=True)
+class Stage:
+    sample: frozenset[str]  # the dev item ids of the first stage
+    dataset: Path  # the public inputs cut to the sample
+    n_dev: int
+
+    def label(self) -> str:
+        return f"sample {len(self.sample)} of {self.n_dev}"
+
+
+def prepare(
+    task: Task, dataset: Path, dest: Path, *, dev: list[str], fraction: float, seed: int
+) -> Stage | None:
+    """The run's first stage, or None when the task can't be staged (see the module's doc)."""
+    size = math.ceil(len(dev) * fraction)
+    if fraction <= 0 or size < MIN_SAMPLE or size >= len(dev):
+        return None
+    sample = frozenset(random.Random(seed).sample(sorted(dev), size))
+    try:
+        field = answers.id_field(task.private_dir, task.manifest.splits.id_field)
+        every = set(answers.ids(task.private_dir, field))
+    except (answers.NotNarrowable, OSError, ValueError):
+        return None
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(dataset, dest, symlinks=True)
+    if not cut(dest, drop=every - sample, field=field, share=fraction):
+        shutil.rmtree(dest)
+        return None
+    return Stage(sample, dest, len(dev))
+
+
+def cut(folder: Path, *, drop: set[str], field: str, share: float) -> bool:
+    """Remove the rows of `drop`'s items from every CSV under `folder` with an id column
+    `field`; True when any row went. A file that would lose all its rows (a sealed split's
+    inputs) keeps the first `share` of them instead: agents expect every input file to have
+    rows, and the results for them are dropped (`on_sample`)."""
+    removed = False
+    for path in sorted(folder.rglob("*.csv")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        with path.open(encoding="utf-8", newline="", errors="strict") as f:
+            try:
+                rows = list(csv.reader(f))
+            except (csv.Error, UnicodeDecodeError):
+                continue
+        if not rows or field not in rows[0]:
+            continue
+        col = rows[0].index(field)
+        kept = [rows[0]] + [r for r in rows[1:] if len(r) <= col or r[col] not in drop]
+        if len(kept) == 1 and len(rows) > 1:
+            kept += rows[1 : 1 + max(1, math.ceil((len(rows) - 1) * share))]
+        if len(kept) == len(rows):
+            continue
+        removed = True
+        with path.open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(kept)
+    return removed
+
+
+def on_sample(o: Outcome, stage: Stage, select: str) -> None:
+    """Keep only the sample's items of a staged outcome's selection score (its score is the
+    share right among them); sealed scores of a staged run mean nothing and are dropped."""
+    ev = o.evaluation
+    if ev is None or select not in ev.splits:
+        return
+    items = [i for i in ev.splits[select].items if str(i.get("id")) in stage.sample]
+    right = sum(i.get("status") in CORRECT for i in items)
+    score = right / len(items) if items else 0.0
+    metrics = {"stage": stage.label(), "correct": right, "total": len(items)}
+    o.evaluation = Evaluation({select: SplitScore(score, metrics, items)}, ev.dropped, ev.logs)
+    o.withheld = {}
+    o.stage = stage.label()
+
+
+def advancing(
+    staged: list[Outcome], incumbent: dict[str, bool], select: str
+) -> dict[int, str | None]:
+    """For each staged outcome, None when it goes on to the whole of dev, else why not."""
+    gains: dict[int, float] = {}
+    why: dict[int, str | None] = {}
+    for o in staged:
+        split = o.evaluation.splits.get(select) if o.ok and o.evaluation else None
+        if split is None:
+            why[o.index] = None if not o.ok else "no score on the sample"
+            continue
+        ev = evidence.paired(incumbent, [evidence.statuses(split.items)], lvl=None)
+        if ev is None:
+            why[o.index] = f"pruned at the {o.stage}: none of its items were scored"
+            continue
+        low, high = ev.gain, ev.gain + Z90 * _se(ev)
+        if high <= 0:
+            why[o.index] = (
+                f"pruned at the {o.stage}: gain {low:+.4f}, upper bound {high:+.4f} is not "
+                "above the incumbent"
+            )
+            continue
+        gains[o.index] = ev.gain
+        why[o.index] = None
+    keep = max(1, math.ceil(len(staged) / 2))
+    for rank, index in enumerate(sorted(gains, key=lambda i: (-gains[i], i))):
+        if rank >= keep:
+            why[index] = (
+                f"pruned at the {_stage_of(staged, index)}: {keep} better staged "
+                "candidate(s) went on (successive halving)"
+            )
+    return why
+
+
+def _stage_of(staged: list[Outcome], index: int) -> str:
+    return next(o.stage for o in staged if o.index == index)
+
+
+def _se(ev: evidence.Evidence) -> float:
+    """The paired gain's standard error, with one more disagreement than seen: a candidate
+    that agrees with the incumbent on every sample item is not known to be no better."""
+    d = ev.gain
+    return math.sqrt(max(((ev.wins + ev.losses + 1) / ev.n - d * d) / ev.n, 0.0))

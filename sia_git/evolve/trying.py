@@ -1,0 +1,133 @@
+"""Trying a generation's candidates: propose each (in threads), reuse an identical candidate's
+result, run the rest on the run's first stage (a sample of dev) when the task can be staged,
+and run those that can still win on the whole of dev."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from sia_git.core import faults
+from sia_git.core.extensions import LEVERS
+from sia_git.evolve import stages
+from sia_git.evolve.candidates import Outcome
+from sia_git.evolve.context import Context
+from sia_git.levers.proposal import Improvement, InvalidProposal, Proposal, validate
+from sia_git.llm.client import live_tokens
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a generation's candidates start from."""
+
+    gen: int
+    files: dict[str, bytes]  # the incumbent's agent folder
+    adapter: str | None
+    inc_score: float | None  # what they must beat (None: unknown)
+    inc_items: dict[str, bool] | None = None  # its per-item results on dev, when known
+
+
+def run_jobs(ctx: Context, jobs: list[tuple[int, Any]], job: Job) -> list[Outcome]:
+    if not jobs:
+        return []
+    gen = job.gen
+
+    def run(one: tuple[int, Any]) -> Outcome:
+        index, make = one
+        ctx.progress.state(gen, f"c{index}", "proposing")
+        faults.point("proposing")
+        with live_tokens(lambda n: ctx.progress.state(gen, f"c{index}", f"proposing: {n} tokens")):
+            p = checked(make(), job.files)
+        return _attempt(ctx, index, p, job=job)
+
+    outcomes = _in_threads(run, jobs)
+    staged = [o for o in outcomes if o.stage and not o.pruned]
+    if not staged or job.inc_items is None:
+        return outcomes
+    why = stages.advancing(staged, job.inc_items, ctx.select)
+    for o in staged:
+        o.pruned = why[o.index] or ""
+    going = [o for o in staged if not o.pruned and o.ok]
+    full = {o.index: o for o in _in_threads(lambda o: _whole(ctx, o, job=job), going)}
+    return [full.get(o.index, o) for o in outcomes]
+
+
+def _in_threads(fn: Callable[[Any], Outcome], items: list[Any]) -> list[Outcome]:
+    if not items:
+        return []
+    threads = ThreadPoolExecutor(max_workers=len(items))
+    try:
+        outcomes = list(threads.map(fn, items))
+    except KeyboardInterrupt:
+        # Do not wait for model calls in flight: the CLI exits at once (see cli.py), and
+        # everything not yet recorded is redone on resume, as after a kill.
+        threads.shutdown(wait=False, cancel_futures=True)
+        raise
+    except BaseException:
+        threads.shutdown(wait=True)
+        raise
+    threads.shutdown(wait=True)
+    return outcomes
+
+
+def _attempt(ctx: Context, index: int, p: Proposal, *, job: Job) -> Outcome:
+    """Try candidate `index`, or reuse the result of an identical one scored before."""
+    index_ = ctx.reuse
+    if index_ is None or p.failed or p.train is not None:  # training makes a new adapter
+        return ctx.attempt(index, p, p.files, gen=job.gen, adapter=job.adapter)
+    key = index_.key(p.files, job.adapter, ctx.cfg.seed)
+    inc = job.inc_score
+    found = index_.lookup(key, p, index, could_win=lambda s: inc is None or ctx.beats(s, inc))
+    if found is not None:
+        ctx.progress.state(job.gen, f"c{index}", "reused")
+        return found
+    stage = _stage(ctx, job)
+    if stage is not None:
+        out = ctx.attempt(index, p, p.files, gen=job.gen, adapter=job.adapter,
+                          dataset=stage.dataset, tag="-sample")  # fmt: skip
+        stages.on_sample(out, stage, ctx.select)
+        out.key = key  # for the whole run, if it goes on
+        return out
+    out = ctx.attempt(index, p, p.files, gen=job.gen, adapter=job.adapter)
+    out.key = key
+    return out
+
+
+def _whole(ctx: Context, staged: Outcome, *, job: Job) -> Outcome:
+    """A staged candidate that went on, scored on the whole of dev."""
+    assert staged.proposal is not None
+    p = staged.proposal
+    out = ctx.attempt(staged.index, p, p.files, gen=job.gen, adapter=job.adapter)
+    out.key, out.stage = staged.key, f"full (after the {staged.stage})"
+    out.cost_usd += staged.cost_usd - p.cost_usd  # the sample's gateway calls, once
+    return out
+
+
+def _stage(ctx: Context, job: Job) -> stages.Stage | None:
+    """The run's first stage, made at its first comparison (None: this task is scored whole)."""
+    if ctx.stage is None and job.inc_items is not None:
+        made = stages.prepare(ctx.task, ctx.dataset, ctx.paths.scratch / "dataset-sample",
+                              dev=list(job.inc_items), fraction=ctx.cfg.stage,
+                              seed=ctx.cfg.seed)  # fmt: skip
+        ctx.stage = made if made is not None else False
+        if made is not None:
+            ctx.echo(f"staged evaluation: candidates are scored on a {made.label()} dev items "
+                     "first (--stage)")  # fmt: skip
+    return ctx.stage if isinstance(ctx.stage, stages.Stage) else None
+
+
+def checked(p: object, files: dict[str, bytes]) -> Proposal:
+    """A proposer's proposal, or a failed one saying what was wrong with it."""
+    try:
+        return validate(p, LEVERS.implementations())
+    except InvalidProposal as exc:
+        model = getattr(p, "model", None) if isinstance(p, Proposal) else None
+        return Proposal(
+            lever="harness",
+            files=dict(files),
+            improvement=Improvement("no change (an invalid proposal)", f"{exc}\n"),
+            model=model,
+            failed=f"the proposal is invalid: {exc}",
+        )
