@@ -34,7 +34,7 @@ def test_the_sample_dataset_holds_the_samples_dev_rows_and_a_share_of_the_rest(
     assert stage is not None and stage.label() == "sample 20 of 80"
     assert set(_ids(tmp_path / "s" / "dev.csv")) == stage.sample <= set(dev)
     # The sealed split's inputs would be empty: a share of them stays (their results are dropped)
-    assert len(_ids(tmp_path / "s" / "test.csv")) == 20
+    assert len(_ids(tmp_path / "s" / "test.csv")) == stages.KEPT_ROWS
     train = (PENGUINS.public_dir / "train.csv").read_bytes()
     assert (tmp_path / "s" / "train.csv").read_bytes() == train  # not answer-set items
     again = stages.prepare(PENGUINS, PENGUINS.public_dir, tmp_path / "t", dev=dev,
@@ -128,7 +128,7 @@ def test_a_staged_run_gives_agents_the_sample_first_and_records_the_stage(
                 continue
             out = git(repo, "show", f"{ref}:c{cand['candidate']}/stdout.txt")
             if cand["stage"] == "sample 20 of 80":
-                assert "GIVEN dev=20 test=20" in out and cand["verdict"].startswith("pruned")
+                assert "GIVEN dev=20 test=5" in out and cand["verdict"].startswith("pruned")
                 stages_seen.add("sample")
             else:
                 assert cand["stage"] == "full (after the sample 20 of 80)"

@@ -31,6 +31,7 @@ from sia_git.tasks.splits import CORRECT
 from sia_git.tasks.task import Task
 
 MIN_SAMPLE = 20
+KEPT_ROWS = 5  # of a file with no sample item (see `cut`)
 Z90 = 1.2815515655446004
 
 
@@ -69,8 +70,8 @@ def prepare(
 def cut(folder: Path, *, drop: set[str], field: str, share: float) -> bool:
     """Remove the rows of `drop`'s items from every CSV under `folder` with an id column
     `field`; True when any row went. A file that would lose all its rows (a sealed split's
-    inputs) keeps the first `share` of them instead: agents expect every input file to have
-    rows, and the results for them are dropped (`on_sample`)."""
+    inputs) keeps its first few instead (`share` of them, at most `KEPT_ROWS`): agents expect
+    every input file to have rows, and the results for them are dropped (`on_sample`)."""
     removed = False
     for path in sorted(folder.rglob("*.csv")):
         if path.is_symlink() or not path.is_file():
@@ -85,7 +86,7 @@ def cut(folder: Path, *, drop: set[str], field: str, share: float) -> bool:
         col = rows[0].index(field)
         kept = [rows[0]] + [r for r in rows[1:] if len(r) <= col or r[col] not in drop]
         if len(kept) == 1 and len(rows) > 1:
-            kept += rows[1 : 1 + max(1, math.ceil((len(rows) - 1) * share))]
+            kept += rows[1 : 1 + min(KEPT_ROWS, max(1, math.ceil((len(rows) - 1) * share)))]
         if len(kept) == len(rows):
             continue
         removed = True

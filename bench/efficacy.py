@@ -1,0 +1,199 @@
+"""Does the search make agents better, on the sealed test, and how fast does it try candidates?
+The new search (paired acceptance, staged evaluation, reuse, warm start) against the old one
+(the commit before issue 29), side by side: same tasks, same seed, same flags, same wall time.
+
+Usage: python bench/efficacy.py [--old-rev 1449bf1] [--minutes-llm 8] [--minutes 2]
+                                [--candidates 4] [--no-write]
+
+For each task (word-sentiment-smollm2, penguins, word-sentiment) and each arm, in a fresh
+repository: `sia-git evolve` runs until its wall time is up (then it is interrupted, as Ctrl-C
+would, and what it recorded stands). From the run's log:
+
+- base: generation 1's sealed test score; H: the last accepted generation's. Each with the 95%
+  interval of an accuracy on the test split's items (the released score is rounded down to a
+  grid of one standard error by the sealed release rule, so it is conservative);
+- candidates scored per hour: candidates of generation 2 on with a dev score (at the sample or
+  whole), over the run's wall time.
+
+Each arm runs its commit's code (a `git archive` of `--old-rev` or `--new-rev`, put first on
+PYTHONPATH). The table, machine and times replace the "Efficacy" section of docs/BENCHMARKS.md
+(unless --no-write). Nothing here is tuned on the test split: the runs select on dev only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import GIT_ENV, ROOT, machine, new_repo  # noqa: E402
+
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+START, END = "<!-- efficacy:start -->", "<!-- efficacy:end -->"
+TASKS = ("word-sentiment-smollm2", "penguins", "word-sentiment")
+
+
+@dataclass
+class Arm:
+    task: str
+    arm: str
+    base: float | None
+    best: float | None
+    best_gen: int | None
+    n_test: int
+    scored: int
+    seconds: float
+
+    def interval(self, score: float | None) -> str:
+        if score is None:
+            return "-"
+        half = 1.96 * math.sqrt(max(score * (1 - score), 1e-9) / self.n_test)
+        return f"{score:.4f} ± {half:.4f}"
+
+    @property
+    def per_hour(self) -> float:
+        return self.scored / (self.seconds / 3600) if self.seconds else 0.0
+
+    @property
+    def gain_in_se(self) -> float | None:
+        if self.base is None or self.best is None:
+            return None
+        se = math.sqrt(max(self.base * (1 - self.base), 1e-9) / self.n_test)
+        return (self.best - self.base) / se
+
+
+def code_of(rev: str, where: Path) -> Path:
+    """A commit's package, unpacked (put first on PYTHONPATH: a checkout being edited while
+    the bench runs changes neither arm)."""
+    blob = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True)
+    where.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile() as f:
+        f.write(blob.stdout)
+        f.seek(0)
+        with tarfile.open(fileobj=f) as tar:
+            tar.extractall(where, filter="data")
+    return where
+
+
+def env_for(code: Path) -> dict[str, str]:
+    return {**os.environ, **GIT_ENV, "PYTHONPATH": str(code)}
+
+
+def evolve_for(repo: Path, task: str, *, seconds: float, candidates: int,
+               env: dict[str, str]) -> float:  # fmt: skip
+    """Run evolve until `seconds` pass, then interrupt it as Ctrl-C would."""
+    args = [sys.executable, "-m", "sia_git", "evolve", "--task", task, "--max-gen", "1000",
+            "--candidates", str(candidates), "--seed", "0", "--quiet"]  # fmt: skip
+    started = time.monotonic()
+    proc = subprocess.Popen(args, cwd=repo, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        out, _ = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=300)
+    elapsed = time.monotonic() - started
+    print(out[-3000:], flush=True)
+    return elapsed
+
+
+def measure(task: str, arm: str, *, seconds: float, candidates: int, code: Path,
+            root: Path) -> Arm:  # fmt: skip
+    repo = new_repo(root / f"{task}-{arm}")
+    env = env_for(code)
+    elapsed = evolve_for(repo, task, seconds=seconds, candidates=candidates, env=env)
+    log = subprocess.run([sys.executable, "-m", "sia_git", "log", "--json"], cwd=repo, env=env,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    rows = json.loads(log.stdout)["rows"]
+    accepted = [r for r in rows if r["status"] == "accepted"]
+    first = next(r for r in rows if r["gen"] == 1)
+    scored = sum(1 for r in rows if (r["gen"] or 0) >= 2 and r["score"] is not None)
+    return Arm(task, arm, first["test_score"], accepted[-1]["test_score"], accepted[-1]["gen"],
+               test_items(task), scored, elapsed)  # fmt: skip
+
+
+def test_items(task: str) -> int:
+    with (ROOT / "tasks" / task / "private" / "test.csv").open(newline="") as f:
+        return sum(1 for _ in csv.DictReader(f))
+
+
+def table(arms: list[Arm], old_rev: str, new_rev: str) -> list[str]:
+    lines = [
+        "| task | search | base (test, 95%) | H (test, 95%) | H − base | in SEs | best gen | "
+        "candidates scored | per hour | wall |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for a in arms:
+        gain = None if a.base is None or a.best is None else a.best - a.base
+        lines.append(
+            f"| {a.task} | {a.arm} | {a.interval(a.base)} | {a.interval(a.best)} | "
+            + ("-" if gain is None else f"{gain:+.4f}")
+            + f" | {'-' if a.gain_in_se is None else f'{a.gain_in_se:+.1f}'} | {a.best_gen} | "
+            f"{a.scored} | {a.per_hour:.0f} | {a.seconds / 60:.1f} min |"
+        )
+    lines.append("")
+    for task in dict.fromkeys(a.task for a in arms):
+        new = next(a for a in arms if a.task == task and a.arm == "new")
+        old = next(a for a in arms if a.task == task and a.arm == "old")
+        ratio = new.per_hour / old.per_hour if old.per_hour else float("nan")
+        lines.append(f"- {task}: candidates per hour, new/old: {ratio:.2f}")
+    lines += [f"- old search: the code of commit `{old_rev}` (before issue 29), same flags; "
+              f"new search: `{new_rev}`",
+              f"- machine: {machine()}"]  # fmt: skip
+    return lines
+
+
+def write(lines: list[str]) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    block = "\n".join([START, *lines, END])
+    if START in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Efficacy: the new search against the old\n\n" + block + "\n"
+    DOC.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--old-rev", default="1449bf1")
+    p.add_argument("--new-rev", default="HEAD")
+    p.add_argument("--minutes-llm", type=float, default=8.0)
+    p.add_argument("--minutes", type=float, default=2.0)
+    p.add_argument("--candidates", type=int, default=4)
+    p.add_argument("--tasks", nargs="*", default=list(TASKS))
+    p.add_argument("--no-write", action="store_true")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sia-efficacy-") as tmp:
+        root = Path(tmp)
+        old = code_of(args.old_rev, root / "old-code")
+        new = code_of(args.new_rev, root / "new-code")
+        arms: list[Arm] = []
+        for task in args.tasks:
+            minutes = args.minutes_llm if task.endswith("smollm2") else args.minutes
+            for arm, code in (("old", old), ("new", new)):
+                print(f"== {task}, {arm} search, {minutes} min", flush=True)
+                arms.append(measure(task, arm, seconds=minutes * 60,
+                                    candidates=args.candidates, code=code, root=root))  # fmt: skip
+    new_rev = subprocess.run(["git", "rev-parse", "--short", args.new_rev], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    lines = table(arms, args.old_rev, new_rev)
+    print("\n".join(lines))
+    if not args.no_write:
+        write(lines)
+
+
+if __name__ == "__main__":
+    main()
