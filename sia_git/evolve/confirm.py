@@ -67,8 +67,8 @@ def _pooled(ctx: Context, hist: H.RunHistory, reruns: list[Outcome]) -> evidence
     accepted = evidence.parse(tip.trailers.get(T.EVIDENCE))
     if accepted is None:
         return None
-    parent = tip.trailers.get(T.PARENT, "")
-    base = hist.generation(int(parent)) if parent.isdigit() else None
+    parent = T.parents(tip.trailers.get(T.PARENT))
+    base = hist.generation(parent[0]) if parent else None
     mine = selection.items_of(ctx, tip)
     theirs = selection.items_of(ctx, base) if base is not None else None
     if mine is None or theirs is None:

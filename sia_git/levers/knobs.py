@@ -3,6 +3,9 @@ plain literals at the top of target_agent.py), set by the run's search strategy.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
+
 from sia_git.levers import knob_source as knobmod
 from sia_git.levers.base import Lever, Request, Situation
 from sia_git.levers.knob_source import Value
@@ -22,9 +25,15 @@ class Knobs(Lever):
     def propose(self, req: Request) -> list[Proposal]:
         proposer = KnobProposer(req.seed_key, req.direction, req.strategy)
         prior = list(req.prior) if req.adapter is None else []  # new weights: knobs act anew
-        return proposer.propose(
-            req.files, req.hist.trials(req.adapter), req.gen, n=req.n, prior=prior
-        )
+        history = req.hist.trials(req.adapter)
+        out = proposer.propose(req.files, history, req.gen, n=req.n, prior=prior)
+        if len(out) >= 2:  # one of several is a crossover, when the run has a partner for it
+            child = proposer.crossover(
+                req.files, history, req.gen, parent=req.hist.incumbent()[0].gen
+            )
+            if child is not None and child.knobs not in [p.knobs for p in out[:-1]]:
+                out[-1] = child
+        return out
 
     def trailers(self, p: Proposal) -> list[tuple[str, str]]:
         return []  # Sia-Knobs is every candidate's that declares knobs (recording.py)
@@ -67,6 +76,46 @@ class KnobProposer:
         found = self.strategy.propose(ask) if n > len(out) else []
         return out + [self._proposal(files, current, knobs, history=history) for knobs in found]
 
+    def crossover(
+        self, files: dict[str, bytes], history: list[Trial], generation: int, *, parent: int | None
+    ) -> Proposal | None:
+        """The incumbent's knobs crossed with the best other setting this run scored: each
+        knob where they differ taken from either (seeded), never a setting tried before.
+        None when no setting differs from the incumbent's in two knobs or more."""
+        parsed = knobmod.read(files[ENTRY].decode())
+        if parsed is None or parent is None:
+            return None
+        current, space = parsed
+        key = _keyer(space)
+        tried = {key(t.knobs) for t in history} | {key(current)}
+        pick = max if self.direction == "maximize" else min
+        partners = [t for t in history if t.score is not None and t.generation != parent
+                    and len(_differing(current, t.knobs, space)) >= 2]  # fmt: skip
+        partner = pick(partners, key=lambda t: t.score or 0.0, default=None)
+        if partner is None:
+            return None
+        differing = _differing(current, partner.knobs, space)
+        rng = random.Random(f"{self.seed_key}/{generation}/crossover")
+        for _ in range(32):
+            mine = rng.sample(differing, rng.randint(1, len(differing) - 1))
+            child = {**current, **{k: partner.knobs[k] for k in mine}}
+            if key(child) not in tried:
+                break
+        else:
+            return None
+        p = self._proposal(files, current, child, history=history)
+        p.improvement = Improvement(
+            p.improvement.title,
+            p.improvement.body.replace(
+                "## Why\n\n",
+                f"## Why\n\nCrossover: the incumbent (generation {parent}) with generation "
+                f"{partner.generation} (dev {partner.score:.4f}), taking "
+                f"{', '.join(f'`{k}`' for k in sorted(mine))} from the latter.\n\n",
+            ),
+        )
+        p.also_from = (partner.generation,)
+        return p
+
     def _best_untried(
         self,
         prior: list[Trial],
@@ -75,9 +124,7 @@ class KnobProposer:
         current: dict[str, Value],
         space: knobmod.Space,
     ) -> Trial | None:
-        def key(knobs: dict[str, Value]) -> tuple:
-            return tuple((k, knobmod.tidy(knobs.get(k))) for k in sorted(space))
-
+        key = _keyer(space)
         tried = {key(t.knobs) for t in history} | {key(current)}
         fits = [t for t in prior if t.score is not None and set(space) <= set(t.knobs)]
         pick = max if self.direction == "maximize" else min
@@ -147,3 +194,14 @@ class KnobProposer:
 
 def _show(v: Value) -> str:
     return repr(knobmod.tidy(v)) if isinstance(v, float) else str(v)
+
+
+def _keyer(space: knobmod.Space) -> Callable[[dict[str, Value]], tuple]:
+    def key(knobs: dict[str, Value]) -> tuple:
+        return tuple((k, knobmod.tidy(knobs.get(k))) for k in sorted(space))
+
+    return key
+
+
+def _differing(a: dict[str, Value], b: dict[str, Value], space: knobmod.Space) -> list[str]:
+    return sorted(k for k in space if k in b and knobmod.tidy(a.get(k)) != knobmod.tidy(b[k]))

@@ -41,6 +41,8 @@ class Proposal:
     failed_status: Status = Status.MODEL_FAILED  # or BUDGET_STOPPED
     train: dict[str, Value] | None = None  # LoRA settings: a weights candidate trains first
     extra: dict[str, str] = field(default_factory=dict)  # a lever's own trailers' inputs
+    # A crossover's other parent generations (of this run), beside the incumbent it builds on
+    also_from: tuple[int, ...] = ()
 
     @property
     def source(self) -> str:

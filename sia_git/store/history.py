@@ -120,10 +120,10 @@ class RunHistory:
     def delta(self, e: Entry) -> float | None:
         """How much `e` gained over the generation it tried to beat (its Sia-Parent): the one
         delta `log`, `show` and pull-request bodies all print."""
-        parent = e.trailers.get(T.PARENT)
-        if e.score is None or not parent or not parent.isdigit():
+        parent = T.parents(e.trailers.get(T.PARENT))
+        if e.score is None or not parent:
             return None
-        found = self.generation(int(parent))
+        found = self.generation(parent[0])
         base = None if found is None else found.score
         return None if base is None else round(e.score - base, 10)
 
@@ -162,10 +162,10 @@ class RunHistory:
         scores = {e.gen: e.score for e in self.branch if e.kind == "generation"}
         out: dict[str, list[float]] = {}
         for e in (*self.branch, *self.rejected):
-            lever, parent = e.trailers.get(T.LEVER), e.trailers.get(T.PARENT, "")
-            if e.gen is None or e.gen < 2 or not lever or not parent.isdigit():
+            lever, parent = e.trailers.get(T.LEVER), T.parents(e.trailers.get(T.PARENT))
+            if e.gen is None or e.gen < 2 or not lever or not parent:
                 continue
-            before = scores.get(int(parent))
+            before = scores.get(parent[0])
             gain = (e.score - before) if e.score is not None and before is not None else 0.0
             out.setdefault(lever, []).append(gain)
         return out

@@ -55,6 +55,12 @@ def parse(block: str, sep: str) -> dict[str, str]:
     return {k: v.strip() for k, v in ((k.strip(), v) for k, v in pairs) if k}
 
 
+def parents(value: str | None) -> list[int]:
+    """The generations a `Sia-Parent` names: "3", or "3, 5" for a crossover (the first is the
+    incumbent it tried to beat); [] for "none"."""
+    return [int(p) for p in (value or "").replace(",", " ").split() if p.isdigit()]
+
+
 def knobs_value(knobs: dict[str, Value]) -> str:
     return json.dumps(knobs, sort_keys=True, separators=(",", ":"))
 

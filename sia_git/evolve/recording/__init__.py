@@ -92,7 +92,7 @@ def _candidate_commit(ctx: Context, v: Verdict, o: Outcome) -> str:
         extra.append((T.ADAPTER, o.adapter + hub))
     facts = Facts(run_id=ctx.run_id, gen=v.gen, parent_gen=v.incumbent.gen, task=ctx.task,
                   subject=improvement.title, improvement=improvement, extra=extra,
-                  model=o.proposal.model)  # fmt: skip
+                  model=o.proposal.model, also_from=o.proposal.also_from)  # fmt: skip
     return ctx.repo.commit(tree, [v.hist.tip.sha], message(o, facts))
 
 

@@ -70,6 +70,7 @@ class Facts:
     improvement: Improvement  # its body is the commit's body
     extra: list[tuple[str, str]] = field(default_factory=list)
     model: str | None = None
+    also_from: tuple[int, ...] = ()  # a crossover's other parents
 
 
 def message(o: Outcome, f: Facts) -> str:
@@ -79,7 +80,10 @@ def message(o: Outcome, f: Facts) -> str:
     tr = [
         (T.RUN, f.run_id),
         (T.GENERATION, str(f.gen)),
-        (T.PARENT, str(f.parent_gen) if f.parent_gen else "none"),
+        (
+            T.PARENT,
+            ", ".join(str(g) for g in (f.parent_gen, *f.also_from)) if f.parent_gen else "none",
+        ),
         (T.LEVER, o.proposal.lever if o.proposal else "harness"),
         (T.SCORE, T.score_value(score)),
         (T.METRIC, f"{metric.name} ({higher} is better, {f.task.plan.metric_note()})"),
