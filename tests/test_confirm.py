@@ -148,7 +148,8 @@ def test_a_stochastic_agents_re_runs_enter_the_paired_test(
     re-runs score 0.74 and 0.76, right on other items than the incumbent too: the mean 0.767
     is still above 0.70, but pooled item by item (40 wins, 20 losses) the gain is within noise
     at the level it was accepted at, so it is reverted and says so."""
-    from sia_git.evolve import evidence, selection
+    from sia_git.evolve import selection
+    from sia_git.store import evidence
 
     accepted = tip()
     level = 0.0019

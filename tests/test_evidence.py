@@ -1,4 +1,4 @@
-"""evolve/evidence.py: the paired test that decides whether a gain is more than noise, its
+"""store/evidence.py: the paired test that decides whether a gain is more than noise, its
 false-acceptance rate, and the `Sia-Evidence` trailer recomputed from stored results."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.evolve import evidence
+from sia_git.store import evidence
 from sia_git.tasks.task import resolve
 from tests.conftest import Runner, git, run_ids
 

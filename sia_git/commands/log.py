@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from sia_git.commands.common import fmt_score, open_run
-from sia_git.evolve import evidence
+from sia_git.store import evidence
 from sia_git.store import history as H
 from sia_git.store import trailers as T
 from sia_git.tasks.layout import selection_warning

@@ -4,13 +4,13 @@ kill between the two is finished on resume."""
 
 from __future__ import annotations
 
-from sia_git.evolve import evidence, selection
 from sia_git.evolve import recording as rec
+from sia_git.evolve import selection
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.forges import review
+from sia_git.store import evidence, records
 from sia_git.store import history as H
-from sia_git.store import records
 from sia_git.store import trailers as T
 from sia_git.store.runs import agent_files
 

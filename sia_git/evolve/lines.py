@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sia_git.evolve import evidence, selection
+from sia_git.evolve import selection
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
+from sia_git.store import evidence
 from sia_git.store import history as H
 from sia_git.store import trailers as T
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from sia_git.store.records import Status
 
 if TYPE_CHECKING:
-    from sia_git.evolve.evidence import Evidence
     from sia_git.gates import GateResult
     from sia_git.levers.proposal import Proposal
     from sia_git.sandbox import RunResult
+    from sia_git.store.evidence import Evidence
     from sia_git.tasks.evaluation import Evaluation, SplitScore
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sia_git.evolve import evidence
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.evolve.release import release
+from sia_git.store import evidence, records, refs
 from sia_git.store import history as H
-from sia_git.store import records, refs
 
 
 @dataclass(frozen=True, kw_only=True)

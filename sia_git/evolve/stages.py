@@ -23,8 +23,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sia_git.evolve import evidence
 from sia_git.evolve.outcome import Outcome
+from sia_git.store import evidence
 from sia_git.tasks import answers
 from sia_git.tasks.evaluation import Evaluation, SplitScore
 from sia_git.tasks.splits import CORRECT

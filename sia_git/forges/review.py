@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from sia_git.forges import Forge, Review
 from sia_git.gitrepo import Repo
+from sia_git.store import evidence, refs
 from sia_git.store import history as H
-from sia_git.store import refs
 from sia_git.store import trailers as T
 from sia_git.store.runs import IMPROVEMENT
 
@@ -48,13 +48,24 @@ def score_table(hist: H.RunHistory) -> str:
     )
 
 
+def hist_select(trailers: dict[str, str]) -> str:
+    """The selection split a generation was scored on, as its Sia-Metric says (dev)."""
+    return "dev" if "SELECTED ON THE TEST" not in trailers.get(T.METRIC, "") else "test"
+
+
 def body(repo: Repo, hist: H.RunHistory, entry: H.Entry) -> str:
     t = entry.trailers
     note = repo.read_file(entry.sha, IMPROVEMENT) or "(no improvement note)"
     return (
         f"sia-git run `{hist.run_id}`, generation {entry.gen} — {t.get(T.METRIC, '')}\n\n"
         f"{score_table(hist)}\n\n"
-        f"**Lever:** {t.get(T.LEVER, '-')}"
+        + (
+            f"**Gain over generation {T.parents(t.get(T.PARENT))[0]} on "
+            f"{hist_select(t)}, item by item (95% interval):** {proof.says()}  \n"
+            if (proof := evidence.parse(t.get(T.EVIDENCE))) and T.parents(t.get(T.PARENT))
+            else ""
+        )
+        + f"**Lever:** {t.get(T.LEVER, '-')}"
         + (f" — {t[T.LEVER_REASON]}" if T.LEVER_REASON in t else "")
         + f"  \n**Gates:** {t.get(T.GATES, '-')}  \n**Cost:** ${entry.cost:.6f}"
         + (f"  \n**Adapter:** `{t[T.ADAPTER]}`" if T.ADAPTER in t else "")

@@ -23,7 +23,7 @@ TRAIN = "Sia-Train"  # a weights generation's LoRA settings (JSON)
 ADAPTER = "Sia-Adapter"  # the adapter a generation ran with: sha256:<hex> [hf://<repo>]
 CANDIDATE = "Sia-Candidate"
 # The paired gain over the incumbent on the selection split: "+0.043 [+0.012, +0.074] n=442
-# wins=30 losses=11 p=0.0021 level=0.0083 paired" (evolve/evidence.py recomputes it)
+# wins=30 losses=11 p=0.0021 level=0.0083 paired" (store/evidence.py recomputes it)
 EVIDENCE = "Sia-Evidence"
 # How far a staged evaluation went: "sample 20 of 80" (pruned there; its Sia-Score is the
 # sample's) or "full"
