@@ -137,3 +137,23 @@ def test_a_staged_run_gives_agents_the_sample_first_and_records_the_stage(
             body = git(repo, "log", "-1", "--format=%B", cand["commit"])
             assert f"Sia-Stage: {cand['stage']}" in body
     assert stages_seen == {"sample", "full"}, done.stdout
+
+
+def test_a_generations_candidates_asking_for_the_stage_at_once_get_one(tmp_path: Path) -> None:
+    """Candidates are tried in threads and each asks for the run's stage; it was once made by
+    each of them at the same time, one deleting the folder another was copying into."""
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from sia_git.evolve import trying
+
+    dev = _ids(PENGUINS.private_dir / "dev.csv")
+    ctx = SimpleNamespace(
+        task=PENGUINS, dataset=PENGUINS.public_dir, paths=SimpleNamespace(scratch=tmp_path),
+        cfg=SimpleNamespace(stage=0.25, seed=0), stage=None, echo=lambda line: None,
+    )  # fmt: skip
+    job = trying.Job(2, {}, None, 0.5, {i: True for i in dev})
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: trying._stage(ctx, job), range(8)))  # type: ignore[arg-type]
+    assert all(g is got[0] and g is not None for g in got)
+    assert set(_ids(got[0].dataset / "dev.csv")) == got[0].sample

@@ -4,6 +4,7 @@ and run those that can still win on the whole of dev."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -105,8 +106,16 @@ def _whole(ctx: Context, staged: Outcome, *, job: Job) -> Outcome:
     return out
 
 
+_staging = threading.Lock()  # a generation's candidates ask for the stage at once
+
+
 def _stage(ctx: Context, job: Job) -> stages.Stage | None:
     """The run's first stage, made at its first comparison (None: this task is scored whole)."""
+    with _staging:
+        return _made_stage(ctx, job)
+
+
+def _made_stage(ctx: Context, job: Job) -> stages.Stage | None:
     if ctx.stage is None and job.inc_items is not None:
         made = stages.prepare(ctx.task, ctx.dataset, ctx.paths.scratch / "dataset-sample",
                               dev=list(job.inc_items), fraction=ctx.cfg.stage,
