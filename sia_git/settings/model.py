@@ -54,7 +54,7 @@ class EvolveConfig(BaseModel):
         0.05,
         help="Chance, over the whole run, of accepting a gain that is noise: a candidate is "
         "accepted only when its per-item gain over the incumbent is significant at a level "
-        "that shrinks each generation (docs/DESIGN.md). 1 accepts any gain.",
+        "that shrinks with each test (docs/DESIGN.md). 1 accepts any gain.",
         gt=0,
         le=1,
     )

@@ -83,9 +83,11 @@ class KnobPool:
                 port, rnd = self.port, self.rnd
                 proposer = KnobProposer(port.seed_key, port.direction, port.strategy)
                 try:
+                    prior = list(port.prior) if rnd.adapter is None else []
                     self._proposals = proposer.propose(
-                        rnd.files, rnd.hist.trials(rnd.adapter), rnd.gen, n=port.settings.candidates
-                    )
+                        rnd.files, rnd.hist.trials(rnd.adapter), rnd.gen,
+                        n=port.settings.candidates, prior=prior,
+                    )  # fmt: skip
                 except knobmod.KnobError:
                     self._proposals = []
             return self._proposals[index - 1] if index <= len(self._proposals) else None
