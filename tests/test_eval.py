@@ -16,7 +16,18 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def run(repo: Path, sia: Runner) -> tuple[Path, list[str]]:
-    done = sia("evolve", "--task", "penguins", "--max-gen", "3", "--confirm-runs", "0", cwd=repo)
+    done = sia(
+        "evolve",
+        "--accept",
+        "1",
+        "--task",
+        "penguins",
+        "--max-gen",
+        "3",
+        "--confirm-runs",
+        "0",
+        cwd=repo,
+    )
     assert done.returncode == 0, done.stderr
     [run_id] = run_ids(repo)
     return repo, branch_commits(repo, run_id)

@@ -80,7 +80,9 @@ def test_sigkill_at_each_phase_then_resume(
     if phase == "reverting":  # needs a gain that does not hold on confirmation
         agent = tmp_path / "noisy.py"
         agent.write_text(NOISY)
-        args = ["--task-dir", str(SIA_TASK), "--agent", str(agent), "--candidates", "1"]
+        # --accept 1: 9 dev items can't show a significant gain; this is about the revert
+        args = ["--task-dir", str(SIA_TASK), "--agent", str(agent), "--candidates", "1",
+                "--accept", "1"]  # fmt: skip
     elif phase == "training":  # a weights generation, killed while its adapter trains
         task = request.getfixturevalue("tiny_task")
         args = [

@@ -17,7 +17,16 @@ pytestmark = pytest.mark.slow
 def test_revert_of_the_tip_is_a_commit_the_run_continues_from(repo: Path, sia: Runner) -> None:
     assert (
         sia(
-            "evolve", "--task", "penguins", "--max-gen", "3", "--confirm-runs", "0", cwd=repo
+            "evolve",
+            "--accept",
+            "1",
+            "--task",
+            "penguins",
+            "--max-gen",
+            "3",
+            "--confirm-runs",
+            "0",
+            cwd=repo,
         ).returncode
         == 0
     )
@@ -58,7 +67,16 @@ def test_revert_of_the_tip_is_a_commit_the_run_continues_from(repo: Path, sia: R
 def test_a_run_goes_on_after_a_person_commits_onto_its_branch(repo: Path, sia: Runner) -> None:
     assert (
         sia(
-            "evolve", "--task", "penguins", "--max-gen", "2", "--confirm-runs", "0", cwd=repo
+            "evolve",
+            "--accept",
+            "1",
+            "--task",
+            "penguins",
+            "--max-gen",
+            "2",
+            "--confirm-runs",
+            "0",
+            cwd=repo,
         ).returncode
         == 0
     )
@@ -93,7 +111,18 @@ def test_knob_generations_revert_on_their_values_and_every_revert_states_its_sco
     revert` of an older one conflicts: the revert is computed on the knob values instead (what
     later generations changed stays). Reverting the tip and then the one before brings the
     branch back to an earlier generation, and each revert commit says that score."""
-    done = sia("evolve", "--task", "penguins", "--max-gen", "8", "--confirm-runs", "0", cwd=repo)
+    done = sia(
+        "evolve",
+        "--accept",
+        "1",
+        "--task",
+        "penguins",
+        "--max-gen",
+        "8",
+        "--confirm-runs",
+        "0",
+        cwd=repo,
+    )
     assert done.returncode == 0, done.stderr
     [run_id] = run_ids(repo)
     gens = [

@@ -77,7 +77,7 @@ def test_a_run_that_flips_one_sealed_item_per_candidate_gives_no_label_away(
     task = tmp_path / "flip"
     shutil.copytree(FLIP_TASK, task)
     done = sia(
-        "evolve", "--task-dir", str(task), "--max-gen", "8", "--candidates", "3",
+        "evolve", "--accept", "1", "--task-dir", str(task), "--max-gen", "8", "--candidates", "3",
         "--confirm-runs", "0", "--quiet", cwd=repo,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -170,7 +170,7 @@ def right(labels: dict[str, str], gold: dict[str, str], ids: set[str]) -> int:
 
 
 def evolve(sia: Runner, repo: Path, task: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return sia("evolve", "--task-dir", str(task), "--quiet", *args, cwd=repo)
+    return sia("evolve", "--accept", "1", "--task-dir", str(task), "--quiet", *args, cwd=repo)
 
 
 def test_a_sia_task_run_selects_on_dev_and_a_clone_reveals_no_test_label(

@@ -123,6 +123,8 @@ def seed_generation(ctx: Context) -> None:
         what = f"agent {source.name}" if ctx.cfg.agent else "reference agent"
         files, model = {ENTRY: source.read_bytes()}, None
         out = ctx.attempt(0, None, files, gen=1)
+        if ctx.reuse is not None:  # a later candidate identical to it reuses its result
+            out.key = ctx.reuse.key(files, None, ctx.cfg.seed)
         body = (
             f"The starting point: {what} for task "
             f"`{ctx.task.name}`, unchanged. Later generations must beat its score.\n"
