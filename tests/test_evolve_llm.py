@@ -344,6 +344,10 @@ def test_budget_stops_the_run_before_it_is_exceeded_and_resuming_goes_on(
     with FakeLLM(lambda body, n: good(body)) as llm:
         done = sia(
             "evolve",
+            "--accept",  # the scripted edits gain a few items: below the paired test
+            "1",
+            "--stage",  # both candidates scored whole: the test compares them on all of dev
+            "0",
             "--task",
             "penguins",
             "--agent",
@@ -457,6 +461,10 @@ def test_candidates_are_written_concurrently_and_the_best_on_dev_is_kept(
     with FakeLLM(script) as llm:
         done = sia(
             "evolve",
+            "--accept",  # the scripted edits gain a few items: below the paired test
+            "1",
+            "--stage",  # both candidates scored whole: the test compares them on all of dev
+            "0",
             "--task",
             "penguins",
             "--model",
@@ -507,6 +515,10 @@ def test_a_target_agent_reaches_its_model_through_the_gateway_and_every_call_is_
     with FakeLLM(lambda body, n: text("yes")) as llm:
         done = sia(
             "evolve",
+            "--accept",  # the scripted edits gain a few items: below the paired test
+            "1",
+            "--stage",  # both candidates scored whole: the test compares them on all of dev
+            "0",
             "--task",
             "penguins",
             "--agent",
@@ -590,6 +602,8 @@ def test_ctrl_c_during_a_slow_model_call_exits_at_once_and_resumes(repo: Path, s
                 "-m",
                 "sia_git",
                 "evolve",
+                "--accept",  # the scripted edit gains a few items: below the paired test
+                "1",
                 "--task",
                 "penguins",
                 "--model",

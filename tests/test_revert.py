@@ -121,6 +121,10 @@ def test_knob_generations_revert_on_their_values_and_every_revert_states_its_sco
         "8",
         "--confirm-runs",
         "0",
+        "--stage",  # every candidate scored whole; seed 4 climbs in three accepted steps
+        "0",
+        "--seed",
+        "4",
         cwd=repo,
     )
     assert done.returncode == 0, done.stderr
