@@ -28,11 +28,13 @@ def _ids(path: Path) -> list[str]:
 def test_the_sample_dataset_holds_the_samples_dev_rows_and_a_share_of_the_rest(
     tmp_path: Path,
 ) -> None:
-    dev = _ids(PENGUINS.private_dir / "dev.csv")
+    dev = {i: n % 4 == 0 for n, i in enumerate(_ids(PENGUINS.private_dir / "dev.csv"))}
     stage = stages.prepare(PENGUINS, PENGUINS.public_dir, tmp_path / "s", dev=dev,
                            fraction=0.25, seed=3)  # fmt: skip
     assert stage is not None and stage.label() == "sample 20 of 80"
     assert set(_ids(tmp_path / "s" / "dev.csv")) == stage.sample <= set(dev)
+    # Stratified: the incumbent is right on a quarter of dev, and on a quarter of the sample.
+    assert sum(dev[i] for i in stage.sample) == 5
     # The sealed split's inputs would be empty: a share of them stays (their results are dropped)
     assert len(_ids(tmp_path / "s" / "test.csv")) == stages.KEPT_ROWS
     train = (PENGUINS.public_dir / "train.csv").read_bytes()
@@ -43,14 +45,15 @@ def test_the_sample_dataset_holds_the_samples_dev_rows_and_a_share_of_the_rest(
 
 
 def test_a_task_that_cannot_be_cut_or_is_too_small_is_scored_whole(tmp_path: Path) -> None:
-    dev = _ids(PENGUINS.private_dir / "dev.csv")
+    dev = {i: True for i in _ids(PENGUINS.private_dir / "dev.csv")}
     public = tmp_path / "public"
     shutil.copytree(PENGUINS.public_dir, public)
     for name in ("dev.csv", "test.csv"):  # inputs with no id column: nothing to cut
         (public / name).write_text("x\n1\n")
     assert stages.prepare(PENGUINS, public, tmp_path / "s", dev=dev, fraction=0.25,
                           seed=0) is None  # fmt: skip
-    assert stages.prepare(PENGUINS, PENGUINS.public_dir, tmp_path / "s", dev=dev[:40],
+    half = dict(list(dev.items())[:40])
+    assert stages.prepare(PENGUINS, PENGUINS.public_dir, tmp_path / "s", dev=half,
                           fraction=0.25, seed=0) is None  # fmt: skip
     assert stages.prepare(PENGUINS, PENGUINS.public_dir, tmp_path / "s", dev=dev,
                           fraction=0.0, seed=0) is None  # fmt: skip

@@ -1,17 +1,18 @@
 """Staged evaluation: a candidate is scored on a fixed sample of dev items first, and on the
 whole of dev only if it can still beat the incumbent.
 
-The sample is drawn once per run (seeded by the run's seed) from the dev items the incumbent
-was scored on. Its inputs are the run's staged public inputs with every CSV row of an answer-set
-item outside the sample removed (other rows, such as training data, stay), so the agent does the
-sample's work only. A task whose public files have no such rows can't be staged and is scored
-whole, as is a dev split too small for a sample of `MIN_SAMPLE` items.
+The sample is drawn once per run (seeded by the run's seed) from the dev items the incumbent was
+scored on, stratified by whether the incumbent was right on them. Its inputs are the run's staged
+public inputs with every CSV row of an answer-set item outside the sample removed (other rows, such
+as training data, stay), so the agent does the sample's work only. A task whose public files have
+no such rows can't be staged and is scored whole, as is a dev split too small for a sample of
+`MIN_SAMPLE` items.
 
-A staged candidate goes on (`advancing`) only when, on the sample, a one-sided 90% upper bound
-of its paired gain over the incumbent is above zero (it is not clearly worse); and of those, at
-most half of the generation's staged candidates (the largest sample gains first): successive
-halving. The others keep their sample score, marked with the stage they
-reached; they are never accepted, and never reused as a whole-dev result.
+A staged candidate goes on (`advancing`) only when, on the sample, a one-sided 90% upper bound of
+its paired gain over the incumbent is above zero (it is not clearly worse); and of those, at most
+half of the generation's staged candidates, but always two (the largest sample gains first):
+successive halving. The others keep their sample score, marked with the stage they reached; they
+are never accepted, and never reused as a whole-dev result.
 """
 
 from __future__ import annotations
@@ -46,13 +47,19 @@ class Stage:
 
 
 def prepare(
-    task: Task, dataset: Path, dest: Path, *, dev: list[str], fraction: float, seed: int
+    task: Task, dataset: Path, dest: Path, *, dev: dict[str, bool], fraction: float, seed: int
 ) -> Stage | None:
-    """The run's first stage, or None when the task can't be staged (see the module's doc)."""
+    """The run's first stage, or None when the task can't be staged (see the module's doc).
+    `dev`: the incumbent's result on each dev item; the sample holds its right and wrong items
+    in the same shares as the whole (stratified), so that fixing its mistakes shows there."""
     size = math.ceil(len(dev) * fraction)
     if fraction <= 0 or size < MIN_SAMPLE or size >= len(dev):
         return None
-    sample = frozenset(random.Random(seed).sample(sorted(dev), size))
+    rng = random.Random(seed)
+    wrong = sorted(i for i, right in dev.items() if not right)
+    right = sorted(i for i, ok in dev.items() if ok)
+    n_wrong = round(size * len(wrong) / len(dev))
+    sample = frozenset(rng.sample(wrong, n_wrong) + rng.sample(right, size - n_wrong))
     try:
         field = answers.id_field(task.private_dir, task.manifest.splits.id_field)
         every = set(answers.ids(task.private_dir, field))
@@ -134,7 +141,9 @@ def advancing(
             continue
         gains[o.index] = ev.gain
         why[o.index] = None
-    keep = max(1, math.ceil(len(staged) / 2))
+    # Two always may: a 20-item sample ranks two close candidates by chance, and halving a
+    # pair would drop one of them on it (a generation of two is the default).
+    keep = max(2, math.ceil(len(staged) / 2))
     for rank, index in enumerate(sorted(gains, key=lambda i: (-gains[i], i))):
         if rank >= keep:
             why[index] = (

@@ -118,7 +118,7 @@ def _stage(ctx: Context, job: Job) -> stages.Stage | None:
 def _made_stage(ctx: Context, job: Job) -> stages.Stage | None:
     if ctx.stage is None and job.inc_items is not None:
         made = stages.prepare(ctx.task, ctx.dataset, ctx.paths.scratch / "dataset-sample",
-                              dev=list(job.inc_items), fraction=ctx.cfg.stage,
+                              dev=job.inc_items, fraction=ctx.cfg.stage,
                               seed=ctx.cfg.seed)  # fmt: skip
         ctx.stage = made if made is not None else False
         if made is not None:

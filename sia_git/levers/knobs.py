@@ -27,7 +27,9 @@ class Knobs(Lever):
         prior = list(req.prior) if req.adapter is None else []  # new weights: knobs act anew
         history = req.hist.trials(req.adapter)
         out = proposer.propose(req.files, history, req.gen, n=req.n, prior=prior)
-        if len(out) >= 2:  # one of several is a crossover, when the run has a partner for it
+        # One of three or more is a crossover, when the run has a partner for it (of two, both
+        # stay the optimiser's: measured on penguins, a crossover in every pair starved it).
+        if len(out) >= 3:
             child = proposer.crossover(
                 req.files, history, req.gen, parent=req.hist.incumbent()[0].gen
             )
