@@ -107,8 +107,9 @@ def test_a_staged_run_gives_agents_the_sample_first_and_records_the_stage(
     repo: Path, sia: Runner, tmp_path: Path
 ) -> None:
     """The agent prints how many dev and test rows it was given: a candidate pruned at the
-    sample saw 20 dev rows, one that went on was run again on all 80; each record and commit
-    says which stage it reached."""
+    sample saw 20 dev rows, one that went on was run again on all 80; neither paid for the
+    sealed test's 80 rows (5 kept), yet an accepted one has its sealed score; each record and
+    commit says which stage it reached."""
     task = tmp_path / "penguins"
     shutil.copytree(PENGUINS.root, task)
     agent = task / "reference" / "target_agent.py"
@@ -118,11 +119,11 @@ def test_a_staged_run_gives_agents_the_sample_first_and_records_the_stage(
     agent.write_text(source)
     load(task, source=str(task))  # still a valid task
     done = sia("evolve", "--task-dir", str(task), "--max-gen", "3", "--candidates", "3",
-               "--confirm-runs", "0", cwd=repo)  # fmt: skip
+               "--confirm-runs", "0", "--accept", "1", cwd=repo)  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
     assert "staged evaluation: candidates are scored on a sample 20 of 80 dev items" in done.stdout
     [run_id] = run_ids(repo)
-    stages_seen = set()
+    stages_seen, accepted = set(), 0
     for gen in (2, 3):
         ref = f"refs/sia/{run_id}/attempts/g{gen:04d}"
         record = json.loads(git(repo, "show", f"{ref}:attempt.json"))
@@ -135,11 +136,15 @@ def test_a_staged_run_gives_agents_the_sample_first_and_records_the_stage(
                 stages_seen.add("sample")
             else:
                 assert cand["stage"] == "full (after the sample 20 of 80)"
-                assert "GIVEN dev=80 test=80" in out
+                assert "GIVEN dev=80 test=5" in out
                 stages_seen.add("full")
             body = git(repo, "log", "-1", "--format=%B", cand["commit"])
             assert f"Sia-Stage: {cand['stage']}" in body
+            if cand["verdict"] == "accepted":
+                assert "Sia-Score-Test: " in body
+                accepted += 1
     assert stages_seen == {"sample", "full"}, done.stdout
+    assert accepted, done.stdout
 
 
 def test_a_generations_candidates_asking_for_the_stage_at_once_get_one(tmp_path: Path) -> None:

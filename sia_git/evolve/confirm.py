@@ -5,7 +5,7 @@ kill between the two is finished on resume."""
 from __future__ import annotations
 
 from sia_git.evolve import recording as rec
-from sia_git.evolve import selection
+from sia_git.evolve import selection, trying
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.forges import review
@@ -30,8 +30,9 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     incumbent = attempt.incumbent_score if attempt else None
     files = agent_files(ctx.repo, tip.sha)
     adapter = ctx.adapter_at(tip.sha)
+    dev = trying.dev_inputs(ctx, selection.items_of(ctx, tip))  # only dev scores count here
     reruns = [
-        ctx.attempt(0, None, files, gen=tip.gen or 0, seed_offset=k, adapter=adapter)
+        ctx.attempt(0, None, files, gen=tip.gen or 0, seed_offset=k, adapter=adapter, dataset=dev)
         for k in range(1, ctx.cfg.confirm_runs + 1)
     ]
     if ctx.models.budget.exhausted:

@@ -54,6 +54,9 @@ class Context:
     # The run's first evaluation stage (evolve/stages.py), made at its first comparison;
     # False once the task turned out not to be stageable.
     stage: Stage | None | bool = field(init=False, default=None)
+    # The public inputs with the sealed splits' rows cut (evolve/stages.py), what candidates
+    # run on; False once the task turned out to have none to cut.
+    dev_inputs: Path | None | bool = field(init=False, default=None)
     # Paired tests made so far (evolve/selection.py): each sets a stricter level.
     tests: int | None = field(init=False, default=None)
 

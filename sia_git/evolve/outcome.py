@@ -38,6 +38,9 @@ class Outcome:
     reused: str = ""  # where its result was scored, when it was reused and not run
     stage: str = ""  # how far its evaluation went when staged: "sample 20 of 80", "full"
     pruned: str = ""  # why it stopped at the sample (evolve/stages.py): never accepted
+    # Scored on the dev-only inputs (evolve/stages.py): committed, it runs once more on the
+    # whole inputs for its sealed scores.
+    sealed_pending: bool = False
     # Sealed splits' scores, withheld from everything that is stored or shown: only a
     # committed generation's is released, through sealed.py's rule (see evolve/release.py).
     withheld: dict[str, SplitScore] = field(default_factory=dict, repr=False)

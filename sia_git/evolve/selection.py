@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sia_git.evolve import trying
 from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.context import Context
 from sia_git.evolve.release import release
@@ -38,6 +39,7 @@ def judge(
         ctx.tests = done + 1
     for o in outcomes:
         if o.index == accepted:
+            trying.sealed_run(ctx, o, gen)
             release(ctx.task, hist, o)
         o.withheld = {}
     inc, _ = hist.incumbent()

@@ -60,18 +60,36 @@ def prepare(
     right = sorted(i for i, ok in dev.items() if ok)
     n_wrong = round(size * len(wrong) / len(dev))
     sample = frozenset(rng.sample(wrong, n_wrong) + rng.sample(right, size - n_wrong))
+    if not cut_copy(task, dataset, dest, keep=sample, share=fraction):
+        return None
+    return Stage(sample, dest, len(dev))
+
+
+def dev_only(task: Task, dataset: Path, dest: Path, *, dev: set[str]) -> Path | None:
+    """The public inputs with the sealed splits' rows cut (as `prepare` cuts): what a
+    candidate is scored on, so that it does not pay for a sealed score it will not get
+    (only a committed generation's is released: `sealed_run`). None when the task's inputs
+    have no such rows, or its sealed splits' inputs can't be told apart."""
+    if not task.plan.sealed - {task.select} or not dev:
+        return None
+    return dest if cut_copy(task, dataset, dest, keep=frozenset(dev), share=1.0) else None
+
+
+def cut_copy(task: Task, dataset: Path, dest: Path, *, keep: frozenset[str], share: float) -> bool:
+    """Copy `dataset` to `dest` with the rows of every answer-set item outside `keep` cut;
+    False (and no `dest`) when the task's answers can't be read by id or nothing was cut."""
     try:
         field = answers.id_field(task.private_dir, task.manifest.splits.id_field)
         every = set(answers.ids(task.private_dir, field))
     except (answers.NotNarrowable, OSError, ValueError):
-        return None
+        return False
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(dataset, dest, symlinks=True)
-    if not cut(dest, drop=every - sample, field=field, share=fraction):
+    if not cut(dest, drop=every - keep, field=field, share=share):
         shutil.rmtree(dest)
-        return None
-    return Stage(sample, dest, len(dev))
+        return False
+    return True
 
 
 def cut(folder: Path, *, drop: set[str], field: str, share: float) -> bool:
@@ -100,6 +118,13 @@ def cut(folder: Path, *, drop: set[str], field: str, share: float) -> bool:
         with path.open("w", encoding="utf-8", newline="") as f:
             csv.writer(f).writerows(kept)
     return removed
+
+
+def on_dev_only(o: Outcome) -> None:
+    """A candidate scored on the dev-only inputs: its sealed scores (of a few kept rows) mean
+    nothing; if it is committed, `sealed_run` gives it real ones."""
+    o.withheld = {}
+    o.sealed_pending = o.ok
 
 
 def on_sample(o: Outcome, stage: Stage, select: str) -> None:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sia_git.core import faults
@@ -77,7 +78,7 @@ def _attempt(ctx: Context, index: int, p: Proposal, *, job: Job) -> Outcome:
     """Try candidate `index`, or reuse the result of an identical one scored before."""
     index_ = ctx.reuse
     if index_ is None or p.failed or p.train is not None:  # training makes a new adapter
-        return ctx.attempt(index, p, p.files, gen=job.gen, adapter=job.adapter)
+        return _on_dev(ctx, index, p, job)
     key = index_.key(p.files, job.adapter, ctx.cfg.seed)
     inc = job.inc_score
     found = index_.lookup(key, p, index, could_win=lambda s: inc is None or ctx.beats(s, inc))
@@ -91,16 +92,56 @@ def _attempt(ctx: Context, index: int, p: Proposal, *, job: Job) -> Outcome:
         stages.on_sample(out, stage, ctx.select)
         out.key = key  # for the whole run, if it goes on
         return out
-    out = ctx.attempt(index, p, p.files, gen=job.gen, adapter=job.adapter)
+    out = _on_dev(ctx, index, p, job)
     out.key = key
     return out
+
+
+def _on_dev(ctx: Context, index: int, p: Proposal, job: Job) -> Outcome:
+    """Candidate `index` scored on the whole of dev (on the dev-only inputs, when the task's
+    can be cut: its sealed scores wait until it is committed)."""
+    dev = dev_inputs(ctx, job.inc_items)
+    out = ctx.attempt(index, p, p.files, gen=job.gen, adapter=job.adapter, dataset=dev)
+    if dev is not None:
+        stages.on_dev_only(out)
+    return out
+
+
+def sealed_run(ctx: Context, o: Outcome, gen: int) -> None:
+    """Give a committed candidate scored on the dev-only inputs its sealed scores: one run on
+    the whole inputs, with its agent and adapter (its dev score stands)."""
+    if not o.sealed_pending:
+        return
+    ctx.progress.state(gen, f"c{o.index}", "running for its sealed score")
+    rerun = ctx.attempt(o.index, None, o.files, gen=gen, adapter=o.adapter, tag="-sealed")
+    o.withheld, o.sealed_pending = rerun.withheld, False
+    o.cost_usd += rerun.cost_usd
+    if not rerun.ok:
+        ctx.echo(f"gen {gen} c{o.index}: its run for a sealed score failed ({rerun.reason}); "
+                 "no sealed score is released for it")  # fmt: skip
+
+
+_cutting = threading.Lock()
+
+
+def dev_inputs(ctx: Context, dev: dict[str, bool] | None) -> Path | None:
+    """The run's dev-only inputs, made once `dev` (the incumbent's dev items) is known."""
+    with _cutting:
+        if ctx.dev_inputs is None and dev:
+            made = stages.dev_only(ctx.task, ctx.dataset, ctx.paths.scratch / "dataset-dev",
+                                   dev=set(dev))  # fmt: skip
+            ctx.dev_inputs = made if made is not None else False
+        return ctx.dev_inputs if isinstance(ctx.dev_inputs, Path) else None
 
 
 def _whole(ctx: Context, staged: Outcome, *, job: Job) -> Outcome:
     """A staged candidate that went on, scored on the whole of dev."""
     assert staged.proposal is not None
     p = staged.proposal
-    out = ctx.attempt(staged.index, p, p.files, gen=job.gen, adapter=job.adapter)
+    dev = dev_inputs(ctx, job.inc_items)
+    out = ctx.attempt(staged.index, p, p.files, gen=job.gen, adapter=job.adapter, dataset=dev)
+    if dev is not None:
+        stages.on_dev_only(out)
     out.key, out.stage = staged.key, f"full (after the {staged.stage})"
     out.cost_usd += staged.cost_usd - p.cost_usd  # the sample's gateway calls, once
     return out
