@@ -28,6 +28,7 @@ class Fake:
         self.models = SimpleNamespace(budget=SimpleNamespace(exhausted=exhausted))
         self.select, self.run_id, self.repo, self.lines = "dev", "r", None, []
         self.offset = 0  # where the re-runs' right items start (see _items)
+        self.dev_inputs = None  # no dev-only inputs made: re-runs get the whole inputs
 
     def echo(self, line: str) -> None:
         self.lines.append(line)

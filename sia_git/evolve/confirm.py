@@ -30,7 +30,7 @@ def confirm_tip(ctx: Context, hist: H.RunHistory) -> None:
     incumbent = attempt.incumbent_score if attempt else None
     files = agent_files(ctx.repo, tip.sha)
     adapter = ctx.adapter_at(tip.sha)
-    dev = trying.dev_inputs(ctx, selection.items_of(ctx, tip))  # only dev scores count here
+    dev = trying.dev_inputs(ctx, None)  # (made by this run's candidates) only dev counts here
     reruns = [
         ctx.attempt(0, None, files, gen=tip.gen or 0, seed_offset=k, adapter=adapter, dataset=dev)
         for k in range(1, ctx.cfg.confirm_runs + 1)
