@@ -1,5 +1,6 @@
-"""Adapters on the Hugging Face Hub: uploaded with a model card, tagged with the generation's
-commit SHA, listed, pulled into a clone and re-scored to the committed numbers; kept pending
+"""Adapters on the Hugging Face Hub: uploaded with a model card and the set they trained on,
+tagged with the generation's commit SHA, listed, pulled into a clone (training set included)
+and re-scored to the committed numbers; kept pending
 when the hub is down or refuses, and pushed later.
 
 The hub is tests/fakehub.py, a Hub-compatible HTTP server on 127.0.0.1 that stands in for
@@ -9,12 +10,14 @@ authenticated with HF_TOKEN, as a user's would be.
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from sia_git.weights import dataset
 from tests.conftest import Runner, git, run_ids
 from tests.fakehub import FakeHub
 from tests.test_evolve import branch_commits, trailers
@@ -22,6 +25,11 @@ from tests.test_evolve import branch_commits, trailers
 pytestmark = pytest.mark.slow
 TOKEN = "hf_testtokenabcdefghijklmnopqrstuvwx"
 WEIGHTS = ("--lever", "weights", "--candidates", "1", "--confirm-runs", "0", "--max-gen", "2")
+
+
+def ids(path: Path) -> set[str]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return {r["id"] for r in csv.DictReader(f)}
 
 
 def env(hub: FakeHub, token: str = TOKEN) -> dict[str, str]:
@@ -108,6 +116,12 @@ def test_an_accepted_adapter_goes_to_the_hub_and_a_clone_pulls_and_rescores_it(
         assert (tmp_path / "out" / "adapter_model.safetensors").read_bytes() == (
             stored / "adapter_model.safetensors"
         ).read_bytes()
+        # The data behind the weights came with them (it was pushed with them: every stored
+        # file is on the hub, above), and it holds train items only.
+        trained = {r["id"] for r in dataset.read(tmp_path / "out")}
+        assert trained == ids(tiny_task / "public" / "train.csv")
+        assert not trained & (ids(tiny_task / "private" / "dev.csv")
+                              | ids(tiny_task / "private" / "test.csv"))  # fmt: skip
         # The clone did not start the run: the person evaluating names its task.
         done = sia("eval", gen2, "--json", "--task-dir", str(tiny_task), cwd=clone, env=env(hub))
         assert done.returncode == 0, done.stderr

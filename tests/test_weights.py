@@ -141,7 +141,7 @@ def test_a_training_that_cannot_run_is_a_result_not_an_exception(
 
 def test_a_step_lowers_the_loss_on_its_batch(tiny_task: Path, tmp_path: Path) -> None:
     job = _job(tiny_task, tmp_path / "adapter", lr=0.01)
-    texts, labels = read_examples(job)
+    _, texts, labels = read_examples(job)
     assert texts[0].startswith("the word ")
     trainer = Trainer(job, sorted(set(labels)))
     batch = trainer.batch(texts[:16], labels[:16])

@@ -243,7 +243,7 @@ objective = "generation"
 max_length = 16
 max_new_tokens = 1
 target_modules = ["q_proj", "v_proj"]
-hparams = {{ lr = 0.01, epochs = 5, batch_size = 16, group_size = 8 }}
+hparams = {{ lr = 0.01, epochs = 5, batch_size = 16, group_size = 8, entropy = 0.2 }}
 """)
     return dest
 

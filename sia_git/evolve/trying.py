@@ -78,7 +78,7 @@ def _attempt(ctx: Context, index: int, p: Proposal, *, job: Job) -> Outcome:
     """Try candidate `index`, or reuse the result of an identical one scored before."""
     index_ = ctx.reuse
     if index_ is None or p.failed or p.train is not None:  # training makes a new adapter
-        return _on_dev(ctx, index, p, job)
+        return _on_dev(ctx, index, p, job=job)
     key = index_.key(p.files, job.adapter, ctx.cfg.seed)
     inc = job.inc_score
     found = index_.lookup(key, p, index, could_win=lambda s: inc is None or ctx.beats(s, inc))
@@ -92,12 +92,12 @@ def _attempt(ctx: Context, index: int, p: Proposal, *, job: Job) -> Outcome:
         stages.on_sample(out, stage, ctx.select)
         out.key = key  # for the whole run, if it goes on
         return out
-    out = _on_dev(ctx, index, p, job)
+    out = _on_dev(ctx, index, p, job=job)
     out.key = key
     return out
 
 
-def _on_dev(ctx: Context, index: int, p: Proposal, job: Job) -> Outcome:
+def _on_dev(ctx: Context, index: int, p: Proposal, *, job: Job) -> Outcome:
     """Candidate `index` scored on the whole of dev (on the dev-only inputs, when the task's
     can be cut: its sealed scores wait until it is committed)."""
     dev = dev_inputs(ctx, job.inc_items)

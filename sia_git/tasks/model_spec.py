@@ -27,9 +27,11 @@ class WeightsSpec(BaseModel):
     # an installed Python package (found offline).
     base_model: str = Field(min_length=1)
     gguf_file: str | None = None  # a GGUF checkpoint inside the base model's folder
-    # classification: supervised, a sequence-classification head over the labels; generation:
-    # a causal LM whose sampled answers the task's evaluator rewards (weights/generation.py).
-    objective: Literal["classification", "generation"] = "classification"
+    # classification: supervised, a sequence-classification head over the labels. For a causal
+    # LM: sft, supervised on the gold labels as answers (weights/supervised.py); rft, on the
+    # model's own sampled replies the evaluator judged correct (weights/rejection.py); grpo (or
+    # its old name, generation), sampled answers rewarded by the evaluator (generation.py).
+    objective: Literal["classification", "sft", "rft", "grpo", "generation"] = "classification"
     train_file: str = "train.csv"  # in the task's public folder
     id_column: str = "id"
     text_column: str = "text"
@@ -81,6 +83,8 @@ class HParams(BaseModel):
     continue_from_incumbent: bool = False
     group_size: int = Field(default=4, ge=2, le=64)  # generation: answers sampled per prompt
     temperature: float = Field(default=1.0, gt=0, le=2)  # generation: how answers are sampled
+    # grpo: weight of an entropy bonus on the answer tokens, against collapse to one answer
+    entropy: float = Field(default=0.0, ge=0, le=1)
 
     @classmethod
     def parse(cls, data: dict[str, Any], origin: str) -> HParams:

@@ -1,4 +1,5 @@
-"""LoRA training for text generation, rewarded by the task's own evaluator.
+"""LoRA training for text generation, rewarded by the task's own evaluator (objective `grpo`,
+formerly named `generation`, which still means it).
 
 Each step samples `group_size` answers per training prompt from the current model, scores them
 with the task's evaluator on those training items (an answer's reward is 1 when the evaluator
@@ -22,7 +23,7 @@ from typing import Any
 
 from sia_git.core import childenv
 from sia_git.tasks.model_spec import HParams
-from sia_git.weights.job import Job, Progress, record_of, run_epochs, save_adapter
+from sia_git.weights.job import Job
 
 CORRECT = ("correct", "pass", "ok")
 
@@ -140,7 +141,9 @@ class GenerationTrainer:
             self.tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
         )
 
-    def step(self, prompts: list[str], ids: list[str], reward: Rewarder) -> dict[str, float]:
+    def draw(self, prompts: list[str]) -> tuple[Any, int, Any, Any, list[str]]:
+        """`group_size` sampled replies to each prompt (a prompt's replies adjacent): the
+        prompts' encoding, its width, their cache, the sequences and the replies' texts."""
         import torch
 
         k = self.hp.group_size
@@ -166,13 +169,20 @@ class GenerationTrainer:
                 cache,
             )
         texts = self.tokenizer.batch_decode(seqs[:, width:], skip_special_tokens=True)
+        return enc, width, cache, seqs, texts
+
+    def step(self, prompts: list[str], ids: list[str], reward: Rewarder) -> dict[str, float]:
+        import torch
+
+        k = self.hp.group_size
+        enc, width, cache, seqs, texts = self.draw(prompts)
         answers = [answer_of(t, self.job.answer_pattern) for t in texts]
         rewards = torch.zeros(len(prompts), k)
         for j in range(k):
             rewards[:, j] = torch.tensor(reward(ids, answers[j::k]))
         adv = (rewards - rewards.mean(1, keepdim=True)).flatten().to(self.device)
         mean_reward = float(rewards.mean())
-        if not bool(adv.abs().gt(0).any()):
+        if not bool(adv.abs().gt(0).any()) and not self.hp.entropy:
             return {"loss": 0.0, "reward": mean_reward}
         self.model.train()
         mask = self._answer_mask(seqs, width)
@@ -181,13 +191,16 @@ class GenerationTrainer:
         if extra > 0:
             cache.crop(-extra)  # back to the prompts alone
         logits = self._answer_logits(seqs, attention, width, cache=cache)
-        logp = (
-            torch.log_softmax(logits.float(), -1)
-            .gather(-1, seqs[:, width:].unsqueeze(-1))
-            .squeeze(-1)
-        )
+        logprobs = torch.log_softmax(logits.float(), -1)
+        logp = logprobs.gather(-1, seqs[:, width:].unsqueeze(-1)).squeeze(-1)
         per_answer = (logp * mask).sum(1) / mask.sum(1).clamp(min=1)
         loss = -(adv * per_answer).mean()
+        if self.hp.entropy:
+            # A bonus for uncertainty on answer tokens: a model that says one thing to every
+            # prompt samples no other answer, and its groups (all right or all wrong) teach
+            # nothing; the bonus keeps other answers in its samples.
+            ent = -(logprobs.exp() * logprobs).sum(-1)
+            loss = loss - self.hp.entropy * (ent * mask).sum() / mask.sum().clamp(min=1)
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -205,7 +218,7 @@ class GenerationTrainer:
             self.model(
                 input_ids=ids[:, :-1],
                 attention_mask=mask[:, :-1],
-                position_ids=_positions(mask)[:, :-1],
+                position_ids=positions(mask)[:, :-1],
                 past_key_values=cache,
                 use_cache=True,
             )
@@ -217,7 +230,7 @@ class GenerationTrainer:
         import torch
 
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
-        cur, pos, attn = ids[:, -1:], _positions(mask)[:, -1:], mask
+        cur, pos, attn = ids[:, -1:], positions(mask)[:, -1:], mask
         done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
         made = []
         for _ in range(self.job.max_new_tokens):
@@ -244,7 +257,7 @@ class GenerationTrainer:
         out = self.model(
             input_ids=seqs[:, width - 1 :],
             attention_mask=attention,
-            position_ids=_positions(attention)[:, width - 1 :],
+            position_ids=positions(attention)[:, width - 1 :],
             past_key_values=cache,
             use_cache=True,
         )
@@ -260,7 +273,7 @@ class GenerationTrainer:
         return ((ended == 0) | ((ended == 1) & (gen == eos))).long()
 
 
-def _positions(mask: Any) -> Any:
+def positions(mask: Any) -> Any:
     """Each token's position from the attention mask (prompts are padded on the left)."""
     return (mask.cumsum(-1) - 1).clamp(min=0)
 
@@ -277,27 +290,3 @@ def examples(rows: list[dict[str, str]], i: int, job: Job) -> list[dict[str, str
             by_label.setdefault(r[job.label_column], []).append(r)
     labels = sorted(by_label)
     return [rng.choice(by_label[labels[k % len(labels)]]) for k in range(job.shots)]
-
-
-def train_generation(job: Job, progress: Progress) -> dict[str, Any]:
-    rows = read_rows(job)
-    trainer = GenerationTrainer(job)
-    reward = Rewarder(job, rows, Path(job.out_dir).parent / "reward")
-    prompts = [trainer.prompt(r, examples(rows, i, job)) for i, r in enumerate(rows)]
-    ids = [r[job.id_column] for r in rows]
-
-    def step(idx: list[int]) -> dict[str, float]:
-        return trainer.step([prompts[j] for j in idx], [ids[j] for j in idx], reward)
-
-    loop = run_epochs(job, trainer.hp, len(rows), step=step, progress=progress)
-    record = record_of(
-        job,
-        trainer.hp,
-        len(rows),
-        loop=loop,
-        device=trainer.device,
-        epoch_rewards=[e.get("reward") for e in loop.epochs],
-        max_new_tokens=job.max_new_tokens,
-    )
-    save_adapter(trainer.model, job, Path(job.out_dir), record=record)
-    return record

@@ -1,6 +1,7 @@
 """One LoRA training as the child process sees it: the job, the epoch loop with its time limit,
-the record of what was done and how the adapter is saved. Shared by both objectives
-(classification in train.py, generation in generation.py)."""
+the record of what was done and how the adapter is saved. Shared by every objective
+(classification in train.py, sft in supervised.py, rft in rejection.py, grpo in
+generation.py)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class Job:
     max_seconds: float
     init_adapter: str | None = None  # the incumbent's adapter, to continue from
     threads: int = 0  # 0: torch's default
-    objective: str = "classification"  # or "generation" (weights/generation.py)
+    objective: str = "classification"  # or sft, rft, grpo (see tasks/model_spec.py)
     # Generation: the task's evaluator as argv with {predictions}, {answers}, {split} and
     # {output} to fill in; it scores sampled answers on training items (the reward).
     evaluator: list[str] | None = None

@@ -58,9 +58,9 @@ class WeightsRuntime:
         evaluator: list[str] | None = None,
     ) -> WeightsRuntime:
         require_libraries(f"task {task_name} (its agent runs a model)")
-        if spec.objective == "generation" and evaluator is None:
+        if spec.objective in ("rft", "grpo", "generation") and evaluator is None:
             raise SiaError(
-                f'task {task_name}: [weights] objective = "generation" needs a '
+                f'task {task_name}: [weights] objective = "{spec.objective}" needs a '
                 "task.toml task (its evaluator scores training items); SIA-layout "
                 "evaluators score whole runs only"
             )

@@ -1,5 +1,6 @@
 """Train one LoRA adapter with peft: supervised sequence classification on the task's training
-split, formatted by the harness's own `template` knob.
+split, formatted by the harness's own `template` knob (objective `classification`), or a
+generative model's answers (`sft`: supervised.py; `rft`: rejection.py; `grpo`: generation.py).
 
 Run as `python -m sia_git.weights.train JOB.json` by the loop (a child process, so a kill or a
 crash mid-training loses nothing but the training); progress goes to stdout as JSON lines.
@@ -15,11 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from sia_git.tasks.model_spec import HParams
-from sia_git.weights.generation import train_generation
+from sia_git.weights import dataset
+from sia_git.weights.grpo import train_generation
 from sia_git.weights.job import Job, Progress, record_of, run_epochs, save_adapter
+from sia_git.weights.probe import Collapsed
+from sia_git.weights.rejection import train_rejection
+from sia_git.weights.supervised import train_supervised
 
 
-def read_examples(job: Job) -> tuple[list[str], list[str]]:
+def read_examples(job: Job) -> tuple[list[str], list[str], list[str]]:
+    """Each training row's id (its row number where the file has no id column), text as the
+    template shapes it, and label."""
     with open(job.train_csv, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
@@ -28,7 +35,8 @@ def read_examples(job: Job) -> tuple[list[str], list[str]]:
         if col not in rows[0]:
             raise ValueError(f"{job.train_csv} has no column '{col}'")
     texts = [job.template.replace("{text}", r[job.text_column]) for r in rows]
-    return texts, [r[job.label_column] for r in rows]
+    ids = [r.get(job.id_column) or f"row {i + 1}" for i, r in enumerate(rows)]
+    return ids, texts, [r[job.label_column] for r in rows]
 
 
 class Trainer:
@@ -99,9 +107,13 @@ def train(job: Job, progress: Progress) -> dict[str, Any]:
 
     if job.threads:
         torch.set_num_threads(job.threads)
-    if job.objective == "generation":
+    if job.objective in ("grpo", "generation"):
         return train_generation(job, progress)
-    texts, labels = read_examples(job)
+    if job.objective == "sft":
+        return train_supervised(job, progress)
+    if job.objective == "rft":
+        return train_rejection(job, progress)
+    ids, texts, labels = read_examples(job)
     classes = sorted(set(labels))
     trainer = Trainer(job, classes)
 
@@ -115,6 +127,7 @@ def train(job: Job, progress: Progress) -> dict[str, Any]:
         job, trainer.hp, len(texts), loop=loop, device=trainer.device, labels=classes
     )
     trainer.save(Path(job.out_dir), record)
+    dataset.write(Path(job.out_dir), job, ids=ids, inputs=texts, targets=labels)
     return record
 
 
@@ -126,6 +139,9 @@ def main(argv: list[str]) -> int:
 
     try:
         record = train(job, emit)
+    except Collapsed as exc:  # a verdict on the adapter, said as it is
+        emit({"event": "failed", "error": str(exc)})
+        return 1
     except Exception as exc:  # the parent records it as the candidate's failure
         emit({"event": "failed", "error": f"{type(exc).__name__}: {exc}"[:2000]})
         return 1

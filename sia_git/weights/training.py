@@ -92,15 +92,18 @@ def _env(job: Job) -> dict[str, str]:
 
 
 def _relay(worker: threading.Thread, out: Path, say: Callable[[str], None]) -> None:
-    shown = 0.0
+    """Say the latest training step at most every PROGRESS_EVERY_S, and only once: a slow
+    step is one line in a pipe, not one per interval."""
+    shown, last = 0.0, None
     while worker.is_alive():
         worker.join(timeout=0.5)
         now = time.monotonic()
         if now - shown < PROGRESS_EVERY_S:
             continue
         events = [e for e in _events(out) if e.get("event") == "progress"]
-        if events:
+        if events and (events[-1].get("epoch"), events[-1].get("step")) != last:
             e = events[-1]
+            last = (e.get("epoch"), e.get("step"))
             shown_values = ", ".join(
                 f"{k} {v:.4f}"
                 for k, v in e.items()
