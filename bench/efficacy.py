@@ -92,14 +92,15 @@ def env_for(code: Path) -> dict[str, str]:
 
 
 def evolve_for(repo: Path, task: str, *, seconds: float, candidates: int,
-               env: dict[str, str]) -> float:  # fmt: skip
+               env: dict[str, str], lever: str | None = None) -> float:  # fmt: skip
     """Run evolve until `seconds` pass, then interrupt it as Ctrl-C would. The LLM task's
     runs use the knob lever only: this measures the search, and one LoRA training there
-    takes most of the wall time (the weights lever has its own bench, issue 30)."""
+    takes most of the wall time (the weights lever has its own bench, weights_efficacy.py)."""
     args = [sys.executable, "-m", "sia_git", "evolve", "--task", task, "--max-gen", "1000",
             "--candidates", str(candidates), "--seed", "0", "--quiet"]  # fmt: skip
-    if task.endswith("smollm2"):
-        args += ["--lever", "knobs"]
+    lever = lever or ("knobs" if task.endswith("smollm2") else None)
+    if lever:
+        args += ["--lever", lever]
     started = time.monotonic()
     proc = subprocess.Popen(args, cwd=repo, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
@@ -159,14 +160,16 @@ def table(arms: list[Arm], old_rev: str, new_rev: str) -> list[str]:
     return lines
 
 
-def write(lines: list[str]) -> None:
+def write(lines: list[str], *, start: str = START, end: str = END,
+          title: str = "Efficacy: the new search against the old") -> None:  # fmt: skip
+    """Replace the section between `start` and `end` of docs/BENCHMARKS.md (or add it)."""
     text = DOC.read_text(encoding="utf-8")
-    block = "\n".join([START, *lines, END])
-    if START in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
+    block = "\n".join([start, *lines, end])
+    if start in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
-        text = text.rstrip() + "\n\n## Efficacy: the new search against the old\n\n" + block + "\n"
+        text = text.rstrip() + f"\n\n## {title}\n\n" + block + "\n"
     DOC.write_text(text, encoding="utf-8")
 
 

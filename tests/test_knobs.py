@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from sia_git.levers import knob_source as knobs
 from sia_git.levers.knob_source import KnobError, Range
+from sia_git.tasks.task import resolve
+from tests.conftest import Runner
 
 AGENT = '''"""doc"""
 import os
@@ -138,3 +143,21 @@ def test_written_values_are_rounded_and_quoted() -> None:
     assert new == ('KNOBS = {\n    "s": "a\\"b",\n    "f": 0.333333,\n    "i": 3,\n'
                    '    "b": True,\n}\nx = 1\n')  # fmt: skip
     assert knobs.tidy(1 / 3) == 0.333333 and knobs.tidy(7) == 7 and knobs.tidy("x") == "x"
+
+
+def test_a_knob_value_with_a_line_break_makes_a_valid_one_line_subject(
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
+    """word-sentiment-smollm2's template knob has a value with a newline; every candidate that
+    chose it was an invalid proposal ("its improvement's title must be one non-empty line")."""
+    task = tmp_path / "penguins"
+    shutil.copytree(resolve("penguins", None).root, task)
+    agent = task / "reference" / "target_agent.py"
+    source = agent.read_text().replace("KNOBS = {\n", 'KNOBS = {\n    "note": "a",\n', 1)
+    source = source.replace("KNOB_SPACE = {\n", 'KNOB_SPACE = {\n    "note": ["a", "b\\nc"],\n', 1)
+    agent.write_text(source)
+    done = sia("evolve", "--task-dir", str(task), "--max-gen", "4", "--candidates", "4",
+               "--accept", "1", cwd=repo)  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "invalid proposal" not in done.stdout
+    assert "note a→b\\nc" in done.stdout  # shown escaped, on one line

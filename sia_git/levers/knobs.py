@@ -194,8 +194,16 @@ class KnobProposer:
         )
 
 
+SHOWN_CHARS = 48  # of a knob value in a commit subject (the Sia-Knobs trailer has it whole)
+
+
 def _show(v: Value) -> str:
-    return repr(knobmod.tidy(v)) if isinstance(v, float) else str(v)
+    """A knob value for a one-line subject: a text's line breaks and tabs escaped (a template
+    knob with a newline once made every such candidate an invalid proposal), a long one cut."""
+    if isinstance(v, float):
+        return repr(knobmod.tidy(v))
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(v))
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
 def _keyer(space: knobmod.Space) -> Callable[[dict[str, Value]], tuple]:
