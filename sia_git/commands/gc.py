@@ -13,6 +13,7 @@ import click
 from sia_git.core import tmpfiles
 from sia_git.core.pids import pid_alive
 from sia_git.gitrepo import open_repo
+from sia_git.gitrepo.worktrees import kept_line
 from sia_git.store.lock import RunLock
 
 _EVAL = re.compile(r"eval-(\d+)$")
@@ -23,6 +24,7 @@ def run(repo_path: Path, dry_run: bool, as_json: bool) -> None:
     locks = repo.sia_dir / "locks"
     removed: list[str] = []
     kept: list[str] = []
+    saved: list[str] = []  # what people left in worktrees, kept under refs
     for kind in ("worktrees", "scratch"):
         folder = repo.sia_dir / kind
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -35,11 +37,14 @@ def run(repo_path: Path, dry_run: bool, as_json: bool) -> None:
             if busy:
                 kept.append(f"{kind}/{path.name} (in use)")
                 continue
-            removed.append(f"{kind}/{path.name}")
+            changes = kind == "worktrees" and repo.changed(path) is not None
+            note = " (its changes kept under refs/sia-kept/)" if changes else ""
+            removed.append(f"{kind}/{path.name}{note}")
             if dry_run:
                 continue
             if kind == "worktrees":
-                repo.remove_worktree(path)
+                if ref := repo.remove_worktree(path):
+                    saved.append(kept_line(path, ref))
             else:
                 shutil.rmtree(path, ignore_errors=True)
     temporary = [] if dry_run else [str(p) for p in tmpfiles.sweep()]
@@ -54,5 +59,7 @@ def run(repo_path: Path, dry_run: bool, as_json: bool) -> None:
         click.echo(f"{verb} {item}")
     for item in kept:
         click.echo(f"kept .git/sia/{item}")
+    for line in saved:
+        click.echo(line)
     if not (removed or temporary):
         click.echo("nothing to remove")

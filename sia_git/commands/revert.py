@@ -14,6 +14,7 @@ from sia_git.core.errors import SiaError
 from sia_git.evolve import trust
 from sia_git.forges import review
 from sia_git.gitrepo import GitError, Repo
+from sia_git.gitrepo.worktrees import kept_line
 from sia_git.levers import knob_source as knobmod
 from sia_git.store import history as H
 from sia_git.store import trailers as T
@@ -60,18 +61,19 @@ def run(
             )
         )
         msg = T.render(f'Revert "{entry.subject}"', body, trailers)
-        repo.ensure_worktree(paths.worktree, H.branch(hist.run_id))
+        if kept := repo.ensure_worktree(paths.worktree, H.branch(hist.run_id)):
+            click.echo(kept_line(paths.worktree, kept), err=True)
         try:
             sha = repo.revert(paths.worktree, entry.sha, msg)
         except GitError:
-            repo.sync_worktree(paths.worktree)
+            repo.sync_worktree(paths.worktree, keep=False)  # our own revert's conflict
             sha = _revert_knobs(repo, hist, entry, msg=msg)
             if sha is None:
                 raise SiaError(
                     f"generation {gen} cannot be reverted cleanly: later generations "
                     "changed the same lines; revert those first, newest first"
                 ) from None
-            repo.sync_worktree(paths.worktree)
+            repo.sync_worktree(paths.worktree, keep=False)
     if as_json:
         click.echo(json.dumps({"run": hist.run_id, "generation": gen, "reverted": entry.sha,
                                "commit": sha, "score": before}, indent=1))  # fmt: skip

@@ -22,6 +22,7 @@ from sia_git.evolve.recording.primitives import (
     record_stop,
 )
 from sia_git.evolve.selection import Verdict
+from sia_git.gitrepo.worktrees import kept_line
 from sia_git.levers.proposal import Improvement
 from sia_git.store import history as H
 from sia_git.store import refs
@@ -58,8 +59,8 @@ def record_generation(ctx: Context, v: Verdict) -> dict[int, str]:
         branch_old=v.hist.tip.sha, record=record,
         record_tree=attempt_tree(ctx.repo, record, v.outcomes),
     ))  # fmt: skip
-    if v.accepted is not None:
-        ctx.repo.sync_worktree(ctx.paths.worktree)
+    if v.accepted is not None and (kept := ctx.repo.sync_worktree(ctx.paths.worktree)):
+        ctx.echo(kept_line(ctx.paths.worktree, kept))
     ensure_notes(ctx.repo, ctx.run_id)
     return commits
 
@@ -166,7 +167,8 @@ def revert_generation(ctx: Context, tip: H.Entry, why: str, *, score: float | No
 
 def checkout(ctx: Context) -> None:
     """The run's branch checked out in its worktree (made if missing)."""
-    ctx.repo.ensure_worktree(ctx.paths.worktree, H.branch(ctx.run_id))
+    if kept := ctx.repo.ensure_worktree(ctx.paths.worktree, H.branch(ctx.run_id)):
+        ctx.echo(kept_line(ctx.paths.worktree, kept))
 
 
 def stop(ctx: Context, gen: int, why: str) -> None:
