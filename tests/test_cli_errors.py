@@ -223,6 +223,65 @@ def _existing_dir(tmp: Path) -> tuple[Path, list[str]]:
     return repo, ["init", "--task", "mine"]
 
 
+def _non_utf8(name: str, *args: str) -> Setup:
+    """`name` in the repository holding a byte that is not UTF-8."""
+
+    def setup(tmp: Path) -> tuple[Path, list[str]]:
+        repo = _repo(tmp)
+        (repo / name).write_bytes(b"# caf\xe9\nworkers = 1\n")
+        return repo, list(args)
+
+    return setup
+
+
+def _non_utf8_manifest(tmp: Path) -> tuple[Path, list[str]]:
+    task = _task_copy(tmp, lambda t: (t / "task.toml").write_bytes(
+        b"# caf\xe9\n" + (t / "task.toml").read_bytes()))  # fmt: skip
+    return _repo(tmp), ["evolve", "--task-dir", str(task)]
+
+
+def _a_file(*args: str) -> Setup:
+    """`args` with FILE standing for a file that exists."""
+
+    def setup(tmp: Path) -> tuple[Path, list[str]]:
+        repo = _repo(tmp)
+        (tmp / "afile").write_text("x")
+        return repo, [str(tmp / "afile") if a == "FILE" else a for a in args]
+
+    return setup
+
+
+def _lock_is_a_folder(tmp: Path) -> tuple[Path, list[str]]:
+    repo, _ = _one_gen_run(tmp)
+    [run_id] = run_ids(repo)
+    lock = repo / ".git" / "sia" / "locks" / f"{run_id}.lock"
+    lock.unlink(missing_ok=True)
+    lock.mkdir(parents=True)
+    return repo, ["evolve", "--run", run_id]
+
+
+# Issue 32, item 8: each of these once ended as "internal error" (exit 70).
+EXIT_2: dict[str, tuple[Setup, str]] = {
+    "a task.toml that is not UTF-8": (_non_utf8_manifest, "task.toml: not UTF-8 text"),
+    "a sia-git.toml that is not UTF-8": (
+        _non_utf8("sia-git.toml", "evolve", "--task", "penguins"), "sia-git.toml: not UTF-8 text"
+    ),
+    "a .pre-commit-config.yaml that is not UTF-8": (
+        _non_utf8(".pre-commit-config.yaml", "evolve", "--task", "penguins"),
+        ".pre-commit-config.yaml: not UTF-8 text",
+    ),
+    "init --dir naming a file": (_a_file("init", "--task", "t", "--dir", "FILE"),
+                                 "a file, not a folder"),
+    "init --ci --dir naming a file": (_a_file("init", "--ci", "github", "--dir", "FILE"),
+                                      "a file, not a folder"),
+    "adapters pull --to naming a file": (_a_file("adapters", "pull", "HEAD", "--to", "FILE"),
+                                         "--to"),
+    "an unwritable report --out": (_after_one_gen("report", "--out", "/proc/sia-x/r.html"),
+                                   "cannot write there"),
+    "a lock path that is a folder": (_lock_is_a_folder, "is a folder where sia-git keeps"),
+}  # fmt: skip
+
+
 CASES: dict[str, tuple[Setup, str]] = {
     "not a git repo": (_not_repo, "not a git repository"),
     "bare repo": (_bare, "is a bare repository"),
@@ -493,3 +552,12 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path, sia: Runner, case: str) -
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("sia-git: error: ")
     assert expected in lines[0]
+
+
+@pytest.mark.parametrize("case", EXIT_2)
+def test_bad_input_once_an_internal_error_is_exit_2(tmp_path: Path, sia: Runner, case: str) -> None:
+    setup, expected = EXIT_2[case]
+    cwd, args = setup(tmp_path)
+    done = sia(*args, cwd=cwd, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -322,7 +322,12 @@ def test_a_clone_with_the_run_refs_shows_the_same_run(
     assert shown["result"]["scores"]["dev"] == original["rows"][0]["score"]
 
 
-def test_ctrl_c_names_the_run_to_resume(repo: Path) -> None:
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_a_kill_names_the_run_to_resume_and_a_prefix_resumes_it(
+    repo: Path, sig: str
+) -> None:
+    """SIGTERM (a plain `kill`) once ended evolve without a word, and `--run` refused the
+    unique prefix README says works everywhere."""
     import signal
     import sys
     import time
@@ -338,7 +343,7 @@ def test_ctrl_c_names_the_run_to_resume(repo: Path) -> None:
         if run_ids(repo):
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, sig))
     _, err = proc.communicate(timeout=300)
     [run_id] = run_ids(repo)
     assert proc.returncode == 130
@@ -346,6 +351,12 @@ def test_ctrl_c_names_the_run_to_resume(repo: Path) -> None:
         f"sia-git: error: interrupted; `sia-git evolve --run {run_id}` resumes the run"
     )
     assert subprocess.run(["git", "fsck"], cwd=repo, capture_output=True).returncode == 0
+    again = subprocess.run(
+        [sys.executable, "-m", "sia_git", "evolve", "--run", run_id[:-3], "--max-gen", "1"],
+        cwd=repo, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert f"resuming run {run_id}" in again.stdout
 
 
 @pytest.mark.parametrize("state", ["detached HEAD", "shallow clone"])

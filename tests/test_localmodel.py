@@ -209,6 +209,40 @@ def test_a_bad_model_name_is_one_line(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("bad", [{"max_tokens": -5}, {"max_tokens": "abc"}, {"max_tokens": 0},
+                                 {"max_completion_tokens": 2.5}])  # fmt: skip
+def test_a_bad_max_tokens_is_refused_not_run_to_the_context(tiny: Path, bad: dict) -> None:
+    """It was ignored, and the reply ran to the context limit."""
+    with LocalServer(Engine(tiny), "tiny") as server:
+        client = openai.OpenAI(base_url=server.url, api_key="x", max_retries=0)
+        with pytest.raises(openai.BadRequestError, match="must be a positive integer"):
+            client.chat.completions.create(
+                model="tiny", messages=[{"role": "user", "content": "ab:"}], extra_body=bad
+            )
+
+
+def test_serve_refuses_bad_flags_before_loading_the_model(tiny: Path) -> None:
+    """`--max-batch 0` once started a server that never answered; a bad port, thread count or
+    host was found only after the model load (about 35 s for SmolLM2). The host is an address
+    from a documentation range this machine does not have: binding fails, nothing is sent."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = str(taken.getsockname()[1])
+        for flags, says in ((["--max-batch", "0"], "--max-batch"),
+                            (["--port", "99999"], "--port"),
+                            (["--threads", "-2"], "--threads"),
+                            (["--host", "203.0.113.5"], "cannot listen on 203.0.113.5"),
+                            (["--port", busy], f"cannot listen on 127.0.0.1:{busy}")):  # fmt: skip
+            done = subprocess.run(
+                [sys.executable, "-m", "sia_git", "serve", str(tiny), *flags],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 2 and says in done.stderr, (flags, done.stderr)
+            assert "Traceback" not in done.stderr and "loading" not in done.stderr, done.stderr
+            assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 # -- the real model ------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ and, for an error, one line on stderr, never a traceback.
 | 2 | an error to fix: a bad flag or value (usage), a missing file, a refused key, a full disk |
 | 3 | the run is locked: another `evolve` is working on it |
 | 70 | a bug in sia-git: the line names a log file with the traceback |
-| 130 | interrupted (Ctrl-C); a run resumes with `evolve --run` |
+| 130 | interrupted (Ctrl-C or SIGTERM); a run resumes with `evolve --run` |
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import errno
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import traceback
@@ -39,6 +40,7 @@ _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 def run(main: Callable[[], Any], group: click.Group) -> NoReturn:
     """Call `main` (click in standalone_mode=False) and exit with what it came to."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = main()
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `sia-git`: the help, not an error
@@ -78,6 +80,12 @@ def run(main: Callable[[], Any], group: click.Group) -> NoReturn:
             EXIT_BUG,
         )
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM (a `kill`, a CI job cancelled) ends a command as Ctrl-C does: `evolve` says how
+    to resume instead of dying without a word."""
+    raise KeyboardInterrupt
 
 
 def _fail(line: str, code: int) -> NoReturn:

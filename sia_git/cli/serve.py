@@ -10,7 +10,13 @@ import click
 @click.command()
 @click.argument("model")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, help="Port (0: any free one).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port (0: any free one).",
+)
 @click.option(
     "--adapter",
     "adapters",
@@ -18,8 +24,14 @@ import click
     metavar="NAME=FOLDER",
     help="A LoRA adapter clients pick with model NAME (or MODEL@NAME); repeatable.",
 )
-@click.option("--max-batch", default=16, show_default=True, help="Requests generated together.")
-@click.option("--threads", type=int, help="CPU threads for torch (default: all).")
+@click.option(
+    "--max-batch",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Requests generated together.",
+)
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch (default: all).")
 @click.option(
     "--log",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -49,6 +49,8 @@ def list_(repo_path: Path, run_id: str | None, as_json: bool) -> None:
 
 
 def pull(repo_path: Path, rev: str, hub_repo: str | None, *, to: Path | None) -> None:
+    if to is not None and to.exists() and not to.is_dir():
+        raise SiaError(f"--to {to}: a file, not a folder; name a new or empty folder")
     repo = open_repo(repo_path)
     cfg = configmod.load(repo.root, {})
     folder = publish.pull(repo, rev, hub_repo, endpoint=cfg.hub_endpoint)

@@ -7,6 +7,9 @@ from pathlib import Path
 from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo, open_repo
 from sia_git.store import history as H
+from sia_git.store.history import match_run
+
+__all__ = ["fmt_score", "match_run", "open_run"]
 
 
 def open_run(repo_path: Path, run_id: str | None) -> tuple[Repo, H.RunHistory]:
@@ -25,16 +28,6 @@ def open_run(repo_path: Path, run_id: str | None) -> tuple[Repo, H.RunHistory]:
         known = ", ".join(runs[:5]) or "none"
         raise SiaError(f"unknown run '{run_id}' (runs here: {known})")
     return repo, hist
-
-
-def match_run(given: str, runs: list[str]) -> str:
-    """A run id, or a unique prefix of one (as git takes abbreviated commits)."""
-    if given in runs:
-        return given
-    found = [r for r in runs if r.startswith(given)]
-    if len(found) > 1:
-        raise SiaError(f"run '{given}' is ambiguous: {', '.join(found[:5])}")
-    return found[0] if found else given
 
 
 def fmt_score(value: float | None) -> str:

@@ -27,6 +27,8 @@ def run(name: str | None, directory: Path | None, ci: str | None = None) -> None
         raise SiaError(f"--task: the name is {len(name)} characters; at most 100 (it names "
                        "the run's branch and files)")  # fmt: skip
     dest = directory or Path(name)
+    if dest.exists() and not dest.is_dir():
+        raise SiaError(f"--dir {dest}: a file, not a folder; name a new or empty folder")
     if dest.exists() and any(dest.iterdir()):
         raise SiaError(f"{dest} already exists and is not empty; choose another --dir")
     shutil.copytree(
@@ -47,6 +49,8 @@ def run(name: str | None, directory: Path | None, ci: str | None = None) -> None
 
 def _ci(kind: str, root: Path) -> None:
     """Write the CI workflow that evaluates pull requests from run branches."""
+    if root.exists() and not root.is_dir():
+        raise SiaError(f"--dir {root}: a file, not a folder; name the repository's folder")
     dest = root / WORKFLOW
     if dest.exists():
         raise SiaError(f"{dest} already exists; remove it first to write it again")

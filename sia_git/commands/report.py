@@ -17,7 +17,6 @@ def run(repo_path: Path, run_id: str | None, out: Path | None, *, as_json: bool 
     repo, hist = open_run(repo_path, run_id)
     # By default inside .git, not in the user's working tree (where `git add .` would take it).
     html_path = out or repo.sia_dir / "reports" / f"sia-report-{hist.run_id}.html"
-    html_path.parent.mkdir(parents=True, exist_ok=True)
     if html_path.suffix.lower() not in (".html", ".htm"):
         raise SiaError(f"--out must name an .html file (got {html_path})")
     if html_path.is_dir():
@@ -25,7 +24,12 @@ def run(repo_path: Path, run_id: str | None, out: Path | None, *, as_json: bool 
     data = report_data.collect(repo, hist)
     if data.warning:
         click.echo(f"warning: {data.warning}", err=True)
-    png = report_html.write(report_html.render(data), html_path)
+    try:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        png = report_html.write(report_html.render(data), html_path)
+    except (PermissionError, FileNotFoundError, NotADirectoryError) as exc:
+        raise SiaError(f"--out {html_path}: cannot write there ({exc.strerror}); "
+                       "name a file in a folder you can write") from None  # fmt: skip
     if as_json:
         best = data.best
         click.echo(json.dumps({"run": hist.run_id, "html": str(html_path), "png": str(png),

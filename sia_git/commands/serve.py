@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -28,6 +29,7 @@ def run(
 
     named = [_adapter(a) for a in adapters]
     local = resolve(model, "MODEL")
+    _can_listen(host, port)  # before the model load (tens of seconds), not after it
 
     def say(line: str) -> None:
         print(f"sia-git serve: {line}", file=sys.stderr, flush=True)
@@ -54,6 +56,21 @@ def run(
         f"served {s.requests} request(s) in {s.batches} batch(es); {s.cancelled} cancelled "
         f"(their caller left); {s.finished_abandoned} finished after their caller left"
     )
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Refuse a host or port this machine cannot listen on, with one line."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise SiaError(f"--host {host}: not an address this machine has ({exc})") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(addr)
+        except OSError as exc:
+            raise SiaError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
 def _adapter(value: str) -> tuple[str, Path]:

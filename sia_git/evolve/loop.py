@@ -127,6 +127,7 @@ def resume(
         raise SiaError("--agent and --select-on-test cannot be changed when resuming a run")
     if flags.get("name") is not None:
         raise SiaError("--name names a new run; to resume one, give its name as --run")
+    run_id = H.match_run(run_id, H.list_runs(repo))  # a unique prefix, as everywhere
     paths = RunPaths(repo, run_id)
     if not H.load(repo, run_id).exists:
         raise SiaError(f"unknown run '{run_id}' (see `sia-git status` for this repository's runs)")

@@ -176,10 +176,15 @@ def _plan_notes(task: Task, branch: RunToml) -> list[str]:
 def user_hooks(repo: Repo) -> str | None:
     """The repository's own pre-commit configuration, from the evaluating side's working tree
     (never a commit's: a `language: system` hook would run on this machine)."""
+    path = repo.root / HOOKS_CONFIG
     try:
-        return (repo.root / HOOKS_CONFIG).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise SiaError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise SiaError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 def copy_differences(repo: Repo, sha: str, task: Task) -> list[str]:

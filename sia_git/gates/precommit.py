@@ -223,7 +223,11 @@ def install(repo_root: Path) -> tuple[Path, bool]:
     hook; return the config's path and whether it existed before."""
     path = repo_root / CONFIG
     existed = path.is_file()
-    text = merged_config(path.read_text(encoding="utf-8") if existed else None, "sia-git check")
+    try:
+        mine = path.read_text(encoding="utf-8") if existed else None
+    except UnicodeDecodeError:
+        raise SiaError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    text = merged_config(mine, "sia-git check")
     path.write_text(text, encoding="utf-8")
     # The one place a person asks for git hooks: pre-commit's own (it refuses a hooksPath).
     done = _pre_commit(["install"], repo_root, {}, hooks_off=False)

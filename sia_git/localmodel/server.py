@@ -120,14 +120,17 @@ class LocalServer:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise ValueError("`messages` must be a non-empty list")
-        asked = body.get("max_tokens") or body.get("max_completion_tokens")
+        asked = body.get("max_tokens", body.get("max_completion_tokens"))
+        if asked is not None and (not isinstance(asked, int) or isinstance(asked, bool)
+                                  or asked < 1):  # fmt: skip
+            raise ValueError("`max_tokens` must be a positive integer")
         temperature = body.get("temperature", 1.0)
         if not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
             raise ValueError("`temperature` must be a number from 0 to 2")
         default = max(1, self.engine.context - len(self.engine.prompt_ids(messages)))
         return Request(
             messages=messages,
-            max_tokens=int(asked) if isinstance(asked, int) and asked > 0 else default,
+            max_tokens=default if asked is None else asked,
             temperature=float(temperature),
             adapter=self.adapter_of(body.get("model")),
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo
 from sia_git.store import history_cache, refs
 from sia_git.store import trailers as T
@@ -293,6 +294,16 @@ def list_runs(repo: Repo) -> list[str]:
         name.strip().split("/")[2] for name in repo.for_each_ref("refs/sia/*/base", "%(refname)")
     }
     return [r for r in lines if r in based]
+
+
+def match_run(given: str, runs: list[str]) -> str:
+    """A run id, or a unique prefix of one (as git takes abbreviated commits)."""
+    if given in runs:
+        return given
+    found = [r for r in runs if r.startswith(given)]
+    if len(found) > 1:
+        raise SiaError(f"run '{given}' is ambiguous: {', '.join(found[:5])}")
+    return found[0] if found else given
 
 
 def run_cost(repo: Repo, run_id: str) -> float:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from sia_git.core.errors import RunLocked
+from sia_git.core.errors import RunLocked, SiaError
 
 
 class RunLock:
@@ -19,7 +19,12 @@ class RunLock:
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except IsADirectoryError:
+            raise SiaError(
+                f"{self.path} is a folder where sia-git keeps the run's lock file; remove it"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -44,7 +49,7 @@ class RunLock:
     def holder(locks_dir: Path, run_id: str) -> int | None:
         """The pid evolving a run now, or None when it is idle."""
         path = locks_dir / f"{run_id}.lock"
-        if not path.exists():
+        if not path.is_file():
             return None
         fd = os.open(path, os.O_RDONLY)
         try:

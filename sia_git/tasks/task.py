@@ -235,6 +235,8 @@ def _read_manifest(path: Path, defaults: dict | None = None) -> Manifest:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SiaError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise SiaError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     return _validate(merge(defaults or {}, data), path)
 
 
