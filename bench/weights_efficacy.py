@@ -1,6 +1,6 @@
 """Does the weights lever add to the harness? base, H, W and W+H on the sealed test.
 
-Usage: python bench/weights_efficacy.py [--minutes-h 8] [--tasks ...] [--no-write]
+Usage: python bench/weights_efficacy.py [--minutes-h 5] [--tasks ...] [--no-write]
 
 For each task (word-sentiment-smollm2; word-sentiment-lm as a control), each in a fresh
 repository, with seed 0:
@@ -64,7 +64,8 @@ def last_accepted(repo: Path, env: dict[str, str]) -> dict:
 
 def weights_run(repo: Path, task: str, env: dict[str, str], agent: Path | None) -> float:
     args = [sys.executable, "-m", "sia_git", "evolve", "--task", task, "--max-gen", "2",
-            "--candidates", "1", "--lever", "weights", "--seed", "0", "--quiet"]  # fmt: skip
+            "--candidates", "1", "--lever", "weights", "--seed", "0", "--confirm-runs", "0",
+            "--quiet"]  # fmt: skip
     args += ["--agent", str(agent)] if agent else []
     started = time.monotonic()
     done = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
@@ -119,7 +120,7 @@ def table(rows: list[Row], rev: str) -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minutes-h", type=float, default=8.0)
+    p.add_argument("--minutes-h", type=float, default=5.0)
     p.add_argument("--tasks", nargs="*", default=list(TASKS))
     p.add_argument("--rev", default="HEAD")
     p.add_argument("--no-write", action="store_true")
