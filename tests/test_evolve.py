@@ -380,3 +380,13 @@ def test_runs_start_from_a_detached_head_or_a_shallow_clone(
     assert git(repo, "rev-parse", f"refs/sia/{run_id}/base").strip() == head
     assert git(repo, "rev-parse", "HEAD").strip() == head
     assert subprocess.run(["git", "fsck", "--strict"], cwd=repo).returncode == 0
+
+
+def test_a_first_agent_that_answers_nothing_is_committed_with_a_warning(
+    repo: Path, sia: Runner
+) -> None:
+    """It was committed as generation 1 at 0.0000 without a word (issue 32, item 10)."""
+    (repo / "mute.py").write_text("print('I write no predictions')\n")
+    done = sia("evolve", "--task", "penguins", "--agent", "mute.py", "--max-gen", "1", cwd=repo)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "warning: generation 1 gave no usable answer for any of the 80 dev items" in done.stdout

@@ -165,3 +165,29 @@ def test_the_local_forge_opens_updates_lists_shows_and_merges_a_run_pr(
     assert (repo / "sia-agent" / "agent" / "target_agent.py").is_file()  # the checkout followed
     assert git(repo, "status", "--porcelain") == "?? notes.txt\n"
     assert json.loads(sia("reviews", "1", "--json", cwd=repo).stdout)["state"] == "merged"
+
+
+def test_a_run_pr_goes_into_the_checked_out_branch_and_a_bad_base_is_refused_first(
+    tmp_path: Path, sia: Runner
+) -> None:
+    """README's quick start makes a `master` repository: `pr --review run-pr` once targeted
+    `main` there and `--merge` created a `main`; a missing `--review-base` failed only at the
+    merge, with git's own error (issue 32, item 5)."""
+    repo = tmp_path / "old-style"
+    repo.mkdir()
+    git(repo, "init", "-q", "--initial-branch=master")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "start")
+    assert sia(*RUN, cwd=repo).returncode == 0
+    [run_id] = run_ids(repo)
+    for bad, says in (("nope", "no such branch"), ("a..b", "not a valid branch name")):
+        done = sia("pr", "--review", "run-pr", "--review-base", bad, "--merge", cwd=repo)
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert git(repo, "for-each-ref", "refs/sia/reviews/").strip() == ""  # nothing opened
+    done = sia("pr", "--review", "run-pr", "--merge", "--json", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["reviews"][0]["base"] == "master"
+    assert (
+        git(repo, "rev-parse", "master").strip() == git(repo, "rev-parse", f"sia/{run_id}").strip()
+    )
+    assert git(repo, "branch", "--list", "main").strip() == ""

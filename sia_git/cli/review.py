@@ -72,9 +72,7 @@ def revert(
     "--review-base",
     "--base",
     "base_branch",
-    default="main",
-    show_default=True,
-    help="Branch a run's pull request targets.",
+    help="Branch a run's pull request targets (default: the branch checked out, else main).",
 )
 @click.option("--github-repo", help="owner/name (default: GITHUB_REPOSITORY or origin's URL).")
 @click.option("--merge", is_flag=True, help="Also merge the pull requests (oldest first).")
@@ -84,7 +82,7 @@ def pr(
     run_id: str | None,
     mode: str,
     forge: str,
-    base_branch: str,
+    base_branch: str | None,
     github_repo: str | None,
     merge: bool,
     as_json: bool,

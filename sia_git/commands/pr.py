@@ -17,15 +17,16 @@ def run(
     mode: str,
     *,
     forge_kind: str,
-    base: str,
+    base: str | None,
     github_repo: str | None,
     merge: bool,
     as_json: bool = False,
 ) -> None:
     repo, hist = open_run(repo_path, run_id)
+    base_branch = review.base_of(repo, base, forge_kind=forge_kind)
     forge = make(forge_kind, repo, github_repo)
     say = (lambda _line: None) if as_json else click.echo
-    reviews = review.publish(forge, repo, hist, mode=mode, base_branch=base, say=say)
+    reviews = review.publish(forge, repo, hist, mode=mode, base_branch=base_branch, say=say)
     if not reviews:
         say("no accepted generation after the first: nothing to review")
     merged = []

@@ -158,6 +158,20 @@ def seed_generation(ctx: Context) -> None:
     ))  # fmt: skip
     ctx.echo(f"gen 1: {what}  {lines.scores(ctx, out)}{lines.cost(ctx, out)}  committed {sha[:10]}")
     ctx.progress.best(1, out.score(ctx.select))
+    if (warning := unanswered(out, ctx.select)) is not None:
+        ctx.echo(f"warning: generation 1 {warning}")
+
+
+def unanswered(out: Outcome, split: str) -> str | None:
+    """What to warn about when generation 1 answered none of the split's items (an agent that
+    writes no outputs was once committed at 0.0000 without a word): every later candidate
+    only has to answer something to beat it."""
+    scored = out.evaluation.splits.get(split) if out.evaluation else None
+    items = scored.items if scored is not None else []
+    if not items or any(i.get("status") not in ("missing", "invalid") for i in items):
+        return None
+    return (f"gave no usable answer for any of the {len(items)} {split} items (its outputs "
+            "are missing or invalid): check that it writes the files task.md asks for")  # fmt: skip
 
 
 def _failed(out: Outcome) -> str:

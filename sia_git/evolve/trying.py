@@ -138,10 +138,7 @@ def _whole(ctx: Context, staged: Outcome, *, job: Job) -> Outcome:
     """A staged candidate that went on, scored on the whole of dev."""
     assert staged.proposal is not None
     p = staged.proposal
-    dev = dev_inputs(ctx, job.inc_items)
-    out = ctx.attempt(staged.index, p, p.files, gen=job.gen, adapter=job.adapter, dataset=dev)
-    if dev is not None:
-        stages.on_dev_only(out)
+    out = _on_dev(ctx, staged.index, p, job=job)
     out.key, out.stage = staged.key, f"full (after the {staged.stage})"
     out.cost_usd += staged.cost_usd - p.cost_usd  # the sample's gateway calls, once
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sia_git.core.errors import SiaError
 from sia_git.forges import Forge, Review
 from sia_git.gitrepo import Repo
 from sia_git.store import evidence, refs
@@ -144,6 +145,21 @@ def reverted(
     forge.comment(review, text)
 
 
+def base_of(repo: Repo, given: str | None, *, forge_kind: str) -> str:
+    """The branch a run's pull request targets: `given`, else the branch checked out in the
+    repository, else main. Checked now: a bad one once failed only at merge, with git's own
+    error (and `--merge` created a `main` in a `master` repository)."""
+    name = given or repo.head_branch() or "main"
+    if not repo.is_branch_name(name):
+        raise SiaError(f"--review-base {name}: not a valid branch name")
+    if forge_kind == "local" and repo.rev_parse(f"refs/heads/{name}") is None:
+        raise SiaError(
+            f"--review-base {name}: no such branch in this repository; name the branch "
+            "the run's pull request should go into"
+        )
+    return name
+
+
 def follow(
     repo: Repo,
     run_id: str,
@@ -155,15 +171,15 @@ def follow(
     """What a run with `review` set does after a generation or a revert: update its pull
     requests (and comment on a revert). A forge that fails leaves the run going; `sia-git pr`
     catches up later."""
-    from sia_git.core.errors import SiaError
     from sia_git.forges import make
 
     mode = settings.get("review", "none")
     if mode == "none":
         return
-    base = str(settings.get("review_base", "main"))
     try:
-        forge = make(str(settings.get("forge", "local")), repo, settings.get("github_repo"))
+        kind = str(settings.get("forge", "local"))
+        base = base_of(repo, settings.get("review_base"), forge_kind=kind)
+        forge = make(kind, repo, settings.get("github_repo"))
         hist = H.load(repo, run_id)
         if revert is not None:
             entry, sha, why = revert

@@ -83,6 +83,13 @@ class Repo(Worktrees):
 
     # -- objects -------------------------------------------------------------------------------
 
+    def head_branch(self) -> str | None:
+        """The branch checked out in the repository's own working tree (None: detached)."""
+        return self.git("symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip() or None
+
+    def is_branch_name(self, name: str) -> bool:
+        return self.git("check-ref-format", "--branch", name, check=False).strip() != ""
+
     def rev_parse(self, rev: str) -> str | None:
         out = self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
         return out.strip() or None

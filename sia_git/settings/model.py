@@ -164,7 +164,10 @@ class EvolveConfig(BaseModel):
     forge: str = setting(
         ext.FORGES.default, help="Where pull requests go.", meta={"registry": ext.FORGES}
     )
-    review_base: str = setting("main", help="Branch a run's pull request targets.", min_length=1)
+    review_base: str | None = setting(
+        help="Branch a run's pull request targets (default: the branch checked out, else main).",
+        min_length=1,
+    )
     github_repo: str | None = setting(
         help="The GitHub repository (owner/name) for --forge github (default: "
         "GITHUB_REPOSITORY, else origin's URL).",

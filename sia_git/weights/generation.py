@@ -18,6 +18,7 @@ import json
 import random
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +291,21 @@ def examples(rows: list[dict[str, str]], i: int, job: Job) -> list[dict[str, str
             by_label.setdefault(r[job.label_column], []).append(r)
     labels = sorted(by_label)
     return [rng.choice(by_label[labels[k % len(labels)]]) for k in range(job.shots)]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every generative objective starts from: the training rows, the trainer, each
+    row's prompt as the harness shapes it, and its item id."""
+
+    rows: list[dict[str, str]]
+    trainer: GenerationTrainer
+    prompts: list[str]
+    ids: list[str]
+
+
+def prepare(job: Job) -> Prepared:
+    rows = read_rows(job)
+    trainer = GenerationTrainer(job)
+    prompts = [trainer.prompt(r, examples(rows, i, job)) for i, r in enumerate(rows)]
+    return Prepared(rows, trainer, prompts, [r[job.id_column] for r in rows])

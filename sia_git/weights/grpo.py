@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from sia_git.weights import dataset, probe
-from sia_git.weights.generation import GenerationTrainer, Rewarder, examples, read_rows
+from sia_git.weights.generation import Rewarder, prepare
 from sia_git.weights.job import Job, Progress, record_of, run_epochs, save_adapter
 
 
 def train_generation(job: Job, progress: Progress) -> dict[str, Any]:
-    rows = read_rows(job)
-    trainer = GenerationTrainer(job)
+    ready = prepare(job)
+    rows, trainer, prompts, ids = ready.rows, ready.trainer, ready.prompts, ready.ids
     reward = Rewarder(job, rows, Path(job.out_dir).parent / "reward")
-    prompts = [trainer.prompt(r, examples(rows, i, job)) for i, r in enumerate(rows)]
-    ids = [r[job.id_column] for r in rows]
 
     def step(idx: list[int]) -> dict[str, float]:
         return trainer.step([prompts[j] for j in idx], [ids[j] for j in idx], reward)

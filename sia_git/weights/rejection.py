@@ -14,13 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git.weights import dataset, probe, supervised
-from sia_git.weights.generation import (
-    GenerationTrainer,
-    Rewarder,
-    answer_of,
-    examples,
-    read_rows,
-)
+from sia_git.weights.generation import GenerationTrainer, Rewarder, answer_of, prepare
 from sia_git.weights.job import Job, Progress, record_of, run_epochs, save_adapter
 
 
@@ -44,11 +38,9 @@ def kept_replies(
 
 
 def train_rejection(job: Job, progress: Progress) -> dict[str, Any]:
-    rows = read_rows(job)
-    trainer = GenerationTrainer(job)
+    ready = prepare(job)
+    rows, trainer, prompts, ids = ready.rows, ready.trainer, ready.prompts, ready.ids
     reward = Rewarder(job, rows, Path(job.out_dir).parent / "reward")
-    prompts = [trainer.prompt(r, examples(rows, i, job)) for i, r in enumerate(rows)]
-    ids = [r[job.id_column] for r in rows]
     before = probe.answers(trainer, rows, prompts, adapter=False)
     kept = kept_replies(trainer, prompts, ids, reward=reward)
     if not kept:

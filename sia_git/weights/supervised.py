@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sia_git.weights import dataset, probe
-from sia_git.weights.generation import GenerationTrainer, examples, positions, read_rows
+from sia_git.weights.generation import GenerationTrainer, positions, prepare
 from sia_git.weights.job import Job, Progress, record_of, run_epochs, save_adapter
 
 IGNORE = -100  # transformers' label for a position that is not scored
@@ -60,9 +60,8 @@ def step(trainer: GenerationTrainer, prompts: list[str], targets: list[str]) -> 
 
 
 def train_supervised(job: Job, progress: Progress) -> dict[str, Any]:
-    rows = read_rows(job)
-    trainer = GenerationTrainer(job)
-    prompts = [trainer.prompt(r, examples(rows, i, job)) for i, r in enumerate(rows)]
+    ready = prepare(job)
+    rows, trainer, prompts = ready.rows, ready.trainer, ready.prompts
     targets = [r[job.label_column] for r in rows]
     before = probe.answers(trainer, rows, prompts, adapter=False)
 
@@ -77,5 +76,5 @@ def train_supervised(job: Job, progress: Progress) -> dict[str, Any]:
                        probe={"before": before.summary(), "after": after.summary()})  # fmt: skip
     out = Path(job.out_dir)
     save_adapter(trainer.model, job, out, record=record)
-    dataset.write(out, job, ids=[r[job.id_column] for r in rows], inputs=prompts, targets=targets)
+    dataset.write(out, job, ids=ready.ids, inputs=prompts, targets=targets)
     return record
