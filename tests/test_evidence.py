@@ -71,8 +71,10 @@ def test_pure_noise_is_almost_never_accepted_however_long_the_run() -> None:
 
 
 NOISE_EVALUATOR = '''\
-"""An evaluator whose every item is a coin flip: no agent can be better than another."""
-import argparse, csv, json, random
+"""An evaluator whose every item is a coin flip: no agent can be better than another. The coins
+are seeded by the predictions file, so the same agent always gets the same results (as from a
+real evaluator) and the whole run is reproducible; a changed agent gets fresh coins."""
+import argparse, csv, hashlib, json, random
 from pathlib import Path
 
 p = argparse.ArgumentParser()
@@ -81,7 +83,9 @@ for flag in ("--predictions", "--answers", "--split", "--output"):
 a = p.parse_args()
 with open(Path(a.answers) / f"{a.split}.csv", encoding="utf-8") as f:
     ids = [r["id"] for r in csv.DictReader(f)]
-rng = random.SystemRandom()
+made = Path(a.predictions) / "predictions" / f"{a.split}.csv"
+seen = made.read_bytes() if made.is_file() else b""
+rng = random.Random(hashlib.sha256(seen).hexdigest())
 items = [{"id": i, "status": "correct" if rng.random() < 0.5 else "wrong"} for i in ids]
 right = sum(i["status"] == "correct" for i in items)
 Path(a.output).write_text(json.dumps({"score": right / len(ids), "metrics": {}, "items": items}))
