@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from sia_git.tasks.task import resolve
-from tests.conftest import Runner, git, run_ids
+from tests.conftest import Runner, git, make_repo, run_ids
 from tests.fakellm import FakeLLM, Reply, code_reply, error, text, tool
 
 pytestmark = pytest.mark.slow
@@ -696,6 +696,54 @@ def test_a_model_without_tool_calls_edits_through_the_text_protocol(
     assert users[2].startswith("TOOL list_generations:\n") and "TOOL eval_summary:" in users[2]
     assert "switched to the text edit protocol" in transcript["events"][0]
     assert transcript["outcome"] == "finished"
+
+
+def test_one_python_fence_with_a_whole_agent_is_a_scored_rewrite_under_allow_rewrite(
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
+    """A model that answers every question with one fenced Python block holding a whole, better
+    agent (no FILE line, no FINISH, as many models answer): under --allow-rewrite it is taken as a
+    rewrite of target_agent.py, passes the same checks, is scored and becomes generation 2.
+    Without --allow-rewrite the same reply is not applied, and the model is shown an example of a
+    correct reply once."""
+    majority = tmp_path / "majority.py"
+    majority.write_text(MAJORITY_AGENT)
+    better = f"Here is a better agent:\n\n```python\n{REFERENCE}```\n"
+    seen: list[dict[str, Any]] = []
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        seen.append(body)
+        return text(better)
+
+    flags = ("--model", "openai/local-small-model", "--agent", str(majority), "--candidates",
+             "1", "--confirm-runs", "0", "--max-gen", "2", "--lever", "harness")  # fmt: skip
+    with FakeLLM(script) as llm:
+        done = sia("evolve", "--task", "penguins", "--api-base", llm.api_base, *flags,
+                   "--allow-rewrite", cwd=repo)  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(repo)
+    [cand] = attempt(repo, run_id, 2)["candidates"]
+    assert cand["status"] == "ok" and cand["scores"]["dev"] is not None, cand
+    gen1, gen2 = git(repo, "rev-list", "--reverse", f"refs/sia/{run_id}/base..sia/{run_id}").split()
+    t2 = trailers(repo, gen2)
+    assert t2["Sia-Lever"] == "harness" and "whole agent" in git(
+        repo, "log", "-1", "--format=%s", gen2
+    )
+    assert float(t2["Sia-Score"]) > float(trailers(repo, gen1)["Sia-Score"])
+    transcript = json.loads(git(repo, "show", t2["Sia-Transcript"]))
+    assert "a whole agent in one fence: taken as a rewrite" in transcript["events"]
+
+    strict = make_repo(tmp_path / "strict")
+    seen.clear()
+    with FakeLLM(script) as llm:
+        done = sia("evolve", "--task", "penguins", "--api-base", llm.api_base, *flags,
+                   cwd=strict)  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(strict)
+    [cand] = attempt(strict, run_id, 2)["candidates"][:1]
+    assert cand["status"] == "model-failed", cand
+    shown = [m["content"] for b in seen for m in b["messages"] if m["role"] == "user"]
+    assert any("for example:" in c and "<<<<<<< SEARCH" in c for c in shown)
 
 
 def test_when_every_model_candidate_fails_the_same_way_the_offline_search_steps_in(

@@ -257,3 +257,30 @@ def test_a_model_measured_slow_is_asked_for_what_it_can_write_in_time() -> None:
     assert c._paced(4096) == 300
     c.measured_tps = 1.0
     assert c._paced(4096) == 256  # never less than a short reply
+
+
+def test_a_reply_cut_by_time_says_so_and_names_the_setting_not_max_tokens() -> None:
+    """A streamed reply still coming at `max_reply_s` is cut there: the reply says it was the
+    time limit (and which profile setting to change), not max_tokens; the Meta-Agent's retry
+    does not tell the model to write a shorter agent. A reply the server ended at its length
+    says max_tokens."""
+    from sia_git.agents.meta import extract_code
+
+    half = "Here is the agent.\n\n```python\nimport argparse\n"
+    with FakeLLM(lambda body, n: text(half, delay_s=0.05)) as llm:
+        c = ModelClient(ModelProfile(model="openai/local-slow", api_base=llm.api_base,
+                                     max_reply_s=0.01), Budget(None))  # fmt: skip
+        reply = c.chat(MSG, max_tokens=4000)
+    assert reply.finish_reason == "length"
+    assert reply.cut.startswith("cut by time") and "max_reply_s" in reply.cut, reply.cut
+    assert "max_tokens 4000" in reply.cut and "tokens_per_s" in reply.cut
+    _, why = extract_code(reply.content, reply.finish_reason, reply.cut)
+    assert why is not None and "cut by time" in why and "shorter" not in why
+
+    with FakeLLM(lambda body, n: text(half, finish_reason="length")) as llm:
+        c = ModelClient(ModelProfile(model="openai/local-fast", api_base=llm.api_base),
+                        Budget(None))  # fmt: skip
+        reply = c.chat(MSG, max_tokens=50)
+    assert reply.finish_reason == "length" and reply.cut.startswith("cut at max_tokens")
+    _, why = extract_code(reply.content, reply.finish_reason, reply.cut)
+    assert why is not None and "shorter" in why

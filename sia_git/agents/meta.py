@@ -66,10 +66,12 @@ def public_files(dataset: Path) -> list[dict[str, Any]]:
     return out
 
 
-def extract_code(reply: str, finish_reason: str) -> tuple[str | None, str | None]:
-    """The agent's source from a reply, or why there is none."""
+def extract_code(reply: str, finish_reason: str, cut: str = "") -> tuple[str | None, str | None]:
+    """The agent's source from a reply, or why there is none (`cut`: which limit cut it)."""
     blocks = _FENCE.findall(reply)
     if not blocks:
+        if cut.startswith("cut by time"):
+            return None, f"the reply was {cut} before the code block ended"
         if finish_reason == "length" or _OPEN_FENCE.search(reply):
             return None, "the reply was cut off before the code block ended; write a shorter agent"
         if not reply.strip():
@@ -129,7 +131,7 @@ def write_first_agent(
             reply = convo.ask()
         except ModelError as exc:
             return MetaResult(None, None, convo, str(exc))
-        source, error = extract_code(reply.content, reply.finish_reason)
+        source, error = extract_code(reply.content, reply.finish_reason, reply.cut)
         if source is not None:
             error = check_source(source)
         payload = None

@@ -22,6 +22,7 @@ Parsing is strict: anything malformed is a ParseError whose message says what to
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,18 @@ _END = ">>>>>>> REPLACE"
 _TOOL = re.compile(r"^\s*TOOL:?\s+([A-Za-z_]\w*)\s*(.*)$")
 _FILE = re.compile(r"^\s*FILE:?\s+(\S+)\s*$")
 _PATH = re.compile(r"^[`*]*([\w./-]+\.\w+)[`*:]*$")
+_PY_FENCE = re.compile(r"^```(?:python|py)?[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+
+# Shown once to a model whose reply could not be read: a whole correct reply beats a rule.
+EXAMPLE = """target_agent.py
+<<<<<<< SEARCH
+    threshold = 0.5
+=======
+    threshold = 0.4
+>>>>>>> REPLACE
+FINISH {"subject": "Lower the threshold to 0.4", "diagnosis": "most misses are near 0.5", \
+"hypothesis": "a lower threshold catches them", "change": "threshold 0.5 -> 0.4", \
+"lever": "harness", "lever_reason": "a code change"}"""
 
 
 class ParseError(ValueError):
@@ -73,6 +86,22 @@ def parse(text: str) -> list[Action]:
             "no TOOL line, SEARCH/REPLACE block, FILE block or FINISH found in your reply"
         )
     return actions
+
+
+def whole_agent(text: str) -> str | None:
+    """The agent in a reply that is one fenced Python block and nothing of the protocol (as
+    many models answer: aider accepts it too), when the block is a whole program that parses;
+    else None."""
+    blocks = _PY_FENCE.findall(text.replace("\r\n", "\n"))
+    if len(blocks) != 1:
+        return None
+    body = blocks[0]
+    try:
+        tree = ast.parse(body)
+    except SyntaxError:
+        return None
+    defines = any(isinstance(n, ast.FunctionDef | ast.ClassDef | ast.If) for n in tree.body)
+    return body if defines and len(body.splitlines()) >= 5 else None
 
 
 def _json_args(raw: str, what: str) -> dict[str, Any]:

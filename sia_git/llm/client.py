@@ -52,6 +52,7 @@ class ChatReply:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+    cut: str = ""  # when finish_reason is "length": which limit cut the reply, and what to change
 
 
 _import_lock = threading.Lock()
@@ -178,7 +179,7 @@ class ModelClient:
         limit = self._paced(max_tokens or self.profile.max_tokens)
         estimate = self._prompt_tokens(lib, messages, tools)
         reservation = self.budget.reserve(self._worst_case(lib, estimate, limit))
-        cost = 0.0
+        cost, _live.cut = 0.0, ""
         try:
             response = self._call_with_retries(
                 lib, messages, tools, limit=limit, temperature=temperature
@@ -300,6 +301,13 @@ class ModelClient:
         response = lib.stream_chunk_builder(chunks, messages=kwargs["messages"])
         if cut:
             response.choices[0].finish_reason = "length"
+            setting = "tokens_per_s" if p.tokens_per_s else "max_reply_s"
+            _live.cut = (
+                f"cut by time: {allowed:.0f} s at {tokens} tokens, below max_tokens {limit} "
+                f"(raise the model profile's {setting}"
+                + ("" if p.tokens_per_s else ", or set tokens_per_s to the model's speed")
+                + ")"
+            )
         return response
 
     def _reply(self, lib: Any, response: Any) -> ChatReply:
@@ -322,7 +330,11 @@ class ModelClient:
                 f"limit of {self.profile.max_reply_chars:,}",
                 cost,
             )
-        return ChatReply(content, calls, choice.finish_reason or "stop", prompt, completion, cost)
+        finish = choice.finish_reason or "stop"
+        cut, _live.cut = getattr(_live, "cut", ""), ""
+        if finish == "length" and not cut:
+            cut = f"cut at max_tokens ({completion or '?'} tokens written)"
+        return ChatReply(content, calls, finish, prompt, completion, cost, cut)
 
     def _cost(self, lib: Any, response: Any, prompt: int, *, completion: int) -> float:
         p = self.profile

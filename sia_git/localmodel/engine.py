@@ -31,6 +31,7 @@ class Request:
     temperature: float = 0.0
     adapter: str | None = None  # a name given to `Engine.add_adapter`
     on_text: Callable[[str], None] | None = None  # each new piece of the reply, as made
+    matcher: Any = None  # a grammar the reply must follow (`Engine.matcher`), or None
     cancelled: threading.Event = field(default_factory=threading.Event)
     # Filled in by the worker:
     text: str = ""
@@ -88,6 +89,8 @@ class Engine:
         self._queue: queue.Queue[Request] = queue.Queue()
         self._held: list[Request] = []  # taken from the queue, waiting for their adapter's turn
         self._say = say or (lambda _line: None)
+        self._grammars: Any = None  # built on the first structured request
+        self._grammars_lock = threading.Lock()
         self._worker = threading.Thread(target=self._serve, name="sia-local-model", daemon=True)
         self._worker.start()
 
@@ -112,6 +115,16 @@ class Engine:
         return list(
             self.tokenizer(self.prompt_text(messages), add_special_tokens=False)["input_ids"]
         )
+
+    def matcher(self, grammar: str) -> Any:
+        """A fresh matcher for one reply that must follow `grammar` (from
+        `constrain.grammar_of`); ValueError if the grammar is unusable."""
+        from sia_git.localmodel.constrain import Grammars
+
+        with self._grammars_lock:
+            if self._grammars is None:
+                self._grammars = Grammars(self.tokenizer)
+        return self._grammars.start(grammar)
 
     def submit(self, request: Request) -> Request:
         """Queue `request` (checked against the context first); its `done` is set when served."""
@@ -174,6 +187,14 @@ class Engine:
         options: dict[str, Any] = {"do_sample": sampled}
         if sampled:
             options |= {"temperature": batch[0].temperature, "top_k": 0, "top_p": 1.0}
+        if any(r.matcher is not None for r in batch):
+            from transformers import LogitsProcessorList
+
+            from sia_git.localmodel.constrain import Masker
+
+            eos = int(self.tokenizer.eos_token_id)
+            masker = Masker([r.matcher for r in batch], width, eos)
+            options["logits_processor"] = LogitsProcessorList([masker])
         self.stats.batches += 1
         self.stats.requests += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
@@ -227,7 +248,9 @@ class _Watch:
             ids = self._reply_ids(input_ids[i])
             if r.cancelled.is_set():
                 self.ended[i], done[i], r.finish_reason = True, True, "cancelled"
+                r.completion_tokens = len(ids)  # made (and streamed) before the caller left
                 self.engine.stats.cancelled += 1
+                self.engine.stats.generated_tokens += len(ids)
                 continue
             self._stream(i, ids)
             if len(ids) >= r.max_tokens or self._hit_eos(input_ids[i]):

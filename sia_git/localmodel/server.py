@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from sia_git.gateway import httpd, protocols
+from sia_git.localmodel.constrain import grammar_of
 from sia_git.localmodel.engine import ContextTooLong, Engine, Request
 
 # An Engine, or a stand-in that loads one on first use (hosted.HostedModel).
@@ -128,11 +129,19 @@ class LocalServer:
         if not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
             raise ValueError("`temperature` must be a number from 0 to 2")
         default = max(1, self.engine.context - len(self.engine.prompt_ids(messages)))
+        structured = grammar_of(body)
+        matcher = None
+        if structured is not None:
+            try:
+                matcher = self.engine.matcher(structured[1])
+            except ValueError as exc:
+                raise ValueError(f"`{structured[0]}`: {exc}") from None
         return Request(
             messages=messages,
             max_tokens=default if asked is None else asked,
             temperature=float(temperature),
             adapter=self.adapter_of(body.get("model")),
+            matcher=matcher,
         )
 
     def _submit(self, body: dict[str, Any], done: threading.Event, pieces: Any) -> Request:
