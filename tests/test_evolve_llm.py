@@ -757,11 +757,60 @@ def test_when_every_model_candidate_fails_the_same_way_the_offline_search_steps_
             "--max-gen", "2", "--feedback-turns", "4",
         )  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
-    assert done.stdout.count("every model candidate failed the same way") == 1
+    assert done.stdout.count("every model candidate failed the same way") == 2
+    assert "the model fills knob forms instead" in done.stdout
     [run_id] = run_ids(repo)
     cands = attempt(repo, run_id, 2)["candidates"]
     assert cands[0]["status"] == "model-failed" and "does not call the tools" in cands[0]["reason"]
-    assert len(cands) == 2 and cands[1]["lever"] == "knobs" and cands[1]["status"] == "ok"
+    assert cands[1]["status"] == "model-failed" and "knob form" in cands[1]["reason"]
+    assert len(cands) == 3 and cands[2]["lever"] == "knobs" and cands[2]["status"] == "ok"
+
+
+def test_a_model_that_cannot_edit_code_fills_knob_forms_under_the_schema(
+    repo: Path, sia: Runner
+) -> None:
+    """A model that fails every code edit but answers a structured request (its profile says the
+    server enforces JSON schemas): the failed generation gets knob-form candidates from the
+    model, scored and recorded as the model's, and later generations ask for forms at once. The
+    request carried the knob schema built from KNOB_SPACE."""
+    (repo / "sia-git.toml").write_text(
+        '[profiles.small]\nmodel = "openai/small-model"\nstructured_output = true\n'
+    )
+    forms: list[dict[str, Any]] = []
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        if body.get("response_format"):
+            forms.append(body["response_format"])
+            k = 3 + len(forms)
+            return text(
+                json.dumps(
+                    {
+                        "model": "knn",
+                        "features": "morpho",
+                        "k": k,
+                        "hypothesis": f"{k} neighbours on the body shape",
+                    }
+                )
+            )
+        return text("I'm sorry, but I can't help with that.")
+
+    with FakeLLM(script) as llm:
+        done = sia("evolve", "--task", "penguins", "--model", "small", "--api-base",
+                   llm.api_base, "--agent", str(resolve("penguins", None).reference_agent),
+                   "--candidates", "1", "--confirm-runs", "0", "--max-gen", "3",
+                   "--feedback-turns", "4", cwd=repo)  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "the model fills knob forms instead" in done.stdout
+    assert "gen 3: the model fills knob forms (its code edits failed" in done.stdout
+    schema = forms[0]["json_schema"]["schema"]
+    assert schema["properties"]["model"]["enum"] and "hypothesis" in schema["required"]
+    [run_id] = run_ids(repo)
+    gen2 = attempt(repo, run_id, 2)["candidates"]
+    assert [c["status"] for c in gen2] == ["model-failed", "ok"], gen2
+    assert gen2[1]["lever"] == "knobs" and gen2[1]["model"] == "openai/small-model"
+    assert "knobs (form)" in gen2[1]["subject"]
+    gen3 = attempt(repo, run_id, 3)["candidates"]
+    assert [c["status"] for c in gen3] == ["ok"] and gen3[0]["model"] == "openai/small-model"
 
 
 def test_a_server_counting_more_prompt_tokens_still_ends_the_run_within_its_budget(

@@ -38,11 +38,22 @@ class Conversation:
     def tool_result(self, call_id: str, text: str) -> None:
         self.messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
 
-    def ask(self, tools: list[dict[str, Any]] | None = None) -> ChatReply:
+    def ask(
+        self,
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> ChatReply:
         self.calls += 1
-        limit = self._fit(tools)
+        fit = self._fit(tools)
+        limit = min(fit, max_tokens) if fit and max_tokens else (max_tokens or fit)
         try:
-            reply = self.client.chat(self.messages, tools, max_tokens=limit)
+            reply = self.client.chat(
+                self.messages, tools, max_tokens=limit, temperature=temperature,
+                response_format=response_format,
+            )  # fmt: skip
         except ModelError as exc:
             self.cost_usd += exc.cost_usd
             self.events.append(f"call {self.calls} failed: {exc}")

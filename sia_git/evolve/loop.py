@@ -267,13 +267,26 @@ def _candidates(ctx: Context, hist: H.RunHistory, job: trying.Job) -> list[Outco
     outcomes = trying.run_jobs(ctx, list(enumerate(makers, start=1)), job)
     why = repeating_failure(outcomes)
     offline = tuple(lever for lever in can if lever != "harness")
+    rnd = Round(hist, files, gen, adapter, offline)
+    simpler = ctx.proposer.fallback(rnd, why) if why and offline else []
+    if simpler:
+        ctx.echo(
+            f"gen {gen}: every model candidate failed the same way ({why}); the model fills "
+            "knob forms instead, from now on in this run"
+        )
+        jobs = list(enumerate(simpler, start=len(outcomes) + 1))
+        tried = trying.run_jobs(ctx, jobs, job)
+        outcomes += tried
+        why = None if any(o.status != Status.MODEL_FAILED for o in tried) else tried[0].reason
+    elif getattr(ctx.proposer, "forms_since", None) and all_failed(outcomes):
+        why = outcomes[0].reason  # the knob forms failed too
     if why and ctx.proposer.needs_model and ctx.cfg.lever != "harness" and offline:
         ctx.echo(
             f"gen {gen}: every model candidate failed the same way ({why}); the offline "
             "search proposes this generation's candidates instead"
         )
         search = OfflineSearch(run_setup.proposer_port(ctx))
-        more = search.propose(Round(hist, files, gen, adapter, offline))
+        more = search.propose(rnd)
         jobs = list(enumerate(more, start=len(outcomes) + 1))
         outcomes += trying.run_jobs(ctx, jobs, job)
     return outcomes
@@ -282,6 +295,10 @@ def _candidates(ctx: Context, hist: H.RunHistory, job: trying.Job) -> list[Outco
 # Failures a model will repeat on every candidate: try the offline search instead.
 _REPEATING = ("does not call the tools", "did not follow the text protocol", "context",
               "refused the key", "authentication")  # fmt: skip
+
+
+def all_failed(outcomes: list[Outcome]) -> bool:
+    return bool(outcomes) and all(o.status == Status.MODEL_FAILED for o in outcomes)
 
 
 def repeating_failure(outcomes: list[Outcome]) -> str | None:

@@ -93,26 +93,43 @@ def context_window(profile: ModelProfile) -> int | None:
         return served_context(profile.api_base) if profile.api_base else None
 
 
-_served: dict[str, int | None] = {}
+_served: dict[str, dict[str, Any]] = {}
+
+
+def _served_model(api_base: str) -> dict[str, Any]:
+    """The first model an OpenAI-compatible server lists in /models ({} when it cannot be
+    asked), asked once per server."""
+    if api_base not in _served:
+        import json
+        import urllib.request
+
+        found: dict[str, Any] = {}
+        try:
+            url = api_base.rstrip("/") + "/models"
+            with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310 (the user's endpoint)
+                data = json.loads(r.read(1_000_000))
+            first = data["data"][0]
+            found = first if isinstance(first, dict) else {}
+        except Exception:  # not a server that answers /models
+            found = {}
+        _served[api_base] = found
+    return _served[api_base]
 
 
 def served_context(api_base: str) -> int | None:
     """The context length an OpenAI-compatible server states in /models (`max_model_len`, as
     vLLM and `sia-git serve` write it); None when it states none or cannot be asked."""
-    if api_base not in _served:
-        import json
-        import urllib.request
+    try:
+        return int(_served_model(api_base).get("max_model_len") or 0) or None
+    except (TypeError, ValueError):
+        return None
 
-        found = None
-        try:
-            url = api_base.rstrip("/") + "/models"
-            with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310 (the user's endpoint)
-                data = json.loads(r.read(1_000_000))
-            found = int(data["data"][0].get("max_model_len") or 0) or None
-        except Exception:  # not stated, or not a server that answers /models
-            found = None
-        _served[api_base] = found
-    return _served[api_base]
+
+def served_structured(api_base: str) -> bool:
+    """Whether the server says in /models that it enforces JSON schemas (`sia-git serve`
+    does; vLLM, llama.cpp and Ollama do too but do not say so: their profiles set
+    `structured_output`)."""
+    return "json_schema" in (_served_model(api_base).get("structured_output") or [])
 
 
 def count_tokens(model: str, messages: list[dict[str, Any]]) -> int:
@@ -174,7 +191,10 @@ class ModelClient:
         max_tokens: int | None = None,
         *,
         temperature: float | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> ChatReply:
+        """`response_format`: OpenAI's structured output (a JSON schema), for servers that
+        enforce it (`structured()`)."""
         lib = litellm()
         limit = self._paced(max_tokens or self.profile.max_tokens)
         estimate = self._prompt_tokens(lib, messages, tools)
@@ -182,7 +202,7 @@ class ModelClient:
         cost, _live.cut = 0.0, ""
         try:
             response = self._call_with_retries(
-                lib, messages, tools, limit=limit, temperature=temperature
+                lib, messages, tools, limit=limit, temperature=temperature, fmt=response_format
             )
             reply = self._reply(lib, response)
             cost = reply.cost_usd
@@ -200,6 +220,7 @@ class ModelClient:
         *,
         limit: int,
         temperature: float | None = None,
+        fmt: dict[str, Any] | None = None,
     ) -> Any:
         p = self.profile
         kwargs: dict[str, Any] = {
@@ -218,6 +239,8 @@ class ModelClient:
             kwargs["api_key"] = key
         if tools:
             kwargs["tools"] = tools
+        if fmt is not None:
+            kwargs["response_format"] = fmt
         for attempt in range(p.retries + 1):
             try:
                 if self._streams():
@@ -259,6 +282,13 @@ class ModelClient:
         if p.tokens_per_s is not None or self.measured_tps is None:
             return limit
         return min(limit, max(256, int(self.measured_tps * p.max_reply_s)))
+
+    def structured(self) -> bool:
+        """Whether replies can be constrained to a JSON schema (`response_format`)."""
+        p = self.profile
+        if p.structured_output is not None:
+            return p.structured_output
+        return bool(p.api_base) and served_structured(str(p.api_base))
 
     def _streams(self) -> bool:
         if self.profile.stream is not None:

@@ -39,6 +39,10 @@ class ModelProfile(BaseModel):
     stream: bool | None = None
     # How the Feedback-Agent edits: tool calls, or the text protocol (models without tools).
     edit_format: Literal["tools", "text"] | None = None
+    # Whether the server enforces a JSON schema given as `response_format` (vLLM, llama.cpp's
+    # server, Ollama): a model that cannot edit code then fills knob forms that always parse.
+    # Unset: asked of the server (`sia-git serve` says so in /v1/models).
+    structured_output: bool | None = None
 
     def call_timeout(self, max_tokens: int) -> float:
         """Seconds to wait for one reply: `timeout_s`, or longer for a slow model's long one."""

@@ -49,6 +49,13 @@ def grammar_of(body: dict[str, Any]) -> tuple[str, str] | None:
         raise ValueError(f"`{field}` is not a valid {kind}: {exc}") from None
 
 
+def structured_output() -> bool:
+    """Whether this install can constrain replies (llguidance is there)."""
+    import importlib.util
+
+    return importlib.util.find_spec("llguidance") is not None
+
+
 def _library() -> Any:
     try:
         import llguidance

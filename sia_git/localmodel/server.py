@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from sia_git.gateway import httpd, protocols
-from sia_git.localmodel.constrain import grammar_of
+from sia_git.localmodel.constrain import grammar_of, structured_output
 from sia_git.localmodel.engine import ContextTooLong, Engine, Request
 
 # An Engine, or a stand-in that loads one on first use (hosted.HostedModel).
@@ -112,10 +112,10 @@ class LocalServer:
     def models(self) -> dict[str, Any]:
         ctx = self.engine.context
         ids = [self.name]
-        return {
-            "object": "list",
-            "data": [{"id": i, "object": "model", "max_model_len": ctx} for i in ids],
-        }
+        entry: dict[str, Any] = {"object": "model", "max_model_len": ctx}
+        if structured_output():
+            entry["structured_output"] = ["json_schema", "json_object", "regex", "grammar"]
+        return {"object": "list", "data": [{"id": i, **entry} for i in ids]}
 
     def request_of(self, body: dict[str, Any]) -> Request:
         messages = body.get("messages")

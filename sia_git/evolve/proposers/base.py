@@ -99,6 +99,11 @@ class Proposer(ABC):
         """One maker per candidate (at most --candidates). An empty list ends the run: say
         why with `self.port.echo` first."""
 
+    def fallback(self, rnd: Round, why: str) -> list[Maker]:
+        """Candidates from a simpler ask, when every candidate of `rnd` failed for a reason
+        that will repeat (`why`); none by default (the run's optimiser steps in)."""
+        return []
+
     @abstractmethod
     def describe(self) -> str:
         """How the start line names it ("knob search (no --model)")."""

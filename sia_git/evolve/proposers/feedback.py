@@ -13,6 +13,7 @@ import threading
 from sia_git.agents import meta
 from sia_git.agents.feedback import FeedbackAgent, FeedbackResult, Finish
 from sia_git.agents.runview import RunView
+from sia_git.evolve.proposers import forms
 from sia_git.evolve.proposers.base import Maker, Proposer, ProposerPort, Round
 from sia_git.levers import knob_source as knobmod
 from sia_git.levers import lora as hparams
@@ -51,8 +52,21 @@ class FeedbackAgents(Proposer):
             + (f", budget ${port.settings.budget_usd:g}" if port.settings.budget_usd else "")
         )
 
+    forms_since: str | None = None  # why the model fills knob forms instead of editing
+
+    def fallback(self, rnd: Round, why: str) -> list[Maker]:
+        """A model that cannot edit code fills knob forms, from this generation on."""
+        if "knobs" not in rnd.levers or self.forms_since is not None or _refused(why):
+            return []
+        self.forms_since = why
+        return forms.makers(self.port, rnd)
+
     def propose(self, rnd: Round) -> list[Maker]:
         port = self.port
+        if self.forms_since is not None and "knobs" in rnd.levers:
+            port.echo(f"gen {rnd.gen}: the model fills knob forms (its code edits failed: "
+                      f"{self.forms_since})")  # fmt: skip
+            return forms.makers(port, rnd)
         if not rnd.levers:
             port.echo(
                 f"gen {rnd.gen}: stopping: the agent cannot be changed by the "
@@ -187,6 +201,11 @@ def feedback_proposal(
         cost_usd=result.conversation.cost_usd,
         transcript=transcript,
     )
+
+
+def _refused(why: str) -> bool:
+    """A failure no simpler ask avoids: the provider refuses the key."""
+    return "refused the key" in why or "authentication" in why
 
 
 def _weights_context(port: ProposerPort) -> dict[str, str]:

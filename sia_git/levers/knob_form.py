@@ -1,0 +1,128 @@
+"""Knob proposals a small model can make: a form (a JSON object of knob values, one line of
+hypothesis) whose JSON schema is built from the agent's `KNOB_SPACE`. A server with structured
+output (vLLM, llama.cpp, Ollama, `sia-git serve`) is asked for exactly that schema, so even a
+135M model's answer parses; from any other server the first JSON object in the reply is read.
+Either way the values are checked against the space before they become a candidate."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sia_git.levers import knob_source as knobmod
+from sia_git.levers.knob_source import Range, Space, Value
+from sia_git.levers.proposal import ENTRY, Improvement, Proposal
+from sia_git.levers.search import Trial
+
+HYPOTHESIS_CHARS = 160
+SHOWN_TRIALS = 8  # the best settings scored so far, shown in the prompt
+
+
+class FormError(ValueError):
+    """The reply is not a usable knob form; the message says why."""
+
+
+def schema(space: Space) -> dict[str, Any]:
+    props: dict[str, Any] = {"hypothesis": {"type": "string", "maxLength": HYPOTHESIS_CHARS}}
+    for name, spec in space.items():
+        if isinstance(spec, Range):
+            kind = "integer" if spec.integer else "number"
+            low, high = (int(spec.low), int(spec.high)) if spec.integer else (spec.low, spec.high)
+            props[name] = {"type": kind, "minimum": low, "maximum": high}
+        else:
+            props[name] = {"enum": list(spec)}
+    return {
+        "type": "object",
+        "properties": props,
+        "required": [*space, "hypothesis"],
+        "additionalProperties": False,
+    }
+
+
+def messages(
+    task: str, current: dict[str, Value], space: Space, history: list[Trial], direction: str
+) -> list[dict[str, str]]:
+    scored = sorted((t for t in history if t.score is not None), key=lambda t: t.score or 0.0,
+                    reverse=direction == "maximize")[:SHOWN_TRIALS]  # fmt: skip
+    tried = "\n".join(f"- {json.dumps(t.knobs)}: {t.score:.4f}" for t in scored) or "- none yet"
+    spaces = "\n".join(f"- {k}: {_describe(v)}" for k, v in space.items())
+    return [
+        {
+            "role": "system",
+            "content": "You tune the settings of a program. Answer with one JSON "
+            "object: a value for every setting and a one-line hypothesis.",
+        },  # fmt: skip
+        {
+            "role": "user",
+            "content": f"Task: {task[:1500]}\n\nSettings and allowed values:\n"
+            f"{spaces}\n\nCurrent settings: {json.dumps(current)}\n\nScored so far "
+            f"({'higher' if direction == 'maximize' else 'lower'} is better):\n{tried}\n\n"
+            "Propose new settings, not tried before, that should score better.",
+        },  # fmt: skip
+    ]
+
+
+def _describe(spec: list[Value] | Range) -> str:
+    if isinstance(spec, Range):
+        kind = "integer" if spec.integer else "number"
+        return f"{kind} from {spec.low:g} to {spec.high:g}"
+    return "one of " + ", ".join(json.dumps(v) for v in spec)
+
+
+def read(content: str, current: dict[str, Value], space: Space) -> tuple[dict[str, Value], str]:
+    """The knob values and hypothesis in a reply; FormError when it has none that fit."""
+    at = content.find("{")
+    if at < 0:
+        raise FormError("the reply has no JSON object")
+    try:
+        value, _ = json.JSONDecoder().raw_decode(content[at:])
+    except ValueError as exc:
+        raise FormError(f"the JSON object does not parse ({exc})") from None
+    if not isinstance(value, dict):
+        raise FormError("the reply's JSON is not an object")
+    knobs = dict(current)
+    for name, spec in space.items():
+        if name not in value:
+            continue  # a form without it keeps the current value
+        v = value[name]
+        fits = spec.contains(v) if isinstance(spec, Range) else v in spec
+        if not fits:
+            raise FormError(f"{name}={v!r} is outside its KNOB_SPACE")
+        knobs[name] = int(v) if isinstance(spec, Range) and spec.integer else v
+    if _key(knobs, space) == _key(current, space):
+        raise FormError("the form repeats the current settings")
+    hypothesis = " ".join(str(value.get("hypothesis", "")).split())[:HYPOTHESIS_CHARS]
+    return knobs, hypothesis or "not stated"
+
+
+def proposal(
+    files: dict[str, bytes], current: dict[str, Value], knobs: dict[str, Value], *,
+    hypothesis: str, model: str, constrained: bool,
+) -> Proposal:  # fmt: skip
+    changed = [(k, current.get(k), v) for k, v in knobs.items() if current.get(k) != v]
+    rows = "\n".join(f"| `{k}` | `{a}` | `{b}` |" for k, a, b in changed)
+    how = "a JSON schema the server enforced" if constrained else "JSON read from its reply"
+    body = (
+        f"Lever: **knobs** — proposed by {model} through a knob form ({how}): the model "
+        f"could not edit code.\n\n## Hypothesis\n\n{hypothesis}\n\n"
+        f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n"
+    )
+    subject = "knobs (form) " + ", ".join(f"{k} {a}→{b}" for k, a, b in changed[:3])
+    subject = " ".join(subject.split())[:120]
+    source = knobmod.write(files[ENTRY].decode(), knobs)
+    return Proposal(
+        lever="knobs",
+        files={**files, ENTRY: source.encode()},
+        improvement=Improvement(subject, body),
+        knobs=knobs,
+        model=model,
+        lever_reason="a knob form: the model fills values, the code stays",
+    )
+
+
+def _key(knobs: dict[str, Value], space: Space) -> tuple:
+    return tuple((k, knobmod.tidy(knobs.get(k))) for k in sorted(space))
+
+
+def tried(knobs: dict[str, Value], space: Space, history: list[Trial]) -> bool:
+    return _key(knobs, space) in {_key(t.knobs, space) for t in history}
