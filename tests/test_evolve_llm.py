@@ -782,16 +782,10 @@ def test_a_model_that_cannot_edit_code_fills_knob_forms_under_the_schema(
         if body.get("response_format"):
             forms.append(body["response_format"])
             k = 3 + len(forms)
-            return text(
-                json.dumps(
-                    {
-                        "model": "knn",
-                        "features": "morpho",
-                        "k": k,
-                        "hypothesis": f"{k} neighbours on the body shape",
-                    }
-                )
-            )
+            changes = [{"knob": "model", "value": "knn"}, {"knob": "features", "value": "morpho"},
+                       {"knob": "k", "value": k}]  # fmt: skip
+            hypothesis = f"{k} neighbours on the body shape"
+            return text(json.dumps({"changes": changes, "hypothesis": hypothesis}))
         return text("I'm sorry, but I can't help with that.")
 
     with FakeLLM(script) as llm:
@@ -803,7 +797,10 @@ def test_a_model_that_cannot_edit_code_fills_knob_forms_under_the_schema(
     assert "the model fills knob forms instead" in done.stdout
     assert "gen 3: the model fills knob forms (its code edits failed" in done.stdout
     schema = forms[0]["json_schema"]["schema"]
-    assert schema["properties"]["model"]["enum"] and "hypothesis" in schema["required"]
+    options = schema["properties"]["changes"]["items"]["anyOf"]
+    model = next(o for o in options if o["properties"]["knob"]["const"] == "model")
+    assert "threshold" not in model["properties"]["value"]["enum"]  # the current value: no change
+    assert "hypothesis" in schema["required"]
     [run_id] = run_ids(repo)
     gen2 = attempt(repo, run_id, 2)["candidates"]
     assert [c["status"] for c in gen2] == ["model-failed", "ok"], gen2
@@ -811,6 +808,14 @@ def test_a_model_that_cannot_edit_code_fills_knob_forms_under_the_schema(
     assert "knobs (form)" in gen2[1]["subject"]
     gen3 = attempt(repo, run_id, 3)["candidates"]
     assert [c["status"] for c in gen3] == ["ok"] and gen3[0]["model"] == "openai/small-model"
+    # log and the report give the share of the model's candidates that reached the evaluator.
+    said = "model openai/small-model: 2 of 3 candidates reached the evaluator (67%)"
+    assert said in sia("log", cwd=repo).stdout
+    shares = json.loads(sia("log", "--json", cwd=repo).stdout)["models"]
+    assert shares == {"openai/small-model": {"candidates": 3, "reached_evaluator": 2}}
+    page = repo.parent / "report.html"
+    assert sia("report", run_id, "--out", str(page), cwd=repo).returncode == 0
+    assert "2 of 3 candidates reached the evaluator" in page.read_text()
 
 
 def test_a_server_counting_more_prompt_tokens_still_ends_the_run_within_its_budget(

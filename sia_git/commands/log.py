@@ -76,6 +76,10 @@ def _run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
                     "branch": H.branch(hist.run_id),
                     "total_cost_usd": total,
                     "stops": hist.stops,
+                    "models": {
+                        m: {"candidates": n, "reached_evaluator": k}
+                        for m, (k, n) in hist.model_reach().items()
+                    },
                     "warning": warning,
                     "rows": rows(hist),
                 },
@@ -115,5 +119,7 @@ def _table(hist: H.RunHistory, total: float) -> list[str]:
             + f"{status[:90]}"
         )
     lines += [f"stopped after generation {gen}: {why}" for gen, why in sorted(hist.stops.items())]
+    lines += [f"model {m}: {k} of {n} candidates reached the evaluator ({k / n:.0%})"
+              for m, (k, n) in sorted(hist.model_reach().items())]  # fmt: skip
     lines.append(f"total cost ${total:.4f} (every model call, rejected candidates included)")
     return lines

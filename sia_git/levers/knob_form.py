@@ -15,6 +15,7 @@ from sia_git.levers.proposal import ENTRY, Improvement, Proposal
 from sia_git.levers.search import Trial
 
 HYPOTHESIS_CHARS = 160
+MAX_CHANGES = 3
 SHOWN_TRIALS = 8  # the best settings scored so far, shown in the prompt
 
 
@@ -22,21 +23,49 @@ class FormError(ValueError):
     """The reply is not a usable knob form; the message says why."""
 
 
-def schema(space: Space) -> dict[str, Any]:
-    props: dict[str, Any] = {"hypothesis": {"type": "string", "maxLength": HYPOTHESIS_CHARS}}
+def schema(space: Space, current: dict[str, Value]) -> dict[str, Any]:
+    """One to three changes, each a knob and a new value for it (the current value is left out
+    of a choice or an integer range, so a form always changes something), and a hypothesis."""
+    options = []
     for name, spec in space.items():
-        if isinstance(spec, Range):
-            kind = "integer" if spec.integer else "number"
-            low, high = (int(spec.low), int(spec.high)) if spec.integer else (spec.low, spec.high)
-            props[name] = {"type": kind, "minimum": low, "maximum": high}
-        else:
-            props[name] = {"enum": list(spec)}
+        value = _new_values(spec, current.get(name))
+        if value is not None:
+            options.append({
+                "type": "object",
+                "properties": {"knob": {"const": name}, "value": value},
+                "required": ["knob", "value"],
+                "additionalProperties": False,
+            })  # fmt: skip
     return {
         "type": "object",
-        "properties": props,
-        "required": [*space, "hypothesis"],
+        "properties": {
+            "changes": {
+                "type": "array",
+                "items": {"anyOf": options},
+                "minItems": 1,
+                "maxItems": MAX_CHANGES,
+            },  # fmt: skip
+            "hypothesis": {"type": "string", "maxLength": HYPOTHESIS_CHARS},
+        },
+        "required": ["changes", "hypothesis"],
         "additionalProperties": False,
     }
+
+
+def _new_values(spec: list[Value] | Range, now: Value | None) -> dict[str, Any] | None:
+    if not isinstance(spec, Range):
+        others = [v for v in spec if v != now]
+        return {"enum": others} if others else None
+    if not spec.integer:
+        return {"type": "number", "minimum": spec.low, "maximum": spec.high}
+    low, high = int(spec.low), int(spec.high)
+    parts = [(low, high)]
+    if isinstance(now, int) and not isinstance(now, bool) and low <= now <= high:
+        parts = [(a, b) for a, b in ((low, now - 1), (now + 1, high)) if a <= b]
+    if not parts:
+        return None
+    ranges = [{"type": "integer", "minimum": a, "maximum": b} for a, b in parts]
+    return ranges[0] if len(ranges) == 1 else {"anyOf": ranges}
 
 
 def messages(
@@ -49,16 +78,17 @@ def messages(
     return [
         {
             "role": "system",
-            "content": "You tune the settings of a program. Answer with one JSON "
-            "object: a value for every setting and a one-line hypothesis.",
-        },  # fmt: skip
+            "content": "You tune the settings of a program. Answer with one JSON object: "
+            '{"changes": [{"knob": NAME, "value": NEW_VALUE}], "hypothesis": ONE_LINE}, '
+            f"changing one to {MAX_CHANGES} settings.",
+        },
         {
             "role": "user",
             "content": f"Task: {task[:1500]}\n\nSettings and allowed values:\n"
             f"{spaces}\n\nCurrent settings: {json.dumps(current)}\n\nScored so far "
             f"({'higher' if direction == 'maximize' else 'lower'} is better):\n{tried}\n\n"
             "Propose new settings, not tried before, that should score better.",
-        },  # fmt: skip
+        },
     ]
 
 
@@ -80,15 +110,20 @@ def read(content: str, current: dict[str, Value], space: Space) -> tuple[dict[st
         raise FormError(f"the JSON object does not parse ({exc})") from None
     if not isinstance(value, dict):
         raise FormError("the reply's JSON is not an object")
+    changes = value.get("changes")
+    if isinstance(changes, list):  # the form's shape
+        pairs = [(c.get("knob"), c.get("value")) for c in changes if isinstance(c, dict)]
+    else:  # a model that wrote the settings themselves
+        pairs = [(k, v) for k, v in value.items() if k != "hypothesis"]
     knobs = dict(current)
-    for name, spec in space.items():
-        if name not in value:
-            continue  # a form without it keeps the current value
-        v = value[name]
+    for name, v in pairs:
+        spec = space.get(str(name))
+        if spec is None:
+            raise FormError(f"{name!r} is not a knob of this agent")
         fits = spec.contains(v) if isinstance(spec, Range) else v in spec
         if not fits:
             raise FormError(f"{name}={v!r} is outside its KNOB_SPACE")
-        knobs[name] = int(v) if isinstance(spec, Range) and spec.integer else v
+        knobs[str(name)] = int(v) if isinstance(spec, Range) and spec.integer else v
     if _key(knobs, space) == _key(current, space):
         raise FormError("the form repeats the current settings")
     hypothesis = " ".join(str(value.get("hypothesis", "")).split())[:HYPOTHESIS_CHARS]

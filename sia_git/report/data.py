@@ -50,6 +50,8 @@ class ReportData:
     branch: str = ""
     settings: dict[str, object] = field(default_factory=dict)
     warning: str | None = None  # a run that selected on the test labels
+    # Per model: its candidates that reached the evaluator, of all it wrote.
+    model_reach: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def total_cost_usd(self) -> float:
@@ -90,6 +92,7 @@ def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
         H.branch(hist.run_id),
         settings.settings,
         selection_warning(repo, hist),
+        hist.model_reach(),
     )
 
 

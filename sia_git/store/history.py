@@ -157,6 +157,20 @@ class RunHistory:
             if e.gen is not None and (train := T.read_knobs(e.trailers.get(T.TRAIN)))
         ]
 
+    def model_reach(self) -> dict[str, tuple[int, int]]:
+        """Per model that wrote candidates: how many of them reached the evaluator (were
+        scored or failed in the sandbox, not lost to the model's reply or the budget), of all."""
+        out: dict[str, tuple[int, int]] = {}
+        for e in (*self.branch, *self.rejected):
+            model = e.trailers.get(T.MODEL)
+            if e.gen is None or model in (None, "none"):
+                continue
+            why = e.trailers.get(T.REJECTED) or ""
+            lost = why.startswith(("model-failed", "budget-stopped"))
+            reached, total = out.get(str(model), (0, 0))
+            out[str(model)] = (reached + (not lost), total + 1)
+        return out
+
     def lever_gains(self) -> dict[str, list[float]]:
         """What each lever gained over its parent generation, per candidate tried (0 for a
         candidate that failed or scored lower): the offline lever bandit's evidence."""
