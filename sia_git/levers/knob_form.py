@@ -69,7 +69,7 @@ def _new_values(spec: list[Value] | Range, now: Value | None) -> dict[str, Any] 
 
 
 def messages(
-    task: str, current: dict[str, Value], space: Space, history: list[Trial], direction: str
+    task: str, current: dict[str, Value], space: Space, *, history: list[Trial], direction: str
 ) -> list[dict[str, str]]:
     scored = sorted((t for t in history if t.score is not None), key=lambda t: t.score or 0.0,
                     reverse=direction == "maximize")[:SHOWN_TRIALS]  # fmt: skip

@@ -23,7 +23,7 @@ ATTEMPTS = 2  # a form that repeats a tried setting is asked again once
 def makers(port: ProposerPort, rnd: Round) -> list[Maker]:
     taken = _Taken()  # the generation's candidates propose distinct settings
     return [
-        lambda i=i: form_proposal(port, rnd, i, taken)
+        lambda i=i: form_proposal(port, rnd, index=i, taken=taken)
         for i in range(1, port.settings.candidates + 1)
     ]
 
@@ -41,7 +41,7 @@ class _Taken:
             return True
 
 
-def form_proposal(port: ProposerPort, rnd: Round, index: int, taken: _Taken) -> Proposal:
+def form_proposal(port: ProposerPort, rnd: Round, *, index: int, taken: _Taken) -> Proposal:
     client = port.models.proposer
     assert client is not None
     model = client.profile.model
@@ -52,7 +52,9 @@ def form_proposal(port: ProposerPort, rnd: Round, index: int, taken: _Taken) -> 
     history = [*rnd.hist.trials(rnd.adapter), *(port.prior if rnd.adapter is None else ())]
     convo = Conversation(client, "knob-form")
     task_md = port.task.task_md.read_text(encoding="utf-8", errors="replace")
-    convo.messages += knob_form.messages(task_md, current, space, history, port.direction)
+    convo.messages += knob_form.messages(
+        task_md, current, space, history=history, direction=port.direction
+    )
     fmt = None
     if client.structured():
         schema = knob_form.schema(space, current)
