@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sia_git.core import jsontext
+
 DEFAULT_PATH = "target_agent.py"
 _END = ">>>>>>> REPLACE"
 _TOOL = re.compile(r"^\s*TOOL:?\s+([A-Za-z_]\w*)\s*(.*)$")
@@ -155,16 +157,10 @@ def _fenced(lines: list[str], start: int, path: str) -> tuple[str, int]:
 
 
 def _first_object(text: str) -> dict[str, Any]:
-    at = text.find("{")
-    if at < 0:
-        raise ParseError("FINISH must be followed by a JSON object with the finish fields")
     try:
-        value, _ = json.JSONDecoder().raw_decode(text[at:])
+        return jsontext.first_object(text)
     except ValueError as exc:
-        raise ParseError(f"FINISH: the JSON object does not parse ({exc.msg})") from None
-    if not isinstance(value, dict):
-        raise ParseError("FINISH must be followed by a JSON object")
-    return value
+        raise ParseError(f"FINISH must be followed by a JSON object: {exc}") from None
 
 
 def menu(specs: list[dict[str, Any]], allow_rewrite: bool) -> str:

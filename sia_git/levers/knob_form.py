@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sia_git.core import jsontext
 from sia_git.levers import knob_source as knobmod
 from sia_git.levers.knob_source import Range, Space, Value
 from sia_git.levers.proposal import ENTRY, Improvement, Proposal
@@ -101,15 +102,10 @@ def _describe(spec: list[Value] | Range) -> str:
 
 def read(content: str, current: dict[str, Value], space: Space) -> tuple[dict[str, Value], str]:
     """The knob values and hypothesis in a reply; FormError when it has none that fit."""
-    at = content.find("{")
-    if at < 0:
-        raise FormError("the reply has no JSON object")
     try:
-        value, _ = json.JSONDecoder().raw_decode(content[at:])
+        value = jsontext.first_object(content)
     except ValueError as exc:
-        raise FormError(f"the JSON object does not parse ({exc})") from None
-    if not isinstance(value, dict):
-        raise FormError("the reply's JSON is not an object")
+        raise FormError(f"the reply: {exc}") from None
     changes = value.get("changes")
     if isinstance(changes, list):  # the form's shape
         pairs = [(c.get("knob"), c.get("value")) for c in changes if isinstance(c, dict)]
