@@ -37,7 +37,7 @@ def _sia_calls(workflow: dict) -> list[list[str]]:
 
 
 def test_the_workflow_parses_and_uses_real_commands_and_flags(tmp_path: Path, sia: Runner) -> None:
-    done = sia("init", "--ci", "github", cwd=tmp_path)
+    done = sia("init", "--ci", "github", "--sia-git-from", "==0.1.0", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     workflow = yaml.safe_load((tmp_path / WORKFLOW).read_text())
     assert "pull_request_target" in workflow[True]  # YAML 1.1 reads the key `on` as true
@@ -50,7 +50,7 @@ def test_the_workflow_parses_and_uses_real_commands_and_flags(tmp_path: Path, si
         known = {o for p in command.params if isinstance(p, click.Option) for o in p.opts}
         flags = [a for a in call[2:] if a.startswith("--")]
         assert set(flags) <= known, set(flags) - known
-    again = sia("init", "--ci", "github", cwd=tmp_path)
+    again = sia("init", "--ci", "github", "--sia-git-from", "==0.1.0", cwd=tmp_path)
     assert again.returncode != 0 and "already exists" in again.stderr
 
 
@@ -172,9 +172,10 @@ def test_the_workflow_runs_as_actions_runs_it(tmp_path: Path, sia: Runner) -> No
     from tests.fakegithub import FakeGitHub
 
     user = make_repo(tmp_path / "user")
-    assert sia("init", "--ci", "github", cwd=user).returncode == 0
+    version = __import__("sia_git").__version__
+    assert sia("init", "--ci", "github", "--sia-git-from", f"=={version}", cwd=user).returncode == 0
     text = (user / WORKFLOW).read_text()
-    assert "{{version}}" not in text and f'sia-git=={__import__("sia_git").__version__}"' in text
+    assert "{{requirement}}" not in text and f'sia-git=={version}"' in text
     assert "apt-get update" in text and "pull_request_target" in text
     workflow = yaml.safe_load(text)
     # The base branch names the task the pull requests are scored with.
@@ -254,3 +255,41 @@ def _plant_evaluator(work: Path, marker: Path) -> None:
         f"    entry: touch {marker}\n    language: system\n    pass_filenames: false\n"
         "    always_run: true\n"
     )
+
+
+def test_the_workflow_installs_sia_git_from_a_source_the_runner_can_reach(
+    tmp_path: Path, sia: Runner
+) -> None:
+    """This sia-git was installed from a folder (editable here, `pip install .` in CI), which a
+    CI runner cannot reach: `init --ci github` refuses in one line naming --sia-git-from. A git
+    URL or a version given there is what the workflow installs, with and without torch."""
+    done = sia("init", "--ci", "github", cwd=tmp_path)
+    assert done.returncode == 2 and "--sia-git-from" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / WORKFLOW).exists()
+    url = "git+https://github.com/OWNER/sia-git@v0.1.0"
+    done = sia("init", "--ci", "github", "--sia-git-from", url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / WORKFLOW).read_text()
+    assert f'pip install "sia-git @ {url}"' in text
+    assert f'pip install "sia-git[weights] @ {url}"' in text
+    assert "--index-url https://download.pytorch.org/whl/cpu" in text
+    for bad in ("/home/me/sia-git", "file:///tmp/x.whl", 'x" && rm -rf ~ "'):
+        refused = sia("init", "--ci", "github", "--dir", str(tmp_path / "other"),
+                      "--sia-git-from", bad, cwd=tmp_path)  # fmt: skip
+        assert refused.returncode == 2 and "--sia-git-from" in refused.stderr, refused.stderr
+
+
+def test_the_default_source_is_where_this_sia_git_came_from() -> None:
+    """PEP 610's direct_url.json: none (a package index) gives the same version from there; a
+    git install gives its URL at the commit installed; a wheel's https URL itself."""
+    from sia_git import __version__
+    from sia_git.commands.ci_source import _from_direct_url
+    from sia_git.core.errors import SiaError
+
+    assert _from_direct_url(None) == f"=={__version__}"
+    vcs = {"url": "https://github.com/o/sia-git", "vcs_info": {"vcs": "git", "commit_id": "abc1"}}
+    assert _from_direct_url(vcs) == " @ git+https://github.com/o/sia-git@abc1"
+    wheel = {"url": "https://x.org/sia_git-0.1.0-py3-none-any.whl", "archive_info": {}}
+    assert _from_direct_url(wheel) == " @ https://x.org/sia_git-0.1.0-py3-none-any.whl"
+    with pytest.raises(SiaError, match="--sia-git-from"):
+        _from_direct_url({"url": "file:///work/sia-git", "dir_info": {"editable": True}})

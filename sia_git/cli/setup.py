@@ -34,12 +34,20 @@ def tasks(as_json: bool) -> None:
     help="Write a CI workflow that runs `sia-git eval` on pull requests from sia/* "
     "branches, comments the result and fails on a regression.",
 )
-def init(name: str | None, directory: Path | None, ci: str | None) -> None:
+@click.option(
+    "--sia-git-from",
+    "source",
+    metavar="SOURCE",
+    help="Where the CI workflow installs sia-git: a version (==0.1.0) or a URL the runner can "
+    "reach (git+https://github.com/OWNER/sia-git@v0.1.0, a wheel's https URL). Default: where "
+    "this sia-git came from; a local folder or file is refused.",
+)
+def init(name: str | None, directory: Path | None, ci: str | None, source: str | None) -> None:
     """Scaffold a custom task (task.toml, task.md, evaluator, reference agent) that runs as is,
     and/or a CI workflow (--ci github)."""
     from sia_git.commands import init as cmd
 
-    cmd.run(name, directory, ci)
+    cmd.run(name, directory, ci, source=source)
 
 
 class _GatesHelp(click.Command):

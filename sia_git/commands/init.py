@@ -7,16 +7,20 @@ from pathlib import Path
 
 import click
 
-from sia_git import __version__
+from sia_git.commands import ci_source
 from sia_git.core.errors import SiaError
 from sia_git.core.resources import bundled, evaluator_script
 
 WORKFLOW = Path(".github") / "workflows" / "sia-git.yml"
 
 
-def run(name: str | None, directory: Path | None, ci: str | None = None) -> None:
+def run(
+    name: str | None, directory: Path | None, ci: str | None = None, *, source: str | None = None
+) -> None:
+    if source is not None and not ci:
+        raise SiaError("--sia-git-from goes with --ci: it is where the workflow installs sia-git")
     if ci:
-        _ci(ci, directory or Path("."))
+        _ci(ci, directory or Path("."), source)
         if not name:
             return
     if not name:
@@ -47,21 +51,23 @@ def run(name: str | None, directory: Path | None, ci: str | None = None) -> None
     click.echo("then replace public/, private/ and reference/target_agent.py with your own")
 
 
-def _ci(kind: str, root: Path) -> None:
+def _ci(kind: str, root: Path, source: str | None) -> None:
     """Write the CI workflow that evaluates pull requests from run branches."""
     if root.exists() and not root.is_dir():
         raise SiaError(f"--dir {root}: a file, not a folder; name the repository's folder")
     dest = root / WORKFLOW
     if dest.exists():
         raise SiaError(f"{dest} already exists; remove it first to write it again")
+    requirement = ci_source.requirement(source)
     dest.parent.mkdir(parents=True, exist_ok=True)
     text = (bundled("templates") / "ci" / f"{kind}.yml").read_text(encoding="utf-8")
-    # CI installs the version that wrote the workflow (the one the runs record).
-    dest.write_text(text.replace("{{version}}", __version__), encoding="utf-8")
+    # CI installs the sia-git that wrote the workflow (the version the runs record).
+    dest.write_text(text.replace("{{requirement}}", requirement), encoding="utf-8")
     click.echo(
         f"created {dest}: pull requests from sia/* branches are evaluated with "
         "`sia-git eval --fail-on-regression`"
     )
+    click.echo(f"it installs sia-git{requirement}")
     click.echo(
         "for a task whose answers are not built in, add the repository secret "
         "SIA_TASK_PRIVATE (see the comment at the top of the file)"
