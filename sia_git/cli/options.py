@@ -64,6 +64,24 @@ EVAL_OPTIONS = [
 ]
 
 
+EVAL_OPTIONS += [
+    click.option(
+        "--bisect",
+        "bisect_",
+        is_flag=True,
+        help="One step of `git bisect run`: score REV [default: HEAD] alone and exit 0 (good: "
+        "the selection split's score is on the good side of --threshold), 1 (bad) or 125 "
+        "(skip: not a generation, or not scorable).",
+    ),
+    click.option(
+        "--threshold",
+        type=float,
+        help="With --bisect: the line a good commit's score is at or above (at or below for a "
+        "metric to minimise).",
+    ),
+]
+
+
 def eval_options(f: F) -> F:
     for option in reversed(EVAL_OPTIONS):
         f = option(f)

@@ -27,8 +27,13 @@ def eval_(rev: str | None, repo: Path, as_json: bool, markdown: bool, **opts: An
 
     if as_json and markdown:
         raise click.UsageError("give at most one of --json and --markdown")
+    bisect, threshold = opts.pop("bisect_"), opts.pop("threshold")
+    if bisect != (threshold is not None):
+        raise click.UsageError("--bisect and --threshold go together")
+    if bisect and (opts["baseline"] or opts["pr_comment"] is not None):
+        raise click.UsageError("--bisect scores REV alone: drop --baseline and --pr-comment")
     fmt = "json" if as_json else "markdown" if markdown else "table"
-    code = cmd.run(repo, rev, cmd.Options(fmt=fmt, **opts))
+    code = cmd.run(repo, rev, cmd.Options(fmt=fmt, bisect=threshold, **opts))
     if code:
         raise SystemExit(code)
 

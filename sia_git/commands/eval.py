@@ -41,6 +41,7 @@ class Options:
     pr_comment: int | None = None  # post the Markdown table on this GitHub pull request
     task: str | None = None  # a built-in task to score with
     sandbox: str | None = None  # only from this command line (`none` included)
+    bisect: float | None = None  # `--bisect --threshold X`: a `git bisect run` step (bisect.py)
 
     def flags(self) -> dict[str, Any]:
         return {"task": self.task, "task_dir": self.task_dir, "sandbox": self.sandbox}
@@ -48,20 +49,16 @@ class Options:
 
 def run(repo_path: Path, rev: str | None, opts: Options) -> int:
     repo = open_repo(repo_path)
+    if opts.bisect is not None:
+        from sia_git.commands import bisect
+
+        return bisect.step(repo, rev or "HEAD", opts)
     rev = rev or _newest_tip(repo)
     if rev.isdigit() and len(rev) < 7:  # a generation of the newest run, as show and revert take
         rev = _generation(repo, int(rev))
-    memo = _memo_key(repo, rev, opts)
-    report = eval_memo.load(repo, memo) if memo else None
-    if report is not None:
-        report["cached"] = True  # both scores were answered from the evaluation cache before
-        for line in report.get("ignored", []):
-            click.echo(f"ignored (the commit's, not trusted): {line}", err=True)
-    else:
-        report = _rescored_report(repo, rev, opts)
-        if memo:
-            eval_memo.store(repo, memo, report)
+    report = report_of(repo, rev, opts)
     repo.add_note(report["commit"], json.dumps(report, indent=1, sort_keys=True), NOTES)
+
     click.echo(
         {
             "json": lambda: json.dumps(report, indent=1),
@@ -81,6 +78,21 @@ def run(repo_path: Path, rev: str | None, opts: Options) -> int:
     return 0
 
 
+def report_of(repo: Repo, rev: str, opts: Options) -> dict[str, Any]:
+    """`rev`'s report: from the evaluation cache, else its agent (and baseline's) run again."""
+    memo = _memo_key(repo, rev, opts)
+    found = eval_memo.load(repo, memo) if memo else None
+    if found is not None:
+        found["cached"] = True  # both scores were answered from the evaluation cache before
+        for line in found.get("ignored", []):
+            click.echo(f"ignored (the commit's, not trusted): {line}", err=True)
+        return found
+    found = _rescored_report(repo, rev, opts)
+    if memo:
+        eval_memo.store(repo, memo, found)
+    return found
+
+
 def _rescored_report(repo: Repo, rev: str, opts: Options) -> dict[str, Any]:
     """Run (or read from the evaluation cache) the agent at `rev` and its baseline."""
     from sia_git.evolve.rescore import rescore  # here: the task, settings and evaluator it imports
@@ -92,7 +104,8 @@ def _rescored_report(repo: Repo, rev: str, opts: Options) -> dict[str, Any]:
     now = rescore(repo, rev, decided, say=say)
     if not now.outcome.ok:
         raise SiaError(f"{rev}: {_failed(now)}")
-    base = _baseline(repo, now, opts.baseline, say=say, decided=decided)
+    bisecting = opts.bisect is not None  # a bisect step judges the commit alone
+    base = None if bisecting else _baseline(repo, now, opts.baseline, say=say, decided=decided)
     return {**_report(now, base, opts), "ignored": ignored}
 
 
@@ -129,7 +142,9 @@ def _memo_key(repo: Repo, rev: str, opts: Options) -> str | None:
     sha = repo.rev_parse(rev)
     if sha is None:
         return None
-    if opts.baseline is not None:
+    if opts.bisect is not None:
+        base = None
+    elif opts.baseline is not None:
         base = repo.rev_parse(opts.baseline)
         if base is None:
             return None
@@ -138,7 +153,10 @@ def _memo_key(repo: Repo, rev: str, opts: Options) -> str | None:
         has_agent = parent is not None and repo.read_file(parent, "sia-agent/run.toml") is not None
         base = parent if has_agent else None
     shas = [sha] + ([base] if base else [])
-    return eval_memo.key(repo, shas, opts.flags(), options=[opts.split, repr(opts.tolerance)])
+    bisect = ["alone"] if opts.bisect is not None else []
+    return eval_memo.key(
+        repo, shas, opts.flags(), options=[opts.split, repr(opts.tolerance), *bisect]
+    )
 
 
 def _generation(repo: Repo, gen: int) -> str:
