@@ -21,6 +21,7 @@ COMMANDS = {
     "diff": "inspect:diff_",
     "eval": "review:eval_",
     "evolve": "evolve:evolve",
+    "frontier": "inspect:frontier",
     "gc": "setup:gc",
     "hooks": "setup:hooks",
     "init": "setup:init",

@@ -116,3 +116,15 @@ def audit(
     from sia_git.commands import audit as cmd
 
     sys.exit(cmd.run(repo, run_id, task_dir, as_json=as_json, task=task))
+
+
+@click.command()
+@run_option
+@json_option
+@repo_option
+def frontier(run_id: str | None, as_json: bool, repo: Path) -> None:
+    """The run's Pareto frontier: the generations no other beats on score, agent run time, code
+    size and cost at once, kept as refs/sia/<run>/frontier/gNNNN."""
+    from sia_git.commands import frontier as cmd
+
+    cmd.run(repo, run_id, as_json)
