@@ -14,6 +14,7 @@ from sia_git.cli import boundary
 
 # command -> "module:function" under sia_git.cli
 COMMANDS = {
+    "ablate": "inspect:ablate",
     "adapters": "adapters:adapters",
     "audit": "inspect:audit",
     "check": "setup:check",

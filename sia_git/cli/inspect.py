@@ -128,3 +128,20 @@ def frontier(run_id: str | None, as_json: bool, repo: Path) -> None:
     from sia_git.commands import frontier as cmd
 
     cmd.run(repo, run_id, as_json)
+
+
+@click.command()
+@run_option
+@json_option
+@click.option("--task", help="A built-in task to score with, instead of the run's.")
+@click.option("--task-dir", type=click.Path(path_type=Path), help="A task folder to score with.")
+@repo_option
+def ablate(
+    run_id: str | None, as_json: bool, task: str | None, task_dir: Path | None, repo: Path
+) -> None:
+    """Which accepted changes carry the gain: the tip scored with each accepted generation's
+    change taken out (knob by knob for knob generations), with the paired gain of keeping it
+    and its 95% interval; kept as a note on the tip, so asking again is instant."""
+    from sia_git.commands import ablate as cmd
+
+    cmd.run(repo, run_id, as_json, task=task, task_dir=task_dir)

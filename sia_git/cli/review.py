@@ -33,7 +33,12 @@ def eval_(rev: str | None, repo: Path, as_json: bool, markdown: bool, **opts: An
     if bisect and (opts["baseline"] or opts["pr_comment"] is not None):
         raise click.UsageError("--bisect scores REV alone: drop --baseline and --pr-comment")
     fmt = "json" if as_json else "markdown" if markdown else "table"
-    code = cmd.run(repo, rev, cmd.Options(fmt=fmt, bisect=threshold, **opts))
+    options = cmd.Options(fmt=fmt, bisect=threshold, **opts)
+    if bisect:
+        from sia_git.commands import bisect as step
+
+        raise SystemExit(step.step(repo, rev or "HEAD", options))
+    code = cmd.run(repo, rev, options)
     if code:
         raise SystemExit(code)
 

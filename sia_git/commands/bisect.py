@@ -7,16 +7,19 @@ where the metric crossed the line."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from sia_git.commands import eval as evalcmd
 from sia_git.core.errors import SiaError
-from sia_git.gitrepo import Repo
+from sia_git.gitrepo import open_repo
 
 GOOD, BAD, SKIP = 0, 1, 125
 
 
-def step(repo: Repo, rev: str, opts: evalcmd.Options) -> int:
+def step(repo_path: Path, rev: str, opts: evalcmd.Options) -> int:
+    repo = open_repo(repo_path)
     threshold = opts.bisect
     assert threshold is not None
     try:

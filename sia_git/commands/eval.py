@@ -49,10 +49,6 @@ class Options:
 
 def run(repo_path: Path, rev: str | None, opts: Options) -> int:
     repo = open_repo(repo_path)
-    if opts.bisect is not None:
-        from sia_git.commands import bisect
-
-        return bisect.step(repo, rev or "HEAD", opts)
     rev = rev or _newest_tip(repo)
     if rev.isdigit() and len(rev) < 7:  # a generation of the newest run, as show and revert take
         rev = _generation(repo, int(rev))

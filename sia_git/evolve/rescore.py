@@ -96,6 +96,7 @@ def _cache_key(repo: Repo, sha: str, task: Task, *, cfg: configmod.EvolveConfig)
     agent = repo.git("rev-parse", f"{sha}:{CODE_DIR}").strip()
     pin = repo.git("rev-parse", "--verify", "--quiet", f"{sha}:{pins.PIN}", check=False).strip()
     parts = [
+        "items",  # entries keep the unsealed splits' per-item results (ablate pairs them)
         agent,
         pin or "-",
         task.source,
@@ -117,7 +118,10 @@ def _cached(repo: Repo, key: str) -> Outcome | None:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    splits = {s: SplitScore(v["score"], v.get("metrics", {})) for s, v in data["splits"].items()}
+    splits = {
+        s: SplitScore(v["score"], v.get("metrics", {}), v.get("items", []))
+        for s, v in data["splits"].items()
+    }
     out = Outcome(0, None, {}, Status.OK, evaluation=Evaluation(splits, []))
     out.adapter = data.get("adapter")
     return out
@@ -130,7 +134,8 @@ def _store(repo: Repo, key: str, out: Outcome) -> None:
     data = {
         "adapter": out.adapter,
         "splits": {
-            s: {"score": v.score, "metrics": v.metrics} for s, v in out.evaluation.splits.items()
+            s: {"score": v.score, "metrics": v.metrics, "items": v.items}
+            for s, v in out.evaluation.splits.items()  # sealed splits were dropped before
         },
     }
     tmp = folder / f".{key}.{os.getpid()}"
