@@ -20,6 +20,7 @@ from sia_git.weights import training
 from sia_git.weights.job import MANIFEST, Job
 from sia_git.weights.store import AdapterStore, digest
 from sia_git.weights.train import Trainer, read_examples
+from tests.tinymodel import tiny_job
 
 
 def _adapter(folder: Path, payload: bytes = b"weights") -> Path:
@@ -59,22 +60,8 @@ def test_a_put_killed_halfway_leaves_nothing_at_the_address(tmp_path: Path) -> N
 
 
 def _job(task: Path, out: Path, **hp: object) -> Job:
-    spec = WeightsSpec.model_validate({"base_model": str(task.parent / "model")})
-    base = resolve_base(spec)
-    return Job(
-        base=str(base),
-        base_model=spec.base_model,
-        base_revision=base_revision(spec, base),
-        train_csv=str(task / "public" / "train.csv"),
-        text_column="text",
-        label_column="label",
-        template="the word {text}",
-        max_length=16,
-        target_modules=["query", "value"],
-        hparams={"epochs": 1, **hp},
-        out_dir=str(out),
-        max_seconds=120,
-    )
+    return tiny_job(task, out, template="the word {text}", target_modules=["query", "value"],
+                    hparams={"epochs": 1, **hp}, max_seconds=120)  # fmt: skip
 
 
 def test_training_is_reproducible_and_records_what_made_it(tiny_task: Path, tmp_path: Path) -> None:

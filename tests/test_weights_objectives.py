@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from sia_git.tasks.model_spec import WeightsSpec, base_revision, resolve_base
 from sia_git.tasks.task import load
 from sia_git.weights import dataset, probe, training
 from sia_git.weights.job import MANIFEST, Job
 from sia_git.weights.store import AdapterStore
 from tests.conftest import Runner, git, run_ids
+from tests.tinymodel import tiny_job
 
 
 def _ids(path: Path) -> set[str]:
@@ -28,32 +28,11 @@ def _ids(path: Path) -> set[str]:
 
 
 def _gen_job(task: Path, out: Path, objective: str, **hp: object) -> Job:
-    spec = WeightsSpec.model_validate({"base_model": str(task.parent / "model")})
-    base = resolve_base(spec)
-    return Job(
-        base=str(base),
-        base_model=spec.base_model,
-        base_revision=base_revision(spec, base),
-        train_csv=str(task / "public" / "train.csv"),
-        text_column="text",
-        label_column="label",
-        template="{text}:",
-        max_length=16,
-        target_modules=["q_proj", "v_proj"],
-        hparams={
-            "lr": 0.01,
-            "epochs": 5,
-            "batch_size": 16,
-            "group_size": 8,
-            "entropy": 0.2,
-            **hp,
-        },  # fmt: skip
-        out_dir=str(out),
-        max_seconds=300,
-        objective=objective,
-        evaluator=load(task, source=str(task)).evaluator_template(),
-        max_new_tokens=1,
-    )
+    hparams = {"lr": 0.01, "epochs": 5, "batch_size": 16, "group_size": 8, "entropy": 0.2, **hp}
+    return tiny_job(task, out, template="{text}:", target_modules=["q_proj", "v_proj"],
+                    hparams=hparams, max_seconds=300, objective=objective,
+                    evaluator=load(task, source=str(task)).evaluator_template(),
+                    max_new_tokens=1)  # fmt: skip
 
 
 @pytest.mark.parametrize("objective", ["sft", "rft", "grpo"])

@@ -11,8 +11,12 @@ import shutil
 import string
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sia_git.tasks.task import resolve
+
+if TYPE_CHECKING:
+    from sia_git.weights.job import Job
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 LETTERS = string.ascii_lowercase + "."
@@ -311,3 +315,24 @@ def build_served_task(dest: Path, model: Path) -> Path:
     )
     (dest / "task.toml").write_text(manifest)
     return dest
+
+
+def tiny_job(task: Path, out: Path, **fields: object) -> Job:
+    """A training job on a tiny task's model and train split; `fields` set the rest (template,
+    target modules, hparams, objective, ...)."""
+    from sia_git.tasks.model_spec import WeightsSpec, base_revision, resolve_base
+    from sia_git.weights.job import Job
+
+    spec = WeightsSpec.model_validate({"base_model": str(task.parent / "model")})
+    base = resolve_base(spec)
+    return Job(
+        base=str(base),
+        base_model=spec.base_model,
+        base_revision=base_revision(spec, base),
+        train_csv=str(task / "public" / "train.csv"),
+        text_column="text",
+        label_column="label",
+        max_length=16,
+        out_dir=str(out),
+        **fields,  # type: ignore[arg-type]
+    )
