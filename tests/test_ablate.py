@@ -63,3 +63,8 @@ def test_ablate_names_a_no_op_change_and_gives_the_others_intervals(
     again = sia("ablate", cwd=repo)
     assert again.returncode == 0 and "ablate: generation" not in again.stderr  # from the note
     assert "contributes nothing measurable" in again.stdout
+    page = repo.parent / "report.html"
+    assert sia("report", run_id, "--out", str(page), cwd=repo).returncode == 0
+    assert (
+        'id="ablation"' in page.read_text() and "contributes nothing measurable" in page.read_text()
+    )

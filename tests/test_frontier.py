@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sia_git.commands.frontier import Point, pareto
+from sia_git.store.frontier import Point, pareto
 from tests.conftest import Runner, git, run_ids
 
 

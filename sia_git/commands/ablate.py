@@ -17,11 +17,11 @@ from sia_git.commands.common import open_run
 from sia_git.core.errors import SiaError
 from sia_git.evolve import ablation
 from sia_git.gitrepo import Repo
-from sia_git.store import evidence
+from sia_git.store import evidence, refs
 from sia_git.store import history as H
 from sia_git.store import trailers as T
 
-NOTES = "refs/notes/sia-ablate"
+NOTES = refs.ABLATE_NOTES
 
 
 def run(repo_path: Path, run_id: str | None, as_json: bool, *, task: str | None = None,

@@ -3,10 +3,13 @@ scores, lever, cost, gate results, improvement note and diff, and the best agent
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from sia_git.gitrepo import Repo
 from sia_git.store import history as H
+from sia_git.store import refs
 from sia_git.store import trailers as T
 from sia_git.store.runs import CODE_DIR, IMPROVEMENT, read_run_toml
 from sia_git.tasks.layout import selection_warning
@@ -52,6 +55,7 @@ class ReportData:
     warning: str | None = None  # a run that selected on the test labels
     # Per model: its candidates that reached the evaluator, of all it wrote.
     model_reach: dict[str, tuple[int, int]] = field(default_factory=dict)
+    ablation: list[dict[str, Any]] = field(default_factory=list)  # `sia-git ablate`'s rows
 
     @property
     def total_cost_usd(self) -> float:
@@ -93,7 +97,18 @@ def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
         settings.settings,
         selection_warning(repo, hist),
         hist.model_reach(),
+        _ablation(repo, hist.tip.sha),
     )
+
+
+def _ablation(repo: Repo, tip: str) -> list[dict[str, Any]]:
+    """The rows `sia-git ablate` kept for the tip, if it was asked."""
+    stored = repo.note(tip, refs.ABLATE_NOTES)
+    try:
+        rows = json.loads(stored)["rows"] if stored else []
+    except (ValueError, KeyError, TypeError):
+        return []
+    return [r for r in rows if isinstance(r, dict)]
 
 
 def _point(e: H.Entry, improvement: str, diff: str) -> Point:

@@ -21,6 +21,7 @@ from sia_git.gitrepo import NOTES_REF
 NOTES = NOTES_REF  # one note per candidate commit
 HUB_NOTES = "refs/notes/sia-hub"
 EVAL_NOTES = "refs/notes/sia-eval"
+ABLATE_NOTES = "refs/notes/sia-ablate"  # `sia-git ablate`'s table, on the tip it measured
 REVIEWS = "refs/sia/reviews/"
 KINDS = ("base", "attempts", "rejected", "confirmed", "stops")
 _RUN_REF = re.compile(
