@@ -9,6 +9,7 @@ their own consistent story.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import threading
@@ -19,15 +20,15 @@ from typing import Any
 import pytest
 
 from sia_git.tasks.task import resolve
-from tests.conftest import Runner, git, make_repo, run_ids
+from tests.conftest import GIT_ENV, Runner, git, make_repo, run_ids
 from tests.fakellm import FakeLLM, Reply, code_reply, error, text, tool
 
 pytestmark = pytest.mark.slow
 MODEL = "openai/gpt-4o-mini"
 REFERENCE = resolve("penguins", None).reference_agent.read_text()
-THRESHOLD = '"model": "threshold",\n    "features": "mass",'
-MAJORITY_AGENT = REFERENCE.replace(THRESHOLD, '"model": "majority",\n    "features": "mass",')
-KNN_MORPHO = '"model": "knn",\n    "features": "morpho",'  # dev 0.725, beats threshold's 0.675
+THRESHOLD = '"model": "threshold",\n\n    "features": "mass",'
+MAJORITY_AGENT = REFERENCE.replace(THRESHOLD, '"model": "majority",\n\n    "features": "mass",')
+KNN_MORPHO = '"model": "knn",\n\n    "features": "morpho",'  # dev 0.725, beats threshold's 0.675
 PRIVATE = resolve("penguins", None).private_dir
 
 
@@ -151,7 +152,7 @@ def test_meta_agent_writes_generation_one_and_a_feedback_patch_is_generation_two
     assert t2["Sia-Model"] == MODEL and float(t2["Sia-Cost-USD"]) == pytest.approx(6 * 0.000045)
     assert float(t2["Sia-Score"]) > float(t1["Sia-Score"])
     assert '+    "model": "threshold",' in git(repo, "show", gen2)
-    improvement = git(repo, "show", f"{gen2}:sia-agent/improvement.md")
+    improvement = git(repo, "show", f"{gen2}:sia-agent/notes/g0002.md")
     assert "## Diagnosis" in improvement and "## What changed" in improvement
     transcript = json.loads(git(repo, "show", t2["Sia-Transcript"]))
     called = [
@@ -222,6 +223,57 @@ EXPECTED = {
     "a timeout": "Timeout",
     "500 forever": "HTTP 500",
 }
+
+
+def test_plain_git_revert_of_an_older_knob_or_code_generation_applies_and_is_scored_next(
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
+    """Every generation once rewrote sia-agent/improvement.md and knob edits touched adjacent
+    lines, so a plain `git revert` of anything but the tip conflicted. Now each generation's
+    note is a file of its own and KNOBS keep a blank line between knobs: from a majority vote,
+    generation 2 switches to knn (a knob line), 3 standardises in code, 4 switches the features
+    (the knob two lines below 2's); `git revert` of 3 and then of 2 apply cleanly, leave 4's
+    change in place, and the next `evolve --run` scores what is left."""
+    edits = {
+        2: ('"model": "majority",', '"model": "knn",'),  # dev 0.5125 -> 0.75
+        3: ('    if knobs["standardize"]:\n', "    if True:  # always standardise\n"),  # 0.7625
+        4: ('"features": "mass",', '"features": "morpho",'),  # 0.9
+    }
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        gen = generation(body)
+        if gen not in edits:
+            return finish()  # no change: a failed candidate
+        return good_feedback(*edits[gen])(body)
+
+    start = tmp_path / "agent.py"
+    start.write_text(MAJORITY_AGENT)
+    with FakeLLM(script) as llm:
+        done = evolve(sia, repo, llm, "--agent", str(start), "--max-gen", "4", "--stage", "0")
+        assert done.returncode == 0, done.stderr + done.stdout
+        [run_id] = run_ids(repo)
+        tree = repo / ".git" / "sia" / "worktrees" / run_id
+        gens = git(tree, "rev-list", "--reverse", f"refs/sia/{run_id}/base..HEAD").split()
+        assert [trailers(repo, c)["Sia-Generation"] for c in gens] == ["1", "2", "3", "4"]
+        for older in (gens[2], gens[1]):  # the code generation, then the knob one
+            reverted = subprocess.run(
+                ["git", "revert", "--no-edit", older],
+                cwd=tree,
+                capture_output=True,
+                text=True,
+                env={**os.environ, **GIT_ENV},
+            )
+            assert reverted.returncode == 0, reverted.stdout + reverted.stderr
+        agent = (tree / "sia-agent" / "agent" / "target_agent.py").read_text()
+        assert agent == MAJORITY_AGENT.replace(*edits[4])  # only generation 4's change is left
+        notes = sorted(p.name for p in (tree / "sia-agent" / "notes").iterdir())
+        assert notes == ["g0001.md", "g0004.md"]
+        again = evolve(sia, repo, llm, "--run", run_id, "--max-gen", "5")
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert "re-scored the branch tip as the baseline: dev 0.5125" in again.stdout
+    rows = json.loads(sia("log", "--json", cwd=repo).stdout)["rows"]
+    status = {r["commit"]: r["status"] for r in rows}
+    assert status[gens[1]] == status[gens[2]] == "reverted" and status[gens[3]] == "accepted"
 
 
 @pytest.mark.parametrize("behaviour", sorted(BAD))

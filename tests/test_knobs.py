@@ -10,7 +10,7 @@ import pytest
 from sia_git.levers import knob_source as knobs
 from sia_git.levers.knob_source import KnobError, Range
 from sia_git.tasks.task import resolve
-from tests.conftest import Runner
+from tests.conftest import Runner, git
 
 AGENT = '''"""doc"""
 import os
@@ -140,8 +140,8 @@ def test_problem_names_what_is_wrong(source: str, problem: str | None) -> None:
 
 def test_written_values_are_rounded_and_quoted() -> None:
     new = knobs.write("KNOBS = {}\nx = 1\n", {"s": 'a"b', "f": 1 / 3, "i": 3, "b": True})
-    assert new == ('KNOBS = {\n    "s": "a\\"b",\n    "f": 0.333333,\n    "i": 3,\n'
-                   '    "b": True,\n}\nx = 1\n')  # fmt: skip
+    assert new == ('KNOBS = {\n    "s": "a\\"b",\n\n    "f": 0.333333,\n\n    "i": 3,\n\n'
+                   '    "b": True,\n}  # fmt: skip\nx = 1\n')  # fmt: skip
     assert knobs.tidy(1 / 3) == 0.333333 and knobs.tidy(7) == 7 and knobs.tidy("x") == "x"
 
 
@@ -161,3 +161,41 @@ def test_a_knob_value_with_a_line_break_makes_a_valid_one_line_subject(
     assert done.returncode == 0, done.stderr + done.stdout
     assert "invalid proposal" not in done.stdout
     assert "note a→b\\nc" in done.stdout  # shown escaped, on one line
+
+
+def test_spaced_lays_knobs_out_for_git_merges_and_keeps_every_value_exact() -> None:
+    """Generation 1 is committed with its KNOBS spaced, so the first knob generation changes
+    only its own line; values (a float with more than 6 digits too) and other code stay."""
+    source = (
+        "import os\nKNOBS = {'a': 0.123456789, 'b': 'x'}\nKNOB_SPACE = {'a': [0.123456789], "
+        "'b': ['x']}\nprint(1)\n"
+    )
+    spaced = knobs.spaced(source)
+    assert spaced.startswith('import os\nKNOBS = {\n    "a": 0.123456789,\n\n    "b": "x",\n}')
+    assert knobs.read(spaced) == knobs.read(source) and spaced.endswith("print(1)\n")
+    assert knobs.spaced(spaced) == spaced
+    assert knobs.spaced("print('no knobs')\n") == "print('no knobs')\n"
+    assert knobs.spaced("def broken(:\n") == "def broken(:\n"
+    assert knobs.without_knobs(spaced) == knobs.without_knobs(source)
+    assert knobs.without_knobs("x = 1\n") is None
+    commented = "KNOBS = {\n    'a': 1,  # why one\n}\nKNOB_SPACE = {'a': [1]}\n"
+    assert knobs.spaced(commented) == commented  # a person's words are not dropped
+
+
+def test_git_reverts_an_older_knob_write_beside_a_later_one_on_the_next_knob(
+    tmp_path: Path,
+) -> None:
+    """What the knob lever writes: generation 2 sets `model`, generation 3 sets `features`
+    (the next knob); a plain `git revert` of generation 2 applies and keeps 3's value."""
+    reference = resolve("penguins", None).reference_agent.read_text()
+    first = knobs.spaced(reference)
+    values = knobs.read(first)[0]
+    second = knobs.write(first, {**values, "model": "knn"})
+    third = knobs.write(second, {**values, "model": "knn", "features": "morpho"})
+    git(tmp_path, "init", "-q")
+    for n, text in enumerate((first, second, third), 1):
+        (tmp_path / "agent.py").write_text(text)
+        git(tmp_path, "add", "agent.py")
+        git(tmp_path, "commit", "-qm", f"generation {n}")
+    git(tmp_path, "revert", "--no-edit", "HEAD~1")
+    assert knobs.read((tmp_path / "agent.py").read_text())[0] == {**values, "features": "morpho"}

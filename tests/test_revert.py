@@ -107,9 +107,9 @@ def test_a_run_goes_on_after_a_person_commits_onto_its_branch(repo: Path, sia: R
 def test_knob_generations_revert_on_their_values_and_every_revert_states_its_score(
     repo: Path, sia: Runner
 ) -> None:
-    """With the knob search every generation edits the same KNOBS lines, so a plain `git
-    revert` of an older one conflicts: the revert is computed on the knob values instead (what
-    later generations changed stays). Reverting the tip and then the one before brings the
+    """With the knob search later generations may set the same knob again, and a plain `git
+    revert` of an older one then conflicts: the revert is computed on the knob values instead
+    (what later generations changed stays). Reverting the tip and then the one before brings the
     branch back to an earlier generation, and each revert commit says that score."""
     done = sia(
         "evolve",

@@ -53,7 +53,7 @@ def test_a_pull_request_per_generation_opened_updated_commented_merged(
         assert pr["head"] == f"sia/{run_id}-g{gen:04d}" and pr["base"] == f"sia/{run_id}"
         assert _origin_sha(gh, pr["head"]) == commit
         assert "| gen | commit | lever | score |" in pr["body"]
-        assert "improvement.md" in pr["body"] and "**Gates:** ruff=pass" in pr["body"]
+        assert "improvement note" in pr["body"] and "**Gates:** ruff=pass" in pr["body"]
         assert "**Cost:** $" in pr["body"] and "**Lever:** knobs" in pr["body"]
 
     done = sia("pr", "--forge", "github", "--merge", cwd=repo, env=env)

@@ -92,7 +92,7 @@ def tool_specs(
         ),
         _fn(
             "show_generation",
-            "A generation's commit message, improvement.md and diff.",
+            "A generation's commit message, improvement note and diff.",
             _GEN,
             required=["generation"],
         ),

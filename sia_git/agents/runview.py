@@ -18,7 +18,7 @@ from sia_git.store import history as H
 from sia_git.store import refs
 from sia_git.store import trailers as T
 from sia_git.store.records import AttemptRecord, CandidateRecord, read_attempt
-from sia_git.store.runs import CODE_DIR, IMPROVEMENT
+from sia_git.store.runs import CODE_DIR, read_notes
 
 MAX_TOOL_CHARS = 20_000
 MAX_FAILED_ITEMS = 200
@@ -97,10 +97,10 @@ class RunView:
             for line in self.repo.message(e.sha).splitlines(keepends=True)
             if not line.startswith("Sia-Score-")
         )
-        improvement = self.repo.read_file(e.sha, IMPROVEMENT) or ""
+        improvement = read_notes(self.repo, [e]).get(e.sha, "")
         diff = self.repo.diff(parent, e.sha, [CODE_DIR]) if parent else "(first generation)"
         return cap(
-            f"commit {e.sha} [{e.status}]\n{message}\n--- improvement.md ---\n"
+            f"commit {e.sha} [{e.status}]\n{message}\n--- improvement note ---\n"
             f"{improvement}\n--- diff of the agent against its parent ---\n"
             f"{diff or '(no change to the code)'}"
         )

@@ -28,7 +28,7 @@ def log(run_id: str | None, as_json: bool, repo: Path) -> None:
 @json_option
 @repo_option
 def show(generation: int, run_id: str | None, as_json: bool, repo: Path) -> None:
-    """A generation's improvement.md, diff against its parent, metrics and gate results."""
+    """A generation's improvement note, diff against its parent, metrics and gate results."""
     from sia_git.commands import show as cmd
 
     cmd.run(repo, run_id, generation, as_json=as_json)

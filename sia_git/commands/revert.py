@@ -25,7 +25,7 @@ from sia_git.store.runs import CODE_DIR, ENTRY, RunPaths
 def run(
     repo_path: Path, run_id: str | None, gen: int, *, reason: str | None, as_json: bool = False
 ) -> None:
-    repo, hist = open_run(repo_path, run_id)
+    repo, hist = open_run(repo_path, run_id, write=True)
     entry = hist.generation(gen)
     if entry is None:
         raise SiaError(
@@ -105,8 +105,10 @@ def _revert_knobs(repo: Repo, hist: H.RunHistory, entry: H.Entry, *, msg: str) -
         return None
     try:
         old, new, now = (knobmod.read(t) for t in (before, after, tip))
-        if old is None or new is None or now is None or knobmod.write(before, new[0]) != after:
+        if old is None or new is None or now is None:
             return None
+        if knobmod.without_knobs(before) != knobmod.without_knobs(after):
+            return None  # it changed more than knob values
     except knobmod.KnobError:
         return None
     values = dict(now[0])

@@ -15,7 +15,7 @@ from sia_git.store import history as H
 from sia_git.store import refs
 from sia_git.store import trailers as T
 from sia_git.store.records import read_note
-from sia_git.store.runs import CODE_DIR, IMPROVEMENT
+from sia_git.store.runs import CODE_DIR, read_notes
 from sia_git.tasks.layout import selection_warning
 
 
@@ -37,7 +37,7 @@ def details(repo: Repo, hist: H.RunHistory, gen: int) -> list[dict[str, Any]]:
                 "subject": e.subject,
                 "ref": e.ref,
                 "trailers": e.trailers,
-                "improvement": repo.read_file(e.sha, IMPROVEMENT) or "",
+                "improvement": read_notes(repo, [e]).get(e.sha, ""),
                 "diff": repo.diff(parent, e.sha, [CODE_DIR]) if parent else "",
                 "result": note.model_dump(mode="json") if note else None,
                 "transcripts": _transcripts(repo, hist.run_id, gen, e=e),

@@ -54,7 +54,7 @@ def meta_first_agent(ctx: Context) -> FirstAgent | MetaFailure:
     assert client is not None
 
     def trial(source: str) -> tuple[str | None, Outcome]:
-        out = ctx.attempt(0, None, {ENTRY: source.encode()}, gen=1, tag="-meta")
+        out = ctx.attempt(0, None, {ENTRY: knobmod.spaced(source).encode()}, gen=1, tag="-meta")
         return (None if out.ok else f"it was run and {out.status}: {out.reason}"), out
 
     def shown(n: int) -> None:
@@ -103,7 +103,8 @@ def meta_first_agent(ctx: Context) -> FirstAgent | MetaFailure:
         f"score.\n\nTranscript: `{META_TRANSCRIPT}` in the attempt record "
         f"`{H.ref(ctx.run_id, 'attempts', 'g0001')}` (under c0/).\n",
     )
-    return FirstAgent({ENTRY: result.source.encode()}, out, client.profile.model, improvement)
+    files = {ENTRY: knobmod.spaced(result.source).encode()}  # as trial() ran it
+    return FirstAgent(files, out, client.profile.model, improvement)
 
 
 def seed_generation(ctx: Context) -> None:
@@ -121,7 +122,7 @@ def seed_generation(ctx: Context) -> None:
     else:
         source = ctx.cfg.agent or ctx.task.reference_agent
         what = f"agent {source.name}" if ctx.cfg.agent else "reference agent"
-        files, model = {ENTRY: source.read_bytes()}, None
+        files, model = {ENTRY: _spaced(source.read_bytes())}, None
         out = ctx.attempt(0, None, files, gen=1)
         if ctx.reuse is not None:  # a later candidate identical to it reuses its result
             out.key = ctx.reuse.key(files, None, ctx.cfg.seed)
@@ -172,6 +173,16 @@ def unanswered(out: Outcome, split: str) -> str | None:
         return None
     return (f"gave no usable answer for any of the {len(items)} {split} items (its outputs "
             "are missing or invalid): check that it writes the files task.md asks for")  # fmt: skip
+
+
+def _spaced(data: bytes) -> bytes:
+    """An agent file with its KNOBS one per line, a blank line between (knob_source.write):
+    so that the first knob generation changes only its own lines, and a plain `git revert` of
+    it applies beside later changes to other knobs."""
+    try:
+        return knobmod.spaced(data.decode()).encode()
+    except UnicodeDecodeError:
+        return data  # the gates say what is wrong with it
 
 
 def _failed(out: Outcome) -> str:

@@ -13,7 +13,7 @@ from sia_git.gitrepo import Repo
 from sia_git.store import evidence, refs
 from sia_git.store import history as H
 from sia_git.store import trailers as T
-from sia_git.store.runs import IMPROVEMENT
+from sia_git.store.runs import read_notes
 
 Say = Callable[[str], None]
 
@@ -56,7 +56,7 @@ def hist_select(trailers: dict[str, str]) -> str:
 
 def body(repo: Repo, hist: H.RunHistory, entry: H.Entry) -> str:
     t = entry.trailers
-    note = repo.read_file(entry.sha, IMPROVEMENT) or "(no improvement note)"
+    note = read_notes(repo, [entry]).get(entry.sha) or "(no improvement note)"
     return (
         f"sia-git run `{hist.run_id}`, generation {entry.gen} — {t.get(T.METRIC, '')}\n\n"
         f"{score_table(hist)}\n\n"
@@ -70,7 +70,7 @@ def body(repo: Repo, hist: H.RunHistory, entry: H.Entry) -> str:
         + (f" — {t[T.LEVER_REASON]}" if T.LEVER_REASON in t else "")
         + f"  \n**Gates:** {t.get(T.GATES, '-')}  \n**Cost:** ${entry.cost:.6f}"
         + (f"  \n**Adapter:** `{t[T.ADAPTER]}`" if T.ADAPTER in t else "")
-        + f"\n\n<details><summary>improvement.md</summary>\n\n{note}\n</details>\n"
+        + f"\n\n<details><summary>improvement note</summary>\n\n{note}\n</details>\n"
     )
 
 

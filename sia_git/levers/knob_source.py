@@ -8,7 +8,10 @@ literals at module level. They are read with `ast.literal_eval`: generated code 
 from __future__ import annotations
 
 import ast
+import io
+import itertools
 import json
+import tokenize
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,29 +117,75 @@ def problem(source: str) -> str | None:
         return None
     knobs, space = parsed
     for name, spec in space.items():
-        value = knobs[name]
-        inside = spec.contains(value) if isinstance(spec, Range) else value in spec
-        if not inside:
-            return f"KNOBS[{name!r}] = {value!r} is outside its KNOB_SPACE"
+        if not inside(spec, knobs[name]):
+            return f"KNOBS[{name!r}] = {knobs[name]!r} is outside its KNOB_SPACE"
     return None
 
 
-def _format(value: Value) -> str:
+def inside(spec: list[Value] | Range, value: Value) -> bool:
+    """Whether `value` is one a knob with KNOB_SPACE entry `spec` may take."""
+    return spec.contains(value) if isinstance(spec, Range) else value in spec
+
+
+def _format(value: Value, *, exact: bool = False) -> str:
     if isinstance(value, float):
-        return repr(float(f"{value:.6g}"))
+        return repr(value if exact else float(f"{value:.6g}"))
     if isinstance(value, str):
         return json.dumps(value)
     return repr(value)
 
 
-def write(source: str, knobs: dict[str, Value]) -> str:
-    """Return `source` with its KNOBS literal replaced by `knobs` (everything else untouched)."""
+def write(source: str, knobs: dict[str, Value], *, exact: bool = False) -> str:
+    """Return `source` with its KNOBS literal replaced by `knobs` (everything else untouched).
+
+    One knob per line with a blank line between: git's merge treats changes on adjacent lines
+    as one conflict, so without the gap a plain `git revert` of an older knob generation would
+    conflict with any later change to the knob below it. `# fmt: skip` keeps formatters from
+    closing the gaps. Floats are rounded to 6 significant digits unless `exact`."""
     node = _assignments(source)["KNOBS"]
     lines = source.splitlines(keepends=True)
-    body = "".join(f"    {json.dumps(k)}: {_format(v)},\n" for k, v in knobs.items())
-    new = f"KNOBS = {{\n{body}}}\n"
+    if knobs:
+        pairs = [f"    {json.dumps(k)}: {_format(v, exact=exact)}" for k, v in knobs.items()]
+        body = ",\n\n".join(pairs)
+        new = f"KNOBS = {{\n{body},\n}}  # fmt: skip\n"
+    else:
+        new = "KNOBS = {}\n"
     assert node.end_lineno is not None
     return "".join(lines[: node.lineno - 1]) + new + "".join(lines[node.end_lineno :])
+
+
+def spaced(source: str) -> str:
+    """`source` with its KNOBS laid out the way `write` lays them out, values unchanged (as
+    generation 1 is committed, so the first knob generation changes only its own lines);
+    unchanged when it declares no readable knobs, or has comments inside them (a person's
+    words are not dropped for a layout)."""
+    try:
+        parsed = read(source)
+    except KnobError:
+        return source
+    if parsed is None or _commented(source, _assignments(source)["KNOBS"]):
+        return source
+    return write(source, parsed[0], exact=True)
+
+
+def _commented(source: str, node: ast.Assign) -> bool:
+    """Whether a comment other than `write`'s own `# fmt: skip` is on the statement's lines."""
+    end = node.end_lineno or node.lineno
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    return any(
+        t.type == tokenize.COMMENT and node.lineno <= t.start[0] and t.string != "# fmt: skip"
+        for t in itertools.takewhile(lambda t: t.start[0] <= end, tokens)
+    )
+
+
+def without_knobs(source: str) -> str | None:
+    """`source` with its KNOBS statement taken out (None when it has none): two versions
+    that agree on it differ only in knob values or their layout."""
+    node = _assignments(source).get("KNOBS")
+    if node is None or node.end_lineno is None:
+        return None
+    lines = source.splitlines(keepends=True)
+    return "".join(lines[: node.lineno - 1] + lines[node.end_lineno :])
 
 
 def tidy(value: Value) -> Value:

@@ -23,10 +23,32 @@ MANIFEST = "task.toml"  # a task's manifest (task.py reads it)
 AGENT_DIR = "sia-agent"  # everything sia-git commits lives under this folder of the run branch
 CODE_DIR = f"{AGENT_DIR}/agent"  # the agent's code: the only part the sandbox sees
 ENTRY = "target_agent.py"
-IMPROVEMENT = f"{AGENT_DIR}/improvement.md"
+IMPROVEMENT = f"{AGENT_DIR}/improvement.md"  # the one note of runs written before notes/
+NOTES_DIR = f"{AGENT_DIR}/notes"
 RUN_TOML = f"{AGENT_DIR}/run.toml"
 TASK_COPY = f"{AGENT_DIR}/task"
 MAX_TASK_COPY = 20 * 1024 * 1024
+
+
+def note_path(gen: int) -> str:
+    """Where generation `gen` keeps its improvement note: a file of its own, so a plain
+    `git revert` of one generation takes out its note and touches no other's."""
+    return f"{NOTES_DIR}/g{gen:04d}.md"
+
+
+def read_notes(repo: Repo, entries: list[Any]) -> dict[str, str]:
+    """Each entry's improvement note by commit (history entries: `.sha`, `.gen`), in one git
+    call; a run written before notes/ has its note in improvement.md. A person's commit or a
+    revert has none."""
+    specs = {e.sha: (f"{e.sha}:{note_path(e.gen)}", f"{e.sha}:{IMPROVEMENT}")
+             for e in entries if e.gen is not None}  # fmt: skip
+    blobs = repo.read_files([s for pair in specs.values() for s in pair])
+    out = {}
+    for sha, (own, legacy) in specs.items():
+        text = blobs.get(own) or blobs.get(legacy)
+        if text is not None:
+            out[sha] = text
+    return out
 
 
 @dataclass(frozen=True)

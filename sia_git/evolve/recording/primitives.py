@@ -13,7 +13,7 @@ from sia_git.store import history as H
 from sia_git.store import refs
 from sia_git.store import trailers as T
 from sia_git.store.records import ATTEMPT_FILE, STOP_FILE, AttemptRecord, StopRecord, read_attempt
-from sia_git.store.runs import CODE_DIR, IMPROVEMENT
+from sia_git.store.runs import CODE_DIR, note_path
 
 
 def candidate_tree(
@@ -21,11 +21,12 @@ def candidate_tree(
     parent: str,
     o: Outcome,
     *,
+    gen: int,
     improvement: str,
     extra: dict[str, bytes | None] | None = None,
 ) -> str:
     files: dict[str, bytes | None] = {f"{CODE_DIR}/{k}": v for k, v in o.files.items()}
-    files[IMPROVEMENT] = improvement.encode()
+    files[note_path(gen)] = improvement.encode()
     files.update(extra or {})
     return repo.make_tree(parent, files)
 

@@ -16,14 +16,20 @@ import numpy as np
 
 # The knobs sia-git's offline search tunes. KNOB_SPACE lists each knob's allowed values: a list
 # for a choice, or {"low", "high", "type": "int"|"float", "log"} for a range.
+# One knob per line, a blank line between: git merges changes to different knobs.
 KNOBS = {
     "model": "threshold",
+
     "features": "mass",
+
     "standardize": False,
+
     "per_species": False,
+
     "k": 5,
+
     "l2": 1.0,
-}
+}  # fmt: skip
 KNOB_SPACE = {
     "model": ["majority", "threshold", "centroid", "knn", "logreg"],
     "features": ["mass", "morpho", "all"],

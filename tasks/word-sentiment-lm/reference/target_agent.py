@@ -22,13 +22,18 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoToke
 
 # The knobs sia-git's offline search tunes. `template` also formats the training examples of a
 # weights generation, so adapter and harness see words the same way.
+# One knob per line, a blank line between: git merges changes to different knobs.
 KNOBS = {
     "template": "{text}",
+
     "pooling": "mean",
+
     "normalize": True,
+
     "scale": 10.0,
+
     "l2": 0.001,
-}
+}  # fmt: skip
 KNOB_SPACE = {
     "template": ["{text}", "{text}.", "the word {text}", "I feel {text}."],
     "pooling": ["mean", "cls"],

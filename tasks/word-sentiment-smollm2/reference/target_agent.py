@@ -24,16 +24,24 @@ from openai import OpenAI
 # The knobs sia-git's offline search tunes. KNOB_SPACE lists each knob's allowed values: a list
 # for a choice, or {"low", "high", "type": "int"|"float", "log"} for a range. `template` is also
 # the prompt the weights lever trains the model on ({text} is the word).
+# One knob per line, a blank line between: git merges changes to different knobs.
 KNOBS = {
-    "template": 'Is the word "{text}" positive or negative?',
+    "template": "Is the word \"{text}\" positive or negative?",
+
     "system": "none",
+
     "shots": 0,
+
     "parse": "contains",
+
     "fallback": "negative",
+
     "votes": 1,
+
     "temperature": 0.0,
+
     "max_tokens": 8,
-}
+}  # fmt: skip
 KNOB_SPACE = {
     "template": [
         'Is the word "{text}" positive or negative?',

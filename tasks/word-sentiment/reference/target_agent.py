@@ -16,13 +16,18 @@ from pathlib import Path
 
 # The knobs sia-git's offline search tunes. KNOB_SPACE lists each knob's allowed values: a list
 # for a choice, or {"low", "high", "type": "int"|"float", "log"} for a range.
+# One knob per line, a blank line between: git merges changes to different knobs.
 KNOBS = {
     "ngram_min": 1,
+
     "ngram_max": 1,
+
     "alpha": 1.0,
+
     "word_boundaries": False,
+
     "use_prior": True,
-}
+}  # fmt: skip
 KNOB_SPACE = {
     "ngram_min": {"low": 1, "high": 4, "type": "int"},
     "ngram_max": {"low": 1, "high": 6, "type": "int"},

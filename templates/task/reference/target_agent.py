@@ -12,10 +12,12 @@ from pathlib import Path
 
 # Knobs the offline search may tune: KNOB_SPACE gives each one's allowed values (a list, or a
 # {"low", "high", "type", "log"} range).
+# One knob per line, a blank line between: git merges changes to different knobs.
 KNOBS = {
     "k": 1,
+
     "weighting": "uniform",
-}
+}  # fmt: skip
 KNOB_SPACE = {
     "k": {"low": 1, "high": 25, "type": "int"},
     "weighting": ["uniform", "distance"],
