@@ -1,6 +1,6 @@
 """`sia-git ablate [--run R]`: which accepted changes carry the run's gain. For each accepted
 generation after the first, the tip is scored with only that generation's change taken out
-(evolve/ablation.py), on the selection split, and compared item by item with the tip itself:
+(evolve/changes.py), on the selection split, and compared item by item with the tip itself:
 the paired gain of keeping the change, with its 95% interval. A change whose interval reaches 0
 is named as contributing nothing measurable. The table is kept as a git note on the tip
 (`refs/notes/sia-ablate`), so asking again is instant."""
@@ -15,7 +15,7 @@ import click
 
 from sia_git.commands.common import open_run
 from sia_git.core.errors import SiaError
-from sia_git.evolve import ablation
+from sia_git.evolve import changes
 from sia_git.gitrepo import Repo
 from sia_git.store import evidence, refs
 from sia_git.store import history as H
@@ -26,7 +26,7 @@ NOTES = refs.ABLATE_NOTES
 
 def run(repo_path: Path, run_id: str | None, as_json: bool, *, task: str | None = None,
         task_dir: Path | None = None) -> None:  # fmt: skip
-    repo, hist = open_run(repo_path, run_id)
+    repo, hist = open_run(repo_path, run_id, write=True)
     tip = hist.tip
     if tip.kind != "generation" or tip.gen is None:
         raise SiaError(f"run {hist.run_id}: its branch tip is not a generation; nothing to ablate")
@@ -66,7 +66,7 @@ def _measure(repo: Repo, hist: H.RunHistory, *, task: str | None, task_dir: Path
         if e.kind != "generation" or e.status != "accepted" or (e.gen or 0) < 2:
             continue
         knobs = e.trailers.get(T.LEVER) == "knobs"
-        tree = ablation.without(repo, tip.sha, e.sha, knobs_only=knobs)
+        tree = changes.without(repo, tip.sha, e.sha, knobs_only=knobs)
         row: dict[str, Any] = {"gen": e.gen, "commit": e.sha, "lever": e.trailers.get(T.LEVER),
                                "subject": e.subject, "gain": None, "interval": None}  # fmt: skip
         if tree is None:

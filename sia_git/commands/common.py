@@ -12,9 +12,12 @@ from sia_git.store.history import match_run
 __all__ = ["fmt_score", "match_run", "open_run"]
 
 
-def open_run(repo_path: Path, run_id: str | None) -> tuple[Repo, H.RunHistory]:
-    """The repository and a run's history: the named run, or the newest one."""
-    repo = open_repo(repo_path)
+def open_run(
+    repo_path: Path, run_id: str | None, *, write: bool = False
+) -> tuple[Repo, H.RunHistory]:
+    """The repository and a run's history: the named run, or the newest one. Commands that
+    record something (refs, notes, commits) pass `write=True`: .git must be writable."""
+    repo = open_repo(repo_path, write=write)
     runs = H.list_runs(repo)
     if run_id is None:
         if not runs:

@@ -80,7 +80,7 @@ def _plain(value: Any) -> str:
 def compare(repo_path: Path, run_ids: tuple[str, ...], as_json: bool) -> None:
     """One run: a row per generation on its branch. Several (or --all): a row per run, its
     best generation."""
-    repo = open_repo(repo_path)
+    repo = open_repo(repo_path, write=False)
     runs = H.list_runs(repo)
     chosen = [match_run(r, runs) for r in run_ids] if run_ids else runs[:1]
     if not chosen:

@@ -19,7 +19,7 @@ from sia_git.store.frontier import Point, marked
 
 
 def run(repo_path: Path, run_id: str | None, as_json: bool) -> None:
-    repo, hist = open_run(repo_path, run_id)
+    repo, hist = open_run(repo_path, run_id, write=True)
     metric = next((e.trailers.get(T.METRIC, "") for e in hist.branch), "")
     maximize = "lower is better" not in metric
     points = marked(repo, hist, maximize=maximize)

@@ -22,7 +22,7 @@ def run(
     merge: bool,
     as_json: bool = False,
 ) -> None:
-    repo, hist = open_run(repo_path, run_id)
+    repo, hist = open_run(repo_path, run_id, write=True)
     base_branch = review.base_of(repo, base, forge_kind=forge_kind)
     forge = make(forge_kind, repo, github_repo)
     say = (lambda _line: None) if as_json else click.echo

@@ -15,7 +15,7 @@ from sia_git.store.runs import RunPaths
 
 
 def run(repo_path: Path, as_json: bool) -> None:
-    repo = open_repo(repo_path)
+    repo = open_repo(repo_path, write=False)
     runs = []
     for run_id in H.list_runs(repo):
         hist = H.load(repo, run_id)

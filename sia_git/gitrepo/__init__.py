@@ -333,9 +333,9 @@ class Repo(Worktrees):
         return out or None
 
 
-def open_repo(path: Path) -> Repo:
+def open_repo(path: Path, *, write: bool = True) -> Repo:
     """Find the repository holding `path` and check it can host a run: two git plumbing calls
-    (GitPython's discovery cost ten times as much, on every command; bench/ measures start-up)."""
+    (GitPython's discovery cost ten times as much). `write=False`: a read-only .git will do."""
     if shutil.which("git") is None:
         raise SiaError("git is not installed or not on PATH")
     if not path.is_dir():
@@ -382,7 +382,7 @@ def open_repo(path: Path) -> Repo:
     if len(lines) < 5:
         raise SiaError(f"{top}: the repository has no commits yet; make a first commit")
     common = (path / lines[2]).resolve()
-    if not os.access(common, os.W_OK):
+    if write and not os.access(common, os.W_OK):
         raise SiaError(f"{common} is not writable; sia-git records runs inside the repository")
     configured = subprocess.run(
         ["git", "config", "--get-regexp", r"^user\.(name|email)$"],
