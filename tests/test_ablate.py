@@ -1,4 +1,4 @@
-"""`sia-git ablate` (sia_git/commands/ablate.py, sia_git/evolve/ablation.py): the tip scored with
+"""`sia-git ablate` (sia_git/commands/ablate.py, sia_git/evolve/changes.py): the tip scored with
 each accepted generation's change taken out, paired item by item with the tip."""
 
 from __future__ import annotations

@@ -47,3 +47,11 @@ def test_frontier_lists_a_run_and_keeps_its_refs(repo: Path, sia: Runner) -> Non
     assert table.returncode == 0 and f"{len(front)} of {len(points)} generations" in table.stdout
     kept = git(repo, "for-each-ref", "--format=%(objectname)", f"refs/sia/{run_id}/frontier/")
     assert sorted(kept.split()) == sorted(p["commit"] for p in front)
+    # The report shows the same frontier: its table and, with two or more timed points, a plot.
+    page = repo.parent / "frontier-report.html"
+    assert sia("report", run_id, "--out", str(page), cwd=repo).returncode == 0
+    html = page.read_text()
+    assert 'id="frontier"' in html
+    assert all(p["commit"][:10] in html.split('id="frontier"')[1].split("</table>")[0]
+               for p in front)  # fmt: skip
+    assert ('id="frontier-plot"' in html) == (len(points) >= 2)

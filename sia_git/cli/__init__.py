@@ -35,6 +35,7 @@ COMMANDS = {
     "show": "inspect:show",
     "status": "inspect:status",
     "tasks": "setup:tasks",
+    "transfer": "review:transfer",
 }
 
 

@@ -1,4 +1,4 @@
-"""Commands that judge or undo generations: eval, revert, pr, reviews."""
+"""Commands that judge, undo or carry generations: eval, revert, transfer, pr, reviews."""
 
 from __future__ import annotations
 
@@ -57,6 +57,26 @@ def revert(
     from sia_git.commands import revert as cmd
 
     cmd.run(repo, run_id, generation, reason=reason, as_json=as_json)
+
+
+@click.command()
+@click.argument("generation", type=int)
+@run_option
+@click.option("--to", "to", required=True, metavar="RUN",
+              help="The run to carry it to (its name or a unique prefix).")  # fmt: skip
+@json_option
+@repo_option
+def transfer(generation: int, run_id: str | None, to: str, as_json: bool, repo: Path) -> None:
+    """Carry GENERATION's change (of --run, default the newest run) to run --to: its knob
+    values for a knobs generation, a three-way merge of its agent files otherwise. That run goes
+    on for one generation with it as the only candidate, gated and scored against its tip, and
+    commits it with a Sia-Transferred-From trailer when it wins. Exit 0: committed; 1: not (the
+    reason is printed)."""
+    from sia_git.commands import transfer as cmd
+
+    code = cmd.run(repo, generation, run_id=run_id, to=to, as_json=as_json)
+    if code:
+        raise SystemExit(code)
 
 
 @click.command()

@@ -1,8 +1,9 @@
-"""A run's tip with one generation's change taken out, as a tree: knob-level for a knob
-generation (its knobs set back where the tip still has its values), a three-way undo of its
-agent files for any other (git merge-file per file, as `git revert -n` would on those files).
-Only the agent's folder and its adapter pin change: the run's notes are not part of the agent.
-None when the change cannot be taken out cleanly (later generations rewrote the same lines)."""
+"""A generation's change as something to move: taken out of a run's tip (`ablate`), or carried
+onto another run's tip (`transfer`). Knob-level for a knob generation (the knobs it set go back,
+or are set there where the other agent has them and the values fit), a three-way merge of its
+agent files for any other (`git merge-file` per file, as `git revert -n` or `git cherry-pick -n`
+would on those files). Only the agent's folder and its adapter pin change: the run's notes are
+not part of the agent. None when the change cannot be moved cleanly, or changes nothing."""
 
 from __future__ import annotations
 
@@ -11,51 +12,84 @@ from pathlib import Path
 
 from sia_git.gitrepo import Repo
 from sia_git.levers import knob_source as knobmod
-from sia_git.store.runs import CODE_DIR, ENTRY
+from sia_git.store.runs import CODE_DIR, ENTRY, agent_files
 from sia_git.weights.pins import PIN
 
 
 def without(repo: Repo, tip: str, gen: str, *, knobs_only: bool) -> str | None:
     """The tree of `tip` without the change commit `gen` made, or None."""
-    files = _knob_undo(repo, tip, gen) if knobs_only else _file_undo(repo, tip, gen)
-    if files is None:
-        return None
+    if knobs_only:
+        files = _knobs(repo, tip, before=gen, after=f"{gen}^", only_where_set=True)
+    else:
+        files = _merged(repo, tip, before=gen, after=f"{gen}^", paths=[PIN])
     return repo.make_tree(tip, files) if files else None
 
 
-def _knob_undo(repo: Repo, tip: str, gen: str) -> dict[str, bytes | None] | None:
+def carried(repo: Repo, onto: str, gen: str, *, knobs_only: bool) -> dict[str, bytes] | None:
+    """The agent folder of `onto` (path -> bytes, relative to it) with the change commit `gen`
+    made to its parent applied, or None (a conflict, or nothing it changes is there to change).
+    A weights generation's adapter pin does not travel: it belongs to its run's base model."""
+    if knobs_only:
+        changed = _knobs(repo, onto, before=f"{gen}^", after=gen, only_where_set=False)
+    else:
+        changed = _merged(repo, onto, before=f"{gen}^", after=gen, paths=[])
+    if not changed:
+        return None
+    files = agent_files(repo, onto)
+    for path, data in changed.items():
+        name = path.removeprefix(f"{CODE_DIR}/")
+        if data is None:
+            files.pop(name, None)
+        else:
+            files[name] = data
+    return files
+
+
+def _knobs(repo: Repo, onto: str, *, before: str, after: str, only_where_set: bool
+           ) -> dict[str, bytes | None] | None:  # fmt: skip
+    """Each knob `before`->`after` changed, set to its `after` value in `onto`'s agent: only
+    where `onto` still has the `before` value (`only_where_set`: an undo keeps what later
+    generations set), else wherever `onto`'s KNOB_SPACE has the knob and the value fits."""
     path = f"{CODE_DIR}/{ENTRY}"
-    texts = repo.read_files([f"{c}:{path}" for c in (f"{gen}^", gen, tip)])
-    before, after, now = (texts[f"{c}:{path}"] for c in (f"{gen}^", gen, tip))
-    if before is None or after is None or now is None:
+    texts = repo.read_files([f"{c}:{path}" for c in (before, after, onto)])
+    old_src, new_src, now = (texts[f"{c}:{path}"] for c in (before, after, onto))
+    if old_src is None or new_src is None or now is None:
         return None
     try:
-        parsed = [knobmod.read(t) for t in (before, after, now)]
+        parsed = [knobmod.read(t) for t in (old_src, new_src, now)]
     except knobmod.KnobError:
         return None
     if None in parsed:
         return None
-    (old, _), (new, _), (current, _) = parsed  # type: ignore[misc]
-    back = {k: old[k] for k, v in new.items() if k in old and old[k] != v and current.get(k) == v}
-    if not back:
-        return None  # later generations set those knobs again
-    return {path: knobmod.write(now, {**current, **back}).encode()}
+    (old, _), (new, _), (current, space) = parsed  # type: ignore[misc]
+    if only_where_set:
+        want = {
+            k: v for k, v in new.items() if k in old and old[k] != v and current.get(k) == old[k]
+        }
+    else:
+        want = {k: v for k, v in new.items() if old.get(k) != v and current.get(k) != v
+                and k in space and knobmod.inside(space[k], v)}  # fmt: skip
+    if not want:
+        return None
+    return {path: knobmod.write(now, {**current, **want}).encode()}
 
 
-def _file_undo(repo: Repo, tip: str, gen: str) -> dict[str, bytes | None] | None:
-    paths = set()
-    for c in (f"{gen}^", gen, tip):
-        paths |= set(repo.list_files(c, CODE_DIR))
-    paths.add(PIN)
-    specs = [f"{c}:{p}" for p in sorted(paths) for c in (f"{gen}^", gen, tip)]
+def _merged(repo: Repo, onto: str, *, before: str, after: str, paths: list[str]
+            ) -> dict[str, bytes | None] | None:  # fmt: skip
+    """The files under the agent's folder (and `paths`) that the change `before`->`after`
+    makes to `onto`, three-way merged; None on a conflict."""
+    names = set(paths)
+    for c in (before, after, onto):
+        names |= set(repo.list_files(c, CODE_DIR))
+    specs = [f"{c}:{p}" for p in sorted(names) for c in (before, after, onto)]
     blobs = repo.read_files(specs)
     out: dict[str, bytes | None] = {}
-    for p in sorted(paths):
-        theirs, base, ours = (blobs[f"{c}:{p}"] for c in (f"{gen}^", gen, tip))
-        if base == theirs:
-            continue  # the generation did not touch it
+    for p in sorted(names):
+        base, theirs, ours = (blobs[f"{c}:{p}"] for c in (before, after, onto))
+        if base == theirs or ours == theirs:
+            continue  # the change does not touch it, or `onto` has it already
         if ours == base:
-            merged: str | None = theirs  # untouched since: take it back as it was
+            merged: str | None = theirs  # untouched there: take the change as it is
         elif None in (ours, base, theirs):
             return None  # deleted on one side, changed on the other
         else:

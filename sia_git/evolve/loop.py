@@ -7,7 +7,7 @@ write. Killing it at any point and running `evolve --run` again continues where 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from sia_git.evolve.candidates import Outcome
 from sia_git.evolve.confirm import confirm_tip
 from sia_git.evolve.context import Context, Echo
 from sia_git.evolve.progress import Progress
-from sia_git.evolve.proposers.base import Round
+from sia_git.evolve.proposers.base import Proposer, ProposerPort, Round
 from sia_git.evolve.proposers.search import OfflineSearch
 from sia_git.forges import review
 from sia_git.gitrepo import STALE_LOCK_S, open_repo
@@ -120,8 +120,10 @@ def resume(
     *,
     echo: Echo,
     progress: Progress | None = None,
+    proposer: Callable[[ProposerPort], Proposer] | None = None,
 ) -> str:
-    """Continue a run from its branch tip after a crash, a kill, or to add generations."""
+    """Continue a run from its branch tip after a crash, a kill, or to add generations.
+    `proposer` replaces the run's own for these generations (`transfer`'s one candidate)."""
     repo = open_repo(repo_path)
     if any(flags.get(k) is not None for k in ("agent", "select_on_test")):
         raise SiaError("--agent and --select-on-test cannot be changed when resuming a run")
@@ -157,6 +159,8 @@ def resume(
         tip = agent_files(repo, hist.tip.sha)[ENTRY].decode("utf-8", errors="replace")
         ctx = run_setup.build_context(repo, paths, task, cfg=cfg, echo=echo, models=models,
                                       progress=progress, source=tip)  # fmt: skip
+        if proposer is not None:
+            ctx.proposer = proposer(run_setup.proposer_port(ctx))
         with _resumable(ctx):
             rec.checkout(ctx)
             added = rec.ensure_notes(ctx.repo, run_id)

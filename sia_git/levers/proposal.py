@@ -18,7 +18,7 @@ class InvalidProposal(ValueError):
 @dataclass(frozen=True)
 class Improvement:
     """What changed and why: `title` is one line (the commit's subject), `body` Markdown (the
-    commit's body and improvement.md under the title)."""
+    commit's body and its note in sia-agent/notes/ under the title)."""
 
     title: str
     body: str
@@ -43,6 +43,8 @@ class Proposal:
     extra: dict[str, str] = field(default_factory=dict)  # a lever's own trailers' inputs
     # A crossover's other parent generations (of this run), beside the incumbent it builds on
     also_from: tuple[int, ...] = ()
+    # Where a transferred change comes from ("<run> gen <N> <commit>"): its Sia-Transferred-From
+    origin: str | None = None
 
     @property
     def source(self) -> str:

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sia_git.gitrepo import Repo
+from sia_git.store import frontier as front
 from sia_git.store import history as H
 from sia_git.store import refs
 from sia_git.store import trailers as T
-from sia_git.store.runs import CODE_DIR, IMPROVEMENT, read_run_toml
+from sia_git.store.runs import CODE_DIR, read_notes, read_run_toml
 from sia_git.tasks.layout import selection_warning
 
 DIFF_CHARS = 20_000  # per candidate: a rewrite of a big agent stays readable in the page
@@ -56,6 +57,8 @@ class ReportData:
     # Per model: its candidates that reached the evaluator, of all it wrote.
     model_reach: dict[str, tuple[int, int]] = field(default_factory=dict)
     ablation: list[dict[str, Any]] = field(default_factory=list)  # `sia-git ablate`'s rows
+    # Each accepted generation's score, run time, code size and cost, marked on the frontier
+    frontier: list[front.Point] = field(default_factory=list)
 
     @property
     def total_cost_usd(self) -> float:
@@ -68,11 +71,9 @@ class ReportData:
 def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
     entries = hist.in_order()
     # Two git processes for every candidate's note and diff: a long run has thousands.
-    notes = repo.read_files([f"{e.sha}:{IMPROVEMENT}" for e in entries])
+    notes = read_notes(repo, entries)
     diffs = repo.diffs_to_parent([e.sha for e in entries], [CODE_DIR])
-    points = [
-        _point(e, notes[f"{e.sha}:{IMPROVEMENT}"] or "", diffs.get(e.sha, "")) for e in entries
-    ]
+    points = [_point(e, notes.get(e.sha, ""), diffs.get(e.sha, "")) for e in entries]
     metric = next((e.trailers.get(T.METRIC, "") for e in hist.branch if e.kind == "generation"), "")
     maximize = "lower is better" not in metric
     live = [p for p in points if p.status == "accepted" and p.dev is not None]
@@ -98,6 +99,7 @@ def collect(repo: Repo, hist: H.RunHistory) -> ReportData:
         selection_warning(repo, hist),
         hist.model_reach(),
         _ablation(repo, hist.tip.sha),
+        front.marked(repo, hist, maximize=maximize),
     )
 
 

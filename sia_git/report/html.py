@@ -39,6 +39,8 @@ def render(data: ReportData) -> Rendered:
         # A flat line at zero says nothing: an offline run gets no cost plot.
         "cost": _b64(report_plots.cost_plot(data)) if data.total_cost_usd else "",
     }
+    frontier = report_plots.frontier_plot(data)
+    plots["frontier"] = _b64(frontier) if frontier else ""
     cands = data.candidates()
     counts = {
         "accepted": sum(p.status == "accepted" for p in cands),

@@ -166,3 +166,28 @@ def cost_plot(data: ReportData) -> bytes:
     ax.set_title("model spending" + ("" if total else " (none: no model calls)"))
     ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def frontier_plot(data: ReportData) -> bytes | None:
+    """Score against the agent's run time for each accepted generation, the frontier's
+    (score, run time, code size and cost at once) in the incumbent's colour and labelled;
+    None with fewer than two timed generations (nothing to trade off)."""
+    timed = [p for p in data.frontier if p.run_s is not None]
+    if len(timed) < 2:
+        return None
+    fig, ax = _figure(7.0, 4.0)
+    for on, colour, label in ((False, OTHER_COLOUR, "dominated"),
+                              (True, CURVE_COLOUR, "on the frontier")):  # fmt: skip
+        chosen = [p for p in timed if p.frontier == on]
+        if chosen:
+            ax.scatter([p.run_s for p in chosen], [p.score for p in chosen], color=colour,
+                       label=label, zorder=3)  # fmt: skip
+    for p in timed:
+        if p.frontier:
+            ax.annotate(f"g{p.gen}", (p.run_s, p.score), textcoords="offset points",
+                        xytext=(4, 4))  # fmt: skip
+    ax.set_xlabel("agent run time (s)")
+    ax.set_ylabel(data.metric.split(" (")[0] or "score")
+    ax.set_title("Trade-off: score against run time (frontier: also code size and cost)")
+    ax.legend(loc="best")
+    return _png(fig)

@@ -31,6 +31,8 @@ STAGE = "Sia-Stage"
 REJECTED = "Sia-Rejected"
 REVERTS = "Sia-Reverts"
 REASON = "Sia-Reason"
+# A generation carried over from another run by `sia-git transfer`: "<run> gen <N> <commit>"
+TRANSFERRED_FROM = "Sia-Transferred-From"
 
 
 def score_value(score: float | None) -> str:

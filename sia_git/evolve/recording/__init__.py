@@ -77,7 +77,8 @@ def _candidate_commit(ctx: Context, v: Verdict, o: Outcome) -> str:
         else None
     )
     improvement = o.proposal.improvement
-    tree = candidate_tree(ctx.repo, v.hist.tip.sha, o, improvement=improvement.markdown(),
+    tree = candidate_tree(ctx.repo, v.hist.tip.sha, o, gen=v.gen,
+                          improvement=improvement.markdown(),
                           extra=pin)  # fmt: skip
     if o.evidence is not None:
         extra.append((T.EVIDENCE, o.evidence.trailer()))
@@ -85,6 +86,8 @@ def _candidate_commit(ctx: Context, v: Verdict, o: Outcome) -> str:
         extra.append((T.STAGE, o.stage))
     if o.proposal.lever_reason:
         extra.append((T.LEVER_REASON, o.proposal.lever_reason))
+    if o.proposal.origin:
+        extra.append((T.TRANSFERRED_FROM, o.proposal.origin))
     if TRANSCRIPT in o.traces:
         extra.append((T.TRANSCRIPT, refs.transcript(ctx.run_id, v.gen, o.index, name=TRANSCRIPT)))
     extra += levers.get(o.proposal.lever).trailers(o.proposal)
@@ -114,7 +117,7 @@ def record_first(ctx: Context, first: FirstGen) -> str:
     base = ctx.repo.rev_parse("HEAD")
     assert base is not None
     out = first.outcome
-    tree = candidate_tree(ctx.repo, base, out, improvement=first.improvement.markdown(),
+    tree = candidate_tree(ctx.repo, base, out, gen=1, improvement=first.improvement.markdown(),
                           extra=first.files)  # fmt: skip
     facts = Facts(run_id=ctx.run_id, gen=1, parent_gen=None, task=ctx.task,
                   subject=first.subject, improvement=first.improvement,
