@@ -282,6 +282,16 @@ EXIT_2: dict[str, tuple[Setup, str]] = {
 }  # fmt: skip
 
 
+def _in_a_run_worktree(tmp: Path) -> tuple[Path, list[str]]:
+    """A new run started in a run's worktree was built on top of that run (issue 32, 10)."""
+    repo = _repo(tmp)
+    done = subprocess.run([sys.executable, "-m", "sia_git", "evolve", "--task", "penguins",
+                           "--max-gen", "1", "--name", "first"], cwd=repo, capture_output=True,
+                          env=_env(), check=True)  # fmt: skip
+    assert done.returncode == 0
+    return repo / ".git" / "sia" / "worktrees" / "first", ["evolve", "--task", "penguins"]
+
+
 CASES: dict[str, tuple[Setup, str]] = {
     "not a git repo": (_not_repo, "not a git repository"),
     "bare repo": (_bare, "is a bare repository"),
@@ -519,6 +529,19 @@ CASES: dict[str, tuple[Setup, str]] = {
         ),
         "pyproject.toml [tool.sia-git] model: litellm cannot call model 'nosuchprofile'",
     ),
+    "--name git refuses (a..b)": (
+        _plain("evolve", "--task", "penguins", "--name", "a..b"),
+        "git refuses it as a branch name",
+    ),
+    "--name git refuses (x.lock)": (
+        _plain("evolve", "--task", "penguins", "--name", "x.lock"),
+        "git refuses it as a branch name",
+    ),
+    "--agent names a folder": (
+        _plain("evolve", "--task", "penguins", "--agent", "."),
+        "is a folder; name the agent's .py file",
+    ),
+    "evolve in a run's worktree": (_in_a_run_worktree, "`sia-git evolve --run "),
     "several config errors at once": (
         _with_file("sia-git.toml", "workers = 0\ncandidates = 0\n", "evolve", "--task", "penguins"),
         "candidates: Input should be greater than or equal to 1 (got 0); workers:",

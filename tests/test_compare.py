@@ -4,6 +4,7 @@ change: `SIA_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_compare.py` and revi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -71,3 +72,18 @@ def test_an_ambiguous_run_prefix_is_one_line(two_runs: tuple[Path, list[str]], s
     repo, _ = two_runs
     done = sia("log", "--run", "penguins-", cwd=repo)
     assert done.returncode == 2 and "is ambiguous" in done.stderr
+
+
+def test_diff_of_two_commits_finds_their_run_also_when_it_is_not_the_newest(
+    two_runs: tuple[Path, list[str]], sia: Runner
+) -> None:
+    """`diff` of two hashes once looked in the newest run only (issue 32, item 10)."""
+    from tests.conftest import git
+
+    repo, runs = two_runs
+    for run in runs:
+        first, second = git(repo, "rev-list", "--reverse", f"refs/sia/{run}/base..sia/{run}"
+                            ).split()[:2]  # fmt: skip
+        done = sia("diff", first[:10], second[:10], "--json", cwd=repo)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["b"]["commit"] == second

@@ -283,6 +283,11 @@ def test_hand_made_revert_is_followed_by_log_and_the_next_generation(
 
     rows = json.loads(sia("log", "--json", cwd=repo).stdout)["rows"]
     assert {r["commit"]: r["status"] for r in rows}[tip] == "reverted"
+    # A bare `eval` once failed on the revert commit: it scores the latest generation in force.
+    bare = sia("eval", "--json", cwd=repo)
+    assert bare.returncode == 0, bare.stderr
+    assert "is not a generation; scoring generation" in bare.stderr
+    assert json.loads(bare.stdout)["commit"] == git(repo, "rev-parse", f"{tip}^").strip()
     revert = git(worktree, "rev-parse", "HEAD").strip()
     incumbent_gen = trailers(repo, f"{tip}^")["Sia-Generation"]
     done = sia("evolve", "--run", run_id, "--max-gen", "4", cwd=repo)

@@ -284,3 +284,22 @@ def test_a_reply_cut_by_time_says_so_and_names_the_setting_not_max_tokens() -> N
     assert reply.finish_reason == "length" and reply.cut.startswith("cut at max_tokens")
     _, why = extract_code(reply.content, reply.finish_reason, reply.cut)
     assert why is not None and "shorter" in why
+
+
+def test_a_server_that_is_not_there_is_named_not_an_http_500() -> None:
+    """litellm reports a refused connection as "HTTP 500: InternalServerError", which every
+    failed candidate's line once repeated (issue 32, item 10)."""
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}/v1"
+    profile = ModelProfile(model=MODEL, api_base=base, retries=1, backoff_s=0.1, timeout_s=5)  # type: ignore[arg-type]
+    c = ModelClient(profile, Budget(None))
+    c.sleep = lambda s: None
+    with pytest.raises(ModelError) as caught:
+        c.chat(MSG)
+    said = str(caught.value)
+    assert f"cannot connect to the model server at {base}" in said, said
+    assert "HTTP 500" not in said and "InternalServerError" not in said

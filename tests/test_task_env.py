@@ -127,3 +127,17 @@ def test_a_sia_tasks_own_samples_go_to_the_meta_agent(tmp_path: Path) -> None:
 
     task = resolve(None, siatask.make(tmp_path / "passengers"))
     assert _task_samples(task) == ["# Samples\n\nA tabular task."]
+
+
+def test_the_install_line_for_a_missing_package_is_quoted_for_the_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pip install pkg>=1` unquoted is a shell redirect to a file named `=1` (issue 32, 10)."""
+    from sia_git.sandbox import environments
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "wheels").mkdir()  # offline: an empty wheel folder, nothing is fetched
+    monkeypatch.setenv(environments.WHEELS_ENV, str(tmp_path / "wheels"))
+    with pytest.raises(SiaError) as caught:
+        environments.build(["nosuchpkg-for-sia-tests>=1"])
+    assert "`pip install 'nosuchpkg-for-sia-tests>=1'`" in str(caught.value)

@@ -19,10 +19,10 @@ from sia_git.core.extensions import FORGES
 def eval_(rev: str | None, repo: Path, as_json: bool, markdown: bool, **opts: Any) -> None:
     """Run generation REV's agent again in the sandbox, with its pinned adapter (pulled from the
     hub if it is not stored here), and compare it with a baseline [default REV: the newest
-    run's tip]. The commit decides only its agent: the task, settings and gates are this
-    side's, and what the commit says otherwise is listed as ignored. The result is stored as a
-    git note (`git notes --ref sia-eval show REV`) and cached by the agent's tree, adapter and
-    task version."""
+    run's latest generation in force: its tip, unless that is a revert]. The commit decides
+    only its agent: the task, settings and gates are this side's, and what the commit says
+    otherwise is listed as ignored. The result is stored as a git note (`git notes --ref
+    sia-eval show REV`) and cached by the agent's tree, adapter and task version."""
     from sia_git.commands import eval as cmd
 
     if as_json and markdown:

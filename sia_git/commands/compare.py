@@ -14,6 +14,7 @@ from sia_git.commands.common import fmt_score, match_run, open_run
 from sia_git.core.errors import SiaError
 from sia_git.gitrepo import Repo, open_repo
 from sia_git.store import history as H
+from sia_git.store import runrecord
 from sia_git.store import trailers as T
 from sia_git.store.runs import CODE_DIR
 
@@ -48,6 +49,11 @@ def _facts(e: H.Entry) -> dict[str, Any]:
 
 
 def diff(repo_path: Path, run_id: str | None, a: str, *, b: str, as_json: bool) -> None:
+    if run_id is None and not a.isdigit():  # a commit names its run (not only the newest's)
+        repo = open_repo(repo_path, write=False)
+        sha = repo.rev_parse(a)
+        found = runrecord.run_of(repo, sha) if sha else None
+        run_id = found if found in H.list_runs(repo) else None
     repo, hist = open_run(repo_path, run_id)
     left, right = _facts(_entry(repo, hist, a)), _facts(_entry(repo, hist, b))
     patch = repo.diff(left["commit"], right["commit"], [CODE_DIR])

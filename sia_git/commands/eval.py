@@ -166,10 +166,19 @@ def _generation(repo: Repo, gen: int) -> str:
 
 
 def _newest_tip(repo: Repo) -> str:
+    """The newest run's latest generation still in force: its tip, unless the tip is a revert
+    or a person's commit (not a generation to score; said on stderr)."""
     runs = H.list_runs(repo)
     if not runs:
         raise SiaError("no sia-git runs in this repository: name a commit (REV)")
-    return H.branch(runs[0])
+    hist = H.load(repo, runs[0])
+    live = [e for e in hist.branch if e.kind == "generation" and e.status == "accepted"]
+    if hist.tip.kind == "generation" or not live:
+        return H.branch(runs[0])
+    click.echo(f"the tip of {H.branch(runs[0])} ({hist.tip.sha[:10]}) is not a generation; "
+               f"scoring generation {live[-1].gen} ({live[-1].sha[:10]}), the latest still in "
+               "force (name a REV for another)", err=True)  # fmt: skip
+    return live[-1].sha
 
 
 def _say(fmt: str) -> Any:

@@ -34,7 +34,7 @@ from sia_git.evolve.progress import Progress
 from sia_git.evolve.proposers.base import Proposer, ProposerPort, Round
 from sia_git.evolve.proposers.search import OfflineSearch
 from sia_git.forges import review
-from sia_git.gitrepo import STALE_LOCK_S, open_repo
+from sia_git.gitrepo import STALE_LOCK_S, Repo, open_repo
 from sia_git.store import history as H
 from sia_git.store import refs, runrecord
 from sia_git.store.lock import RunLock
@@ -66,7 +66,9 @@ def start(
     task = task.with_plan(splits.for_new_run(task, cfg.select_on_test))
     check_private_untracked(repo, task)
     if cfg.agent is not None and not cfg.agent.is_file():
-        raise SiaError(f"--agent: no such file: {cfg.agent}")
+        what = "is a folder; name the agent's .py file" if cfg.agent.is_dir() else "no such file"
+        raise SiaError(f"--agent {cfg.agent}: {what}")
+    _not_in_a_run_worktree(repo)
     models = roles.build(cfg, task_target=task.manifest.agent.target_model)
     preflight.check(repo, task, cfg, has_model=models.proposer is not None)
     sweep_orphans(repo)
@@ -111,6 +113,18 @@ def start(
                 raise
             _iterate(ctx)
     return run_id
+
+
+def _not_in_a_run_worktree(repo: Repo) -> None:
+    """A new run starts from HEAD: in a run's worktree that is the run's branch, and the new
+    run would be built on top of it (a person means to continue that run)."""
+    head = repo.git("symbolic-ref", "-q", "HEAD", check=False).strip()
+    run_id = head.removeprefix("refs/heads/sia/") if head.startswith("refs/heads/sia/") else None
+    if run_id and H.load(repo, run_id).exists:
+        raise SiaError(
+            f"this checkout is run {run_id}'s worktree: `sia-git evolve --run {run_id}` goes "
+            "on with that run; start a new run from your own branch"
+        )
 
 
 def resume(
@@ -230,11 +244,10 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         ctx.reuse.add_outcomes(outcomes, f"{ctx.run_id} gen {gen}")
     accepted, reasons = v.accepted, v.reasons
     for o in outcomes:
-        verdict = (
-            f"accepted {commits[o.index][:10]}"
-            if o.index == accepted
-            else f"rejected: {reasons[o.index]}"
-        )
+        why = reasons.get(o.index, "")
+        # A failed candidate's reason is its failure, already on the scores line.
+        shown = "" if not o.ok and why == f"{o.status}: {o.reason}" else f": {why}"
+        verdict = f"accepted {commits[o.index][:10]}" if o.index == accepted else f"rejected{shown}"
         ctx.progress.state(gen, f"c{o.index}", verdict)
         ctx.echo(
             f"gen {gen} c{o.index}: {o.proposal.subject if o.proposal else ''}\n"

@@ -224,11 +224,11 @@ class ModelClient:
             ) as exc:
                 if attempt == p.retries:
                     raise ModelError(
-                        f"{p.model}: {_describe(exc)} after {attempt + 1} attempt(s)"
+                        f"{p.model}: {_describe(exc, p.api_base)} after {attempt + 1} attempt(s)"
                     ) from None
                 self.sleep(p.backoff_s * (2**attempt) * (0.5 + random.random() / 2))  # noqa: S311
             except lib.APIError as exc:
-                raise ModelError(f"{p.model}: {_describe(exc)}") from None
+                raise ModelError(f"{p.model}: {_describe(exc, p.api_base)}") from None
             except Exception as exc:  # a reply litellm cannot parse, among others
                 raise ModelError(
                     f"{p.model}: {type(exc).__name__}: "
@@ -379,6 +379,10 @@ def _status(exc: Exception) -> str:
     return f"HTTP {code}" if code else type(exc).__name__
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, api_base: object) -> str:
     first = (str(exc).splitlines() or [""])[0]
+    # litellm reports a server that is not there as an HTTP 500 "InternalServerError".
+    if type(exc).__name__ == "APIConnectionError" or "Connection error" in first:
+        where = f"the model server at {api_base}" if api_base else "the provider"
+        return f"cannot connect to {where} (is it running, and is the address right?)"
     return f"{_status(exc)}: {first[:200]}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -102,7 +103,7 @@ def build(requirements: list[str]) -> Path:
     if done.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         why = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["?"]
-        names = " ".join(requirements)
+        names = " ".join(shlex.quote(r) for r in requirements)  # `pkg>=1` is a redirect unquoted
         raise SiaError(
             f"the task's agent needs packages that are not installed here: {names} (building "
             f"its environment failed: {why[0][:160]}); install them with `pip install {names}`, "

@@ -211,6 +211,16 @@ class EvolveConfig(BaseModel):
         origin = self._origins.get(key, "")
         return f"{origin}{key}" if origin else flag(type(self), key)
 
+    @field_validator("name")
+    @classmethod
+    def _ref_name(cls, value: str | None) -> str | None:
+        # What the pattern lets through but git refuses in a ref name (git check-ref-format),
+        # found now rather than in update-ref after generation 1 has run.
+        if value is not None and (".." in value or value.endswith((".", ".lock"))):
+            raise ValueError("git refuses it as a branch name (no '..', no trailing '.' or "
+                             "'.lock'); choose another")  # fmt: skip
+        return value
+
     @field_validator(*_CHOICES)
     @classmethod
     def _registered(cls, value: str, info: object) -> str:

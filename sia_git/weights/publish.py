@@ -140,8 +140,8 @@ def pull(repo: Repo, rev: str, hub_repo: str | None, *, endpoint: str | None) ->
     name = hub_repo or recorded.get("repo") or pin.hub_repo
     if not name:
         raise SiaError(
-            f"adapter {short(pin.address)} is not stored here and no hub is known for "
-            "it: pass --hub-repo"
+            f"adapter {short(pin.address)} is not stored here and no hub is known for it: "
+            f"`sia-git adapters pull {sha[:10]} --hub-repo USER/NAME` fetches it"
         )
     hub = Hub(name, endpoint or recorded.get("endpoint"))
     with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("pull")) as tmp:
