@@ -28,7 +28,7 @@ def agent_of_200_lines() -> str:
     text = (ROOT / "tasks" / "penguins" / "reference" / "target_agent.py").read_text()
     lines = text.splitlines()
     n = 0
-    while len(lines) < 200:
+    while len(lines) + 5 <= 200:  # whole helpers only: a cut one would not parse
         lines += [
             "",
             "",
@@ -37,7 +37,8 @@ def agent_of_200_lines() -> str:
             f"    return sum(values) / len(values) if values else {n}.0",
         ]
         n += 1
-    return "\n".join(lines[:200]) + "\n"
+    lines += [f"# line {len(lines) + 1 + i}" for i in range(200 - len(lines))]
+    return "\n".join(lines) + "\n"
 
 
 def timed_check(path: Path, cache: Path) -> float:

@@ -19,6 +19,9 @@ class RepoReader:
     def read_file(self, rev: str, path: str) -> str | None:
         return self._repo.read_file(rev, path)
 
+    def read_files(self, specs: list[str]) -> dict[str, str | None]:
+        return self._repo.read_files(specs)
+
     def list_files(self, rev: str, prefix: str) -> list[str]:
         return self._repo.list_files(rev, prefix)
 
