@@ -365,7 +365,7 @@ CASES: dict[str, tuple[Setup, str]] = {
     "unknown sandbox": (_plain("evolve", "--task", "penguins", "--sandbox", "docker"), "--sandbox"),
     "missing --agent file": (
         _plain("evolve", "--task", "penguins", "--agent", "nope.py"),
-        "--agent: no such file",
+        "--agent nope.py: no such file",
     ),
     "--agent that fails the gate": (
         _broken_agent,
