@@ -65,8 +65,8 @@ def test_missing_packages_offline_are_one_line_naming_all_and_the_fix(
         Sandbox("bwrap", ["numpy", "siatinydep==1.0", "sianothere>=2"], [])
     line = str(err.value)
     assert "\n" not in line
-    assert "siatinydep==1.0 sianothere>=2" in line and "numpy" not in line.split("(")[0]
-    assert "pip install siatinydep==1.0 sianothere>=2" in line and "SIA_GIT_WHEELS" in line
+    assert "siatinydep==1.0 'sianothere>=2'" in line and "numpy" not in line.split("(")[0]
+    assert "pip install siatinydep==1.0 'sianothere>=2'" in line and "SIA_GIT_WHEELS" in line
     assert not list((tmp_path / "cache" / "sia-git" / "envs").glob("[!.]*"))
 
 
