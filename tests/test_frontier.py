@@ -4,6 +4,7 @@ score, agent run time, code size and cost, kept as refs."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from sia_git.store.frontier import Point, pareto
@@ -55,3 +56,48 @@ def test_frontier_lists_a_run_and_keeps_its_refs(repo: Path, sia: Runner) -> Non
     assert all(p["commit"][:10] in html.split('id="frontier"')[1].split("</table>")[0]
                for p in front)  # fmt: skip
     assert ('id="frontier-plot"' in html) == (len(points) >= 2)
+
+
+def test_frontier_of_a_task_spans_its_comparable_runs(repo: Path, sia: Runner) -> None:
+    """`frontier --task`: two runs of penguins are one Pareto set (their points carry the run),
+    kept as refs/sia-frontier/penguins/<run>/gNNNN; a run of a copy of the task with other
+    answers (another version: its scores mean something else) is named as left out, not mixed
+    in; a task with no run is one clear line."""
+    for name, gens in (("first", "3"), ("second", "2")):
+        done = sia("evolve", "--task", "penguins", "--max-gen", gens, "--accept", "1",
+                   "--confirm-runs", "0", "--name", name, cwd=repo)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    other = repo.parent / "penguins-relabelled"
+    shutil.copytree(Path(__file__).parents[1] / "tasks" / "penguins", other)
+    dev = other / "private" / "dev.csv"
+    rows = dev.read_text().splitlines()
+    dev.write_text("\n".join(rows[:-1]) + "\n")  # one answer fewer: another task version
+    done = sia("evolve", "--task-dir", str(other), "--max-gen", "1", "--name", "relabelled",
+               cwd=repo)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = sia("frontier", "--task", "penguins", "--json", cwd=repo)
+    assert shown.returncode == 0, shown.stderr
+    found = json.loads(shown.stdout)
+    assert sorted(found["runs"]) == ["first", "second"]
+    assert "answers differ" in found["left_out"]["relabelled"]
+    points = found["points"]
+    assert {p["run"] for p in points} == {"first", "second"}
+    singles = {run: {p["gen"] for p in pareto_of(points, run)} for run in ("first", "second")}
+    assert all(singles.values())
+    want = pareto([Point(**p) for p in points], maximize=True)
+    assert {(p["run"], p["gen"]) for p in points if p["frontier"]} == {(p.run, p.gen) for p in want}
+    kept = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/sia-frontier/")
+    assert sorted(kept.splitlines()) == sorted(
+        f"refs/sia-frontier/penguins/{p.run}/g{p.gen:04d} {p.commit}" for p in want
+    )
+    table = sia("frontier", "--task", "penguins", cwd=repo)
+    assert table.returncode == 0 and "of 2 runs on the frontier" in table.stdout
+    assert "left out: run relabelled: another version of the task" in table.stdout
+    missing = sia("frontier", "--task", "no-such-task", cwd=repo)
+    assert missing.returncode != 0
+    assert "no run of task 'no-such-task'" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def pareto_of(points: list[dict], run: str) -> list[dict]:
+    return [p for p in points if p["run"] == run]

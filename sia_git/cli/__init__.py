@@ -22,6 +22,7 @@ COMMANDS = {
     "diff": "inspect:diff_",
     "eval": "review:eval_",
     "evolve": "evolve:evolve",
+    "export": "export:export",
     "frontier": "inspect:frontier",
     "gc": "setup:gc",
     "hooks": "setup:hooks",

@@ -120,14 +120,24 @@ def audit(
 
 @click.command()
 @run_option
+@click.option(
+    "--task",
+    help="The frontier over every run of this task (its name, or its folder for one that is "
+    "not built in) whose dev scores are comparable, kept as refs/sia-frontier/<task>/.",
+)
 @json_option
 @repo_option
-def frontier(run_id: str | None, as_json: bool, repo: Path) -> None:
+def frontier(run_id: str | None, task: str | None, as_json: bool, repo: Path) -> None:
     """The run's Pareto frontier: the generations no other beats on score, agent run time, code
     size and cost at once, kept as refs/sia/<run>/frontier/gNNNN."""
     from sia_git.commands import frontier as cmd
 
-    cmd.run(repo, run_id, as_json)
+    if task is not None and run_id is not None:
+        raise click.UsageError("give --run or --task, not both")
+    if task is not None:
+        cmd.of_task(repo, task, as_json)
+    else:
+        cmd.run(repo, run_id, as_json)
 
 
 @click.command()
