@@ -14,6 +14,8 @@ import os
 import socket
 import tarfile
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +26,14 @@ from sia_git.sandbox import Limits, RunResult, RunSpec, Sandbox
 
 OUTPUT_BYTES = 1 << 30  # what one agent may hand back through Ray (work/ and the logs)
 OUTPUTS = ("work", "stdout.txt", "stderr.txt")
+# A lost worker node's agent runs are run again elsewhere (Ray retries a task whose worker or
+# node died, never one whose agent failed): an agent run has no effect outside its sandbox.
+NODE_LOSS_RETRIES = 3
+HEAD_CHECKS = 3  # failed connects to the head, a second apart, before the cluster is lost
+
+
+class ClusterLost(SiaError):
+    """The Ray cluster's head stopped answering mid-run: the run stops and resumes later."""
 
 
 class AgentRunner(Protocol):
@@ -106,7 +116,11 @@ class RayExecutor:
             f"executor: Ray {'cluster ' + address if address else 'local instance'} "
             f"({cpus} CPUs, dashboard {getattr(info, 'dashboard_url', None) or 'off'})"
         )
-        self._task = ray.remote(num_cpus=1, max_retries=0)(run_on_worker)
+        self._task = ray.remote(num_cpus=1, max_retries=NODE_LOSS_RETRIES)(run_on_worker)
+        # Ray's own reaction to a dead head is to end this process after a minute; the run
+        # notices within seconds and stops with a line saying how to resume instead.
+        gcs = ray.get_runtime_context().gcs_address if address else None
+        self._head = HeadWatch(gcs) if gcs else None
 
     def run(self, spec: RunSpec) -> RunResult:
         options: dict[str, Any] = {}
@@ -127,7 +141,7 @@ class RayExecutor:
             key_names=spec.key_names,
         )
         try:
-            result, outputs = self._ray.get(ref)
+            result, outputs = self._get(ref)
         except self._ray.exceptions.RayError as exc:
             return RunResult(
                 self.backend,
@@ -142,6 +156,17 @@ class RayExecutor:
         unpack(outputs, spec.scratch)
         return result
 
+    def _get(self, ref: Any) -> Any:
+        while True:
+            ready, _ = self._ray.wait([ref], timeout=1.0)
+            if ready:
+                return self._ray.get(ref)
+            if self._head is not None and self._head.lost():
+                raise ClusterLost(
+                    f"lost the Ray cluster's head at {self._head.address} (nothing answers "
+                    "there); the agents in flight are not recorded"
+                )
+
     def _dataset(self, path: Path) -> Any:
         """The staged public inputs, put into Ray's object store once per run."""
         if path not in self._datasets:
@@ -149,8 +174,38 @@ class RayExecutor:
         return self._datasets[path]
 
     def close(self) -> None:
-        self._ray.shutdown()
+        if self._head is None or not self._head.is_lost:
+            self._ray.shutdown()  # with the head gone this would wait on it for a minute
         self.sandbox.close()
+
+
+class HeadWatch:
+    """Whether the cluster's head (its GCS) still takes connections: checked at most once a
+    second, however many candidates' threads ask, and lost after HEAD_CHECKS failures."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        host, _, port = address.rpartition(":")
+        self._where = (host.strip("[]"), int(port))
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._fails = 0
+
+    @property
+    def is_lost(self) -> bool:
+        return self._fails >= HEAD_CHECKS
+
+    def lost(self) -> bool:
+        with self._lock:
+            if self.is_lost or time.monotonic() - self._checked < 1.0:
+                return self.is_lost
+            self._checked = time.monotonic()
+            try:
+                socket.create_connection(self._where, timeout=1.0).close()
+                self._fails = 0
+            except OSError:
+                self._fails += 1
+            return self.is_lost
 
 
 def _reachable(address: str) -> None:

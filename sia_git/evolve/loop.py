@@ -199,6 +199,11 @@ def _resumable(ctx: Context) -> Iterator[None]:
         raise Interrupted(
             f"interrupted; `sia-git evolve --run {ctx.run_id}` resumes the run"
         ) from None
+    except executors.ClusterLost as exc:
+        raise SiaError(
+            f"stopping: {exc}; restart the cluster, then `sia-git evolve --run {ctx.run_id}` "
+            "resumes the run"
+        ) from None
     finally:
         executors.close(ctx.sandbox)
         ctx.models.close()
