@@ -1,12 +1,16 @@
 """Past one machine, measured: the driver's own time per candidate, and what it predicts.
 
-Usage: python bench/scaling.py [--sizes 8 32 128] [--executors local ray] [--sleep 2]
+Usage: python bench/scaling.py [--sizes 8 32 128] [--executors local ray cluster] [--sleep 2]
                                [--gens 3] [--quick] [--no-write]
 
 `evolve` runs a no-op agent (it sleeps --sleep seconds and writes a fixed submission; its
 knobs change nothing but give the offline search 128 distinct candidates) with 8, 32 and 128
-candidates per generation, on the local executor (every candidate's sandbox at once) and on
-Ray (a local instance with up to RAY_CPUS one-CPU workers; the queue holds the rest). The
+candidates per generation, on the local executor (every candidate's sandbox at once), on
+Ray (a local instance with up to RAY_CPUS one-CPU workers; the queue holds the rest), and on a
+three-node Ray cluster (`cluster`: a head and two worker nodes started with `ray start`, each
+its own process tree with CLUSTER_CPUS one-CPU slots, in a loopback-only network namespace, the
+worker nodes without the task's answer key: tests/raycluster.py; the driver joins it with
+`--ray-address` as a user's would, from a child process in that network). The
 driver is probed, not guessed: the wall time of proposing (the offline search), gating (each
 batched tool run), scoring (each run of the trusted evaluator) and committing (everything in
 a generation after its candidates: selection, a commit per candidate, the ref transaction,
@@ -44,6 +48,7 @@ from common import ROOT, machine, new_repo  # noqa: E402
 DOC = ROOT / "docs" / "SCALING.md"
 START, END = "<!-- scaling:start -->", "<!-- scaling:end -->"
 RAY_CPUS = 16  # Ray workers started here (each a process of ~100 MB): the rest queue
+CLUSTER_CPUS = 5  # per node of the three-node cluster: 15 agents at once
 PHASES = ("proposing", "gating", "scoring", "committing")
 
 NOOP = '''"""A no-op agent (bench/scaling.py): it sleeps, then writes the same submission."""
@@ -87,6 +92,41 @@ def noop_task(folder: Path, sleep_s: float) -> Path:
     )
     (task / "reference" / "target_agent.py").write_text(NOOP.format(sleep=sleep_s))
     return task
+
+
+def tree_cpu() -> float:
+    """CPU seconds of this process and every process under it (a process that ended counts
+    in its parent's reaped-children times). On the cluster, agents run in the nodes'
+    processes, not under the driver: this is then the driver's own work, and it counts what the
+    wall-time phases cannot: that the driver's threads overlap, and that a phase waiting on a
+    busy machine is not working."""
+    tick = os.sysconf("SC_CLK_TCK")
+    own = os.times()
+    total = own.user + own.system + own.children_user + own.children_system
+    todo, seen = [os.getpid()], set()
+    while todo:
+        pid = todo.pop()
+        for kid in _children(pid):
+            if kid in seen:
+                continue
+            seen.add(kid)
+            todo.append(kid)
+            try:
+                fields = Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
 
 
 class Probe:
@@ -139,10 +179,12 @@ class Probe:
 
         def generation(ctx: Any, hist: Any, gen: int) -> bool:
             self._now.clear()
-            start = time.perf_counter()
+            start, cpu, own = time.perf_counter(), tree_cpu(), time.process_time()
             go = real_generation(ctx, hist, gen)
             now = dict(self._now)
             now["wall"] = time.perf_counter() - start
+            now["cpu"] = tree_cpu() - cpu
+            now["cpu_own"] = time.process_time() - own
             now["committing"] = now["wall"] - now.get("candidates", 0.0)
             now["n"] = ctx.cfg.candidates
             self.gens.append(now)
@@ -162,11 +204,13 @@ class Probe:
                 setattr(owner, name, value)
 
 
-def one(task: Path, executor: str, n: int, gens: int) -> dict[str, float]:
+def one(
+    task: Path, executor: str, n: int, gens: int, address: str | None = None
+) -> dict[str, float]:
     """Per candidate, averaged over the generations after the first (the reference agent)."""
     from sia_git.evolve import loop
 
-    if executor == "ray":
+    if executor == "ray" and address is None:
         import ray
 
         # Started here, before the run, to give it RAY_CPUS workers on this one machine; the
@@ -187,6 +231,7 @@ def one(task: Path, executor: str, n: int, gens: int) -> dict[str, float]:
             "workers": n,
             "confirm_runs": 0,
             "executor": executor,
+            **({"ray_address": address} if address else {}),
         }
         loop.start(repo, cfg, echo=lambda line: None)
     total = defaultdict(float)
@@ -194,8 +239,29 @@ def one(task: Path, executor: str, n: int, gens: int) -> dict[str, float]:
         for k, v in g.items():
             total[k] += v
     count = sum(g["n"] for g in probe.gens)
-    out = {k: total[k] / count for k in (*PHASES, "agent", "wall")}
+    out = {k: total[k] / count for k in (*PHASES, "agent", "wall", "cpu", "cpu_own")}
     out["driver"] = sum(out[p] for p in PHASES)
+    return out
+
+
+def on_cluster(task: Path, sizes: list[int], gens: int) -> dict[int, dict[str, float]]:
+    """Each size measured by a child process that joins the three-node cluster."""
+    import json
+
+    sys.path.insert(0, str(ROOT))
+    from tests.raycluster import RayCluster
+
+    out = {}
+    with RayCluster(workers=2, cpus=CLUSTER_CPUS, hide=[task / "private"]) as c:
+        for n in sizes:
+            t0 = time.perf_counter()
+            argv = [sys.executable, __file__, "--child", str(task), "--sizes", str(n),
+                    "--gens", str(gens), "--address", c.address]  # fmt: skip
+            done = c.run(argv)
+            if done.returncode != 0:
+                raise SystemExit(f"cluster run of {n} failed: {done.stderr[-3000:]}")
+            out[n] = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"[cluster {n}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return out
 
 
@@ -208,44 +274,51 @@ def amdahl(d: float, a: float, workers: int) -> tuple[float, float]:
 
 def report(rows: list[tuple[str, int, dict[str, float]]], sleep_s: float) -> list[str]:
     out = [
-        "| executor | candidates | proposing | gating | scoring | committing | driver d "
+        "| executor | candidates | proposing | gating | scoring | committing | driver d (wall) "
+        "| driver CPU (its own process + its children) "
         "| agent a (Ray: with the wait for a worker) | generation wall / candidate "
-        "| serial fraction f |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| serial fraction f (wall) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for executor, n, r in rows:
         f = r["driver"] / (r["driver"] + r["agent"])
+        # Only on the cluster are the agents outside the driver's process tree.
+        cpu = "-"
+        if executor == "cluster":
+            own = 1000 * r["cpu_own"]
+            cpu = f"**{1000 * r['cpu']:.1f} ms** ({own:.1f} + {1000 * r['cpu'] - own:.1f})"
         out.append(
             f"| {executor} | {n} | "
             + " | ".join(f"{1000 * r[p]:.1f} ms" for p in PHASES)
-            + f" | **{1000 * r['driver']:.1f} ms** | {r['agent']:.2f} s "
+            + f" | {1000 * r['driver']:.1f} ms | {cpu} | {r['agent']:.2f} s "
             f"| {1000 * r['wall']:.0f} ms | {f:.4f} |"
         )
-    # Past one machine the agents run on workers: the Ray rows are the driver's own time. On
-    # the local executor the agents share the driver's cores, which stretches its phases.
-    remote = [row for row in rows if row[0] == "ray"] or rows
-    worst = max(remote, key=lambda row: row[2]["driver"])
-    d = worst[2]["driver"]
-    out += [
-        "",
-        f"Prediction (Amdahl) from the largest driver time measured with the agents on Ray "
-        f"workers, d = {1000 * d:.1f} ms per candidate ({worst[1]} candidates), for the bench's "
-        f"agent (its run measured alone: it sleeps {sleep_s:g} s) and for agents of 10, 60 and "
-        "600 s (candidates per hour, and the efficiency: speed-up / workers):",
-        "",
-        "| agent time a | serial fraction f | 8 workers | 64 workers | 512 workers |",
-        "|---|---|---|---|---|",
-    ]
-    # The agent's own run, without Ray's queue: the local executor's smallest size.
+    # Past one machine the agents run on workers: the cluster's rows (else the local Ray
+    # instance's) are the driver's own time. On the local executor the agents share the
+    # driver's cores, which stretches its phases.
+    remote = [r for r in rows if r[0] == "cluster"] or [r for r in rows if r[0] == "ray"] or rows
+    worst = max(remote, key=lambda row: row[1])
     alone = min((row for row in rows if row[0] == "local"), key=lambda row: row[1], default=worst)
-    for a in (alone[2]["agent"], 10.0, 60.0, 600.0):
-        cells = []
-        for w in (8, 64, 512):
-            per_hour, eff = amdahl(d, a, w)
-            cells.append(f"{per_hour:,.0f}/h ({100 * eff:.0f}%)")
-        out.append(f"| {a:.2f} s | {d / (d + a):.4f} | " + " | ".join(cells) + " |")
+    agents = (alone[2]["agent"], 10.0, 60.0, 600.0)
+    ds = [("driver CPU", worst[2]["cpu"])] if worst[0] == "cluster" else []
+    ds.append(("driver wall (phases never overlapping: an upper bound)", worst[2]["driver"]))
+    for name, d in ds:
+        out += [
+            "",
+            f"Prediction (Amdahl) from the {name} at {worst[1]} candidates on {worst[0]}, "
+            f"d = {1000 * d:.1f} ms per candidate, for the bench's agent (its run measured "
+            f"alone: it sleeps {sleep_s:g} s) and for agents of 10, 60 and 600 s (candidates "
+            "per hour, and the efficiency: speed-up / workers):",
+            "",
+            "| agent time a | serial fraction f | 8 workers | 64 workers | 512 workers |",
+            "|---|---|---|---|---|",
+        ]
+        for a in agents:
+            cells = [f"{ph:,.0f}/h ({100 * eff:.0f}%)" for ph, eff in
+                     (amdahl(d, a, w) for w in (8, 64, 512))]  # fmt: skip
+            out.append(f"| {a:.2f} s | {d / (d + a):.4f} | " + " | ".join(cells) + " |")
     phase = max(PHASES, key=lambda p: worst[2][p])
-    out += ["", f"Largest phase of the driver's time at that size: **{phase}**."]
+    out += ["", f"Largest phase of the driver's wall time at that size: **{phase}**."]
     return out
 
 
@@ -258,12 +331,20 @@ def write_doc(lines: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 32, 128])
-    parser.add_argument("--executors", nargs="+", default=["local", "ray"])
+    parser.add_argument("--executors", nargs="+", default=["local", "ray", "cluster"],
+                        choices=["local", "ray", "cluster"])  # fmt: skip
     parser.add_argument("--sleep", type=float, default=2.0, help="the no-op agent's sleep, s")
     parser.add_argument("--gens", type=int, default=3, help="per run, the reference agent's too")
     parser.add_argument("--quick", action="store_true", help="a smoke run: numbers mean nothing")
     parser.add_argument("--no-write", action="store_true", help="leave docs/SCALING.md alone")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # a cluster measurement
+    parser.add_argument("--address", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        import json
+
+        print(json.dumps(one(args.child, "ray", args.sizes[0], args.gens, args.address)))
+        return
     if args.quick:
         args.sizes, args.sleep, args.gens = [2], 0.1, 2
     start = time.perf_counter()
@@ -271,10 +352,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         task = noop_task(Path(tmp), args.sleep)
         for n in args.sizes:
-            for executor in args.executors:
+            for executor in [e for e in args.executors if e != "cluster"]:
                 t0 = time.perf_counter()
                 rows.append((executor, n, one(task, executor, n, args.gens)))
                 print(f"[{executor} {n}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        if "cluster" in args.executors:
+            measured = on_cluster(task, args.sizes, args.gens)
+            rows += [("cluster", n, measured[n]) for n in args.sizes]
     lines = [
         f"Run {dt.date.today().isoformat()} on {machine()}: no-op agent sleeping "
         f"{args.sleep:g} s, {args.gens - 1} measured generations per row, the whole bench "

@@ -77,6 +77,7 @@ class RayCluster:
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN": secrets.token_hex(16),
             "RAY_ADDRESS": "",
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1",  # cluster mode (worker nodes need it)
             # A lost node is noticed in seconds rather than Ray's default half a minute.
             "RAY_health_check_period_ms": "1000",
             "RAY_health_check_timeout_ms": "1000",
@@ -203,6 +204,12 @@ class RayCluster:
         if done.returncode != 0 or not lines:
             raise RuntimeError(f"cluster probe failed: {done.stderr[-2000:]}")
         return dict(json.loads(lines[-1]))
+
+    def run(self, argv: list[str], timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+        """Any command, in the cluster's network with its address and token; output captured."""
+        return subprocess.run(
+            [*self.enter(), *argv], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
 
     def sia(self, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """The real `sia-git` command line, run inside the cluster's network."""
