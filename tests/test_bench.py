@@ -56,16 +56,21 @@ def test_the_whole_suite_runs_and_prints_one_table_of_ratios() -> None:
     assert "skipped" not in names, "CI installs the weights extra: the LoRA row must run"
 
 
-def test_the_scaling_bench_probes_every_phase_of_the_driver_on_both_executors() -> None:
-    """bench/scaling.py --quick: the no-op agent evolves on the local executor and on Ray, and
-    the table holds each phase's time, the serial fraction and the Amdahl prediction."""
+def test_the_scaling_bench_probes_every_phase_of_the_driver_on_every_executor() -> None:
+    """bench/scaling.py --quick: the no-op agent evolves on the local executor, on a local Ray
+    instance and on a three-node cluster (tests/raycluster.py), and the table holds each
+    phase's time, the driver's CPU on the cluster, and both Amdahl predictions."""
     done = bench("scaling.py", "--quick", timeout=600)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout
-    rows = [line for line in done.stdout.splitlines() if line.startswith(("| local", "| ray"))]
-    assert len(rows) == 2
+    rows = [line for line in done.stdout.splitlines()
+            if line.startswith(("| local", "| ray", "| cluster"))]  # fmt: skip
+    assert [r.split("|")[1].strip() for r in rows] == ["local", "ray", "cluster"]
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         phases = [float(c.removesuffix(" ms")) for c in cells[2:6]]
         assert all(p > 0 for p in phases), row  # proposing, gating, scoring, committing
-    assert "| 8 workers | 64 workers | 512 workers |" in done.stdout
-    assert "Largest phase of the driver's time" in done.stdout
+    cpu = [c.strip() for c in rows[-1].strip("|").split("|")][7]
+    assert cpu.startswith("**") and float(cpu.split("**")[1].removesuffix(" ms")) > 0, rows[-1]
+    assert "from the driver CPU at 2 candidates on cluster" in done.stdout
+    assert done.stdout.count("| 8 workers | 64 workers | 512 workers |") == 2
+    assert "Largest phase of the driver's wall time" in done.stdout
