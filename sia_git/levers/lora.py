@@ -48,7 +48,8 @@ def propose(
     current = {k: defaults[k] for k in SPACE}
     if n > len(out):
         ask = Ask(space=SPACE, current=current, history=history, seed_key=f"{seed_key}/weights",
-                  direction=direction, generation=generation, n=n - len(out))  # fmt: skip
+                  direction=direction, generation=generation, n=n - len(out),
+                  screen=False)  # fmt: skip
         out += [{**defaults, **k} for k in (strategy or TPE()).propose(ask)]
     return [HParams.model_validate({**d, "seed": seed}) for d in out]
 

@@ -61,6 +61,7 @@ def search(
     generation: int,
     n: int,
     sampler: str = "tpe",
+    avoid: list[dict[str, Value]] | None = None,
 ) -> list[dict[str, Value]]:
     """`n` settings of `space` (merged over `current`) not tried before: TPE first (or random
     samples, `sampler="random"`); if it keeps proposing settings already tried (TPE favours the

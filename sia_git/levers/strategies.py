@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from sia_git.levers.knob_source import Space, Value
+from sia_git.levers.screening import screen
 from sia_git.levers.search import Trial, search
 
 
@@ -23,6 +24,9 @@ class Ask:
     direction: str
     generation: int
     n: int
+    # Vary each knob alone first (screening.py): right for an agent's knobs, each trial a run;
+    # not for LoRA settings, where a range's far end (lr 5e-3) collapses a small model.
+    screen: bool = True
 
 
 class Strategy(ABC):
@@ -34,12 +38,18 @@ class Strategy(ABC):
 
 
 class TPE(Strategy):
-    """optuna's multivariate TPE, random samples when it keeps repeating itself, and the
-    untried points of a small finite space last (knob_search.search)."""
+    """Each knob of the incumbent varied alone once first (screening.screen), then optuna's
+    multivariate TPE, random samples when it keeps repeating itself, and the untried points of
+    a small finite space last (search.search)."""
 
     def propose(self, ask: Ask) -> list[dict[str, Value]]:
-        return search(ask.space, ask.current, ask.history, seed_key=ask.seed_key,
-                      direction=ask.direction, generation=ask.generation, n=ask.n)  # fmt: skip
+        first = screen(ask.space, ask.current, ask.history, seed_key=ask.seed_key,
+                       generation=ask.generation, n=ask.n) if ask.screen else []  # fmt: skip
+        if len(first) == ask.n:
+            return first
+        return first + search(ask.space, ask.current, ask.history, seed_key=ask.seed_key,
+                              direction=ask.direction, generation=ask.generation,
+                              n=ask.n - len(first), avoid=first)  # fmt: skip
 
 
 class Random(Strategy):

@@ -1,0 +1,84 @@
+"""The knob search varies each knob of the incumbent alone before TPE models the space
+(levers/screening.py): a gain held by one knob is found in as many trials as there are knobs."""
+
+from __future__ import annotations
+
+from sia_git.levers.knob_source import Range
+from sia_git.levers.knobs import KnobProposer
+from sia_git.levers.lora import SPACE as SETTINGS
+from sia_git.levers.lora import propose as lora_propose
+from sia_git.levers.screening import screen
+from sia_git.levers.search import Trial
+from sia_git.levers.strategies import TPE, Ask
+
+SPACE = {
+    "template": ["a", "b", "c"],
+    "shots": Range(0, 8, integer=True, log=False),
+    "temperature": Range(0.0, 1.0, integer=False, log=False),
+    "votes": [1, 3, 5],
+}
+CURRENT = {"template": "a", "shots": 0, "temperature": 0.2, "votes": 1}
+
+
+def _changed(knobs: dict) -> list[str]:
+    return [k for k in SPACE if knobs[k] != CURRENT[k]]
+
+
+def test_each_knob_is_varied_alone_in_declared_order_with_ranges_at_their_far_end() -> None:
+    out = screen(SPACE, CURRENT, [], seed_key="t/0", generation=2, n=8)
+    assert [_changed(k) for k in out] == [["template"], ["shots"], ["temperature"], ["votes"]]
+    assert out[1]["shots"] == 8  # 0 is the low end: the far end is the high one
+    assert out[2]["temperature"] == 1.0  # 0.2 is nearer 0.0
+    assert out[0]["template"] in ("b", "c") and out[3]["votes"] in (3, 5)
+
+
+def test_a_knob_already_varied_alone_is_not_screened_again_and_then_tpe_takes_over() -> None:
+    history = [
+        Trial(dict(CURRENT), 0.5, 1),
+        Trial({**CURRENT, "template": "b"}, 0.5, 2),
+        Trial({**CURRENT, "shots": 8}, 0.69, 2),
+    ]
+    first = screen(SPACE, CURRENT, history, seed_key="t/0", generation=3, n=4)
+    assert [_changed(k) for k in first] == [["temperature"], ["votes"]]
+    ask = Ask(space=SPACE, current=CURRENT, history=history, seed_key="t/0",
+              direction="maximize", generation=3, n=4)  # fmt: skip
+    out = TPE().propose(ask)
+    assert out[:2] == first  # the screening first, TPE for the rest
+    assert len(out) == 4
+    keys = [tuple(sorted(k.items())) for k in out]
+    assert len(set(keys)) == 4
+    assert not any(k == t.knobs for k in out for t in history)
+    # Every knob varied alone: nothing left to screen.
+    done = history + [Trial(k, 0.5, 3) for k in first]
+    assert screen(SPACE, CURRENT, done, seed_key="t/0", generation=4, n=4) == []
+
+
+def test_the_same_history_gives_the_same_screening() -> None:
+    a = screen(SPACE, CURRENT, [], seed_key="t/0", generation=2, n=4)
+    assert a == screen(SPACE, CURRENT, [], seed_key="t/0", generation=2, n=4)
+
+
+def test_the_knob_proposer_screens_a_real_agent_first() -> None:
+    source = (
+        'KNOBS = {"shots": 0, "system": "none"}\n'
+        'KNOB_SPACE = {"shots": {"low": 0, "high": 8, "type": "int"}, '
+        '"system": ["none", "terse"]}\n'
+    )
+    files = {"target_agent.py": source.encode()}
+    history = [Trial({"shots": 0, "system": "none"}, 0.5, 1)]
+    out = KnobProposer("t/0", "maximize").propose(files, history, 2, n=2)
+    assert sorted(p.knobs.items() for p in out) == sorted(
+        [{"shots": 8, "system": "none"}.items(), {"shots": 0, "system": "terse"}.items()]
+    )
+    assert [p.improvement.title for p in out] == ["knobs shots 0→8", "knobs system none→terse"]
+
+
+def test_lora_settings_are_not_screened() -> None:
+    """A LoRA range's far end (lr 5e-3) collapses a small model: the weights lever's settings
+    come from the defaults and TPE, not from one-setting-at-a-time extremes."""
+    defaults, *others = lora_propose(
+        [], seed_key="t", direction="maximize", generation=2, n=4, seed=0
+    )
+    changed = [[k for k in SETTINGS if getattr(hp, k) != getattr(defaults, k)] for hp in others]
+    assert len(others) == 3 and any(len(c) > 1 for c in changed), changed
+    assert all(hp.lr not in (1e-4, 5e-3) for hp in others)
