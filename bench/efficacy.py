@@ -152,8 +152,12 @@ def table(arms: list[Arm], old_rev: str, new_rev: str) -> list[str]:
     for task in dict.fromkeys(a.task for a in arms):
         new = next(a for a in arms if a.task == task and a.arm == "new")
         old = next(a for a in arms if a.task == task and a.arm == "old")
-        ratio = new.per_hour / old.per_hour if old.per_hour else float("nan")
-        lines.append(f"- {task}: candidates per hour, new/old: {ratio:.2f}")
+        if old.per_hour:
+            ratio = new.per_hour / old.per_hour
+            lines.append(f"- {task}: candidates per hour, new/old: {ratio:.2f}")
+        else:  # a ratio over zero is no number: say what happened instead
+            lines.append(f"- {task}: candidates per hour, the old search scored none in "
+                         f"{old.seconds / 60:.1f} min; the new one {new.scored}")  # fmt: skip
     lines += [f"- old search: the code of commit `{old_rev}` (before issue 29), same flags; "
               f"new search: `{new_rev}`",
               f"- machine: {machine()}"]  # fmt: skip

@@ -71,6 +71,11 @@ def test_the_knob_proposer_screens_a_real_agent_first() -> None:
         [{"shots": 8, "system": "none"}.items(), {"shots": 0, "system": "terse"}.items()]
     )
     assert [p.improvement.title for p in out] == ["knobs shots 0→8", "knobs system none→terse"]
+    assert "Screening:" in out[0].improvement.body and "`shots`'s" in out[0].improvement.body
+    # Once both knobs were tried alone, TPE's proposals are not called screening.
+    history += [Trial(p.knobs, 0.5, 2) for p in out]
+    later = KnobProposer("t/0", "maximize").propose(files, history, 3, n=1)
+    assert later and "Screening:" not in later[0].improvement.body
 
 
 def test_lora_settings_are_not_screened() -> None:

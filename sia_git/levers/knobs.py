@@ -10,6 +10,7 @@ from sia_git.levers import knob_source as knobmod
 from sia_git.levers.base import Lever, Request, Situation
 from sia_git.levers.knob_source import Value
 from sia_git.levers.proposal import ENTRY, Improvement, Proposal
+from sia_git.levers.screening import screen
 from sia_git.levers.search import Trial
 from sia_git.levers.strategies import TPE, Ask, Strategy
 
@@ -76,7 +77,12 @@ class KnobProposer:
         ask = Ask(space=space, current=current, history=seen, seed_key=self.seed_key,
                   direction=self.direction, generation=generation, n=n - len(out))  # fmt: skip
         found = self.strategy.propose(ask) if n > len(out) else []
-        return out + [self._proposal(files, current, knobs, history=history) for knobs in found]
+        screened = screen(space, current, seen, seed_key=self.seed_key, generation=generation,
+                          n=len(space)) if isinstance(self.strategy, TPE) else []  # fmt: skip
+        return out + [
+            self._proposal(files, current, knobs, history=history, screened=knobs in screened)
+            for knobs in found
+        ]
 
     def crossover(
         self, files: dict[str, bytes], history: list[Trial], generation: int, *, parent: int | None
@@ -143,6 +149,7 @@ class KnobProposer:
         *,
         history: list[Trial],
         warm: Trial | None = None,
+        screened: bool = False,
     ) -> Proposal:
         changed = [(k, old.get(k), v) for k, v in new.items() if old.get(k) != v]
         subject = "knobs " + ", ".join(f"{k} {_show(a)}→{_show(b)}" for k, a, b in changed[:3])
@@ -156,6 +163,13 @@ class KnobProposer:
             f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n\n"
             f"## Why\n\n{self._why(history)}\n"
         )
+        if screened:
+            body = body.replace(
+                "## Why\n\n",
+                "## Why\n\nScreening: before the optimiser models the space, each knob of the "
+                "incumbent is tried alone once (a range at its far end); this candidate is "
+                f"`{changed[0][0]}`'s.\n\n",
+            )
         if warm is not None:
             body = body.replace(
                 "## Why\n\n",

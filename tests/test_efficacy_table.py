@@ -1,0 +1,33 @@
+"""bench/efficacy.py's table states what happened, including an old search that scored nothing."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+from tests.conftest import ROOT
+
+
+def load_efficacy():  # noqa: ANN201 - a module loaded by path
+    sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("efficacy", ROOT / "bench" / "efficacy.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["efficacy"] = module  # its dataclass looks its module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_old_search_that_scored_nothing_is_said_in_words_not_as_nan() -> None:
+    eff = load_efficacy()
+    arms = [
+        eff.Arm("t", "old", 0.49, 0.49, 1, 150, 0, 480.0),
+        eff.Arm("t", "new", 0.49, 0.61, 2, 150, 4, 480.0),
+        eff.Arm("u", "old", 0.6, 0.7, 3, 100, 10, 120.0),
+        eff.Arm("u", "new", 0.6, 0.7, 3, 100, 5, 120.0),
+    ]
+    text = "\n".join(eff.table(arms, "aaa", "bbb"))
+    assert "nan" not in text
+    assert "- t: candidates per hour, the old search scored none in 8.0 min; the new one 4" in text
+    assert "- u: candidates per hour, new/old: 0.50" in text
+    assert "| t | new | 0.4900 ± 0.0800 | 0.6100 ± 0.0781 | +0.1200 | +2.9 | 2 | 4 | 30 |" in text
