@@ -92,11 +92,13 @@ def env_for(code: Path) -> dict[str, str]:
 
 
 def evolve_for(repo: Path, task: str, *, seconds: float, candidates: int,
-               env: dict[str, str], lever: str | None = None) -> float:  # fmt: skip
-    """Run evolve until `seconds` pass, then interrupt it as Ctrl-C would. The LLM task's
-    runs use the knob lever only: this measures the search, and one LoRA training there
-    takes most of the wall time (the weights lever has its own bench, weights_efficacy.py)."""
-    args = [sys.executable, "-m", "sia_git", "evolve", "--task", task, "--max-gen", "1000",
+               env: dict[str, str], lever: str | None = None,
+               max_gen: int = 1000) -> float:  # fmt: skip
+    """Run evolve until `seconds` pass (or `max_gen` ends it), then interrupt it as Ctrl-C
+    would. The LLM task's runs use the knob lever only: this measures the search, and one LoRA
+    training there takes most of the wall time (the weights lever has its own bench,
+    weights_efficacy.py)."""
+    args = [sys.executable, "-m", "sia_git", "evolve", "--task", task, "--max-gen", str(max_gen),
             "--candidates", str(candidates), "--seed", "0", "--quiet"]  # fmt: skip
     lever = lever or ("knobs" if task.endswith("smollm2") else None)
     if lever:

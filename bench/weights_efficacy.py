@@ -1,13 +1,15 @@
 """Does the weights lever add to the harness? base, H, W and W+H on the sealed test.
 
-Usage: python bench/weights_efficacy.py [--minutes-h 5] [--tasks ...] [--no-write]
+Usage: python bench/weights_efficacy.py [--gens-h 1] [--candidates-h 4] [--minutes-h 8]
+                                        [--tasks ...] [--no-write]
 
 For each task (word-sentiment-smollm2; word-sentiment-lm as a control), each in a fresh
 repository, with seed 0:
 
 - base: the reference agent (generation 1);
-- H: the knob search alone (`--lever knobs`) for `--minutes-h` minutes; its last accepted
-  generation;
+- H: the knob search alone (`--lever knobs`): `--gens-h` generations of `--candidates-h`
+  candidates after the reference (the first screens each knob alone), stopped after
+  `--minutes-h` minutes if not done; its last accepted generation. One generation, as W has;
 - W: one weights generation on the reference harness (`--lever weights --max-gen 2
   --candidates 1`);
 - W+H: one weights generation on H's harness (H's agent file as generation 1, then as W).
@@ -78,12 +80,12 @@ def test_items(task: str) -> int:
         return sum(1 for _ in csv.DictReader(f))
 
 
-def measure(task: str, minutes_h: float, code: Path, root: Path) -> list[Row]:
+def measure(task: str, h: argparse.Namespace, code: Path, root: Path) -> list[Row]:
     env, n = env_for(code), test_items(task)
     rows: list[Row] = []
     h_repo = new_repo(root / f"{task}-h")
-    h_s = evolve_for(h_repo, task, seconds=minutes_h * 60, candidates=2, env=env,
-                     lever="knobs")  # fmt: skip
+    h_s = evolve_for(h_repo, task, seconds=h.minutes_h * 60, candidates=h.candidates_h,
+                     env=env, lever="knobs", max_gen=1 + h.gens_h)  # fmt: skip
     log = subprocess.run([sys.executable, "-m", "sia_git", "log", "--json"], cwd=h_repo,
                          env=env, capture_output=True, text=True, check=True)  # fmt: skip
     first = next(r for r in json.loads(log.stdout)["rows"] if r["gen"] == 1)
@@ -120,7 +122,9 @@ def table(rows: list[Row], rev: str) -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minutes-h", type=float, default=5.0)
+    p.add_argument("--gens-h", type=int, default=1)
+    p.add_argument("--minutes-h", type=float, default=8.0)
+    p.add_argument("--candidates-h", type=int, default=4)
     p.add_argument("--tasks", nargs="*", default=list(TASKS))
     p.add_argument("--rev", default="HEAD")
     p.add_argument("--no-write", action="store_true")
@@ -131,10 +135,12 @@ def main() -> None:
         code = code_of(args.rev, root / "code")
         for task in args.tasks:
             print(f"== {task}", flush=True)
-            rows += measure(task, args.minutes_h, code, root)
+            rows += measure(task, args, code, root)
     rev = subprocess.run(["git", "rev-parse", "--short", args.rev], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     lines = table(rows, rev)
+    lines.append(f"- H: {args.gens_h} knob generation(s) of {args.candidates_h} candidates after "
+                 f"the reference (at most {args.minutes_h:g} min)")  # fmt: skip
     print("\n".join(lines))
     if not args.no_write:
         write(lines, start=START, end=END, title="Weights efficacy: base, H, W, W+H (issue 30)")
