@@ -3,7 +3,7 @@ The new search (paired acceptance, staged evaluation, reuse, warm start) against
 (the commit before issue 29), side by side: same tasks, same seed, same flags, same wall time.
 
 Usage: python bench/efficacy.py [--old-rev 1449bf1] [--minutes-llm 8] [--minutes 2]
-                                [--candidates 4] [--no-write]
+                                [--candidates 4] [--search screen] [--no-write]
 
 For each task (word-sentiment-smollm2, penguins, word-sentiment) and each arm, in a fresh
 repository: `sia-git evolve` runs until its wall time is up (then it is interrupted, as Ctrl-C
@@ -92,8 +92,8 @@ def env_for(code: Path) -> dict[str, str]:
 
 
 def evolve_for(repo: Path, task: str, *, seconds: float, candidates: int,
-               env: dict[str, str], lever: str | None = None,
-               max_gen: int = 1000) -> float:  # fmt: skip
+               env: dict[str, str], lever: str | None = None, max_gen: int = 1000,
+               search: str | None = None) -> float:  # fmt: skip
     """Run evolve until `seconds` pass (or `max_gen` ends it), then interrupt it as Ctrl-C
     would. The LLM task's runs use the knob lever only: this measures the search, and one LoRA
     training there takes most of the wall time (the weights lever has its own bench,
@@ -103,6 +103,8 @@ def evolve_for(repo: Path, task: str, *, seconds: float, candidates: int,
     lever = lever or ("knobs" if task.endswith("smollm2") else None)
     if lever:
         args += ["--lever", lever]
+    if search:
+        args += ["--search", search]
     started = time.monotonic()
     proc = subprocess.Popen(args, cwd=repo, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
@@ -117,10 +119,11 @@ def evolve_for(repo: Path, task: str, *, seconds: float, candidates: int,
 
 
 def measure(task: str, arm: str, *, seconds: float, candidates: int, code: Path,
-            root: Path) -> Arm:  # fmt: skip
+            root: Path, search: str | None = None) -> Arm:  # fmt: skip
     repo = new_repo(root / f"{task}-{arm}")
     env = env_for(code)
-    elapsed = evolve_for(repo, task, seconds=seconds, candidates=candidates, env=env)
+    elapsed = evolve_for(repo, task, seconds=seconds, candidates=candidates, env=env,
+                         search=search)  # fmt: skip
     log = subprocess.run([sys.executable, "-m", "sia_git", "log", "--json"], cwd=repo, env=env,
                          capture_output=True, text=True, check=True)  # fmt: skip
     rows = json.loads(log.stdout)["rows"]
@@ -186,6 +189,7 @@ def main() -> None:
     p.add_argument("--minutes-llm", type=float, default=8.0)
     p.add_argument("--minutes", type=float, default=2.0)
     p.add_argument("--candidates", type=int, default=4)
+    p.add_argument("--search", default="screen", help="the new arm's --search")
     p.add_argument("--tasks", nargs="*", default=list(TASKS))
     p.add_argument("--no-write", action="store_true")
     args = p.parse_args()
@@ -196,13 +200,13 @@ def main() -> None:
         arms: list[Arm] = []
         for task in args.tasks:
             minutes = args.minutes_llm if task.endswith("smollm2") else args.minutes
-            for arm, code in (("old", old), ("new", new)):
+            for arm, code, search in (("old", old, None), ("new", new, args.search)):
                 print(f"== {task}, {arm} search, {minutes} min", flush=True)
-                arms.append(measure(task, arm, seconds=minutes * 60,
-                                    candidates=args.candidates, code=code, root=root))  # fmt: skip
+                arms.append(measure(task, arm, seconds=minutes * 60, candidates=args.candidates,
+                                    code=code, root=root, search=search))  # fmt: skip
     new_rev = subprocess.run(["git", "rev-parse", "--short", args.new_rev], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    lines = table(arms, args.old_rev, new_rev)
+    lines = table(arms, args.old_rev, f"{new_rev}` with `--search {args.search}")
     print("\n".join(lines))
     if not args.no_write:
         write(lines)

@@ -7,8 +7,8 @@ For each task (word-sentiment-smollm2; word-sentiment-lm as a control), each in 
 repository, with seed 0:
 
 - base: the reference agent (generation 1);
-- H: the knob search alone (`--lever knobs`): `--gens-h` generations of `--candidates-h`
-  candidates after the reference (the first screens each knob alone), stopped after
+- H: the knob search alone (`--lever knobs --search screen`): `--gens-h` generations of
+  `--candidates-h` candidates after the reference (the first screens each knob alone), stopped after
   `--minutes-h` minutes if not done; its last accepted generation. One generation, as W has;
 - W: one weights generation on the reference harness (`--lever weights --max-gen 2
   --candidates 1`);
@@ -85,7 +85,8 @@ def measure(task: str, h: argparse.Namespace, code: Path, root: Path) -> list[Ro
     rows: list[Row] = []
     h_repo = new_repo(root / f"{task}-h")
     h_s = evolve_for(h_repo, task, seconds=h.minutes_h * 60, candidates=h.candidates_h,
-                     env=env, lever="knobs", max_gen=1 + h.gens_h)  # fmt: skip
+                     env=env, lever="knobs", max_gen=1 + h.gens_h,
+                     search="screen")  # fmt: skip
     log = subprocess.run([sys.executable, "-m", "sia_git", "log", "--json"], cwd=h_repo,
                          env=env, capture_output=True, text=True, check=True)  # fmt: skip
     first = next(r for r in json.loads(log.stdout)["rows"] if r["gen"] == 1)
@@ -140,7 +141,7 @@ def main() -> None:
                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     lines = table(rows, rev)
     lines.append(f"- H: {args.gens_h} knob generation(s) of {args.candidates_h} candidates after "
-                 f"the reference (at most {args.minutes_h:g} min)")  # fmt: skip
+                 f"the reference, `--search screen` (at most {args.minutes_h:g} min)")  # fmt: skip
     print("\n".join(lines))
     if not args.no_write:
         write(lines, start=START, end=END, title="Weights efficacy: base, H, W, W+H (issue 30)")

@@ -1,5 +1,6 @@
-"""The knob search varies each knob of the incumbent alone before TPE models the space
-(levers/screening.py): a gain held by one knob is found in as many trials as there are knobs."""
+"""`--search screen` varies each knob of the incumbent alone before TPE models the space
+(levers/screening.py): a gain held by one knob is found in as many trials as there are knobs.
+The default, `tpe`, does not."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sia_git.levers.lora import SPACE as SETTINGS
 from sia_git.levers.lora import propose as lora_propose
 from sia_git.levers.screening import screen
 from sia_git.levers.search import Trial
-from sia_git.levers.strategies import TPE, Ask
+from sia_git.levers.strategies import TPE, Ask, Screen, get
 
 SPACE = {
     "template": ["a", "b", "c"],
@@ -42,7 +43,7 @@ def test_a_knob_already_varied_alone_is_not_screened_again_and_then_tpe_takes_ov
     assert [_changed(k) for k in first] == [["temperature"], ["votes"]]
     ask = Ask(space=SPACE, current=CURRENT, history=history, seed_key="t/0",
               direction="maximize", generation=3, n=4)  # fmt: skip
-    out = TPE().propose(ask)
+    out = Screen().propose(ask)
     assert out[:2] == first  # the screening first, TPE for the rest
     assert len(out) == 4
     keys = [tuple(sorted(k.items())) for k in out]
@@ -66,7 +67,7 @@ def test_the_knob_proposer_screens_a_real_agent_first() -> None:
     )
     files = {"target_agent.py": source.encode()}
     history = [Trial({"shots": 0, "system": "none"}, 0.5, 1)]
-    out = KnobProposer("t/0", "maximize").propose(files, history, 2, n=2)
+    out = KnobProposer("t/0", "maximize", get("screen")).propose(files, history, 2, n=2)
     assert sorted(p.knobs.items() for p in out) == sorted(
         [{"shots": 8, "system": "none"}.items(), {"shots": 0, "system": "terse"}.items()]
     )
@@ -74,7 +75,7 @@ def test_the_knob_proposer_screens_a_real_agent_first() -> None:
     assert "Screening:" in out[0].improvement.body and "`shots`'s" in out[0].improvement.body
     # Once both knobs were tried alone, TPE's proposals are not called screening.
     history += [Trial(p.knobs, 0.5, 2) for p in out]
-    later = KnobProposer("t/0", "maximize").propose(files, history, 3, n=1)
+    later = KnobProposer("t/0", "maximize", get("screen")).propose(files, history, 3, n=1)
     assert later and "Screening:" not in later[0].improvement.body
 
 
@@ -87,3 +88,32 @@ def test_lora_settings_are_not_screened() -> None:
     changed = [[k for k in SETTINGS if getattr(hp, k) != getattr(defaults, k)] for hp in others]
     assert len(others) == 3 and any(len(c) > 1 for c in changed), changed
     assert all(hp.lr not in (1e-4, 5e-3) for hp in others)
+
+
+def test_the_default_strategy_does_not_screen() -> None:
+    """Screening spends a generation's slots on one knob each: where a gain needs several knobs
+    at once (penguins), that delayed the first gain from generation 2 to 8, so `tpe` stays the
+    default and screening is `--search screen`."""
+    ask = Ask(space=SPACE, current=CURRENT, history=[], seed_key="t/0", direction="maximize",
+              generation=2, n=4)  # fmt: skip
+    assert [_changed(k) for k in Screen().propose(ask)] == [
+        ["template"],
+        ["shots"],
+        ["temperature"],
+        ["votes"],
+    ]
+    assert not all(len(_changed(k)) == 1 for k in TPE().propose(ask))
+    assert get("tpe").name == "tpe" and isinstance(get("screen"), Screen)
+
+
+def test_tpe_does_not_repeat_a_setting_the_screening_proposed_in_the_same_generation() -> None:
+    """`avoid` was accepted and ignored: TPE could propose a screening candidate twice, one
+    candidate scored twice in a generation."""
+    small = {"shots": [0, 8], "votes": [1, 3]}
+    current = {"shots": 0, "votes": 1}
+    first = [{"shots": 8, "votes": 1}, {"shots": 0, "votes": 3}]
+    from sia_git.levers.search import search
+
+    out = search(small, current, [], seed_key="t/0", direction="maximize", generation=2, n=3,
+                 avoid=first)  # fmt: skip
+    assert out == [{"shots": 8, "votes": 3}]  # the one setting neither tried nor proposed

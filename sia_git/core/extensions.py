@@ -68,6 +68,8 @@ LEVERS.register("weights", "sia_git.levers.weights:Weights",
 STRATEGIES: Registry[Any] = Registry("search strategy", flag="--search", default="tpe")
 STRATEGIES.register("tpe", "sia_git.levers.strategies:TPE",
                     "optuna's tree-structured Parzen estimator")  # fmt: skip
+STRATEGIES.register("screen", "sia_git.levers.strategies:Screen",
+                    "each knob of the incumbent varied alone first, then tpe")  # fmt: skip
 STRATEGIES.register("random", "sia_git.levers.strategies:Random",
                     "uniform samples of the space, none tried before")  # fmt: skip
 

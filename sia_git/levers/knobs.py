@@ -12,7 +12,7 @@ from sia_git.levers.knob_source import Value
 from sia_git.levers.proposal import ENTRY, Improvement, Proposal
 from sia_git.levers.screening import screen
 from sia_git.levers.search import Trial
-from sia_git.levers.strategies import TPE, Ask, Strategy
+from sia_git.levers.strategies import TPE, Ask, Screen, Strategy
 
 
 class Knobs(Lever):
@@ -78,7 +78,7 @@ class KnobProposer:
                   direction=self.direction, generation=generation, n=n - len(out))  # fmt: skip
         found = self.strategy.propose(ask) if n > len(out) else []
         screened = screen(space, current, seen, seed_key=self.seed_key, generation=generation,
-                          n=len(space)) if isinstance(self.strategy, TPE) else []  # fmt: skip
+                          n=len(space)) if isinstance(self.strategy, Screen) else []  # fmt: skip
         return out + [
             self._proposal(files, current, knobs, history=history, screened=knobs in screened)
             for knobs in found

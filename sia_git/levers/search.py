@@ -66,9 +66,11 @@ def search(
     """`n` settings of `space` (merged over `current`) not tried before: TPE first (or random
     samples, `sampler="random"`); if it keeps proposing settings already tried (TPE favours the
     region of the best ones), plain random sampling, and in a small finite space the settings
-    not tried yet, so the search only stops when the space is exhausted. The same history and
-    seed key always give the same settings."""
+    not tried yet, so the search only stops when the space is exhausted. Nor any of `avoid`
+    (settings already proposed in this generation). The same history and seed key always give
+    the same settings."""
     tried = {_key(t.knobs, space) for t in history} | {_key(current, space)}
+    tried |= {_key(a, space) for a in avoid or []}  # a generation's other proposals
     found: list[dict[str, Value]] = []
     for attempt in range(n * 40):
         if len(found) == n:

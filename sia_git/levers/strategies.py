@@ -24,8 +24,8 @@ class Ask:
     direction: str
     generation: int
     n: int
-    # Vary each knob alone first (screening.py): right for an agent's knobs, each trial a run;
-    # not for LoRA settings, where a range's far end (lr 5e-3) collapses a small model.
+    # Whether the screen strategy may vary each knob alone first (screening.py): not for LoRA
+    # settings, where a range's far end (lr 5e-3) collapses a small model.
     screen: bool = True
 
 
@@ -38,18 +38,30 @@ class Strategy(ABC):
 
 
 class TPE(Strategy):
-    """Each knob of the incumbent varied alone once first (screening.screen), then optuna's
-    multivariate TPE, random samples when it keeps repeating itself, and the untried points of
-    a small finite space last (search.search)."""
+    """optuna's multivariate TPE, random samples when it keeps repeating itself, and the
+    untried points of a small finite space last (search.search)."""
+
+    def propose(self, ask: Ask) -> list[dict[str, Value]]:
+        return self._search(ask, ask.n, avoid=[])
+
+    @staticmethod
+    def _search(ask: Ask, n: int, *, avoid: list[dict[str, Value]]) -> list[dict[str, Value]]:
+        return search(ask.space, ask.current, ask.history, seed_key=ask.seed_key,
+                      direction=ask.direction, generation=ask.generation, n=n,
+                      avoid=avoid)  # fmt: skip
+
+
+class Screen(TPE):
+    """Each knob of the incumbent varied alone once first (screening.screen), then TPE. It
+    finds a gain one knob holds in as many trials as there are knobs, and pays those trials
+    where a gain needs several knobs at once (docs/BENCHMARKS.md: smollm2's and penguins')."""
 
     def propose(self, ask: Ask) -> list[dict[str, Value]]:
         first = screen(ask.space, ask.current, ask.history, seed_key=ask.seed_key,
                        generation=ask.generation, n=ask.n) if ask.screen else []  # fmt: skip
         if len(first) == ask.n:
             return first
-        return first + search(ask.space, ask.current, ask.history, seed_key=ask.seed_key,
-                              direction=ask.direction, generation=ask.generation,
-                              n=ask.n - len(first), avoid=first)  # fmt: skip
+        return first + self._search(ask, ask.n - len(first), avoid=first)
 
 
 class Random(Strategy):
