@@ -18,6 +18,7 @@ import random
 
 from sia_git.levers import knob_source as knobmod
 from sia_git.levers.knob_source import Range, Space, Value
+from sia_git.levers.search import setting_key
 from sia_git.store.trials import Trial
 
 
@@ -33,7 +34,7 @@ def screen(
     """Up to `n` settings that each change one knob of `current` that no trial in `history`
     has changed alone from it, in the order the agent declares them; none tried before.
     Empty once every knob has been varied alone from this incumbent."""
-    tried = {_key(t.knobs, space) for t in history} | {_key(current, space)}
+    tried = {setting_key(t.knobs, space) for t in history} | {setting_key(current, space)}
     varied = {alone for t in history if (alone := _changed_alone(t.knobs, current, space))}
     out: list[dict[str, Value]] = []
     for name, spec in space.items():
@@ -44,8 +45,8 @@ def screen(
         rng = random.Random(f"{seed_key}/{generation}/screen/{name}")
         for value in _moves(spec, current.get(name), rng):
             knobs = {**current, name: knobmod.tidy(value)}
-            if _key(knobs, space) not in tried:
-                tried.add(_key(knobs, space))
+            if setting_key(knobs, space) not in tried:
+                tried.add(setting_key(knobs, space))
                 out.append(knobs)
                 break
     return out
@@ -74,7 +75,3 @@ def _distance(spec: Range, a: float, b: float) -> float:
     if spec.log and a > 0 and b > 0:
         return abs(math.log(a) - math.log(b))
     return abs(a - b)
-
-
-def _key(knobs: dict[str, Value], space: Space) -> tuple:
-    return tuple((k, knobmod.tidy(knobs.get(k))) for k in sorted(space))

@@ -69,8 +69,8 @@ def search(
     not tried yet, so the search only stops when the space is exhausted. Nor any of `avoid`
     (settings already proposed in this generation). The same history and seed key always give
     the same settings."""
-    tried = {_key(t.knobs, space) for t in history} | {_key(current, space)}
-    tried |= {_key(a, space) for a in avoid or []}  # a generation's other proposals
+    tried = {setting_key(t.knobs, space) for t in history} | {setting_key(current, space)}
+    tried |= {setting_key(a, space) for a in avoid or []}  # a generation's other proposals
     found: list[dict[str, Value]] = []
     for attempt in range(n * 40):
         if len(found) == n:
@@ -85,7 +85,7 @@ def search(
         else:
             params = _ask(space, history, seed, direction=direction, tpe=False)
         knobs = {**current, **{k: knobmod.tidy(v) for k, v in params.items()}}
-        key = _key(knobs, space)
+        key = setting_key(knobs, space)
         if key in tried:
             continue
         tried.add(key)
@@ -133,5 +133,5 @@ def _untried(space: Space, tried: set[tuple]) -> list[tuple] | None:
     return [key for key in keys if key not in tried]
 
 
-def _key(knobs: dict[str, Value], space: Space) -> tuple:
+def setting_key(knobs: dict[str, Value], space: Space) -> tuple:
     return tuple((k, knobmod.tidy(knobs.get(k))) for k in sorted(space))
