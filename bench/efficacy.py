@@ -3,7 +3,7 @@ The new search (paired acceptance, staged evaluation, reuse, warm start) against
 (the commit before issue 29), side by side: same tasks, same seed, same flags, same wall time.
 
 Usage: python bench/efficacy.py [--old-rev 1449bf1] [--minutes-llm 8] [--minutes 2]
-                                [--candidates 4] [--search screen] [--no-write]
+                                [--candidates 4] [--search NAME] [--no-write]
 
 For each task (word-sentiment-smollm2, penguins, word-sentiment) and each arm, in a fresh
 repository: `sia-git evolve` runs until its wall time is up (then it is interrupted, as Ctrl-C
@@ -189,7 +189,7 @@ def main() -> None:
     p.add_argument("--minutes-llm", type=float, default=8.0)
     p.add_argument("--minutes", type=float, default=2.0)
     p.add_argument("--candidates", type=int, default=4)
-    p.add_argument("--search", default="screen", help="the new arm's --search")
+    p.add_argument("--search", default=None, help="the new arm's --search (default: its default)")
     p.add_argument("--tasks", nargs="*", default=list(TASKS))
     p.add_argument("--no-write", action="store_true")
     args = p.parse_args()
@@ -206,7 +206,8 @@ def main() -> None:
                                     code=code, root=root, search=search))  # fmt: skip
     new_rev = subprocess.run(["git", "rev-parse", "--short", args.new_rev], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    lines = table(arms, args.old_rev, f"{new_rev}` with `--search {args.search}")
+    how = f"` with `--search {args.search}" if args.search else "` with the default, `--search auto"
+    lines = table(arms, args.old_rev, f"{new_rev}{how}")
     print("\n".join(lines))
     if not args.no_write:
         write(lines)

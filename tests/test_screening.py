@@ -1,16 +1,25 @@
 """`--search screen` varies each knob of the incumbent alone before TPE models the space
 (levers/screening.py): a gain held by one knob is found in as many trials as there are knobs.
-The default, `tpe`, does not."""
+`tpe` does not; the default, `auto`, screens only where a candidate is slow to score."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sia_git.core.extensions import STRATEGIES
 from sia_git.levers.knob_source import Range
 from sia_git.levers.knobs import KnobProposer
 from sia_git.levers.lora import SPACE as SETTINGS
 from sia_git.levers.lora import propose as lora_propose
 from sia_git.levers.screening import screen
 from sia_git.levers.search import Trial
-from sia_git.levers.strategies import TPE, Ask, Screen, get
+from sia_git.levers.strategies import SLOW_RUN_S, TPE, Ask, Screen, get
+from sia_git.tasks.task import resolve
+from tests.conftest import Runner, git, run_ids
 
 SPACE = {
     "template": ["a", "b", "c"],
@@ -90,10 +99,7 @@ def test_lora_settings_are_not_screened() -> None:
     assert all(hp.lr not in (1e-4, 5e-3) for hp in others)
 
 
-def test_the_default_strategy_does_not_screen() -> None:
-    """Screening spends a generation's slots on one knob each: where a gain needs several knobs
-    at once (penguins), that delayed the first gain from generation 2 to 8, so `tpe` stays the
-    default and screening is `--search screen`."""
+def test_tpe_does_not_screen() -> None:
     ask = Ask(space=SPACE, current=CURRENT, history=[], seed_key="t/0", direction="maximize",
               generation=2, n=4)  # fmt: skip
     assert [_changed(k) for k in Screen().propose(ask)] == [
@@ -104,6 +110,23 @@ def test_the_default_strategy_does_not_screen() -> None:
     ]
     assert not all(len(_changed(k)) == 1 for k in TPE().propose(ask))
     assert get("tpe").name == "tpe" and isinstance(get("screen"), Screen)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "picked"), [(None, "tpe"), (0.3, "tpe"), (SLOW_RUN_S, "screen"), (40.0, "screen")]
+)
+def test_the_default_screens_only_where_a_candidate_is_slow_to_score(
+    seconds: float | None, picked: str
+) -> None:
+    """Screening spends a generation's slots on one knob each: where candidates are cheap and a
+    gain needs several knobs at once (penguins, 0.2 s a run), that delayed the first gain from
+    generation 2 to 8; where they are slow (smollm2, about 40 s) it found +12 points that TPE's
+    random start did not."""
+    ask = Ask(space=SPACE, current=CURRENT, history=[], seed_key="t/0", direction="maximize",
+              generation=2, n=4, run_seconds=seconds)  # fmt: skip
+    auto = get(STRATEGIES.default)
+    assert auto.name == "auto" and auto.resolve(ask).name == picked
+    assert auto.propose(ask) == get(picked).propose(ask)
 
 
 def test_tpe_does_not_repeat_a_setting_the_screening_proposed_in_the_same_generation() -> None:
@@ -117,3 +140,29 @@ def test_tpe_does_not_repeat_a_setting_the_screening_proposed_in_the_same_genera
     out = search(small, current, [], seed_key="t/0", direction="maximize", generation=2, n=3,
                  avoid=first)  # fmt: skip
     assert out == [{"shots": 8, "votes": 3}]  # the one setting neither tried nor proposed
+
+
+@pytest.mark.slow
+def test_a_run_whose_first_generation_is_slow_screens_first(
+    repo: Path, sia: Runner, tmp_path: Path
+) -> None:
+    """The default strategy reads how long generation 1's agent ran from its attempt record:
+    penguins' reference made to take over SLOW_RUN_S (its candidates, with other knobs, do
+    not), so generation 2's candidates each vary one knob alone and say so."""
+    task = tmp_path / "penguins"
+    shutil.copytree(resolve("penguins", None).root, task)
+    agent = task / "reference" / "target_agent.py"
+    first = '    train = read(args.dataset_dir / "train.csv")'
+    reference = {"model": "threshold", "features": "mass", "standardize": False,
+                 "per_species": False, "k": 5, "l2": 1.0}  # fmt: skip
+    slow = f"    if KNOBS == {reference!r}:\n        time.sleep({SLOW_RUN_S + 0.5})\n"
+    agent.write_text(agent.read_text().replace(first, slow + first))
+    done = sia("evolve", "--task-dir", str(task), "--max-gen", "2", "--candidates", "3", cwd=repo)
+    assert done.returncode == 0, done.stderr + done.stdout
+    [run_id] = run_ids(repo)
+    record = json.loads(git(repo, "show", f"refs/sia/{run_id}/attempts/g0002:attempt.json"))
+    knobs = [c["knobs"] for c in record["candidates"]]
+    assert len(knobs) == 3
+    assert all(sum(k[name] != reference[name] for name in reference) == 1 for k in knobs), knobs
+    bodies = [git(repo, "log", "-1", "--format=%B", c["commit"]) for c in record["candidates"]]
+    assert all("Screening:" in b and "strategy `screen`" in b for b in bodies)

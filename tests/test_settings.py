@@ -52,7 +52,7 @@ def test_a_setting_added_in_one_place_is_a_flag_a_file_key_and_a_recorded_key() 
 
 def test_every_flag_is_a_setting_with_its_default_in_the_help() -> None:
     shown = _options(EvolveConfig)
-    for flag, default in (("--max-gen", "[8]"), ("--candidates", "[2]"), ("--search", "[tpe]"),
+    for flag, default in (("--max-gen", "[8]"), ("--candidates", "[2]"), ("--search", "[auto]"),
                           ("--sandbox", "[bwrap]"), ("--lever", "[auto]")):  # fmt: skip
         assert shown[flag].endswith(default), (flag, shown[flag])
     # Keys a file may set: every setting but this invocation's own.
@@ -68,6 +68,6 @@ def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
 
 def test_an_unknown_registry_name_in_a_file_names_the_known_ones(tmp_path: Path) -> None:
     (tmp_path / "sia-git.toml").write_text('search = "annealing"\n')
-    known = r"search: unknown search strategy \(known: tpe, screen, random"
+    known = r"search: unknown search strategy \(known: auto, tpe, screen, random"
     with pytest.raises(SiaError, match=known):
         load(tmp_path, {})

@@ -90,6 +90,9 @@ def test_only_the_samples_items_count_and_sealed_scores_are_dropped() -> None:
     assert [i["id"] for i in o.evaluation.splits["dev"].items] == ["0", "3"]  # type: ignore[union-attr]
 
 
+REFERENCE = {"model": "threshold", "features": "mass", "standardize": False,
+             "per_species": False, "k": 5, "l2": 1.0}  # fmt: skip
+
 GIVEN = """
 def _say_what_i_was_given(dataset_dir):
     import csv as _csv
@@ -116,6 +119,11 @@ def test_a_staged_run_gives_agents_the_sample_first_and_records_the_stage(
     source = agent.read_text().replace("def main() -> None:", GIVEN + "def main() -> None:")
     first = '    train = read(args.dataset_dir / "train.csv")'
     source = source.replace(first, "    _say_what_i_was_given(args.dataset_dir)\n" + first)
+    # Generation 1 (the reference's knobs) runs for over stages.MIN_RUN_S: a run that short
+    # is scored whole (the next test).
+    source = source.replace(
+        first, f"    if KNOBS == {REFERENCE!r}:\n        time.sleep(2.2)\n" + first
+    )
     agent.write_text(source)
     load(task, source=str(task))  # still a valid task
     done = sia("evolve", "--task-dir", str(task), "--max-gen", "3", "--candidates", "3",
@@ -145,6 +153,21 @@ def test_a_staged_run_gives_agents_the_sample_first_and_records_the_stage(
                 accepted += 1
     assert stages_seen == {"sample", "full"}, done.stdout
     assert accepted, done.stdout
+
+
+def test_a_run_whose_first_generation_is_fast_scores_candidates_whole(
+    repo: Path, sia: Runner
+) -> None:
+    """penguins' agent runs in well under stages.MIN_RUN_S: a sample would save nothing and a
+    candidate that goes on would pay a second run, so none is staged (and none pruned)."""
+    done = sia("evolve", "--task", "penguins", "--max-gen", "2", "--candidates", "3", cwd=repo)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "staged evaluation: off, generation 1's agent ran 0." in done.stdout
+    [run_id] = run_ids(repo)
+    record = json.loads(git(repo, "show", f"refs/sia/{run_id}/attempts/g0002:attempt.json"))
+    assert len(record["candidates"]) == 3
+    for cand in record["candidates"]:
+        assert not cand.get("stage") and cand["metrics"]["dev"]["total"] == 80, cand
 
 
 def test_a_generations_candidates_asking_for_the_stage_at_once_get_one(tmp_path: Path) -> None:

@@ -65,7 +65,9 @@ LEVERS.register("knobs", "sia_git.levers.knobs:Knobs",
 LEVERS.register("weights", "sia_git.levers.weights:Weights",
                 "a LoRA adapter for the model the agent runs ([weights] in task.toml)")  # fmt: skip
 
-STRATEGIES: Registry[Any] = Registry("search strategy", flag="--search", default="tpe")
+STRATEGIES: Registry[Any] = Registry("search strategy", flag="--search", default="auto")
+STRATEGIES.register("auto", "sia_git.levers.strategies:Auto",
+                    "screen where a candidate's run takes 10 s or more, else tpe")  # fmt: skip
 STRATEGIES.register("tpe", "sia_git.levers.strategies:TPE",
                     "optuna's tree-structured Parzen estimator")  # fmt: skip
 STRATEGIES.register("screen", "sia_git.levers.strategies:Screen",

@@ -57,6 +57,8 @@ class Context:
     # The public inputs with the sealed splits' rows cut (evolve/stages.py), what candidates
     # run on; False once the task turned out to have none to cut.
     dev_inputs: Path | None | bool = field(init=False, default=None)
+    # How long generation 1's agent ran (evolve/selection.py), read once; False: unknown.
+    first_run_s: float | None | bool = field(init=False, default=None)
     # Paired tests made so far (evolve/selection.py): each sets a stricter level.
     tests: int | None = field(init=False, default=None)
 

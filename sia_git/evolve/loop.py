@@ -236,7 +236,8 @@ def _generation(ctx: Context, hist: H.RunHistory, gen: int) -> bool:
         ctx.echo(
             f"gen {gen}: re-scored the branch tip as the baseline: {lines.scores(ctx, baseline)}"
         )
-    job = trying.Job(gen, files, adapter, inc_score, selection.incumbent_items(ctx, hist))
+    job = trying.Job(gen, files, adapter, inc_score, selection.incumbent_items(ctx, hist),
+                     selection.first_run_seconds(ctx, hist))  # fmt: skip
     outcomes = _candidates(ctx, hist, job)
     if not outcomes:
         return False
@@ -285,11 +286,12 @@ def _candidates(ctx: Context, hist: H.RunHistory, job: trying.Job) -> list[Outco
     can = levers.available(situation)
     if ctx.cfg.lever != "auto":
         can = [ctx.cfg.lever] if ctx.cfg.lever in can else []
-    makers = ctx.proposer.propose(Round(hist, files, gen, adapter, tuple(can)))
+    seconds = job.run_seconds
+    makers = ctx.proposer.propose(Round(hist, files, gen, adapter, tuple(can), seconds))
     outcomes = trying.run_jobs(ctx, list(enumerate(makers, start=1)), job)
     why = repeating_failure(outcomes)
     offline = tuple(lever for lever in can if lever != "harness")
-    rnd = Round(hist, files, gen, adapter, offline)
+    rnd = Round(hist, files, gen, adapter, offline, seconds)
     simpler = ctx.proposer.fallback(rnd, why) if why and offline else []
     if simpler:
         ctx.echo(

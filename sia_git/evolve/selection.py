@@ -78,6 +78,20 @@ def items_of(ctx: Context, e: H.Entry) -> dict[str, bool] | None:
     return evidence.statuses(items) if items else None
 
 
+def first_run_seconds(ctx: Context, hist: H.RunHistory) -> float | None:
+    """How long generation 1's agent ran (on the whole inputs), from its attempt record: what
+    one candidate costs to score. Read once per run; None when it has no such record."""
+    if ctx.first_run_s is None:
+        first = next((e for e in hist.branch if e.gen == 1 and e.kind == "generation"), None)
+        record = records.read_attempt(ctx.repo, ctx.run_id, 1) if first else None
+        cand = None
+        if record is not None and first is not None:
+            cand = next((c for c in record.candidates if c.commit == first.sha), None)
+        seconds = (cand.run or {}).get("duration_s") if cand is not None else None
+        ctx.first_run_s = float(seconds) if isinstance(seconds, int | float) else False
+    return ctx.first_run_s if isinstance(ctx.first_run_s, float) else None
+
+
 def weigh(
     ctx: Context, o: Outcome, items: dict[str, bool] | None, *, lvl: float
 ) -> evidence.Evidence | None:

@@ -6,7 +6,8 @@ scored on, stratified by whether the incumbent was right on them. Its inputs are
 public inputs with every CSV row of an answer-set item outside the sample removed (other rows, such
 as training data, stay), so the agent does the sample's work only. A task whose public files have
 no such rows can't be staged and is scored whole, as is a dev split too small for a sample of
-`MIN_SAMPLE` items.
+`MIN_SAMPLE` items, and a run whose generation 1 took under `MIN_RUN_S` (its candidates are
+cheap to score whole).
 
 A staged candidate goes on (`advancing`) only when, on the sample, a one-sided 90% upper bound of
 its paired gain over the incumbent is above zero (it is not clearly worse); and of those, at most
@@ -32,6 +33,11 @@ from sia_git.tasks.splits import CORRECT
 from sia_git.tasks.task import Task
 
 MIN_SAMPLE = 20
+# A run shorter than this is mostly its fixed cost (the sandbox, the interpreter, its imports,
+# the evaluator: 0.2-0.5 s here), which a sample does not shrink and a candidate that goes on
+# pays twice: measured on penguins (0.2 s a run), staging scored 0.81x the candidates per
+# hour of scoring whole (docs/BENCHMARKS.md).
+MIN_RUN_S = 2.0
 KEPT_ROWS = 5  # of a file with no sample item (see `cut`)
 Z90 = 1.2815515655446004
 

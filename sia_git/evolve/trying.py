@@ -29,6 +29,7 @@ class Job:
     adapter: str | None
     inc_score: float | None  # what they must beat (None: unknown)
     inc_items: dict[str, bool] | None = None  # its per-item results on dev, when known
+    run_seconds: float | None = None  # generation 1's agent run, when known
 
 
 def run_jobs(ctx: Context, jobs: list[tuple[int, Any]], job: Job) -> list[Outcome]:
@@ -154,6 +155,12 @@ def _stage(ctx: Context, job: Job) -> stages.Stage | None:
 
 
 def _made_stage(ctx: Context, job: Job) -> stages.Stage | None:
+    if ctx.stage is None and job.run_seconds is not None and job.run_seconds < stages.MIN_RUN_S:
+        ctx.stage = False
+        ctx.echo(
+            f"staged evaluation: off, generation 1's agent ran {job.run_seconds:.1f} s (a "
+            f"sample saves time only where a run takes {stages.MIN_RUN_S:.0f} s or more)"
+        )
     if ctx.stage is None and job.inc_items is not None:
         made = stages.prepare(ctx.task, ctx.dataset, ctx.paths.scratch / "dataset-sample",
                               dev=job.inc_items, fraction=ctx.cfg.stage,

@@ -41,6 +41,7 @@ class Request:
     strategy: Strategy  # the search strategy (--search) for settings to try
     weights_defaults: dict[str, Any] | None = None  # the task's [weights] hparams
     prior: tuple[Trial, ...] = ()  # earlier runs' knob trials on the task (no adapter)
+    run_seconds: float | None = None  # one candidate's run (generation 1's), when known
 
 
 class Lever(ABC):

@@ -27,7 +27,8 @@ class Knobs(Lever):
         proposer = KnobProposer(req.seed_key, req.direction, req.strategy)
         prior = list(req.prior) if req.adapter is None else []  # new weights: knobs act anew
         history = req.hist.trials(req.adapter)
-        out = proposer.propose(req.files, history, req.gen, n=req.n, prior=prior)
+        out = proposer.propose(req.files, history, req.gen, n=req.n, prior=prior,
+                               run_seconds=req.run_seconds)  # fmt: skip
         # One of three or more is a crossover, when the run has a partner for it (of two, both
         # stay the optimiser's: measured on penguins, a crossover in every pair starved it).
         if len(out) >= 3:
@@ -60,9 +61,11 @@ class KnobProposer:
         *,
         n: int,
         prior: list[Trial] | None = None,
+        run_seconds: float | None = None,
     ) -> list[Proposal]:
         """`prior`: earlier runs' trials on the task. The search learns from them too, and
-        the best of them comes first while this run has not tried it."""
+        the best of them comes first while this run has not tried it. `run_seconds`: what one
+        candidate's run takes (the auto strategy screens only slow ones)."""
         incumbent = files[ENTRY].decode()
         parsed = knobmod.read(incumbent)
         if parsed is None:
@@ -75,12 +78,21 @@ class KnobProposer:
         ]  # fmt: skip
         seen = history + prior + ([first] if first else [])
         ask = Ask(space=space, current=current, history=seen, seed_key=self.seed_key,
-                  direction=self.direction, generation=generation, n=n - len(out))  # fmt: skip
-        found = self.strategy.propose(ask) if n > len(out) else []
+                  direction=self.direction, generation=generation, n=n - len(out),
+                  run_seconds=run_seconds)  # fmt: skip
+        strategy = self.strategy.resolve(ask)
+        found = strategy.propose(ask) if n > len(out) else []
         screened = screen(space, current, seen, seed_key=self.seed_key, generation=generation,
-                          n=len(space)) if isinstance(self.strategy, Screen) else []  # fmt: skip
+                          n=len(space)) if isinstance(strategy, Screen) else []  # fmt: skip
         return out + [
-            self._proposal(files, current, knobs, history=history, screened=knobs in screened)
+            self._proposal(
+                files,
+                current,
+                knobs,
+                history=history,
+                screened=knobs in screened,
+                strategy=strategy.name,
+            )  # fmt: skip
             for knobs in found
         ]
 
@@ -150,18 +162,20 @@ class KnobProposer:
         history: list[Trial],
         warm: Trial | None = None,
         screened: bool = False,
+        strategy: str | None = None,
     ) -> Proposal:
+        name = strategy or self.strategy.name
         changed = [(k, old.get(k), v) for k, v in new.items() if old.get(k) != v]
         subject = "knobs " + ", ".join(f"{k} {_show(a)}→{_show(b)}" for k, a, b in changed[:3])
         if len(changed) > 3:
             subject += f" (+{len(changed) - 3} more)"
         rows = "\n".join(f"| `{k}` | `{_show(a)}` | `{_show(b)}` |" for k, a, b in changed)
-        how = "" if self.strategy.name in ("", "tpe") else f"; strategy `{self.strategy.name}`"
+        how = "" if name in ("", "tpe") else f"; strategy `{name}`"
         body = (
             f"Lever: **knobs** — offline search over the agent's `KNOB_SPACE` "
             f"(no model configured{how}).\n\n"
             f"## What changed\n\n| knob | before | after |\n|---|---|---|\n{rows}\n\n"
-            f"## Why\n\n{self._why(history)}\n"
+            f"## Why\n\n{self._why(history, name)}\n"
         )
         if screened:
             body = body.replace(
@@ -185,7 +199,7 @@ class KnobProposer:
             knobs=new,
         )
 
-    def _why(self, history: list[Trial]) -> str:
+    def _why(self, history: list[Trial], strategy: str) -> str:
         scored = [t for t in history if t.score is not None]
         best = (max if self.direction == "maximize" else min)(
             scored, key=lambda t: t.score or 0.0, default=None
@@ -202,8 +216,8 @@ class KnobProposer:
                 " TPE (tree-structured Parzen estimator) proposes settings that look like the "
                 "high-scoring ones and unlike the low-scoring ones; while few trials exist it "
                 "explores the space at random."
-                if self.strategy.name in ("", "tpe")
-                else f" The {self.strategy.name} strategy proposes settings not tried before."
+                if strategy in ("", "tpe", "auto")
+                else f" The {strategy} strategy proposes settings not tried before."
             )
         )
 

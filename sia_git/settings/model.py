@@ -62,7 +62,8 @@ class EvolveConfig(BaseModel):
         0.25,
         help="Share of dev items a candidate is scored on first (a fixed sample); only one "
         "that can still beat the incumbent there is scored on all of dev. 0 scores every "
-        "candidate on all of dev; tasks whose inputs can't be cut to a sample always are.",
+        "candidate on all of dev; so are a task's whose inputs can't be cut to a sample, and "
+        "a run's whose generation 1 agent ran under 2 s.",
         ge=0,
         lt=1,
     )

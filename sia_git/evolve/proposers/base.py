@@ -34,6 +34,8 @@ class Round:
     gen: int
     adapter: str | None  # the LoRA adapter the incumbent runs with, if any
     levers: tuple[str, ...]  # the levers that can change this agent (--lever narrows them)
+    # Seconds one candidate's run takes (generation 1's, on its whole inputs); None: unknown.
+    run_seconds: float | None = None
 
     @property
     def source(self) -> str:

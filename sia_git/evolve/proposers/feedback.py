@@ -100,7 +100,7 @@ class KnobPool:
                     prior = list(port.prior) if rnd.adapter is None else []
                     self._proposals = proposer.propose(
                         rnd.files, rnd.hist.trials(rnd.adapter), rnd.gen,
-                        n=port.settings.candidates, prior=prior,
+                        n=port.settings.candidates, prior=prior, run_seconds=rnd.run_seconds,
                     )  # fmt: skip
                 except knobmod.KnobError:
                     self._proposals = []

@@ -1,11 +1,12 @@
 """The offline proposer (no model): a UCB bandit picks the lever per generation
-(levers/bandit.py), the lever proposes with the run's search strategy (optuna's TPE by
-default) its knob values or LoRA settings."""
+(levers/bandit.py), the lever proposes with the run's search strategy (`auto` by default:
+screening first where candidates are slow to score, optuna's TPE) its knob values or LoRA
+settings."""
 
 from __future__ import annotations
 
 from sia_git import levers
-from sia_git.core.extensions import AUTO, LEVERS
+from sia_git.core.extensions import AUTO, LEVERS, STRATEGIES
 from sia_git.evolve.proposers.base import Maker, Proposer, Round
 from sia_git.levers import bandit
 
@@ -15,7 +16,7 @@ KNOWN = LEVERS.implementations
 class OfflineSearch(Proposer):
     def describe(self) -> str:
         strategy = self.port.strategy.name
-        how = "" if strategy in ("", "tpe") else f", {strategy} strategy"
+        how = "" if strategy in ("", STRATEGIES.default) else f", {strategy} strategy"
         return (
             f"knob search (no --model{how})"
             if self.port.models.proposer is None
@@ -49,6 +50,7 @@ class OfflineSearch(Proposer):
             strategy=port.strategy,
             weights_defaults=port.weights_defaults,
             prior=port.prior,
+            run_seconds=rnd.run_seconds,
         )
         proposals = levers.get(choice).propose(request)
         if not proposals:
