@@ -5,21 +5,28 @@ from __future__ import annotations
 import importlib.util
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
-def load_efficacy():  # noqa: ANN201 - a module loaded by path
-    sys.path.insert(0, str(ROOT / "bench"))
+def load_efficacy(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - a module loaded by path
+    """bench/efficacy.py, imported as the bench runs it (bench/ on sys.path); both changes to
+    sys are undone after the test."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
     spec = importlib.util.spec_from_file_location("efficacy", ROOT / "bench" / "efficacy.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    sys.modules["efficacy"] = module  # its dataclass looks its module up by name
+    # Its dataclass looks its module up by name.
+    monkeypatch.setitem(sys.modules, "efficacy", module)
     spec.loader.exec_module(module)
     return module
 
 
-def test_an_old_search_that_scored_nothing_is_said_in_words_not_as_nan() -> None:
-    eff = load_efficacy()
+def test_an_old_search_that_scored_nothing_is_said_in_words_not_as_nan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    eff = load_efficacy(monkeypatch)
     arms = [
         eff.Arm("t", "old", 0.49, 0.49, 1, 150, 0, 480.0),
         eff.Arm("t", "new", 0.49, 0.61, 2, 150, 4, 480.0),
