@@ -72,18 +72,19 @@ def search(
     tried = {setting_key(t.knobs, space) for t in history} | {setting_key(current, space)}
     tried |= {setting_key(a, space) for a in avoid or []}  # a generation's other proposals
     found: list[dict[str, Value]] = []
+    study = _Study(space, history, direction)
     for attempt in range(n * 40):
         if len(found) == n:
             break
         seed = _seed(seed_key, generation, attempt)
         if attempt < n * 10:
-            params = _ask(space, history, seed, direction=direction, tpe=sampler == "tpe")
+            params = study.ask(seed, tpe=sampler == "tpe")
         elif (grid := _untried(space, tried)) is not None:
             if not grid:
                 break
             params = dict(grid[seed % len(grid)])
         else:
-            params = _ask(space, history, seed, direction=direction, tpe=False)
+            params = study.ask(seed, tpe=False)
         knobs = {**current, **{k: knobmod.tidy(v) for k, v in params.items()}}
         key = setting_key(knobs, space)
         if key in tried:
@@ -93,29 +94,44 @@ def search(
     return found
 
 
-def _ask(
-    space: Space, history: list[Trial], seed: int, *, direction: str, tpe: bool
-) -> dict[str, Value]:
-    import optuna
-    from optuna.trial import TrialState, create_trial
+class _Study:
+    """The history as one optuna study, built once per search (rebuilding it for each ask made
+    a generation's proposing grow with its size times the history). Each ask gets its own
+    seeded sampler, so a setting depends only on the history and its seed, as before: the
+    samplers read the history's scored trials only: each ask is told at once as failed."""
 
-    optuna.logging.set_verbosity(logging.WARNING)
-    dists = _distributions(space)
-    sampler = (
-        optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True)
-        if tpe
-        else optuna.samplers.RandomSampler(seed=seed)
-    )
-    study = optuna.create_study(direction=direction, sampler=sampler)
-    for t in history:
-        if not _in_space(t.knobs, space):
-            continue  # tried under another space (the harness changed since)
-        params = {k: t.knobs[k] for k in space}
-        if t.score is None:
-            study.add_trial(create_trial(params=params, distributions=dists, state=TrialState.FAIL))
-        else:
-            study.add_trial(create_trial(params=params, distributions=dists, value=t.score))
-    return study.ask(dists).params
+    def __init__(self, space: Space, history: list[Trial], direction: str) -> None:
+        import optuna
+        from optuna.trial import TrialState, create_trial
+
+        optuna.logging.set_verbosity(logging.WARNING)
+        self._dists = _distributions(space)
+        self._study = optuna.create_study(direction=direction)
+        for t in history:
+            if not _in_space(t.knobs, space):
+                continue  # tried under another space (the harness changed since)
+            params = {k: t.knobs[k] for k in space}
+            if t.score is None:
+                trial = create_trial(
+                    params=params, distributions=self._dists, state=TrialState.FAIL
+                )
+            else:
+                trial = create_trial(params=params, distributions=self._dists, value=t.score)
+            self._study.add_trial(trial)
+
+    def ask(self, seed: int, *, tpe: bool) -> dict[str, Value]:
+        import optuna
+        from optuna.trial import TrialState
+
+        self._study.sampler = (
+            optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True)
+            if tpe
+            else optuna.samplers.RandomSampler(seed=seed)
+        )
+        trial = self._study.ask(self._dists)
+        # Told at once: a running trial would weigh on the next ask (TPE's constant liar).
+        self._study.tell(trial, state=TrialState.FAIL)
+        return trial.params
 
 
 def _untried(space: Space, tried: set[tuple]) -> list[tuple] | None:
