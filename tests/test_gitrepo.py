@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import subprocess
 from pathlib import Path
 
@@ -33,6 +35,57 @@ def test_make_tree_and_commit_leave_the_checkout_alone(tmp_path: Path) -> None:
     assert repo.read_file(sha, "README.md") is None
     assert git(path, "status", "--porcelain", "--untracked-files=no") == ""
     assert repo.rev_parse("HEAD") == head
+
+
+def _index_tree(path: Path, base: str | None, files: dict[str, bytes | None]) -> str:
+    """The tree git's own index makes of `base` with `files` written or deleted."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(path / ".git" / "test-index")}
+    (path / ".git" / "test-index").unlink(missing_ok=True)
+    run = functools.partial(subprocess.run, cwd=path, env=env, check=True, capture_output=True)
+    if base:
+        run(["git", "read-tree", base])
+    for name, content in files.items():
+        if content is None:
+            run(["git", "update-index", "--force-remove", name])
+        else:
+            blob = run(["git", "hash-object", "-w", "--stdin"], input=content).stdout.decode()
+            run(["git", "update-index", "--add", "--cacheinfo", f"100644,{blob.strip()},{name}"])
+    return run(["git", "write-tree"]).stdout.decode().strip()
+
+
+def test_trees_made_many_at_once_are_the_trees_an_index_makes(tmp_path: Path) -> None:
+    """`make_trees` computes trees in Python and writes them in one git process: for files
+    written, replaced and deleted, folders made and emptied, an executable and a link kept
+    from the base, each tree is the one git's index would write."""
+    path = make_repo(tmp_path / "r")
+    for name, text in {"a/b/c.py": "c", "a/d.txt": "d", "a-b": "x", "a.b": "y", "e/f": "f"}.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    (path / "run.sh").write_text("#!/bin/sh\n")
+    (path / "run.sh").chmod(0o755)
+    (path / "link").symlink_to("a-b")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "base")
+    repo = open_repo(path)
+    head = repo.rev_parse("HEAD")
+    changes: list[dict[str, bytes | None]] = [
+        {"a/b/c.py": b"new c\n", "a/b/g/h.py": b"h\n", "z.txt": b"z"},
+        {"e/f": None, "a/d.txt": None, "a/b/c.py": None},  # e/ and a/ go empty: they go
+        {"a": None, "a/b": b"x"},  # a folder is not deleted as if it were a file
+        {"sia-agent/agent/target_agent.py": b"print(1)\n", "sia-agent/notes/g2.md": b"n"},
+        {},
+    ]
+    got = repo.make_trees(head, changes)
+    assert got == [_index_tree(path, head, files) for files in changes[:2]] + got[2:3] + [
+        _index_tree(path, head, files) for files in changes[3:]
+    ]
+    listed = git(path, "ls-tree", "-r", "--name-only", got[2]).split()
+    assert [n for n in listed if n.startswith("a")] == ["a-b", "a.b", "a/b", "a/d.txt"], listed
+    assert repo.make_trees(None, changes[:1]) == [_index_tree(path, None, changes[0])]
+    tree = git(path, "rev-parse", "HEAD^{tree}").strip()  # a tree as the base, not a commit
+    assert repo.make_tree(tree, changes[0]) == got[0]
+    fsck = subprocess.run(["git", "fsck", "--strict"], cwd=path, capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
 
 
 def test_update_refs_is_all_or_nothing(tmp_path: Path) -> None:
@@ -128,6 +181,35 @@ def test_a_lock_a_killed_git_left_on_the_notes_does_not_block_a_note(tmp_path: P
     lock.write_text("")  # a fresh lock may be a live writer's: kept unless asked
     assert repo.clear_stale_locks(["refs/notes/sia"], older_than_s=30) == []
     assert repo.clear_stale_locks(["refs/notes/sia"]) == ["refs/notes/sia.lock"]
+
+
+def test_many_notes_go_in_as_one_notes_commit_that_git_reads(tmp_path: Path) -> None:
+    """A generation's notes in one commit, beside notes `git notes add` wrote (git fans its
+    tree out past a few hundred): `git notes show` and `list` read both, and a stale lock a
+    killed git left does not block it."""
+    import os
+    import time
+
+    root = make_repo(tmp_path / "r")
+    repo = open_repo(root)
+    shas = [repo.commit(repo.make_tree(None, {"f": f"{i}\n".encode()}), [], f"c{i}\n")
+            for i in range(300)]  # fmt: skip
+    for sha in shas[:260]:  # git's own notes, fanned out once there are this many
+        git(root, "notes", "--ref", "sia", "add", "-m", f"git {sha}", sha)
+    assert any("/" not in line.split()[-1] and len(line.split()[-1]) == 2
+               for line in git(root, "ls-tree", "refs/notes/sia").splitlines())  # fmt: skip
+    lock = repo.common_dir / "refs" / "notes" / "sia.lock"
+    lock.write_text("")
+    os.utime(lock, (time.time() - 60, time.time() - 60))
+    before = git(root, "rev-parse", "refs/notes/sia").strip()
+    repo.add_notes({sha: f"ours {sha}\n" for sha in shas[260:]})
+    assert git(root, "rev-parse", "refs/notes/sia^").strip() == before  # one commit on top
+    assert repo.note(shas[0]) == f"git {shas[0]}\n"
+    assert all(repo.note(sha) == f"ours {sha}\n" for sha in shas[260:])
+    listed = {line.split()[1] for line in git(root, "notes", "--ref", "sia", "list").splitlines()}
+    assert listed == set(shas) and not lock.exists()
+    repo.add_notes({})  # nothing to add: no commit
+    assert git(root, "rev-parse", "refs/notes/sia^").strip() == before
 
 
 def test_a_runs_own_ref_locks_are_cleared_when_it_resumes(repo: Path, sia) -> None:  # noqa: ANN001

@@ -13,18 +13,20 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sia_git.core import childenv, tmpfiles
+from sia_git.core import childenv
 from sia_git.core.errors import SiaError
 from sia_git.core.redact import Redactor
+from sia_git.gitrepo import trees
+from sia_git.gitrepo.errors import GitError
+from sia_git.gitrepo.notes import NOTES_REF as NOTES_REF
+from sia_git.gitrepo.notes import STALE_LOCK_S as STALE_LOCK_S
+from sia_git.gitrepo.notes import Notes
 from sia_git.gitrepo.worktrees import Worktrees
 
-NOTES_REF = "refs/notes/sia"  # the run notes (store/refs.py names it NOTES too)
-STALE_LOCK_S = 2.0  # a ref lock this old was left by a killed git
 _FALLBACK_IDENTITY = {
     "GIT_AUTHOR_NAME": "sia-git",
     "GIT_AUTHOR_EMAIL": "sia-git@localhost",
@@ -33,12 +35,8 @@ _FALLBACK_IDENTITY = {
 }
 
 
-class GitError(SiaError):
-    pass
-
-
 @dataclass(frozen=True)
-class Repo(Worktrees):
+class Repo(Worktrees, Notes):
     root: Path  # top of the user's working tree
     common_dir: Path  # the shared .git folder
     # Commit identity to add when the user has none configured (CI machines often have none).
@@ -180,39 +178,29 @@ class Repo(Worktrees):
 
     def make_tree(self, base: str | None, files: dict[str, bytes | None]) -> str:
         """A tree: `base` (a commit or tree) with `files` written (None deletes a path)."""
-        with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("index")) as tmp:
-            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            if base:
-                self.git("read-tree", base, env=env)
-            gone = [path for path, content in sorted(files.items()) if content is None]
-            if gone:
-                self.git(
-                    "update-index",
-                    "--force-remove",
-                    "--stdin",
-                    input="\n".join(gone) + "\n",
-                    env=env,
-                )
-            live = [
-                (path, content) for path, content in sorted(files.items()) if content is not None
-            ]
-            if live:
-                # One hash-object for every blob (a process per blob was most of a generation's
-                # commit time: an attempt record holds dozens of traces).
-                blobs = []
-                for i, (_, content) in enumerate(live):
-                    blob = Path(tmp) / f"blob-{i}"
-                    blob.write_bytes(self.redactor.bytes(content))
-                    blobs.append(str(blob))
-                shas = self.git("hash-object", "-w", "--stdin-paths", input="\n".join(blobs) + "\n")
-                lines = [
-                    f"100644 {sha}\t{path}"
-                    for (path, _), sha in zip(live, shas.split(), strict=True)
-                ]
-                self.git(
-                    "update-index", "--add", "--index-info", input="\n".join(lines) + "\n", env=env
-                )
-            return self.git("write-tree", env=env).strip()
+        return self.make_trees(base, [files])[0]
+
+    def make_trees(self, base: str | None, changes: list[dict[str, bytes | None]]) -> list[str]:
+        """A tree per entry of `changes`, each `base` with those files written: three git
+        processes in all, however many trees (trees.py). Every blob is redacted first."""
+        clean = [
+            {path: None if c is None else self.redactor.bytes(c) for path, c in files.items()}
+            for files in changes
+        ]
+        try:
+            return trees.make_trees(self.git, self._git_bytes, base=base, changes=clean)
+        except trees.ObjectMismatch as exc:
+            raise GitError(str(exc)) from None
+
+    def _git_bytes(self, args: list[str], data: bytes) -> bytes:
+        done = subprocess.run(
+            ["git", *args], cwd=self.root, input=data, capture_output=True,
+            env=childenv.scrubbed(**self._identity()),
+        )  # fmt: skip
+        if done.returncode != 0:
+            msg = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
+            raise GitError(f"git {args[0]} failed: {msg[-1] if msg else done.returncode}")
+        return done.stdout
 
     def commit(self, tree: str, parents: list[str], message: str) -> str:
         args = ["commit-tree", tree]
@@ -286,51 +274,6 @@ class Repo(Worktrees):
         """The newest commit reachable from `rev` (first parents) that changed `path`."""
         out = self.git("log", "-1", "--first-parent", "--format=%H", rev, "--", path, check=False)
         return out.strip() or None
-
-    def add_note(self, sha: str, text: str, ref: str = NOTES_REF) -> None:
-        # Runs in one repository share the notes ref; retry when another holds its lock. A
-        # lock still there after the retries was left by a killed git (a live one holds it for
-        # milliseconds): it goes, and the note is written.
-        for attempt in range(6):
-            try:
-                self.git(
-                    "notes",
-                    "--ref",
-                    ref,
-                    "add",
-                    "-f",
-                    "-F",
-                    "-",
-                    sha,
-                    input=self.redactor.text(text),
-                )
-                return
-            except GitError:
-                if attempt == 5:
-                    raise
-                if attempt == 4:
-                    self.clear_stale_locks([ref], older_than_s=STALE_LOCK_S)
-                time.sleep(0.2 * (attempt + 1))
-
-    def clear_stale_locks(self, refs_: list[str], older_than_s: float = 0.0) -> list[str]:
-        """Remove the lock files a killed git left on these refs (and a ref folder below them),
-        when older than `older_than_s`; return what was removed. Call it only for refs no
-        other live process writes (a run's own refs, under its run lock), or with an age."""
-        gone = []
-        now = time.time()
-        for name in refs_:
-            path = self.common_dir / name
-            found = [Path(f"{path}.lock")] + (list(path.rglob("*.lock")) if path.is_dir() else [])
-            for lock in found:
-                with contextlib.suppress(FileNotFoundError):
-                    if now - lock.stat().st_mtime >= older_than_s:
-                        lock.unlink()
-                        gone.append(str(lock.relative_to(self.common_dir)))
-        return gone
-
-    def note(self, sha: str, ref: str = NOTES_REF) -> str | None:
-        out = self.git("notes", "--ref", ref, "show", sha, check=False)
-        return out or None
 
 
 def open_repo(path: Path, *, write: bool = True) -> Repo:

@@ -16,10 +16,12 @@ from sia_git.evolve.recording.build import Facts, attempt_record, message, outco
 from sia_git.evolve.recording.primitives import (
     Publication,
     attempt_tree,
+    candidate_files,
     candidate_tree,
     ensure_notes,
     publish,
     record_stop,
+    write_notes,
 )
 from sia_git.evolve.selection import Verdict
 from sia_git.gitrepo.worktrees import kept_line
@@ -49,7 +51,12 @@ def record_generation(ctx: Context, v: Verdict) -> dict[int, str]:
     """Every candidate of generation `v.gen` as a commit, the accepted one on the branch and
     the rest on rejected refs, its attempt record: one transaction; then the notes. Returns
     the commits by candidate index."""
-    commits = {o.index: _candidate_commit(ctx, v, o) for o in v.outcomes}
+    # Every candidate's tree at once: a few git processes for the generation, not per candidate.
+    trees = ctx.repo.make_trees(v.hist.tip.sha, [_candidate_files(ctx, v, o) for o in v.outcomes])
+    commits = {
+        o.index: _candidate_commit(ctx, v, o, tree=t)
+        for o, t in zip(v.outcomes, trees, strict=True)
+    }
     record = attempt_record(
         run_id=ctx.run_id, gen=v.gen, select=ctx.select, incumbent=v.incumbent_score,
         outcomes=v.outcomes, accepted=v.accepted, commits=commits, reasons=v.reasons,
@@ -61,25 +68,28 @@ def record_generation(ctx: Context, v: Verdict) -> dict[int, str]:
     ))  # fmt: skip
     if v.accepted is not None and (kept := ctx.repo.sync_worktree(ctx.paths.worktree)):
         ctx.echo(kept_line(ctx.paths.worktree, kept))
-    ensure_notes(ctx.repo, ctx.run_id)
+    write_notes(ctx.repo, record)
     return commits
 
 
-def _candidate_commit(ctx: Context, v: Verdict, o: Outcome) -> str:
-    """A commit object for one candidate, on top of the tip (its ref comes with the rest)."""
+def _candidate_files(ctx: Context, v: Verdict, o: Outcome) -> dict[str, bytes | None]:
+    """What one candidate's commit changes on the tip."""
     assert o.proposal is not None
-    extra = [(T.CANDIDATE, f"{o.index}/{len(v.outcomes)}")]
-    if o.index != v.accepted:
-        extra.append((T.REJECTED, v.reasons[o.index]))
     pin = (
         {pins.PIN: ctx.weights.pin(o.adapter).dump()}
         if (ctx.weights is not None and o.adapter is not None)
         else None
     )
+    return candidate_files(o, gen=v.gen, improvement=o.proposal.improvement.markdown(), extra=pin)
+
+
+def _candidate_commit(ctx: Context, v: Verdict, o: Outcome, *, tree: str) -> str:
+    """A commit object for one candidate, on top of the tip (its ref comes with the rest)."""
+    assert o.proposal is not None
+    extra = [(T.CANDIDATE, f"{o.index}/{len(v.outcomes)}")]
+    if o.index != v.accepted:
+        extra.append((T.REJECTED, v.reasons[o.index]))
     improvement = o.proposal.improvement
-    tree = candidate_tree(ctx.repo, v.hist.tip.sha, o, gen=v.gen,
-                          improvement=improvement.markdown(),
-                          extra=pin)  # fmt: skip
     if o.evidence is not None:
         extra.append((T.EVIDENCE, o.evidence.trailer()))
     if o.stage:
@@ -131,7 +141,7 @@ def record_first(ctx: Context, first: FirstGen) -> str:
         extra_refs=[(H.ref(ctx.run_id, "base"), base, None)],
     ))  # fmt: skip
     checkout(ctx)
-    ensure_notes(ctx.repo, ctx.run_id)
+    write_notes(ctx.repo, record)
     return sha
 
 

@@ -37,6 +37,7 @@ def outcome_record(o: Outcome, commit: str | None = None, verdict: str = "") -> 
             "where": o.run.where or "here",
         },
         "scores": {s: v.score for s, v in ev.splits.items()} if ev else {},
+        "scored_on": (ev.where or "here") if ev else "",
         "metrics": {s: v.metrics for s, v in ev.splits.items()} if ev else {},
         # A few examples and a count: an agent writing thousands of files cannot bloat it.
         "dropped_outputs": ev.dropped[:DROPPED_SHOWN] if ev else [],

@@ -16,6 +16,16 @@ from sia_git.store.records import ATTEMPT_FILE, STOP_FILE, AttemptRecord, StopRe
 from sia_git.store.runs import CODE_DIR, note_path
 
 
+def candidate_files(
+    o: Outcome, *, gen: int, improvement: str, extra: dict[str, bytes | None] | None = None
+) -> dict[str, bytes | None]:
+    """What a candidate's commit changes on its parent: its agent, its notes, `extra`."""
+    files: dict[str, bytes | None] = {f"{CODE_DIR}/{k}": v for k, v in o.files.items()}
+    files[note_path(gen)] = improvement.encode()
+    files.update(extra or {})
+    return files
+
+
 def candidate_tree(
     repo: Repo,
     parent: str,
@@ -25,10 +35,7 @@ def candidate_tree(
     improvement: str,
     extra: dict[str, bytes | None] | None = None,
 ) -> str:
-    files: dict[str, bytes | None] = {f"{CODE_DIR}/{k}": v for k, v in o.files.items()}
-    files[note_path(gen)] = improvement.encode()
-    files.update(extra or {})
-    return repo.make_tree(parent, files)
+    return repo.make_tree(parent, candidate_files(o, gen=gen, improvement=improvement, extra=extra))
 
 
 def attempt_tree(repo: Repo, record: AttemptRecord, outcomes: list[Outcome]) -> str:
@@ -77,24 +84,41 @@ def publish(repo: Repo, p: Publication) -> None:
 
 
 def ensure_notes(repo: Repo, run_id: str) -> int:
-    """Attach each candidate's result as a git note (`git notes --ref sia show <sha>`), from the
-    attempt records; return how many were missing (a kill between transaction and notes)."""
+    """Attach each candidate's result as a git note (`git notes --ref sia show <sha>`) where a
+    kill between a generation's transaction and its notes left none, from every attempt record
+    of the run (at a resume); return how many were missing."""
     listed = repo.git("notes", "--ref", refs.NOTES, "list", check=False)
     have = {line.split()[1] for line in listed.splitlines() if line.strip()}
-    added = 0
+    missing: dict[str, str] = {}
     for line in repo.for_each_ref(H.ref(run_id, "attempts") + "/", "%(refname)"):
         found = refs.RunRef.parse(line)
         record = read_attempt(repo, run_id, found.gen) if found and found.gen else None
-        for cand in record.candidates if record else []:
-            sha = cand.commit
-            if sha and sha not in have:
-                note = cand.model_dump(mode="json", exclude={"items"})
-                note["failed_items"] = cand.failed()
-                note["run"], note["generation"] = record.run, record.generation
-                repo.add_note(sha, json.dumps(note, indent=1) + "\n")
-                added += 1
-                faults.point("notes")
-    return added
+        if record is not None:
+            missing.update(
+                (sha, text) for sha, text in candidate_notes(record).items() if sha not in have
+            )
+    repo.add_notes(missing)
+    return len(missing)
+
+
+def write_notes(repo: Repo, record: AttemptRecord) -> None:
+    """A generation's notes, once its transaction is in: one notes commit, whatever the
+    number of candidates, and nothing read from earlier generations."""
+    faults.point("notes")
+    repo.add_notes(candidate_notes(record))
+
+
+def candidate_notes(record: AttemptRecord) -> dict[str, str]:
+    """Commit -> its note: the candidate's record without the per-item statuses, with the
+    failed ones, and where it belongs."""
+    out = {}
+    for cand in record.candidates:
+        if cand.commit:
+            note = cand.model_dump(mode="json", exclude={"items"})
+            note["failed_items"] = cand.failed()
+            note["run"], note["generation"] = record.run, record.generation
+            out[cand.commit] = json.dumps(note, indent=1) + "\n"
+    return out
 
 
 def record_stop(
