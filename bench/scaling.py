@@ -153,7 +153,7 @@ class Probe:
 
     @contextmanager
     def installed(self) -> Iterator[Probe]:
-        from sia_git.evolve import candidates, executors, loop
+        from sia_git.evolve import candidates, executors, loop, trusted_scoring
         from sia_git.evolve.proposers.search import OfflineSearch
         from sia_git.gates.batch import GateBatcher
         from sia_git.sandbox import Sandbox
@@ -162,6 +162,7 @@ class Probe:
             (OfflineSearch, "propose", OfflineSearch.propose),
             (GateBatcher, "_scan", GateBatcher._scan),
             (candidates, "evaluate", candidates.evaluate),
+            (trusted_scoring.TrustedScorer, "__call__", trusted_scoring.TrustedScorer.__call__),
             (Sandbox, "run", Sandbox.run),
             (executors.RayExecutor, "run", executors.RayExecutor.run),
             (loop, "_candidates", loop._candidates),
@@ -193,6 +194,9 @@ class Probe:
         OfflineSearch.propose = propose  # type: ignore[method-assign]
         GateBatcher._scan = self.timed("gating", GateBatcher._scan)  # type: ignore[method-assign]
         candidates.evaluate = self.timed("scoring", candidates.evaluate)
+        trusted_scoring.TrustedScorer.__call__ = self.timed(  # type: ignore[method-assign]
+            "scoring", trusted_scoring.TrustedScorer.__call__
+        )
         Sandbox.run = self.timed("agent", Sandbox.run)  # type: ignore[method-assign]
         executors.RayExecutor.run = self.timed("agent", executors.RayExecutor.run)  # type: ignore[method-assign]
         loop._candidates = self.timed("candidates", loop._candidates)
@@ -252,7 +256,8 @@ def on_cluster(task: Path, sizes: list[int], gens: int) -> dict[int, dict[str, f
     from tests.raycluster import RayCluster
 
     out = {}
-    with RayCluster(workers=2, cpus=CLUSTER_CPUS, hide=[task / "private"]) as c:
+    # The head is marked trusted: candidates are scored there, off the driver.
+    with RayCluster(workers=2, cpus=CLUSTER_CPUS, hide=[task / "private"], trusted=("head",)) as c:
         for n in sizes:
             t0 = time.perf_counter()
             argv = [sys.executable, __file__, "--child", str(task), "--sizes", str(n),

@@ -67,9 +67,12 @@ class RayCluster:
     system's temp dir: Ray's Unix sockets live there, and their paths must stay under 108
     bytes (a pytest tmp_path is too deep)."""
 
-    def __init__(self, *, workers: int = 2, cpus: int = 1, hide: list[Path]) -> None:
+    def __init__(
+        self, *, workers: int = 2, cpus: int = 1, hide: list[Path], trusted: tuple[str, ...] = ()
+    ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="sia-rc-"))
         self.workers, self.cpus, self.hide = workers, cpus, [p.resolve() for p in hide]
+        self.trusted = trusted  # nodes marked to score candidates (the answer key goes there)
         self.address = f"127.0.0.1:{HEAD_PORT}"
         self.env = {
             **os.environ,
@@ -139,7 +142,7 @@ class RayCluster:
         head = name == "head"
         ray = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", f"--num-cpus={self.cpus}",
                f"--temp-dir={temp}", "--disable-usage-stats",
-               f"--resources={{\"{name}\": 1}}"]  # fmt: skip
+               f"--resources={json.dumps(self._resources(name))}"]  # fmt: skip
         ray += (["--head", f"--port={HEAD_PORT}", "--include-dashboard=false"] if head
                 else [f"--address={self.address}"])  # fmt: skip
         masks = "" if head else "".join(f"mount -t tmpfs sia-hidden {p} && " for p in self.hide)
@@ -154,6 +157,12 @@ class RayCluster:
         self.nodes[name] = node
         self._wait_for(name, node)
         return node
+
+    def _resources(self, name: str) -> dict[str, int]:
+        """A node's own name as a resource (tasks can be pinned to it), and the trusted mark."""
+        from sia_git.evolve.trusted_scoring import TRUSTED
+
+        return {name: 1, **({TRUSTED: 1} if name in self.trusted else {})}
 
     def _wait_for(self, name: str, node: Node) -> None:
         deadline = time.monotonic() + 120

@@ -65,7 +65,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
     users = base / "users"  # every repository of this module lives here
     users.mkdir()
     task = _task(base / "task")
-    with RayCluster(hide=[users, task / "private"]) as c:
+    # worker2 is marked trusted: candidates are scored there, with the answer key it gets
+    # through Ray (its own filesystem view hides the key, as every worker node's does).
+    with RayCluster(hide=[users, task / "private"], trusted=("worker2",)) as c:
         c.users = users  # type: ignore[attr-defined]
         yield c
 
@@ -107,12 +109,17 @@ def test_agents_run_on_the_worker_nodes_and_get_everything_through_ray(
     done = cluster.sia(*_evolve(agent, 2), cwd=repo)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "executor: Ray cluster 127.0.0.1:6399 (3 CPUs" in done.stdout
+    assert "scoring: on 1 trusted Ray node(s) (resource sia_trusted)" in done.stdout
     ids = {node_id[:12]: name for name, node_id in cluster.node_ids().items()}
     ran = _candidates(repo)
     where = {k: ids[re.match(r"ray node (\w+)", c["run"]["where"]).group(1)]
              for k, c in ran.items()}  # fmt: skip
     assert len(set(where.values())) > 1, where
     assert {"worker1", "worker2"} & set(where.values()), where
+    # Every candidate was scored on the trusted node, none by the driver.
+    scored = {k: ids.get(re.match(r"ray node (\w+)", c["scored_on"]).group(1))
+              for k, c in ran.items()}  # fmt: skip
+    assert set(scored.values()) == {"worker2"}, scored
     [run_id] = run_ids(repo)
     for (gen, cand), c in ran.items():
         assert c["status"] == "ok", c
@@ -122,30 +129,36 @@ def test_agents_run_on_the_worker_nodes_and_get_everything_through_ray(
 
 
 def test_a_worker_node_killed_mid_generation_loses_nothing(cluster: RayCluster) -> None:
+    """The node killed is worker2, the one trusted to score: its agents run again elsewhere,
+    and what is left to score is scored by the driver, as without a trusted node."""
     repo = _repo(cluster, "node-lost")
     agent = _agent(cluster.users, repo, 6.0)  # type: ignore[attr-defined]
     log = cluster.users / "node-lost.log"  # type: ignore[attr-defined]
     proc = cluster.sia_popen(*_evolve(agent, 2), cwd=repo, out=log)
     try:
         _wait_for(log, "gen 1: ", proc)  # generation 1 is recorded: gen 2's agents start now
-        worker1 = cluster.nodes["worker1"]
+        worker2 = cluster.nodes["worker2"]
         deadline = time.monotonic() + 120
-        while not worker1.running("target_agent.py"):  # a gen 2 agent is running there
+        while not worker2.running("target_agent.py"):  # a gen 2 agent is running there
             assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
             time.sleep(0.1)
-        lost = cluster.node_ids()["worker1"][:12]
-        worker1.kill()
+        lost = cluster.node_ids()["worker2"][:12]
+        worker2.kill()
         assert proc.wait(timeout=400) == 0, log.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
-        cluster.start("worker1")
+        cluster.start("worker2")
     ran = _candidates(repo)
     assert sorted(k for k in ran if k[0] == 2) == [(2, 1), (2, 2), (2, 3)]
     for c in ran.values():  # rescheduled (ok) or failed with the reason, never silent
         assert c["status"] == "ok" or c["reason"], c
     # What ran on the lost node was run again on another: no result says it came from there.
     assert all(lost not in c["run"]["where"] for k, c in ran.items() if k[0] == 2), ran
+    # Scored on the trusted node while it lived, then here: never lost, never on a dead node.
+    assert all(lost in c["scored_on"] for k, c in ran.items() if k[0] == 1), ran
+    after = [c["scored_on"] for k, c in ran.items() if k[0] == 2 and c["status"] == "ok"]
+    assert "here (no trusted Ray node left)" in after, ran
     commits = [c["commit"] for c in ran.values() if c.get("commit")]
     assert len(commits) == len(set(commits))
 

@@ -139,7 +139,8 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
     faults.point("evaluating")
     state("scoring")
     try:
-        out.evaluation = evaluate(env.task, scratch / "sandbox" / "work", scratch / "eval")
+        score = env.score or evaluate
+        out.evaluation = score(env.task, scratch / "sandbox" / "work", scratch / "eval")
     except EvaluatorFailed as exc:
         out.status, out.reason = Status.EVAL_FAILED, str(exc)
     else:

@@ -15,6 +15,7 @@ from sia_git.levers.proposal import Proposal
 from sia_git.llm.client import ModelClient
 from sia_git.sandbox import Limits, Sandbox, choose_backend
 from sia_git.settings import EvolveConfig
+from sia_git.tasks.evaluation import Evaluation
 from sia_git.tasks.layout import stage_dataset
 from sia_git.tasks.task import Task
 from sia_git.weights.runtime import WeightsRuntime, require_libraries
@@ -37,6 +38,8 @@ class RunEnvironment:
     target: ModelClient | None = None
     slot: AbstractContextManager[Any] | None = None
     hosted: Any = None  # localmodel.hosted.HostedModel when sia-git serves the target model
+    # Scores a candidate's outputs: None is `evaluate` here; Ray's trusted nodes otherwise.
+    score: Callable[[Task, Path, Path], Evaluation] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,33 @@
 """Where candidate agents run: on this machine (the default), or as Ray tasks.
 
 Everything else about a candidate stays with the loop: proposing, the gates, training, and
-scoring with the trusted evaluator, so the task's answer key never leaves this machine. An
+scoring with the trusted evaluator, so the task's answer key never reaches a node that runs
+agents; a cluster's nodes the user marks as trusted may score (trusted_scoring.py). An
 executor only runs `target_agent.py` in its sandbox and hands back what the sandbox wrote
 (work/ and the logs), exactly as `Sandbox.run` does here.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import socket
-import tarfile
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sia_git.core import tmpfiles
 from sia_git.core.errors import SiaError
+from sia_git.evolve.archives import pack, unpack
 from sia_git.sandbox import Limits, RunResult, RunSpec, Sandbox
 
-OUTPUT_BYTES = 1 << 30  # what one agent may hand back through Ray (work/ and the logs)
+if TYPE_CHECKING:
+    from sia_git.evolve.trusted_scoring import TrustedScorer
+    from sia_git.tasks.task import Task
+
 OUTPUTS = ("work", "stdout.txt", "stderr.txt")
 # A lost worker node's agent runs are run again elsewhere (Ray retries a task whose worker or
 # node died, never one whose agent failed): an agent run has no effect outside its sandbox.
@@ -141,7 +144,7 @@ class RayExecutor:
             key_names=spec.key_names,
         )
         try:
-            result, outputs = self._get(ref)
+            result, outputs = self.wait(ref)
         except self._ray.exceptions.RayError as exc:
             return RunResult(
                 self.backend,
@@ -156,16 +159,32 @@ class RayExecutor:
         unpack(outputs, spec.scratch)
         return result
 
-    def _get(self, ref: Any) -> Any:
+    def wait(self, ref: Any, check: Callable[[], None] | None = None) -> Any:
+        """The task's result; `check` runs about once a second while it is not ready."""
         while True:
             ready, _ = self._ray.wait([ref], timeout=1.0)
             if ready:
                 return self._ray.get(ref)
+            if check is not None:
+                check()
             if self._head is not None and self._head.lost():
                 raise ClusterLost(
                     f"lost the Ray cluster's head at {self._head.address} (nothing answers "
                     "there); the agents in flight are not recorded"
                 )
+
+    def scorer(self, task: Task, echo: Callable[[str], None]) -> TrustedScorer | None:
+        """Scoring on the cluster's trusted nodes (the resource `sia_trusted`), if it has any."""
+        from sia_git.evolve import trusted_scoring
+
+        nodes = trusted_scoring.trusted_nodes(self._ray)
+        if not nodes:
+            return None
+        echo(
+            f"scoring: on {nodes} trusted Ray node(s) (resource {trusted_scoring.TRUSTED}); the "
+            "answer key goes to them only"
+        )
+        return trusted_scoring.TrustedScorer(self._ray, task, self.wait)
 
     def _dataset(self, path: Path) -> Any:
         """The staged public inputs, put into Ray's object store once per run."""
@@ -261,21 +280,3 @@ def run_on_worker(
         result.where = f"ray node {ray.get_runtime_context().get_node_id()[:12]} pid {os.getpid()}"
         outputs = pack(root / "run", [n for n in OUTPUTS if (root / "run" / n).exists()])
     return result, outputs
-
-
-def pack(folder: Path, names: list[str]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tar:
-        for name in names:
-            tar.add(folder / name, arcname=name)
-    if buf.tell() > OUTPUT_BYTES:
-        raise SiaError(f"{folder} holds more than {OUTPUT_BYTES >> 20} MB to send through Ray")
-    return buf.getvalue()
-
-
-def unpack(data: bytes, dest: Path) -> None:
-    """Extract an archive made by `pack`; the "data" filter refuses links or paths that would
-    leave `dest` (an agent's outputs are untrusted)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(dest, filter="data")

@@ -59,7 +59,7 @@ class ReuseIndex:
         split = SplitScore(score, dict(rec.metrics.get(self.select, {})),
                            list(rec.items.get(self.select, [])))  # fmt: skip
         out = Outcome(index, proposal, proposal.files, Status.OK, key=key, reused=where)
-        out.evaluation = Evaluation({self.select: split}, [])
+        out.evaluation = Evaluation({self.select: split}, [], where=f"reused: {where}")
         out.cost_usd = proposal.cost_usd
         out.gates = []
         return out

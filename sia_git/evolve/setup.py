@@ -67,6 +67,7 @@ def build_context(
     )
     # Last: a Ray executor starts processes that only loop's `_resumable` shuts down.
     runner = executors.make(cfg.executor, env.sandbox, cfg.ray_address, echo=echo)
+    score = runner.scorer(task, echo) if isinstance(runner, executors.RayExecutor) else None
     shown = progress or Progress(echo)
     shown.start(
         paths.run_id, cfg.max_gen, lambda: models.budget.spent_usd, budget_usd=cfg.budget_usd
@@ -80,7 +81,12 @@ def build_context(
         models,
         progress=shown,
         env=dataclasses.replace(
-            env, sandbox=runner, gates=gates, target=models.target, hosted=models.hosted
+            env,
+            sandbox=runner,
+            gates=gates,
+            target=models.target,
+            hosted=models.hosted,
+            score=score,
         ),
     )
     ctx.prior = tuple(prior.earlier_trials(repo, task, paths.run_id))

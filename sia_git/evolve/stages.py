@@ -143,7 +143,9 @@ def on_sample(o: Outcome, stage: Stage, select: str) -> None:
     right = sum(i.get("status") in CORRECT for i in items)
     score = right / len(items) if items else 0.0
     metrics = {"stage": stage.label(), "correct": right, "total": len(items)}
-    o.evaluation = Evaluation({select: SplitScore(score, metrics, items)}, ev.dropped, ev.logs)
+    o.evaluation = Evaluation(
+        {select: SplitScore(score, metrics, items)}, ev.dropped, ev.logs, ev.where
+    )
     o.withheld = {}
     o.stage = stage.label()
 

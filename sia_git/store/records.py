@@ -85,6 +85,7 @@ class CandidateRecord(BaseModel):
     key: str = ""  # what decides its result (evolve/reuse.py): an identical candidate reuses it
     reused: str = ""  # the run, generation and candidate whose result it reused
     stage: str = ""  # how far a staged evaluation went: "sample 20 of 80" or "full"
+    scored_on: str = ""  # where the evaluator ran: "here", or a trusted Ray node
 
     def failed(self) -> dict[str, list[dict[str, str]]]:
         return {

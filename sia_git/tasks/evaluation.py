@@ -46,6 +46,7 @@ class Evaluation:
     dropped: list[str]  # what the agent wrote that the evaluator was not shown
     # The evaluator's stdout, stderr and result file for unsealed splits (trace name -> bytes)
     logs: dict[str, bytes] = field(default_factory=dict)
+    where: str = ""  # where the evaluator ran: "" here, else a trusted Ray node
 
     def score(self, split: str) -> float | None:
         s = self.splits.get(split)
