@@ -87,8 +87,8 @@ def first_run_seconds(ctx: Context, hist: H.RunHistory) -> float | None:
         cand = None
         if record is not None and first is not None:
             cand = next((c for c in record.candidates if c.commit == first.sha), None)
-        seconds = (cand.run or {}).get("duration_s") if cand is not None else None
-        ctx.first_run_s = float(seconds) if isinstance(seconds, int | float) else False
+        seconds = records.run_seconds(cand)
+        ctx.first_run_s = seconds if seconds is not None else False
     return ctx.first_run_s if isinstance(ctx.first_run_s, float) else None
 
 

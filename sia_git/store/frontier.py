@@ -138,8 +138,7 @@ def _run_s(repo: Repo, run_id: str, gen: int) -> float | None:
     if record is None or record.accepted is None:
         return None
     cand = next((c for c in record.candidates if c.candidate == record.accepted), None)
-    seconds = (cand.run or {}).get("duration_s") if cand else None
-    return float(seconds) if isinstance(seconds, int | float) else None
+    return records.run_seconds(cand)
 
 
 def _code_bytes(repo: Repo, sha: str) -> int:

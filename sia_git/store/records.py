@@ -93,6 +93,12 @@ class CandidateRecord(BaseModel):
         }
 
 
+def run_seconds(cand: CandidateRecord | None) -> float | None:
+    """How long a recorded candidate's agent ran (its `run.duration_s`), when it is known."""
+    seconds = (cand.run or {}).get("duration_s") if cand is not None else None
+    return float(seconds) if isinstance(seconds, int | float) else None
+
+
 class CandidateNote(CandidateRecord):
     """A candidate's git note (`git notes --ref sia show <commit>`): its record without the
     per-item statuses, with the failed ones, and where it belongs."""
