@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,29 +35,11 @@ class Notes:
         raise NotImplementedError
 
     def add_note(self, sha: str, text: str, ref: str = NOTES_REF) -> None:
-        # Runs in one repository share the notes ref; retry when another holds its lock. A
-        # lock still there after the retries was left by a killed git (a live one holds it for
-        # milliseconds): it goes, and the note is written.
-        for attempt in range(6):
-            try:
-                self.git(
-                    "notes",
-                    "--ref",
-                    ref,
-                    "add",
-                    "-f",
-                    "-F",
-                    "-",
-                    sha,
-                    input=self.redactor.text(text),
-                )
-                return
-            except GitError:
-                if attempt == 5:
-                    raise
-                if attempt == 4:
-                    self.clear_stale_locks([ref], older_than_s=STALE_LOCK_S)
-                time.sleep(0.2 * (attempt + 1))
+        def write() -> None:
+            self.git("notes", "--ref", ref, "add", "-f", "-F", "-", sha,
+                     input=self.redactor.text(text))  # fmt: skip
+
+        self._retrying(ref, write)
 
     def add_notes(self, notes: dict[str, str], ref: str = NOTES_REF) -> None:
         """Many objects' notes in one notes commit (a generation's candidates): a handful of
@@ -69,12 +52,22 @@ class Notes:
         files: dict[str, bytes | None] = {
             f"{sha[:2]}/{sha[2:]}": text.encode() for sha, text in sorted(notes.items())
         }
-        for attempt in range(6):
+
+        def write() -> None:
             old = self.git("rev-parse", "--verify", "--quiet", ref, check=False).strip() or None
             tree = self.make_tree(old, files)
             new = self.commit(tree, [old] if old else [], "Notes added by sia-git\n")
+            self.update_refs([(ref, new, old)])
+
+        self._retrying(ref, write)
+
+    def _retrying(self, ref: str, write: Callable[[], None]) -> None:
+        """`write` (one update of `ref`), again while another process holds the ref's lock or
+        moved it: runs in one repository share the notes ref. A lock still there after the
+        retries was left by a killed git (a live one holds it for milliseconds): it goes."""
+        for attempt in range(6):
             try:
-                self.update_refs([(ref, new, old)])
+                write()
                 return
             except GitError:
                 if attempt == 5:
