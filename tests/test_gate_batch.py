@@ -216,3 +216,85 @@ def test_candidates_gated_together_get_what_each_gets_alone(
     )
     assert all(r.passed for r in notes)
     assert all("notes.txt" not in r.report for r in notes)
+
+
+KNOB_AGENT = '''"""An agent with knobs."""
+
+import pickle
+
+KNOBS = {
+    "model": "knn",
+
+    "k": 5,
+}  # fmt: skip
+KNOB_SPACE = {
+    "model": ["majority", "knn", "{secret}"],
+    "k": {"low": 1, "high": 25, "type": "int"},
+}
+
+
+def main() -> object:
+    return pickle.loads(b"")  # a bandit finding below KNOBS: its line must be the file's own
+'''
+
+
+def test_knob_candidates_of_one_agent_share_one_scan_and_get_their_own_results(
+    tmp_path: Path,
+) -> None:
+    """A knob candidate is gated through its knob-free stand-in (knob_source.stand_in): every
+    candidate of one agent's knob search shares one scan per gate, and each gets exactly the
+    findings a scan of its own file gives, on its own lines."""
+    from sia_git.levers import knob_source
+
+    base = KNOB_AGENT.replace("{secret}", "centroid")
+    variants = [
+        knob_source.write(base, {"model": m, "k": k})
+        for m, k in (("majority", 3), ("centroid", 25), ("knn", 11))
+    ]
+    shared = CandidateGates.for_run(None, tmp_path / "c1", FORBID, scratch=tmp_path / "s1")
+    itself = CandidateGates.for_run(None, tmp_path / "c2", FORBID, scratch=tmp_path / "s2")
+    stand_ins = {knob_source.stand_in(v) for v in variants}
+    assert len(stand_ins) == 1 and None not in stand_ins
+    stand_in = stand_ins.pop()
+    assert stand_in is not None and stand_in.count("\n") == base.count("\n")
+
+    def gate(i: int) -> list[GateResult]:
+        files = {"target_agent.py": variants[i].encode()}
+        return shared.check(files, tmp_path / f"k{i}", {"target_agent.py": stand_in.encode()})
+
+    with ThreadPoolExecutor(3) as pool:
+        via_stand_in = list(pool.map(gate, range(3)))
+    own = [
+        itself.check({"target_agent.py": v.encode()}, tmp_path / f"o{i}")
+        for i, v in enumerate(variants)
+    ]
+
+    def seen(results: list[GateResult]) -> list[dict]:
+        return [{k: v for k, v in r.to_json().items() if k != "cached"} for r in results]
+
+    assert [seen(b) for b in via_stand_in] == [seen(s) for s in own]
+    bandit = [r for r in via_stand_in[0] if r.name == "bandit"][0]
+    line = next(i for i, t in enumerate(base.splitlines(), 1) if "pickle.loads" in t)
+    assert not bandit.passed and bandit.findings[0]["line"] == line
+    # One cache entry per gate: the stand-in's, where each variant alone made its own.
+    for gate_dir in (tmp_path / "c1").iterdir():
+        assert len(list(gate_dir.rglob("*.json"))) == 1, gate_dir.name
+    for gate_dir in (tmp_path / "c2").iterdir():
+        assert len(list(gate_dir.rglob("*.json"))) == 3, gate_dir.name
+
+
+def test_a_secret_a_knob_can_take_fails_its_stand_in_too(tmp_path: Path) -> None:
+    """Every value a knob can take is spelled in KNOB_SPACE, which the stand-in keeps: a key
+    the search could set fails the gates whichever value a candidate has."""
+    from sia_git.levers import knob_source
+
+    key = "AKIA" + "ZQ3DT7N4RW2JVXH5"  # an AWS access key id's shape (not a real one)
+    source = knob_source.write(KNOB_AGENT.replace("{secret}", key), {"model": "knn", "k": 5})
+    stand_in = knob_source.stand_in(source)
+    assert stand_in is not None and f'"model": "{key}"' not in stand_in
+    gates = CandidateGates.for_run(None, tmp_path / "c", FORBID, scratch=tmp_path / "s")
+    results = gates.check(
+        {"target_agent.py": source.encode()}, tmp_path / "k", {"target_agent.py": stand_in.encode()}
+    )
+    secrets = [r for r in results if r.name == "secrets"][0]
+    assert not secrets.passed and "AWS" in secrets.report

@@ -199,3 +199,25 @@ def test_git_reverts_an_older_knob_write_beside_a_later_one_on_the_next_knob(
         git(tmp_path, "commit", "-qm", f"generation {n}")
     git(tmp_path, "revert", "--no-edit", "HEAD~1")
     assert knobs.read((tmp_path / "agent.py").read_text())[0] == {**values, "features": "morpho"}
+
+
+def test_only_a_file_in_the_search_s_own_layout_and_space_has_a_stand_in() -> None:
+    """knobs.stand_in: the gates read it in the file's place only when the two can differ
+    in nothing but KNOBS values (same lines, every value one KNOB_SPACE allows)."""
+    agent = (
+        'KNOBS = {"a": 1, "b": "x"}\n'
+        'KNOB_SPACE = {"a": {"low": 1, "high": 9, "type": "int"}, "b": ["y", "x"]}\n'
+        "print(KNOBS)\n"
+    )
+    assert knobs.stand_in(agent) is None  # not laid out as the search writes it
+    laid_out = knobs.write(agent, {"a": 7, "b": "x"})
+    first = knobs.write(agent, {"a": 1, "b": "y"})
+    assert knobs.stand_in(laid_out) == first
+    assert knobs.stand_in(knobs.write(agent, {"a": 3, "b": "y"})) == first
+    assert knobs.stand_in(knobs.write(agent, {"a": 12, "b": "y"})) is None  # outside
+    assert knobs.stand_in("print(1)\n") is None  # no knobs
+    # A knob that KNOB_SPACE does not search keeps its value: it is code, not a knob value.
+    fixed = knobs.write(
+        agent.replace('"b": "x"}', '"b": "x", "c": 2}', 1), {"a": 4, "b": "x", "c": 2}
+    )
+    assert '"c": 2' in (knobs.stand_in(fixed) or "")

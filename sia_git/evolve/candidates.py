@@ -19,6 +19,7 @@ from sia_git.core import faults
 from sia_git.evolve.environment import Attempt, RunEnvironment
 from sia_git.evolve.outcome import Outcome
 from sia_git.gateway.server import Gateway
+from sia_git.levers import knob_source
 from sia_git.levers.proposal import Proposal
 from sia_git.llm.client import ModelClient
 from sia_git.sandbox import RunSpec, intercept
@@ -64,7 +65,7 @@ def try_candidate(env: RunEnvironment, attempt: Attempt) -> Outcome:
     state = attempt.on_state or (lambda _s: None)
     if gates is not None:
         state("gating")
-    out.gates = gates.check(files, scratch) if gates is not None else []
+    out.gates = gates.check(files, scratch, _stand_ins(files)) if gates is not None else []
     failed = [g for g in out.gates if not g.passed]
     if failed:
         out.status = Status.GATE_FAILED
@@ -158,6 +159,22 @@ def _target(env: RunEnvironment, adapter: str | None) -> ModelClient:
     if env.hosted is None or adapter is None or env.weights is None:
         return env.target
     return env.hosted.client_for(env.target, adapter, env.weights.store.get(adapter))
+
+
+def _stand_ins(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The knob-free variant of each Python file that has one (knob_source.stand_in)."""
+    out = {}
+    for rel, content in files.items():
+        if not rel.endswith(".py"):
+            continue
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        variant = knob_source.stand_in(text)
+        if variant is not None and variant != text:
+            out[rel] = variant.encode("utf-8")
+    return out
 
 
 def _train(

@@ -4,7 +4,7 @@ blob SHA. Candidates reach them through pre-commit (precommit.py), like a person
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,44 +65,62 @@ class Scanned:
 
 
 def scan(
-    files: Sequence[Path], opts: Options, cache: Cache, *, runners: Sequence[Runner] | None = None
+    files: Sequence[Path],
+    opts: Options,
+    cache: Cache,
+    *,
+    runners: Sequence[Runner] | None = None,
+    stand_ins: Mapping[Path, Path] | None = None,
 ) -> dict[str, Scanned]:
-    """Every gate over `files` in one tool run each (the gates at once), the cache first."""
-    contents = {str(p): p.read_bytes() for p in files}
+    """Every gate over `files` in one tool run each (the gates at once), the cache first.
+    `stand_ins`: a file the gates read in another's place (a knob candidate's knob-free
+    variant, evolve/candidates.py); its findings are reported under the file it stands for.
+    Files with the same content (or stand-in) are scanned once."""
+    read_as = {str(p): (stand_ins or {}).get(p, p) for p in files}
+    contents = {name: path.read_bytes() for name, path in read_as.items()}
     from concurrent.futures import ThreadPoolExecutor  # only here: `check` must start fast
 
     runners = runners if runners is not None else all_runners()
     with ThreadPoolExecutor(max_workers=len(runners)) as pool:
         got = list(
-            pool.map(lambda r: _scan_one(r, list(files), contents, opts=opts, cache=cache), runners)
+            pool.map(lambda r: _scan_one(r, read_as, contents, opts=opts, cache=cache), runners)
         )
     return {r.name: s for r, s in zip(runners, got, strict=True)}
 
 
 def _scan_one(
-    runner: Runner, files: list[Path], contents: dict[str, bytes], *, opts: Options, cache: Cache
+    runner: Runner,
+    read_as: dict[str, Path],
+    contents: dict[str, bytes],
+    *,
+    opts: Options,
+    cache: Cache,
 ) -> Scanned:
     try:
         key = runner.key(opts)
     except OSError as exc:
         return Scanned(error=f"{runner.name}: its rules cannot be read: {exc}")
     out = Scanned()
-    todo: list[Path] = []
-    for p in files:
-        hit = cache.get(key, blob_sha(contents[str(p)]))
+    todo: dict[str, list[str]] = {}  # blob -> the files with that content
+    for name in read_as:
+        sha = blob_sha(contents[name])
+        hit = cache.get(key, sha)
         if hit is None:
-            todo.append(p)
+            todo.setdefault(sha, []).append(name)
         else:
-            out.findings[str(p)] = hit
-            out.cached.add(str(p))
+            out.findings[name] = hit
+            out.cached.add(name)
     if todo:
+        scanned_paths = [read_as[names[0]] for names in todo.values()]
         try:
-            scanned = runner.scan(todo, opts)
+            scanned = runner.scan(scanned_paths, opts)
         except GateToolError as exc:
             return Scanned(cached=out.cached, error=str(exc))
-        for p in todo:
-            out.findings[str(p)] = scanned.get(str(p), [])
-            cache.put(key, blob_sha(contents[str(p)]), out.findings[str(p)])
+        for sha, names in todo.items():
+            found = scanned.get(str(read_as[names[0]]), [])
+            for name in names:
+                out.findings[name] = found
+            cache.put(key, sha, found)
     return out
 
 

@@ -22,6 +22,7 @@ GATHER_S = 0.03  # candidates proposed together reach the gates within this of e
 @dataclass
 class _Request:
     files: dict[str, Path]  # the name findings show (sia-agent/agent/x.py) -> the file to scan
+    stand_ins: dict[Path, Path]  # a file -> the one the gates read in its place (gates.scan)
     result: list[GateResult] | None = None
 
 
@@ -44,8 +45,10 @@ class GateBatcher:
         self._busy = False
         self.scans = 0  # tool runs per gate so far (a bench and the tests read it)
 
-    def check(self, files: dict[str, Path]) -> list[GateResult]:
-        req = _Request(files)
+    def check(
+        self, files: dict[str, Path], stand_ins: dict[Path, Path] | None = None
+    ) -> list[GateResult]:
+        req = _Request(files, stand_ins or {})
         with self._cond:
             self._queue.append(req)
             while self._busy and req.result is None:
@@ -70,13 +73,18 @@ class GateBatcher:
             return
         try:
             paths = [p for req in batch for p in req.files.values()]
-            found = scan(paths, self.opts, self.cache, runners=self.runners)
+            stand_ins = {k: v for req in batch for k, v in req.stand_ins.items()}
+            found = scan(paths, self.opts, self.cache, runners=self.runners, stand_ins=stand_ins)
             self.scans += 1
             if len(batch) > 1 and any(s.error for s in found.values()):
                 # A file that stops a tool must fail only its own candidate: each alone.
                 for req in batch:
                     alone = scan(
-                        list(req.files.values()), self.opts, self.cache, runners=self.runners
+                        list(req.files.values()),
+                        self.opts,
+                        self.cache,
+                        runners=self.runners,
+                        stand_ins=req.stand_ins,
                     )
                     self._finish(req, alone)
                 return

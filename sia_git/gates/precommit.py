@@ -136,23 +136,28 @@ class CandidateGates:
         opts = Options(tuple(forbid), tuple(allow or []), tuple(secrets))
         return cls(user_config or None, GateBatcher(opts, Cache(cache_dir)))
 
-    def check(self, files: dict[str, bytes], scratch: Path) -> list[GateResult]:
+    def check(
+        self,
+        files: dict[str, bytes],
+        scratch: Path,
+        stand_ins: dict[str, bytes] | None = None,
+    ) -> list[GateResult]:
         """The candidate's files, as `sia-agent/agent/<path>`, through the built-in gates (its
-        Python files, as the hook's `types: [python]` picks them) and the user's hooks."""
+        Python files, as the hook's `types: [python]` picks them) and the user's hooks.
+        `stand_ins` (path -> content): what the built-in gates read in a file's place (a knob
+        candidate's knob-free variant); the user's hooks always read the file itself."""
         repo = scratch / "gate-repo"
-        for rel, content in sorted(files.items()):
-            target = repo / "sia-agent" / "agent" / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+        shown = _write(files, repo)
         faults.point("gating")
-        shown = {f"sia-agent/agent/{rel}": repo / "sia-agent" / "agent" / rel for rel in files}
         python = {k: p for k, p in sorted(shown.items()) if _is_python(p)}
+        instead = _write(stand_ins or {}, scratch / "gate-stand-ins")
+        swaps = {shown[k]: p for k, p in instead.items() if k in shown}
         theirs: list[GateResult] = []
         hooks = None
         if self.user_config:
             hooks = threading.Thread(target=lambda: theirs.extend(self._user_hooks(repo, shown)))
             hooks.start()
-        ours = self.batcher.check(python) if python else []
+        ours = self.batcher.check(python, swaps) if python else []
         if hooks is not None:
             hooks.join()
         return ours + theirs
@@ -170,6 +175,18 @@ class CandidateGates:
             tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
             return [GateResult("pre-commit", False, "pre-commit failed: " + " | ".join(tail))]
         return theirs
+
+
+def _write(files: dict[str, bytes], repo: Path) -> dict[str, Path]:
+    """Write the agent's files under `repo` as `sia-agent/agent/<path>`; the shown name of each
+    (as findings name it) -> where it is."""
+    shown = {}
+    for rel, content in sorted(files.items()):
+        target = repo / "sia-agent" / "agent" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        shown[f"sia-agent/agent/{rel}"] = target
+    return shown
 
 
 def _is_python(path: Path) -> bool:

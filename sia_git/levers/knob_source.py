@@ -188,6 +188,34 @@ def without_knobs(source: str) -> str | None:
     return "".join(lines[: node.lineno - 1] + lines[node.end_lineno :])
 
 
+def stand_in(source: str) -> str | None:
+    """The source the gates may read in this one's place: its KNOBS with each searched knob at
+    its first allowed value (a range's low end). Only when every value is inside KNOB_SPACE and
+    KNOBS is laid out as `write` lays it, so every other line is the same text on the same line
+    and every value is a literal that KNOB_SPACE, in the same file, already spells. Then all
+    of a knob search's candidates of one agent share one gate scan (docs/DESIGN.md, "Gates").
+    None where that does not hold: the gates read the file itself."""
+    try:
+        parsed = read(source)
+    except KnobError:
+        return None
+    if parsed is None:
+        return None
+    knobs, space = parsed
+    if any(not inside(space[k], v) for k, v in knobs.items() if k in space):
+        return None
+    if write(source, knobs, exact=True) != source:
+        return None
+    first = {k: _first(space[k]) if k in space else v for k, v in knobs.items()}
+    return write(source, first, exact=True)
+
+
+def _first(spec: list[Value] | Range) -> Value:
+    if isinstance(spec, list):
+        return spec[0]
+    return int(spec.low) if spec.integer else spec.low
+
+
 def tidy(value: Value) -> Value:
     """Round floats the way `write` does, so recorded and written values agree."""
     return float(f"{value:.6g}") if isinstance(value, float) else value
