@@ -276,11 +276,21 @@ def test_knob_candidates_of_one_agent_share_one_scan_and_get_their_own_results(
     bandit = [r for r in via_stand_in[0] if r.name == "bandit"][0]
     line = next(i for i, t in enumerate(base.splitlines(), 1) if "pickle.loads" in t)
     assert not bandit.passed and bandit.findings[0]["line"] == line
+    # A later candidate of the same search is answered by the cache: no scan, no batch.
+    scans = shared.batcher.scans
+    later = knob_source.write(base, {"model": "majority", "k": 17})
+    again = shared.check(
+        {"target_agent.py": later.encode()},
+        tmp_path / "later",
+        {"target_agent.py": stand_in.encode()},
+    )
+    assert shared.batcher.scans == scans and all(r.cached == 1 for r in again)
+    assert seen(again) == seen(itself.check({"target_agent.py": later.encode()}, tmp_path / "o"))
     # One cache entry per gate: the stand-in's, where each variant alone made its own.
     for gate_dir in (tmp_path / "c1").iterdir():
         assert len(list(gate_dir.rglob("*.json"))) == 1, gate_dir.name
     for gate_dir in (tmp_path / "c2").iterdir():
-        assert len(list(gate_dir.rglob("*.json"))) == 3, gate_dir.name
+        assert len(list(gate_dir.rglob("*.json"))) == 4, gate_dir.name
 
 
 def test_a_secret_a_knob_can_take_fails_its_stand_in_too(tmp_path: Path) -> None:

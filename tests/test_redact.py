@@ -35,8 +35,16 @@ def test_known_key_formats_are_masked_wherever_they_came_from() -> None:
         "ghp_" + "a" * 36,
         "AKIAABCDEFGHIJKLMNOP",
         "Bearer abcdefghijklmnopqrst",
+        "BEARER abcdefghijklmnopqrst",
+        "github_pat_" + "b" * 30,
+        "AIza" + "c" * 30,
+        "xoxp-1234567890",
+        "gho_" + "d" * 30,
     ):
         assert secret not in r.text(f"error: {secret} was refused"), secret
+        # Two formats in one text: masking the first must not hide the second from its check.
+        both = r.text(f"sk-ant-{'e' * 20} then {secret}")
+        assert secret not in both and "sk-ant-" not in both, secret
     assert r.text("sk-short and task-123") == "sk-short and task-123"
 
 

@@ -19,17 +19,20 @@ MIN_SECRET_LEN = 8
 _SECRET_NAME = re.compile(
     r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|PRIVATE|SESSION", re.IGNORECASE
 )
+# Each pattern with the literals one of which every match of it holds (lower-cased where the
+# pattern ignores case): a pattern runs only over text holding one. Run over every trace of
+# every candidate, eight regex passes were a tenth of a fast agent's generation.
 _PATTERNS = [
-    re.compile(p)
-    for p in (
-        r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}",  # OpenAI, Anthropic
-        r"\bhf_[A-Za-z0-9]{20,}",  # Hugging Face
-        r"\bgh[pousr]_[A-Za-z0-9]{30,}",  # GitHub
-        r"\bgithub_pat_[A-Za-z0-9_]{30,}",
-        r"\bAKIA[0-9A-Z]{16}\b",  # AWS access key id
-        r"\bAIza[0-9A-Za-z_\-]{30,}",  # Google
-        r"\bxox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack
-        r"(?i)\bbearer\s+[A-Za-z0-9_\-\.=]{16,}",
+    (re.compile(p), literals)
+    for p, literals in (
+        (r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}", ("sk-",)),  # OpenAI, Anthropic
+        (r"\bhf_[A-Za-z0-9]{20,}", ("hf_",)),  # Hugging Face
+        (r"\bgh[pousr]_[A-Za-z0-9]{30,}", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),  # GitHub
+        (r"\bgithub_pat_[A-Za-z0-9_]{30,}", ("github_pat_",)),
+        (r"\bAKIA[0-9A-Z]{16}\b", ("AKIA",)),  # AWS access key id
+        (r"\bAIza[0-9A-Za-z_\-]{30,}", ("AIza",)),  # Google
+        (r"\bxox[abprs]-[A-Za-z0-9\-]{10,}", ("xox",)),  # Slack
+        (r"(?i)\bbearer\s+[A-Za-z0-9_\-\.=]{16,}", ("bearer",)),
     )
 ]
 
@@ -80,8 +83,16 @@ class Redactor:
         for secret in self.secrets:
             if secret in value:
                 value = value.replace(secret, MASK)
-        for pattern in _PATTERNS:
-            value = pattern.sub(MASK, value)
+        lowered = None
+        for pattern, literals in _PATTERNS:
+            if pattern.flags & re.IGNORECASE:
+                lowered = value.lower() if lowered is None else lowered
+                holds = any(lit in lowered for lit in literals)
+            else:
+                holds = any(lit in value for lit in literals)
+            if holds:
+                value = pattern.sub(MASK, value)
+                lowered = None
         return value
 
     def bytes(self, value: bytes) -> bytes:

@@ -2,8 +2,9 @@
 gates together are scanned together, one tool run per gate (one ruff process, one semgrep
 process, bandit and the secret scan in-process) for all their files. A candidate arriving while
 a scan runs joins the next one, so gating never waits for a generation's slowest proposal: a
-pipeline, not phases. Results are per candidate, exactly as a scan of its files alone gives
-(tests/test_gate_batch.py compares them with pre-commit's)."""
+pipeline, not phases. A candidate the cache answers whole (a knob candidate after the first of
+its agent's, through its stand-in) neither waits nor scans. Results are per candidate, exactly
+as a scan of its files alone gives (tests/test_gate_batch.py compares them with pre-commit's)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sia_git.gates import Cache, GateResult, Options, Scanned, scan, verdict
+from sia_git.gates import Cache, GateResult, Options, Scanned, from_cache, scan, verdict
 from sia_git.gates.runners import Runner, all_runners
 
 GATHER_S = 0.03  # candidates proposed together reach the gates within this of each other
@@ -49,6 +50,17 @@ class GateBatcher:
         self, files: dict[str, Path], stand_ins: dict[Path, Path] | None = None
     ) -> list[GateResult]:
         req = _Request(files, stand_ins or {})
+        known = from_cache(
+            list(files.values()),
+            self.opts,
+            self.cache,
+            runners=self.runners,
+            stand_ins=req.stand_ins,
+        )
+        if known is not None:  # nothing to scan: no batch to wait for
+            self._finish(req, known)
+            assert req.result is not None
+            return req.result
         with self._cond:
             self._queue.append(req)
             while self._busy and req.result is None:

@@ -8,6 +8,7 @@ literals at module level. They are read with `ast.literal_eval`: generated code 
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import itertools
 import json
@@ -40,6 +41,15 @@ Space = dict[str, list[Value] | Range]
 
 
 def _assignments(source: str) -> dict[str, ast.Assign]:
+    """The module-level KNOBS and KNOB_SPACE statements (read, never changed, by the callers)."""
+    return dict(_parsed(source))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(source: str) -> dict[str, ast.Assign]:
+    # A candidate's source is read here several times on its way (proposal, check, gates,
+    # record): parsing a few-hundred-line agent once, not each time, was a tenth of a
+    # fast agent's generation (bench/efficacy.py, penguins).
     try:
         tree = pysource.parse(source)
     except SyntaxError as exc:
