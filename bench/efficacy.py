@@ -13,7 +13,8 @@ would, and what it recorded stands). From the run's log:
   interval of an accuracy on the test split's items (the released score is rounded down to a
   grid of one standard error by the sealed release rule, so it is conservative);
 - candidates scored per hour: candidates of generation 2 on with a dev score (at the sample or
-  whole), over the run's wall time.
+  whole), over the run's wall time; and the most this machine allows: the new arm's agents'
+  mean run (their attempt records' `run.duration_s`), two at a time, with nothing else done.
 
 Each arm runs its commit's code (a `git archive` of `--old-rev` or `--new-rev`, put first on
 PYTHONPATH). The table, machine and times replace the "Efficacy" section of docs/BENCHMARKS.md
@@ -43,6 +44,7 @@ from common import GIT_ENV, ROOT, machine, new_repo  # noqa: E402
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 START, END = "<!-- efficacy:start -->", "<!-- efficacy:end -->"
 TASKS = ("word-sentiment-smollm2", "penguins", "word-sentiment")
+WORKERS = 2  # evolve's default --workers, which both arms run with
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Arm:
     n_test: int
     scored: int
     seconds: float
+    agent_s: float | None = None  # the mean run of generation 2 on's agents (attempt records)
 
     def interval(self, score: float | None) -> str:
         if score is None:
@@ -65,6 +68,12 @@ class Arm:
     @property
     def per_hour(self) -> float:
         return self.scored / (self.seconds / 3600) if self.seconds else 0.0
+
+    @property
+    def ceiling(self) -> float | None:
+        """Candidates per hour if this machine did nothing but run the agents, WORKERS at a
+        time (evolve's default --workers): no search, gates, scoring or git at all."""
+        return WORKERS * 3600 / self.agent_s if self.agent_s else None
 
     @property
     def gain_in_se(self) -> float | None:
@@ -131,7 +140,29 @@ def measure(task: str, arm: str, *, seconds: float, candidates: int, code: Path,
     first = next(r for r in rows if r["gen"] == 1)
     scored = sum(1 for r in rows if (r["gen"] or 0) >= 2 and r["score"] is not None)
     return Arm(task, arm, first["test_score"], accepted[-1]["test_score"], accepted[-1]["gen"],
-               test_items(task), scored, elapsed)  # fmt: skip
+               test_items(task), scored, elapsed, agent_seconds(repo))  # fmt: skip
+
+
+def agent_seconds(repo: Path) -> float | None:
+    """The mean `run.duration_s` of generation 2 on's candidates, from the attempt records."""
+    listed = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname)", "refs/sia/*/attempts/*"],
+        cwd=repo, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    refs = listed.stdout.split()
+    runs = []
+    for ref in refs:
+        if ref.endswith("/g0001"):
+            continue
+        shown = subprocess.run(["git", "show", f"{ref}:attempt.json"], cwd=repo,
+                               capture_output=True, text=True)  # fmt: skip
+        if shown.returncode != 0:
+            continue
+        for c in json.loads(shown.stdout).get("candidates", []):
+            seconds = (c.get("run") or {}).get("duration_s")
+            if isinstance(seconds, int | float):
+                runs.append(float(seconds))
+    return sum(runs) / len(runs) if runs else None
 
 
 def test_items(task: str) -> int:
@@ -159,7 +190,12 @@ def table(arms: list[Arm], old_rev: str, new_rev: str) -> list[str]:
         old = next(a for a in arms if a.task == task and a.arm == "old")
         if old.per_hour:
             ratio = new.per_hour / old.per_hour
-            lines.append(f"- {task}: candidates per hour, new/old: {ratio:.2f}")
+            line = f"- {task}: candidates per hour, new/old: {ratio:.2f}"
+            if new.ceiling:  # what 3x would need, against what the agents alone allow here
+                line += (f"; the agents alone (mean run {new.agent_s:.2f} s, {WORKERS} at a "
+                         f"time) allow at most {new.ceiling:.0f}/h here, "
+                         f"{new.ceiling / old.per_hour:.2f}x the old search's")  # fmt: skip
+            lines.append(line)
         else:  # a ratio over zero is no number: say what happened instead
             lines.append(f"- {task}: candidates per hour, the old search scored none in "
                          f"{old.seconds / 60:.1f} min; the new one {new.scored}")  # fmt: skip
