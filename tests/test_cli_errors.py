@@ -68,6 +68,13 @@ def _empty(tmp: Path) -> tuple[Path, list[str]]:
     return tmp / "e", ["evolve", "--task", "penguins"]
 
 
+def _sha256(tmp: Path) -> tuple[Path, list[str]]:
+    """trees.py and commits.py write SHA-1 objects: once the run's first ref update failed."""
+    subprocess.run(["git", "init", "-q", "--object-format=sha256", str(tmp / "s")], check=True)
+    git(tmp / "s", "commit", "-q", "--allow-empty", "-m", "first")
+    return tmp / "s", ["evolve", "--task", "penguins"]
+
+
 def _tracked_private(tmp: Path) -> tuple[Path, list[str]]:
     repo = _repo(tmp)
     shutil.copytree(resolve("penguins", None).root, repo / "mytask")
@@ -296,6 +303,7 @@ CASES: dict[str, tuple[Setup, str]] = {
     "not a git repo": (_not_repo, "not a git repository"),
     "bare repo": (_bare, "is a bare repository"),
     "repo without commits": (_empty, "has no commits yet"),
+    "a SHA-256 repo": (_sha256, "a sha256 repository; sia-git writes SHA-1 objects only"),
     "unknown task": (_plain("evolve", "--task", "nope"), "unknown task 'nope'"),
     "no task given": (_plain("evolve"), "give exactly one of --task"),
     "task and task-dir": (

@@ -88,6 +88,39 @@ def test_trees_made_many_at_once_are_the_trees_an_index_makes(tmp_path: Path) ->
     assert fsck.returncode == 0, fsck.stderr
 
 
+def test_commits_made_many_at_once_are_the_commits_commit_tree_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make_commits` builds commit objects in Python and writes them in one git process:
+    each is the commit `commit-tree` writes for the same tree, parents and message (one
+    parent, two, none; a message without a final newline; one that is not ASCII; a key that
+    is redacted), and where git would change a commit (another commit encoding) each goes
+    through `commit-tree` itself."""
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "1700000000 +0130")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1700000100 -0700")
+    path = make_repo(tmp_path / "r")
+    repo = open_repo(path)
+    head = repo.rev_parse("HEAD")
+    tree = git(path, "rev-parse", "HEAD^{tree}").strip()
+    other = repo.commit(tree, [head], "other\n")
+    specs = [
+        (tree, [head], "subject\n\nbody\n\nSia-Gen: 2\n"),
+        (tree, [head, other], "merge, no final newline"),
+        (tree, [], "root: été ✓\n"),
+        (tree, [head], "leaked sk-ant-" + "a" * 24 + "\n"),
+    ]
+    made = repo.make_commits(specs)
+    assert made == [repo.commit(t, ps, m) for t, ps, m in specs]
+    assert "sk-ant-" not in git(path, "cat-file", "commit", made[3])
+    assert len(set(made)) == 4
+    git(path, "config", "i18n.commitEncoding", "ISO-8859-1")
+    latin = repo.make_commits(specs[2:3])
+    assert latin == [repo.commit(*specs[2])] and latin[0] != made[2]
+    assert "encoding ISO-8859-1" in git(path, "cat-file", "commit", latin[0])
+    fsck = subprocess.run(["git", "fsck", "--strict"], cwd=path, capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+
+
 def test_update_refs_is_all_or_nothing(tmp_path: Path) -> None:
     path = make_repo(tmp_path / "r")
     repo = open_repo(path)

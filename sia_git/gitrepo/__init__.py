@@ -21,6 +21,7 @@ from sia_git.core import childenv
 from sia_git.core.errors import SiaError
 from sia_git.core.redact import Redactor
 from sia_git.gitrepo import trees
+from sia_git.gitrepo.commits import CommitSpec, make_commits
 from sia_git.gitrepo.errors import GitError
 from sia_git.gitrepo.notes import NOTES_REF as NOTES_REF
 from sia_git.gitrepo.notes import STALE_LOCK_S as STALE_LOCK_S
@@ -208,6 +209,17 @@ class Repo(Worktrees, Notes):
             args += ["-p", p]
         return self.git(*args, input=self.redactor.text(message)).strip()
 
+    def make_commits(self, specs: list[tuple[str, list[str], str]]) -> list[str]:
+        """A commit per (tree, parents, message), as `commit` makes each: two git processes
+        in all, however many (commits.py). Every message is redacted first."""
+        clean = [CommitSpec(t, tuple(ps), self.redactor.text(m)) for t, ps, m in specs]
+        try:
+            return make_commits(
+                self.git, clean, lambda s: self.commit(s.tree, list(s.parents), s.message)
+            )
+        except trees.ObjectMismatch as exc:
+            raise GitError(str(exc)) from None
+
     def update_refs(self, updates: list[tuple[str, str, str | None]]) -> None:
         """Update refs all-or-nothing: (ref, new sha, expected old sha or None for 'create')."""
         lines = ["start"]
@@ -295,6 +307,7 @@ def open_repo(path: Path, *, write: bool = True) -> Repo:
         [
             "git",
             "rev-parse",
+            "--show-object-format",
             "--is-bare-repository",
             "--is-inside-work-tree",
             "--git-common-dir",
@@ -308,7 +321,7 @@ def open_repo(path: Path, *, write: bool = True) -> Repo:
         text=True,
         env=env,
     )
-    lines = found.stdout.splitlines()
+    object_format, *lines = found.stdout.splitlines() or [""]
     if len(lines) < 3:
         raise SiaError(
             f"not a git repository: {path.resolve()} (run `git init` and make a first commit)"
@@ -324,6 +337,11 @@ def open_repo(path: Path, *, write: bool = True) -> Repo:
     top = Path(lines[3])
     if len(lines) < 5:
         raise SiaError(f"{top}: the repository has no commits yet; make a first commit")
+    if object_format.startswith("sha") and object_format != "sha1":  # (old git: no such line)
+        raise SiaError(
+            f"{top}: a {object_format} repository; sia-git writes SHA-1 objects only (make "
+            "the run's repository with a plain `git init`)"
+        )
     common = (path / lines[2]).resolve()
     if write and not os.access(common, os.W_OK):
         raise SiaError(f"{common} is not writable; sia-git records runs inside the repository")

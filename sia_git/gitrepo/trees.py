@@ -54,8 +54,8 @@ def make_trees(
     old = _read_base(run, base, folders) if base else {}
     made: dict[str, bytes] = {}
     roots = [_build(".", _layout(files), old=old, made=made) for files in changes]
-    _write(git, "blob", blobs)
-    _write(git, "tree", made)
+    write_objects(git, "blob", blobs)
+    write_objects(git, "tree", made)
     return roots
 
 
@@ -149,7 +149,7 @@ def _order(item: tuple[bytes, Entry]) -> bytes:
 EMPTY_TREE = object_id("tree", b"")
 
 
-def _write(git: Git, kind: str, objects: dict[str, bytes]) -> None:
+def write_objects(git: Git, kind: str, objects: dict[str, bytes]) -> None:
     """Every object in one `hash-object -w` (no filters: the bytes as they are); git's ids
     must be ours."""
     if not objects:

@@ -53,10 +53,10 @@ def record_generation(ctx: Context, v: Verdict) -> dict[int, str]:
     the commits by candidate index."""
     # Every candidate's tree at once: a few git processes for the generation, not per candidate.
     trees = ctx.repo.make_trees(v.hist.tip.sha, [_candidate_files(ctx, v, o) for o in v.outcomes])
-    commits = {
-        o.index: _candidate_commit(ctx, v, o, tree=t)
-        for o, t in zip(v.outcomes, trees, strict=True)
-    }
+    made = ctx.repo.make_commits(
+        [_candidate_commit(ctx, v, o, tree=t) for o, t in zip(v.outcomes, trees, strict=True)]
+    )
+    commits = {o.index: sha for o, sha in zip(v.outcomes, made, strict=True)}
     record = attempt_record(
         run_id=ctx.run_id, gen=v.gen, select=ctx.select, incumbent=v.incumbent_score,
         outcomes=v.outcomes, accepted=v.accepted, commits=commits, reasons=v.reasons,
@@ -83,8 +83,11 @@ def _candidate_files(ctx: Context, v: Verdict, o: Outcome) -> dict[str, bytes | 
     return candidate_files(o, gen=v.gen, improvement=o.proposal.improvement.markdown(), extra=pin)
 
 
-def _candidate_commit(ctx: Context, v: Verdict, o: Outcome, *, tree: str) -> str:
-    """A commit object for one candidate, on top of the tip (its ref comes with the rest)."""
+def _candidate_commit(
+    ctx: Context, v: Verdict, o: Outcome, *, tree: str
+) -> tuple[str, list[str], str]:
+    """One candidate's commit (tree, parents, message), on top of the tip (its ref comes with
+    the rest)."""
     assert o.proposal is not None
     extra = [(T.CANDIDATE, f"{o.index}/{len(v.outcomes)}")]
     if o.index != v.accepted:
@@ -107,7 +110,7 @@ def _candidate_commit(ctx: Context, v: Verdict, o: Outcome, *, tree: str) -> str
     facts = Facts(run_id=ctx.run_id, gen=v.gen, parent_gen=v.incumbent.gen, task=ctx.task,
                   subject=improvement.title, improvement=improvement, extra=extra,
                   model=o.proposal.model, also_from=o.proposal.also_from)  # fmt: skip
-    return ctx.repo.commit(tree, [v.hist.tip.sha], message(o, facts))
+    return tree, [v.hist.tip.sha], message(o, facts)
 
 
 @dataclass(frozen=True, kw_only=True)
