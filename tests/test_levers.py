@@ -67,3 +67,24 @@ def test_continuous_space_falls_back_to_random_sampling() -> None:
     history = [Trial({"k": 1}, 0.5, 1), Trial({"k": 2}, 0.1, 2)]
     [p] = KnobProposer("r", "maximize").propose(_files(src), history, 3, n=1)
     assert p.knobs == {"k": 3}
+
+
+def test_a_long_history_still_steers_the_search_from_its_oldest_best() -> None:
+    """Past search.MODELED scored trials TPE models the history's best and the most recent
+    rest (its cost per ask grows with what it models): a best region found early and never
+    revisited still draws the proposals."""
+    from sia_git.levers.search import MODELED, modeled
+
+    src = "KNOBS = {'x': 0.5}\nKNOB_SPACE = {'x': {'low': 0.0, 'high': 1.0}}\n"
+    good = [Trial({"x": 0.8 + i / 1000}, 0.9 + i / 1000, 1) for i in range(10)]
+    failed = [Trial({"x": 0.01 * i}, None, 2) for i in range(1, 40)]
+    rest = [Trial({"x": (i * 0.37) % 0.5}, 0.2 + (i % 7) / 100, 2 + i // 8) for i in range(300)]
+    history = good + failed + rest
+    kept = modeled(history, "maximize")
+    assert len(kept) == MODELED and all(t.score is not None for t in kept)
+    best = sorted(good, key=lambda t: -(t.score or 0))[:7]
+    assert all(t in kept for t in best) and kept[-57:] == rest[-57:]
+    assert modeled(rest[:MODELED], "maximize") == rest[:MODELED]  # short histories: whole
+    picks = KnobProposer("r", "maximize").propose(_files(src), history, 40, n=8)
+    near = sum(abs(p.knobs["x"] - 0.8) < 0.1 for p in picks)
+    assert near >= 5, [p.knobs for p in picks]

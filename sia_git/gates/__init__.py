@@ -99,28 +99,32 @@ def scan(
 
 
 def from_cache(
-    files: Sequence[Path],
+    contents: Mapping[str, bytes],
     opts: Options,
     cache: Cache,
     *,
     runners: Sequence[Runner],
-    stand_ins: Mapping[Path, Path] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> dict[str, Scanned] | None:
-    """What `scan` would give, when the cache answers every gate for every file; else None
-    (nothing scanned). A knob candidate after the first of its agent is answered here."""
+    """What `scan` would give for files with these contents (by the names given), when the
+    cache answers every gate for every one; else None (nothing scanned). A knob candidate
+    after the first of its agent is answered here, without a file written. `keys`: each
+    runner's cache key, when the caller has them (reading a gate's rules for its key cost
+    more than the lookup)."""
     out: dict[str, Scanned] = {}
+    shas = {name: blob_sha(data) for name, data in contents.items()}
     for r in runners:
         try:
-            key = r.key(opts)
+            key = keys[r.name] if keys and r.name in keys else r.key(opts)
         except OSError:
             return None
         got = Scanned()
-        for p in files:
-            hit = cache.get(key, blob_sha((stand_ins or {}).get(p, p).read_bytes()))
+        for name, sha in shas.items():
+            hit = cache.get(key, sha)
             if hit is None:
                 return None
-            got.findings[str(p)] = hit
-            got.cached.add(str(p))
+            got.findings[name] = hit
+            got.cached.add(name)
         out[r.name] = got
     return out
 

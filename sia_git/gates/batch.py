@@ -45,22 +45,12 @@ class GateBatcher:
         self._queue: list[_Request] = []
         self._busy = False
         self.scans = 0  # tool runs per gate so far (a bench and the tests read it)
+        self._cache_keys: dict[str, str] | None = None
 
     def check(
         self, files: dict[str, Path], stand_ins: dict[Path, Path] | None = None
     ) -> list[GateResult]:
         req = _Request(files, stand_ins or {})
-        known = from_cache(
-            list(files.values()),
-            self.opts,
-            self.cache,
-            runners=self.runners,
-            stand_ins=req.stand_ins,
-        )
-        if known is not None:  # nothing to scan: no batch to wait for
-            self._finish(req, known)
-            assert req.result is not None
-            return req.result
         with self._cond:
             self._queue.append(req)
             while self._busy and req.result is None:
@@ -79,6 +69,22 @@ class GateBatcher:
                 self._cond.notify_all()
         assert req.result is not None
         return req.result
+
+    def known(self, contents: dict[str, bytes]) -> list[GateResult] | None:
+        """The results for files with these contents (by the names findings show), when the
+        cache answers them whole: no scan, no batch to wait for, no file written."""
+        found = from_cache(contents, self.opts, self.cache, runners=self.runners, keys=self._keys())
+        return None if found is None else [verdict(n, s, self.opts) for n, s in found.items()]
+
+    def _keys(self) -> dict[str, str] | None:
+        """Each gate's cache key, read once per run (its rules and version do not change in a
+        run); None when one cannot be read (the scan then says why)."""
+        if self._cache_keys is None:
+            try:
+                self._cache_keys = {r.name: r.key(self.opts) for r in self.runners}
+            except OSError:
+                return None
+        return self._cache_keys
 
     def _scan(self, batch: list[_Request]) -> None:
         if not batch:

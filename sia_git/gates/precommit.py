@@ -146,10 +146,17 @@ class CandidateGates:
         Python files, as the hook's `types: [python]` picks them) and the user's hooks.
         `stand_ins` (path -> content): what the built-in gates read in a file's place (a knob
         candidate's knob-free variant); the user's hooks always read the file itself."""
+        python = {
+            f"sia-agent/agent/{rel}": (stand_ins or {}).get(rel, content)
+            for rel, content in sorted(files.items())
+            if _is_python(rel)
+        }
+        faults.point("gating")
+        known = self.batcher.known(python) if python else []
+        if known is not None and not self.user_config:
+            return known
         repo = scratch / "gate-repo"
         shown = _write(files, repo)
-        faults.point("gating")
-        python = {k: p for k, p in sorted(shown.items()) if _is_python(p)}
         instead = _write(stand_ins or {}, scratch / "gate-stand-ins")
         swaps = {shown[k]: p for k, p in instead.items() if k in shown}
         theirs: list[GateResult] = []
@@ -157,7 +164,10 @@ class CandidateGates:
         if self.user_config:
             hooks = threading.Thread(target=lambda: theirs.extend(self._user_hooks(repo, shown)))
             hooks.start()
-        ours = self.batcher.check(python, swaps) if python else []
+        if known is None:
+            ours = self.batcher.check({k: shown[k] for k in python}, swaps) if python else []
+        else:
+            ours = known
         if hooks is not None:
             hooks.join()
         return ours + theirs
@@ -189,11 +199,12 @@ def _write(files: dict[str, bytes], repo: Path) -> dict[str, Path]:
     return shown
 
 
-def _is_python(path: Path) -> bool:
-    """What pre-commit's `types: [python]` selects (by name, else by a python shebang)."""
+def _is_python(rel: str) -> bool:
+    """What pre-commit's `types: [python]` selects of a candidate's files: by name (they are
+    written without the executable bit, so identify reads no shebang)."""
     from identify import identify
 
-    return "python" in identify.tags_from_path(str(path))
+    return "python" in identify.tags_from_filename(rel)
 
 
 def _preflight() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import math
 
 from sia_git.levers import knob_source as knobmod
 from sia_git.levers.knob_source import Range, Space, Value
@@ -94,30 +95,46 @@ def search(
     return found
 
 
+MODELED = 64  # trials TPE models at most: the best of all, then the most recent others
+
+
+def modeled(history: list[Trial], direction: str) -> list[Trial]:
+    """The scored trials TPE models, oldest first. TPE's cost per ask grows with the trials it
+    models (a Gaussian mass per candidate and trial, in Python: 10 ms an ask at 128 trials,
+    26 at 384), so past MODELED it keeps the best of the whole history, as many as its good
+    group holds among MODELED trials (optuna's default gamma: a tenth), and of the rest only
+    the most recent, the ones optuna weighs most anyway. Its good group is then exactly the
+    history's best."""
+    scored = [t for t in history if t.score is not None]
+    if len(scored) <= MODELED:
+        return scored
+    sign = -1 if direction == "maximize" else 1
+    order = sorted(range(len(scored)), key=lambda i: sign * scored[i].score)  # type: ignore[operator]
+    best = set(order[: math.ceil(0.1 * MODELED)])
+    rest = [i for i in range(len(scored)) if i not in best][-(MODELED - len(best)) :]
+    return [scored[i] for i in sorted(best | set(rest))]
+
+
 class _Study:
     """The history as one optuna study, built once per search (rebuilding it for each ask made
     a generation's proposing grow with its size times the history). Each ask gets its own
     seeded sampler, so a setting depends only on the history and its seed, as before: the
-    samplers read the history's scored trials only: each ask is told at once as failed."""
+    samplers read the history's scored trials only (`modeled`): each ask is told at once as
+    failed."""
 
     def __init__(self, space: Space, history: list[Trial], direction: str) -> None:
         import optuna
-        from optuna.trial import TrialState, create_trial
+        from optuna.trial import create_trial
 
         optuna.logging.set_verbosity(logging.WARNING)
         self._dists = _distributions(space)
         self._study = optuna.create_study(direction=direction)
-        for t in history:
-            if not _in_space(t.knobs, space):
-                continue  # tried under another space (the harness changed since)
+        # Trials under another space (the harness changed since) are not this search's.
+        for t in modeled([t for t in history if _in_space(t.knobs, space)], direction):
             params = {k: t.knobs[k] for k in space}
-            if t.score is None:
-                trial = create_trial(
-                    params=params, distributions=self._dists, state=TrialState.FAIL
-                )
-            else:
-                trial = create_trial(params=params, distributions=self._dists, value=t.score)
-            self._study.add_trial(trial)
+            self._study.add_trial(
+                create_trial(params=params, distributions=self._dists, value=t.score)
+            )
 
     def ask(self, seed: int, *, tpe: bool) -> dict[str, Value]:
         import optuna

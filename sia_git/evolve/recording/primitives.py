@@ -3,7 +3,6 @@ notes, stop records."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from sia_git.core import faults
@@ -12,7 +11,14 @@ from sia_git.gitrepo import Repo
 from sia_git.store import history as H
 from sia_git.store import refs
 from sia_git.store import trailers as T
-from sia_git.store.records import ATTEMPT_FILE, STOP_FILE, AttemptRecord, StopRecord, read_attempt
+from sia_git.store.records import (
+    ATTEMPT_FILE,
+    STOP_FILE,
+    AttemptRecord,
+    StopRecord,
+    read_attempt,
+    readable_json,
+)
 from sia_git.store.runs import CODE_DIR, note_path
 
 
@@ -117,7 +123,7 @@ def candidate_notes(record: AttemptRecord) -> dict[str, str]:
             note = cand.model_dump(mode="json", exclude={"items"})
             note["failed_items"] = cand.failed()
             note["run"], note["generation"] = record.run, record.generation
-            out[cand.commit] = json.dumps(note, indent=1) + "\n"
+            out[cand.commit] = readable_json(note) + "\n"
     return out
 
 
