@@ -3,8 +3,8 @@ its outputs back, a candidate's outputs to a trusted node for scoring).
 
 The format is sia-git's own and small: a magic, then per entry its name, kind and size, then
 its bytes, the whole compressed with zlib. tarfile did the same job with a header to parse and
-a filter to run per member in Python: unpacking each candidate's outputs was a fifth of the
-driver's time per candidate on a Ray cluster (docs/SCALING.md). Only folders and regular files
+a filter to run per member in Python, for every candidate's outputs, on the driver's critical
+path on a Ray cluster (docs/SCALING.md). Only folders and regular files
 travel (a link is left out); a name that is absolute, climbs out with `..` or is otherwise not
 a plain relative path is refused on unpacking, as tarfile's "data" filter refused it: an
 agent's outputs are untrusted.
