@@ -13,6 +13,7 @@ import logging
 import math
 
 from sia_git.levers import knob_source as knobmod
+from sia_git.levers import tpe_density
 from sia_git.levers.knob_source import Range, Space, Value
 from sia_git.store.trials import Trial
 
@@ -126,6 +127,7 @@ class _Study:
         import optuna
         from optuna.trial import create_trial
 
+        tpe_density.install()
         optuna.logging.set_verbosity(logging.WARNING)
         self._dists = _distributions(space)
         self._study = optuna.create_study(direction=direction)
