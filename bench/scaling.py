@@ -12,8 +12,9 @@ its own process tree with CLUSTER_CPUS one-CPU slots, in a loopback-only network
 worker nodes without the task's answer key: tests/raycluster.py; the driver joins it with
 `--ray-address` as a user's would, from a child process in that network). The
 driver is probed, not guessed: the wall time of proposing (the offline search), gating (each
-batched tool run), scoring (each run of the trusted evaluator) and committing (everything in
-a generation after its candidates: selection, a commit per candidate, the ref transaction,
+candidate's gate check: the cache's answer, or its wait for a batched tool run), scoring
+(each run of the trusted evaluator) and committing (everything in a generation after its
+candidates: selection, a commit per candidate, the ref transaction,
 the attempt record, notes, the worktree) is summed per generation and divided by the number
 of candidates. That sum, d, is the work only the driver machine does; the agent's own run, a,
 is what workers do. Amdahl's law with the serial fraction f = d / (d + a) predicts
@@ -155,12 +156,12 @@ class Probe:
     def installed(self) -> Iterator[Probe]:
         from sia_git.evolve import candidates, executors, loop, trusted_scoring
         from sia_git.evolve.proposers.search import OfflineSearch
-        from sia_git.gates.batch import GateBatcher
+        from sia_git.gates.precommit import CandidateGates
         from sia_git.sandbox import Sandbox
 
         saved = [
             (OfflineSearch, "propose", OfflineSearch.propose),
-            (GateBatcher, "_scan", GateBatcher._scan),
+            (CandidateGates, "check", CandidateGates.check),
             (candidates, "evaluate", candidates.evaluate),
             (trusted_scoring.TrustedScorer, "__call__", trusted_scoring.TrustedScorer.__call__),
             (Sandbox, "run", Sandbox.run),
@@ -192,7 +193,7 @@ class Probe:
             return go
 
         OfflineSearch.propose = propose  # type: ignore[method-assign]
-        GateBatcher._scan = self.timed("gating", GateBatcher._scan)  # type: ignore[method-assign]
+        CandidateGates.check = self.timed("gating", CandidateGates.check)  # type: ignore[method-assign]
         candidates.evaluate = self.timed("scoring", candidates.evaluate)
         trusted_scoring.TrustedScorer.__call__ = self.timed(  # type: ignore[method-assign]
             "scoring", trusted_scoring.TrustedScorer.__call__
