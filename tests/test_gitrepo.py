@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -254,3 +257,32 @@ def test_a_runs_own_ref_locks_are_cleared_when_it_resumes(repo: Path, sia) -> No
     done = sia("evolve", "--run", run_id, "--max-gen", "2", cwd=repo)
     assert done.returncode == 0, done.stderr
     assert git(repo, "rev-parse", "-q", "--verify", f"refs/sia/{run_id}/attempts/g0002")
+
+
+def _interrupt_after(*seconds: float) -> list[threading.Timer]:
+    timers = [threading.Timer(s, os.kill, (os.getpid(), signal.SIGINT)) for s in seconds]
+    for t in timers:
+        t.start()
+    return timers
+
+
+def test_an_interrupt_lets_the_git_command_under_way_finish(tmp_path: Path) -> None:
+    """Ctrl-C (or a `kill`) once killed the git command under way: a `git worktree add` cut
+    short left a worktree whose HEAD pointed at nothing, and `git fsck` failed in the user's
+    repository. The command now finishes, then the interrupt goes on; a second interrupt
+    stops it at once (SIGTERM, which git answers by cleaning up)."""
+    path = make_repo(tmp_path / "project")
+    repo = open_repo(path)
+    slow = "alias.slow=!sleep 1.5 && touch finished"
+    _interrupt_after(0.3)
+    with pytest.raises(KeyboardInterrupt):
+        repo.git("-c", slow, "slow")
+    assert (path / "finished").is_file()
+
+    started = time.monotonic()
+    timers = _interrupt_after(0.3, 0.6)
+    with pytest.raises(KeyboardInterrupt):
+        repo.git("-c", "alias.slower=!sleep 30 && touch stopped", "slower")
+    for t in timers:
+        t.join()
+    assert not (path / "stopped").exists() and time.monotonic() - started < 20

@@ -26,6 +26,7 @@ from sia_git.gitrepo.errors import GitError
 from sia_git.gitrepo.notes import NOTES_REF as NOTES_REF
 from sia_git.gitrepo.notes import STALE_LOCK_S as STALE_LOCK_S
 from sia_git.gitrepo.notes import Notes
+from sia_git.gitrepo.process import run_to_end
 from sia_git.gitrepo.worktrees import Worktrees
 
 _FALLBACK_IDENTITY = {
@@ -61,13 +62,11 @@ class Repo(Worktrees, Notes):
         # stderr goes to a file: with one pipe, a large output (a long run's log) is read in
         # one go instead of through a select loop.
         with tempfile.TemporaryFile() as err:
-            done = subprocess.run(
+            done = run_to_end(
                 ["git", *args],
                 cwd=cwd or self.root,
                 input=input,
-                stdout=subprocess.PIPE,
                 stderr=err,
-                text=True,
                 env=childenv.scrubbed(**self._identity(), **(env or {})),
             )
             err.seek(0)
