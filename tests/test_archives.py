@@ -63,6 +63,15 @@ def test_a_link_already_in_the_folder_does_not_carry_a_file_out(tmp_path: Path) 
     assert list(outside.iterdir()) == []
     with pytest.raises(SiaError, match="cannot be written as 'x/y'"):
         unpack(_archive(("x", archives._FILE, b"a file"), ("x/y", archives._FILE, b"")), dest)
+    # A link at a file's own name is not written through either (the file is opened with
+    # O_NOFOLLOW), nor one at a folder's name.
+    (outside / "kept").write_text("kept")
+    (dest / "log").symlink_to(outside / "kept")
+    with pytest.raises(SiaError, match="'log': not a path inside its folder"):
+        unpack(_archive(("log", archives._FILE, b"overwritten")), dest)
+    assert (outside / "kept").read_text() == "kept"
+    with pytest.raises(SiaError, match="'work': not a path inside its folder"):
+        unpack(_archive(("work", archives._DIR, b"")), dest)
 
 
 def test_what_sia_git_did_not_make_or_too_much_is_refused(

@@ -12,6 +12,7 @@ agent's outputs are untrusted.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import struct
@@ -24,6 +25,7 @@ OUTPUT_BYTES = 1 << 30  # what one archive may hold (an agent's work/ and logs, 
 MAGIC = b"SIA-ARCHIVE-1\n"
 _HEAD = struct.Struct(">HBQ")  # name length, kind, data length
 _DIR, _FILE, _EXEC = 0, 1, 2
+_OUTSIDE = "not a path inside its folder"
 
 
 def pack(folder: Path, names: list[str]) -> bytes:
@@ -84,6 +86,7 @@ def unpack(data: bytes, dest: Path) -> None:
     pos = len(MAGIC)
     root = dest.resolve()
     checked: set[Path] = set()  # folders already known to lie inside root
+    made: set[Path] = {dest}  # folders known to exist
     while pos < len(raw):
         if pos + _HEAD.size > len(raw):
             raise SiaError("an archive from a Ray node is cut short")
@@ -96,20 +99,34 @@ def unpack(data: bytes, dest: Path) -> None:
             raise SiaError("an archive from a Ray node is cut short")
         target = _inside(root, name, checked)
         try:
-            _write(target, kind, body)
+            _write(target, kind, body, made=made)
         except OSError as exc:  # e.g. a file and a folder of one name
+            if exc.errno == errno.ELOOP:  # a link where the file goes: never written through
+                raise SiaError(f"an archive from a Ray node names {name!r}: {_OUTSIDE}") from None
             raise SiaError(
                 f"an archive from a Ray node cannot be written as {name!r}: {exc.strerror}"
             ) from None
 
 
-def _write(target: Path, kind: int, body: bytes) -> None:
+def _write(target: Path, kind: int, body: bytes, *, made: set[Path]) -> None:
+    """One entry; a folder is made once per archive, and a file opened without following
+    a link at its name (O_NOFOLLOW: ELOOP), its mode set on the open file."""
+    folder = target if kind == _DIR else target.parent
+    if folder not in made:
+        if folder.is_symlink():
+            raise OSError(errno.ELOOP, "a link")
+        folder.mkdir(parents=True, exist_ok=True)
+        made.add(folder)
     if kind == _DIR:
-        target.mkdir(parents=True, exist_ok=True)
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(body)
-    target.chmod(0o755 if kind == _EXEC else 0o644)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, 0o755 if kind == _EXEC else 0o644)
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _inside(root: Path, name: str, checked: set[Path]) -> Path:
@@ -118,15 +135,11 @@ def _inside(root: Path, name: str, checked: set[Path]) -> Path:
     before (each is resolved once per archive, not once per file)."""
     parts = PurePosixPath(name).parts
     if not parts or name.startswith("/") or any(p in ("..", "") for p in parts) or "\0" in name:
-        raise SiaError(f"an archive from a Ray node names {name!r}: not a path inside its folder")
+        raise SiaError(f"an archive from a Ray node names {name!r}: {_OUTSIDE}")
     target = root.joinpath(*parts)
     parent = target.parent
     if parent not in checked:
         if not parent.resolve().is_relative_to(root):
-            raise SiaError(
-                f"an archive from a Ray node names {name!r}: not a path inside its folder"
-            )
+            raise SiaError(f"an archive from a Ray node names {name!r}: {_OUTSIDE}")
         checked.add(parent)
-    if target.is_symlink():
-        raise SiaError(f"an archive from a Ray node names {name!r}: not a path inside its folder")
     return target

@@ -1,0 +1,90 @@
+"""Scoring on a Ray node marked trusted (evolve/trusted_scoring.py), on a local Ray instance
+started by the test on 127.0.0.1 in a child process, with the resource `sia_trusted`: the same
+evaluations as scoring here for candidates scored at once, a malformed submission's included.
+The cluster tests (test_ray_cluster.py) cover the same scorer across
+nodes, with a node lost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray", reason="the ray extra: pip install 'sia-git[ray]'")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = r"""
+import json, os, sys, threading
+from concurrent import futures
+from pathlib import Path
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+import ray
+from sia_git.evolve import trusted_scoring
+from sia_git.tasks import task as taskmod
+from sia_git.tasks.evaluation import EvaluatorFailed, evaluate
+
+tmp = Path(sys.argv[1])
+task = taskmod.load(Path(sys.argv[2]), "test")
+answers = {}
+for split in ("dev", "test"):
+    rows = (task.root / "private" / f"{split}.csv").read_text().splitlines()[1:]
+    answers[split] = [r.split(",") for r in rows]
+works = []
+for i in range(12):  # candidate i gets its first i*10 answers right, the rest wrong
+    work = tmp / f"c{i}" / "work"
+    (work / "predictions").mkdir(parents=True)
+    for split, rows in answers.items():
+        lines = [f"{k},{sex if n < i * 10 else ('female' if sex == 'male' else 'male')}"
+                 for n, (k, sex) in enumerate(rows)]
+        (work / "predictions" / f"{split}.csv").write_text("id,sex\n" + "\n".join(lines) + "\n")
+    works.append(work)
+(works[5] / "predictions" / "dev.csv").write_text("not,a\nsubmission")  # scores 0
+
+ray.init(num_cpus=1, resources={trusted_scoring.TRUSTED: 1}, include_dashboard=False,
+         log_to_driver=False, logging_level="ERROR")
+scorer = trusted_scoring.TrustedScorer(ray, task, lambda ref, check: ray.get(ref))
+
+def one(i):
+    try:
+        ev = scorer(task, works[i], tmp / f"c{i}" / "scratch")
+    except EvaluatorFailed as exc:
+        return {"failed": str(exc)}
+    try:
+        here = evaluate(task, works[i], tmp / f"c{i}" / "here")
+    except EvaluatorFailed as exc:
+        return {"failed here only": str(exc)}
+    same = {s: (ev.splits[s].score, here.splits[s].score) for s in here.splits}
+    return {"where": ev.where, "same": same}
+
+barrier = threading.Barrier(12)
+def at_once(i):
+    barrier.wait()
+    return one(i)
+with futures.ThreadPoolExecutor(12) as pool:
+    got = list(pool.map(at_once, range(12)))
+print(json.dumps(got))
+ray.shutdown()
+"""
+
+
+def test_candidates_scored_at_once_on_the_trusted_node_score_as_here(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path), str(ROOT / "tasks" / "penguins")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    # Every candidate is scored on the node, as here, and none takes another's score.
+    for i, g in enumerate(got):
+        assert g.get("where", "").startswith("ray node "), g
+        for split, (there, here) in g["same"].items():
+            assert there == here, (i, split, there, here)
+    dev = [g["same"]["dev"][0] for g in got]
+    assert dev[5] == 0.0 and dev[1] < dev[6] < dev[11], dev
