@@ -1,7 +1,7 @@
 """Past one machine, measured: the driver's own time per candidate, and what it predicts.
 
-Usage: python bench/scaling.py [--sizes 8 32 128] [--executors local ray cluster] [--sleep 2]
-                               [--gens 3] [--quick] [--no-write]
+Usage: python bench/scaling.py [--sizes 8 32 128] [--sleep 2] [--gens 3] [--quick] [--no-write]
+                               [--executors local ray cluster cluster-own-core]
 
 `evolve` runs a no-op agent (it sleeps --sleep seconds and writes a fixed submission; its
 knobs change nothing but give the offline search 128 distinct candidates) with 8, 32 and 128
@@ -10,9 +10,12 @@ Ray (a local instance with up to RAY_CPUS one-CPU workers; the queue holds the r
 three-node Ray cluster (`cluster`: a head and two worker nodes started with `ray start`, each
 its own process tree with CLUSTER_CPUS one-CPU slots, in a loopback-only network namespace, the
 worker nodes without the task's answer key: tests/raycluster.py; the driver joins it with
-`--ray-address` as a user's would, from a child process in that network). The
-driver is probed, not guessed: the wall time of proposing (the offline search), gating (each
-candidate's gate check: the cache's answer, or its wait for a batched tool run), scoring
+`--ray-address` as a user's would, from a child process in that network), and on the same
+cluster with the driver on a CPU of its own (`cluster-own-core`: the nodes on the other
+CPUs), as a driver machine would be; on 2 cores every process shares every core otherwise,
+and the agents' work stretches the driver's CPU time. The driver is probed, not guessed: the
+wall time of proposing (the offline search), gating (each candidate's gate check: the cache's
+answer, or its wait for a batched tool run), scoring
 (each run of the trusted evaluator) and committing (everything in a generation after its
 candidates: selection, a commit per candidate, the ref transaction,
 the attempt record, notes, the worktree) is summed per generation and divided by the number
@@ -50,6 +53,7 @@ DOC = ROOT / "docs" / "SCALING.md"
 START, END = "<!-- scaling:start -->", "<!-- scaling:end -->"
 RAY_CPUS = 16  # Ray workers started here (each a process of ~100 MB): the rest queue
 CLUSTER_CPUS = 5  # per node of the three-node cluster: 15 agents at once
+EXECUTORS = ("local", "ray", "cluster", "cluster-own-core")
 PHASES = ("proposing", "gating", "scoring", "committing")
 
 NOOP = '''"""A no-op agent (bench/scaling.py): it sleeps, then writes the same submission."""
@@ -249,25 +253,38 @@ def one(
     return out
 
 
-def on_cluster(task: Path, sizes: list[int], gens: int) -> dict[int, dict[str, float]]:
-    """Each size measured by a child process that joins the three-node cluster."""
+def on_cluster(
+    task: Path, sizes: list[int], gens: int, *, own_core: bool = False
+) -> dict[int, dict[str, float]]:
+    """Each size measured by a child process that joins the three-node cluster. `own_core`:
+    the driver on the first CPU and the nodes on the others, as a driver machine of its own
+    would be, instead of every process sharing every CPU."""
     import json
 
     sys.path.insert(0, str(ROOT))
     from tests.raycluster import RayCluster
 
     out = {}
-    # The head is marked trusted: candidates are scored there, off the driver.
-    with RayCluster(workers=2, cpus=CLUSTER_CPUS, hide=[task / "private"], trusted=("head",)) as c:
-        for n in sizes:
-            t0 = time.perf_counter()
-            argv = [sys.executable, __file__, "--child", str(task), "--sizes", str(n),
-                    "--gens", str(gens), "--address", c.address]  # fmt: skip
-            done = c.run(argv)
-            if done.returncode != 0:
-                raise SystemExit(f"cluster run of {n} failed: {done.stderr[-3000:]}")
-            out[n] = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"[cluster {n}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    cpus, label = sorted(os.sched_getaffinity(0)), "cluster-own-core" if own_core else "cluster"
+    pin = ["--pin", str(cpus[0])] if own_core else []
+    if own_core:  # the nodes start from this process: they inherit the other CPUs
+        os.sched_setaffinity(0, cpus[1:])
+    try:
+        # The head is marked trusted: candidates are scored there, off the driver.
+        with RayCluster(
+            workers=2, cpus=CLUSTER_CPUS, hide=[task / "private"], trusted=("head",)
+        ) as c:
+            for n in sizes:
+                t0 = time.perf_counter()
+                argv = [sys.executable, __file__, "--child", str(task), "--sizes", str(n),
+                        "--gens", str(gens), "--address", c.address, *pin]  # fmt: skip
+                done = c.run(argv)
+                if done.returncode != 0:
+                    raise SystemExit(f"{label} run of {n} failed: {done.stderr[-3000:]}")
+                out[n] = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"[{label} {n}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    finally:
+        os.sched_setaffinity(0, cpus)
     return out
 
 
@@ -290,7 +307,7 @@ def report(rows: list[tuple[str, int, dict[str, float]]], sleep_s: float) -> lis
         f = r["driver"] / (r["driver"] + r["agent"])
         # Only on the cluster are the agents outside the driver's process tree.
         cpu = "-"
-        if executor == "cluster":
+        if executor.startswith("cluster"):
             own = 1000 * r["cpu_own"]
             cpu = f"**{1000 * r['cpu']:.1f} ms** ({own:.1f} + {1000 * r['cpu'] - own:.1f})"
         out.append(
@@ -307,6 +324,9 @@ def report(rows: list[tuple[str, int, dict[str, float]]], sleep_s: float) -> lis
     alone = min((row for row in rows if row[0] == "local"), key=lambda row: row[1], default=worst)
     agents = (alone[2]["agent"], 10.0, 60.0, 600.0)
     ds = [("driver CPU", worst[2]["cpu"])] if worst[0] == "cluster" else []
+    own = [r for r in rows if r[0] == "cluster-own-core" and r[1] == worst[1]]
+    if own:  # the driver as on a machine of its own: the shared cores no longer stretch it
+        ds.insert(0, ("driver CPU on a core of its own", own[0][2]["cpu"]))
     ds.append(("driver wall (phases never overlapping: an upper bound)", worst[2]["driver"]))
     for name, d in ds:
         out += [
@@ -337,18 +357,20 @@ def write_doc(lines: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 32, 128])
-    parser.add_argument("--executors", nargs="+", default=["local", "ray", "cluster"],
-                        choices=["local", "ray", "cluster"])  # fmt: skip
+    parser.add_argument("--executors", nargs="+", default=[*EXECUTORS], choices=EXECUTORS)
     parser.add_argument("--sleep", type=float, default=2.0, help="the no-op agent's sleep, s")
     parser.add_argument("--gens", type=int, default=3, help="per run, the reference agent's too")
     parser.add_argument("--quick", action="store_true", help="a smoke run: numbers mean nothing")
     parser.add_argument("--no-write", action="store_true", help="leave docs/SCALING.md alone")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # a cluster measurement
     parser.add_argument("--address", help=argparse.SUPPRESS)
+    parser.add_argument("--pin", type=int, help=argparse.SUPPRESS)  # the child's own CPU
     args = parser.parse_args()
     if args.child:
         import json
 
+        if args.pin is not None:  # before Ray starts its threads: they inherit it
+            os.sched_setaffinity(0, {args.pin})
         print(json.dumps(one(args.child, "ray", args.sizes[0], args.gens, args.address)))
         return
     if args.quick:
@@ -358,13 +380,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         task = noop_task(Path(tmp), args.sleep)
         for n in args.sizes:
-            for executor in [e for e in args.executors if e != "cluster"]:
+            for executor in [e for e in args.executors if not e.startswith("cluster")]:
                 t0 = time.perf_counter()
                 rows.append((executor, n, one(task, executor, n, args.gens)))
                 print(f"[{executor} {n}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         if "cluster" in args.executors:
             measured = on_cluster(task, args.sizes, args.gens)
             rows += [("cluster", n, measured[n]) for n in args.sizes]
+        if "cluster-own-core" in args.executors and len(os.sched_getaffinity(0)) < 2:
+            print("[cluster-own-core] left out: it needs 2 CPUs or more", file=sys.stderr)
+        elif "cluster-own-core" in args.executors:
+            measured = on_cluster(task, args.sizes, args.gens, own_core=True)
+            rows += [("cluster-own-core", n, measured[n]) for n in args.sizes]
     lines = [
         f"Run {dt.date.today().isoformat()} on {machine()}: no-op agent sleeping "
         f"{args.sleep:g} s, {args.gens - 1} measured generations per row, the whole bench "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -58,19 +59,28 @@ def test_the_whole_suite_runs_and_prints_one_table_of_ratios() -> None:
 
 def test_the_scaling_bench_probes_every_phase_of_the_driver_on_every_executor() -> None:
     """bench/scaling.py --quick: the no-op agent evolves on the local executor, on a local Ray
-    instance and on a three-node cluster (tests/raycluster.py), and the table holds each
-    phase's time, the driver's CPU on the cluster, and both Amdahl predictions."""
+    instance and on a three-node cluster (tests/raycluster.py), with the driver sharing the
+    CPUs and on one of its own, and the table holds each phase's time, the driver's CPU on the
+    cluster, and the Amdahl predictions."""
     done = bench("scaling.py", "--quick", timeout=600)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout
     rows = [line for line in done.stdout.splitlines()
             if line.startswith(("| local", "| ray", "| cluster"))]  # fmt: skip
-    assert [r.split("|")[1].strip() for r in rows] == ["local", "ray", "cluster"]
+    own_core = len(os.sched_getaffinity(0)) >= 2
+    assert [r.split("|")[1].strip() for r in rows] == ["local", "ray", "cluster"] + (
+        ["cluster-own-core"] if own_core else []
+    )
+    if not own_core:
+        assert "[cluster-own-core] left out: it needs 2 CPUs or more" in done.stderr
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         phases = [float(c.removesuffix(" ms")) for c in cells[2:6]]
         assert all(p > 0 for p in phases), row  # proposing, gating, scoring, committing
-    cpu = [c.strip() for c in rows[-1].strip("|").split("|")][7]
-    assert cpu.startswith("**") and float(cpu.split("**")[1].removesuffix(" ms")) > 0, rows[-1]
+    for row in rows[2:]:
+        cpu = [c.strip() for c in row.strip("|").split("|")][7]
+        assert cpu.startswith("**") and float(cpu.split("**")[1].removesuffix(" ms")) > 0, row
     assert "from the driver CPU at 2 candidates on cluster" in done.stdout
-    assert done.stdout.count("| 8 workers | 64 workers | 512 workers |") == 2
+    mine = "from the driver CPU on a core of its own at 2 candidates on cluster"
+    assert (mine in done.stdout) == own_core
+    assert done.stdout.count("| 8 workers | 64 workers | 512 workers |") == 2 + own_core
     assert "Largest phase of the driver's wall time" in done.stdout
