@@ -86,7 +86,7 @@ def unpack(data: bytes, dest: Path) -> None:
     pos = len(MAGIC)
     root = dest.resolve()
     checked: set[Path] = set()  # folders already known to lie inside root
-    made: set[Path] = {dest}  # folders known to exist
+    made: set[Path] = {root}  # folders known to exist (targets are built on root)
     while pos < len(raw):
         if pos + _HEAD.size > len(raw):
             raise SiaError("an archive from a Ray node is cut short")
