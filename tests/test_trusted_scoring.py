@@ -1,12 +1,13 @@
 """Scoring on a Ray node marked trusted (evolve/trusted_scoring.py), on a local Ray instance
 started by the test on 127.0.0.1 in a child process, with the resource `sia_trusted`: the same
 evaluations as scoring here for candidates scored at once, a malformed submission's included.
-The cluster tests (test_ray_cluster.py) cover the same scorer across
-nodes, with a node lost."""
+An evaluator failing there fails the candidate with its own message. The cluster tests
+(test_ray_cluster.py) cover the same scorer across nodes, with a node lost."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,55 @@ def test_candidates_scored_at_once_on_the_trusted_node_score_as_here(
             assert there == here, (i, split, there, here)
     dev = [g["same"]["dev"][0] for g in got]
     assert dev[5] == 0.0 and dev[1] < dev[6] < dev[11], dev
+
+
+FAILING = r"""
+import os, sys, shutil
+from pathlib import Path
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+import ray
+from sia_git.evolve import trusted_scoring
+from sia_git.tasks import task as taskmod
+from sia_git.tasks.evaluation import EvaluatorFailed
+
+tmp, root = Path(sys.argv[1]), Path(sys.argv[2])
+task = taskmod.load(root, "test")
+work = tmp / "work"
+(work / "predictions").mkdir(parents=True)
+ray.init(num_cpus=1, resources={trusted_scoring.TRUSTED: 1}, include_dashboard=False,
+         log_to_driver=False, logging_level="ERROR")
+scorer = trusted_scoring.TrustedScorer(ray, task, lambda ref, check: ray.get(ref))
+try:
+    ev = scorer(task, work, tmp / "scratch")
+    print("SCORED", ev.where)
+except EvaluatorFailed as exc:
+    print("FAILED", exc)
+ray.shutdown()
+"""
+
+
+def test_an_evaluator_failing_on_the_trusted_node_fails_the_candidate_with_its_message(
+    tmp_path: Path,
+) -> None:
+    """The evaluator's own last line comes back, naming the task's evaluator as the user knows
+    it (not the node's temporary copy of the task)."""
+    root = tmp_path / "task"
+    shutil.copytree(ROOT / "tasks" / "penguins", root)
+    manifest = root / "task.toml"
+    manifest.write_text(
+        manifest.read_text().replace('builtin = "accuracy"', 'path = "private/evaluate.py"')
+    )
+    (root / "private" / "evaluate.py").write_text(
+        'import sys\nsys.exit("the answer key has no row for nest N9A1")\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", FAILING, str(tmp_path), str(root)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = done.stdout.strip().splitlines()[-1]
+    assert line == (
+        f"FAILED evaluator {root / 'private' / 'evaluate.py'} failed (exit 1): "
+        "the answer key has no row for nest N9A1"
+    ), line

@@ -115,8 +115,8 @@ def score_on_node(task_blob: bytes, digest: str, task: Task, *, outputs: bytes) 
         unpack(outputs, Path(tmp) / "work")
         try:
             ev = evaluate(local, Path(tmp) / "work", Path(tmp) / "eval")
-        except EvaluatorFailed as exc:
-            return str(exc)
+        except EvaluatorFailed as exc:  # named as the user knows it, not by this node's copy
+            return str(exc).replace(str(root), str(task.root))
     node = ray.get_runtime_context().get_node_id()[:12]
     ev.where = f"ray node {node} pid {os.getpid()}"
     return ev
