@@ -18,7 +18,7 @@ pytest.importorskip("ray", reason="the ray extra: pip install 'sia-git[ray]'")
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SCRIPT = r"""
+PREAMBLE = r"""
 import json, os, sys, threading
 from concurrent import futures
 from pathlib import Path
@@ -28,6 +28,15 @@ import ray
 from sia_git.evolve import trusted_scoring
 from sia_git.tasks import task as taskmod
 from sia_git.tasks.evaluation import EvaluatorFailed, evaluate
+
+def start_trusted_ray():
+    ray.init(num_cpus=1, resources={trusted_scoring.TRUSTED: 1}, include_dashboard=False,
+             log_to_driver=False, logging_level="ERROR")
+"""
+
+SCRIPT = (
+    PREAMBLE
+    + r"""
 
 tmp = Path(sys.argv[1])
 task = taskmod.load(Path(sys.argv[2]), "test")
@@ -46,8 +55,7 @@ for i in range(12):  # candidate i gets its first i*10 answers right, the rest w
     works.append(work)
 (works[5] / "predictions" / "dev.csv").write_text("not,a\nsubmission")  # scores 0
 
-ray.init(num_cpus=1, resources={trusted_scoring.TRUSTED: 1}, include_dashboard=False,
-         log_to_driver=False, logging_level="ERROR")
+start_trusted_ray()
 scorer = trusted_scoring.TrustedScorer(ray, task, lambda ref, check: ray.get(ref))
 
 def one(i):
@@ -71,6 +79,7 @@ with futures.ThreadPoolExecutor(12) as pool:
 print(json.dumps(got))
 ray.shutdown()
 """
+)
 
 
 def test_candidates_scored_at_once_on_the_trusted_node_score_as_here(
@@ -91,22 +100,15 @@ def test_candidates_scored_at_once_on_the_trusted_node_score_as_here(
     assert dev[5] == 0.0 and dev[1] < dev[6] < dev[11], dev
 
 
-FAILING = r"""
-import os, sys, shutil
-from pathlib import Path
-os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-import ray
-from sia_git.evolve import trusted_scoring
-from sia_git.tasks import task as taskmod
-from sia_git.tasks.evaluation import EvaluatorFailed
+FAILING = (
+    PREAMBLE
+    + r"""
 
 tmp, root = Path(sys.argv[1]), Path(sys.argv[2])
 task = taskmod.load(root, "test")
 work = tmp / "work"
 (work / "predictions").mkdir(parents=True)
-ray.init(num_cpus=1, resources={trusted_scoring.TRUSTED: 1}, include_dashboard=False,
-         log_to_driver=False, logging_level="ERROR")
+start_trusted_ray()
 scorer = trusted_scoring.TrustedScorer(ray, task, lambda ref, check: ray.get(ref))
 try:
     ev = scorer(task, work, tmp / "scratch")
@@ -115,6 +117,7 @@ except EvaluatorFailed as exc:
     print("FAILED", exc)
 ray.shutdown()
 """
+)
 
 
 def test_an_evaluator_failing_on_the_trusted_node_fails_the_candidate_with_its_message(
