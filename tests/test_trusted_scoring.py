@@ -1,7 +1,8 @@
 """Scoring on a Ray node marked trusted (evolve/trusted_scoring.py), on a local Ray instance
 started by the test on 127.0.0.1 in a child process, with the resource `sia_trusted`: the same
 evaluations as scoring here for candidates scored at once, a malformed submission's included.
-An evaluator failing there fails the candidate with its own message. The cluster tests
+An evaluator failing there fails the candidate with its own message. A scoring whose actor is
+lost goes to another actor, or here when none is left. The cluster tests
 (test_ray_cluster.py) cover the same scorer across nodes, with a node lost."""
 
 from __future__ import annotations
@@ -144,3 +145,45 @@ def test_an_evaluator_failing_on_the_trusted_node_fails_the_candidate_with_its_m
         f"FAILED evaluator {root / 'private' / 'evaluate.py'} failed (exit 1): "
         "the answer key has no row for nest N9A1"
     ), line
+
+
+LOSING = (
+    PREAMBLE
+    + r"""
+
+tmp, root = Path(sys.argv[1]), Path(sys.argv[2])
+task = taskmod.load(root, "test")
+work = tmp / "work"
+(work / "predictions").mkdir(parents=True)
+for split in ("dev", "test"):
+    rows = (root / "public" / f"{split}.csv").read_text().splitlines()[1:]
+    male = "".join(row.split(",")[0] + ",male\n" for row in rows)
+    (work / "predictions" / f"{split}.csv").write_text("id,sex\n" + male)
+start_trusted_ray()
+scorer = trusted_scoring.TrustedScorer(ray, task, lambda ref, check: ray.get(ref))
+actors = list(scorer._busy)  # reached into: the test plays the node losing its processes
+print("ACTORS", len(actors))
+for actor in actors[:-1]:
+    ray.kill(actor)
+print("WHERE", json.dumps([scorer(task, work, tmp / f"s{i}").where for i in range(3)]))
+ray.kill(actors[-1])
+print("WHERE", json.dumps([scorer(task, work, tmp / "last").where]))
+ray.shutdown()
+"""
+)
+
+
+def test_scorings_on_lost_actors_go_to_the_others_then_here(tmp_path: Path) -> None:
+    """A scoring actor's process gone (its node lost, or the process killed): what it would
+    have scored is scored by another trusted actor, and with none left, here; never lost."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOSING, str(tmp_path), str(ROOT / "tasks" / "penguins")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout.strip().splitlines()
+    assert out[-3] == "ACTORS 4", out  # PER_UNIT actors for the node's one unit
+    there = json.loads(out[-2].removeprefix("WHERE "))
+    assert len(there) == 3 and all(w.startswith("ray node ") for w in there), there
+    assert len(set(there)) == 1, there  # the one actor left (one process) scored them all
+    assert json.loads(out[-1].removeprefix("WHERE ")) == ["here (no trusted Ray node left)"]

@@ -33,6 +33,12 @@ OUTPUTS = ("work", "stdout.txt", "stderr.txt")
 # node died, never one whose agent failed): an agent run has no effect outside its sandbox.
 NODE_LOSS_RETRIES = 3
 HEAD_CHECKS = 3  # failed connects to the head, a second apart, before the cluster is lost
+# Each thread waiting on a Ray result wakes once per timeout (to check the head), and Ray
+# wakes it for signals; a hundred threads waking each second cost the driver as much as its
+# own work per candidate (docs/SCALING.md). So the threads together wake about WAKES_PER_S
+# times a second, however many wait, each at least once every MAX_WAIT_S.
+WAKES_PER_S = 16
+MAX_WAIT_S = 5.0
 
 
 class ClusterLost(SiaError):
@@ -86,6 +92,10 @@ class RayExecutor:
             # A local instance in single-machine mode: every Ray server listens on 127.0.0.1
             # only (in cluster mode Ray binds all interfaces). Read when ray is imported.
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        # Only the main thread takes signals, and it never waits on Ray for long: the
+        # candidates' threads need not wake every second to look (read when Ray starts).
+        signals = str(int(MAX_WAIT_S * 1000))
+        os.environ.setdefault("RAY_get_check_signal_interval_milliseconds", signals)
         try:
             import ray
         except ImportError:
@@ -94,6 +104,8 @@ class RayExecutor:
         self.sandbox = sandbox
         self.backend = f"{sandbox.backend}, on Ray"
         self._datasets: dict[Path, Any] = {}
+        self._lock = threading.Lock()
+        self._waiting = 0
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home
         if address:
             _reachable(address)
@@ -160,18 +172,26 @@ class RayExecutor:
         return result
 
     def wait(self, ref: Any, check: Callable[[], None] | None = None) -> Any:
-        """The task's result; `check` runs about once a second while it is not ready."""
-        while True:
-            ready, _ = self._ray.wait([ref], timeout=1.0)
-            if ready:
-                return self._ray.get(ref)
-            if check is not None:
-                check()
-            if self._head is not None and self._head.lost():
-                raise ClusterLost(
-                    f"lost the Ray cluster's head at {self._head.address} (nothing answers "
-                    "there); the agents in flight are not recorded"
-                )
+        """The task's result; `check` runs every second to MAX_WAIT_S while it is not ready."""
+        with self._lock:
+            self._waiting += 1
+        try:
+            while True:
+                timeout = min(MAX_WAIT_S, max(1.0, self._waiting / WAKES_PER_S))
+                try:
+                    return self._ray.get(ref, timeout=timeout)
+                except self._ray.exceptions.GetTimeoutError:
+                    pass
+                if check is not None:
+                    check()
+                if self._head is not None and self._head.lost():
+                    raise ClusterLost(
+                        f"lost the Ray cluster's head at {self._head.address} (nothing "
+                        "answers there); the agents in flight are not recorded"
+                    )
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def scorer(self, task: Task, echo: Callable[[str], None]) -> TrustedScorer | None:
         """Scoring on the cluster's trusted nodes (the resource `sia_trusted`), if it has any."""

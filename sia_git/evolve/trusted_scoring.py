@@ -14,8 +14,8 @@ never waits on a node that will not come back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import hashlib
 import os
 import tempfile
 import threading
@@ -30,8 +30,8 @@ from sia_git.tasks.evaluation import Evaluation, EvaluatorFailed, evaluate
 from sia_git.tasks.task import Task
 
 TRUSTED = "sia_trusted"  # the Ray resource that marks a node allowed to hold the answer key
-# Scorings at once per unit of the resource: each is short, and a node's Ray starts a worker
-# process (and unpacks the task) for each one running at once.
+# Scoring actors per unit of the resource, so scorings at once: each is short, and each actor
+# is a worker process of its node with its own copy of the task.
 PER_UNIT = 4
 LOST_CHECK_S = 5.0  # how often a scoring that has not finished checks a trusted node is left
 
@@ -46,41 +46,77 @@ def trusted_nodes(ray: Any) -> int:
 class TrustedScorer:
     """`scorer(task, work, scratch)`: `evaluate` run on a trusted node. `wait(ref, lost)` is
     the executor's wait for a Ray result (it notices a lost head); `lost()` here says no
-    trusted node is left."""
+    trusted node is left.
+
+    The scorings run in Ray actors, PER_UNIT per unit of the resource, each holding its copy
+    of the task: a call to an actor costs the driver less than a task, which asks a node for
+    a worker each time (docs/SCALING.md). An actor whose node (or process) is lost is dropped
+    and its scorings go to the others; with none left, the candidates are scored here. A
+    trusted node that joins mid-run scores from the next run on."""
 
     def __init__(self, ray: Any, task: Task, wait: Callable[..., Any]) -> None:
         self._ray, self._wait = ray, wait
         self._lock = threading.Lock()
         self._checked, self._none_left = time.monotonic(), False
-        blob = pack(task.root, ["."])
-        self._digest = hashlib.sha256(blob).hexdigest()[:16]
-        self._task_ref = ray.put(blob)
         # The plan is fixed here: a node never re-derives it from its copy of the answers.
         self._task = task.with_plan(task.plan)
+        units = sum(n["Resources"].get(TRUSTED, 0) for n in ray.nodes() if n.get("Alive"))
         # No CPU asked: a scoring is short, and must not queue behind the agents it scores.
-        self._remote = ray.remote(num_cpus=0, resources={TRUSTED: 1 / PER_UNIT}, max_retries=3)(
-            score_on_node
+        # Never restarted: a lost node's actors could only wait for a unit no other frees.
+        actor = ray.remote(num_cpus=0, resources={TRUSTED: 1 / PER_UNIT}, max_restarts=0)(
+            ScoringActor
         )
+        blob = ray.put(pack(task.root, ["."]))
+        # Each actor with the number of scorings in flight on it.
+        self._busy = {actor.remote(blob, self._task): 0 for _ in range(round(units * PER_UNIT))}
 
     def __call__(self, task: Task, work: Path, scratch: Path) -> Evaluation:
         if task.root != self._task.root or task.plan != self._task.plan:
             return evaluate(task, work, scratch)  # another task's (or plan's) scoring
-        ref = self._remote.remote(
-            self._task_ref, self._digest, self._task, outputs=pack(work, ["."])
-        )
-        try:
-            got = self._wait(ref, self._lost)
-        except _NoTrustedNode:
-            self._ray.cancel(ref, force=True)
-        except self._ray.exceptions.RayError:
-            pass  # its node died more often than Ray retries: scored here below
-        else:
-            if isinstance(got, str):
-                raise EvaluatorFailed(got)
+        outputs, got = pack(work, ["."]), _DROPPED
+        while got is _DROPPED and (actor := self._take()) is not None:
+            try:
+                got = self._score_on(actor, outputs)
+            finally:
+                self._give(actor, dropped=got is _DROPPED)
+        if isinstance(got, Evaluation):
             return got
+        if isinstance(got, str):
+            raise EvaluatorFailed(got)
         ev = evaluate(task, work, scratch)  # no trusted node could score it: here, as before
         ev.where = "here (no trusted Ray node left)"
         return ev
+
+    def _take(self) -> Any:
+        """The live actor with the fewest scorings in flight (None when none is left)."""
+        with self._lock:
+            if self._none_left or not self._busy:
+                return None
+            actor = min(self._busy, key=self._busy.__getitem__)
+            self._busy[actor] += 1
+            return actor
+
+    def _give(self, actor: Any, *, dropped: bool) -> None:
+        with self._lock:
+            if dropped:
+                self._busy.pop(actor, None)
+            elif actor in self._busy:
+                self._busy[actor] -= 1
+
+    def _score_on(self, actor: Any, outputs: bytes) -> object:
+        """The actor's result; _DROPPED when the actor is gone, None when no trusted node
+        could give one."""
+        ref = actor.score.remote(outputs)
+        try:
+            return self._wait(ref, self._lost)
+        except _NoTrustedNode:
+            with contextlib.suppress(Exception):  # its actor may be gone already
+                self._ray.cancel(ref)
+        except self._ray.exceptions.RayActorError:
+            return _DROPPED  # its node or process died: another actor scores it
+        except self._ray.exceptions.RayError:
+            pass  # a failure of Ray's own (an evaluator's comes back as its message)
+        return None
 
     def _lost(self) -> None:
         """Raise _NoTrustedNode when none is alive (asked of Ray at most every LOST_CHECK_S)."""
@@ -96,27 +132,30 @@ class _NoTrustedNode(Exception):
     pass
 
 
-_COPIES: dict[str, Path] = {}  # task digest -> this worker process's copy of the task
+_DROPPED = object()  # a scoring's actor is gone
 
 
-def score_on_node(task_blob: bytes, digest: str, task: Task, *, outputs: bytes) -> Evaluation | str:
-    """The Ray task on a trusted node: the task (answer key included) unpacked once per worker
-    process, the agent's outputs scored with it. An evaluator's failure comes back as its
-    message (a Ray error would wrap it in a remote traceback)."""
-    import ray
+class ScoringActor:
+    """A Ray actor on a trusted node: the task (answer key included) unpacked once, into
+    sia-git's own temporary folder of its worker process, then each agent's outputs scored
+    with it. An evaluator's failure comes back as its message (a Ray error would wrap it in a
+    remote traceback)."""
 
-    root = _COPIES.get(digest)
-    if root is None:
-        root = tmpfiles.own() / f"task-{digest}"
-        unpack(task_blob, root)
-        _COPIES[digest] = root
-    local = dataclasses.replace(task, root=root)
-    with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("score")) as tmp:
-        unpack(outputs, Path(tmp) / "work")
-        try:
-            ev = evaluate(local, Path(tmp) / "work", Path(tmp) / "eval")
-        except EvaluatorFailed as exc:  # named as the user knows it, not by this node's copy
-            return str(exc).replace(str(root), str(task.root))
-    node = ray.get_runtime_context().get_node_id()[:12]
-    ev.where = f"ray node {node} pid {os.getpid()}"
-    return ev
+    def __init__(self, task_blob: bytes, task: Task) -> None:
+        self._root = tmpfiles.own() / "task"
+        unpack(task_blob, self._root)
+        self._task = task
+        self._local = dataclasses.replace(task, root=self._root)
+
+    def score(self, outputs: bytes) -> Evaluation | str:
+        import ray
+
+        with tempfile.TemporaryDirectory(prefix=tmpfiles.prefix("score")) as tmp:
+            unpack(outputs, Path(tmp) / "work")
+            try:
+                ev = evaluate(self._local, Path(tmp) / "work", Path(tmp) / "eval")
+            except EvaluatorFailed as exc:  # named as the user knows it, not by this copy
+                return str(exc).replace(str(self._root), str(self._task.root))
+        node = ray.get_runtime_context().get_node_id()[:12]
+        ev.where = f"ray node {node} pid {os.getpid()}"
+        return ev
