@@ -2,7 +2,8 @@
 started by the test on 127.0.0.1 in a child process, with the resource `sia_trusted`: the same
 evaluations as scoring here for candidates scored at once, a malformed submission's included.
 An evaluator failing there fails the candidate with its own message. A scoring whose actor is
-lost goes to another actor, or here when none is left. The cluster tests
+lost goes to another actor, or here when none is left; so does one of a second run whose actors
+find the node's units taken. The cluster tests
 (test_ray_cluster.py) cover the same scorer across nodes, with a node lost."""
 
 from __future__ import annotations
@@ -147,9 +148,7 @@ def test_an_evaluator_failing_on_the_trusted_node_fails_the_candidate_with_its_m
     ), line
 
 
-LOSING = (
-    PREAMBLE
-    + r"""
+ONE_WORK = r"""
 
 tmp, root = Path(sys.argv[1]), Path(sys.argv[2])
 task = taskmod.load(root, "test")
@@ -160,8 +159,14 @@ for split in ("dev", "test"):
     male = "".join(row.split(",")[0] + ",male\n" for row in rows)
     (work / "predictions" / f"{split}.csv").write_text("id,sex\n" + male)
 start_trusted_ray()
+"""
+
+LOSING = (
+    PREAMBLE
+    + ONE_WORK
+    + r"""
 scorer = trusted_scoring.TrustedScorer(ray, task, lambda ref, check: ray.get(ref))
-actors = list(scorer._busy)  # reached into: the test plays the node losing its processes
+actors = scorer._actors.made  # reached into: the test plays the node losing its processes
 print("ACTORS", len(actors))
 for actor in actors[:-1]:
     ray.kill(actor)
@@ -187,3 +192,34 @@ def test_scorings_on_lost_actors_go_to_the_others_then_here(tmp_path: Path) -> N
     assert len(there) == 3 and all(w.startswith("ray node ") for w in there), there
     assert len(set(there)) == 1, there  # the one actor left (one process) scored them all
     assert json.loads(out[-1].removeprefix("WHERE ")) == ["here (no trusted Ray node left)"]
+
+
+HELD = (
+    PREAMBLE
+    + ONE_WORK
+    + r"""
+first = trusted_scoring.TrustedScorer(ray, task, lambda ref, check: ray.get(ref))
+print("FIRST", json.dumps(first(task, work, tmp / "a").where))  # its actors hold every unit
+trusted_scoring.START_S = 3.0
+second = trusted_scoring.TrustedScorer(ray, task, lambda ref, check: ray.get(ref))
+print("SECOND", json.dumps(second(task, work, tmp / "b").where))
+print("FIRST", json.dumps(first(task, work, tmp / "c").where))
+ray.shutdown()
+"""
+)
+
+
+def test_a_second_run_whose_actors_find_every_unit_taken_scores_here(tmp_path: Path) -> None:
+    """Two runs on one cluster: the first run's scoring actors hold the trusted node's units for
+    the run, so the second's never start; its scorings wait START_S, then are scored here,
+    saying why, instead of waiting for the first run to end."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELD, str(tmp_path), str(ROOT / "tasks" / "penguins")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = [line.split(" ", 1) for line in done.stdout.strip().splitlines()[-3:]]
+    got = [(who, json.loads(where)) for who, where in out]
+    assert got[0][0] == "FIRST" and got[0][1].startswith("ray node "), got
+    assert got[1] == ("SECOND", "here (no trusted Ray node free)"), got
+    assert got[2][0] == "FIRST" and got[2][1].startswith("ray node "), got

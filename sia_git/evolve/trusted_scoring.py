@@ -34,6 +34,9 @@ TRUSTED = "sia_trusted"  # the Ray resource that marks a node allowed to hold th
 # is a worker process of its node with its own copy of the task.
 PER_UNIT = 4
 LOST_CHECK_S = 5.0  # how often a scoring that has not finished checks a trusted node is left
+# How long after the run's start its scorings wait for a first actor to start (another run's
+# may hold every unit) before they are scored here.
+START_S = 60.0
 
 Scorer = Callable[[Task, Path, Path], Evaluation]
 
@@ -67,41 +70,33 @@ class TrustedScorer:
             ScoringActor
         )
         blob = ray.put(pack(task.root, ["."]))
-        # Each actor with the number of scorings in flight on it.
-        self._busy = {actor.remote(blob, self._task): 0 for _ in range(round(units * PER_UNIT))}
+        self._actors = Actors(
+            ray, [actor.remote(blob, self._task) for _ in range(round(units * PER_UNIT))]
+        )
 
     def __call__(self, task: Task, work: Path, scratch: Path) -> Evaluation:
         if task.root != self._task.root or task.plan != self._task.plan:
             return evaluate(task, work, scratch)  # another task's (or plan's) scoring
         outputs, got = pack(work, ["."]), _DROPPED
-        while got is _DROPPED and (actor := self._take()) is not None:
+        while got is _DROPPED and not self._none_left:
+            if (actor := self._actors.take()) is None:
+                break
+            got = None  # an exception (the head lost) leaves the actor in the pool
             try:
                 got = self._score_on(actor, outputs)
             finally:
-                self._give(actor, dropped=got is _DROPPED)
+                self._actors.give(actor, lost=got is _DROPPED)
         if isinstance(got, Evaluation):
             return got
         if isinstance(got, str):
             raise EvaluatorFailed(got)
         ev = evaluate(task, work, scratch)  # no trusted node could score it: here, as before
-        ev.where = "here (no trusted Ray node left)"
+        ev.where = (
+            "here (no trusted Ray node free)"
+            if self._actors.starting
+            else "here (no trusted Ray node left)"
+        )
         return ev
-
-    def _take(self) -> Any:
-        """The live actor with the fewest scorings in flight (None when none is left)."""
-        with self._lock:
-            if self._none_left or not self._busy:
-                return None
-            actor = min(self._busy, key=self._busy.__getitem__)
-            self._busy[actor] += 1
-            return actor
-
-    def _give(self, actor: Any, *, dropped: bool) -> None:
-        with self._lock:
-            if dropped:
-                self._busy.pop(actor, None)
-            elif actor in self._busy:
-                self._busy[actor] -= 1
 
     def _score_on(self, actor: Any, outputs: bytes) -> object:
         """The actor's result; _DROPPED when the actor is gone, None when no trusted node
@@ -128,6 +123,58 @@ class TrustedScorer:
                 raise _NoTrustedNode
 
 
+class Actors:
+    """A run's scoring actors: those started, each with its scorings in flight, and those
+    still starting (waiting for a unit of the resource another run may hold)."""
+
+    def __init__(self, ray: Any, actors: list[Any]) -> None:
+        self._ray, self.made = ray, actors
+        self._lock = threading.Lock()
+        self._starting = {a.ready.remote(): a for a in actors}
+        self._busy: dict[Any, int] = {}
+        self._until = time.monotonic() + START_S
+
+    @property
+    def starting(self) -> bool:
+        """Whether some actors never started and none did (all units taken)."""
+        return bool(self._starting) and not self._busy
+
+    def take(self) -> Any:
+        """The started actor with the fewest scorings in flight, waiting for a first one to
+        start until START_S after the run's; None when none is left or none started."""
+        while True:
+            with self._lock:
+                self._admit()
+                if self._busy:
+                    actor = min(self._busy, key=self._busy.__getitem__)
+                    self._busy[actor] += 1
+                    return actor
+                left = self._until - time.monotonic()
+                if not self._starting or left <= 0:
+                    return None
+                starting = list(self._starting)
+            self._ray.wait(starting, timeout=min(left, 1.0))
+
+    def give(self, actor: Any, *, lost: bool) -> None:
+        with self._lock:
+            if lost:
+                self._busy.pop(actor, None)
+            elif actor in self._busy:
+                self._busy[actor] -= 1
+
+    def _admit(self) -> None:
+        """Move the actors that started into the pool (one that died starting is dropped)."""
+        if not self._starting:
+            return
+        refs = list(self._starting)
+        ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
+        for ref in ready:
+            actor = self._starting.pop(ref)
+            with contextlib.suppress(self._ray.exceptions.RayError):
+                self._ray.get(ref)
+                self._busy[actor] = 0
+
+
 class _NoTrustedNode(Exception):
     pass
 
@@ -146,6 +193,9 @@ class ScoringActor:
         unpack(task_blob, self._root)
         self._task = task
         self._local = dataclasses.replace(task, root=self._root)
+
+    def ready(self) -> bool:
+        return True
 
     def score(self, outputs: bytes) -> Evaluation | str:
         import ray
